@@ -1,0 +1,180 @@
+"""Settings: ``configs/default.toml`` overridden by ``GAITLAKE_*`` environment variables.
+
+Every tunable of gaitlake lives in ``default.toml``; this module loads it into
+validated pydantic models. Environment variables override single values:
+``GAITLAKE_<SECTION>__<KEY>`` (e.g. ``GAITLAKE_POSE__IMGSZ=480``) or
+``GAITLAKE_<KEY>`` for top-level keys (e.g. ``GAITLAKE_DATA_DIR``). A profile file
+(``GAITLAKE_CONFIG=path.toml``) may sit between the two.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+DEFAULT_TOML = Path(__file__).with_name("default.toml")
+ENV_PREFIX = "GAITLAKE_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StorageSettings(_Section):
+    url: str
+    endpoint_url: str
+    max_upload_mb: int
+
+
+class CatalogSettings(_Section):
+    url: str
+
+
+class PrefectSettings(_Section):
+    home: str
+    api_url: str
+
+
+class VideoSettings(_Section):
+    chunk_frames: int
+    max_pixel_frames: int
+    max_side_px: int
+    min_frames: int
+
+
+class PoseSettings(_Section):
+    backend: str
+    weights: str
+    model_name: str
+    imgsz: int
+    batch_size: int
+    det_conf: float
+    device: str
+    half: bool
+
+
+class RaySettings(_Section):
+    address: str
+    num_actors: int
+    num_gpus_per_actor: float
+    num_cpus_per_actor: float
+    max_inflight_per_actor: int
+    max_restarts: int
+
+
+class TrackingSettings(_Section):
+    max_jump_box_heights: float
+    max_gap_frames: int
+    min_keypoint_conf: float
+    min_runner_share: float
+
+
+class AnalysisSettings(_Section):
+    lowpass_hz: float
+    max_gap_s: float
+    default_height_cm: float
+    default_weight_kg: float
+    mode: str
+
+
+class Settings(_Section):
+    data_dir: str
+    storage: StorageSettings
+    catalog: CatalogSettings
+    prefect: PrefectSettings
+    video: VideoSettings
+    pose: PoseSettings
+    ray: RaySettings
+    tracking: TrackingSettings
+    analysis: AnalysisSettings
+
+    # Derived locations: the embedded defaults all live under data_dir.
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser().resolve()
+
+    @property
+    def storage_url(self) -> str:
+        return self.storage.url or (self.data_path / "store").as_uri()
+
+    @property
+    def catalog_url(self) -> str:
+        return self.catalog.url or f"sqlite:///{self.data_path / 'catalog.db'}"
+
+    @property
+    def prefect_home(self) -> Path:
+        return Path(self.prefect.home).expanduser().resolve() if self.prefect.home else self.data_path / "prefect"
+
+    def analysis_hash(self) -> str:
+        """Short hash of the settings that change results (pose + tracking + analysis)."""
+        relevant = {k: self.model_dump()[k] for k in ("pose", "tracking", "analysis")}
+        relevant["pose"] = {k: v for k, v in relevant["pose"].items() if k not in ("device", "batch_size")}
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
+
+
+class SettingsError(ValueError):
+    """The configuration is invalid; the message names the offending key."""
+
+
+def _coerce(raw: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"expected a boolean, got {raw!r}")
+    return raw  # pydantic validates and converts the rest
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        node = data
+        for part in path[:-1]:
+            if not isinstance(node.get(part), dict):
+                raise SettingsError(f"{name}: no settings section {part!r}")
+            node = node[part]
+        key = path[-1]
+        if key not in node or isinstance(node[key], dict):
+            raise SettingsError(f"{name}: no setting {'.'.join(path)!r}")
+        node[key] = _coerce(raw, node[key])
+    return data
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def load_settings(environ: dict[str, str] | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Build the effective settings: defaults, then GAITLAKE_CONFIG file, then env, then overrides."""
+    environ = dict(os.environ if environ is None else environ)
+    data = tomllib.loads(DEFAULT_TOML.read_text())
+    profile = environ.get(ENV_PREFIX + "CONFIG")
+    if profile:
+        _merge(data, tomllib.loads(Path(profile).read_text()))
+    _apply_env(data, environ)
+    if overrides:
+        _merge(data, overrides)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingsError(str(exc)) from exc
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached). Tests call ``get_settings.cache_clear()``."""
+    return load_settings()
