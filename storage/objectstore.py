@@ -1,0 +1,154 @@
+"""The object store: one fsspec filesystem under a root URL.
+
+``file://`` by default, ``s3://bucket/prefix`` through s3fs at scale. Keys are
+``/``-separated paths relative to the root (``videos/<session>/source.mp4``).
+Writes are atomic: a failed ``fs.open(path, "wb")`` leaves a partial object
+behind, so data goes to a temporary key first and is moved into place only
+when complete (on S3 a single PUT is atomic; locally we fsync + ``os.replace``).
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+from fsspec.core import url_to_fs
+
+
+class ObjectStoreError(RuntimeError):
+    """An object-store operation failed; the message names the key."""
+
+
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ObjectStoreError(f"invalid object key {key!r}")
+    return key
+
+
+class ObjectStore:
+    """Keys under one root URL, on any fsspec filesystem."""
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+        self.url = url.rstrip("/")
+        self.fs, root = url_to_fs(self.url, **(storage_options or {}))
+        self.root = root.rstrip("/")
+        self.is_local = self.fs.protocol in ("file", "local") or "file" in (self.fs.protocol or ())
+        if self.is_local:
+            Path(self.root).mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_settings(cls, settings) -> "ObjectStore":
+        options: dict[str, Any] = {}
+        if settings.storage.endpoint_url:
+            options["endpoint_url"] = settings.storage.endpoint_url
+        return cls(settings.storage_url, options)
+
+    # -- paths -------------------------------------------------------------
+    def path(self, key: str) -> str:
+        """Filesystem path (without protocol) of ``key``."""
+        return posixpath.join(self.root, _check_key(key))
+
+    def uri(self, key: str) -> str:
+        """Full URL of ``key`` (``file:///...`` or ``s3://...``)."""
+        return self.fs.unstrip_protocol(self.path(key))
+
+    # -- reads -------------------------------------------------------------
+    def exists(self, key: str) -> bool:
+        return self.fs.exists(self.path(key))
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.fs.cat_file(self.path(key))
+
+    def open(self, key: str, mode: str = "rb") -> IO[bytes]:
+        if "w" in mode:
+            raise ObjectStoreError("use write_bytes/put_file/atomic_writer for writes")
+        return self.fs.open(self.path(key), mode)
+
+    def list(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` (recursive), relative to the root, sorted."""
+        base = self.path(prefix.rstrip("/"))
+        try:
+            found = self.fs.find(base)
+        except FileNotFoundError:
+            return []
+        root = self.root + "/"
+        return sorted(p[len(root):] if p.startswith(root) else p for p in found)
+
+    @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """A local file path for ``key`` (the file itself when local, else a temp download)."""
+        if self.is_local:
+            yield Path(self.path(key))
+            return
+        suffix = Path(key).suffix
+        with tempfile.TemporaryDirectory(prefix="gaitlake-") as tmp:
+            dest = Path(tmp) / f"object{suffix}"
+            self.fs.get_file(self.path(key), str(dest))
+            yield dest
+
+    # -- atomic writes -----------------------------------------------------
+    def _tmp_key_path(self, key: str) -> str:
+        directory, name = posixpath.split(self.path(key))
+        return posixpath.join(directory, f".tmp-{uuid.uuid4().hex}-{name}")
+
+    def _publish(self, tmp_path: str, key: str) -> None:
+        final = self.path(key)
+        if self.is_local:
+            os.replace(tmp_path, final)
+        else:
+            self.fs.mv(tmp_path, final)
+
+    def write_bytes(self, key: str, data: bytes) -> None:
+        """Write ``data`` to ``key`` atomically."""
+        with self.atomic_writer(key) as handle:
+            handle.write(data)
+
+    @contextmanager
+    def atomic_writer(self, key: str) -> Iterator[IO[bytes]]:
+        """A binary file handle whose content appears at ``key`` only if the block succeeds."""
+        final = self.path(key)
+        self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
+        if not self.is_local:
+            # S3 objects appear only when their upload completes: spool to a
+            # local file, then upload it (multipart, streamed) on success.
+            with tempfile.TemporaryDirectory(prefix="gaitlake-") as tmpdir:
+                spool = os.path.join(tmpdir, "spool")
+                with open(spool, "wb") as handle:
+                    yield handle
+                self.fs.put_file(spool, final)
+            return
+        tmp = self._tmp_key_path(key)
+        try:
+            with open(tmp, "wb") as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, final)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def put_file(self, local_path: str | os.PathLike, key: str) -> None:
+        """Copy a local file to ``key`` atomically (streamed, never whole in memory)."""
+        with open(local_path, "rb") as src, self.atomic_writer(key) as dst:
+            shutil.copyfileobj(src, dst, length=8 << 20)
+
+    def delete(self, key_or_prefix: str, recursive: bool = False) -> None:
+        path = self.path(key_or_prefix)
+        if self.fs.exists(path):
+            self.fs.rm(path, recursive=recursive)
+
+
+def open_store(settings) -> ObjectStore:
+    return ObjectStore.from_settings(settings)
+
+
+__all__ = ["ObjectStore", "ObjectStoreError", "open_store", "fsspec"]
