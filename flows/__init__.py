@@ -1,0 +1,1 @@
+"""Prefect flows: process one session, and (later) ingest, reprocess, compact."""

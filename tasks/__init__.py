@@ -1,0 +1,1 @@
+"""Prefect tasks and their plain-Python cores: video I/O, pose on Ray actors, lake writes."""
