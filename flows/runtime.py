@@ -1,0 +1,26 @@
+"""Process-level set-up that must happen before Prefect or Ultralytics are imported."""
+from __future__ import annotations
+
+import os
+
+from configs import Settings
+
+
+def prepare_environment(settings: Settings) -> None:
+    """Point Prefect at its home (ephemeral default) or server; keep Ultralytics offline-safe.
+
+    Explicit environment variables win over gaitlake's settings.
+    """
+    home = settings.prefect_home
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(home))
+    if settings.prefect.api_url:
+        os.environ.setdefault("PREFECT_API_URL", settings.prefect.api_url)
+    else:
+        os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
+    # Our own tqdm bar shows progress; Prefect's console logs stay at INFO.
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    os.environ.setdefault("YOLO_CONFIG_DIR", str(settings.data_path / "ultralytics"))
+    # Ray workers inherit this; keep their logs out of the console.
+    os.environ.setdefault("RAY_DEDUP_LOGS", "1")

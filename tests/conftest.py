@@ -1,0 +1,106 @@
+"""Shared fixtures: an isolated data directory per test, real videos from ../shared, real pose."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("GAITLAKE_SHARED_DIR", REPO.parent / "shared"))
+VIDEOS = SHARED / "videos"
+TREADMILL = VIDEOS / "treadmill-side-60fps.mp4"
+WALKING = VIDEOS / "walking-multiperson-30fps.mp4"
+
+# Prefect and Ultralytics read their homes at import: give the whole test run its own,
+# before anything imports them. Explicitly set variables are respected.
+_SESSION_HOME = Path(tempfile.mkdtemp(prefix="gaitlake-tests-"))
+os.environ.setdefault("PREFECT_HOME", str(_SESSION_HOME / "prefect"))
+os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("YOLO_CONFIG_DIR", str(_SESSION_HOME / "ultralytics"))
+os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+os.environ.setdefault("YOLO_OFFLINE", "true")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# Two small actors keep CI's two cores busy without oversubscription.
+os.environ.setdefault("GAITLAKE_RAY__NUM_ACTORS", "2")
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is missing: the shared test videos live in ../shared/videos")
+    return path
+
+
+@pytest.fixture
+def treadmill_video() -> Path:
+    return _require(TREADMILL)
+
+
+@pytest.fixture
+def walking_video() -> Path:
+    return _require(WALKING)
+
+
+@pytest.fixture(scope="session")
+def ground_truth() -> dict:
+    return json.loads(_require(VIDEOS / "ground-truth.json").read_text())
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch):
+    """Settings pointing at a fresh data directory (store, catalog) under tmp_path."""
+    from configs import get_settings
+
+    monkeypatch.setenv("GAITLAKE_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    yield get_settings()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def pose_settings_session(tmp_path_factory):
+    from configs import load_settings
+
+    return load_settings(overrides={"data_dir": str(tmp_path_factory.mktemp("pose-data"))})
+
+
+@pytest.fixture(scope="session")
+def pose_pool(pose_settings_session):
+    """One Ray actor pool with real YOLO11n-pose weights, shared by the whole run."""
+    from tasks.pose import PosePool
+
+    pool = PosePool(pose_settings_session)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def treadmill_detections(pose_pool):
+    """Every detection in every frame of the shared treadmill video (real pose, once per run)."""
+    from tasks.detect import detect_video
+
+    return detect_video(pose_pool, str(_require(TREADMILL)), chunk_frames=64)
+
+
+@pytest.fixture(scope="session")
+def treadmill_keypoints(treadmill_detections):
+    """``(keypoints (T,17,3), fps)`` of the tracked runner on the full treadmill video."""
+    from analysis.tracking import select_runner
+    from tasks.video import probe_video
+
+    boxes, keypoints = treadmill_detections.per_frame()
+    track = select_runner(boxes, keypoints)
+    return track.keypoints.astype(float), probe_video(TREADMILL).fps
+
+
+def pytest_sessionfinish(session, exitstatus):
+    try:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+    except ImportError:
+        pass

@@ -1,0 +1,92 @@
+import io
+
+import pyarrow as pa
+import pytest
+
+from flows.intake import IntakeError, UploadTooLarge, create_session_from_path, create_session_from_stream
+from storage.catalog import Catalog, SessionStatus
+from storage.lake import Lake
+from storage.objectstore import ObjectStore, ObjectStoreError
+
+
+@pytest.fixture
+def store(tmp_path):
+    return ObjectStore((tmp_path / "store").as_uri())
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
+    catalog.create_all()
+    return catalog
+
+
+def test_atomic_writer_leaves_nothing_when_the_block_fails(store):
+    with pytest.raises(RuntimeError):
+        with store.atomic_writer("a/b.bin") as handle:
+            handle.write(b"half")
+            raise RuntimeError("boom")
+    assert not store.exists("a/b.bin")
+    assert store.list("a") == []
+
+
+def test_write_and_read_round_trip(store):
+    store.write_bytes("x/y.txt", b"hello")
+    assert store.read_bytes("x/y.txt") == b"hello"
+    assert store.list("x") == ["x/y.txt"]
+
+
+@pytest.mark.parametrize("key", ["../etc/passwd", "/abs", "a//b", "a/./b", ""])
+def test_hostile_keys_are_refused(store, key):
+    with pytest.raises(ObjectStoreError):
+        store.path(key)
+
+
+def test_intake_streams_hashes_and_queues(store, catalog):
+    row = create_session_from_stream(store, catalog, io.BytesIO(b"\x00" * 5000), "clip.MOV", user_id="u1")
+    assert row.status == SessionStatus.QUEUED
+    assert row.video_key == f"videos/{row.id}/source.mov"
+    assert row.size_bytes == 5000
+    assert row.content_sha256 == __import__("hashlib").sha256(b"\x00" * 5000).hexdigest()
+    assert store.read_bytes(row.video_key) == b"\x00" * 5000
+
+
+def test_intake_refuses_empty_and_oversized_leaving_nothing(store, catalog):
+    with pytest.raises(IntakeError, match="empty"):
+        create_session_from_stream(store, catalog, io.BytesIO(b""), "a.mp4")
+    with pytest.raises(UploadTooLarge):
+        create_session_from_stream(store, catalog, io.BytesIO(b"x" * 3_000_000), "a.mp4", max_bytes=2_000_000)
+    assert store.list("videos") == []
+    with catalog.session() as db:
+        assert db.query(__import__("storage.catalog", fromlist=["RunningSession"]).RunningSession).count() == 0
+
+
+def test_intake_missing_path(store, catalog, tmp_path):
+    with pytest.raises(IntakeError, match="does not exist"):
+        create_session_from_path(store, catalog, tmp_path / "nope.mp4")
+
+
+def test_lake_publishes_whole_sessions_and_switches_versions(store):
+    lake = Lake(store)
+    lake.write_session("s1", "v1", "h", {"frames": pa.table({"t": [0.0, 1.0]}), "sessions": pa.table({"c": [1.0]})})
+    lake.write_session("s2", "v1", "h", {"frames": pa.table({"t": [0.0]}), "sessions": pa.table({"c": [2.0]})})
+    assert lake.query("select count(*) as n from frames").column("n")[0].as_py() == 3
+    # A newer version of s1 replaces the served one; the old files stay but are not read.
+    lake.write_session("s1", "v2", "h", {"frames": pa.table({"t": [0.0]}), "sessions": pa.table({"c": [3.0]})})
+    result = lake.query("select session_id, pipeline_version, c from sessions order by session_id").to_pylist()
+    assert result == [{"session_id": "s1", "pipeline_version": "v2", "c": 3.0},
+                      {"session_id": "s2", "pipeline_version": "v1", "c": 2.0}]
+    # Files without a manifest (a crashed run) are invisible.
+    store.write_bytes("lake/frames/date=2026-01-01/s3.v1.parquet", b"garbage")
+    assert lake.query("select count(*) as n from frames").column("n")[0].as_py() == 2
+
+
+def test_empty_lake_views_exist(store):
+    assert Lake(store).query("select count(*) as n from sessions").column("n")[0].as_py() == 0
+
+
+def test_catalog_failure_reason(catalog):
+    row = catalog.create_session(title="t")
+    catalog.mark_failed(row.id, "the video has no frames")
+    stored = catalog.get_session(row.id)
+    assert stored.status == SessionStatus.FAILED and stored.error == "the video has no frames"

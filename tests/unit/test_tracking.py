@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from analysis.keypoints import KP
+from analysis.tracking import link_tracks, select_runner
+from tasks.detect import Detections
+from tasks.pose import FrameDetections
+
+
+def person(cx, height, ankle_sep=0.0, conf=0.9):
+    """A box and keypoints centred at cx with the ankles ``ankle_sep`` px apart horizontally."""
+    box = np.array([cx - height / 4, 100, cx + height / 4, 100 + height, conf], np.float32)
+    kps = np.zeros((17, 3), np.float32)
+    kps[:, 0], kps[:, 1], kps[:, 2] = cx, 100 + height / 2, conf
+    kps[KP.LEFT_ANKLE, 0] = cx + ankle_sep / 2
+    kps[KP.RIGHT_ANKLE, 0] = cx - ankle_sep / 2
+    return box, kps
+
+
+def scene(n=120, runner_height=200.0, bystander_height=320.0, runner_gap=(), swap_order=False):
+    """A small runner with alternating ankles walking right, a big bystander standing still."""
+    boxes, keypoints = [], []
+    for f in range(n):
+        people = []
+        if f not in runner_gap:
+            people.append(person(100 + 2 * f, runner_height, ankle_sep=80 * np.sin(2 * np.pi * f / 30)))
+        people.append(person(700, bystander_height, ankle_sep=10))
+        if swap_order and f % 2:
+            people.reverse()
+        boxes.append(np.stack([p[0] for p in people]))
+        keypoints.append(np.stack([p[1] for p in people]))
+    return boxes, keypoints
+
+
+def test_runner_is_the_person_with_a_gait_not_the_biggest():
+    boxes, keypoints = scene(swap_order=True)
+    track = select_runner(boxes, keypoints)
+    assert track.found.all()
+    assert track.n_tracks == 2
+    # Every selected box belongs to the moving runner, whatever the detection order.
+    assert np.allclose((track.boxes[:, 0] + track.boxes[:, 2]) / 2, 100 + 2 * np.arange(120))
+
+
+def test_short_gaps_are_bridged_and_left_missing():
+    gap = range(40, 48)
+    boxes, keypoints = scene(runner_gap=gap)
+    track = select_runner(boxes, keypoints)
+    assert track.n_tracks == 2
+    assert not track.found[list(gap)].any()
+    assert track.found.sum() == 120 - len(gap)
+    assert np.isnan(track.keypoints[40, :, 0]).all() and (track.keypoints[40, :, 2] == 0).all()
+
+
+def test_a_jump_across_the_frame_starts_a_new_track():
+    boxes = [np.array([[0, 0, 50, 100, 0.9]], np.float32)] * 5 + [np.array([[600, 0, 650, 100, 0.9]], np.float32)] * 5
+    assert len(link_tracks(boxes)) == 2
+
+
+def test_no_detections_means_not_found():
+    track = select_runner([np.zeros((0, 5))] * 10, [np.zeros((0, 17, 3))] * 10)
+    assert not track.found.any() and track.found_share == 0.0
+
+
+@pytest.mark.parametrize("counts", [[0, 2, 1, 0, 3], [1], [0, 0]])
+def test_detections_round_trip(counts):
+    rng = np.random.default_rng(1)
+    frames = [FrameDetections(rng.random((c, 5), dtype=np.float32), rng.random((c, 17, 3), dtype=np.float32))
+              for c in counts]
+    restored = Detections.from_bytes(Detections.from_frames(frames).to_bytes())
+    boxes, keypoints = restored.per_frame()
+    assert restored.n_frames == len(counts)
+    for original, b, k in zip(frames, boxes, keypoints):
+        assert np.array_equal(original.boxes, b) and np.array_equal(original.keypoints, k)
