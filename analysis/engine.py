@@ -1,0 +1,584 @@
+"""The gait engine: keypoints of one tracked runner in, a SessionAnalysis out.
+
+``analyze`` runs clean-up -> geometry -> angles -> events -> strides ->
+metrics -> phases -> quality, and the ``*_document`` methods shape the
+results like the running-sessions API spec (JSON-safe: NaN -> None).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analysis import angles as ang
+from analysis import cleaning, events as ev, geometry as geo, metrics as m
+from analysis.events import GaitEvent
+from analysis.keypoints import KEYPOINT_NAMES, KP, validate_keypoints
+
+__all__ = ["AnalysisError", "GaitEvent", "RunnerProfile", "SessionAnalysis", "analyze"]
+
+#: Keypoints below this confidence are treated as missing.
+MIN_CONFIDENCE = 0.2
+#: Low-pass cut-off (Hz, real time). 8 Hz keeps the IC/TO velocity steps sharp
+#: enough for +/-1 frame timing at 60 fps while removing pose jitter; running
+#: kinematics are usually filtered at 6-12 Hz (Winter 2009; Fellin et al. 2010).
+CUTOFF_HZ = 8.0
+#: Longest gap (s) filled by interpolation.
+MAX_GAP_S = 0.1
+#: Minimum complete strides per side before statistics are reported.
+MIN_STRIDES = 2
+#: Number of points of a stride-normalised curve (0..100 % of the stride).
+CURVE_POINTS = 101
+#: Typical cadence (steps/min) of running and walking, used for the capture-fps hint.
+TYPICAL_RUN_CADENCE_SPM = 170.0
+SLOW_MOTION_RATES = (60.0, 120.0, 240.0, 480.0, 960.0)
+
+
+class AnalysisError(ValueError):
+    """Nothing can be analysed; the message is one sentence saying why."""
+
+
+@dataclass(frozen=True)
+class RunnerProfile:
+    """What we know of the runner and the capture.
+
+    Attributes
+    ----------
+    height_m : float or None
+        Stature (m); ``None`` -> 1.70 m is assumed and flagged in quality.
+    weight_kg : float or None
+        Body mass (kg); without it ``power_w`` is None.
+    leg_length_m : float or None
+        Greater trochanter to floor (m); used for scale when height is None.
+    incline_deg : float
+        Treadmill/road incline (deg), for the Minetti C(i) power model.
+    mode : str
+        ``'auto'``, ``'treadmill'`` or ``'overground'``.
+    capture_fps : float or None
+        True capture rate of slow-motion footage (frames/s); rescales time.
+    joints : tuple[str, ...]
+        Joints whose angles are reported: subset of ankle, knee, elbow, hip,
+        shoulder, or ``('all',)``.
+    """
+
+    height_m: float | None = None
+    weight_kg: float | None = None
+    leg_length_m: float | None = None
+    incline_deg: float = 0.0
+    mode: str = "auto"
+    capture_fps: float | None = None
+    joints: tuple[str, ...] = ("all",)
+
+
+def _clean(x):
+    """JSON-safe conversion: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [_clean(v) for v in x.tolist()]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return x if math.isfinite(x) else None
+    return x
+
+
+def _stats(values) -> dict:
+    """``{min, max, avg, values}`` of finite values (None when there are none)."""
+    v = np.asarray([x for x in values if x is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"min": None, "max": None, "avg": None, "values": []}
+    return {"min": float(v.min()), "max": float(v.max()), "avg": float(v.mean()),
+            "values": [float(a) for a in v]}
+
+
+def _selected_joints(joints: tuple[str, ...]) -> tuple[str, ...]:
+    js = tuple(j.strip().lower() for j in joints if j and j.strip())
+    if not js or "all" in js:
+        return ang.JOINTS
+    bad = [j for j in js if j not in ang.JOINTS]
+    if bad:
+        raise AnalysisError(f"Unknown joint name(s) {bad}; use ankle, knee, elbow, hip, shoulder or all.")
+    return tuple(j for j in ang.JOINTS if j in js)
+
+
+@dataclass
+class SessionAnalysis:
+    """Everything the engine measured on one session (see module docs)."""
+
+    fps: float
+    time_s: np.ndarray
+    frame_series: dict[str, np.ndarray]
+    events: list[GaitEvent]
+    strides: list[dict]
+    summary: dict
+    quality: dict
+    phases: dict = field(default_factory=dict)
+    joints: tuple[str, ...] = ang.JOINTS
+
+    # --- documents -------------------------------------------------------
+    def angle_keys(self) -> list[str]:
+        """Angle series reported for the selected joints, plus posture."""
+        keys = ["posture_angle"]
+        for j in self.joints:
+            p = ang.JOINT_PREFIX[j]
+            keys += [f"l{p}_angle", f"r{p}_angle"]
+        return keys
+
+    def _stride_values(self, key: str) -> list:
+        return [s.get(key) for s in self.strides]
+
+    def summary_document(self) -> dict:
+        """Blocks of GET /running/sessions/{id}/summary/ (without user_information,
+        session_date and summary_text, which the API adds)."""
+        s = self.summary
+        speed = self._stride_values("speed_mps")
+        doc = {
+            "performance_metrics": {
+                "speed": _stats(speed),
+                "pace": _stats(self._stride_values("pace_min_per_km")),
+                "cadence": _stats(self._stride_values("cadence_spm")),
+                "power": _stats(self._stride_values("power_w")),
+                "normalized_power": _stats(self._stride_values("normalized_power_w_per_kg")),
+            },
+            "running_mechanics": {
+                "contact_time": _stats(self._stride_values("contact_time_s")),
+                "flight_time": _stats(self._stride_values("flight_time_s")),
+                "stride_time": _stats(self._stride_values("stride_time_s")),
+                "stride_length": _stats(self._stride_values("stride_length_m")),
+                "footstrike": s.get("footstrike"),
+            },
+            "balance_and_posture": {
+                "balance": _stats(self._stride_values("balance_pct")),
+                "contact_angle": _stats(self._stride_values("contact_angle_deg")),
+            },
+            "distance_and_duration": {
+                "total_distance": s.get("total_distance_m"),
+                "total_time": s.get("total_time_s"),
+            },
+        }
+        return _clean(doc)
+
+    def details_document(self) -> dict:
+        """Session details: ``metrics`` and ``angles`` (key -> per-frame array),
+        ``all_timestamps`` (s) and ``calculated_metrics`` (``<metric>_avg/_min/_max``)."""
+        metric_keys = ["speed", "pace", "cadence", "contact_time", "flight_time", "stride_time",
+                       "stride_length", "power", "normalized_power", "balance", "contact_angle",
+                       "distance"]
+        metrics = {k: self.frame_series[k] for k in metric_keys if k in self.frame_series}
+        angles = {k: self.frame_series[k] for k in self.angle_keys()}
+        calc = {}
+        for k, v in {**metrics, **angles}.items():
+            f = v[np.isfinite(v)]
+            calc[f"{k}_avg"] = float(f.mean()) if f.size else None
+            calc[f"{k}_min"] = float(f.min()) if f.size else None
+            calc[f"{k}_max"] = float(f.max()) if f.size else None
+        return _clean({"metrics": metrics, "angles": angles,
+                       "all_timestamps": self.time_s, "calculated_metrics": calc})
+
+    def form_analysis_document(self) -> dict:
+        """``{"metrics": {...}}`` of POST form-analysis: stride-averaged values."""
+        s = self.summary
+        keys = {"speed": "speed_mps", "balance": "balance_pct", "cadence": "cadence_spm",
+                "contact_angle": "contact_angle_deg", "eversion_velocity": "eversion_velocity_deg_per_s",
+                "knee_flexion": "knee_flexion_deg", "posture_angle": "posture_angle_deg",
+                "ankle_angle": "ankle_angle_deg", "com_oscillation": "com_oscillation_m",
+                "stride_angle": "stride_angle_deg", "mean_h": "mean_h_m"}
+        return _clean({"metrics": {k: s.get(v) for k, v in keys.items()}})
+
+    def gait_analysis_document(self) -> dict:
+        """``{"left": {...}, "right": {...}}`` of POST gait-analysis, without image URLs."""
+        return _clean(self.phases)
+
+
+# ---------------------------------------------------------------------------
+def _stride_rows(side_events: dict, fps: float) -> list[dict]:
+    rows = []
+    for side, other in (("left", "right"), ("right", "left")):
+        ic, to = side_events[side]["IC"], side_events[side]["TO"]
+        oic = side_events[other]["IC"]
+        for k in range(len(ic) - 1):
+            a, b = int(ic[k]), int(ic[k + 1])
+            t = to[(to > a) & (to < b)]
+            if not t.size:
+                continue
+            c = oic[(oic > a) & (oic < b)]
+            row = {"side": side, "ic_frame": a, "to_frame": int(t[0]), "next_ic_frame": b,
+                   "contralateral_ic_frame": int(c[0]) if c.size else None}
+            rows.append(row)
+    rows.sort(key=lambda r: r["ic_frame"])
+    return rows
+
+
+def _curve(series: np.ndarray, a: int, b: int) -> np.ndarray:
+    seg = series[a:b + 1]
+    if seg.size < 2 or not np.isfinite(seg).all():
+        return np.full(CURVE_POINTS, np.nan)
+    return np.interp(np.linspace(0, seg.size - 1, CURVE_POINTS), np.arange(seg.size), seg)
+
+
+def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = None,
+            frame_size: tuple[int, int] | None = None) -> SessionAnalysis:
+    """Analyse one runner's keypoints.
+
+    Parameters
+    ----------
+    keypoints : np.ndarray
+        ``(T, 17, 3)`` pixel x, pixel y, confidence of the one tracked runner;
+        NaN x/y (confidence 0) where absent.
+    fps : float
+        Frame rate of the file (frames/s). ``profile.capture_fps`` overrides it
+        for time (slow-motion footage).
+    profile : RunnerProfile
+        Runner and capture information.
+    frame_size : tuple[int, int] or None
+        ``(width, height)`` in px, used for quality only.
+
+    Returns
+    -------
+    SessionAnalysis
+
+    Raises
+    ------
+    AnalysisError
+        When nothing can be analysed (runner in too few frames, bad fps).
+    """
+    profile = profile or RunnerProfile()
+    kp = validate_keypoints(keypoints)
+    if not (fps and math.isfinite(fps) and fps > 0):
+        raise AnalysisError(f"The frame rate must be a positive number, got {fps!r}.")
+    eff_fps = float(profile.capture_fps) if profile.capture_fps else float(fps)
+    if eff_fps <= 0:
+        raise AnalysisError("The capture frame rate must be positive.")
+    if profile.mode not in ("auto", "treadmill", "overground"):
+        raise AnalysisError(f"mode must be auto, treadmill or overground, got {profile.mode!r}.")
+    joints = _selected_joints(tuple(profile.joints))
+    T = kp.shape[0]
+    reasons: list[str] = []
+
+    xy = kp[..., :2].copy()
+    conf = np.nan_to_num(kp[..., 2])
+    xy[(conf < MIN_CONFIDENCE) | ~np.isfinite(xy).all(-1)] = np.nan
+    leg_pts = [KP.LEFT_HIP, KP.RIGHT_HIP, KP.LEFT_KNEE, KP.RIGHT_KNEE, KP.LEFT_ANKLE, KP.RIGHT_ANKLE]
+    present = np.isfinite(xy[:, leg_pts, 0]).sum(1) >= 4
+    n_present = int(present.sum())
+    min_frames = max(10, int(0.5 * eff_fps))
+    if T == 0 or n_present < min_frames:
+        raise AnalysisError(f"The runner's legs were found in {n_present} of {T} frames; "
+                            f"at least {min_frames} are needed.")
+    seen = conf[present]
+    mean_conf = float(seen[seen > 0].mean()) if (seen > 0).any() else 0.0
+
+    # --- clean-up ---------------------------------------------------------
+    xy, n_swaps = cleaning.repair_swaps(xy, eff_fps)
+    trunk_px = geo.segment_lengths_px(xy)["trunk"]
+    min_dev = 0.08 * trunk_px if math.isfinite(trunk_px) else 0.0
+    raw = xy
+    xy = cleaning.reject_outliers(xy, window=7, n_sigmas=3.0, min_dev=min_dev)
+    n_outliers = int((np.isnan(xy) & ~np.isnan(raw)).any(-1).sum())
+    xy = cleaning.interpolate_gaps(xy, max(2, int(round(MAX_GAP_S * eff_fps))))
+    xy = cleaning.lowpass(xy, eff_fps, CUTOFF_HZ)
+
+    # --- geometry ---------------------------------------------------------
+    facing = geo.facing_direction(xy)
+    pelvis = geo.midpoint(xy, KP.LEFT_HIP, KP.RIGHT_HIP)
+    fwd = facing * xy[..., 0]                 # forward image coordinate (px)
+    pel_fwd = facing * pelvis[:, 0]
+    valid = np.isfinite(fwd[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE]]).all(1) & np.isfinite(pel_fwd)
+
+    contact, v_stance = {}, {}
+    for side, ank in (("left", KP.LEFT_ANKLE), ("right", KP.RIGHT_ANKLE)):
+        u = fwd[:, ank] - pel_fwd
+        contact[side], v_stance[side] = ev.contact_mask(u, eff_fps)
+    vs = np.nanmean([v_stance["left"], v_stance["right"]]) if any(
+        np.isfinite(list(v_stance.values()))) else float("nan")
+    if profile.mode == "auto":
+        mode = geo.detect_mode(pel_fwd, abs(vs) * eff_fps, eff_fps)
+    else:
+        mode = profile.mode
+    ppm, default_h = geo.pixels_per_metre(xy, profile.height_m, profile.leg_length_m)
+    if default_h:
+        reasons.append(f"Runner height unknown: scale assumes {geo.DEFAULT_HEIGHT_M} m.")
+    if not (math.isfinite(ppm) and ppm > 0):
+        ppm = float("nan")
+        reasons.append("Image scale could not be estimated: metric lengths and speeds are null.")
+    side_score = geo.side_view_score(xy)
+    side_view = bool(math.isfinite(side_score) and side_score < 0.35)
+    if not side_view:
+        reasons.append("The camera does not look at the runner from the side: sagittal metrics are unreliable.")
+
+    # --- angles -------------------------------------------------------------
+    angles = ang.joint_angles(xy, facing)
+
+    # --- events -------------------------------------------------------------
+    side_events = {}
+    events: list[GaitEvent] = []
+    for side, pref in (("left", "l"), ("right", "r")):
+        ic, to = ev.events_from_mask(contact[side], valid)
+        side_events[side] = {"IC": ic, "TO": to}
+        for f in ic:
+            events.append(GaitEvent(side, "IC", int(f), f / eff_fps))
+        for f in to:
+            events.append(GaitEvent(side, "TO", int(f), f / eff_fps))
+        for _, f in ev.mid_stance_frames(ic, to, angles[f"{pref}kne_angle"]):
+            events.append(GaitEvent(side, "MS", int(f), f / eff_fps))
+    order = {"IC": 0, "MS": 1, "TO": 2}
+    events.sort(key=lambda e: (e.frame, order[e.kind], e.side))
+
+    # --- per-stride metrics ----------------------------------------------------
+    floor = geo.floor_line(
+        np.concatenate([xy[:, KP.LEFT_ANKLE], xy[:, KP.RIGHT_ANKLE]]),
+        np.concatenate([contact["left"], contact["right"]]))
+    if floor is None:
+        ymax = np.nanmax(xy[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE], 1]) if np.isfinite(
+            xy[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE], 1]).any() else 0.0
+        floor = (0.0, float(ymax))
+    floor_y = floor[0] * xy[..., 0] + floor[1]
+    height_up_m = (floor_y - xy[..., 1]) / ppm          # (T,17) metres above floor line
+    pelvis_h = (floor[0] * pelvis[:, 0] + floor[1] - pelvis[:, 1]) / ppm
+    body_pel = ang.to_body_frame(pelvis, facing)
+    thigh = {s: ang.segment_angle(ang.to_body_frame(xy[:, KP[f"{p}_KNEE"]] - xy[:, KP[f"{p}_HIP"]], facing))
+             for s, p in (("left", "LEFT"), ("right", "RIGHT"))}
+
+    rows = _stride_rows(side_events, eff_fps)
+    for r in rows:
+        a, t, b, c = r["ic_frame"], r["to_frame"], r["next_ic_frame"], r["contralateral_ic_frame"]
+        p = "l" if r["side"] == "left" else "r"
+        P = "LEFT" if r["side"] == "left" else "RIGHT"
+        r["ic_time_s"] = a / eff_fps
+        r["contact_time_s"] = m.contact_time_s(a / eff_fps, t / eff_fps)
+        r["stride_time_s"] = m.stride_time_s(a / eff_fps, b / eff_fps)
+        r["step_time_s"] = m.step_time_s(a / eff_fps, c / eff_fps) if c is not None else None
+        r["flight_time_s"] = m.flight_time_s(t / eff_fps, c / eff_fps) if c is not None else None
+        r["cadence_spm"] = m.cadence_spm(r["step_time_s"]) if r["step_time_s"] else None
+        r["duty_factor"] = m.duty_factor(r["contact_time_s"], r["stride_time_s"])
+        if mode == "treadmill":
+            spd = m.treadmill_speed_mps(fwd[:, KP[f"{P}_ANKLE"]], a, t, eff_fps, ppm)
+        else:
+            spd = m.overground_speed_mps(pel_fwd, a, b, eff_fps, ppm)
+        r["speed_mps"] = spd
+        r["pace_min_per_km"] = m.pace_min_per_km(spd)
+        r["stride_length_m"] = m.stride_length_m(spd, r["stride_time_s"])
+        r["power_w"] = m.metabolic_power_w(spd, profile.weight_kg, profile.incline_deg)
+        r["normalized_power_w_per_kg"] = m.normalized_power_w_per_kg(spd, profile.incline_deg)
+        hip_b = ang.to_body_frame(xy[a, KP[f"{P}_HIP"]], facing)
+        ank_b = ang.to_body_frame(xy[a, KP[f"{P}_ANKLE"]], facing)
+        r["contact_angle_deg"] = m.contact_angle_deg(hip_b, ank_b)
+        r["knee_flexion_deg"] = m.knee_flexion_deg(angles[f"{p}kne_angle"], a, t)
+        r["ankle_angle_deg"] = m.ankle_angle_at_ic_deg(angles[f"{p}ank_angle"], a)
+        r["footstrike"] = m.footstrike_proxy(angles[f"{p}ank_angle"][a])
+        r["posture_angle_deg"] = float(np.nanmean(angles["posture_angle"][a:b + 1]))
+        r["com_oscillation_m"] = m.com_oscillation_m(pelvis_h, a, c if c is not None else b)
+        r["stride_angle_deg"] = m.stride_angle_deg(thigh["left"], thigh["right"], a, b)
+        r["mean_h_m"] = m.mean_height_m(pelvis_h, a, b)
+    # balance: each stride's contact vs the nearest following contralateral contact
+    for r in rows:
+        other = [q for q in rows if q["side"] != r["side"] and q["ic_frame"] > r["ic_frame"]]
+        if other:
+            q = other[0]
+            gl, gr = (r, q) if r["side"] == "left" else (q, r)
+            r["balance_pct"] = m.balance_pct(gl["contact_time_s"], gr["contact_time_s"])
+        else:
+            r["balance_pct"] = None
+
+    n_left = sum(r["side"] == "left" for r in rows)
+    n_right = sum(r["side"] == "right" for r in rows)
+    enough = n_left >= MIN_STRIDES and n_right >= MIN_STRIDES
+    if not enough:
+        reasons.append(f"Too few complete strides (left {n_left}, right {n_right}; "
+                       f"{MIN_STRIDES} per side needed): stride statistics are null.")
+
+    def mean_of(key):
+        if not enough:
+            return None
+        v = np.array([r[key] for r in rows if r.get(key) is not None], dtype=float)
+        v = v[np.isfinite(v)]
+        return float(v.mean()) if v.size else None
+
+    # step times from all alternating ICs
+    all_ic = sorted([(e.frame, e.side) for e in events if e.kind == "IC"])
+    steps = [(b[0] - a[0]) / eff_fps for a, b in zip(all_ic, all_ic[1:]) if a[1] != b[1]]
+    step_time = float(np.median(steps)) if (enough and steps) else None
+    step_time_mean = float(np.mean(steps)) if (enough and steps) else None
+    cadence = m.cadence_spm(step_time_mean) if step_time_mean else None
+
+    contact_t = mean_of("contact_time_s")
+    stride_t = mean_of("stride_time_s")
+    flight_t = mean_of("flight_time_s")
+    duty = mean_of("duty_factor")
+    speed = mean_of("speed_mps")
+    gl = np.mean([r["contact_time_s"] for r in rows if r["side"] == "left"]) if n_left else None
+    gr = np.mean([r["contact_time_s"] for r in rows if r["side"] == "right"]) if n_right else None
+    balance = m.balance_pct(gl, gr) if enough else None
+
+    # --- gait type and timing plausibility ---------------------------------------
+    any_contact = contact["left"] | contact["right"]
+    flight_frames = valid & ~any_contact
+    gait = None
+    if enough and duty is not None:
+        gait = "running" if duty < 0.5 and flight_t and flight_t > 0 else "walking"
+    implausible = False
+    suggested_fps = None
+    if enough and cadence is not None:
+        lo = 120.0 if gait == "running" else 60.0
+        if cadence < lo or cadence > 260.0:
+            implausible = True
+            target = TYPICAL_RUN_CADENCE_SPM if gait == "running" else 110.0
+            guess = eff_fps * target / cadence
+            suggested_fps = min(SLOW_MOTION_RATES, key=lambda r: abs(math.log(r / guess)))
+            reasons.append(
+                f"Implausible timing: {cadence:.0f} steps/min with "
+                f"{'flight phases' if gait == 'running' else 'this gait'} is not humanly possible at "
+                f"{eff_fps:g} fps; the video is probably slow motion — give its capture frame rate "
+                f"(about {suggested_fps:g} fps).")
+
+    footstrikes = [r["footstrike"] for r in rows if r.get("footstrike")]
+    footstrike = max(set(footstrikes), key=footstrikes.count) if (footstrikes and enough) else None
+    first = min((i for i in range(T) if valid[i]), default=0)
+    last = max((i for i in range(T) if valid[i]), default=0)
+    total_time = (last - first) / eff_fps if enough else None
+    distance = (speed * total_time) if (speed is not None and total_time is not None) else None
+
+    summary = {
+        "cadence_spm": cadence, "step_time_s": step_time_mean, "contact_time_s": contact_t,
+        "flight_time_s": flight_t, "stride_time_s": stride_t,
+        "stride_length_m": mean_of("stride_length_m"), "speed_mps": speed,
+        "pace_min_per_km": m.pace_min_per_km(speed) if speed else None,
+        "power_w": mean_of("power_w"), "normalized_power_w_per_kg": mean_of("normalized_power_w_per_kg"),
+        "balance_pct": balance, "contact_angle_deg": mean_of("contact_angle_deg"),
+        "footstrike": footstrike, "total_distance_m": distance, "total_time_s": total_time,
+        "incline_deg": float(profile.incline_deg), "duty_factor": duty,
+        "knee_flexion_deg": mean_of("knee_flexion_deg"), "ankle_angle_deg": mean_of("ankle_angle_deg"),
+        "posture_angle_deg": mean_of("posture_angle_deg"), "com_oscillation_m": mean_of("com_oscillation_m"),
+        "stride_angle_deg": mean_of("stride_angle_deg"), "mean_h_m": mean_of("mean_h_m"),
+        "eversion_velocity_deg_per_s": None,
+        "px_per_m": ppm, "facing": "+x" if facing > 0 else "-x", "mode": mode,
+    }
+    if profile.weight_kg is None:
+        reasons.append("Runner weight unknown: power_w is null (normalized power is still given).")
+    reasons.append("eversion_velocity needs a frontal/rear view of the foot: null in a side view.")
+    reasons.append("footstrike and ankle_angle are proxies from the shank angle (COCO-17 has no heel/toe).")
+
+    quality = {
+        "runner_share": n_present / T, "mean_confidence": mean_conf, "swaps_repaired": n_swaps,
+        "outliers_rejected": n_outliers, "strides_used": len(rows) if enough else 0,
+        "strides_left": n_left, "strides_right": n_right, "side_view": side_view,
+        "side_view_score": side_score, "gait": gait, "implausible_timing": implausible,
+        "suggested_capture_fps": suggested_fps, "mode": mode, "default_height_used": default_h,
+        "flight_share": float(flight_frames.sum() / max(valid.sum(), 1)),
+        "fps_used": eff_fps, "frame_size": list(frame_size) if frame_size else None,
+        "reasons": reasons,
+    }
+
+    # --- per-frame series ----------------------------------------------------------
+    fs: dict[str, np.ndarray] = {}
+    ref = pel_fwd[np.isfinite(pel_fwd)][0] if np.isfinite(pel_fwd).any() else 0.0
+    for i, name in enumerate(KEYPOINT_NAMES):
+        fs[f"{name}_x_px"] = xy[:, i, 0]
+        fs[f"{name}_y_px"] = xy[:, i, 1]
+        fs[f"{name}_x_m"] = (fwd[:, i] - ref) / ppm
+        fs[f"{name}_y_m"] = height_up_m[:, i]
+        fs[f"{name}_conf"] = conf[:, i]
+    fs.update(angles)
+    fs["left_contact"] = contact["left"].astype(float)
+    fs["right_contact"] = contact["right"].astype(float)
+    series_keys = {"speed": "speed_mps", "pace": "pace_min_per_km", "cadence": "cadence_spm",
+                   "contact_time": "contact_time_s", "flight_time": "flight_time_s",
+                   "stride_time": "stride_time_s", "stride_length": "stride_length_m",
+                   "power": "power_w", "normalized_power": "normalized_power_w_per_kg",
+                   "balance": "balance_pct", "contact_angle": "contact_angle_deg"}
+    for k, src in series_keys.items():
+        arr = np.full(T, np.nan)
+        for r in rows:  # each stride's value holds from its completion on
+            v = r.get(src)
+            if v is not None and np.isfinite(v):
+                arr[r["next_ic_frame"]:] = v
+        fs[k] = arr
+    spd = np.nan_to_num(fs["speed"])
+    fs["distance"] = np.cumsum(spd) / eff_fps
+    time_s = np.arange(T) / eff_fps
+
+    analysis = SessionAnalysis(fps=eff_fps, time_s=time_s, frame_series=fs, events=events,
+                               strides=rows, summary=summary, quality=quality, joints=joints)
+    analysis.phases = _phases(analysis, rows, angles, eff_fps, enough, events)
+    return analysis
+
+
+def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, enough: bool,
+            events: list[GaitEvent]) -> dict:
+    """Gait-phase report per side (see docs/analysis.md for the defined names).
+
+    For each side the representative stride is the one whose stride time is
+    closest to the side's median. ``phases`` give its ``strike`` (IC),
+    ``mid_stance`` (MS), ``takeoff`` (TO), ``flight`` (middle frame between TO
+    and the contralateral IC; TO when there is none) and ``new_strike`` (next
+    IC): ``video_frame`` (absolute frame), ``video_phase`` (frames since
+    strike) and ``graph_phase`` (index 0..100 on the normalised curve).
+    ``angles[key]``: ``current`` = mean stride-normalised curve over all
+    strides, ``std_dev`` = SD across strides, ``next`` = per-point linear
+    trend over stride number extrapolated to the next stride (= current with
+    fewer than 3 strides). ``peak_time`` = mean time (ms) from strike to
+    mid-stance (peak stance knee flexion). ``initiator`` = the side whose IC
+    comes first in the recording. ``graph_timestamps`` = ms of the 101 curve
+    points over the median stride.
+    """
+    ics = [e for e in events if e.kind == "IC"]
+    initiator = ics[0].side if ics else None
+    out = {}
+    ms = {(e.side, e.frame) for e in events if e.kind == "MS"}
+    for side, p in (("left", "l"), ("right", "r")):
+        srows = [r for r in rows if r["side"] == side]
+        if not enough or not srows:
+            out[side] = {"peak_time": None, "initiator": initiator, "phases": {}, "angles": {},
+                         "graph_timestamps": []}
+            continue
+        st = np.array([r["stride_time_s"] for r in srows])
+        rep = srows[int(np.argmin(np.abs(st - np.median(st))))]
+        a, t, b, c = rep["ic_frame"], rep["to_frame"], rep["next_ic_frame"], rep["contralateral_ic_frame"]
+        ms_frames = [f for (s, f) in ms if s == side and a <= f < t]
+        mid = ms_frames[0] if ms_frames else (a + t) // 2
+        fl = (t + c) // 2 if (c is not None and c > t) else t
+        span = b - a
+
+        def ph(f):
+            return {"video_frame": int(f), "video_phase": int(f - a),
+                    "graph_phase": int(round(100.0 * (f - a) / span))}
+
+        phases = {"strike": ph(a), "mid_stance": ph(mid), "takeoff": ph(t), "flight": ph(fl),
+                  "new_strike": ph(b)}
+        keys = ["posture_angle"] + [f"{p}{ang.JOINT_PREFIX[j]}_angle" for j in sa.joints]
+        curves = {}
+        for k in keys:
+            C = np.array([_curve(angles[k], r["ic_frame"], r["next_ic_frame"]) for r in srows])
+            C = C[np.isfinite(C).all(1)]
+            if C.shape[0] == 0:
+                continue
+            cur = C.mean(0)
+            sd = C.std(0, ddof=1) if C.shape[0] > 1 else np.zeros(CURVE_POINTS)
+            if C.shape[0] >= 3:
+                x = np.arange(C.shape[0])
+                slope, icpt = np.polyfit(x, C, 1)
+                nxt = icpt + slope * C.shape[0]
+            else:
+                nxt = cur
+            curves[k] = {"current": cur, "std_dev": sd, "next": nxt}
+        peaks = []
+        for r in srows:
+            f = [ff for (s, ff) in ms if s == side and r["ic_frame"] <= ff < r["to_frame"]]
+            if f:
+                peaks.append((f[0] - r["ic_frame"]) / fps * 1000.0)
+        out[side] = {
+            "peak_time": float(np.mean(peaks)) if peaks else None,
+            "initiator": initiator,
+            "phases": phases,
+            "angles": curves,
+            "graph_timestamps": np.linspace(0.0, float(np.median(st)) * 1000.0, CURVE_POINTS),
+        }
+    return out
