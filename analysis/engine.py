@@ -24,6 +24,8 @@ MIN_CONFIDENCE = 0.2
 #: enough for +/-1 frame timing at 60 fps while removing pose jitter; running
 #: kinematics are usually filtered at 6-12 Hz (Winter 2009; Fellin et al. 2010).
 CUTOFF_HZ = 8.0
+#: Cut-off (Hz) of the pelvis track that the foot position is referred to.
+PELVIS_CUTOFF_HZ = 0.5
 #: Longest gap (s) filled by interpolation.
 MAX_GAP_S = 0.1
 #: Minimum complete strides per side before statistics are reported.
@@ -291,11 +293,14 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     pelvis = geo.midpoint(xy, KP.LEFT_HIP, KP.RIGHT_HIP)
     fwd = facing * xy[..., 0]                 # forward image coordinate (px)
     pel_fwd = facing * pelvis[:, 0]
+    # slow pelvis drift (overground travel, treadmill position changes) without
+    # the within-stride pelvis jitter, which would add noise to the foot velocity
+    pel_slow = cleaning.lowpass(pel_fwd, eff_fps, PELVIS_CUTOFF_HZ)
     valid = np.isfinite(fwd[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE]]).all(1) & np.isfinite(pel_fwd)
 
     contact, v_stance = {}, {}
     for side, ank in (("left", KP.LEFT_ANKLE), ("right", KP.RIGHT_ANKLE)):
-        u = fwd[:, ank] - pel_fwd
+        u = fwd[:, ank] - pel_slow
         contact[side], v_stance[side] = ev.contact_mask(u, eff_fps)
     vs = np.nanmean([v_stance["left"], v_stance["right"]]) if any(
         np.isfinite(list(v_stance.values()))) else float("nan")

@@ -78,6 +78,11 @@ def backward_half_cycles(u: np.ndarray, period_frames: float) -> list[tuple[int,
     out = []
     if minima.size and (maxima.size == 0 or minima[0] < maxima[0]):
         out.append((0, int(minima[0])))
+    elif maxima.size and maxima[0] > 1:
+        # a minimum too close to the start for find_peaks' prominence test
+        b = int(np.argmin(uu[: maxima[0]]))
+        if b > 0:
+            out.append((0, b))
     for a in maxima:
         later = minima[minima > a]
         nxt_max = maxima[maxima > a]
