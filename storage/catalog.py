@@ -94,6 +94,34 @@ class RunningSession(Base):
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
+class ThreadStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Thread(Base):
+    """A commentary thread on one block of one session's report (GenAI text, filled in later).
+
+    ``kind`` is the operation that created it (``summary``, ``form``,
+    ``recommendation``); ``block`` the report block it comments on
+    (``running_mechanics``, ``contact_angle``, ``left_knee_angle``, ...).
+    """
+
+    __tablename__ = "threads"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
+    session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32), default="summary")
+    block: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=ThreadStatus.PENDING, index=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. measurement_system
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class Catalog:
     """Engine + session factory, and the few state transitions the pipeline needs."""
 

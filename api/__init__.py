@@ -1,0 +1,1 @@
+"""The running-sessions REST API (FastAPI): ``api.app:create_app``."""

@@ -1,0 +1,128 @@
+"""Tenancy, roles and plans.
+
+* A user's ``admin_id`` names the admin or sub-admin who manages them; a
+  sub-admin's ``admin_id`` names its admin.
+* An admin manages itself, the users and sub-admins it owns, and the users of
+  those sub-admins. A sub-admin manages itself and its own users. A user
+  manages only itself.
+* A session is visible to a caller iff its owner is managed by the caller.
+  Anything else answers exactly like a session that does not exist (404), so
+  nobody learns whether another tenant's session exists.
+* The effective plan of a user is its own ``plan`` or, when unset, the nearest
+  manager's plan up the chain (the tenant pays for its users).
+"""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from api.auth import Principal
+from api.errors import ApiError
+from api.settings import PAID_PLANS
+from storage.catalog import Catalog, RunningSession, User, utcnow
+
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+NOT_FOUND = "session not found"
+
+
+def managed_user_ids(db, principal: Principal) -> set[str]:
+    ids = {principal.user_id}
+    if principal.role not in ("admin", "sub-admin"):
+        return ids
+    frontier = {principal.user_id}
+    depth = 2 if principal.role == "admin" else 1
+    for _ in range(depth):
+        children = set(db.scalars(select(User.id).where(User.admin_id.in_(frontier))))
+        children -= ids
+        if not children:
+            break
+        ids |= children
+        frontier = children
+    return ids
+
+
+def effective_plan(db, user: User) -> str | None:
+    seen: set[str] = set()
+    node: User | None = user
+    while node is not None and node.id not in seen:
+        if node.plan:
+            return node.plan.lower()
+        seen.add(node.id)
+        node = db.get(User, node.admin_id) if node.admin_id else None
+    return None
+
+
+def has_paid_plan(plan: str | None) -> bool:
+    return (plan or "").lower() in PAID_PLANS
+
+
+def check_session_id(session_id: str) -> None:
+    if not SESSION_ID_RE.match(session_id):
+        raise ApiError(400, "invalid session_id: expected 1-64 letters, digits, '-' or '_'")
+
+
+def visible_session(catalog: Catalog, principal: Principal, session_id: str) -> tuple[RunningSession, User]:
+    """The session and its owner if the caller may see it; else 404 (the same as nonexistent)."""
+    check_session_id(session_id)
+    with catalog.session() as db:
+        row = db.get(RunningSession, session_id)
+        if row is None or row.user_id is None or row.user_id not in managed_user_ids(db, principal):
+            raise ApiError(404, NOT_FOUND)
+        owner = db.get(User, row.user_id)
+        if owner is None:
+            raise ApiError(404, NOT_FOUND)
+        return row, owner
+
+
+def resolve_upload_owner(catalog: Catalog, principal: Principal, user_ref: str) -> User:
+    """The user an upload is for. Users may upload for themselves only (403 otherwise);
+    admins/sub-admins for the users they manage (404 for anyone else: no existence leak)."""
+    user_ref = user_ref.strip()
+    with catalog.session() as db:
+        caller = db.get(User, principal.user_id)
+        if caller is None:
+            raise ApiError(401, "the caller's account no longer exists")
+        if user_ref in (caller.id, caller.email):
+            return caller
+        if principal.role not in ("admin", "sub-admin"):
+            raise ApiError(403, "admin or sub-admin privileges are required to create sessions for another user")
+        managed = managed_user_ids(db, principal)
+        user = db.get(User, user_ref)
+        if user is None:
+            user = db.scalars(select(User).where(User.email == user_ref.lower())).first()
+        if user is None or user.id not in managed:
+            raise ApiError(404, "user not found")
+        return user
+
+
+def check_session_limit(catalog: Catalog, user: User, limits: dict[str, int], window_days: int) -> None:
+    with catalog.session() as db:
+        plan = effective_plan(db, user) or "free"
+        limit = limits.get(plan, limits.get("free", 0))
+        if limit is None or limit < 0:
+            return
+        since = utcnow() - timedelta(days=window_days)
+        count = db.scalar(
+            select(func.count()).select_from(RunningSession).where(RunningSession.user_id == user.id, RunningSession.created_at >= since)
+        )
+    if count >= limit:
+        raise ApiError(
+            404,
+            f"session limit reached: the {plan} plan allows {limit} sessions per {window_days} days for this user",
+        )
+
+
+def require_paid_plan(catalog: Catalog, owner: User, status: int) -> None:
+    with catalog.session() as db:
+        user = db.get(User, owner.id)
+        plan = effective_plan(db, user) if user else None
+    if not has_paid_plan(plan):
+        raise ApiError(status, "no valid payment plan: a Standard, Pro, Premium or Enterprise plan is required for this report")
+
+
+def require_manager(principal: Principal) -> None:
+    if principal.role not in ("admin", "sub-admin"):
+        raise ApiError(403, "admin or sub-admin privileges are required for this operation")
