@@ -147,7 +147,7 @@ def swap_mask_for_pair(left_x: np.ndarray, right_x: np.ndarray, fps: float,
     a = np.where(np.isfinite(a), a, np.nanmedian(a))
     a = median_filter(a, size=5, mode="nearest")
     # one crossing per step; steps last 0.25 .. 1.5 s
-    period = dominant_period_frames(a, max(2, int(0.2 * fps)), int(1.6 * fps))
+    period = dominant_period_frames(a, max(2, int(0.2 * fps)), int(15 * fps))
     if period is None:
         return out
     prom = 0.2 * (np.percentile(a, 90) - np.percentile(a, 10))

@@ -58,9 +58,11 @@ class GaitEvent:
 def stride_period_frames(u: np.ndarray, fps: float) -> float | None:
     """Stride period (frames) of one ankle's forward-position track by autocorrelation.
 
-    Strides last 0.4..2.5 s (running and walking).
+    Strides last 0.4..2.5 s in real time; up to 30 s of *apparent* time is
+    searched so that slow-motion footage played at the wrong rate is still
+    measured (and then flagged as implausible).
     """
-    return dominant_period_frames(u, max(2, int(0.4 * fps)), int(2.5 * fps))
+    return dominant_period_frames(u, max(2, int(0.4 * fps)), int(30 * fps))
 
 
 def backward_half_cycles(u: np.ndarray, period_frames: float) -> list[tuple[int, int]]:

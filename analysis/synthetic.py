@@ -1,0 +1,177 @@
+"""Synthetic side-view running/walking stick figures with exact, known truth.
+
+Used by the tests and the throughput benchmark. The kinematics are simple
+but built so that every quantity the engine measures is known exactly:
+stance feet move backwards relative to the pelvis at exactly the running
+speed (fixed to the ground overground, to the belt on a treadmill), segment
+lengths follow Drillis & Contini (so the scale is exact), and events happen
+at known times.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from analysis.geometry import SHANK_FRACTION, THIGH_FRACTION, TRUNK_FRACTION
+from analysis.keypoints import KP, N_KEYPOINTS
+
+
+@dataclass
+class SyntheticSession:
+    """Generated keypoints and their truth.
+
+    Attributes
+    ----------
+    keypoints : np.ndarray
+        ``(T, 17, 3)`` px x, px y, confidence.
+    fps : float
+        Frame rate (frames/s).
+    truth : dict
+        cadence_spm, step_time_s, stride_time_s, contact_time_s, flight_time_s,
+        speed_mps, stride_length_m, balance_pct, px_per_m, duty_factor, posture_angle_deg.
+    events : dict
+        ``{'left'|'right': {'IC': frames, 'TO': frames}}`` (first frame in
+        contact / first frame off the ground).
+    knee_flexion_deg : dict
+        ``{'left'|'right': (T,) array}`` true knee flexion per frame.
+    """
+
+    keypoints: np.ndarray
+    fps: float
+    truth: dict
+    events: dict = field(default_factory=dict)
+    knee_flexion_deg: dict = field(default_factory=dict)
+
+
+def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
+                 speed_mps: float = 3.0, fps: float = 60.0, duration_s: float = 10.0,
+                 height_m: float = 1.75, facing: float = 1.0, mode: str = "treadmill",
+                 px_per_m: float = 400.0, lean_deg: float = 6.0, contact_asymmetry_s: float = 0.0,
+                 noise_px: float = 0.0, gap_rate: float = 0.0, outlier_rate: float = 0.0,
+                 swap_rate: float = 0.0, seed: int = 0, t0_s: float = 0.1234) -> SyntheticSession:
+    """Generate one synthetic session.
+
+    Parameters
+    ----------
+    cadence_spm : float
+        Steps per minute; step time = 60 / cadence, stride time twice that.
+    contact_time_s : float
+        Ground contact time of the right foot (s); the left foot's is
+        ``contact_time_s + contact_asymmetry_s``. A contact longer than the
+        step time gives double support (walking).
+    speed_mps : float
+        Running (belt) speed (m/s).
+    fps, duration_s : float
+        Frame rate and length of the record.
+    facing : float
+        ``+1`` runner faces +x, ``-1`` faces -x.
+    mode : str
+        ``'treadmill'`` (pelvis stays put) or ``'overground'`` (pelvis travels).
+    noise_px, gap_rate, outlier_rate, swap_rate : float
+        Gaussian pixel noise (px); share of frames with a missing runner (in
+        runs of 1-4 frames); share of keypoints displaced by 20-60 px; share
+        of frames whose legs are swapped left/right (in runs of 1-3 frames).
+    """
+    rng = np.random.default_rng(seed)
+    T = int(round(duration_s * fps))
+    t = np.arange(T) / fps
+    step = 60.0 / cadence_spm
+    stride = 2.0 * step
+    L1, L2, Ltr = THIGH_FRACTION * height_m, SHANK_FRACTION * height_m, TRUNK_FRACTION * height_m
+    ankle_h = 0.039 * height_m
+    tc = {"right": contact_time_s, "left": contact_time_s + contact_asymmetry_s}
+    t_ic0 = {"right": t0_s, "left": t0_s + step}
+
+    pel_x = speed_mps * t if mode == "overground" else np.zeros(T)
+    # pelvis lowest at mid-stance of either foot (period = step)
+    osc = 0.07
+    hip_base = 0.85 * (L1 + L2) + ankle_h
+    pel_y = hip_base - 0.5 * osc * np.cos(2 * np.pi * (t - t0_s - contact_time_s / 2) / step)
+
+    P = np.full((T, N_KEYPOINTS, 2), np.nan)
+    knee_flex = {}
+    events = {}
+    for side, sgn in (("right", 0.0), ("left", 1.0)):
+        c = tc[side]
+        duty = c / stride
+        A = speed_mps * c / 2.0
+        phase = ((t - t_ic0[side]) / stride) % 1.0
+        stance = phase < duty
+        s = np.clip((phase - duty) / (1 - duty), 0, 1)
+        u = np.where(stance, A - speed_mps * phase * stride, -A + A * (1 - np.cos(np.pi * s)))
+        ay = np.where(stance, ankle_h, ankle_h + 0.18 * np.sin(np.pi * s))
+        hip = np.stack([pel_x, pel_y], 1)
+        ank = np.stack([pel_x + u, ay], 1)
+        d = ank - hip
+        dist = np.clip(np.linalg.norm(d, axis=1), 1e-6, L1 + L2 - 1e-6)
+        alpha = np.arccos(np.clip((L1**2 + dist**2 - L2**2) / (2 * L1 * dist), -1, 1))
+        e = d / np.linalg.norm(d, axis=1, keepdims=True)
+        ca, sa = np.cos(alpha), np.sin(alpha)
+        kdir = np.stack([e[:, 0] * ca - e[:, 1] * sa, e[:, 0] * sa + e[:, 1] * ca], 1)
+        knee = hip + L1 * kdir
+        ank = knee + L2 * (ank - knee) / np.linalg.norm(ank - knee, axis=1, keepdims=True)
+        th = np.degrees(np.arctan2(knee[:, 0] - hip[:, 0], -(knee[:, 1] - hip[:, 1])))
+        sh = np.degrees(np.arctan2(ank[:, 0] - knee[:, 0], -(ank[:, 1] - knee[:, 1])))
+        knee_flex[side] = th - sh
+        pre = "RIGHT" if side == "right" else "LEFT"
+        P[:, KP[f"{pre}_HIP"]] = hip
+        P[:, KP[f"{pre}_KNEE"]] = knee
+        P[:, KP[f"{pre}_ANKLE"]] = ank
+        # arms swing opposite to the same-side leg
+        sho = hip + Ltr * np.array([math.sin(math.radians(lean_deg)), math.cos(math.radians(lean_deg))])
+        arm = np.radians(-35.0 * np.cos(2 * np.pi * (phase - duty / 2)))
+        elb = sho + 0.186 * height_m * np.stack([np.sin(arm), -np.cos(arm)], 1)
+        fa = arm + np.radians(85.0)
+        wri = elb + 0.146 * height_m * np.stack([np.sin(fa), -np.cos(fa)], 1)
+        P[:, KP[f"{pre}_SHOULDER"]] = sho
+        P[:, KP[f"{pre}_ELBOW"]] = elb
+        P[:, KP[f"{pre}_WRIST"]] = wri
+        P[:, KP[f"{pre}_EAR"]] = sho + np.array([0.0, 0.11 * height_m])
+        P[:, KP[f"{pre}_EYE"]] = sho + np.array([0.05, 0.12 * height_m])
+        # truth events inside the record
+        k = np.arange(-2, int(duration_s / stride) + 3)
+        ic_t = t_ic0[side] + k * stride
+        to_t = ic_t + c
+        ic_f = np.ceil(ic_t * fps - 1e-9).astype(int)
+        to_f = np.ceil(to_t * fps - 1e-9).astype(int)
+        events[side] = {"IC": ic_f[(ic_f > 0) & (ic_f < T)], "TO": to_f[(to_f > 0) & (to_f < T)]}
+    mid_sho = 0.5 * (P[:, KP.LEFT_SHOULDER] + P[:, KP.RIGHT_SHOULDER])
+    P[:, KP.NOSE] = mid_sho + np.array([0.09, 0.10 * height_m])
+
+    cx, cy = 960.0, 1000.0
+    xy = np.empty_like(P)
+    xy[..., 0] = cx + facing * P[..., 0] * px_per_m
+    xy[..., 1] = cy - P[..., 1] * px_per_m
+    if noise_px:
+        xy += rng.normal(0.0, noise_px, xy.shape)
+    conf = np.full((T, N_KEYPOINTS), 0.9)
+    if swap_rate:
+        n = int(swap_rate * T / 2)
+        starts = rng.integers(0, T - 3, n)
+        for s0 in starts:
+            sl = slice(s0, s0 + int(rng.integers(1, 4)))
+            for a, b in ((KP.LEFT_HIP, KP.RIGHT_HIP), (KP.LEFT_KNEE, KP.RIGHT_KNEE),
+                         (KP.LEFT_ANKLE, KP.RIGHT_ANKLE)):
+                xy[sl, a], xy[sl, b] = xy[sl, b].copy(), xy[sl, a].copy()
+    if outlier_rate:
+        mask = rng.random((T, N_KEYPOINTS)) < outlier_rate
+        xy[mask] += rng.choice([-1, 1], (mask.sum(), 2)) * rng.uniform(20, 60, (mask.sum(), 2))
+    if gap_rate:
+        n = int(gap_rate * T / 2.5)
+        for s0 in rng.integers(0, T - 4, n):
+            sl = slice(s0, s0 + int(rng.integers(1, 5)))
+            xy[sl] = np.nan
+            conf[sl] = 0.0
+    kp = np.concatenate([xy, conf[..., None]], axis=-1)
+
+    ct = 0.5 * (tc["left"] + tc["right"])
+    truth = {
+        "cadence_spm": cadence_spm, "step_time_s": step, "stride_time_s": stride,
+        "contact_time_s": ct, "flight_time_s": max(0.0, step - ct),
+        "speed_mps": speed_mps, "stride_length_m": speed_mps * stride,
+        "balance_pct": 100.0 * tc["left"] / (tc["left"] + tc["right"]),
+        "px_per_m": px_per_m, "duty_factor": ct / stride, "posture_angle_deg": lean_deg,
+    }
+    return SyntheticSession(kp, fps, truth, events, knee_flex)
