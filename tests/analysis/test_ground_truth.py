@@ -54,6 +54,4 @@ def test_treadmill_video_matches_ground_truth(treadmill_keypoints):
 
 def test_dev_keypoints_match_ground_truth(treadmill_keypoints_dev):
     """Same check on developer-generated keypoints, when present (skips otherwise)."""
-    test_treadmill_video_matches_ground_truth.__wrapped__(treadmill_keypoints_dev) if hasattr(
-        test_treadmill_video_matches_ground_truth, "__wrapped__") else \
-        test_treadmill_video_matches_ground_truth(treadmill_keypoints_dev)
+    test_treadmill_video_matches_ground_truth(treadmill_keypoints_dev)
