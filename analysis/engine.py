@@ -30,6 +30,7 @@ PELVIS_CUTOFF_HZ = 0.5
 MAX_GAP_S = 0.1
 #: Minimum complete strides per side before statistics are reported.
 MIN_STRIDES = 2
+MIN_STEPS_FOR_CADENCE = 3  # step intervals (four alternating contacts)
 #: Number of points of a stride-normalised curve (0..100 % of the stride).
 CURVE_POINTS = 101
 #: Typical cadence (steps/min) of running and walking, used for the capture-fps hint.
@@ -410,8 +411,11 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     # step times from all alternating ICs
     all_ic = sorted([(e.frame, e.side) for e in events if e.kind == "IC"])
     steps = [(b[0] - a[0]) / eff_fps for a, b in zip(all_ic, all_ic[1:]) if a[1] != b[1]]
-    step_time = float(np.median(steps)) if (enough and steps) else None
-    step_time_mean = float(np.mean(steps)) if (enough and steps) else None
+    # Cadence needs only alternating contacts, not complete strides per side: a
+    # short clip with a few steps still has a cadence.
+    has_steps = len(steps) >= MIN_STEPS_FOR_CADENCE
+    step_time = float(np.median(steps)) if has_steps else None
+    step_time_mean = float(np.mean(steps)) if has_steps else None
     cadence = m.cadence_spm(step_time_mean) if step_time_mean else None
 
     contact_t = mean_of("contact_time_s")

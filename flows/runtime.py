@@ -18,6 +18,7 @@ def prepare_environment(settings: Settings) -> None:
         os.environ.setdefault("PREFECT_API_URL", settings.prefect.api_url)
     else:
         os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Our own tqdm bar shows progress; Prefect's console logs stay at INFO.
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_OFFLINE", "true")
