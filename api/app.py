@@ -69,16 +69,13 @@ class UploadLimitMiddleware:
         total = 0
         started = False
 
-        class TooLarge(Exception):
-            pass
-
         async def limited_receive():
             nonlocal total
             msg = await receive()
             if msg["type"] == "http.request":
                 total += len(msg.get("body", b""))
                 if total > self.max_body:
-                    raise TooLarge
+                    raise ApiError(413, message)  # answered by the ApiError handler
             return msg
 
         async def tracking_send(msg):
@@ -89,7 +86,9 @@ class UploadLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except TooLarge:
+        except ApiError as exc:
+            if started or exc.status != 413:
+                raise
             if not started:
                 await error_response(413, message, headers={"Connection": "close"})(scope, receive, send)
 

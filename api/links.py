@@ -50,7 +50,7 @@ class Linker:
             expires_at = int(expires or "")
         except ValueError:
             raise ApiError(403, "invalid or missing link signature") from None
-        if not sig or not hmac.compare_digest(self._sig(key, expires_at), sig):
+        if not sig or not hmac.compare_digest(self._sig(key, expires_at).encode(), sig.encode("utf-8", "replace")):
             raise ApiError(403, "invalid or missing link signature")
         if expires_at < time.time():
             raise ApiError(403, "this link has expired")
