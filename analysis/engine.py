@@ -207,17 +207,49 @@ def _stride_rows(side_events: dict, fps: float) -> list[dict]:
     for side, other in (("left", "right"), ("right", "left")):
         ic, to = side_events[side]["IC"], side_events[side]["TO"]
         oic = side_events[other]["IC"]
+        jt = np.searchsorted(to, ic, side="right")     # first TO after each IC
+        jc = np.searchsorted(oic, ic, side="right")    # first contralateral IC after each IC
         for k in range(len(ic) - 1):
             a, b = int(ic[k]), int(ic[k + 1])
-            t = to[(to > a) & (to < b)]
-            if not t.size:
+            if jt[k] >= len(to) or not to[jt[k]] < b:
                 continue
-            c = oic[(oic > a) & (oic < b)]
-            row = {"side": side, "ic_frame": a, "to_frame": int(t[0]), "next_ic_frame": b,
-                   "contralateral_ic_frame": int(c[0]) if c.size else None}
+            c = int(oic[jc[k]]) if jc[k] < len(oic) and oic[jc[k]] < b else None
+            row = {"side": side, "ic_frame": a, "to_frame": int(to[jt[k]]), "next_ic_frame": b,
+                   "contralateral_ic_frame": c}
             rows.append(row)
     rows.sort(key=lambda r: r["ic_frame"])
     return rows
+
+
+def _curves(series: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``_curve`` of many strides at once, ``(n, CURVE_POINTS)``; bit-identical to it.
+
+    Strides of equal length share their sample positions; the interpolation
+    repeats ``np.interp``'s arithmetic (``slope * (x - j) + y[j]``, exact hits
+    return ``y[j]``) on the gathered samples.
+    """
+    out = np.full((len(starts), CURVE_POINTS), np.nan)
+    lengths = ends - starts + 1
+    for n in np.unique(lengths):
+        rows = np.flatnonzero(lengths == n)
+        if n < 2:
+            continue
+        idx = starts[rows, None] + np.arange(n)[None, :]
+        seg = series[idx]                                    # (k, n)
+        ok = np.isfinite(seg).all(1)
+        if not ok.any():
+            continue
+        seg = seg[ok]
+        x = np.linspace(0, n - 1, CURVE_POINTS)
+        j = np.minimum(np.floor(x).astype(np.int64), n - 2)
+        exact = x == j
+        last = x == n - 1
+        y0, y1 = seg[:, j], seg[:, j + 1]
+        val = (y1 - y0) * (x - j) + y0
+        val = np.where(exact, y0, val)
+        val = np.where(last, seg[:, n - 1:n], val)
+        out[rows[ok]] = val
+    return out
 
 
 def _curve(series: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -385,10 +417,14 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         r["stride_angle_deg"] = m.stride_angle_deg(thigh["left"], thigh["right"], a, b)
         r["mean_h_m"] = m.mean_height_m(pelvis_h, a, b)
     # balance: each stride's contact vs the nearest following contralateral contact
+    # (rows are sorted by IC frame, so the first later contralateral row is a binary search)
+    side_rows = {sd: [q for q in rows if q["side"] == sd] for sd in ("left", "right")}
+    side_ics = {sd: np.array([q["ic_frame"] for q in qs], dtype=np.int64) for sd, qs in side_rows.items()}
     for r in rows:
-        other = [q for q in rows if q["side"] != r["side"] and q["ic_frame"] > r["ic_frame"]]
-        if other:
-            q = other[0]
+        osd = "right" if r["side"] == "left" else "left"
+        k = int(np.searchsorted(side_ics[osd], r["ic_frame"], side="right"))
+        if k < len(side_rows[osd]):
+            q = side_rows[osd][k]
             gl, gr = (r, q) if r["side"] == "left" else (q, r)
             r["balance_pct"] = m.balance_pct(gl["contact_time_s"], gr["contact_time_s"])
         else:
@@ -450,8 +486,9 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
 
     footstrikes = [r["footstrike"] for r in rows if r.get("footstrike")]
     footstrike = max(set(footstrikes), key=footstrikes.count) if (footstrikes and enough) else None
-    first = min((i for i in range(T) if valid[i]), default=0)
-    last = max((i for i in range(T) if valid[i]), default=0)
+    valid_idx = np.flatnonzero(valid)
+    first = int(valid_idx[0]) if valid_idx.size else 0
+    last = int(valid_idx[-1]) if valid_idx.size else 0
     total_time = (last - first) / eff_fps if enough else None
     distance = (speed * total_time) if (speed is not None and total_time is not None) else None
 
@@ -503,12 +540,18 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
                    "stride_time": "stride_time_s", "stride_length": "stride_length_m",
                    "power": "power_w", "normalized_power": "normalized_power_w_per_kg",
                    "balance": "balance_pct", "contact_angle": "contact_angle_deg"}
+    next_ic = np.array([r["next_ic_frame"] for r in rows], dtype=np.int64)
     for k, src in series_keys.items():
+        # each stride's value holds from its completion on; where several strides
+        # are complete, the latest in row order wins (forward fill of row indices)
+        vals = np.array([np.nan if r.get(src) is None else r[src] for r in rows], dtype=float)
+        ok = np.isfinite(vals)
+        owner = np.full(T + 1, -1, dtype=np.int64)
+        np.maximum.at(owner, next_ic[ok], np.flatnonzero(ok))
+        owner = np.maximum.accumulate(owner)[:T]
         arr = np.full(T, np.nan)
-        for r in rows:  # each stride's value holds from its completion on
-            v = r.get(src)
-            if v is not None and np.isfinite(v):
-                arr[r["next_ic_frame"]:] = v
+        has = owner >= 0
+        arr[has] = vals[owner[has]]
         fs[k] = arr
     spd = np.nan_to_num(fs["speed"])
     fs["distance"] = np.cumsum(spd) / eff_fps
@@ -542,6 +585,21 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
     initiator = ics[0].side if ics else None
     out = {}
     ms = {(e.side, e.frame) for e in events if e.kind == "MS"}
+    # MS frames per side in the set's iteration order (which breaks ties as before),
+    # and sorted, to find each stride's candidates by binary search
+    ms_order = {sd: np.array([f for (s, f) in ms if s == sd], dtype=np.int64) for sd in ("left", "right")}
+    ms_sorted = {sd: np.sort(v) for sd, v in ms_order.items()}
+
+    def first_ms(sd: str, lo: int, hi: int) -> int | None:
+        """First MS frame of ``sd`` in ``[lo, hi)`` in the set's order."""
+        srt = ms_sorted[sd]
+        i, j = np.searchsorted(srt, lo, side="left"), np.searchsorted(srt, hi, side="left")
+        if j <= i:
+            return None
+        if j - i == 1:
+            return int(srt[i])
+        cand = ms_order[sd]
+        return int(cand[(cand >= lo) & (cand < hi)][0])
     for side, p in (("left", "l"), ("right", "r")):
         srows = [r for r in rows if r["side"] == side]
         if not enough or not srows:
@@ -551,8 +609,8 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
         st = np.array([r["stride_time_s"] for r in srows])
         rep = srows[int(np.argmin(np.abs(st - np.median(st))))]
         a, t, b, c = rep["ic_frame"], rep["to_frame"], rep["next_ic_frame"], rep["contralateral_ic_frame"]
-        ms_frames = [f for (s, f) in ms if s == side and a <= f < t]
-        mid = ms_frames[0] if ms_frames else (a + t) // 2
+        mid = first_ms(side, a, t)
+        mid = mid if mid is not None else (a + t) // 2
         fl = (t + c) // 2 if (c is not None and c > t) else t
         span = b - a
 
@@ -563,9 +621,11 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
         phases = {"strike": ph(a), "mid_stance": ph(mid), "takeoff": ph(t), "flight": ph(fl),
                   "new_strike": ph(b)}
         keys = ["posture_angle"] + [f"{p}{ang.JOINT_PREFIX[j]}_angle" for j in sa.joints]
+        starts = np.array([r["ic_frame"] for r in srows], dtype=np.int64)
+        ends = np.array([r["next_ic_frame"] for r in srows], dtype=np.int64)
         curves = {}
         for k in keys:
-            C = np.array([_curve(angles[k], r["ic_frame"], r["next_ic_frame"]) for r in srows])
+            C = _curves(angles[k], starts, ends)
             C = C[np.isfinite(C).all(1)]
             if C.shape[0] == 0:
                 continue
@@ -580,9 +640,9 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
             curves[k] = {"current": cur, "std_dev": sd, "next": nxt}
         peaks = []
         for r in srows:
-            f = [ff for (s, ff) in ms if s == side and r["ic_frame"] <= ff < r["to_frame"]]
-            if f:
-                peaks.append((f[0] - r["ic_frame"]) / fps * 1000.0)
+            f = first_ms(side, r["ic_frame"], r["to_frame"])
+            if f is not None:
+                peaks.append((f - r["ic_frame"]) / fps * 1000.0)
         out[side] = {
             "peak_time": float(np.mean(peaks)) if peaks else None,
             "initiator": initiator,

@@ -155,11 +155,12 @@ def events_from_mask(mask: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, n
 def mid_stance_frames(ic: np.ndarray, to: np.ndarray, knee_flexion_deg: np.ndarray) -> list[tuple[int, int]]:
     """(IC frame, MS frame) pairs: MS is peak knee flexion between IC and the next TO."""
     out = []
-    for a in ic:
-        later = to[to > a]
-        if not later.size:
+    to_sorted = np.sort(np.asarray(to))
+    nxt = np.searchsorted(to_sorted, ic, side="right")  # first TO after each IC
+    for a, j in zip(ic, nxt):
+        if j >= to_sorted.size:
             continue
-        seg = knee_flexion_deg[a:later[0]]
+        seg = knee_flexion_deg[a:to_sorted[j]]
         if np.isfinite(seg).any():
             out.append((int(a), int(a + np.nanargmax(seg))))
     return out
