@@ -4,6 +4,7 @@
 (numbers) and the object store (videos, images). See docs/api.md.
 """
 
+import functools
 import logging
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
@@ -11,7 +12,7 @@ from typing import Annotated, Any, Literal
 import duckdb
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
@@ -159,6 +160,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     Demo = Annotated[bool, Query()]
 
     # -- helpers ---------------------------------------------------------------
+    @functools.lru_cache(maxsize=1)
     def demo_parts() -> tuple[reports.SessionMeta, reports.Owner, reports.SessionRecord, dict[str, Any]]:
         demo = load_demo()
         if demo is None:
@@ -186,6 +188,12 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         with catalog.session() as db:
             owner = reports.Owner.from_catalog(db, db.get(User, user.id))
         return reports.SessionMeta.from_catalog(row), owner, record
+
+    def respond(doc: dict, record=None, prefix: str = "", heavy: tuple[str, ...] = ()) -> Response:
+        """JSON without FastAPI's generic encoder (slow on per-frame series); big parts cached per record."""
+        return Response(reports.render(doc, record, prefix, heavy), media_type="application/json")
+
+    SERIES_KEYS = ("metrics", "angles", "all_timestamps", "keypoints", "contact")
 
     def base_url(request: Request) -> str:
         return str(request.base_url)
@@ -298,7 +306,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         check_session_id(session_id)
         if demo:
             meta, owner, record, _ = demo_parts()
-            return reports.session_details(meta, owner, record, {}, None)
+            return respond(reports.session_details(meta, owner, record, {}, None), record, "details:demo", SERIES_KEYS)
         meta, owner, record = load_done(caller, session_id)
         base = base_url(request)
         urls = {
@@ -307,18 +315,19 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         }
         with catalog.session() as db:
             texts = reports.latest_thread_texts(db, session_id, "summary")
-        return reports.session_details(meta, owner, record, urls, texts.get("final_summary"))
+        doc = reports.session_details(meta, owner, record, urls, texts.get("final_summary"))
+        return respond(doc, record, f"details:{meta.joints}", SERIES_KEYS)
 
     @app.get("/running/sessions/{session_id}/summary/", operation_id="running_sessions_summary_list")
     def session_summary(caller: Caller, session_id: SessionId, demo: Demo = False):
         check_session_id(session_id)
         if demo:
             meta, owner, record, data = demo_parts()
-            return reports.summary(meta, owner, record, dict(data.get("summary_text") or {}))
+            return respond(reports.summary(meta, owner, record, dict(data.get("summary_text") or {})))
         meta, owner, record = load_done(caller, session_id, plan_status=404)
         with catalog.session() as db:
             texts = reports.latest_thread_texts(db, session_id, "summary")
-        return reports.summary(meta, owner, record, texts)
+        return respond(reports.summary(meta, owner, record, texts))
 
     @app.get("/running/sessions/{session_id}/export/", operation_id="running_sessions_export_list")
     def session_export(caller: Caller, session_id: SessionId, demo: Demo = False):
@@ -326,37 +335,38 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         if demo:
             meta, _owner, record, data = demo_parts()
             export = data.get("export") or {}
-            return reports.export(meta, record, export.get("keypoints") or {}, export.get("contact") or [])
+            doc = reports.export(meta, record, export.get("keypoints") or {}, export.get("contact") or [])
+            return respond(doc, record, "export:demo", SERIES_KEYS)
         meta, _owner, record = load_done(caller, session_id)
         keypoints, contact = reader.export_series(record)
-        return reports.export(meta, record, keypoints, contact)
+        return respond(reports.export(meta, record, keypoints, contact), record, f"export:{meta.joints}", SERIES_KEYS)
 
     @app.post("/running/sessions/{session_id}/form-analysis/", operation_id="running_sessions_form-analysis_create")
     def form_analysis(request: Request, caller: Caller, session_id: SessionId, demo: Demo = False):
         check_session_id(session_id)
         if demo:
             meta, owner, record, data = demo_parts()
-            return reports.form_analysis(meta, owner, record, {}, dict(data.get("form_comments") or {}))
+            return respond(reports.form_analysis(meta, owner, record, {}, dict(data.get("form_comments") or {})))
         meta, owner, record = load_done(caller, session_id, plan_status=404)
         images = (record.doc("images_doc").get("form") or {})
         urls = {k: linker.url(images.get(k), base_url(request)) for k in reports.FORM_IMAGES if images.get(k)}
         with catalog.session() as db:
             comments = reports.latest_thread_texts(db, session_id, "form")
-        return reports.form_analysis(meta, owner, record, urls, comments)
+        return respond(reports.form_analysis(meta, owner, record, urls, comments))
 
     @app.post("/running/sessions/{session_id}/gait-analysis/", operation_id="running_sessions_gait-analysis_create")
     def gait_analysis(request: Request, caller: Caller, session_id: SessionId, demo: Demo = False):
         check_session_id(session_id)
         if demo:
             meta, owner, record, data = demo_parts()
-            return reports.gait_analysis(meta, owner, record, {}, dict(data.get("report_comments") or {}))
+            return respond(reports.gait_analysis(meta, owner, record, {}, dict(data.get("report_comments") or {})))
         meta, owner, record = load_done(caller, session_id, plan_status=404)
         images = record.doc("images_doc").get("gait") or {}
         base = base_url(request)
         urls = {side: {phase: linker.url(key, base) for phase, key in (images.get(side) or {}).items()} for side in ("left", "right")}
         with catalog.session() as db:
             comments = reports.latest_thread_texts(db, session_id, "recommendation")
-        return reports.gait_analysis(meta, owner, record, urls, comments)
+        return respond(reports.gait_analysis(meta, owner, record, urls, comments))
 
     def create_threads(caller: Principal, session_id: str, kind: str, blocks: tuple[str, ...], plan_status: int, options: dict) -> JSONResponse:
         check_session_id(session_id)

@@ -37,6 +37,28 @@ JOINT_CODES = {"shoulder": "sho", "elbow": "elb", "hip": "hip", "knee": "kne", "
 _ANGLE_RE = re.compile(r"^[lr](sho|elb|hip|kne|ank)_angle$")
 
 
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def render(doc: dict[str, Any], record: "SessionRecord | None" = None, prefix: str = "", heavy: tuple[str, ...] = ()) -> bytes:
+    """``doc`` as JSON bytes; the ``heavy`` keys' JSON is cached on ``record`` (served versions never change)."""
+    if record is None or not heavy:
+        return dumps(doc).encode()
+    parts, light = [], {}
+    for key, value in doc.items():
+        if key in heavy:
+            cache_key = f"{prefix}:{key}"
+            text = record.fragments.get(cache_key)
+            if text is None:
+                text = record.fragments[cache_key] = dumps(value)
+            parts.append(f"{dumps(key)}:{text}")
+        else:
+            light[key] = value
+    rest = dumps(light)[1:-1]
+    return ("{" + ",".join(parts + ([rest] if rest else [])) + "}").encode()
+
+
 # -- formatting ----------------------------------------------------------------
 def as_utc(value: datetime | str | None) -> datetime | None:
     if value is None:
@@ -85,6 +107,8 @@ class SessionRecord:
     row: dict[str, Any]
     docs: dict[str, Any] = field(default_factory=dict)
     frames_key: str | None = None
+    # Serialized JSON of large, immutable response parts (per-frame series), built once.
+    fragments: dict[str, str] = field(default_factory=dict)
 
     def doc(self, name: str) -> dict[str, Any]:
         value = self.docs.get(name)
