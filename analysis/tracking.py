@@ -26,6 +26,18 @@ class Track:
     detections: list[int] = field(default_factory=list)  # index of the detection within its frame
     last_center: np.ndarray | None = None
     last_height: float = 1.0
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))  # px per frame
+
+    def predict(self, frame_index: int) -> np.ndarray:
+        return self.last_center + self.velocity * (frame_index - self.frames[-1])
+
+    def update(self, frame_index: int, detection: int, center: np.ndarray, height: float) -> None:
+        gap = frame_index - self.frames[-1]
+        # Smoothed constant-velocity model: bridging a gap predicts where the person went.
+        self.velocity = 0.7 * self.velocity + 0.3 * (center - self.last_center) / gap
+        self.frames.append(frame_index)
+        self.detections.append(detection)
+        self.last_center, self.last_height = center, height
 
 
 @dataclass(frozen=True)
@@ -64,18 +76,18 @@ def link_tracks(boxes_per_frame: list[np.ndarray], max_jump_box_heights: float =
             cost = np.full((len(active), len(boxes)), _UNMATCHED)
             for i, track in enumerate(active):
                 gap = frame_index - track.frames[-1]
-                distance = np.linalg.norm(centers - track.last_center, axis=1) / track.last_height
+                distance = np.linalg.norm(centers - track.predict(frame_index), axis=1) / track.last_height
                 size_change = np.abs(np.log(heights / track.last_height))
-                allowed = (distance <= max_jump_box_heights * gap) & (size_change < 0.7)
+                # The gate widens slowly with the gap: a lost person may have changed pace,
+                # but must not teleport onto someone else across the frame.
+                gate = max_jump_box_heights * (1.0 + 0.1 * (gap - 1))
+                allowed = (distance <= gate) & (size_change < 0.7)
                 cost[i, allowed] = distance[allowed] + size_change[allowed]
             rows, cols = linear_sum_assignment(cost)
             for r, c in zip(rows, cols):
                 if cost[r, c] >= _UNMATCHED:
                     continue
-                track = active[r]
-                track.frames.append(frame_index)
-                track.detections.append(int(c))
-                track.last_center, track.last_height = centers[c], float(heights[c])
+                active[r].update(frame_index, int(c), centers[c], float(heights[c]))
                 matched_detections.add(int(c))
         for c in range(len(boxes)):
             if c not in matched_detections:

@@ -177,12 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", help="show the effective settings")
     c.set_defaults(func=cmd_config)
 
-    try:
-        from api.cli import register_cli
-    except ImportError:
-        pass  # the API's commands appear once api/ is installed
-    else:
-        register_cli(sub)
+    from api.cli import register_cli as register_api_cli
+
+    register_api_cli(sub)
     return parser
 
 

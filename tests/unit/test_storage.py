@@ -90,3 +90,20 @@ def test_catalog_failure_reason(catalog):
     catalog.mark_failed(row.id, "the video has no frames")
     stored = catalog.get_session(row.id)
     assert stored.status == SessionStatus.FAILED and stored.error == "the video has no frames"
+
+
+def test_a_crash_before_the_manifest_leaves_the_lake_unchanged(store, monkeypatch):
+    lake = Lake(store)
+    lake.write_session("s1", "v1", "h", {"frames": pa.table({"t": [0.0]}), "sessions": pa.table({"c": [1.0]})})
+    real_write = store.write_bytes
+
+    def crash_on_manifest(key, data):
+        if "_manifests" in key:
+            raise KeyboardInterrupt
+        real_write(key, data)
+
+    monkeypatch.setattr(store, "write_bytes", crash_on_manifest)
+    with pytest.raises(KeyboardInterrupt):
+        lake.write_session("s1", "v2", "h", {"frames": pa.table({"t": [5.0, 6.0]}), "sessions": pa.table({"c": [9.0]})})
+        
+    assert lake.query("select pipeline_version, t from frames").to_pylist() == [{"pipeline_version": "v1", "t": 0.0}]

@@ -71,3 +71,19 @@ def test_detections_round_trip(counts):
     assert restored.n_frames == len(counts)
     for original, b, k in zip(frames, boxes, keypoints):
         assert np.array_equal(original.boxes, b) and np.array_equal(original.keypoints, k)
+
+
+def test_a_lost_track_does_not_teleport_onto_someone_else_after_a_gap():
+    a = np.array([[100, 0, 150, 100, 0.9]], np.float32)
+    b = np.array([[1500, 0, 1550, 100, 0.9]], np.float32)
+    empty = np.zeros((0, 5), np.float32)
+    tracks = link_tracks([a] * 10 + [empty] * 10 + [b] * 10, max_gap_frames=15)
+    assert [len(t.frames) for t in tracks] == [10, 10]
+
+
+def test_a_moving_person_is_bridged_across_a_gap_by_prediction():
+    boxes = []
+    for f in range(40):
+        x = 100 + 20 * f  # 20 px/frame with 100 px boxes
+        boxes.append(np.zeros((0, 5), np.float32) if 15 <= f < 25 else np.array([[x, 0, x + 50, 100, 0.9]], np.float32))
+    assert len(link_tracks(boxes, max_gap_frames=15)) == 1
