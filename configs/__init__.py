@@ -30,10 +30,37 @@ class StorageSettings(_Section):
     url: str
     endpoint_url: str
     max_upload_mb: int
+    region: str = ""
+    retry_attempts: int = 5
+    retry_backoff_s: float = 0.2
 
 
 class CatalogSettings(_Section):
     url: str
+    migrate: bool = True
+
+
+class PipelineSettings(_Section):
+    version: str = ""
+    task_retries: int = 2
+    task_retry_delay_s: float = 2.0
+
+
+class IngestSettings(_Section):
+    prefix: str = "inbox"
+    interval_s: int = 60
+    max_files: int = 200
+    process: bool = True
+
+
+class ReprocessSettings(_Section):
+    concurrency: int = 4
+
+
+class CompactSettings(_Section):
+    min_files: int = 4
+    row_group_rows: int = 65536
+    grace_s: float = 600.0
 
 
 class PrefectSettings(_Section):
@@ -66,6 +93,7 @@ class RaySettings(_Section):
     num_cpus_per_actor: float
     max_inflight_per_actor: int
     max_restarts: int
+    namespace: str = "gaitlake"
 
 
 class TrackingSettings(_Section):
@@ -93,6 +121,10 @@ class Settings(_Section):
     ray: RaySettings
     tracking: TrackingSettings
     analysis: AnalysisSettings
+    pipeline: PipelineSettings = PipelineSettings()
+    ingest: IngestSettings = IngestSettings()
+    reprocess: ReprocessSettings = ReprocessSettings()
+    compact: CompactSettings = CompactSettings()
 
     # Derived locations: the embedded defaults all live under data_dir.
     @property
@@ -106,6 +138,24 @@ class Settings(_Section):
     @property
     def catalog_url(self) -> str:
         return self.catalog.url or f"sqlite:///{self.data_path / 'catalog.db'}"
+
+    @property
+    def pipeline_version(self) -> str:
+        """The pipeline_version new results are written under."""
+        if self.pipeline.version:
+            return self.pipeline.version
+        from gaitlake import PIPELINE_VERSION
+
+        return PIPELINE_VERSION
+
+    def storage_options(self) -> dict[str, Any]:
+        """fsspec keyword arguments for the object store (credentials come from the environment)."""
+        options: dict[str, Any] = {}
+        if self.storage.endpoint_url:
+            options["endpoint_url"] = self.storage.endpoint_url
+        if self.storage.region:
+            options["client_kwargs"] = {"region_name": self.storage.region}
+        return options
 
     @property
     def prefect_home(self) -> Path:

@@ -1,12 +1,16 @@
 """The catalog: who owns which session, and where each one stands.
 
 SQLAlchemy 2 models on SQLite (default) or PostgreSQL (at scale), same code.
+The schema is owned by the Alembic migrations in ``storage/migrations``
+(``Catalog.migrate()``, run on first use when ``catalog.migrate`` is on);
+switch with ``GAITLAKE_CATALOG__URL=postgresql+psycopg://user@host/db``.
 Sessions move ``queued -> processing -> done | failed``; ``failed`` rows carry
 the reason in one sentence. Numbers live in the lake, not here.
 """
 from __future__ import annotations
 
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +19,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, select
+from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -78,7 +82,7 @@ class RunningSession(Base):
     video_key: Mapped[str | None] = mapped_column(String(500), nullable=True)
     original_filename: Mapped[str | None] = mapped_column(String(500), nullable=True)
     content_sha256: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
-    size_bytes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # Runner profile and options given at upload.
     height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
     weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -137,11 +141,38 @@ class Catalog:
     @classmethod
     def from_settings(cls, settings) -> "Catalog":
         catalog = cls(settings.catalog_url)
-        catalog.create_all()
+        if getattr(settings.catalog, "migrate", True):
+            catalog.migrate()
+        else:
+            catalog.create_all()
         return catalog
 
     def create_all(self) -> None:
+        """Create missing tables straight from the models (tests; prefer :meth:`migrate`)."""
         Base.metadata.create_all(self.engine)
+
+    def migrate(self, revision: str = "head") -> None:
+        """Run the Alembic migrations up to ``revision`` (once per URL and process).
+
+        A database created by :meth:`create_all` before migrations existed
+        (tables present, no ``alembic_version``) is stamped at the first
+        revision, then upgraded.
+        """
+        with _MIGRATED_LOCK:
+            if (self.url, revision) in _MIGRATED:
+                return
+            from alembic import command
+
+            config = alembic_config(self.url)
+            with self.engine.connect() as connection:
+                names = set(inspect(connection).get_table_names())
+                connection.commit()
+                config.attributes["connection"] = connection
+                if "sessions" in names and "alembic_version" not in names:
+                    command.stamp(config, FIRST_REVISION)
+                command.upgrade(config, revision)
+                connection.commit()
+            _MIGRATED.add((self.url, revision))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -178,6 +209,22 @@ class Catalog:
             if user_id is not None:
                 query = query.where(RunningSession.user_id == user_id)
             return list(db.scalars(query.order_by(RunningSession.created_at)))
+
+
+FIRST_REVISION = "0001"
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_MIGRATED: set[tuple[str, str]] = set()
+_MIGRATED_LOCK = threading.Lock()
+
+
+def alembic_config(url: str):
+    """An Alembic ``Config`` for the catalog at ``url`` (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -1,27 +1,43 @@
 """The Parquet results lake: atomic per-session writes, DuckDB reads.
 
-Layout under the object store::
+Layout under the object store (schema of the views: ``docs/lake.md``)::
 
-    lake/<table>/date=YYYY-MM-DD/<session_id>.<pipeline_version>.parquet
+    lake/<table>/date=YYYY-MM-DD/<session_id>.<pipeline_version>.parquet   # one run of one session
+    lake/<table>/date=YYYY-MM-DD/part-<id>.parquet                          # compacted: many sessions
     lake/_manifests/<session_id>/<pipeline_version>.json   # files + row counts of one run
     lake/_current/<session_id>.json                        # which version is served
 
-A run writes its table files first (each atomically), then its manifest, then
-the ``_current`` pointer. Readers trust only files named by a current
-pointer's manifest, so a crash at any point leaves the previous state (or
-nothing) visible, never half a session. Every row carries ``session_id``,
-``pipeline_version`` and ``config_hash``.
+A run writes its table files first (each atomically, under keys that depend
+only on session, version and date, so a retried or resumed run overwrites
+rather than duplicates), then its manifest, then the ``_current`` pointer
+(or, when reprocessing, the pointer later: :meth:`Lake.publish`). Readers
+trust only files named by a current pointer's manifest, so a crash at any
+point leaves the previous state (or nothing) visible, never half a session.
+Every row carries ``session_id``, ``pipeline_version`` and ``config_hash``.
+
+Compaction (:meth:`Lake.compact`) merges the served per-session files of one
+table and date partition into one ``part-*.parquet`` sorted by session (one
+row group per few sessions, so per-session lookups prune by statistics), and
+records it in each member's manifest under ``compacted``. The views then read
+the compacted file and keep only the rows whose (file, session, version) a
+current manifest names, so query results never change. The per-session files
+stay (``files``) unless ``delete_originals``: readers that open ``files``
+directly (the API's per-session fast path) keep working.
 """
 from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from storage.objectstore import ObjectStore
@@ -43,13 +59,21 @@ class Manifest:
     files: dict[str, str]  # table -> key
     rows: dict[str, int]
     created_at: str
+    # table -> key of the compacted file that holds this run's rows of the table (with others').
+    compacted: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> bytes:
         return json.dumps(self.__dict__, indent=1, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> "Manifest":
-        return cls(**json.loads(data))
+        raw = json.loads(data)
+        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def served_key(self, table: str) -> str | None:
+        """The key readers should read ``table`` from (compacted file first)."""
+        return self.compacted.get(table) or self.files.get(table)
 
 
 def _with_lineage(table: pa.Table, session_id: str, pipeline_version: str, config_hash: str) -> pa.Table:
@@ -75,8 +99,13 @@ class Lake:
         config_hash: str,
         tables: dict[str, pa.Table],
         date: str | None = None,
+        publish: bool = True,
     ) -> Manifest:
-        """Write one run's tables, then its manifest, then point ``_current`` at it."""
+        """Write one run's tables, then its manifest, then (``publish``) point ``_current`` at it.
+
+        Keys depend only on (session, version, date): writing the same run
+        again (a Prefect retry, a resumed reprocess) replaces, never adds.
+        """
         unknown = set(tables) - set(TABLES)
         if unknown:
             raise LakeError(f"unknown lake tables {sorted(unknown)}")
@@ -99,8 +128,28 @@ class Lake:
             created_at=datetime.now(timezone.utc).isoformat(),
         )
         self.store.write_bytes(self._manifest_key(session_id, pipeline_version), manifest.to_json())
-        self.store.write_bytes(self._current_key(session_id), json.dumps({"pipeline_version": pipeline_version}).encode())
+        if publish:
+            self.publish(session_id, pipeline_version)
         return manifest
+
+    def publish(self, session_id: str, pipeline_version: str) -> None:
+        """Serve ``pipeline_version`` of ``session_id`` (its manifest must exist)."""
+        if not self.store.exists(self._manifest_key(session_id, pipeline_version)):
+            raise LakeError(f"no manifest for session {session_id} version {pipeline_version}")
+        self.store.write_bytes(self._current_key(session_id), json.dumps({"pipeline_version": pipeline_version}).encode())
+
+    def manifest(self, session_id: str, pipeline_version: str) -> Manifest | None:
+        """The manifest of one run, or None when that run never completed."""
+        try:
+            return Manifest.from_json(self.store.read_bytes(self._manifest_key(session_id, pipeline_version)))
+        except FileNotFoundError:
+            return None
+
+    def served_version(self, session_id: str) -> str | None:
+        try:
+            return json.loads(self.store.read_bytes(self._current_key(session_id)))["pipeline_version"]
+        except FileNotFoundError:
+            return None
 
     # -- reads --------------------------------------------------------------
     @staticmethod
@@ -118,40 +167,90 @@ class Lake:
             return None
         return Manifest.from_json(self.store.read_bytes(self._manifest_key(session_id, pointer["pipeline_version"])))
 
-    def current_manifests(self) -> list[Manifest]:
-        manifests = []
+    def served_session_ids(self) -> list[str]:
+        ids = []
         for key in self.store.list(f"{LAKE_PREFIX}/_current"):
-            if key.endswith(".json") and not key.rsplit("/", 1)[-1].startswith(".tmp-"):
-                session_id = key.rsplit("/", 1)[-1].removesuffix(".json")
-                manifest = self.current_manifest(session_id)
-                if manifest is not None:
-                    manifests.append(manifest)
-        return manifests
+            name = key.rsplit("/", 1)[-1]
+            if name.endswith(".json") and not name.startswith(".tmp-"):
+                ids.append(name.removesuffix(".json"))
+        return ids
 
-    def read_table(self, session_id: str, table: str) -> pa.Table | None:
-        """One session's served rows of ``table`` (fast path for the API)."""
-        manifest = self.current_manifest(session_id)
-        if manifest is None or table not in manifest.files:
+    def current_manifests(self) -> list[Manifest]:
+        """Every served run's manifest (read concurrently on remote stores)."""
+        ids = self.served_session_ids()
+
+        def one(session_id: str) -> Manifest | None:
+            try:
+                return self.current_manifest(session_id)
+            except FileNotFoundError:  # pointer removed between listing and reading
+                return None
+
+        if self.store.is_local or len(ids) < 4:
+            found = [one(i) for i in ids]
+        else:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                found = list(pool.map(one, ids))
+        return [m for m in found if m is not None]
+
+    def read_table(self, session_id: str, table: str, manifest: Manifest | None = None) -> pa.Table | None:
+        """One session's served rows of ``table`` (fast path for the API; compacted files filtered)."""
+        manifest = manifest or self.current_manifest(session_id)
+        if manifest is None:
             return None
-        with self.store.open(manifest.files[table]) as handle:
+        key = manifest.served_key(table)
+        if key is None:
+            return None
+        with self.store.open(key) as handle:
+            if table in manifest.compacted:
+                return pq.read_table(handle, filters=[("session_id", "=", manifest.session_id),
+                                                      ("pipeline_version", "=", manifest.pipeline_version)])
             return pq.read_table(handle)
 
-    def connect(self, con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with one view per lake table over the served files."""
+    def _reader_path(self, key: str) -> str:
+        return self.store.path(key) if self.store.is_local else self.store.uri(key)
+
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None,
+                manifests: list[Manifest] | None = None) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with one view per lake table over the served files.
+
+        Per-session files are read as they are; a compacted file is read with
+        a semi-join on (file, session_id, pipeline_version) against the served
+        runs, so rows of superseded versions inside it never show.
+        """
         con = con or duckdb.connect()
         if not self.store.is_local:
             # httpfs cannot be downloaded offline: hand DuckDB our fsspec filesystem.
             con.register_filesystem(self.store.fs)
-        by_table: dict[str, list[str]] = {t: [] for t in TABLES}
-        for manifest in self.current_manifests():
-            for table, key in manifest.files.items():
-                by_table[table].append(self.store.uri(key) if not self.store.is_local else self.store.path(key))
-        for table, paths in by_table.items():
-            if paths:
-                listing = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
-                con.execute(
-                    f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM read_parquet([{listing}], union_by_name=true, hive_partitioning=false)"
+        manifests = self.current_manifests() if manifests is None else manifests
+        for table in TABLES:
+            plain: list[str] = []
+            shared: dict[str, list[tuple[str, str]]] = {}
+            for manifest in manifests:
+                if table in manifest.compacted:
+                    path = self._reader_path(manifest.compacted[table])
+                    shared.setdefault(path, []).append((manifest.session_id, manifest.pipeline_version))
+                elif table in manifest.files:
+                    plain.append(self._reader_path(manifest.files[table]))
+            selects = []
+            if plain:
+                selects.append(f"SELECT * FROM read_parquet({_listing(plain)}, union_by_name=true, hive_partitioning=false)")
+            if shared:
+                served = pa.table({
+                    "file": [p for p, members in shared.items() for _ in members],
+                    "session_id": [s for members in shared.values() for s, _ in members],
+                    "pipeline_version": [v for members in shared.values() for _, v in members],
+                })
+                con.register(f"_served_{table}_arrow", served)
+                con.execute(f"CREATE OR REPLACE TEMP TABLE _served_{table} AS SELECT * FROM _served_{table}_arrow")
+                con.unregister(f"_served_{table}_arrow")
+                selects.append(
+                    f"SELECT t.* EXCLUDE (filename) FROM read_parquet({_listing(list(shared))}, union_by_name=true, "
+                    f"hive_partitioning=false, filename=true) t SEMI JOIN _served_{table} s "
+                    "ON t.filename = s.file AND t.session_id = s.session_id AND t.pipeline_version = s.pipeline_version"
                 )
+            if selects:
+                body = selects[0] if len(selects) == 1 else " UNION ALL BY NAME ".join(f"({q})" for q in selects)
+                con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
             else:
                 con.execute(
                     f"CREATE OR REPLACE VIEW {table} AS SELECT NULL::VARCHAR AS session_id, "
@@ -166,3 +265,119 @@ class Lake:
             return con.sql(sql, params=params or None).to_arrow_table()
         finally:
             con.close()
+
+    def to_pandas(self, sql: str, params: list[Any] | None = None):
+        """Like :meth:`query`, as a pandas DataFrame (analysts' helper)."""
+        return self.query(sql, params).to_pandas()
+
+    # -- maintenance --------------------------------------------------------
+    def served_files(self, manifests: list[Manifest] | None = None) -> dict[str, set[str]]:
+        """Distinct files the views read, per table."""
+        manifests = self.current_manifests() if manifests is None else manifests
+        out: dict[str, set[str]] = {t: set() for t in TABLES}
+        for m in manifests:
+            for table in set(m.files) | set(m.compacted):
+                out.setdefault(table, set()).add(m.served_key(table))
+        return out
+
+    def compact(self, tables: tuple[str, ...] = TABLES, min_files: int = 4, row_group_rows: int = 65536,
+                delete_originals: bool = False, grace_s: float = 0.0, log=None) -> dict[str, Any]:
+        """Merge the served files of each (table, date) partition with ``min_files`` or more files.
+
+        Writes one ``part-<id>.parquet`` per partition (atomically), then
+        rewrites each member run's manifest to name it under ``compacted``;
+        a manifest changed meanwhile (a rerun of the same version) is left
+        alone, and its rows in the compacted file are filtered out by the
+        views. Superseded compacted files (no manifest names them any more)
+        older than ``grace_s`` are deleted; with ``delete_originals`` the
+        members' per-session files too. Returns counts per table.
+        """
+        manifests = self.current_manifests()
+        by_partition: dict[tuple[str, str], list[Manifest]] = {}
+        for m in manifests:
+            for table in tables:
+                if table in m.files or table in m.compacted:
+                    by_partition.setdefault((table, m.date), []).append(m)
+        report: dict[str, Any] = {"partitions": 0, "files_before": 0, "files_after": 0, "compacted_files": []}
+        updated: dict[tuple[str, str], Manifest] = {(m.session_id, m.pipeline_version): m for m in manifests}
+        for (table, date), members in sorted(by_partition.items()):
+            keys = sorted({m.served_key(table) for m in members})
+            report["files_before"] += len(keys)
+            if len(keys) < max(2, min_files):
+                report["files_after"] += len(keys)
+                continue
+            parts = []
+            for key in keys:
+                with self.store.open(key) as handle:
+                    part = pq.read_table(handle)
+                wanted = {(m.session_id, m.pipeline_version) for m in members if m.served_key(table) == key}
+                if key.rsplit("/", 1)[-1].startswith("part-"):
+                    mask = pc.is_in(pc.binary_join_element_wise(part["session_id"], part["pipeline_version"], "\x00"),
+                                    value_set=pa.array([f"{s}\x00{v}" for s, v in wanted]))
+                    part = part.filter(mask)
+                parts.append(part)
+            merged = pa.concat_tables(parts, promote_options="permissive")
+            sort_keys = [("session_id", "ascending"), ("pipeline_version", "ascending")]
+            for extra in ("frame_index", "stride_index"):
+                if extra in merged.column_names:
+                    sort_keys.append((extra, "ascending"))
+            merged = merged.sort_by(sort_keys)
+            new_key = f"{LAKE_PREFIX}/{table}/date={date}/part-{uuid.uuid4().hex[:12]}.parquet"
+            buffer = io.BytesIO()
+            pq.write_table(merged, buffer, compression="zstd", row_group_size=row_group_rows)
+            self.store.write_bytes(new_key, buffer.getvalue())
+            for m in members:
+                ident = (m.session_id, m.pipeline_version)
+                current = self.manifest(*ident)  # re-read: compare before swapping
+                if current is None or current.served_key(table) != m.served_key(table):
+                    continue
+                compacted = {**updated[ident].compacted, table: new_key}
+                fresh = Manifest(**{**updated[ident].__dict__, "compacted": compacted})
+                if delete_originals:
+                    fresh.files[table] = new_key
+                self.store.write_bytes(self._manifest_key(*ident), fresh.to_json())
+                updated[ident] = fresh
+            report["partitions"] += 1
+            report["files_after"] += 1
+            report["compacted_files"].append(new_key)
+            if log:
+                log(f"compacted {table} date={date}: {len(keys)} files -> {new_key} ({merged.num_rows} rows)")
+        report["deleted"] = self._delete_unreferenced(list(updated.values()), grace_s, delete_originals)
+        return report
+
+    def _delete_unreferenced(self, manifests: list[Manifest], grace_s: float, delete_originals: bool) -> int:
+        """Delete compacted files (and, with ``delete_originals``, per-session files) nobody serves."""
+        referenced = set()
+        for m in self.current_manifests():
+            referenced |= set(m.files.values()) | set(m.compacted.values())
+        # Every manifest (served or not) keeps its per-session files unless originals are deleted.
+        deleted = 0
+        now = time.time()
+        for table in TABLES:
+            for key in self.store.list(f"{LAKE_PREFIX}/{table}"):
+                name = key.rsplit("/", 1)[-1]
+                is_part = name.startswith("part-")
+                if key in referenced or name.startswith(".tmp-") or not (is_part or delete_originals):
+                    continue
+                if not is_part and not self._orphaned_original(key, referenced):
+                    continue
+                if grace_s > 0:
+                    modified = self.store.info(key).get("mtime") or self.store.info(key).get("LastModified")
+                    if modified is not None:
+                        ts = modified.timestamp() if hasattr(modified, "timestamp") else float(modified)
+                        if now - ts < grace_s:
+                            continue
+                self.store.delete(key)
+                deleted += 1
+        return deleted
+
+    def _orphaned_original(self, key: str, referenced: set[str]) -> bool:
+        # <session>.<version>.parquet: only delete when that run is served from a compacted file.
+        name = key.rsplit("/", 1)[-1].removesuffix(".parquet")
+        session_id, _, version = name.partition(".")
+        manifest = self.manifest(session_id, version) if version else None
+        return manifest is not None and key not in manifest.files.values() and bool(manifest.compacted)
+
+
+def _listing(paths: list[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"

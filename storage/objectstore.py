@@ -5,6 +5,15 @@
 Writes are atomic: a failed ``fs.open(path, "wb")`` leaves a partial object
 behind, so data goes to a temporary key first and is moved into place only
 when complete (on S3 a single PUT is atomic; locally we fsync + ``os.replace``).
+
+Transient errors (connection resets, throttling, 5xx: any ``OSError`` that is
+not "not found"/"permission"/"exists") are retried with exponential backoff
+(tenacity; ``storage.retry_attempts`` / ``storage.retry_backoff_s``). Only
+configuration switches between the local store and S3::
+
+    GAITLAKE_STORAGE__URL=s3://bucket/prefix
+    GAITLAKE_STORAGE__ENDPOINT_URL=http://127.0.0.1:8333   # any S3 API (SeaweedFS, MinIO)
+    AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=...         # credentials: environment only
 """
 from __future__ import annotations
 
@@ -20,6 +29,22 @@ from typing import IO, Any
 
 import fsspec
 from fsspec.core import url_to_fs
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+# Errors that retrying cannot fix.
+PERMANENT_ERRORS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
+                    NotADirectoryError, ValueError, TypeError, KeyError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether an object-store error is worth retrying (network, throttling, 5xx)."""
+    if isinstance(exc, PERMANENT_ERRORS):
+        return False
+    if isinstance(exc, (OSError, ConnectionError, TimeoutError)):
+        return True
+    name = type(exc).__name__
+    return name in ("ClientError", "EndpointConnectionError", "ReadTimeoutError", "ConnectTimeoutError",
+                    "ResponseStreamingError", "ServerDisconnectedError", "ClientOSError")
 
 
 class ObjectStoreError(RuntimeError):
@@ -36,20 +61,40 @@ def _check_key(key: str) -> str:
 class ObjectStore:
     """Keys under one root URL, on any fsspec filesystem."""
 
-    def __init__(self, url: str, storage_options: dict[str, Any] | None = None):
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None,
+                 retry_attempts: int = 5, retry_backoff_s: float = 0.2):
         self.url = url.rstrip("/")
-        self.fs, root = url_to_fs(self.url, **(storage_options or {}))
+        self.storage_options = dict(storage_options or {})
+        options = dict(self.storage_options)
+        if self.url.startswith(("s3://", "s3a://")):
+            # Other processes write too: never answer exists/list from a stale cache.
+            options.setdefault("use_listings_cache", False)
+        self.fs, root = url_to_fs(self.url, **options)
         self.root = root.rstrip("/")
         self.is_local = self.fs.protocol in ("file", "local") or "file" in (self.fs.protocol or ())
+        self.retry_attempts = max(1, int(retry_attempts))
+        self.retry_backoff_s = float(retry_backoff_s)
         if self.is_local:
             Path(self.root).mkdir(parents=True, exist_ok=True)
 
     @classmethod
     def from_settings(cls, settings) -> "ObjectStore":
-        options: dict[str, Any] = {}
-        if settings.storage.endpoint_url:
-            options["endpoint_url"] = settings.storage.endpoint_url
-        return cls(settings.storage_url, options)
+        return cls(settings.storage_url, settings.storage_options(),
+                   retry_attempts=settings.storage.retry_attempts,
+                   retry_backoff_s=settings.storage.retry_backoff_s)
+
+    # -- retries -----------------------------------------------------------
+    def _retrying(self) -> Retrying:
+        return Retrying(
+            stop=stop_after_attempt(self.retry_attempts),
+            wait=wait_exponential(multiplier=self.retry_backoff_s, min=self.retry_backoff_s, max=10),
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+        )
+
+    def _call(self, fn, *args, **kwargs):
+        """``fn(*args)`` with transient errors retried (backoff); the last error is re-raised."""
+        return self._retrying()(fn, *args, **kwargs)
 
     # -- paths -------------------------------------------------------------
     def path(self, key: str) -> str:
@@ -62,21 +107,25 @@ class ObjectStore:
 
     # -- reads -------------------------------------------------------------
     def exists(self, key: str) -> bool:
-        return self.fs.exists(self.path(key))
+        return self._call(self.fs.exists, self.path(key))
 
     def read_bytes(self, key: str) -> bytes:
-        return self.fs.cat_file(self.path(key))
+        return self._call(self.fs.cat_file, self.path(key))
+
+    def info(self, key: str) -> dict[str, Any]:
+        """Size (``size``) and, where the filesystem knows it, modification time of ``key``."""
+        return self._call(self.fs.info, self.path(key))
 
     def open(self, key: str, mode: str = "rb") -> IO[bytes]:
         if "w" in mode:
             raise ObjectStoreError("use write_bytes/put_file/atomic_writer for writes")
-        return self.fs.open(self.path(key), mode)
+        return self._call(self.fs.open, self.path(key), mode)
 
     def list(self, prefix: str) -> list[str]:
         """Keys under ``prefix`` (recursive), relative to the root, sorted."""
         base = self.path(prefix.rstrip("/"))
         try:
-            found = self.fs.find(base)
+            found = self._call(self.fs.find, base)
         except FileNotFoundError:
             return []
         root = self.root + "/"
@@ -91,7 +140,7 @@ class ObjectStore:
         suffix = Path(key).suffix
         with tempfile.TemporaryDirectory(prefix="gaitlake-") as tmp:
             dest = Path(tmp) / f"object{suffix}"
-            self.fs.get_file(self.path(key), str(dest))
+            self._call(self.fs.get_file, self.path(key), str(dest))
             yield dest
 
     # -- atomic writes -----------------------------------------------------
@@ -104,7 +153,7 @@ class ObjectStore:
         if self.is_local:
             os.replace(tmp_path, final)
         else:
-            self.fs.mv(tmp_path, final)
+            self._call(self.fs.mv, tmp_path, final)
 
     def write_bytes(self, key: str, data: bytes) -> None:
         """Write ``data`` to ``key`` atomically."""
@@ -115,7 +164,6 @@ class ObjectStore:
     def atomic_writer(self, key: str) -> Iterator[IO[bytes]]:
         """A binary file handle whose content appears at ``key`` only if the block succeeds."""
         final = self.path(key)
-        self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
         if not self.is_local:
             # S3 objects appear only when their upload completes: spool to a
             # local file, then upload it (multipart, streamed) on success.
@@ -123,8 +171,9 @@ class ObjectStore:
                 spool = os.path.join(tmpdir, "spool")
                 with open(spool, "wb") as handle:
                     yield handle
-                self.fs.put_file(spool, final)
+                self._call(self.fs.put_file, spool, final)
             return
+        self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
         tmp = self._tmp_key_path(key)
         try:
             with open(tmp, "wb") as handle:
@@ -143,8 +192,18 @@ class ObjectStore:
 
     def delete(self, key_or_prefix: str, recursive: bool = False) -> None:
         path = self.path(key_or_prefix)
-        if self.fs.exists(path):
-            self.fs.rm(path, recursive=recursive)
+        if self._call(self.fs.exists, path):
+            self._call(self.fs.rm, path, recursive=recursive)
+
+    def move(self, src_key: str, dst_key: str) -> None:
+        """Move one object (copy + delete on S3; rename locally)."""
+        src, dst = self.path(src_key), self.path(dst_key)
+        if self.is_local:
+            Path(dst).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+        else:
+            self._call(self.fs.copy, src, dst)
+            self._call(self.fs.rm, src)
 
 
 def open_store(settings) -> ObjectStore:

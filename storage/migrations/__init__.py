@@ -1,0 +1,1 @@
+"""Alembic migrations of the catalog (SQLite and PostgreSQL). ``Catalog.migrate()`` runs them."""
