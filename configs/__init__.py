@@ -9,14 +9,15 @@ validated pydantic models. Environment variables override single values:
 from __future__ import annotations
 
 import hashlib
+import secrets
 import json
 import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "GAITLAKE_"
@@ -73,6 +74,8 @@ class VideoSettings(_Section):
     max_pixel_frames: int
     max_side_px: int
     min_frames: int
+    decoder: Literal["auto", "opencv", "nvdec"] = "auto"
+    prefetch_chunks: int = Field(2, ge=0)
 
 
 class PoseSettings(_Section):
@@ -84,6 +87,14 @@ class PoseSettings(_Section):
     det_conf: float
     device: str
     half: bool
+    preprocess: Literal["auto", "predict", "tensor"] = "auto"
+    pinned_memory: bool = True
+    tensorrt: bool = False
+    roi: bool = False
+    roi_imgsz: int = Field(320, ge=32)
+    roi_margin: float = Field(0.3, ge=0.0)
+    roi_refresh_frames: int = Field(60, ge=1)
+    roi_max_area_share: float = Field(0.5, gt=0.0, le=1.0)
 
 
 class RaySettings(_Section):
@@ -111,6 +122,46 @@ class AnalysisSettings(_Section):
     mode: str
 
 
+class ApiSettings(_Section):
+    """The REST API (see docs/api.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Absolute base for links in responses ("https://api.example.org"); empty -> the request's base URL.
+    public_base_url: str = ""
+    # HMAC secret for signed local-storage links; empty -> <data_dir>/api-signing.key (created 0600).
+    signing_secret: str = ""
+    # Lifetime of signed links (local) and presigned URLs (S3), seconds.
+    link_ttl_s: int = 3600
+    # Bearer JWTs (Firebase-style RS256): a PEM public key/certificate file, a JWKS
+    # JSON file, or a directory of them. Empty -> Bearer tokens are refused.
+    jwt_public_keys: str = ""
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
+    jwt_leeway_s: int = 30
+    # Sessions a user may create per window, per plan ("free" = no plan); -1 = unlimited.
+    session_limits: dict[str, int] = Field(
+        default_factory=lambda: {"free": 3, "standard": 30, "pro": 100, "premium": 500, "enterprise": -1}
+    )
+    session_limit_window_days: int = 30
+    # Start processing after an upload (tests switch it off).
+    launch_processing: bool = True
+    # Parsed report documents kept in memory (per served lake version).
+    cache_size: int = 256
+
+    def resolved_signing_secret(self, data_path: Path) -> bytes:
+        if self.signing_secret:
+            return self.signing_secret.encode()
+        path = data_path / "api-signing.key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip().encode()
+
+
 class Settings(_Section):
     data_dir: str
     storage: StorageSettings
@@ -121,6 +172,7 @@ class Settings(_Section):
     ray: RaySettings
     tracking: TrackingSettings
     analysis: AnalysisSettings
+    api: ApiSettings = Field(default_factory=ApiSettings)
     pipeline: PipelineSettings = PipelineSettings()
     ingest: IngestSettings = IngestSettings()
     reprocess: ReprocessSettings = ReprocessSettings()

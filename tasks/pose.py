@@ -1,7 +1,10 @@
 """Pose inference: backends behind one interface, run in long-lived Ray actors.
 
 A backend turns a batch of frames into per-frame detections. The default runs
-Ultralytics YOLO pose (model loaded once per actor). Frames are downscaled to
+Ultralytics YOLO pose (model loaded once per actor). ``replay`` serves the
+detections stored by an earlier run (``work/<session>/detections.npz``) for
+frame tokens (:class:`ReplayFrame`) instead of images: bulk tests and
+reprocessing when only the analysis changed, with no decoding or model. Frames are downscaled to
 the model's image size before they leave the decoding process; detections are
 scaled back to source pixels here, so callers only ever see source pixels.
 """
@@ -68,50 +71,293 @@ def quiet_ultralytics(config_dir: str | None = None) -> None:
         os.environ.setdefault("YOLO_CONFIG_DIR", config_dir)
 
 
+def letterbox_tensor(batch: "torch.Tensor", imgsz: int, stride: int = 32,
+                     dtype: "torch.dtype | None" = None) -> tuple["torch.Tensor", float]:
+    """BHWC uint8 BGR frames (any device) -> BCHW RGB float in 0-1, letterboxed, and the gain.
+
+    The long side is resized to ``imgsz`` (never up), both sides are padded at the
+    right/bottom with Ultralytics' grey (114) to multiples of ``stride``, so
+    Ultralytics' own letterbox is skipped and coordinates map back by ``/ gain``
+    with no offset. All work happens on the tensor's device (GPU-side
+    resize/normalize when it lives on CUDA).
+    """
+    import torch
+    import torch.nn.functional as F
+
+    n, h, w, _ = batch.shape
+    gain = min(1.0, imgsz / max(h, w))
+    nh, nw = max(1, round(h * gain)), max(1, round(w * gain))
+    dtype = dtype or torch.float32
+    x = batch.permute(0, 3, 1, 2).flip(1).to(dtype).div_(255.0)   # BGR->RGB, 0-1
+    if (nh, nw) != (h, w):
+        x = F.interpolate(x, size=(nh, nw), mode="bilinear", align_corners=False, antialias=False)
+    ph, pw = -(-nh // stride) * stride, -(-nw // stride) * stride
+    if (ph, pw) != (nh, nw):
+        x = F.pad(x, (0, pw - nw, 0, ph - nh), value=114.0 / 255.0)
+    return x.contiguous(), gain
+
+
+def tensorrt_available() -> bool:
+    try:
+        import tensorrt  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def tensorrt_engine(weights: str, imgsz: int, half: bool, batch: int, cache_dir: str | Path) -> str | None:
+    """A TensorRT engine for ``weights`` at ``imgsz`` (exported once, cached per model/imgsz/precision/batch).
+
+    Returns ``None`` (and logs why) when TensorRT or CUDA is missing or the export fails,
+    so callers fall back to the PyTorch weights.
+    """
+    import torch
+
+    if not torch.cuda.is_available() or not tensorrt_available():
+        log.warning("TensorRT requested but %s; using PyTorch weights",
+                    "CUDA is unavailable" if not torch.cuda.is_available() else "tensorrt is not installed")
+        return None
+    cache = Path(cache_dir)
+    cache.mkdir(parents=True, exist_ok=True)
+    stem = Path(weights).stem
+    engine = cache / f"{stem}-{imgsz}-{'fp16' if half else 'fp32'}-b{batch}.engine"
+    if engine.is_file():
+        return str(engine)
+    try:
+        import shutil
+
+        from ultralytics import YOLO
+
+        local = cache / f"{stem}-{imgsz}-b{batch}.pt"
+        shutil.copyfile(weights, local)            # export writes next to the weights
+        out = YOLO(str(local), task="pose").export(format="engine", imgsz=imgsz, half=half, batch=batch,
+                                                   dynamic=True, device=0, verbose=False)
+        Path(out).replace(engine)
+        return str(engine)
+    except Exception as exc:  # export needs TensorRT + ONNX; never fatal
+        log.warning("TensorRT export failed (%s); using PyTorch weights", exc)
+        return None
+
+
 class UltralyticsPose:
-    """YOLO pose on one device. Build once per process (actor); call :meth:`infer` per batch."""
+    """YOLO pose on one device. Build once per process (actor); call :meth:`infer` per batch.
+
+    Two input paths, chosen by ``preprocess``:
+
+    - ``"predict"``: ``YOLO.predict`` on BGR numpy frames (Ultralytics letterboxes on the CPU);
+    - ``"tensor"``: frames are stacked into one uint8 tensor (pinned host memory when
+      ``pinned_memory`` and CUDA), copied to the device, letterboxed and normalised
+      there (:func:`letterbox_tensor`), and fed straight to the network
+      (Ultralytics' ``AutoBackend``: PyTorch weights or a TensorRT engine), followed
+      by Ultralytics' NMS. No ``Results`` objects, no CPU copies of images.
+    - ``"auto"``: ``tensor`` on CUDA, ``predict`` on the CPU.
+
+    ``half`` and ``tensorrt`` only apply on CUDA; on the CPU they fall back silently
+    (``info()`` says what is in effect).
+    """
 
     def __init__(self, weights: str, imgsz: int = 640, det_conf: float = 0.25, device: str = "auto",
-                 half: bool = False, config_dir: str | None = None):
+                 half: bool = False, config_dir: str | None = None, preprocess: str = "auto",
+                 pinned_memory: bool = True, tensorrt: bool = False, engine_dir: str | None = None,
+                 batch_size: int = 16, iou: float = 0.7):
         quiet_ultralytics(config_dir)
         import torch
         from ultralytics import YOLO
 
         if device == "auto":
             device = "cuda:0" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            log.warning("device %s requested but CUDA is unavailable; using cpu", device)
+            device = "cpu"
+        cuda = device.startswith("cuda")
+        if preprocess not in ("auto", "predict", "tensor"):
+            raise PoseError(f"pose.preprocess must be auto, predict or tensor, got {preprocess!r}")
         self.device = device
-        self.half = bool(half and device.startswith("cuda"))
+        self.half = bool(half and cuda)
         self.imgsz = imgsz
         self.det_conf = det_conf
-        self.model = YOLO(weights, task="pose")
+        self.iou = iou
         self.weights = weights
+        self.path = ("tensor" if cuda else "predict") if preprocess == "auto" else preprocess
+        self.pinned = bool(pinned_memory and cuda)
+        self.engine = None
+        if tensorrt and cuda:
+            self.engine = tensorrt_engine(weights, imgsz, self.half, batch_size,
+                                          engine_dir or Path(config_dir or ".") / "engines")
+        model_file = self.engine or weights
+        if self.path == "predict":
+            self.model = YOLO(model_file, task="pose")
+            self.backend = None
+        else:
+            from ultralytics.nn.autobackend import AutoBackend
+
+            self.model = None
+            self.backend = AutoBackend(model=model_file, device=torch.device(device), fp16=self.half,
+                                       fuse=True, verbose=False)
+            self.backend.eval()
+            self.stride = max(int(getattr(self.backend, "stride", 32) or 32), 32)
+            self.kpt_shape = tuple(getattr(self.backend, "kpt_shape", None) or (N_KEYPOINTS, 3))
 
     def info(self) -> dict:
-        return {"weights": Path(self.weights).name, "device": self.device, "imgsz": self.imgsz, "half": self.half}
+        return {"weights": Path(self.weights).name, "device": self.device, "imgsz": self.imgsz,
+                "half": self.half, "path": self.path, "pinned_memory": self.pinned,
+                "tensorrt": self.engine is not None}
 
-    def infer(self, frames: list[np.ndarray], scale: float = 1.0) -> list[FrameDetections]:
-        """Detect people in ``frames`` (BGR uint8); coordinates divided by ``scale``."""
+    def infer(self, frames: list[np.ndarray], scale: float = 1.0,
+              offsets: np.ndarray | None = None) -> list[FrameDetections]:
+        """Detect people in ``frames`` (BGR uint8); coordinates divided by ``scale``.
+
+        ``offsets`` (optional, ``(n, 2)`` source px) are added after scaling: the
+        frames are crops (ROI inference) whose top-left corners sit there.
+        ``scale`` may also be a per-frame array.
+        """
+        if not frames:
+            return []
+        if self.path == "predict":
+            raw = self._infer_predict(frames)
+        else:
+            raw = self._infer_tensor(frames)
+        scales = np.broadcast_to(np.asarray(scale, dtype=np.float64), (len(frames),))
+        out = []
+        for i, (boxes, keypoints) in enumerate(raw):
+            if boxes is None:
+                out.append(FrameDetections.empty())
+                continue
+            boxes[:, :4] /= scales[i]
+            keypoints[..., :2] /= scales[i]
+            if offsets is not None:
+                dx, dy = float(offsets[i][0]), float(offsets[i][1])
+                boxes[:, [0, 2]] += dx
+                boxes[:, [1, 3]] += dy
+                keypoints[..., 0] += dx
+                keypoints[..., 1] += dy
+            out.append(FrameDetections(boxes.astype(np.float32), keypoints.astype(np.float32)))
+        return out
+
+    def _infer_predict(self, frames: list[np.ndarray]) -> list[tuple]:
         results = self.model.predict(
-            frames, imgsz=self.imgsz, conf=self.det_conf, device=self.device, half=self.half, verbose=False
+            frames, imgsz=self.imgsz, conf=self.det_conf, iou=self.iou, device=self.device,
+            half=self.half, verbose=False
         )
         out = []
         for result in results:
             if result.boxes is None or len(result.boxes) == 0 or result.keypoints is None:
-                out.append(FrameDetections.empty())
+                out.append((None, None))
                 continue
             boxes = np.concatenate([result.boxes.xyxy.cpu().numpy(), result.boxes.conf.cpu().numpy()[:, None]], axis=1)
             xy = result.keypoints.xy.cpu().numpy()
             conf = result.keypoints.conf
             conf = conf.cpu().numpy() if conf is not None else np.ones(xy.shape[:2], np.float32)
-            keypoints = np.concatenate([xy, conf[..., None]], axis=2)
-            boxes[:, :4] /= scale
-            keypoints[..., :2] /= scale
-            out.append(FrameDetections(boxes.astype(np.float32), keypoints.astype(np.float32)))
+            out.append((boxes, np.concatenate([xy, conf[..., None]], axis=2)))
+        return out
+
+    def _infer_tensor(self, frames: list[np.ndarray]) -> list[tuple]:
+        import torch
+        from ultralytics.utils import nms
+
+        # one upload per same-sized group (a batch is normally one size)
+        groups: dict[tuple, list[int]] = {}
+        for i, f in enumerate(frames):
+            groups.setdefault(f.shape, []).append(i)
+        out: list[tuple] = [(None, None)] * len(frames)
+        dtype = torch.float16 if self.half else torch.float32
+        with torch.inference_mode():
+            for idx in groups.values():
+                host = torch.from_numpy(np.stack([frames[i] for i in idx]))
+                if self.pinned:
+                    host = host.pin_memory()
+                dev = host.to(self.device, non_blocking=self.pinned)
+                x, gain = letterbox_tensor(dev, self.imgsz, self.stride, dtype)
+                preds = self.backend(x)
+                dets = nms.non_max_suppression(preds, self.det_conf, self.iou, max_det=300,
+                                               nc=len(self.backend.names),
+                                               end2end=getattr(self.backend, "end2end", False))
+                for i, d in zip(idx, dets):
+                    if d is None or len(d) == 0:
+                        continue
+                    d = d.float().cpu().numpy()
+                    boxes = np.concatenate([d[:, :4], d[:, 4:5]], axis=1) / np.array([gain] * 4 + [1.0])
+                    kp = d[:, 6:].reshape(len(d), *self.kpt_shape).copy()
+                    kp[..., :2] /= gain
+                    if kp.shape[-1] == 2:
+                        kp = np.concatenate([kp, np.ones(kp.shape[:2] + (1,))], axis=-1)
+                    out[i] = (boxes, kp)
         return out
 
 
-def build_backend(pose_settings, config_dir: str | None = None):
-    """The pose backend named by settings (constructed in the calling process)."""
+@dataclass(frozen=True)
+class ReplayFrame:
+    """Stands for frame ``index`` of ``session_id`` when the replay backend is used."""
+
+    session_id: str
+    index: int
+
+
+class ReplayPose:
+    """Replays stored detections: ``infer`` takes :class:`ReplayFrame` tokens instead of images.
+
+    A real backend of the pose interface (``info``/``infer``, run in the same
+    Ray actors) that reads ``work/<session>/detections.npz`` from the object
+    store instead of running a model. The last ``cache_sessions`` sessions'
+    detections stay in memory, so consecutive batches of a session cost one read.
+    """
+
+    def __init__(self, store_url: str, storage_options: dict | None = None, cache_sessions: int = 4,
+                 retry_attempts: int = 5, retry_backoff_s: float = 0.2):
+        from storage.objectstore import ObjectStore
+
+        self.store = ObjectStore(store_url, storage_options, retry_attempts=retry_attempts,
+                                 retry_backoff_s=retry_backoff_s)
+        self.cache_sessions = max(1, cache_sessions)
+        self._cache: dict[str, tuple[int, list[np.ndarray], list[np.ndarray]]] = {}
+
+    def info(self) -> dict:
+        return {"backend": "replay", "weights": None, "device": "cpu", "store": self.store.url}
+
+    def _session(self, session_id: str):
+        if session_id not in self._cache:
+            from tasks.detect import detections_key, load_detections
+
+            try:
+                detections = load_detections(self.store, detections_key(session_id))
+            except FileNotFoundError as exc:
+                raise PoseError(f"no stored detections to replay for session {session_id}") from exc
+            boxes, keypoints = detections.per_frame()
+            while len(self._cache) >= self.cache_sessions:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[session_id] = (detections.n_frames, boxes, keypoints)
+        return self._cache[session_id]
+
+    def infer(self, frames: list, scale: float = 1.0, offsets=None) -> list[FrameDetections]:
+        out = []
+        for token in frames:
+            if not isinstance(token, ReplayFrame):
+                raise PoseError("the replay backend takes ReplayFrame tokens, not images")
+            n, boxes, keypoints = self._session(token.session_id)
+            if not 0 <= token.index < n:
+                raise PoseError(f"session {token.session_id} has no frame {token.index} (it has {n})")
+            out.append(FrameDetections(boxes[token.index].copy(), keypoints[token.index].copy()))
+        return out
+
+
+def replay_batches(session_id: str, n_frames: int, batch_size: int):
+    """Token batches ``(frames, scale)`` for :meth:`PosePool.map` with the replay backend."""
+    for start in range(0, n_frames, batch_size):
+        yield [ReplayFrame(session_id, i) for i in range(start, min(n_frames, start + batch_size))], 1.0
+
+
+def build_backend(pose_settings, config_dir: str | None = None, storage: dict | None = None):
+    """The pose backend named by settings (constructed in the calling process).
+
+    ``storage`` (``{"url", "options", "retry_attempts", "retry_backoff_s"}``)
+    locates the object store for the replay backend.
+    """
+    if pose_settings.backend == "replay":
+        if not storage:
+            raise PoseError("the replay backend needs the object store's location")
+        return ReplayPose(storage["url"], storage.get("options"),
+                          retry_attempts=storage.get("retry_attempts", 5),
+                          retry_backoff_s=storage.get("retry_backoff_s", 0.2))
     if pose_settings.backend == "ultralytics":
         return UltralyticsPose(
             resolve_weights(pose_settings.weights, pose_settings.model_name),
@@ -120,6 +366,11 @@ def build_backend(pose_settings, config_dir: str | None = None):
             device=pose_settings.device,
             half=pose_settings.half,
             config_dir=config_dir,
+            preprocess=pose_settings.preprocess,
+            pinned_memory=pose_settings.pinned_memory,
+            tensorrt=pose_settings.tensorrt,
+            engine_dir=str(Path(config_dir) / "engines") if config_dir else None,
+            batch_size=pose_settings.batch_size,
         )
     raise PoseError(f"unknown pose backend {pose_settings.backend!r}")
 
@@ -127,14 +378,16 @@ def build_backend(pose_settings, config_dir: str | None = None):
 class PoseActor:
     """Body of the Ray actor: one backend, loaded once, serving many batches."""
 
-    def __init__(self, pose_settings, config_dir: str | None = None):
-        self.backend = build_backend(pose_settings, config_dir)
+    def __init__(self, pose_settings, config_dir: str | None = None, storage: dict | None = None):
+        self.backend = build_backend(pose_settings, config_dir, storage)
 
     def info(self) -> dict:
         return self.backend.info()
 
-    def infer(self, frames: list[np.ndarray], scale: float) -> list[FrameDetections]:
-        return self.backend.infer(frames, scale)
+    def infer(self, frames: list[np.ndarray], scale, offsets=None) -> list[FrameDetections]:
+        if offsets is None:
+            return self.backend.infer(frames, scale)
+        return self.backend.infer(frames, scale, offsets)
 
 
 def init_ray(ray_settings) -> None:
@@ -145,7 +398,9 @@ def init_ray(ray_settings) -> None:
     kwargs = dict(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
                   configure_logging=False)
     if ray_settings.address:
-        ray.init(address=ray_settings.address, **kwargs)
+        # "auto" (a node of the cluster) or "ray://head:10001" (Ray Client).
+        ray.init(address=ray_settings.address, namespace=getattr(ray_settings, "namespace", None) or None,
+                 **kwargs)
     else:
         # The driver decodes while actors infer; leave the env of our own process to the workers.
         ray.init(num_cpus=max(os.cpu_count() or 1, ray_settings.num_actors), **kwargs)
@@ -171,30 +426,52 @@ class PosePool:
             max_restarts=settings.ray.max_restarts,
             max_task_retries=settings.ray.max_restarts,
         )
+        if settings.pose.backend == "replay":
+            options["num_gpus"] = 0  # nothing to accelerate
+        if not settings.storage_url.startswith("file:"):
+            # Object-store credentials travel in the actors' environment, never as arguments.
+            env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+            if env:
+                options["runtime_env"] = {"env_vars": env}
         remote_cls = ray.remote(PoseActor)
         config_dir = str(settings.data_path / "ultralytics")
-        self.actors = [remote_cls.options(**options).remote(settings.pose, config_dir)
+        storage = {"url": settings.storage_url, "options": settings.storage_options(),
+                   "retry_attempts": settings.storage.retry_attempts,
+                   "retry_backoff_s": settings.storage.retry_backoff_s}
+        self.actors = [remote_cls.options(**options).remote(settings.pose, config_dir, storage)
                        for _ in range(settings.ray.num_actors)]
         self.max_inflight = settings.ray.num_actors * settings.ray.max_inflight_per_actor
         self.batch_size = settings.pose.batch_size
         self.imgsz = settings.pose.imgsz
+        self.pose_settings = settings.pose
         # Fail fast (and clearly) if the model cannot load.
         try:
             self.actor_info = ray.get([a.info.remote() for a in self.actors])
         except Exception as exc:  # Ray wraps the actor's exception
             raise PoseError(f"pose actors failed to start: {exc}") from exc
 
-    def map(self, frame_batches: Iterable[tuple[list[np.ndarray], float]]) -> Iterator[list[FrameDetections]]:
+    def map(self, frame_batches: Iterable[tuple]) -> Iterator[list[FrameDetections]]:
+        """Results of ``(frames, scale)`` or ``(frames, scale, offsets)`` batches, in order.
+
+        The batch iterable is pulled lazily (one batch per result once the queue is
+        full), so a producer may use the results seen so far (ROI tracking).
+        """
         import ray
 
         pending: deque = deque()
-        for i, (frames, scale) in enumerate(frame_batches):
+        for i, batch in enumerate(frame_batches):
             actor = self.actors[i % len(self.actors)]
-            pending.append(actor.infer.remote(frames, scale))
+            pending.append(actor.infer.remote(*batch))
             if len(pending) >= self.max_inflight:
                 yield ray.get(pending.popleft())
         while pending:
             yield ray.get(pending.popleft())
+
+    def infer(self, frames: list[np.ndarray], scale, offsets=None) -> list[FrameDetections]:
+        """One synchronous batch on the first actor (ROI re-detection of lost frames)."""
+        import ray
+
+        return ray.get(self.actors[0].infer.remote(frames, scale, offsets))
 
     def close(self) -> None:
         import ray
@@ -202,3 +479,29 @@ class PosePool:
         for actor in self.actors:
             ray.kill(actor)
         self.actors = []
+
+
+class LocalPosePool:
+    """:class:`PosePool`'s interface on one in-process backend (no Ray).
+
+    For one-GPU machines and benchmarks: decoding (with ``prefetch``) overlaps
+    inference through threads instead of actors.
+    """
+
+    def __init__(self, settings, backend=None):
+        config_dir = str(settings.data_path / "ultralytics")
+        self.backend = backend or build_backend(settings.pose, config_dir)
+        self.batch_size = settings.pose.batch_size
+        self.imgsz = settings.pose.imgsz
+        self.pose_settings = settings.pose
+        self.actor_info = [self.backend.info()]
+
+    def map(self, frame_batches: Iterable[tuple]) -> Iterator[list[FrameDetections]]:
+        for batch in frame_batches:
+            yield self.backend.infer(*batch)
+
+    def infer(self, frames: list[np.ndarray], scale, offsets=None) -> list[FrameDetections]:
+        return self.backend.infer(frames, scale, offsets)
+
+    def close(self) -> None:
+        self.backend = None

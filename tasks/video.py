@@ -141,3 +141,46 @@ def resize_long_side(frame: np.ndarray, long_side: int) -> tuple[np.ndarray, flo
         return frame, 1.0
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR), scale
+
+
+def prefetch(iterable, depth: int = 2):
+    """Iterate ``iterable`` on a background thread, up to ``depth`` items ahead.
+
+    OpenCV and PyAV release the GIL while decoding, so decoding overlaps the
+    consumer's work. Exceptions are re-raised in the consumer; stopping early
+    (``close()``/garbage collection) stops the thread at its next item.
+    """
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    done = object()
+    stop = threading.Event()
+
+    def work():
+        try:
+            for item in iterable:
+                while not stop.is_set():
+                    try:
+                        q.put((True, item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((True, done))
+        except BaseException as exc:  # handed to the consumer
+            q.put((False, exc))
+
+    thread = threading.Thread(target=work, name="decode-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
