@@ -12,7 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from configs import ApiSettings
 
 ENV_PREFIX = "GAITLAKE_API__"
 
@@ -20,44 +20,7 @@ ENV_PREFIX = "GAITLAKE_API__"
 PAID_PLANS = ("standard", "pro", "premium", "enterprise")
 
 
-class ApiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    host: str = "127.0.0.1"
-    port: int = 8000
-    # Absolute base for links in responses ("https://api.example.org"); empty -> the request's base URL.
-    public_base_url: str = ""
-    # HMAC secret for signed local-storage links; empty -> <data_dir>/api-signing.key (created 0600).
-    signing_secret: str = ""
-    # Lifetime of signed links (local) and presigned URLs (S3), seconds.
-    link_ttl_s: int = 3600
-    # Bearer JWTs (Firebase-style RS256): a PEM public key/certificate file, a JWKS
-    # JSON file, or a directory of them. Empty -> Bearer tokens are refused.
-    jwt_public_keys: str = ""
-    jwt_issuer: str = ""
-    jwt_audience: str = ""
-    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
-    jwt_leeway_s: int = 30
-    # Sessions a user may create per window, per plan ("free" = no plan); -1 = unlimited.
-    session_limits: dict[str, int] = Field(
-        default_factory=lambda: {"free": 3, "standard": 30, "pro": 100, "premium": 500, "enterprise": -1}
-    )
-    session_limit_window_days: int = 30
-    # Start processing after an upload (tests switch it off).
-    launch_processing: bool = True
-    # Parsed report documents kept in memory (per served lake version).
-    cache_size: int = 256
-
-    def resolved_signing_secret(self, data_path: Path) -> bytes:
-        if self.signing_secret:
-            return self.signing_secret.encode()
-        path = data_path / "api-signing.key"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_urlsafe(48))
-        return path.read_text().strip().encode()
+# The model lives in configs (every tunable is declared there); re-exported here.
 
 
 def _from_env(environ: dict[str, str]) -> dict[str, Any]:
