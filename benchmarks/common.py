@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("GAITLAKE_SHARED_DIR", REPO.parent / "shared"))
+SHARED = Path(os.environ.get("BENCH_SHARED_DIR", REPO.parent / "shared"))
 TREADMILL = SHARED / "videos" / "treadmill-side-60fps.mp4"
 
 

@@ -15,4 +15,6 @@ get() { python3 -m pip download -q --no-deps --only-binary=:all: --python-versio
 get ultralytics==8.4.190 ultralytics-thop pydantic==2.14.4 pydantic-core==2.50.5 annotated-types typing-inspection
 # Optional GPU decode (NVDEC); skipped by gpu.sh when absent or when it fails to load.
 get pynvvideocodec==2.2.4 || echo "pynvvideocodec wheel not found: GPU decode will be skipped"
+# The benchmark video travels with the wheels (../shared does not reach the GPU machine).
+cp -f ../shared/videos/treadmill-side-60fps.mp4 "$dir"/ 2>/dev/null || echo "copy the treadmill video into $dir/ yourself"
 du -sh "$dir"; ls -la "$dir"

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 
@@ -49,6 +48,8 @@ def _rotation_of(stream) -> int:
 
 def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int = 20_000_000_000) -> VideoInfo:
     """Read a video's facts and prove it decodes. Raises :class:`VideoError`."""
+    import av  # imported here: decoding (OpenCV) works without PyAV
+
     path = Path(path)
     if not path.exists():
         raise VideoError(f"{path} does not exist")
