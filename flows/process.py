@@ -8,6 +8,7 @@ Run one directly with ``python -m flows.process SESSION_ID``.
 """
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -21,12 +22,11 @@ from tqdm import tqdm  # noqa: E402
 
 from analysis.engine import AnalysisError, RunnerProfile, analyze  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
-from gaitlake import PIPELINE_VERSION  # noqa: E402
 from storage.catalog import Catalog, SessionStatus, utcnow  # noqa: E402
 from storage.lake import Lake  # noqa: E402
 from storage.objectstore import ObjectStore  # noqa: E402
-from tasks.detect import detect_video, load_detections, save_detections  # noqa: E402
-from tasks.pose import PoseError, PosePool  # noqa: E402
+from tasks.detect import Detections, detect_video, detections_key, load_detections, save_detections  # noqa: E402
+from tasks.pose import PoseError, PosePool, replay_batches  # noqa: E402
 from tasks.results import frames_table, sessions_table, strides_table  # noqa: E402
 from tasks.video import VideoError, VideoInfo, probe_video  # noqa: E402
 
@@ -39,26 +39,57 @@ class ProcessingFailed(RuntimeError):
 EXPECTED_FAILURES = (VideoError, AnalysisError, PoseError, ProcessingFailed)
 
 
+def _retry_transient(task, task_run, state) -> bool:
+    """Prefect retries transient failures (storage, Ray), never bad input."""
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception as err:  # noqa: BLE001 - the result itself may be the failure
+        exc = err
+    return not isinstance(exc, EXPECTED_FAILURES)
+
+
+# Lake keys depend only on (session, version, date): a retried task overwrites, never duplicates.
+RETRIES = dict(retries=get_settings().pipeline.task_retries,
+               retry_delay_seconds=get_settings().pipeline.task_retry_delay_s,
+               retry_condition_fn=_retry_transient)
+
+
+def probe_key(session_id: str) -> str:
+    return f"work/{session_id}/probe.json"
+
+
 def _resources():
     settings = get_settings()
     store = ObjectStore.from_settings(settings)
     return settings, store, Catalog.from_settings(settings), Lake(store)
 
 
-@task(name="probe-video")
+@task(name="probe-video", **RETRIES)
 def probe_task(session_id: str) -> dict[str, Any]:
     settings, store, catalog, _ = _resources()
+    if settings.pose.backend == "replay" and store.exists(probe_key(session_id)):
+        return json.loads(store.read_bytes(probe_key(session_id)))  # replay: no video needed
     row = catalog.get_session(session_id)
     with store.local_copy(row.video_key) as path:
         info = probe_video(path, settings.video.max_side_px, settings.video.max_pixel_frames)
+    store.write_bytes(probe_key(session_id), json.dumps(info.to_dict()).encode())
     return info.to_dict()
 
 
-@task(name="detect-poses")
+@task(name="detect-poses", **RETRIES)
 def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = None) -> str:
     """Decode in chunks, run pose on the actor pool, store every detection; return its key."""
     settings, store, catalog, _ = _resources()
     row = catalog.get_session(session_id)
+    if settings.pose.backend == "replay":  # stored detections, replayed through the actor pool
+        stored = load_detections(store, detections_key(session_id))
+        pool = PosePool(settings)
+        try:
+            batches = replay_batches(session_id, stored.n_frames, pool.batch_size)
+            detections = Detections.from_frames([d for batch in pool.map(batches) for d in batch])
+        finally:
+            pool.close()
+        return save_detections(store, session_id, detections)
     expected = min(info["packet_frames"], max_frames) if max_frames else info["packet_frames"]
     pool = PosePool(settings)
     try:
@@ -75,12 +106,21 @@ def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = 
     return save_detections(store, session_id, detections)
 
 
-@task(name="analyse-and-write")
-def analyse_task(session_id: str, info: dict[str, Any], detections_key: str) -> dict[str, Any]:
-    """Select the runner, run the gait engine, and publish the session to the lake."""
+@task(name="analyse-and-write", **RETRIES)
+def analyse_task(session_id: str, info: dict[str, Any], detections_key: str,
+                 pipeline_version: str | None = None, publish: bool = True) -> dict[str, Any]:
+    """Select the runner, run the gait engine, and write the session to the lake (served if ``publish``)."""
+    _, store, _, _ = _resources()
+    return analyse_and_write(session_id, info, load_detections(store, detections_key), detections_key,
+                             pipeline_version, publish)
+
+
+def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detections, detections_key: str,
+                      pipeline_version: str | None = None, publish: bool = True) -> dict[str, Any]:
+    """Body of :func:`analyse_task` as a plain function (the reprocess flow calls it with replayed detections)."""
     settings, store, catalog, lake = _resources()
+    pipeline_version = pipeline_version or settings.pipeline_version
     row = catalog.get_session(session_id)
-    detections = load_detections(store, detections_key)
     boxes, keypoints = detections.per_frame()
     track = select_runner(boxes, keypoints, settings.tracking.max_jump_box_heights, settings.tracking.max_gap_frames)
     if not track.found.any():
@@ -136,21 +176,30 @@ def analyse_task(session_id: str, info: dict[str, Any], detections_key: str) -> 
         "strides": strides_table(result.strides),
     }
     manifest = lake.write_session(
-        session_id, PIPELINE_VERSION, settings.analysis_hash(), tables,
-        date=row.created_at.strftime("%Y-%m-%d"),
+        session_id, pipeline_version, settings.analysis_hash(), tables,
+        date=row.created_at.strftime("%Y-%m-%d"), publish=publish,
     )
     return {"summary": result.summary, "quality": quality, "rows": manifest.rows,
             "summary_document": documents["summary_doc"]}
 
 
 @flow(name="process-session", log_prints=True)
-def process_session(session_id: str, max_frames: int | None = None) -> dict[str, Any]:
-    """Process one queued session end to end; returns its summary and quality."""
+def process_session(session_id: str, max_frames: int | None = None, force: bool = False) -> dict[str, Any]:
+    """Process one queued session end to end; returns its summary and quality.
+
+    A session already ``done`` at the configured pipeline_version is not
+    processed again (a re-delivered trigger, a retried flow run) unless ``force``.
+    """
     logger = get_run_logger()
-    _, _, catalog, _ = _resources()
+    settings, _, catalog, lake = _resources()
     row = catalog.get_session(session_id)
     if row is None:
         raise ProcessingFailed(f"no session {session_id} in the catalog")
+    if (not force and row.status == SessionStatus.DONE and row.pipeline_version == settings.pipeline_version
+            and lake.served_version(session_id) == settings.pipeline_version):
+        logger.info("session %s is already done at %s; skipped (force=True reprocesses)", session_id,
+                    row.pipeline_version)
+        return {"skipped": True, "session_id": session_id, "pipeline_version": row.pipeline_version}
     catalog.update_session(session_id, status=SessionStatus.PROCESSING, error=None)
     try:
         info = probe_task(session_id)
@@ -166,7 +215,7 @@ def process_session(session_id: str, max_frames: int | None = None) -> dict[str,
     except Exception as exc:
         catalog.mark_failed(session_id, f"internal error: {exc.__class__.__name__}: {exc}")
         raise
-    catalog.update_session(session_id, status=SessionStatus.DONE, pipeline_version=PIPELINE_VERSION,
+    catalog.update_session(session_id, status=SessionStatus.DONE, pipeline_version=settings.pipeline_version,
                            finished_at=utcnow())
     return outcome
 

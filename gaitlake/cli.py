@@ -180,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     from api.cli import register_cli as register_api_cli
 
     register_api_cli(sub)
+    __import__("flows.cli", fromlist=["register_cli"]).register_cli(sub)  # worker, reprocess, compact, ingest
     return parser
 
 

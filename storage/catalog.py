@@ -140,11 +140,18 @@ class Catalog:
 
     @classmethod
     def from_settings(cls, settings) -> "Catalog":
-        catalog = cls(settings.catalog_url)
-        if getattr(settings.catalog, "migrate", True):
-            catalog.migrate()
-        else:
-            catalog.create_all()
+        """The process-wide catalog for ``settings.catalog_url`` (one engine and pool per URL)."""
+        url = settings.catalog_url
+        with _MIGRATED_LOCK:
+            catalog = _CATALOGS.get(url)
+        if catalog is None:
+            catalog = cls(url)
+            if getattr(settings.catalog, "migrate", True):
+                catalog.migrate()
+            else:
+                catalog.create_all()
+            with _MIGRATED_LOCK:
+                catalog = _CATALOGS.setdefault(url, catalog)
         return catalog
 
     def create_all(self) -> None:
@@ -214,7 +221,8 @@ class Catalog:
 FIRST_REVISION = "0001"
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATED: set[tuple[str, str]] = set()
-_MIGRATED_LOCK = threading.Lock()
+_MIGRATED_LOCK = threading.RLock()
+_CATALOGS: dict[str, "Catalog"] = {}
 
 
 def alembic_config(url: str):
