@@ -1,0 +1,109 @@
+"""deploy/: no Docker, Ray cluster or Kubernetes here, so parse the files and check that what they
+reference exists (entrypoints, CLI commands, settings keys, paths)."""
+from __future__ import annotations
+
+import ast
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from configs import load_settings
+from gaitlake.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+FLOWS = {"process-session", "ingest-inbox", "reprocess", "compact-lake"}
+
+
+def _docs(name):
+    return list(yaml.safe_load_all((DEPLOY / name).read_text()))
+
+
+def _check_env(env: dict) -> None:
+    gaitlake = {k: str(v) for k, v in env.items() if k.startswith("GAITLAKE_") and "{{" not in str(v)}
+    load_settings(gaitlake)  # raises SettingsError on an unknown key or a bad value
+
+
+def _check_command(command) -> None:
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    if argv[0] == "gaitlake":
+        build_parser().parse_args(argv[1:])  # SystemExit on an unknown command or option
+
+
+def _flow_name(entrypoint: str) -> str:
+    path, func = entrypoint.split(":")
+    tree = ast.parse((REPO / path).read_text())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == func:
+            for deco in node.decorator_list:
+                if isinstance(deco, ast.Call) and getattr(deco.func, "id", "") == "flow":
+                    return next(k.value.value for k in deco.keywords if k.arg == "name")
+    raise AssertionError(f"{entrypoint} is not a @flow")
+
+
+def test_prefect_yaml_declares_the_four_flows():
+    [doc] = _docs("prefect.yaml")
+    deployments = {d["name"]: d for d in doc["deployments"]}
+    assert set(deployments) == FLOWS
+    for name, d in deployments.items():
+        assert _flow_name(d["entrypoint"]) == name   # deployment "<flow>/<name>" = launch.py's target
+    assert deployments["ingest-inbox"]["schedules"][0]["interval"] > 0
+    assert "cron" in deployments["compact-lake"]["schedules"][0]
+    from flows.launch import DEPLOYMENT_NAME
+
+    assert DEPLOYMENT_NAME == "process-session/process-session"
+
+
+def test_worker_serves_the_same_deployments(settings):
+    from flows.worker import build_deployments
+
+    deployments = {d.name: d for d in build_deployments(settings)}
+    assert set(deployments) == FLOWS
+    assert deployments["ingest-inbox"].schedules[0].schedule.interval.total_seconds() == settings.ingest.interval_s
+
+
+def test_compose_brings_up_the_scale_out_column():
+    [doc] = _docs("compose.yaml")
+    services = doc["services"]
+    assert {"postgres", "seaweedfs", "prefect", "api", "worker", "ray-head"} <= set(services)
+    for name in ("api", "worker", "ray-head"):
+        env = services[name]["environment"]
+        _check_env(env)
+        _check_command(services[name]["command"])
+        assert env["GAITLAKE_STORAGE__URL"].startswith("s3://")
+        assert env["GAITLAKE_CATALOG__URL"].startswith("postgresql+psycopg://")
+    assert services["seaweedfs"]["environment"]["S3_BUCKET"] == services["api"]["environment"][
+        "GAITLAKE_STORAGE__URL"].split("/")[2]
+
+
+def test_dockerfile_copies_real_paths_and_runs_the_worker():
+    lines = (DEPLOY / "Dockerfile").read_text().splitlines()
+    for line in lines:
+        if line.startswith("COPY "):
+            for src in line.split()[1:-1]:
+                assert (REPO / src).exists(), src
+    cmd = next(line for line in lines if line.startswith("CMD"))
+    _check_command(ast.literal_eval(cmd[4:]))
+
+
+def test_ray_cluster_file_and_kuberay_manifests():
+    [cluster] = _docs("ray-cluster.yaml")
+    assert cluster["available_node_types"]["gpu_worker"]["resources"]["GPU"] >= 1
+    assert cluster["head_node_type"] in cluster["available_node_types"]
+    docs = {d["kind"]: d for d in _docs("kuberay.yaml")}
+    assert set(docs) == {"RayCluster", "RayJob"}
+    assert docs["RayJob"]["spec"]["clusterSelector"]["ray.io/cluster"] == docs["RayCluster"]["metadata"]["name"]
+    _check_command(docs["RayJob"]["spec"]["entrypoint"])
+    env = yaml.safe_load(docs["RayJob"]["spec"]["runtimeEnvYAML"])["env_vars"]
+    _check_env(env)
+    assert load_settings({k: v for k, v in env.items() if k.startswith("GAITLAKE_")}).ray.num_gpus_per_actor == 0.5
+    gpu = docs["RayCluster"]["spec"]["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
+    assert gpu["resources"]["limits"]["nvidia.com/gpu"] == "1"
+
+
+@pytest.mark.parametrize("address", ["auto", "ray://head:10001"])
+def test_ray_address_and_fractional_gpus_come_from_config(address):
+    settings = load_settings({"GAITLAKE_RAY__ADDRESS": address, "GAITLAKE_RAY__NUM_GPUS_PER_ACTOR": "0.25"})
+    assert settings.ray.address == address and settings.ray.num_gpus_per_actor == 0.25
