@@ -17,7 +17,8 @@ def naive_loop(weights: str, path: str, frames: int, imgsz: int, batch: int, dev
     model = YOLO(weights, task="pose")
     cap = cv2.VideoCapture(path)
     first = [cap.read()[1] for _ in range(2)]
-    model.predict(first, imgsz=imgsz, device=device, half=half, verbose=False)  # warm-up
+    extra = {"half": True} if half else {}
+    model.predict(first, imgsz=imgsz, device=device, verbose=False, **extra)  # warm-up
     cap.release()
     cap = cv2.VideoCapture(path)
     n, buf = 0, []
@@ -29,10 +30,10 @@ def naive_loop(weights: str, path: str, frames: int, imgsz: int, batch: int, dev
             buf.append(frame)
             n += 1
             if len(buf) == batch:
-                model.predict(buf, imgsz=imgsz, device=device, half=half, verbose=False)
+                model.predict(buf, imgsz=imgsz, device=device, verbose=False, **extra)
                 buf = []
         if buf:
-            model.predict(buf, imgsz=imgsz, device=device, half=half, verbose=False)
+            model.predict(buf, imgsz=imgsz, device=device, verbose=False, **extra)
     cap.release()
     return n / t.s
 

@@ -235,9 +235,9 @@ class UltralyticsPose:
         return out
 
     def _infer_predict(self, frames: list[np.ndarray]) -> list[tuple]:
+        extra = {"half": True} if self.half else {}     # passing half=False only earns a deprecation warning
         results = self.model.predict(
-            frames, imgsz=self.imgsz, conf=self.det_conf, iou=self.iou, device=self.device,
-            half=self.half, verbose=False
+            frames, imgsz=self.imgsz, conf=self.det_conf, iou=self.iou, device=self.device, verbose=False, **extra
         )
         out = []
         for result in results:
