@@ -183,6 +183,38 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
             "summary_document": documents["summary_doc"]}
 
 
+@task(name="render-artifacts")
+def render_task(session_id: str, pipeline_version: str) -> dict[str, Any] | None:
+    """Analysed video, snapshots and chart report from the written (unpublished) run; no pose.
+
+    Artifacts are not worth failing a session for: on error the session is
+    published without them (``analyzed_video_key`` stays null) and a warning logged.
+    """
+    settings, store, catalog, lake = _resources()
+    if not getattr(getattr(settings, "render", None), "enabled", True):
+        return None
+    from tasks.render import render_lake_run, render_options
+
+    row = catalog.get_session(session_id)
+    joints = [j.strip() for j in (row.joints or "all").split(",") if j.strip() and j.strip() != "all"]
+    try:
+        return render_lake_run(store, lake, session_id, pipeline_version, row.video_key,
+                               joints=joints or ("knee", "hip", "ankle"), **render_options(settings))
+    except Exception as exc:  # noqa: BLE001 - artifacts are optional; the numbers are not
+        get_run_logger().warning("session %s: artifacts not rendered: %s: %s", session_id,
+                                 exc.__class__.__name__, exc)
+        return None
+
+
+@task(name="publish", **RETRIES)
+def publish_task(session_id: str, pipeline_version: str, images: dict[str, Any] | None) -> None:
+    """Serve the run, with the artifact keys in its sessions row (the lake's last write)."""
+    from tasks.render import publish_with_artifacts
+
+    _, _, _, lake = _resources()
+    publish_with_artifacts(lake, session_id, pipeline_version, images)
+
+
 @flow(name="process-session", log_prints=True)
 def process_session(session_id: str, max_frames: int | None = None, force: bool = False) -> dict[str, Any]:
     """Process one queued session end to end; returns its summary and quality.
@@ -205,7 +237,9 @@ def process_session(session_id: str, max_frames: int | None = None, force: bool 
         info = probe_task(session_id)
         logger.info("probed %s: %s", session_id, VideoInfo(**info))
         detections_key = detect_task(session_id, info, max_frames)
-        outcome = analyse_task(session_id, info, detections_key)
+        outcome = analyse_task(session_id, info, detections_key, publish=False)
+        images = render_task(session_id, settings.pipeline_version)
+        publish_task(session_id, settings.pipeline_version, images)
     except EXPECTED_FAILURES as exc:
         catalog.mark_failed(session_id, str(exc))
         raise

@@ -761,3 +761,65 @@ def render_session(store, session_id: str, pipeline_version: str, video_key: str
     store.write_bytes(keys["report"], render_report_png(data, title or f"session {session_id}"))
     doc["report"] = keys["report"]
     return doc
+
+
+# ---------------------------------------------------------------------------
+# Lake glue: render a written (not yet served) run, then publish it with its artifact keys
+# ---------------------------------------------------------------------------
+def _run_tables(lake, session_id: str, pipeline_version: str) -> tuple[Any, dict[str, pa.Table]]:
+    manifest = lake.manifest(session_id, pipeline_version)
+    if manifest is None:
+        raise RenderError(f"session {session_id} has no lake run {pipeline_version}")
+    tables = {t: lake.read_table(session_id, t, manifest=manifest) for t in manifest.files}
+    return manifest, tables
+
+
+def render_lake_run(store, lake, session_id: str, pipeline_version: str, video_key: str | None = None,
+                    **options: Any) -> dict[str, Any]:
+    """Render the artifacts of one lake run (served or not) from its tables; return the images document."""
+    _, tables = _run_tables(lake, session_id, pipeline_version)
+    sessions = tables.get("sessions")
+    row = sessions.slice(0, 1).to_pylist()[0] if sessions is not None and sessions.num_rows else {}
+    video_key = video_key or row.get("video_key")
+    if not video_key or not store.exists(video_key):
+        raise RenderError(f"session {session_id}: the source video is not in the object store")
+    data = RenderData.from_tables(tables["frames"], sessions, tables.get("strides"))
+    return render_session(store, session_id, pipeline_version, video_key, data,
+                          title=options.pop("title", None) or (row.get("title") or f"session {session_id}"),
+                          **options)
+
+
+def with_artifacts(sessions: pa.Table, images: dict[str, Any]) -> pa.Table:
+    """The sessions row with ``analyzed_video_key`` and ``images_doc`` (JSON) set."""
+    n = sessions.num_rows
+    cols = {"analyzed_video_key": pa.array([images.get("video")] * n, pa.string()),
+            "images_doc": pa.array([json.dumps(images, separators=(",", ":"))] * n, pa.string())}
+    for name, column in cols.items():
+        if name in sessions.column_names:
+            sessions = sessions.set_column(sessions.column_names.index(name), name, column)
+        else:
+            sessions = sessions.append_column(name, column)
+    return sessions
+
+
+def publish_with_artifacts(lake, session_id: str, pipeline_version: str, images: dict[str, Any] | None):
+    """Publish a written run; with ``images``, first rewrite its tables with the artifact keys
+    (new files, new manifest, then the ``_current`` pointer last: readers never see a mix)."""
+    manifest, tables = _run_tables(lake, session_id, pipeline_version)
+    if not images:
+        lake.publish(session_id, pipeline_version)
+        return manifest
+    tables["sessions"] = with_artifacts(tables["sessions"], images)
+    return lake.write_session(session_id, pipeline_version, manifest.config_hash, tables,
+                              date=manifest.date, publish=True)
+
+
+def render_options(settings) -> dict[str, Any]:
+    """Renderer options from a ``[render]`` settings section when one exists."""
+    section = getattr(settings, "render", None)
+    out: dict[str, Any] = {}
+    for name in ("max_side", "crf", "preset"):
+        value = getattr(section, name, None) if section is not None else None
+        if value not in (None, ""):
+            out[name] = value
+    return out

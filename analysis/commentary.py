@@ -1,0 +1,923 @@
+"""Rule-based coaching commentary: deterministic, offline, grounded in the session's numbers.
+
+Every text names the session's own values (in the requested units), compares
+them with a published reference range, and gives advice only where the metric
+supports it; a null metric yields "could not be assessed" with the reason.
+Each block also returns its structured :class:`Finding` list, which the
+optional LLM engine (``tasks/llm.py``) is given as ground truth.
+
+Blocks (the thread endpoints of the running-sessions API):
+
+* summary (``measurement_system`` metric|imperial): performance_metrics,
+  running_mechanics, balance_and_posture, distance_and_duration, final_summary
+* form: contact_angle, push_angle, knee_ankle, general_form_recommendation
+* recommendation (gait): {left,right}_{posture,hip,knee,ankle}_angle
+
+Reference ranges (the constants below cite their source). Where the
+literature gives a typical range but no clinical cut-off, the thresholds are
+ours and say so; advice is phrased as a coach would ("consider", "try"),
+never as a diagnosis.
+
+Pure: numbers and dicts in, text out. No I/O.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+__all__ = [
+    "SUMMARY_BLOCKS", "FORM_BLOCKS", "GAIT_BLOCKS", "KINDS", "Comment", "Finding", "SessionFacts",
+    "Units", "comment", "comments_for", "blocks_of",
+]
+
+SUMMARY_BLOCKS = ("performance_metrics", "running_mechanics", "balance_and_posture",
+                  "distance_and_duration", "final_summary")
+FORM_BLOCKS = ("contact_angle", "push_angle", "knee_ankle", "general_form_recommendation")
+GAIT_BLOCKS = tuple(f"{side}_{joint}_angle" for side in ("left", "right")
+                    for joint in ("posture", "hip", "knee", "ankle"))
+KINDS = {"summary": SUMMARY_BLOCKS, "form": FORM_BLOCKS, "recommendation": GAIT_BLOCKS}
+
+# ---------------------------------------------------------------------------
+# Reference ranges
+# ---------------------------------------------------------------------------
+#: Cadence (steps/min). Experienced/elite distance runners mostly run at
+#: 170-180+ spm (Daniels 2005; Heiderscheit et al. 2011, Med Sci Sports Exerc
+#: 43:296-302, who showed that +5-10 % step rate cuts hip and knee loading and
+#: shortens the reach of the foot). Recreational runners at easy pace often sit
+#: at 155-170. Thresholds below 160 / 170 and above 190 are ours.
+CADENCE_TYPICAL = (170.0, 180.0)
+CADENCE_LOW = 160.0
+CADENCE_HIGH = 190.0
+CADENCE_INCREASE = (0.05, 0.10)  # Heiderscheit 2011
+#: Ground contact time (s). Recreational runners at 3-4 m/s: ~0.22-0.30 s;
+#: elite distance runners ~0.16-0.20 s (Nummela et al. 2007, Eur J Appl Physiol
+#: 101:417; Di Michele & Merni 2014, J Sports Sci 32:1229; Folland et al. 2017,
+#: Med Sci Sports Exerc 49:1412). Above 0.30 s we call it long (ours).
+CONTACT_TYPICAL = (0.20, 0.30)
+#: Duty factor (contact / stride time): < 0.5 with a flight phase is running
+#: (Alexander 1989); typical endurance running 0.30-0.40 (Folland 2017).
+DUTY_RUNNING_MAX = 0.5
+#: Ground-contact-time balance (% left). 49-51 % is the symmetric band used by
+#: running-dynamics devices (Garmin Running Dynamics); asymmetries over ~2-3 %
+#: are worth watching in runners returning from injury (Zifchock et al. 2008
+#: symmetry-index work). Bands are ours above 51/below 49.
+BALANCE_SYMMETRIC = (49.0, 51.0)
+BALANCE_NOTABLE = 2.0  # % off 50 beyond which we call it a clear asymmetry (ours)
+#: Trunk lean (deg forward of vertical). Typical endurance running ~2-10 deg;
+#: a little forward lean moves load from knee to hip (Teng & Powers 2014, Med
+#: Sci Sports Exerc 46:1479); > 15 deg is excessive (ours).
+TRUNK_LEAN_TYPICAL = (2.0, 10.0)
+TRUNK_LEAN_EXCESSIVE = 15.0
+#: Contact angle (leg hip->ankle vs vertical at initial contact, ankle ahead).
+#: Landing with the foot far ahead of the hip (overstriding) raises braking
+#: forces and loading (Lieberman et al. 2015, J Exp Biol 218:3406; Heiderscheit
+#: 2011). No published cut-off exists for this 2D angle: <= 15 compact,
+#: 15-22 moderate, > 22 reaching are ours.
+CONTACT_ANGLE_COMPACT = 15.0
+CONTACT_ANGLE_REACHING = 22.0
+#: Shank angle at initial contact (deg, + = ankle ahead of knee); near-vertical
+#: shank (0-8 deg) at landing is the usual retraining target (Souza 2016, Phys
+#: Med Rehabil Clin N Am 27:217; Wille et al. 2014, JOSPT 44:825).
+SHANK_AT_IC_TARGET = (0.0, 8.0)
+#: Peak stance knee flexion (deg): ~40-45 in running (Novacheck 1998, Gait
+#: Posture 7:77). < 35 stiff, > 50 deep (ours).
+KNEE_STANCE_TYPICAL = (35.0, 50.0)
+#: Knee flexion at initial contact: ~15-25 deg (Novacheck 1998); < 10 nearly straight.
+KNEE_AT_IC_TYPICAL = (10.0, 25.0)
+#: Peak knee flexion in swing: ~90-130 deg at running speeds (Novacheck 1998);
+#: 2D video of the far leg under-reads it, so we only comment below 75 deg.
+KNEE_SWING_LOW = 75.0
+#: Hip extension at toe-off (thigh behind the trunk line, deg): ~10-20 deg in
+#: running (Novacheck 1998; Schache et al. 1999, Gait Posture 10:30), measured
+#: here against the trunk line (a backward trunk adds to it). < 8 limited, > 25 large (ours).
+HIP_EXT_TYPICAL = (8.0, 25.0)
+#: Vertical oscillation of the pelvis (m): ~0.06-0.10 m typical (Moore 2016,
+#: Sports Med 46:793; Folland 2017). > 0.10 bouncy (ours).
+OSCILLATION_TYPICAL = (0.05, 0.10)
+#: Left/right difference in a joint angle at the same phase worth mentioning (deg, ours).
+ASYMMETRY_DEG = 5.0
+#: Mean stride-to-stride SD of a joint curve above which a side is called variable (deg, ours).
+VARIABILITY_DEG = 5.0
+
+FOOTSTRIKE_NOTE = ("Most recreational runners land heel first (~75-90 %, Larson et al. 2011, J Sports Sci "
+                   "29:1665); the strike pattern itself is not a fault, the reach of the foot is.")
+
+
+# ---------------------------------------------------------------------------
+# Units
+# ---------------------------------------------------------------------------
+class Units:
+    """Formatting in the requested measurement system ('metric' or 'imperial')."""
+
+    M_PER_MILE = 1609.344
+    M_PER_FT = 0.3048
+
+    def __init__(self, system: str = "metric"):
+        system = (system or "metric").lower()
+        if system not in ("metric", "imperial"):
+            raise ValueError("measurement_system must be 'metric' or 'imperial'")
+        self.system = system
+
+    @property
+    def imperial(self) -> bool:
+        return self.system == "imperial"
+
+    def speed(self, mps: float) -> str:
+        if self.imperial:
+            return f"{mps * 3600 / self.M_PER_MILE:.1f} mph"
+        return f"{mps:.2f} m/s ({mps * 3.6:.1f} km/h)"
+
+    @staticmethod
+    def _mmss(minutes: float) -> str:
+        m = int(minutes)
+        s = int(round((minutes - m) * 60))
+        if s == 60:
+            m, s = m + 1, 0
+        return f"{m}:{s:02d}"
+
+    def pace(self, min_per_km: float) -> str:
+        if self.imperial:
+            return f"{self._mmss(min_per_km * self.M_PER_MILE / 1000)} min/mile"
+        return f"{self._mmss(min_per_km)} min/km"
+
+    def distance(self, m: float) -> str:
+        if self.imperial:
+            if m >= 0.1 * self.M_PER_MILE:
+                return f"{m / self.M_PER_MILE:.2f} miles"
+            return f"{m / self.M_PER_FT:.0f} ft"
+        return f"{m / 1000:.2f} km" if m >= 1000 else f"{m:.1f} m"
+
+    def length(self, m: float) -> str:
+        """Body-scale lengths (stride length): m or ft + in."""
+        if self.imperial:
+            inches = m / 0.0254
+            ft, inch = divmod(int(round(inches)), 12)
+            return f"{ft} ft {inch} in"
+        return f"{m:.2f} m"
+
+    def small(self, m: float) -> str:
+        """Centimetre-scale lengths (oscillation)."""
+        if self.imperial:
+            return f"{m / 0.0254:.1f} in"
+        return f"{m * 100:.1f} cm"
+
+    @staticmethod
+    def duration(s: float) -> str:
+        if s >= 60:
+            return f"{int(s // 60)} min {int(round(s % 60)):02d} s"
+        return f"{s:.1f} s"
+
+    @staticmethod
+    def ms(s: float) -> str:
+        return f"{s * 1000:.0f} ms"
+
+
+# ---------------------------------------------------------------------------
+# Inputs and outputs
+# ---------------------------------------------------------------------------
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One assessed quantity: what, its value (SI units), the verdict and the reference."""
+
+    topic: str
+    status: str                 # low | typical | high | unknown | info | asymmetric | variable
+    value: float | None = None
+    unit: str = ""
+    reference: str = ""
+    advice: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Comment:
+    kind: str
+    block: str
+    text: str
+    findings: tuple[Finding, ...] = ()
+    measurement_system: str = "metric"
+    engine: str = "rules"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "block": self.block, "text": self.text, "engine": self.engine,
+                "measurement_system": self.measurement_system,
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+@dataclass
+class SessionFacts:
+    """The numbers commentary may use.
+
+    ``metrics``: session means in SI units (keys as the engine's summary:
+    ``cadence_spm``, ``contact_time_s``, ``speed_mps``, ``posture_angle_deg``, ...);
+    ``spread``: ``{metric: (min, max)}`` over strides; ``gait``: the gait-analysis
+    document; ``quality``: the quality document (``strides_used``, ``reasons``).
+    """
+
+    metrics: dict[str, Any]
+    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
+    gait: dict = field(default_factory=dict)
+    quality: dict = field(default_factory=dict)
+    profile: dict = field(default_factory=dict)   # height_cm, weight_kg when known
+
+    SUMMARY_MAP = {
+        ("performance_metrics", "speed"): "speed_mps", ("performance_metrics", "pace"): "pace_min_per_km",
+        ("performance_metrics", "cadence"): "cadence_spm", ("performance_metrics", "power"): "power_w",
+        ("performance_metrics", "normalized_power"): "normalized_power_w_per_kg",
+        ("running_mechanics", "contact_time"): "contact_time_s",
+        ("running_mechanics", "flight_time"): "flight_time_s",
+        ("running_mechanics", "stride_time"): "stride_time_s",
+        ("running_mechanics", "stride_length"): "stride_length_m",
+        ("balance_and_posture", "balance"): "balance_pct",
+        ("balance_and_posture", "contact_angle"): "contact_angle_deg",
+    }
+    FORM_MAP = {"knee_flexion": "knee_flexion_deg", "posture_angle": "posture_angle_deg",
+                "ankle_angle": "ankle_angle_deg", "com_oscillation": "com_oscillation_m",
+                "stride_angle": "stride_angle_deg", "mean_h": "mean_h_m", "speed": "speed_mps",
+                "balance": "balance_pct", "cadence": "cadence_spm", "contact_angle": "contact_angle_deg"}
+
+    @classmethod
+    def from_documents(cls, summary_doc: dict | None = None, form_doc: dict | None = None,
+                       gait_doc: dict | None = None, quality: dict | None = None,
+                       scalars: dict | None = None, profile: dict | None = None) -> "SessionFacts":
+        """From the API documents (``summary_doc`` blocks with min/max/avg, ``form_doc`` metrics,
+        ``gait_doc``, ``quality_doc``); ``scalars`` (e.g. a lake sessions row) fill the gaps."""
+        metrics: dict[str, Any] = {}
+        spread: dict[str, tuple[float, float]] = {}
+        sd = summary_doc or {}
+        for (block, name), key in cls.SUMMARY_MAP.items():
+            stats = (sd.get(block) or {}).get(name)
+            if isinstance(stats, dict):
+                metrics[key] = _num(stats.get("avg"))
+                lo, hi = _num(stats.get("min")), _num(stats.get("max"))
+                if lo is not None and hi is not None:
+                    spread[key] = (lo, hi)
+        rm = sd.get("running_mechanics") or {}
+        if rm.get("footstrike") is not None:
+            metrics["footstrike"] = rm.get("footstrike")
+        dd = sd.get("distance_and_duration") or {}
+        metrics["total_distance_m"] = _num(dd.get("total_distance"))
+        metrics["total_time_s"] = _num(dd.get("total_time"))
+        for name, key in cls.FORM_MAP.items():
+            v = _num(((form_doc or {}).get("metrics") or {}).get(name))
+            if metrics.get(key) is None:
+                metrics[key] = v
+        for key, value in (scalars or {}).items():
+            if metrics.get(key) is None and (isinstance(value, str) or _num(value) is not None):
+                metrics[key] = value if isinstance(value, str) else _num(value)
+        return cls(metrics=metrics, spread=spread, gait=dict(gait_doc or {}), quality=dict(quality or {}),
+                   profile=dict(profile or {}))
+
+    @classmethod
+    def from_lake_row(cls, row: dict, profile: dict | None = None) -> "SessionFacts":
+        """From one row of the lake's ``sessions`` table (documents stored as JSON text)."""
+        import json
+
+        def doc(name):
+            v = row.get(name)
+            if isinstance(v, str) and v:
+                try:
+                    return json.loads(v)
+                except ValueError:
+                    return {}
+            return v if isinstance(v, dict) else {}
+
+        scalars = {k: v for k, v in row.items() if not k.endswith("_doc")}
+        return cls.from_documents(doc("summary_doc"), doc("form_doc"), doc("gait_doc"), doc("quality_doc"),
+                                  scalars, profile)
+
+    def get(self, key: str) -> float | None:
+        return _num(self.metrics.get(key))
+
+    def why_missing(self) -> str:
+        """One sentence on why stride metrics are null (from quality), or a generic one."""
+        for r in self.quality.get("reasons") or []:
+            if "Too few" in r or "not look at the runner" in r or "scale" in r.lower() or "Implausible" in r:
+                return r.rstrip(".") + "."
+        if self.quality.get("strides_used") == 0:
+            return "Too few complete strides were found in this recording."
+        return "The recording did not give enough clean strides for it."
+
+    # gait-document access -------------------------------------------------
+    def curve(self, side: str, key: str) -> list[float] | None:
+        c = ((self.gait.get(side) or {}).get("angles") or {}).get(key) or {}
+        cur = c.get("current")
+        if not cur or any(_num(v) is None for v in cur):
+            return None
+        return [float(v) for v in cur]
+
+    def curve_sd(self, side: str, key: str) -> float | None:
+        c = ((self.gait.get(side) or {}).get("angles") or {}).get(key) or {}
+        sd = [_num(v) for v in (c.get("std_dev") or [])]
+        sd = [v for v in sd if v is not None]
+        return sum(sd) / len(sd) if sd else None
+
+    def phase_index(self, side: str, phase: str) -> int | None:
+        ph = ((self.gait.get(side) or {}).get("phases") or {}).get(phase) or {}
+        gp = ph.get("graph_phase")
+        return int(gp) if isinstance(gp, (int, float)) else None
+
+    def at_phase(self, side: str, key: str, phase: str) -> float | None:
+        cur, i = self.curve(side, key), self.phase_index(side, phase)
+        if cur is None or i is None:
+            return None
+        return cur[max(0, min(len(cur) - 1, i))]
+
+
+# ---------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------
+def _pct(x: float) -> str:
+    return f"{x:.1f} %"
+
+
+def _deg(x: float, signed: bool = False) -> str:
+    return f"{x:+.0f}°" if signed else f"{x:.0f}°"
+
+
+def _join(parts: Iterable[str]) -> str:
+    return " ".join(p.strip() for p in parts if p and p.strip())
+
+
+def _cant(what: str, facts: SessionFacts) -> str:
+    return f"{what} could not be assessed in this recording. {facts.why_missing()}"
+
+
+# ---------------------------------------------------------------------------
+# Assessments (one per quantity: value -> Finding)
+# ---------------------------------------------------------------------------
+def assess_cadence(v: float | None) -> Finding:
+    ref = f"{CADENCE_TYPICAL[0]:.0f}-{CADENCE_TYPICAL[1]:.0f} steps/min (Heiderscheit et al. 2011)"
+    if v is None:
+        return Finding("cadence", "unknown", None, "steps/min", ref)
+    lo, hi = (round(v * (1 + CADENCE_INCREASE[0])), round(v * (1 + CADENCE_INCREASE[1])))
+    if v < CADENCE_LOW:
+        return Finding("cadence", "low", v, "steps/min", ref,
+                       f"raise step rate 5-10 % (about {lo}-{hi} steps/min) with a metronome on easy runs")
+    if v < CADENCE_TYPICAL[0]:
+        return Finding("cadence", "slightly_low", v, "steps/min", ref,
+                       f"a 5 % increase (about {lo} steps/min) would shorten the reach of each step")
+    if v > CADENCE_HIGH:
+        return Finding("cadence", "high", v, "steps/min", ref,
+                       "a very quick turnover is fine if it feels relaxed; check stride length is not cut short")
+    return Finding("cadence", "typical", v, "steps/min", ref)
+
+
+def assess_contact(v: float | None) -> Finding:
+    ref = f"{CONTACT_TYPICAL[0]:.2f}-{CONTACT_TYPICAL[1]:.2f} s (Nummela 2007; Di Michele & Merni 2014)"
+    if v is None:
+        return Finding("contact_time", "unknown", None, "s", ref)
+    if v > CONTACT_TYPICAL[1]:
+        return Finding("contact_time", "high", v, "s", ref,
+                       "quicker, lighter steps (cadence drills, skipping, pogo hops) shorten ground contact")
+    if v < CONTACT_TYPICAL[0]:
+        return Finding("contact_time", "low", v, "s", ref)
+    return Finding("contact_time", "typical", v, "s", ref)
+
+
+def assess_balance(v: float | None) -> Finding:
+    ref = f"{BALANCE_SYMMETRIC[0]:.0f}-{BALANCE_SYMMETRIC[1]:.0f} % left (Garmin Running Dynamics band)"
+    if v is None:
+        return Finding("balance", "unknown", None, "% left", ref)
+    if BALANCE_SYMMETRIC[0] <= v <= BALANCE_SYMMETRIC[1]:
+        return Finding("balance", "typical", v, "% left", ref)
+    longer = "left" if v > 50 else "right"
+    status = "asymmetric" if abs(v - 50) > BALANCE_NOTABLE else "slightly_asymmetric"
+    return Finding("balance", status, v, "% left", ref,
+                   f"the {longer} foot stays down longer; single-leg strength work (step-downs, single-leg "
+                   f"calf raises) on the other side and a check for old niggles on the {longer} side help")
+
+
+def assess_contact_angle(v: float | None) -> Finding:
+    ref = "leg vs vertical at landing; <= 15° compact, > 22° reaching (our bands; Lieberman 2015 on overstriding)"
+    if v is None:
+        return Finding("contact_angle", "unknown", None, "deg", ref)
+    if v > CONTACT_ANGLE_REACHING:
+        return Finding("contact_angle", "high", v, "deg", ref,
+                       "land with the foot closer under the hip: a 5-10 % higher cadence and 'quiet feet' cues shorten the reach")
+    if v > CONTACT_ANGLE_COMPACT:
+        return Finding("contact_angle", "moderate", v, "deg", ref)
+    return Finding("contact_angle", "typical", v, "deg", ref)
+
+
+def assess_trunk(v: float | None) -> Finding:
+    ref = f"{TRUNK_LEAN_TYPICAL[0]:.0f}-{TRUNK_LEAN_TYPICAL[1]:.0f}° forward (Teng & Powers 2014)"
+    if v is None:
+        return Finding("trunk_lean", "unknown", None, "deg", ref)
+    if v > TRUNK_LEAN_EXCESSIVE:
+        return Finding("trunk_lean", "high", v, "deg", ref,
+                       "run taller: lean from the ankles, not the waist; core and hip-extensor strength help")
+    if v < TRUNK_LEAN_TYPICAL[0]:
+        return Finding("trunk_lean", "low", v, "deg", ref,
+                       "a slight forward lean from the ankles (about 5°) shares load from the knees to the hips")
+    if v > TRUNK_LEAN_TYPICAL[1]:
+        return Finding("trunk_lean", "slightly_high", v, "deg", ref, "keep the lean from the ankles, chest up")
+    return Finding("trunk_lean", "typical", v, "deg", ref)
+
+
+def assess_knee_stance(v: float | None) -> Finding:
+    ref = "about 40-45° (Novacheck 1998)"
+    if v is None:
+        return Finding("knee_flexion", "unknown", None, "deg", ref)
+    if v < KNEE_STANCE_TYPICAL[0]:
+        return Finding("knee_flexion", "low", v, "deg", ref,
+                       "a stiff-legged stance passes more shock upward; let the knee give a little more on landing")
+    if v > KNEE_STANCE_TYPICAL[1]:
+        return Finding("knee_flexion", "high", v, "deg", ref,
+                       "a deep knee bend in stance ('sitting') costs quadriceps work; hip and quad strength "
+                       "(split squats, step-ups) and a slightly quicker cadence help")
+    return Finding("knee_flexion", "typical", v, "deg", ref)
+
+
+def assess_hip_extension(v: float | None) -> Finding:
+    ref = "about 10-20° (Novacheck 1998; Schache 1999)"
+    if v is None:
+        return Finding("hip_extension", "unknown", None, "deg", ref)
+    if v < HIP_EXT_TYPICAL[0]:
+        return Finding("hip_extension", "low", v, "deg", ref,
+                       "limited push-off: hip-flexor mobility (kneeling lunge stretch) and glute activation "
+                       "(bridges, A-skips) open the hip behind you")
+    if v > HIP_EXT_TYPICAL[1]:
+        return Finding("hip_extension", "high", v, "deg", ref,
+                       "a big extension is fine if it comes from the hip; make sure the lower back is not arching to get it")
+    return Finding("hip_extension", "typical", v, "deg", ref)
+
+
+def assess_oscillation(v: float | None) -> Finding:
+    ref = f"{OSCILLATION_TYPICAL[0] * 100:.0f}-{OSCILLATION_TYPICAL[1] * 100:.0f} cm (Moore 2016)"
+    if v is None:
+        return Finding("vertical_oscillation", "unknown", None, "m", ref)
+    if v > OSCILLATION_TYPICAL[1]:
+        return Finding("vertical_oscillation", "high", v, "m", ref,
+                       "a bouncy stride wastes energy upward; think 'run forward, not up', slightly quicker steps")
+    return Finding("vertical_oscillation", "typical", v, "m", ref)
+
+
+def assess_shank(v: float | None) -> Finding:
+    ref = f"shank {SHANK_AT_IC_TARGET[0]:.0f}-{SHANK_AT_IC_TARGET[1]:.0f}° ahead of vertical at landing (Souza 2016; Wille 2014); proxy: COCO-17 has no heel/toe"
+    if v is None:
+        return Finding("shank_at_strike", "unknown", None, "deg", ref)
+    if v > SHANK_AT_IC_TARGET[1]:
+        return Finding("shank_at_strike", "high", v, "deg", ref,
+                       "the shin points forward at landing: aim to land with the shin closer to vertical, foot under the knee")
+    if v < SHANK_AT_IC_TARGET[0]:
+        return Finding("shank_at_strike", "low", v, "deg", ref)
+    return Finding("shank_at_strike", "typical", v, "deg", ref)
+
+
+# ---------------------------------------------------------------------------
+# Summary blocks
+# ---------------------------------------------------------------------------
+def _performance(f: SessionFacts, u: Units) -> Comment:
+    speed, pace, cad = f.get("speed_mps"), f.get("pace_min_per_km"), f.get("cadence_spm")
+    power, npower = f.get("power_w"), f.get("normalized_power_w_per_kg")
+    cf = assess_cadence(cad)
+    parts, findings = [], [cf]
+    if speed is not None:
+        s = f"You ran at {u.speed(speed)}"
+        s += f", a pace of {u.pace(pace)}." if pace is not None else "."
+        if "speed_mps" in f.spread:
+            lo, hi = f.spread["speed_mps"]
+            if hi - lo > 0.15 * speed:
+                s += (f" Speed measured stride by stride ranged from {u.speed(lo)} to {u.speed(hi)}; on a treadmill "
+                      "that swing comes from the foot speeding up and slowing down within each step, not from the belt.")
+        parts.append(s)
+        findings.append(Finding("speed", "info", speed, "m/s"))
+    else:
+        parts.append(_cant("Speed", f))
+    if cad is not None:
+        s = f"Your cadence averaged {cad:.0f} steps/min"
+        if cf.status == "typical":
+            s += f", right in the {cf.reference} that experienced runners typically use — keep it."
+        elif cf.status in ("low", "slightly_low"):
+            s += (f", {'just ' if cf.status == 'slightly_low' else ''}below the {cf.reference} that experienced runners typically use. Research shows that raising step rate by 5-10 % reduces "
+                  f"loading at the knee and hip; {cf.advice}.")
+        else:
+            s += f", above the usual {cf.reference}; {cf.advice}."
+        if "cadence_spm" in f.spread:
+            lo, hi = f.spread["cadence_spm"]
+            if hi - lo > 15:
+                s += (f" Step to step it varied from {lo:.0f} to {hi:.0f} steps/min, partly the ±1-frame timing "
+                      "resolution of the video, partly an uneven rhythm.")
+        parts.append(s)
+    else:
+        parts.append(_cant("Cadence", f))
+    if power is not None:
+        s = f"Estimated metabolic power was {power:.0f} W"
+        s += f" ({npower:.1f} W/kg)." if npower is not None else "."
+        parts.append(s + " That is the energy cost of running at this speed and incline (Minetti et al. 2002), "
+                         "not mechanical power at the pedals of a bike; it tracks speed.")
+        findings.append(Finding("power", "info", power, "W"))
+    elif npower is not None:
+        parts.append(f"Estimated metabolic power was {npower:.1f} W/kg (add your weight for watts).")
+    return Comment("summary", "performance_metrics", _join(parts), tuple(findings), u.system)
+
+
+def _mechanics(f: SessionFacts, u: Units) -> Comment:
+    ct, ft, st, sl = (f.get(k) for k in ("contact_time_s", "flight_time_s", "stride_time_s", "stride_length_m"))
+    fc = assess_contact(ct)
+    findings = [fc]
+    parts = []
+    if ct is None:
+        parts.append(_cant("Ground contact time", f))
+    else:
+        s = f"Each foot stayed on the ground for {u.ms(ct)} on average"
+        if fc.status == "typical":
+            s += f", within the typical range for recreational runners, {fc.reference}."
+        elif fc.status == "high":
+            s += f", longer than the typical range for recreational runners, {fc.reference}: {fc.advice}."
+        else:
+            s += f", shorter than most recreational runners ({fc.reference}) — a quick, reactive contact."
+        parts.append(s)
+    if ft is not None:
+        parts.append(f"Flight time was {u.ms(ft)} between steps.")
+    if ct is not None and st is not None and st > 0:
+        duty = ct / st
+        findings.append(Finding("duty_factor", "typical" if duty <= 0.40 else "info" if duty < DUTY_RUNNING_MAX
+                                else "high", duty, ""))
+        if duty >= DUTY_RUNNING_MAX:
+            parts.append(f"Contact takes {duty:.0%} of the stride, more than the 50 % that separates running "
+                         "from walking (Alexander 1989): the stride has little or no flight.")
+        else:
+            parts.append(f"Contact takes {duty:.0%} of each {st:.2f} s stride (duty factor; endurance running "
+                         "is typically 30-40 %, Folland 2017)"
+                         + (", so a lot of each stride is spent on the ground." if duty > 0.40 else "."))
+    if sl is not None:
+        s = f"Stride length (same foot to same foot) was {u.length(sl)}"
+        h = _num(f.profile.get("height_cm"))
+        if h:
+            s += f", {sl / (h / 100):.2f} times your height"
+        parts.append(s + ". Speed is cadence times step length, so any cadence increase at the same speed "
+                         "naturally shortens it a little — that is the goal, not a loss.")
+    fs = f.metrics.get("footstrike")
+    if isinstance(fs, str) and fs:
+        parts.append(f"The foot-strike estimate (from the shin angle at landing, a proxy) is {fs}. {FOOTSTRIKE_NOTE}")
+    return Comment("summary", "running_mechanics", _join(parts), tuple(findings), u.system)
+
+
+def _balance_posture(f: SessionFacts, u: Units) -> Comment:
+    bal, ca, lean = f.get("balance_pct"), f.get("contact_angle_deg"), f.get("posture_angle_deg")
+    fb, fa, ft = assess_balance(bal), assess_contact_angle(ca), assess_trunk(lean)
+    parts = []
+    if bal is None:
+        parts.append(_cant("Left/right balance", f))
+    elif fb.status == "typical":
+        parts.append(f"Your ground-contact balance was {_pct(bal)} left / {_pct(100 - bal)} right, inside the "
+                     f"{fb.reference}: both legs share the work evenly.")
+    else:
+        parts.append(f"Your ground-contact balance was {_pct(bal)} left / {_pct(100 - bal)} right, outside the "
+                     f"{fb.reference}: {fb.advice}.")
+    if ca is None:
+        parts.append(_cant("The contact angle", f))
+    else:
+        s = f"At landing your leg was {ca:.1f}° from vertical (hip to ankle)"
+        if fa.status == "high":
+            s += f", which means the foot lands well ahead of the hip (overstriding); {fa.advice}."
+        elif fa.status == "moderate":
+            s += ", a moderate reach in front of the body; keep an eye on it as you speed up."
+        else:
+            s += ", a compact landing with the foot close under the body."
+        parts.append(s)
+    if lean is None:
+        parts.append(_cant("Trunk lean", f))
+    else:
+        s = f"Your trunk leaned {lean:+.1f}° from vertical (+ = forward)"
+        if ft.status == "typical":
+            s += f", within the typical {ft.reference}."
+        elif ft.status == "low":
+            s += f", very upright or slightly back compared with the usual {ft.reference}; {ft.advice}."
+        else:
+            s += f", more than the usual {ft.reference}; {ft.advice}."
+        parts.append(s)
+    return Comment("summary", "balance_and_posture", _join(parts), (fb, fa, ft), u.system)
+
+
+def _distance_duration(f: SessionFacts, u: Units) -> Comment:
+    d, t = f.get("total_distance_m"), f.get("total_time_s")
+    n = f.quality.get("strides_used")
+    if t is None:
+        return Comment("summary", "distance_and_duration", _cant("Distance and duration", f),
+                       (Finding("duration", "unknown"),), u.system)
+    s = f"The analysed recording covers {u.duration(t)}"
+    s += f" and {u.distance(d)} at the measured speed" if d is not None else ""
+    s += f" ({n} complete strides)." if n else "."
+    if t < 60:
+        s += (" That is a short snapshot: it describes your form at this moment well, but says nothing about "
+              "how it holds up with fatigue. Film again near the end of a longer run to compare.")
+    elif t < 600:
+        s += " Long enough for stable averages; for fatigue effects compare a clip from the end of a run."
+    else:
+        s += " A long recording: compare its first and last minutes to see how form changes with fatigue."
+    return Comment("summary", "distance_and_duration", s, (Finding("duration", "info", t, "s"),), u.system)
+
+
+SEVERITY = {"high": 3, "low": 3, "asymmetric": 3, "slightly_low": 2, "slightly_high": 2,
+            "slightly_asymmetric": 1, "moderate": 1}
+
+
+def _priorities(findings: Iterable[Finding]) -> list[Finding]:
+    fs = [x for x in findings if x.advice and x.status in SEVERITY]
+    return sorted(fs, key=lambda x: -SEVERITY[x.status])
+
+
+def _final(f: SessionFacts, u: Units) -> Comment:
+    blocks = [_performance(f, u), _mechanics(f, u), _balance_posture(f, u)]
+    findings = [x for c in blocks for x in c.findings]
+    findings += [assess_knee_stance(f.get("knee_flexion_deg")), assess_oscillation(f.get("com_oscillation_m"))]
+    known = [x for x in findings if x.status != "unknown" and x.value is not None]
+    if not known:
+        return Comment("summary", "final_summary", _cant("Your running form", f), tuple(findings), u.system)
+    names = {"cadence": "cadence", "contact_time": "ground contact time", "balance": "left/right balance",
+             "contact_angle": "landing position", "trunk_lean": "trunk posture", "knee_flexion": "knee bend in stance",
+             "vertical_oscillation": "vertical bounce", "duty_factor": "time on the ground"}
+    good = [names[x.topic] for x in known if x.status == "typical" and x.topic in names]
+    prio = _priorities(known)
+    parts = []
+    spd, cad = f.get("speed_mps"), f.get("cadence_spm")
+    lead = "Overall"
+    if spd is not None:
+        lead += f", at {u.speed(spd)}"
+    if cad is not None:
+        lead += f" and {cad:.0f} steps/min"
+    if good:
+        parts.append(f"{lead}, your strengths are your {', '.join(good[:-1]) + ' and ' + good[-1] if len(good) > 1 else good[0]}.")
+    else:
+        parts.append(f"{lead}, there is room to work on several parts of your form.")
+    if prio:
+        top = prio[:2]
+        items = []
+        for x in top:
+            val = (f"{x.value:.0f} steps/min" if x.topic == "cadence" else
+                   u.ms(x.value) if x.topic == "contact_time" else
+                   f"{x.value:.1f} % left" if x.topic == "balance" else
+                   u.small(x.value) if x.topic == "vertical_oscillation" else f"{x.value:.0f}°")
+            items.append(f"{names.get(x.topic, x.topic)} ({val}): {x.advice}")
+        parts.append("The most useful thing to work on is " + items[0] + "."
+                     + (f" Next, {items[1]}." if len(items) > 1 else ""))
+        parts.append("Change one thing at a time, on easy runs, and re-film in 4-6 weeks to compare.")
+    else:
+        parts.append("Nothing measured here stands out against the reference ranges; keep training consistently "
+                     "and re-film every couple of months to catch changes early.")
+    return Comment("summary", "final_summary", _join(parts), tuple(findings), u.system)
+
+
+# ---------------------------------------------------------------------------
+# Form blocks
+# ---------------------------------------------------------------------------
+def _best_side(f: SessionFacts) -> str | None:
+    for s in ("left", "right"):
+        if f.curve(s, f"{s[0]}hip_angle") is not None:
+            return s
+    return None
+
+
+def _hip_extension(f: SessionFacts, side: str) -> float | None:
+    """Hip extension at toe-off (deg, + = thigh behind the trunk line)."""
+    v = f.at_phase(side, f"{side[0]}hip_angle", "takeoff")
+    return -v if v is not None else None
+
+
+def _form_contact(f: SessionFacts, u: Units) -> Comment:
+    ca, shank, cad = f.get("contact_angle_deg"), f.get("ankle_angle_deg"), f.get("cadence_spm")
+    fa, fs = assess_contact_angle(ca), assess_shank(shank)
+    if ca is None:
+        return Comment("form", "contact_angle", _cant("The contact angle", f), (fa,), u.system)
+    parts = [f"Your leg meets the ground at {ca:.1f}° from vertical (hip to ankle, averaged over all landings)."]
+    if "contact_angle_deg" in f.spread:
+        lo, hi = f.spread["contact_angle_deg"]
+        parts.append(f"Landing to landing it ranged from {lo:.0f}° to {hi:.0f}°.")
+    if fa.status == "high":
+        parts.append("That is a long reach in front of the body: the foot lands ahead of the hip and acts as a brake "
+                     "each step (Lieberman et al. 2015).")
+        if cad is not None:
+            parts.append(f"The simplest fix is cadence: at {cad:.0f} steps/min, stepping about 5 % quicker "
+                         f"({round(cad * 1.05)} steps/min) pulls the landing back under you (Heiderscheit et al. 2011).")
+        parts.append("Cue: 'land under your hips, push the ground behind you'.")
+    elif fa.status == "moderate":
+        parts.append("That is a moderate reach, typical of easy running; it should not grow as you speed up.")
+    else:
+        parts.append("That is a compact landing close under the body — good.")
+    if shank is not None:
+        parts.append(f"Your shin was {shank:+.0f}° from vertical at landing (+ = foot ahead of the knee; a proxy since "
+                     f"the model sees no heel or toe)"
+                     + ("; a shin closer to vertical usually goes with a softer landing." if fs.status == "high" else "."))
+    return Comment("form", "contact_angle", _join(parts), (fa, fs), u.system)
+
+
+def _form_push(f: SessionFacts, u: Units) -> Comment:
+    sides = {s: _hip_extension(f, s) for s in ("left", "right")}
+    known = {s: v for s, v in sides.items() if v is not None}
+    if not known:
+        return Comment("form", "push_angle", _cant("Hip extension at toe-off (push angle)", f),
+                       (Finding("hip_extension", "unknown"),), u.system)
+    mean = sum(known.values()) / len(known)
+    fh = assess_hip_extension(mean)
+    parts = ["At toe-off your thigh extends "
+             + " and ".join(f"{v:.0f}° ({s})" for s, v in known.items())
+             + " behind the line of your trunk."]
+    if fh.status == "typical":
+        parts.append(f"That is a good, full push-off; typical at toe-off is {fh.reference}.")
+    else:
+        parts.append(f"Typical at toe-off is {fh.reference}; {fh.advice}.")
+    findings = [fh]
+    if len(known) == 2 and abs(known["left"] - known["right"]) > ASYMMETRY_DEG:
+        more = max(known, key=known.get)
+        less = "right" if more == "left" else "left"
+        parts.append(f"The {more} hip extends {abs(known['left'] - known['right']):.0f}° more than the {less}: "
+                     f"hip-flexor mobility and glute work on the {less} side can even it out.")
+        findings.append(Finding("hip_extension_asymmetry", "asymmetric", abs(known["left"] - known["right"]), "deg"))
+    sa = f.get("stride_angle_deg")
+    if sa is not None:
+        parts.append(f"The largest angle between your thighs in a stride was {sa:.0f}°.")
+    return Comment("form", "push_angle", _join(parts), tuple(findings), u.system)
+
+
+def _form_knee_ankle(f: SessionFacts, u: Units) -> Comment:
+    kf, shank, lean = f.get("knee_flexion_deg"), f.get("ankle_angle_deg"), f.get("posture_angle_deg")
+    fk, fs, ft = assess_knee_stance(kf), assess_shank(shank), assess_trunk(lean)
+    parts = []
+    side = _best_side(f)
+    k_ic = f.at_phase(side, f"{side[0]}kne_angle", "strike") if side else None
+    if k_ic is not None:
+        parts.append(f"At landing your {side} knee was bent {k_ic:.0f}°"
+                     + (" — nearly straight, which with a long reach sends the impact up the leg; let the knee be "
+                        "softer at touchdown." if k_ic < KNEE_AT_IC_TYPICAL[0] else
+                        " — a soft, ready knee (about 15-25° is typical, Novacheck 1998)."
+                        if k_ic <= KNEE_AT_IC_TYPICAL[1] else " — already well bent at touchdown."))
+    if kf is None:
+        parts.append(_cant("Knee flexion in stance", f))
+    else:
+        s = f"It then bends to {kf:.0f}° at mid-stance"
+        s += (f", close to the typical peak of {fk.reference}." if fk.status == "typical"
+              else f", {'more' if fk.status == 'high' else 'less'} than the typical peak of {fk.reference}; {fk.advice}.")
+        parts.append(s)
+    if shank is not None:
+        parts.append(f"Your shin was {shank:+.0f}° from vertical at landing (ankle proxy)"
+                     + (f"; {fs.advice}." if fs.advice else ", close to the vertical-shin target."))
+    if lean is not None:
+        parts.append(f"Trunk lean averaged {lean:+.1f}°" + (f"; {ft.advice}." if ft.advice else ", a good posture."))
+    if not parts:
+        parts.append(_cant("Knee and ankle position", f))
+    return Comment("form", "knee_ankle", _join(parts), (fk, fs, ft), u.system)
+
+
+def _form_general(f: SessionFacts, u: Units) -> Comment:
+    blocks = [_form_contact(f, u), _form_push(f, u), _form_knee_ankle(f, u)]
+    findings = [x for c in blocks for x in c.findings] + [assess_cadence(f.get("cadence_spm"))]
+    known = [x for x in findings if x.status != "unknown"]
+    if not known:
+        return Comment("form", "general_form_recommendation", _cant("Your running form", f), tuple(findings), u.system)
+    prio = _priorities(known)
+    seen, items = set(), []
+    for x in prio:
+        if x.topic in seen:
+            continue
+        seen.add(x.topic)
+        items.append(x.advice)
+    if items:
+        parts = ["Priorities for your form, most useful first: "
+                 + "; ".join(f"({i + 1}) {a}" for i, a in enumerate(items[:3])) + "."]
+        if any(x.topic in ("contact_angle", "cadence") for x in prio[:2]):
+            parts.append("Cadence and landing position are linked: work on cadence first, the landing usually follows.")
+        parts.append("Practise one cue at a time on easy runs or strides, and re-film in 4-6 weeks.")
+    else:
+        parts = ["Your landing, push-off and knee and trunk positions are all within typical ranges. "
+                 "Keep building volume gradually and add strides or hill sprints to maintain this form."]
+    return Comment("form", "general_form_recommendation", _join(parts), tuple(findings), u.system)
+
+
+# ---------------------------------------------------------------------------
+# Gait (joint) blocks
+# ---------------------------------------------------------------------------
+def _asym(f: SessionFacts, side: str, key_of, phase: str) -> float | None:
+    other = "right" if side == "left" else "left"
+    a, b = f.at_phase(side, key_of(side), phase), f.at_phase(other, key_of(other), phase)
+    return None if a is None or b is None else a - b
+
+
+def _gait_block(f: SessionFacts, u: Units, side: str, joint: str) -> Comment:
+    block = f"{side}_{joint}_angle"
+    p = side[0]
+    key_of = {"posture": lambda s: "posture_angle", "hip": lambda s: f"{s[0]}hip_angle",
+              "knee": lambda s: f"{s[0]}kne_angle", "ankle": lambda s: f"{s[0]}ank_angle"}[joint]
+    key = key_of(side)
+    cur = f.curve(side, key)
+    if cur is None:
+        return Comment("recommendation", block, _cant(f"The {side} {joint} angle", f),
+                       (Finding(block, "unknown"),), u.system)
+    at = {ph: f.at_phase(side, key, ph) for ph in ("strike", "mid_stance", "takeoff")}
+    sd = f.curve_sd(side, key)
+    other = "right" if side == "left" else "left"
+    parts, findings = [], []
+    if joint == "posture":
+        mean = sum(cur) / len(cur)
+        ft = assess_trunk(mean)
+        findings.append(ft)
+        parts.append(f"Over your {side} strides the trunk leaned {mean:+.1f}° on average (+ = forward), moving "
+                     f"between {min(cur):+.0f}° and {max(cur):+.0f}° within the stride.")
+        parts.append(f"Typical is {ft.reference}." + (f" {ft.advice[0].upper() + ft.advice[1:]}." if ft.advice else
+                                                      " Good, stable posture."))
+        if max(cur) - min(cur) > 10:
+            parts.append("The trunk rocks quite a lot within each stride; core stability work (planks, dead bugs) helps hold it.")
+    elif joint == "hip":
+        ext = -min(cur)
+        fh = assess_hip_extension(-at["takeoff"] if at["takeoff"] is not None else None)
+        findings.append(fh)
+        parts.append(f"Your {side} hip is flexed {at['strike']:.0f}° at landing and extends to "
+                     f"{-at['takeoff']:.0f}° behind the trunk line at toe-off (peak extension {ext:.0f}°, "
+                     f"peak flexion {max(cur):.0f}°; range {max(cur) - min(cur):.0f}°).")
+        parts.append(f"Typical extension at toe-off is {fh.reference}."
+                     + (f" {fh.advice[0].upper() + fh.advice[1:]}." if fh.advice else " A full push-off."))
+    elif joint == "knee":
+        to_i = f.phase_index(side, "takeoff") or 0
+        swing = max(cur[to_i:]) if to_i < len(cur) else None
+        fk = assess_knee_stance(at["mid_stance"])
+        findings.append(fk)
+        parts.append(f"Your {side} knee lands bent {at['strike']:.0f}°, flexes to {at['mid_stance']:.0f}° at "
+                     f"mid-stance and extends to {at['takeoff']:.0f}° at toe-off.")
+        parts.append(f"Peak stance flexion is typically {fk.reference}."
+                     + (f" {fk.advice[0].upper() + fk.advice[1:]}." if fk.advice else " Good shock absorption."))
+        if swing is not None:
+            if swing < KNEE_SWING_LOW:
+                parts.append(f"In swing it folds to only {swing:.0f}° (often 90° or more at running speed, Novacheck "
+                             "1998; side-view video can under-read the far leg): a quicker heel recovery toward the "
+                             "glutes shortens the leg's pendulum and makes turnover easier.")
+                findings.append(Finding("knee_swing_flexion", "low", swing, "deg",
+                                        "often > 90° (Novacheck 1998)", "quicker heel recovery"))
+            else:
+                parts.append(f"In swing it folds to {swing:.0f}°, a good heel recovery.")
+    else:  # ankle (shank proxy)
+        fs = assess_shank(at["strike"])
+        findings.append(fs)
+        parts.append(f"Your {side} shin is {at['strike']:+.0f}° from vertical at landing and {at['takeoff']:+.0f}° "
+                     "at toe-off (+ = foot ahead of the knee). COCO-17 keypoints have no heel or toe, so this "
+                     "shank angle stands in for the ankle.")
+        parts.append(f"Target at landing: shin {SHANK_AT_IC_TARGET[0]:.0f}-{SHANK_AT_IC_TARGET[1]:.0f}° ahead of vertical (Souza 2016; Wille 2014)."
+                     + (f" {fs.advice[0].upper() + fs.advice[1:]}." if fs.advice else " You land with the shin near vertical — good."))
+    # left/right symmetry at the phases and stride-to-stride consistency
+    if joint != "posture":
+        d = _asym(f, side, key_of, "mid_stance" if joint == "knee" else "takeoff" if joint == "hip" else "strike")
+        ph = "mid-stance" if joint == "knee" else "toe-off" if joint == "hip" else "landing"
+        if joint == "hip" and d is not None:
+            d = -d  # compare extensions
+        if d is not None and abs(d) > ASYMMETRY_DEG:
+            what = "extends" if joint == "hip" else "reads"
+            parts.append(f"At {ph} it {what} {abs(d):.0f}° {'more' if d > 0 else 'less'} than your {other} side; "
+                         "a difference this size is worth watching.")
+            findings.append(Finding(f"{joint}_asymmetry", "asymmetric", d, "deg"))
+        elif d is not None:
+            parts.append(f"It matches your {other} side within {abs(d):.0f}° at {ph}.")
+    if sd is not None:
+        if sd > VARIABILITY_DEG:
+            parts.append(f"Stride to stride it varies by about {sd:.0f}° (SD), which is uneven; steady, relaxed "
+                         "running at a set pace usually smooths it.")
+            findings.append(Finding(f"{joint}_variability", "variable", sd, "deg"))
+        else:
+            parts.append(f"It repeats consistently from stride to stride (SD about {sd:.0f}°).")
+    return Comment("recommendation", block, _join(parts), tuple(findings), u.system)
+
+
+# ---------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------
+_SUMMARY = {"performance_metrics": _performance, "running_mechanics": _mechanics,
+            "balance_and_posture": _balance_posture, "distance_and_duration": _distance_duration,
+            "final_summary": _final}
+_FORM = {"contact_angle": _form_contact, "push_angle": _form_push, "knee_ankle": _form_knee_ankle,
+         "general_form_recommendation": _form_general}
+
+
+def blocks_of(kind: str) -> tuple[str, ...]:
+    if kind not in KINDS:
+        raise ValueError(f"unknown commentary kind {kind!r}; use one of {sorted(KINDS)}")
+    return KINDS[kind]
+
+
+def comment(kind: str, block: str, facts: SessionFacts, measurement_system: str = "metric") -> Comment:
+    """The rule engine's comment for one block of one session."""
+    u = Units(measurement_system)
+    if block not in blocks_of(kind):
+        raise ValueError(f"unknown {kind} block {block!r}")
+    if kind == "summary":
+        return _SUMMARY[block](facts, u)
+    if kind == "form":
+        return _FORM[block](facts, u)
+    side, joint, _ = block.split("_")
+    return _gait_block(facts, u, side, joint)
+
+
+def comments_for(kind: str, facts: SessionFacts, measurement_system: str = "metric") -> dict[str, Comment]:
+    """Every block of ``kind``."""
+    return {b: comment(kind, b, facts, measurement_system) for b in blocks_of(kind)}
