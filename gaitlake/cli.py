@@ -181,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_api_cli(sub)
     __import__("flows.cli", fromlist=["register_cli"]).register_cli(sub)  # worker, reprocess, compact, ingest
+    __import__("tasks.report_cli", fromlist=["register_cli"]).register_cli(sub)  # report
     return parser
 
 

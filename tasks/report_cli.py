@@ -1,0 +1,88 @@
+"""``gaitlake report SESSION_ID [-o OUT.png]``: the session's chart report, written locally from the lake.
+
+Also ``--snapshots DIR`` (re-render the gait-phase and form snapshots and the
+analysed video into DIR, from the lake and the stored source video; no pose)
+and ``--comments`` (print the rule engine's coaching for every block).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"gaitlake: {message}", file=sys.stderr)
+    return code
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from configs import get_settings
+    from storage.lake import Lake
+    from storage.objectstore import ObjectStore
+    from tasks.render import RenderData, render_report_png
+
+    settings = get_settings()
+    store = ObjectStore.from_settings(settings)
+    lake = Lake(store)
+    manifest = lake.current_manifest(args.session_id)
+    if manifest is None:
+        return _fail(f"session {args.session_id} is not in the lake (not processed, or not served yet)")
+    tables = {t: lake.read_table(args.session_id, t, manifest=manifest) for t in manifest.files}
+    if "frames" not in tables:
+        return _fail(f"session {args.session_id} has no frames table")
+    sessions = tables.get("sessions")
+    row = sessions.slice(0, 1).to_pylist()[0] if sessions is not None and sessions.num_rows else {}
+    data = RenderData.from_tables(tables["frames"], sessions, tables.get("strides"))
+    out = Path(args.output or f"report-{args.session_id}.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(render_report_png(data, row.get("title") or f"session {args.session_id}"))
+    print(f"report written to {out}", file=sys.stderr)
+
+    if args.snapshots:
+        from tasks.render import render_snapshots, render_video, snapshot_plan
+
+        video_key = row.get("video_key")
+        if not video_key or not store.exists(video_key):
+            return _fail("the source video is not in the object store: snapshots need it")
+        folder = Path(args.snapshots)
+        folder.mkdir(parents=True, exist_ok=True)
+        plan = snapshot_plan(data)
+        clean = {}
+        with store.local_copy(video_key) as src:
+            render_video(src, data, folder / "analyzed.mp4", snapshot_frames={f for f, *_ in plan.values()},
+                         on_snapshot=lambda i, f: clean.__setitem__(i, f.copy()))
+        for name, jpeg in render_snapshots(clean, data, plan).items():
+            (folder / (name.replace("/", "_") + ".jpg")).write_bytes(jpeg)
+        print(f"analysed video and {len(plan)} snapshots written to {folder}", file=sys.stderr)
+
+    if args.comments:
+        from analysis.commentary import KINDS, SessionFacts, comments_for
+
+        facts = SessionFacts.from_lake_row(row)
+        for kind in KINDS:
+            for block, c in comments_for(kind, facts, args.units).items():
+                print(f"[{kind}/{block}]\n{c.text}\n")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    """Add ``report`` to the ``gaitlake`` command line."""
+    p = subparsers.add_parser("report", help="write a session's chart report (PNG) from the lake")
+    p.add_argument("session_id")
+    p.add_argument("-o", "--output", help="PNG file to write (default: report-SESSION_ID.png)")
+    p.add_argument("--snapshots", metavar="DIR", help="also re-render the analysed video and snapshots into DIR")
+    p.add_argument("--comments", action="store_true", help="also print the rule-based coaching for every block")
+    p.add_argument("--units", choices=("metric", "imperial"), default="metric", help="units of --comments")
+    p.set_defaults(func=cmd_report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gaitlake-report", description=__doc__)
+    register_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
