@@ -5,6 +5,8 @@ All functions take and return arrays shaped ``(T, 17, 2)`` (pixel x, y) or
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.ndimage import median_filter
 from scipy.signal import butter, find_peaks, sosfiltfilt
@@ -74,7 +76,7 @@ def running_median(series: np.ndarray, window: int) -> np.ndarray:
 
 
 def reject_outliers(series: np.ndarray, window: int = 7, n_sigmas: float = 4.0,
-                    min_dev: float = 0.0) -> np.ndarray:
+                    min_dev: float = 0.0, motion_factor: float = 0.0) -> np.ndarray:
     """Hampel filter: set samples far from their running median to ``NaN``.
 
     A sample is an outlier when ``|x - median| > n_sigmas * 1.4826 * MAD`` in a
@@ -94,7 +96,14 @@ def reject_outliers(series: np.ndarray, window: int = 7, n_sigmas: float = 4.0,
     filled = np.where(np.isfinite(filled), filled, 0.0)
     med = running_median(filled, window)
     mad = running_median(np.abs(filled - med), window)
-    bad = np.abs(arr - med) > np.maximum(n_sigmas * 1.4826 * mad, min_dev)
+    floor = min_dev
+    if motion_factor:
+        # a genuine sample at a turning point lies up to about half-window x
+        # per-frame motion away from the window median; the local motion is the
+        # running median of |frame-to-frame change| (robust to the outliers themselves)
+        step = np.abs(np.diff(filled, axis=0, prepend=filled[:1]))
+        floor = np.maximum(min_dev, motion_factor * (window // 2) * running_median(step, window))
+    bad = np.abs(arr - med) > np.maximum(n_sigmas * 1.4826 * mad, floor)
     arr[bad] = np.nan
     return arr
 
@@ -223,6 +232,12 @@ def repair_swaps(xy: np.ndarray, fps: float, facing_x: float = 1.0) -> tuple[np.
     return out, int(any_swap.sum())
 
 
+#: Length of the odd-reflection pad at the record ends, in periods of the cut-off.
+#: A 2nd-order Butterworth settles (to e^-4) within about one period of its
+#: cut-off; two leave the transient ~1e-4 of the step.
+PAD_PERIODS = 2.0
+
+
 def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
     """Zero-phase Butterworth low-pass along axis 0, NaN-aware.
 
@@ -232,20 +247,35 @@ def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) ->
     Motor Control of Human Movement, ch. 3). Each run of finite samples is
     filtered separately; runs too short for the filter are left unfiltered.
     The cut-off is clipped to 0.45 * fps.
+
+    Record ends: each run is extended by its odd (point-symmetric) reflection,
+    which continues the local level and slope, over ``PAD_PERIODS`` periods
+    of the cut-off (``PAD_PERIODS * fps / cutoff`` samples, at most the run
+    length - 1). SciPy's default pad is a fixed 3 * (2 * sections + 1)
+    samples whatever the cut-off and frame rate; for a slow filter (the
+    0.5 Hz pelvis track) that is far shorter than the filter's settling time,
+    so the start-up transient of a moving (overground) pelvis leaks into the
+    last ~0.5 s of the record, and more so the higher the frame rate.
     """
     arr = np.array(series, dtype=np.float64, copy=True)
-    wn = min(cutoff_hz, 0.45 * fps) / (0.5 * fps)
+    fc = min(cutoff_hz, 0.45 * fps)
+    wn = fc / (0.5 * fps)
     sos = butter(order // 2 if order > 2 else 1, wn, btype="low", output="sos")
     flat = arr.reshape(arr.shape[0], -1)
     ok_all = np.isfinite(flat).all(axis=1)
-    pad = 3 * (2 * sos.shape[0] + 1)
+    pad = 3 * (2 * sos.shape[0] + 1)             # shortest run that is filtered
+    settle = max(pad, int(math.ceil(PAD_PERIODS * fps / fc)))
+
+    def padlen(n: int) -> int:
+        return min(settle, n - 1)
+
     if ok_all.all() and flat.shape[0] > pad:
-        return sosfiltfilt(sos, flat, axis=0).reshape(arr.shape)
+        return sosfiltfilt(sos, flat, axis=0, padlen=padlen(flat.shape[0])).reshape(arr.shape)
     for j in range(flat.shape[1]):
         col = flat[:, j]
         ok = np.isfinite(col)
         edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(int), 0]))
         for s, e in zip(edges[::2], edges[1::2]):
             if e - s > pad:
-                col[s:e] = sosfiltfilt(sos, col[s:e])
+                col[s:e] = sosfiltfilt(sos, col[s:e], padlen=padlen(e - s))
     return arr

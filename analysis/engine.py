@@ -316,7 +316,7 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     trunk_px = geo.segment_lengths_px(xy)["trunk"]
     min_dev = 0.08 * trunk_px if math.isfinite(trunk_px) else 0.0
     raw = xy
-    xy = cleaning.reject_outliers(xy, window=7, n_sigmas=3.0, min_dev=min_dev)
+    xy = cleaning.reject_outliers(xy, window=7, n_sigmas=3.0, min_dev=min_dev, motion_factor=1.0)
     n_outliers = int((np.isnan(xy) & ~np.isnan(raw)).any(-1).sum())
     xy = cleaning.interpolate_gaps(xy, max(2, int(round(MAX_GAP_S * eff_fps))))
     xy = cleaning.lowpass(xy, eff_fps, CUTOFF_HZ)
@@ -331,10 +331,10 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     pel_slow = cleaning.lowpass(pel_fwd, eff_fps, PELVIS_CUTOFF_HZ)
     valid = np.isfinite(fwd[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE]]).all(1) & np.isfinite(pel_fwd)
 
-    contact, v_stance = {}, {}
+    contact, v_stance, u_ankle = {}, {}, {}
     for side, ank in (("left", KP.LEFT_ANKLE), ("right", KP.RIGHT_ANKLE)):
-        u = fwd[:, ank] - pel_slow
-        contact[side], v_stance[side] = ev.contact_mask(u, eff_fps)
+        u_ankle[side] = fwd[:, ank] - pel_slow
+        contact[side], v_stance[side] = ev.contact_mask(u_ankle[side], eff_fps)
     vs = np.nanmean([v_stance["left"], v_stance["right"]]) if any(
         np.isfinite(list(v_stance.values()))) else float("nan")
     if profile.mode == "auto":
@@ -357,14 +357,19 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
 
     # --- events -------------------------------------------------------------
     side_events = {}
+    # sub-frame instants (fractional frames) of IC and TO, keyed by (side, kind) -> frame
+    instant: dict[tuple[str, str], dict[int, float]] = {}
     events: list[GaitEvent] = []
     for side, pref in (("left", "l"), ("right", "r")):
         ic, to = ev.events_from_mask(contact[side], valid)
+        ic_f, to_f = ev.subframe_event_frames(u_ankle[side], v_stance[side], ic, to)
         side_events[side] = {"IC": ic, "TO": to}
-        for f in ic:
-            events.append(GaitEvent(side, "IC", int(f), f / eff_fps))
-        for f in to:
-            events.append(GaitEvent(side, "TO", int(f), f / eff_fps))
+        instant[(side, "IC")] = dict(zip(ic.tolist(), ic_f.tolist()))
+        instant[(side, "TO")] = dict(zip(to.tolist(), to_f.tolist()))
+        for f, x in zip(ic, ic_f):
+            events.append(GaitEvent(side, "IC", int(f), x / eff_fps))
+        for f, x in zip(to, to_f):
+            events.append(GaitEvent(side, "TO", int(f), x / eff_fps))
         for _, f in ev.mid_stance_frames(ic, to, angles[f"{pref}kne_angle"]):
             events.append(GaitEvent(side, "MS", int(f), f / eff_fps))
     order = {"IC": 0, "MS": 1, "TO": 2}
@@ -390,11 +395,16 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         a, t, b, c = r["ic_frame"], r["to_frame"], r["next_ic_frame"], r["contralateral_ic_frame"]
         p = "l" if r["side"] == "left" else "r"
         P = "LEFT" if r["side"] == "left" else "RIGHT"
-        r["ic_time_s"] = a / eff_fps
-        r["contact_time_s"] = m.contact_time_s(a / eff_fps, t / eff_fps)
-        r["stride_time_s"] = m.stride_time_s(a / eff_fps, b / eff_fps)
-        r["step_time_s"] = m.step_time_s(a / eff_fps, c / eff_fps) if c is not None else None
-        r["flight_time_s"] = m.flight_time_s(t / eff_fps, c / eff_fps) if c is not None else None
+        osd = "right" if r["side"] == "left" else "left"
+        ta = instant[(r["side"], "IC")][a] / eff_fps
+        tt = instant[(r["side"], "TO")][t] / eff_fps
+        tb = instant[(r["side"], "IC")][b] / eff_fps
+        tc = instant[(osd, "IC")][c] / eff_fps if c is not None else None
+        r["ic_time_s"] = ta
+        r["contact_time_s"] = m.contact_time_s(ta, tt)
+        r["stride_time_s"] = m.stride_time_s(ta, tb)
+        r["step_time_s"] = m.step_time_s(ta, tc) if c is not None else None
+        r["flight_time_s"] = m.flight_time_s(tt, tc) if c is not None else None
         r["cadence_spm"] = m.cadence_spm(r["step_time_s"]) if r["step_time_s"] else None
         r["duty_factor"] = m.duty_factor(r["contact_time_s"], r["stride_time_s"])
         if mode == "treadmill":
@@ -445,8 +455,8 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         return float(v.mean()) if v.size else None
 
     # step times from all alternating ICs
-    all_ic = sorted([(e.frame, e.side) for e in events if e.kind == "IC"])
-    steps = [(b[0] - a[0]) / eff_fps for a, b in zip(all_ic, all_ic[1:]) if a[1] != b[1]]
+    all_ic = sorted([(e.frame, e.time_s, e.side) for e in events if e.kind == "IC"])
+    steps = [b[1] - a[1] for a, b in zip(all_ic, all_ic[1:]) if a[2] != b[2]]
     # Cadence needs only alternating contacts, not complete strides per side: a
     # short clip with a few steps still has a cadence.
     has_steps = len(steps) >= MIN_STEPS_FOR_CADENCE
