@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_matches, fake_mp4
+from api_support import assert_matches, fake_mp4
 from storage.catalog import SessionStatus, Thread
 
 DETAILS = "/running/sessions/{session_id}/"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from conftest import assert_matches
+from api_support import assert_matches
 
 REPO = Path(__file__).resolve().parents[2]
 TREADMILL = REPO.parent / "shared" / "videos" / "treadmill-side-60fps.mp4"

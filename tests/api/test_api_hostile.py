@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import ApiSettings
-from conftest import fake_mp4
+from api_support import fake_mp4
 from storage.catalog import RunningSession
 
 ISSUER = "https://securetoken.google.com/gaitlake-test"

@@ -29,7 +29,7 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 def auth_headers():
     from fastapi.testclient import TestClient
 
-    from conftest import World
+    from api_support import World
 
     from storage.lake import Lake
     from storage.objectstore import ObjectStore

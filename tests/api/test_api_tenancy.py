@@ -10,7 +10,7 @@ import itertools
 import pytest
 from sqlalchemy import func, select
 
-from conftest import fake_mp4
+from api_support import fake_mp4
 from storage.catalog import Thread
 
 OPS = [
