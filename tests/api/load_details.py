@@ -1,7 +1,7 @@
 """Load check: GET session details under 50 concurrent clients against uvicorn (p50/p99).
 
 Run on an idle machine: python tests/api/load_details.py  (not a pytest test)."""
-import asyncio, json, os, statistics, subprocess, sys, tempfile, time
+import asyncio, json, os, subprocess, sys, tempfile, time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))); sys.path.insert(0, REPO)
 import pyarrow as pa, httpx
 from configs import load_settings
