@@ -40,21 +40,25 @@ def interpolate_gaps(series: np.ndarray, max_gap_frames: int) -> np.ndarray:
         Float array of the same shape.
     """
     arr = np.array(series, dtype=np.float64, copy=True)
-    flat = arr.reshape(arr.shape[0], -1)
-    t = np.arange(arr.shape[0])
-    for j in range(flat.shape[1]):
-        col = flat[:, j]
-        ok = np.isfinite(col)
-        if ok.all() or ok.sum() < 2:
-            continue
-        filled = np.interp(t, t[ok], col[ok])
-        # length of the NaN run each frame belongs to
-        miss = ~ok
-        run_id = np.cumsum(np.r_[True, miss[1:] != miss[:-1]])
-        run_len = np.bincount(run_id)[run_id]
-        first, last = np.flatnonzero(ok)[[0, -1]]
-        fill = miss & (run_len <= max_gap_frames) & (t > first) & (t < last)
-        col[fill] = filled[fill]
+    T = arr.shape[0]
+    flat = arr.reshape(T, -1)
+    # work on the missing samples only: runs of consecutive NaN per column
+    c, r = np.nonzero(~np.isfinite(flat.T))          # column-major: runs are contiguous
+    if r.size == 0 or T < 3:
+        return arr
+    new_run = np.ones(r.size, dtype=bool)
+    new_run[1:] = (c[1:] != c[:-1]) | (r[1:] != r[:-1] + 1)
+    starts = np.flatnonzero(new_run)
+    run = np.cumsum(new_run) - 1
+    ends = np.r_[starts[1:], r.size] - 1
+    p0 = r[starts][run] - 1                           # last valid frame before the run
+    p1 = r[ends][run] + 1                             # first valid frame after it
+    fill = (p0 >= 0) & (p1 < T) & (p1 - p0 - 1 <= max_gap_frames)
+    if fill.any():
+        r, c, p0, p1 = r[fill], c[fill], p0[fill], p1[fill]
+        y0, y1 = flat[p0, c], flat[p1, c]
+        # np.interp's arithmetic: slope * (x - x0) + y0
+        flat[r, c] = (y1 - y0) / (p1 - p0) * (r - p0) + y0
     return arr
 
 
@@ -62,17 +66,22 @@ def running_median(series: np.ndarray, window: int) -> np.ndarray:
     """Centred running median along axis 0 (edges repeat the end samples).
 
     Same values as ``median_filter(series, size=(window, 1, ...), mode="nearest")``,
-    computed column by column on contiguous 1-D series, which SciPy's 1-D rank
-    filter does ~7x faster than the N-D one.
+    computed by SciPy's 1-D rank filter (~7x faster than the N-D one) in a single
+    call: the columns are laid end to end, each padded with ``window // 2`` copies
+    of its end samples, which is exactly the ``"nearest"`` boundary of each column.
     """
     arr = np.asarray(series, dtype=np.float64)
-    if arr.ndim == 1:
-        return median_filter(arr, size=window, mode="nearest")
-    cols = np.ascontiguousarray(arr.reshape(arr.shape[0], -1).T)
-    out = np.empty_like(cols)
-    for j, col in enumerate(cols):
-        out[j] = median_filter(col, size=window, mode="nearest")
-    return out.T.reshape(arr.shape)
+    if arr.ndim == 1 or arr.shape[0] == 0:
+        return median_filter(arr, size=(window,) + (1,) * (arr.ndim - 1), mode="nearest")
+    T = arr.shape[0]
+    flat = arr.reshape(T, -1)
+    h = window // 2
+    padded = np.empty((flat.shape[1], T + 2 * h))
+    padded[:, h:h + T] = flat.T
+    padded[:, :h] = flat[:1].T
+    padded[:, h + T:] = flat[-1:].T
+    out = median_filter(padded.ravel(), size=window, mode="nearest").reshape(padded.shape)
+    return np.ascontiguousarray(out[:, h:h + T].T).reshape(arr.shape)
 
 
 def reject_outliers(series: np.ndarray, window: int = 7, n_sigmas: float = 4.0,
@@ -92,19 +101,34 @@ def reject_outliers(series: np.ndarray, window: int = 7, n_sigmas: float = 4.0,
         is ``np.isnan(out) & ~np.isnan(series)``.
     """
     arr = np.array(series, dtype=np.float64, copy=True)
-    filled = interpolate_gaps(arr, arr.shape[0])
-    filled = np.where(np.isfinite(filled), filled, 0.0)
+    T = arr.shape[0]
+    filled = interpolate_gaps(arr, T).reshape(T, -1)
+    filled[~np.isfinite(filled)] = 0.0
+    C = filled.shape[1]
     med = running_median(filled, window)
-    mad = running_median(np.abs(filled - med), window)
-    floor = min_dev
+    # the two medians below share one call: columns [0, C) are |x - median|,
+    # [C, 2C) the |frame-to-frame change| (when the motion floor is used)
+    work = np.empty((T, 2 * C if motion_factor else C))
+    np.subtract(filled, med, out=work[:, :C])
     if motion_factor:
         # a genuine sample at a turning point lies up to about half-window x
         # per-frame motion away from the window median; the local motion is the
         # running median of |frame-to-frame change| (robust to the outliers themselves)
-        step = np.abs(np.diff(filled, axis=0, prepend=filled[:1]))
-        floor = np.maximum(min_dev, motion_factor * (window // 2) * running_median(step, window))
-    bad = np.abs(arr - med) > np.maximum(n_sigmas * 1.4826 * mad, floor)
-    arr[bad] = np.nan
+        work[:1, C:] = 0.0
+        np.subtract(filled[1:], filled[:-1], out=work[1:, C:])
+    np.abs(work, out=work)
+    rm = running_median(work, window)
+    thr = rm[:, :C] * (n_sigmas * 1.4826)                       # n_sigmas x 1.4826 x MAD
+    if motion_factor:
+        floor = rm[:, C:] * (motion_factor * (window // 2))
+        np.maximum(floor, min_dev, out=floor)
+        np.maximum(thr, floor, out=thr)
+    else:
+        np.maximum(thr, min_dev, out=thr)
+    flat = arr.reshape(T, -1)
+    dev = np.subtract(flat, med, out=med)
+    np.abs(dev, out=dev)
+    flat[dev > thr] = np.nan
     return arr
 
 

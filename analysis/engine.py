@@ -202,23 +202,175 @@ class SessionAnalysis:
 
 
 # ---------------------------------------------------------------------------
-def _stride_rows(side_events: dict, fps: float) -> list[dict]:
-    rows = []
+def _stride_table(side_events: dict) -> dict[str, np.ndarray]:
+    """Complete strides of both sides as arrays, sorted by IC frame (left first on ties).
+
+    A stride of one side runs from an IC to that side's next IC and needs a TO
+    in between; ``c`` is the first contralateral IC after the stride's IC and
+    before its end (-1 when there is none). ``*_f`` are the sub-frame instants
+    (fractional frames) of the same events.
+    """
+    parts = []
     for side, other in (("left", "right"), ("right", "left")):
         ic, to = side_events[side]["IC"], side_events[side]["TO"]
-        oic = side_events[other]["IC"]
-        jt = np.searchsorted(to, ic, side="right")     # first TO after each IC
-        jc = np.searchsorted(oic, ic, side="right")    # first contralateral IC after each IC
-        for k in range(len(ic) - 1):
-            a, b = int(ic[k]), int(ic[k + 1])
-            if jt[k] >= len(to) or not to[jt[k]] < b:
+        icf, tof = side_events[side]["IC_f"], side_events[side]["TO_f"]
+        oic, oicf = side_events[other]["IC"], side_events[other]["IC_f"]
+        if len(ic) < 2 or len(to) == 0:
+            continue
+        a, b = ic[:-1], ic[1:]
+        jt = np.searchsorted(to, a, side="right")       # first TO after each IC
+        jtc = np.minimum(jt, len(to) - 1)
+        ok = (jt < len(to)) & (to[jtc] < b)
+        jc = np.searchsorted(oic, a, side="right")      # first contralateral IC after each IC
+        if len(oic):
+            jcc = np.minimum(jc, len(oic) - 1)
+            has_c = (jc < len(oic)) & (oic[jcc] < b)
+            c, cf = np.where(has_c, oic[jcc], -1), np.where(has_c, oicf[jcc], np.nan)
+        else:
+            c, cf = np.full(len(a), -1, dtype=np.int64), np.full(len(a), np.nan)
+        parts.append({"left": np.full(int(ok.sum()), side == "left"),
+                      "a": a[ok], "t": to[jtc][ok], "b": b[ok], "c": c[ok],
+                      "af": icf[:-1][ok], "tf": tof[jtc][ok], "bf": icf[1:][ok], "cf": cf[ok]})
+    keys = ("left", "a", "t", "b", "c", "af", "tf", "bf", "cf")
+    if not parts:
+        return {k: np.zeros(0, dtype=bool if k == "left" else (np.int64 if len(k) == 1 else float))
+                for k in keys}
+    tab = {k: np.concatenate([p[k] for p in parts]) for k in keys}
+    order = np.argsort(tab["a"], kind="stable")
+    return {k: v[order] for k, v in tab.items()}
+
+
+def _seg_reduce(ufunc: np.ufunc, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """``ufunc.reduce(x[lo[i]:hi[i]])`` for every segment (all ``hi > lo``), in one call."""
+    if lo.size == 0:
+        return np.zeros(0)
+    xp = np.append(x, x[-1:])                           # so that hi may equal len(x)
+    idx = np.empty(2 * lo.size, dtype=np.int64)
+    idx[0::2], idx[1::2] = lo, hi
+    return ufunc.reduceat(xp, idx)[0::2]
+
+
+def _seg_nanmean(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NaN-ignoring mean of ``x[lo:hi]`` per segment, and the number of finite samples."""
+    ok = np.isfinite(x)
+    tot = _seg_reduce(np.add, np.where(ok, x, 0.0), lo, hi)
+    n = _seg_reduce(np.add, ok.astype(np.float64), lo, hi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, tot / n, np.nan), n
+
+
+def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, pel_fwd: np.ndarray,
+                    ppm: float, profile: RunnerProfile, xy: np.ndarray, facing: float,
+                    angles: dict, pelvis_h: np.ndarray, thigh: dict) -> list[dict]:
+    """One row per complete stride and side (sorted by IC frame), every metric of
+    ``analysis.metrics`` computed for all strides at once (same definitions, see there)."""
+    tab = _stride_table(side_events)
+    R = tab["a"].size
+    if R == 0:
+        return []
+    left = tab["left"]
+    a, t, b, c = tab["a"], tab["t"], tab["b"], tab["c"]
+    has_c = c >= 0
+    ta, tt, tb = tab["af"] / fps, tab["tf"] / fps, tab["bf"] / fps
+    tc = tab["cf"] / fps
+    contact_t = tt - ta                                         # m.contact_time_s
+    stride_t = tb - ta                                          # m.stride_time_s
+    step_t = np.where(has_c, tc - ta, np.nan)                   # m.step_time_s
+    flight_t = np.where(has_c, np.maximum(0.0, tc - tt), np.nan)  # m.flight_time_s
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cadence = np.where(step_t > 0, 60.0 / step_t, np.nan)   # m.cadence_spm
+        duty = np.where(stride_t > 0, contact_t / stride_t, np.nan)
+    cad_none = ~has_c | (step_t == 0)                          # no step (or a zero one): None
+
+    def by_side(lf: np.ndarray, rt: np.ndarray) -> np.ndarray:
+        return np.where(left, lf, rt)
+
+    if mode == "treadmill":                                     # m.treadmill_speed_mps
+        n = t - a
+        lo = a + np.round(0.1 * n).astype(np.int64)
+        hi = np.maximum(lo + 2, a + np.round(0.7 * n).astype(np.int64))
+        speed = np.full(R, np.nan)
+        for is_left, ank in ((True, KP.LEFT_ANKLE), (False, KP.RIGHT_ANKLE)):
+            sel = (left == is_left) & (n >= 3)
+            if not sel.any():
                 continue
-            c = int(oic[jc[k]]) if jc[k] < len(oic) and oic[jc[k]] < b else None
-            row = {"side": side, "ic_frame": a, "to_frame": int(to[jt[k]]), "next_ic_frame": b,
-                   "contralateral_ic_frame": c}
-            rows.append(row)
-    rows.sort(key=lambda r: r["ic_frame"])
-    return rows
+            x = fwd[:, ank]
+            # segment x[lo:hi+1] (clipped to the record like a slice) and its diffs
+            l2, h2 = np.minimum(lo[sel], x.size), np.minimum(hi[sel] + 1, x.size)
+            _, n_fin = _seg_nanmean(x, l2, np.maximum(h2, l2 + 1))
+            n_fin = np.where(h2 > l2, n_fin, 0)
+            d = np.diff(x)
+            dh = np.maximum(h2 - 1, l2)
+            mean_d, n_d = _seg_nanmean(d, np.minimum(l2, d.size), np.maximum(np.minimum(dh, d.size), np.minimum(l2, d.size) + 1))
+            mean_d = np.where((dh > l2) & (n_d > 0), mean_d, np.nan)
+            speed[sel] = np.where(n_fin >= 2, -(mean_d * fps) / ppm, np.nan)
+    else:                                                       # m.overground_speed_mps
+        speed = (pel_fwd[b] - pel_fwd[a]) / ppm / ((b - a) / fps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pace = np.where(speed > 0, 1000.0 / 60.0 / speed, np.nan)  # m.pace_min_per_km
+    stride_len = speed * stride_t                               # m.stride_length_m
+    cost = m.minetti_cost_j_per_kg_m(profile.incline_deg)
+    if profile.weight_kg is None:
+        power = np.full(R, np.nan)
+    else:                                                       # m.metabolic_power_w
+        power = np.where(np.isfinite(speed), cost * profile.weight_kg * speed, np.nan)
+    norm_power = cost * speed                                   # m.normalized_power_w_per_kg
+    # m.contact_angle_deg: leg (hip -> ankle) against vertical at IC, body frame
+    hip = by_side(xy[a, KP.LEFT_HIP].T, xy[a, KP.RIGHT_HIP].T)
+    ank = by_side(xy[a, KP.LEFT_ANKLE].T, xy[a, KP.RIGHT_ANKLE].T)
+    dx, dy = facing * (ank[0] - hip[0]), -(ank[1] - hip[1])
+    contact_angle = np.degrees(np.arctan2(dx, -dy))
+    # m.knee_flexion_deg: peak stance knee flexion in [IC, TO)
+    knee = by_side(_seg_reduce(np.fmax, angles["lkne_angle"], a, t),
+                   _seg_reduce(np.fmax, angles["rkne_angle"], a, t))
+    ankle = by_side(angles["lank_angle"][a], angles["rank_angle"][a])   # m.ankle_angle_at_ic_deg
+    posture, _ = _seg_nanmean(angles["posture_angle"], a, b + 1)
+    e = np.where(has_c, c, b)                                   # m.com_oscillation_m over one step
+    hmax = _seg_reduce(np.fmax, pelvis_h, a, e + 1)
+    hmin = _seg_reduce(np.fmin, pelvis_h, a, e + 1)
+    _, hn = _seg_nanmean(pelvis_h, a, e + 1)
+    com = np.where(hn >= 2, hmax - hmin, np.nan)
+    stride_angle = _seg_reduce(np.fmax, np.abs(thigh["left"] - thigh["right"]), a, b + 1)
+    mean_h, _ = _seg_nanmean(pelvis_h, a, b + 1)                # m.mean_height_m
+    # balance: each stride's contact vs the first later contralateral stride's contact
+    bal = np.full(R, np.nan)
+    bal_none = np.ones(R, dtype=bool)
+    for is_left in (True, False):
+        me, oth = np.flatnonzero(left == is_left), np.flatnonzero(left != is_left)
+        if me.size == 0 or oth.size == 0:
+            continue
+        k = np.searchsorted(a[oth], a[me], side="right")
+        okk = k < oth.size
+        q = oth[np.minimum(k, oth.size - 1)]
+        gl, gr = (contact_t[me], contact_t[q]) if is_left else (contact_t[q], contact_t[me])
+        tot = gl + gr
+        with np.errstate(invalid="ignore", divide="ignore"):
+            val = np.where(tot > 0, 100.0 * gl / tot, np.nan)   # m.balance_pct
+        bal[me[okk]] = val[okk]
+        bal_none[me[okk]] = False
+
+    def col(v: np.ndarray, none: np.ndarray | None = None) -> list:
+        out = v.tolist()
+        if none is not None:
+            for i in np.flatnonzero(none).tolist():
+                out[i] = None
+        return out
+
+    cols = {
+        "side": np.where(left, "left", "right").tolist(), "ic_frame": a.tolist(), "to_frame": t.tolist(),
+        "next_ic_frame": b.tolist(), "contralateral_ic_frame": col(c, ~has_c),
+        "ic_time_s": col(ta), "contact_time_s": col(contact_t), "stride_time_s": col(stride_t),
+        "step_time_s": col(step_t, ~has_c), "flight_time_s": col(flight_t, ~has_c),
+        "cadence_spm": col(cadence, cad_none), "duty_factor": col(duty),
+        "speed_mps": col(speed), "pace_min_per_km": col(pace), "stride_length_m": col(stride_len),
+        "power_w": col(power), "normalized_power_w_per_kg": col(norm_power),
+        "contact_angle_deg": col(contact_angle), "knee_flexion_deg": col(knee),
+        "ankle_angle_deg": col(ankle), "footstrike": [m.footstrike_proxy(v) for v in ankle.tolist()],
+        "posture_angle_deg": col(posture), "com_oscillation_m": col(com),
+        "stride_angle_deg": col(stride_angle), "mean_h_m": col(mean_h), "balance_pct": col(bal, bal_none),
+    }
+    names = list(cols)
+    return [dict(zip(names, vals)) for vals in zip(*cols.values())]
 
 
 def _curves(series: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -357,19 +509,16 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
 
     # --- events -------------------------------------------------------------
     side_events = {}
-    # sub-frame instants (fractional frames) of IC and TO, keyed by (side, kind) -> frame
-    instant: dict[tuple[str, str], dict[int, float]] = {}
     events: list[GaitEvent] = []
     for side, pref in (("left", "l"), ("right", "r")):
         ic, to = ev.events_from_mask(contact[side], valid)
+        # sub-frame instants (fractional frames) of IC and TO
         ic_f, to_f = ev.subframe_event_frames(u_ankle[side], v_stance[side], ic, to)
-        side_events[side] = {"IC": ic, "TO": to}
-        instant[(side, "IC")] = dict(zip(ic.tolist(), ic_f.tolist()))
-        instant[(side, "TO")] = dict(zip(to.tolist(), to_f.tolist()))
-        for f, x in zip(ic, ic_f):
-            events.append(GaitEvent(side, "IC", int(f), x / eff_fps))
-        for f, x in zip(to, to_f):
-            events.append(GaitEvent(side, "TO", int(f), x / eff_fps))
+        side_events[side] = {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f}
+        for f, x in zip(ic.tolist(), ic_f.tolist()):
+            events.append(GaitEvent(side, "IC", f, x / eff_fps))
+        for f, x in zip(to.tolist(), to_f.tolist()):
+            events.append(GaitEvent(side, "TO", f, x / eff_fps))
         for _, f in ev.mid_stance_frames(ic, to, angles[f"{pref}kne_angle"]):
             events.append(GaitEvent(side, "MS", int(f), f / eff_fps))
     order = {"IC": 0, "MS": 1, "TO": 2}
@@ -390,55 +539,8 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     thigh = {s: ang.segment_angle(ang.to_body_frame(xy[:, KP[f"{p}_KNEE"]] - xy[:, KP[f"{p}_HIP"]], facing))
              for s, p in (("left", "LEFT"), ("right", "RIGHT"))}
 
-    rows = _stride_rows(side_events, eff_fps)
-    for r in rows:
-        a, t, b, c = r["ic_frame"], r["to_frame"], r["next_ic_frame"], r["contralateral_ic_frame"]
-        p = "l" if r["side"] == "left" else "r"
-        P = "LEFT" if r["side"] == "left" else "RIGHT"
-        osd = "right" if r["side"] == "left" else "left"
-        ta = instant[(r["side"], "IC")][a] / eff_fps
-        tt = instant[(r["side"], "TO")][t] / eff_fps
-        tb = instant[(r["side"], "IC")][b] / eff_fps
-        tc = instant[(osd, "IC")][c] / eff_fps if c is not None else None
-        r["ic_time_s"] = ta
-        r["contact_time_s"] = m.contact_time_s(ta, tt)
-        r["stride_time_s"] = m.stride_time_s(ta, tb)
-        r["step_time_s"] = m.step_time_s(ta, tc) if c is not None else None
-        r["flight_time_s"] = m.flight_time_s(tt, tc) if c is not None else None
-        r["cadence_spm"] = m.cadence_spm(r["step_time_s"]) if r["step_time_s"] else None
-        r["duty_factor"] = m.duty_factor(r["contact_time_s"], r["stride_time_s"])
-        if mode == "treadmill":
-            spd = m.treadmill_speed_mps(fwd[:, KP[f"{P}_ANKLE"]], a, t, eff_fps, ppm)
-        else:
-            spd = m.overground_speed_mps(pel_fwd, a, b, eff_fps, ppm)
-        r["speed_mps"] = spd
-        r["pace_min_per_km"] = m.pace_min_per_km(spd)
-        r["stride_length_m"] = m.stride_length_m(spd, r["stride_time_s"])
-        r["power_w"] = m.metabolic_power_w(spd, profile.weight_kg, profile.incline_deg)
-        r["normalized_power_w_per_kg"] = m.normalized_power_w_per_kg(spd, profile.incline_deg)
-        hip_b = ang.to_body_frame(xy[a, KP[f"{P}_HIP"]], facing)
-        ank_b = ang.to_body_frame(xy[a, KP[f"{P}_ANKLE"]], facing)
-        r["contact_angle_deg"] = m.contact_angle_deg(hip_b, ank_b)
-        r["knee_flexion_deg"] = m.knee_flexion_deg(angles[f"{p}kne_angle"], a, t)
-        r["ankle_angle_deg"] = m.ankle_angle_at_ic_deg(angles[f"{p}ank_angle"], a)
-        r["footstrike"] = m.footstrike_proxy(angles[f"{p}ank_angle"][a])
-        r["posture_angle_deg"] = float(np.nanmean(angles["posture_angle"][a:b + 1]))
-        r["com_oscillation_m"] = m.com_oscillation_m(pelvis_h, a, c if c is not None else b)
-        r["stride_angle_deg"] = m.stride_angle_deg(thigh["left"], thigh["right"], a, b)
-        r["mean_h_m"] = m.mean_height_m(pelvis_h, a, b)
-    # balance: each stride's contact vs the nearest following contralateral contact
-    # (rows are sorted by IC frame, so the first later contralateral row is a binary search)
-    side_rows = {sd: [q for q in rows if q["side"] == sd] for sd in ("left", "right")}
-    side_ics = {sd: np.array([q["ic_frame"] for q in qs], dtype=np.int64) for sd, qs in side_rows.items()}
-    for r in rows:
-        osd = "right" if r["side"] == "left" else "left"
-        k = int(np.searchsorted(side_ics[osd], r["ic_frame"], side="right"))
-        if k < len(side_rows[osd]):
-            q = side_rows[osd][k]
-            gl, gr = (r, q) if r["side"] == "left" else (q, r)
-            r["balance_pct"] = m.balance_pct(gl["contact_time_s"], gr["contact_time_s"])
-        else:
-            r["balance_pct"] = None
+    rows = _stride_metrics(side_events, eff_fps, mode, fwd, pel_fwd, ppm, profile, xy, facing,
+                           angles, pelvis_h, thigh)
 
     n_left = sum(r["side"] == "left" for r in rows)
     n_right = sum(r["side"] == "right" for r in rows)
@@ -642,17 +744,25 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
             cur = C.mean(0)
             sd = C.std(0, ddof=1) if C.shape[0] > 1 else np.zeros(CURVE_POINTS)
             if C.shape[0] >= 3:
-                x = np.arange(C.shape[0])
-                slope, icpt = np.polyfit(x, C, 1)
-                nxt = icpt + slope * C.shape[0]
+                # per-point least-squares line over stride number, in closed form
+                # (np.polyfit's LAPACK call costs more than the fit on these small arrays)
+                x = np.arange(C.shape[0], dtype=np.float64)
+                xc = x - x.mean()
+                slope = xc @ (C - cur) / (xc @ xc)
+                nxt = cur + slope * (C.shape[0] - x.mean())
             else:
                 nxt = cur
             curves[k] = {"current": cur, "std_dev": sd, "next": nxt}
-        peaks = []
-        for r in srows:
-            f = first_ms(side, r["ic_frame"], r["to_frame"])
-            if f is not None:
-                peaks.append((f - r["ic_frame"]) / fps * 1000.0)
+        # first MS in each stride's stance [IC, TO): a binary search; the set's
+        # order only matters where a stance holds several MS frames (loop there)
+        tos = np.array([r["to_frame"] for r in srows], dtype=np.int64)
+        srt = ms_sorted[side]
+        lo, hi = np.searchsorted(srt, starts, side="left"), np.searchsorted(srt, tos, side="left")
+        f_ms = np.where(hi - lo == 1, srt[np.minimum(lo, max(srt.size - 1, 0))] if srt.size else -1, -1)
+        for k in np.flatnonzero(hi - lo > 1).tolist():
+            f_ms[k] = first_ms(side, int(starts[k]), int(tos[k]))
+        got = hi > lo
+        peaks = ((f_ms[got] - starts[got]) / fps * 1000.0).tolist()
         out[side] = {
             "peak_time": float(np.mean(peaks)) if peaks else None,
             "initiator": initiator,

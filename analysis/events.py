@@ -211,14 +211,26 @@ def subframe_event_frames(u: np.ndarray, v_stance: float, ic: np.ndarray, to: np
 
 
 def mid_stance_frames(ic: np.ndarray, to: np.ndarray, knee_flexion_deg: np.ndarray) -> list[tuple[int, int]]:
-    """(IC frame, MS frame) pairs: MS is peak knee flexion between IC and the next TO."""
-    out = []
-    to_sorted = np.sort(np.asarray(to))
+    """(IC frame, MS frame) pairs: MS is peak knee flexion between IC and the next TO.
+
+    The first frame of the peak wins on ties and NaN frames are ignored
+    (``np.nanargmax``); strides without any finite knee angle have no MS. All
+    stance phases of the same length are handled in one array operation.
+    """
+    ic = np.asarray(ic, dtype=np.int64)
+    to_sorted = np.sort(np.asarray(to, dtype=np.int64))
     nxt = np.searchsorted(to_sorted, ic, side="right")  # first TO after each IC
-    for a, j in zip(ic, nxt):
-        if j >= to_sorted.size:
-            continue
-        seg = knee_flexion_deg[a:to_sorted[j]]
-        if np.isfinite(seg).any():
-            out.append((int(a), int(a + np.nanargmax(seg))))
-    return out
+    has = nxt < to_sorted.size
+    a = ic[has]
+    e = to_sorted[nxt[has]]
+    ms = np.full(a.size, -1, dtype=np.int64)
+    x = np.where(np.isfinite(knee_flexion_deg), knee_flexion_deg, -np.inf)
+    finite = np.isfinite(knee_flexion_deg)
+    lengths = e - a
+    for n in np.unique(lengths):
+        rows = np.flatnonzero(lengths == n)
+        idx = a[rows, None] + np.arange(n)[None, :]
+        k = np.argmax(x[idx], axis=1)                    # first maximum, NaN as -inf
+        ok = finite[idx].any(axis=1)
+        ms[rows[ok]] = a[rows[ok]] + k[ok]
+    return [(int(f), int(g)) for f, g in zip(a.tolist(), ms.tolist()) if g >= 0]
