@@ -55,3 +55,81 @@ def test_treadmill_video_matches_ground_truth(treadmill_keypoints):
 def test_dev_keypoints_match_ground_truth(treadmill_keypoints_dev):
     """Same check on developer-generated keypoints, when present (skips otherwise)."""
     test_treadmill_video_matches_ground_truth(treadmill_keypoints_dev)
+
+
+# --- invariance on the same tracked keypoints ---------------------------------------
+FRAME_WIDTH_PX = 1920.0     # the shared clip is 1920x1080
+
+
+def _check_mirror(keypoints, fps):
+    """x -> width - x: the runner faces -x; every event and metric is unchanged.
+
+    The engine works in the body frame (forward = facing * x), so a mirror is a
+    sign flip plus a constant offset that no step depends on: events must be the
+    same frames, times and metrics equal to float rounding.
+    """
+    kp = np.asarray(keypoints, float)
+    mirrored = kp.copy()
+    mirrored[..., 0] = FRAME_WIDTH_PX - mirrored[..., 0]
+    a = analyze(kp, float(fps), RunnerProfile())
+    b = analyze(mirrored, float(fps), RunnerProfile())
+    assert a.summary["facing"] == "+x" and b.summary["facing"] == "-x"
+    assert [(e.side, e.kind, e.frame) for e in b.events] == [(e.side, e.kind, e.frame) for e in a.events]
+    np.testing.assert_allclose([e.time_s for e in b.events], [e.time_s for e in a.events], rtol=0, atol=1e-9)
+    for k, v in a.summary.items():
+        if isinstance(v, float):
+            assert b.summary[k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
+    assert b.quality["mode"] == a.quality["mode"] and b.quality["gait"] == a.quality["gait"]
+
+
+def _check_half_rate(keypoints, fps):
+    """Every second frame (30 fps), both phases of the decimation.
+
+    Tolerances: event times are sub-frame (interpolated threshold crossings), so
+    the means need not move by the frame grid; measured on YOLO11n-pose
+    keypoints: cadence within 0.5 % of the 60 fps result (issue: 2 %; asserted
+    1 %), contact and flight within 2 ms (asserted: half a 30 fps frame, 17 ms),
+    stride time within 2 ms (asserted 10 ms, as against the annotation). Each
+    annotated IC/TO is matched by an event within 2 frames at 30 fps (67 ms; the
+    60 fps bound is 2 frames = 33 ms, and a 30 fps event frame is the first frame
+    at or after the event, up to one 30 fps frame late), measured <= 1.5.
+    """
+    if not GT.exists():
+        pytest.skip("shared ground truth not found")
+    gt = json.loads(GT.read_text())["treadmill-side-60fps.mp4"]
+    kp = np.asarray(keypoints, float)
+    base = analyze(kp, float(fps), RunnerProfile()).summary
+    n_ic = sum(e["event"] == "IC" for e in gt["events"])
+    for off in (0, 1):
+        sa = analyze(kp[off::2], float(fps) / 2, RunnerProfile())
+        S = sa.summary
+        assert sa.quality["mode"] == "treadmill" and sa.quality["gait"] == "running"
+        assert sum(e.kind == "IC" for e in sa.events) == n_ic
+        for e in gt["events"]:
+            det = np.array([x.frame for x in sa.events
+                            if x.kind == e["event"] and x.side == FOOT_SIDE[e["foot"]]])
+            g = (e["frame"] - off) / 2                      # annotated frame on the 30 fps grid
+            assert np.abs(det - g).min() <= 2, (off, e)
+        assert S["cadence_spm"] == pytest.approx(base["cadence_spm"], rel=0.01)
+        assert S["cadence_spm"] == pytest.approx(gt["derived"]["cadence_steps_per_min"], abs=1.5)
+        assert S["contact_time_s"] == pytest.approx(base["contact_time_s"], abs=1 / 60)
+        assert S["flight_time_s"] == pytest.approx(base["flight_time_s"], abs=1 / 60)
+        assert S["stride_time_s"] == pytest.approx(base["stride_time_s"], abs=0.010)
+
+
+@pytest.mark.slow
+def test_treadmill_video_mirrored(treadmill_keypoints):
+    _check_mirror(*treadmill_keypoints)
+
+
+@pytest.mark.slow
+def test_treadmill_video_half_frame_rate(treadmill_keypoints):
+    _check_half_rate(*treadmill_keypoints)
+
+
+def test_dev_keypoints_mirrored(treadmill_keypoints_dev):
+    _check_mirror(*treadmill_keypoints_dev)
+
+
+def test_dev_keypoints_half_frame_rate(treadmill_keypoints_dev):
+    _check_half_rate(*treadmill_keypoints_dev)
