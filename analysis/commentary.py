@@ -360,6 +360,7 @@ def _cant(what: str, facts: SessionFacts) -> str:
 # ---------------------------------------------------------------------------
 def assess_cadence(v: float | None) -> Finding:
     ref = f"{CADENCE_TYPICAL[0]:.0f}-{CADENCE_TYPICAL[1]:.0f} steps/min (Heiderscheit et al. 2011)"
+    v = round(v) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("cadence", "unknown", None, "steps/min", ref)
     lo, hi = (round(v * (1 + CADENCE_INCREASE[0])), round(v * (1 + CADENCE_INCREASE[1])))
@@ -377,6 +378,7 @@ def assess_cadence(v: float | None) -> Finding:
 
 def assess_contact(v: float | None) -> Finding:
     ref = f"{CONTACT_TYPICAL[0]:.2f}-{CONTACT_TYPICAL[1]:.2f} s (Nummela 2007; Di Michele & Merni 2014)"
+    v = round(v, 3) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("contact_time", "unknown", None, "s", ref)
     if v > CONTACT_TYPICAL[1]:
@@ -389,6 +391,7 @@ def assess_contact(v: float | None) -> Finding:
 
 def assess_balance(v: float | None) -> Finding:
     ref = f"{BALANCE_SYMMETRIC[0]:.0f}-{BALANCE_SYMMETRIC[1]:.0f} % left (Garmin Running Dynamics band)"
+    v = round(v, 1) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("balance", "unknown", None, "% left", ref)
     if BALANCE_SYMMETRIC[0] <= v <= BALANCE_SYMMETRIC[1]:
@@ -402,6 +405,7 @@ def assess_balance(v: float | None) -> Finding:
 
 def assess_contact_angle(v: float | None) -> Finding:
     ref = "leg vs vertical at landing; <= 15° compact, > 22° reaching (our bands; Lieberman 2015 on overstriding)"
+    v = round(v, 1) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("contact_angle", "unknown", None, "deg", ref)
     if v > CONTACT_ANGLE_REACHING:
@@ -414,6 +418,7 @@ def assess_contact_angle(v: float | None) -> Finding:
 
 def assess_trunk(v: float | None) -> Finding:
     ref = f"{TRUNK_LEAN_TYPICAL[0]:.0f}-{TRUNK_LEAN_TYPICAL[1]:.0f}° forward (Teng & Powers 2014)"
+    v = round(v, 1) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("trunk_lean", "unknown", None, "deg", ref)
     if v > TRUNK_LEAN_EXCESSIVE:
@@ -429,6 +434,7 @@ def assess_trunk(v: float | None) -> Finding:
 
 def assess_knee_stance(v: float | None) -> Finding:
     ref = "about 40-45° (Novacheck 1998)"
+    v = round(v) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("knee_flexion", "unknown", None, "deg", ref)
     if v < KNEE_STANCE_TYPICAL[0]:
@@ -443,6 +449,7 @@ def assess_knee_stance(v: float | None) -> Finding:
 
 def assess_hip_extension(v: float | None) -> Finding:
     ref = "about 10-20° (Novacheck 1998; Schache 1999)"
+    v = round(v) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("hip_extension", "unknown", None, "deg", ref)
     if v < HIP_EXT_TYPICAL[0]:
@@ -457,6 +464,7 @@ def assess_hip_extension(v: float | None) -> Finding:
 
 def assess_oscillation(v: float | None) -> Finding:
     ref = f"{OSCILLATION_TYPICAL[0] * 100:.0f}-{OSCILLATION_TYPICAL[1] * 100:.0f} cm (Moore 2016)"
+    v = round(v, 3) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("vertical_oscillation", "unknown", None, "m", ref)
     if v > OSCILLATION_TYPICAL[1]:
@@ -467,6 +475,7 @@ def assess_oscillation(v: float | None) -> Finding:
 
 def assess_shank(v: float | None) -> Finding:
     ref = f"shank {SHANK_AT_IC_TARGET[0]:.0f}-{SHANK_AT_IC_TARGET[1]:.0f}° ahead of vertical at landing (Souza 2016; Wille 2014); proxy: COCO-17 has no heel/toe"
+    v = round(v) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("shank_at_strike", "unknown", None, "deg", ref)
     if v > SHANK_AT_IC_TARGET[1]:

@@ -10,13 +10,13 @@ from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 import duckdb
-from fastapi import Depends, FastAPI, Header, Path, Query, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import UploadFile
 
-from api import reports
+from api import reports, thread_text
 from api.auth import Authenticator, Principal
 from api.demo import load_demo
 from api.errors import ApiError, error_response, install_error_handlers
@@ -368,7 +368,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
             comments = reports.latest_thread_texts(db, session_id, "recommendation")
         return respond(reports.gait_analysis(meta, owner, record, urls, comments))
 
-    def create_threads(caller: Principal, session_id: str, kind: str, blocks: tuple[str, ...], plan_status: int, options: dict) -> JSONResponse:
+    def create_threads(caller: Principal, session_id: str, kind: str, blocks: tuple[str, ...], plan_status: int, options: dict,
+                       background: BackgroundTasks | None = None) -> JSONResponse:
         check_session_id(session_id)
         require_manager(caller)
         row, user = visible_session(catalog, caller, session_id)
@@ -384,20 +385,23 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                 db.add(thread)
                 db.flush()
                 mapping[block] = thread.id
+        # Commentary: rule engine now (done before the 201), or the LLM engine in the background.
+        thread_text.fill_threads(catalog, settings, kind, mapping, reader.record(row), row, options, background)
         return JSONResponse(mapping, status_code=201)
 
     @app.post("/running/sessions/{session_id}/summary/", operation_id="running_sessions_summary_create", status_code=201)
-    def summary_threads(caller: Caller, session_id: SessionId,
+    def summary_threads(caller: Caller, session_id: SessionId, background: BackgroundTasks,
                         measurement_system: Annotated[Literal["metric", "imperial"], Query()] = "metric"):
-        return create_threads(caller, session_id, "summary", SUMMARY_THREAD_BLOCKS, 404, {"measurement_system": measurement_system})
+        return create_threads(caller, session_id, "summary", SUMMARY_THREAD_BLOCKS, 404, {"measurement_system": measurement_system},
+                              background)
 
     @app.post("/running/sessions/{session_id}/form-recommendations/", operation_id="running_sessions_form-recommendations_create", status_code=201)
-    def form_threads(caller: Caller, session_id: SessionId):
-        return create_threads(caller, session_id, "form", FORM_THREAD_BLOCKS, 403, {})
+    def form_threads(caller: Caller, session_id: SessionId, background: BackgroundTasks):
+        return create_threads(caller, session_id, "form", FORM_THREAD_BLOCKS, 403, {}, background)
 
     @app.post("/running/sessions/{session_id}/recommendation/", operation_id="running_sessions_recommendation_create", status_code=201)
-    def gait_threads(caller: Caller, session_id: SessionId):
-        return create_threads(caller, session_id, "recommendation", GAIT_THREAD_BLOCKS, 404, {})
+    def gait_threads(caller: Caller, session_id: SessionId, background: BackgroundTasks):
+        return create_threads(caller, session_id, "recommendation", GAIT_THREAD_BLOCKS, 404, {}, background)
 
     @app.get("/running/threads/{thread_id}/", operation_id="running_threads_read")
     def read_thread(caller: Caller, thread_id: Annotated[str, Path()]):
@@ -411,6 +415,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
             return {
                 "id": thread.id, "session_id": thread.session_id, "kind": thread.kind, "block": thread.block,
                 "status": str(thread.status), "text": thread.text,
+                "engine": (thread.options or {}).get("engine"), "fallback_reason": thread.error,
                 "created_at": reports.as_utc(thread.created_at).isoformat(),
             }
 

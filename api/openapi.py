@@ -226,7 +226,8 @@ def _extensions(spec: dict) -> None:
             "operationId": "running_threads_read",
             "summary": "Read a commentary thread (extension)",
             "description": "Status and text of a thread created by the summary, form-recommendations or recommendation operations. "
-                           "`text` stays null while `status` is `pending`.",
+                           "`text` stays null while `status` is `pending`. The rule engine fills threads before the 201; "
+                           "with an LLM configured they are `pending` until it answers (or falls back to the rules).",
             "tags": ["running", "extensions"],
             "security": security,
             "parameters": [{"name": "thread_id", "in": "path", "required": True, "schema": {"type": "string"}}],
@@ -237,6 +238,9 @@ def _extensions(spec: dict) -> None:
                         "id": {"type": "string"}, "session_id": {"type": "string"}, "kind": {"type": "string"},
                         "block": {"type": "string"}, "status": {"type": "string", "enum": ["pending", "done", "failed"]},
                         "text": {"type": ["string", "null"]}, "created_at": {"type": "string", "format": "date-time"},
+                        "engine": {"type": ["string", "null"], "description": "`rules` or `llm:<model>`; null while pending."},
+                        "fallback_reason": {"type": ["string", "null"],
+                                            "description": "Why the rule engine wrote the text although an LLM is configured."},
                     }}}}},
                 "400": _error("Bad Request - invalid thread id."),
                 "401": _error("Unauthorized - missing or invalid credentials."),
