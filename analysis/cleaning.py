@@ -62,19 +62,83 @@ def interpolate_gaps(series: np.ndarray, max_gap_frames: int) -> np.ndarray:
     return arr
 
 
+#: Sorting networks (pairs compared and exchanged, in order) for the small
+#: windows of the running median; checked with the 0-1 principle in the tests
+#: (Knuth, TAOCP vol. 3, 5.3.4).
+SORTING_NETWORKS: dict[int, tuple[tuple[int, int], ...]] = {
+    3: ((0, 2), (0, 1), (1, 2)),
+    5: ((0, 1), (3, 4), (2, 4), (2, 3), (1, 4), (0, 3), (0, 2), (1, 3), (1, 2)),
+    7: ((0, 6), (2, 3), (4, 5), (0, 2), (1, 4), (3, 6), (0, 1), (2, 5), (3, 4), (1, 2), (4, 6),
+        (2, 3), (4, 5), (1, 2), (3, 4), (5, 6)),
+}
+_MEDIAN_BLOCK_ROWS = 512          # rows per block: the network's working set stays in cache
+
+
+def median_network(window: int) -> list[tuple[int, int, bool, bool]]:
+    """The comparators of ``SORTING_NETWORKS[window]`` that the middle output
+    depends on, as ``(i, j, keep_min, keep_max)`` (one side suffices for some)."""
+    need, ops = {window // 2}, []
+    for i, j in reversed(SORTING_NETWORKS[window]):
+        lo, hi = i in need, j in need
+        if lo or hi:
+            ops.append((i, j, lo, hi))
+            need |= {i, j}
+    return ops[::-1]
+
+
+def _running_median_network(flat: np.ndarray, window: int) -> np.ndarray:
+    """Running median of finite ``(T, C)`` data (``"nearest"`` edges) by a
+    median-selection network, in row blocks that stay in cache: ~2x faster
+    than the rank filter for windows up to 7, and the same values."""
+    T, C = flat.shape
+    h = window // 2
+    p = np.concatenate([np.repeat(flat[:1], h, 0), flat, np.repeat(flat[-1:], h, 0)], 0)
+    out = np.empty_like(flat)
+    ops = median_network(window)
+    full = [np.empty((_MEDIAN_BLOCK_ROWS, C)) for _ in range(window)]
+    spare = np.empty((_MEDIAN_BLOCK_ROWS, C))
+    for s in range(0, T, _MEDIAN_BLOCK_ROWS):
+        n = min(_MEDIAN_BLOCK_ROWS, T - s)
+        for i in range(window):
+            full[i][:n] = p[s + i:s + i + n]
+        for i, j, lo, hi in ops:
+            a, b = full[i][:n], full[j][:n]
+            if lo and hi:
+                np.minimum(a, b, out=spare[:n])
+                np.maximum(a, b, out=b)
+                full[i], spare = spare, full[i]        # the minimum becomes slot i
+            elif lo:
+                np.minimum(a, b, out=a)
+            else:
+                np.maximum(a, b, out=b)
+        out[s:s + n] = full[h][:n]
+    return out
+
+
 def running_median(series: np.ndarray, window: int) -> np.ndarray:
     """Centred running median along axis 0 (edges repeat the end samples).
 
-    Same values as ``median_filter(series, size=(window, 1, ...), mode="nearest")``,
-    computed by SciPy's 1-D rank filter (~7x faster than the N-D one) in a single
-    call: the columns are laid end to end, each padded with ``window // 2`` copies
-    of its end samples, which is exactly the ``"nearest"`` boundary of each column.
+    Same values as ``median_filter(series, size=(window, 1, ...), mode="nearest")``
+    for finite data: a median-selection network (:data:`SORTING_NETWORKS`) for
+    windows 3, 5 and 7, else SciPy's 1-D rank filter (~7x faster than the N-D one)
+    in a single call, the columns laid end to end, each padded with ``window // 2``
+    copies of its end samples (exactly the ``"nearest"`` boundary of each column).
+    Columns with NaN go through the 1-D rank filter one by one.
     """
     arr = np.asarray(series, dtype=np.float64)
     if arr.ndim == 1 or arr.shape[0] == 0:
         return median_filter(arr, size=(window,) + (1,) * (arr.ndim - 1), mode="nearest")
     T = arr.shape[0]
     flat = arr.reshape(T, -1)
+    if not np.isfinite(flat).all():
+        # NaN makes the rank filter's result depend on the samples before the
+        # window, so non-finite columns are filtered one by one, as SciPy would
+        out = np.empty_like(flat)
+        for j in range(flat.shape[1]):
+            out[:, j] = median_filter(np.ascontiguousarray(flat[:, j]), size=window, mode="nearest")
+        return out.reshape(arr.shape)
+    if window in SORTING_NETWORKS:
+        return _running_median_network(flat, window).reshape(arr.shape)
     h = window // 2
     padded = np.empty((flat.shape[1], T + 2 * h))
     padded[:, h:h + T] = flat.T
