@@ -352,7 +352,7 @@ def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) ->
     flat = arr.reshape(arr.shape[0], -1)
     ok_all = np.isfinite(flat).all(axis=1)
     pad = 3 * (2 * sos.shape[0] + 1)             # shortest run that is filtered
-    settle = max(pad, int(math.ceil(PAD_PERIODS * fps / fc)))
+    settle = max(pad, math.ceil(PAD_PERIODS * fps / fc))
 
     def padlen(n: int) -> int:
         return min(settle, n - 1)
