@@ -534,7 +534,7 @@ def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, si
         ca = _leg_vs_vertical(hip, ank)
         draw_angle(img, hip, ank, _below(hip, seg * 2.0), f"{_fmt(ca, '{:.1f}')} deg", scale,
                    color=COLOR["contact"], thickness=thick + 1)
-        title, lines = "CONTACT ANGLE", [f"leg (hip-ankle) vs vertical at strike: {_fmt(ca, '{:.1f}', ' deg')}",
+        title, lines = "CONTACT ANGLE", [f"leg vs vertical at strike: {_fmt(ca, '{:.1f}', ' deg')}",
                                          f"session mean {_fmt(data.summary.get('contact_angle_deg'), '{:.1f}', ' deg')}"]
     elif kind == "push_angle":
         hv = _angle_at(data, f"{p}hip_angle", i)
@@ -554,7 +554,7 @@ def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, si
         draw_angle(img, mid_hip, mid_sho, _above(mid_hip, seg), f"trunk {_fmt(pv, '{:+.0f}')}", scale,
                    color=COLOR["center"], thickness=thick)
         title, lines = "KNEE & ANKLE AT STRIKE", [f"knee flexion {_fmt(kv, '{:.0f}', ' deg')}",
-                                                  f"shank vs vertical {_fmt(av_, '{:+.0f}', ' deg')} (ankle proxy)",
+                                                  f"shank vs vertical {_fmt(av_, '{:+.0f}', ' deg')} (proxy)",
                                                   f"trunk lean {_fmt(pv, '{:+.0f}', ' deg')}"]
     _annotate_common(img, xy, side, scale, f"{title} ({side})", lines + [f"frame {frame_index}"])
     return img
