@@ -535,7 +535,6 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     floor_y = floor[0] * xy[..., 0] + floor[1]
     height_up_m = (floor_y - xy[..., 1]) / ppm          # (T,17) metres above floor line
     pelvis_h = (floor[0] * pelvis[:, 0] + floor[1] - pelvis[:, 1]) / ppm
-    body_pel = ang.to_body_frame(pelvis, facing)
     thigh = {s: ang.segment_angle(ang.to_body_frame(xy[:, KP[f"{p}_KNEE"]] - xy[:, KP[f"{p}_HIP"]], facing))
              for s, p in (("left", "LEFT"), ("right", "RIGHT"))}
 
@@ -562,7 +561,6 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     # Cadence needs only alternating contacts, not complete strides per side: a
     # short clip with a few steps still has a cadence.
     has_steps = len(steps) >= MIN_STEPS_FOR_CADENCE
-    step_time = float(np.median(steps)) if has_steps else None
     step_time_mean = float(np.mean(steps)) if has_steps else None
     cadence = m.cadence_spm(step_time_mean) if step_time_mean else None
 

@@ -25,7 +25,6 @@ from api.openapi import app_openapi
 from api.settings import ApiSettings, load_api_settings
 from api.sniff import HEAD_BYTES, describe_non_video, sniff_video
 from api.tenancy import (
-    NOT_FOUND,
     check_session_id,
     check_session_limit,
     managed_user_ids,
@@ -35,7 +34,7 @@ from api.tenancy import (
     visible_session,
 )
 from configs import Settings, get_settings
-from storage.catalog import Catalog, RunningSession, SessionStatus, Thread, ThreadStatus, User, utcnow
+from storage.catalog import Catalog, RunningSession, SessionStatus, Thread, ThreadStatus, User
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
 

@@ -8,7 +8,6 @@ docs/api.md lists the same corrections.
 """
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -8,8 +8,6 @@ override them, and ``create_app(api_settings=...)`` overrides everything.
 from __future__ import annotations
 
 import os
-import secrets
-from pathlib import Path
 from typing import Any
 
 from configs import ApiSettings

@@ -105,6 +105,7 @@ class RaySettings(_Section):
     max_inflight_per_actor: int
     max_restarts: int
     namespace: str = "gaitlake"
+    actor_start_timeout_s: float = 300.0
 
 
 class TrackingSettings(_Section):
@@ -162,6 +163,26 @@ class ApiSettings(_Section):
         return path.read_text().strip().encode()
 
 
+class RenderSettings(_Section):
+    """Analysed video, snapshots and chart report (tasks/render.py)."""
+
+    enabled: bool = True
+    max_side: int = 1280
+    crf: int = 23
+    preset: str = "veryfast"
+
+
+class LlmSettings(_Section):
+    """Optional OpenAI-compatible commentary engine; empty url or model -> rule engine only."""
+
+    url: str = ""
+    model: str = ""
+    api_key: str = ""
+    timeout_s: float = 20.0
+    max_tokens: int = 400
+    temperature: float = 0.3
+
+
 class Settings(_Section):
     data_dir: str
     storage: StorageSettings
@@ -177,6 +198,8 @@ class Settings(_Section):
     ingest: IngestSettings = IngestSettings()
     reprocess: ReprocessSettings = ReprocessSettings()
     compact: CompactSettings = CompactSettings()
+    render: RenderSettings = RenderSettings()
+    llm: LlmSettings = LlmSettings()
 
     # Derived locations: the embedded defaults all live under data_dir.
     @property

@@ -191,7 +191,7 @@ def render_task(session_id: str, pipeline_version: str) -> dict[str, Any] | None
     published without them (``analyzed_video_key`` stays null) and a warning logged.
     """
     settings, store, catalog, lake = _resources()
-    if not getattr(getattr(settings, "render", None), "enabled", True):
+    if not settings.render.enabled:
         return None
     from tasks.render import render_lake_run, render_options
 

@@ -17,10 +17,14 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from analysis.keypoints import N_KEYPOINTS
+
+if TYPE_CHECKING:  # torch is imported lazily: only actors need it
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -446,7 +450,15 @@ class PosePool:
         self.pose_settings = settings.pose
         # Fail fast (and clearly) if the model cannot load.
         try:
-            self.actor_info = ray.get([a.info.remote() for a in self.actors])
+            self.actor_info = ray.get([a.info.remote() for a in self.actors],
+                                      timeout=settings.ray.actor_start_timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            self.close()
+            raise PoseError(
+                f"{settings.ray.num_actors} pose actors ({settings.ray.num_cpus_per_actor} CPU, "
+                f"{options['num_gpus']} GPU each) could not start within {settings.ray.actor_start_timeout_s:g} s; "
+                f"the Ray cluster has {ray.available_resources()} free (another pool may hold them)"
+            ) from None
         except Exception as exc:  # Ray wraps the actor's exception
             raise PoseError(f"pose actors failed to start: {exc}") from exc
 

@@ -25,8 +25,10 @@ os.environ.setdefault("YOLO_CONFIG_DIR", str(_SESSION_HOME / "ultralytics"))
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 os.environ.setdefault("YOLO_OFFLINE", "true")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-# Two small actors keep CI's two cores busy without oversubscription.
+# Two actors keep CI's two cores busy. Half a logical CPU each lets the shared
+# session pool and a flow's own pool be scheduled side by side on a 2-CPU Ray.
 os.environ.setdefault("GAITLAKE_RAY__NUM_ACTORS", "2")
+os.environ.setdefault("GAITLAKE_RAY__NUM_CPUS_PER_ACTOR", "0.5")
 
 
 def _require(path: Path) -> Path:

@@ -9,6 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from configs import LlmSettings
+
 
 def _threads(world, path: str, sid: str, who: str = "alice") -> dict:
     r = world.client.post(path.format(sid=sid), headers=world.h(who))
@@ -74,9 +76,9 @@ class _FakeLLM:
                                                    (1.0, "rules", "llm fallback: llm timeout after 0.3 s")])
 def test_llm_engine_in_the_background_with_fallback(world, monkeypatch, delay, engine, reason):
     fake = _FakeLLM(delay)
-    monkeypatch.setenv("GAITLAKE_LLM__URL", fake.url)
-    monkeypatch.setenv("GAITLAKE_LLM__MODEL", "fake")
-    monkeypatch.setenv("GAITLAKE_LLM__TIMEOUT_S", "0.3")
+    # The [llm] settings section the app was built with (GAITLAKE_LLM__* feed the same section).
+    monkeypatch.setattr(world.client.app.state.settings, "llm",
+                        LlmSettings(url=fake.url, model="fake", timeout_s=0.3))
     try:
         sid = world.add_session("ua")
         ids = _threads(world, "/running/sessions/{sid}/form-recommendations/", sid)

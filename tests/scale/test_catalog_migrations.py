@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from storage.catalog import Base, Catalog, RunningSession, SessionStatus, User
+from storage.catalog import Base, Catalog, SessionStatus, User
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

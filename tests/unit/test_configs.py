@@ -17,6 +17,9 @@ def test_defaults_resolve_under_data_dir(tmp_path):
         ({"GAITLAKE_POSE__HALF": "true"}, ("pose", "half"), True),
         ({"GAITLAKE_RAY__NUM_GPUS_PER_ACTOR": "0.25"}, ("ray", "num_gpus_per_actor"), 0.25),
         ({"GAITLAKE_STORAGE__URL": "s3://bucket/x"}, ("storage", "url"), "s3://bucket/x"),
+        ({"GAITLAKE_LLM__TIMEOUT_S": "2.5"}, ("llm", "timeout_s"), 2.5),
+        ({"GAITLAKE_API__LINK_TTL_S": "60"}, ("api", "link_ttl_s"), 60),
+        ({"GAITLAKE_RENDER__ENABLED": "false"}, ("render", "enabled"), False),
     ],
 )
 def test_environment_overrides(env, path, expected):
