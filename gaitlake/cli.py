@@ -69,6 +69,8 @@ def cmd_process(args: argparse.Namespace) -> int:
             "summary_text": None,
             **outcome["summary_document"],
             "user_information": {"height": args.height_cm, "weight": args.weight_kg},
+            # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
+            "metrics": outcome["summary"],
             "quality": outcome["quality"],
         }
         from tasks.results import to_json
