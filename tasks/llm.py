@@ -16,7 +16,6 @@ environment): ``url`` (base URL such as ``http://host:8000/v1``, or the full
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -51,17 +50,12 @@ class LLMConfig:
 
     @classmethod
     def from_settings(cls, settings: Any = None, environ: dict[str, str] | None = None) -> "LLMConfig":
-        section = getattr(settings, "llm", None) if settings is not None else None
-        if section is not None:
-            return cls(url=getattr(section, "url", "") or "", model=getattr(section, "model", "") or "",
-                       api_key=getattr(section, "api_key", "") or "",
-                       timeout_s=float(getattr(section, "timeout_s", 20.0) or 20.0),
-                       max_tokens=int(getattr(section, "max_tokens", 400) or 400),
-                       temperature=float(getattr(section, "temperature", 0.3) or 0.0))
-        env = os.environ if environ is None else environ
-        return cls(url=env.get("GAITLAKE_LLM__URL", ""), model=env.get("GAITLAKE_LLM__MODEL", ""),
-                   api_key=env.get("GAITLAKE_LLM__API_KEY", ""),
-                   timeout_s=float(env.get("GAITLAKE_LLM__TIMEOUT_S", "20") or 20))
+        """The ``[llm]`` section of gaitlake's settings (``GAITLAKE_LLM__*`` override it)."""
+        if settings is None:
+            from configs import load_settings
+
+            settings = load_settings(environ)
+        return cls(**settings.llm.model_dump())
 
 
 @dataclass(frozen=True)
