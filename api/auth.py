@@ -9,6 +9,7 @@ Anything else is 401.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import select
 
 from api.errors import ApiError
-from api.keys import verify_key
+from api.keys import hash_key, verify_key
 from storage.catalog import Catalog, User
 
 
@@ -100,10 +101,34 @@ def decode_bearer(token: str, keys: JwtKeys, *, algorithms: list[str], issuer: s
 
 
 class Authenticator:
+    #: Most principals kept by the cache before it starts over.
+    CACHE_MAX = 10_000
+
     def __init__(self, catalog: Catalog, api_settings):
         self.catalog = catalog
         self.settings = api_settings
         self.jwt_keys = JwtKeys(api_settings.jwt_public_keys)
+        # sha256(key) -> (principal, expiry): a verified key skips the catalog for a few
+        # seconds; a revoked key or changed role takes effect within auth_cache_ttl_s.
+        self._cache: dict[str, tuple[Principal, float]] = {}
+
+    def _verified_key(self, key: str) -> Principal:
+        ttl = self.settings.auth_cache_ttl_s
+        digest = hash_key(key)
+        hit = self._cache.get(digest) if ttl > 0 else None
+        now = time.monotonic()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        user = verify_key(self.catalog, key)
+        if user is None:
+            self._cache.pop(digest, None)
+            raise ApiError(401, "invalid API key")
+        principal = Principal(user.id, user.email, user.role, "api-key")
+        if ttl > 0:
+            if len(self._cache) >= self.CACHE_MAX:
+                self._cache.clear()
+            self._cache[digest] = (principal, now + ttl)
+        return principal
 
     def __call__(self, authorization: str | None, api_key_header: str | None) -> Principal:
         key: str | None = None
@@ -120,10 +145,7 @@ class Authenticator:
         elif api_key_header:
             key = api_key_header.strip()
         if key is not None:
-            user = verify_key(self.catalog, key)
-            if user is None:
-                raise ApiError(401, "invalid API key")
-            return Principal(user.id, user.email, user.role, "api-key")
+            return self._verified_key(key)
         if bearer is not None:
             s = self.settings
             claims = decode_bearer(

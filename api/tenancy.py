@@ -44,6 +44,24 @@ def managed_user_ids(db, principal: Principal) -> set[str]:
     return ids
 
 
+def manages(db, principal: Principal, owner: User) -> bool:
+    """Whether ``principal`` manages ``owner`` (same rule as :func:`managed_user_ids`).
+
+    At most one extra lookup, whatever the tenant's size: an admin manages its
+    direct reports and their reports, a sub-admin its direct reports.
+    """
+    if owner.id == principal.user_id:
+        return True
+    if principal.role not in ("admin", "sub-admin") or owner.admin_id is None:
+        return False
+    if owner.admin_id == principal.user_id:
+        return True
+    if principal.role != "admin":
+        return False
+    manager = db.get(User, owner.admin_id)
+    return manager is not None and manager.admin_id == principal.user_id
+
+
 def effective_plan(db, user: User) -> str | None:
     seen: set[str] = set()
     node: User | None = user
@@ -69,10 +87,8 @@ def visible_session(catalog: Catalog, principal: Principal, session_id: str) -> 
     check_session_id(session_id)
     with catalog.session() as db:
         row = db.get(RunningSession, session_id)
-        if row is None or row.user_id is None or row.user_id not in managed_user_ids(db, principal):
-            raise ApiError(404, NOT_FOUND)
-        owner = db.get(User, row.user_id)
-        if owner is None:
+        owner = db.get(User, row.user_id) if row is not None and row.user_id is not None else None
+        if owner is None or not manages(db, principal, owner):
             raise ApiError(404, NOT_FOUND)
         return row, owner
 

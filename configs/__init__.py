@@ -146,6 +146,9 @@ class ApiSettings(_Section):
         default_factory=lambda: {"free": 3, "standard": 30, "pro": 100, "premium": 500, "enterprise": -1}
     )
     session_limit_window_days: int = 30
+    # Seconds a verified API key is trusted without a catalog lookup (0 = always look up);
+    # revoking a key or changing a role takes effect within this time.
+    auth_cache_ttl_s: float = 5.0
     # Start processing after an upload (tests switch it off).
     launch_processing: bool = True
     # Parsed report documents kept in memory (per served lake version).

@@ -133,9 +133,13 @@ class Catalog:
         self.url = url
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
         if url.startswith("sqlite"):
+            # A local file: no dropped connections to ping for, and a pool as large as the
+            # API's thread pool (40) so readers never queue for, or reopen, a connection.
+            self.engine: Engine = create_engine(url, future=True, pool_size=40, max_overflow=10)
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            self.engine = create_engine(url, future=True, pool_pre_ping=True)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @classmethod

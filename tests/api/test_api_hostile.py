@@ -226,3 +226,18 @@ def _tamper(token_a: str, token_b: str) -> str:
 def test_bearer_without_configured_keys_is_401(world):
     r = world.client.get("/running/sessions/metrics/total/", headers={"Authorization": "Bearer a.b.c"})
     assert r.status_code == 401 and "no public keys" in r.json()["error"]
+
+
+
+def test_a_revoked_key_is_refused_once_the_auth_cache_expires(world, monkeypatch):
+    import api.auth
+    from api.keys import revoke_keys
+
+    sid = world.add_session("ua")
+    url = f"/running/sessions/{sid}/summary/"
+    assert world.client.get(url, headers=world.h("alice")).status_code == 200
+    revoke_keys(world.catalog, world.users["alice"])
+    ttl = world.client.app.state.api_settings.auth_cache_ttl_s
+    later = api.auth.time.monotonic() + ttl + 1
+    monkeypatch.setattr(api.auth.time, "monotonic", lambda: later)
+    assert world.client.get(url, headers=world.h("alice")).status_code == 401

@@ -111,3 +111,18 @@ def test_total_metrics_only_cover_the_callers_users(populated):
     world2_caller = world.add_user("dave", role="admin", plan="pro")
     assert world2_caller
     assert world.client.get("/running/sessions/metrics/total/", headers=world.h("dave")).status_code == 404
+
+
+def test_targeted_visibility_check_agrees_with_the_managed_set(world):
+    """`manages` (O(1) lookups per request) decides exactly like the full managed-user set."""
+    from api.auth import Principal
+    from api.tenancy import managed_user_ids, manages
+    from storage.catalog import User
+
+    with world.catalog.session() as db:
+        users = {name: db.get(User, uid) for name, uid in world.users.items()}
+        for caller in users.values():
+            principal = Principal(caller.id, caller.email, caller.role, "api-key")
+            managed = managed_user_ids(db, principal)
+            for owner in users.values():
+                assert manages(db, principal, owner) == (owner.id in managed), (caller.name, owner.name)
