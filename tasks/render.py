@@ -42,7 +42,7 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.keypoints import KEYPOINT_NAMES, KP
-from tasks.video import VideoError, iter_frame_chunks
+from tasks.video import VideoError, iter_frame_chunks, stream_rate
 
 __all__ = [
     "GAIT_PHASES", "FORM_IMAGES", "RenderData", "RenderError", "artifact_keys", "render_session",
@@ -280,11 +280,7 @@ def source_rate(path: str | Path) -> Fraction:
     with av.open(str(path)) as c:
         if not c.streams.video:
             raise VideoError(f"{Path(path).name} contains no video stream")
-        s = c.streams.video[0]
-        rate = s.average_rate or s.guessed_rate or s.base_rate
-        if not rate or float(rate) <= 0:
-            raise VideoError(f"{Path(path).name} has no usable frame rate")
-        return Fraction(rate)
+        return stream_rate(c.streams.video[0], Path(path).name)
 
 
 def h264_encoder() -> str:
@@ -482,16 +478,23 @@ def _annotate_common(img, xy, side, scale, title, lines):
         _text(img, line, (int(14 * u), int(40 * u) + int(34 * u) * (k + 1)), 0.75 * u)
 
 
-def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, side: str, phase: str,
-                        scale: float) -> np.ndarray:
-    """A gait-phase image: skeleton, and for ``side`` the knee, hip and trunk angles drawn with values."""
+def _snapshot_base(frame: np.ndarray, data: RenderData, frame_index: int,
+                   scale: float) -> tuple[np.ndarray, int, np.ndarray, int]:
+    """The scaled frame with the skeleton drawn, the frame index, its keypoints and a line width."""
     img = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     img = np.ascontiguousarray(img)
     i = min(frame_index, data.n_frames - 1)
     xy = data.xy[i]
-    p = side[0]
     thick = max(2, int(round(img.shape[0] / 400)))
     draw_skeleton(img, xy, scale, {s: bool(data.contact[s][i]) for s in SIDES}, thick)
+    return img, i, xy, thick
+
+
+def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, side: str, phase: str,
+                        scale: float) -> np.ndarray:
+    """A gait-phase image: skeleton, and for ``side`` the knee, hip and trunk angles drawn with values."""
+    img, i, xy, thick = _snapshot_base(frame, data, frame_index, scale)
+    p = side[0]
     hip, knee, ank = _kp(xy, side, "hip"), _kp(xy, side, "knee"), _kp(xy, side, "ankle")
     sho = _kp(xy, side, "shoulder")
     knee_v, hip_v = _angle_at(data, f"{p}kne_angle", i), _angle_at(data, f"{p}hip_angle", i)
@@ -521,13 +524,8 @@ def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, si
     """Form images: ``contact_angle`` (leg vs vertical at strike), ``push_angle`` (hip
     extension at toe-off: thigh vs trunk line), ``knee_ankle`` (knee angle and shank vs
     vertical at strike, with trunk lean)."""
-    img = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    img = np.ascontiguousarray(img)
-    i = min(frame_index, data.n_frames - 1)
-    xy = data.xy[i]
+    img, i, xy, thick = _snapshot_base(frame, data, frame_index, scale)
     p = side[0]
-    thick = max(2, int(round(img.shape[0] / 400)))
-    draw_skeleton(img, xy, scale, {s: bool(data.contact[s][i]) for s in SIDES}, thick)
     hip, knee, ank, sho = (_kp(xy, side, j) for j in ("hip", "knee", "ankle", "shoulder"))
     seg = float(np.linalg.norm(knee - hip)) if np.isfinite(knee - hip).all() else 80.0
     if kind == "contact_angle":

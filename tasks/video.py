@@ -46,6 +46,14 @@ def _rotation_of(stream) -> int:
     return 0
 
 
+def stream_rate(stream, name: str) -> Fraction:
+    """A PyAV video stream's average frame rate as an exact fraction (29.97 stays 30000/1001)."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if not rate or float(rate) <= 0:
+        raise VideoError(f"{name} has no usable frame rate")
+    return Fraction(rate)
+
+
 def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int = 20_000_000_000) -> VideoInfo:
     """Read a video's facts and prove it decodes. Raises :class:`VideoError`."""
     import av  # imported here: decoding (OpenCV) works without PyAV
@@ -63,10 +71,7 @@ def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int
         if not container.streams.video:
             raise VideoError(f"{path.name} contains no video stream")
         stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        if not rate or float(rate) <= 0:
-            raise VideoError(f"{path.name} has no usable frame rate")
-        fps = float(Fraction(rate))
+        fps = float(stream_rate(stream, path.name))
         codec = stream.codec_context.name
         width, height = stream.codec_context.width, stream.codec_context.height
         if not width or not height:
