@@ -21,8 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from pydantic import ConfigDict
 
 from analysis.commentary import Comment, SessionFacts, comment
+from configs import LlmSettings
 
 __all__ = ["LLMConfig", "LLMResult", "generate", "chat_url", "build_messages"]
 
@@ -35,14 +37,10 @@ SYSTEM_PROMPT = (
 )
 
 
-@dataclass(frozen=True)
-class LLMConfig:
-    url: str = ""
-    model: str = ""
-    api_key: str = ""
-    timeout_s: float = 20.0
-    max_tokens: int = 400
-    temperature: float = 0.3
+class LLMConfig(LlmSettings):
+    """The ``[llm]`` settings (fields declared once, in configs), frozen for one call."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     @property
     def enabled(self) -> bool:
