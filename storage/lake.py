@@ -6,6 +6,7 @@ Layout under the object store (schema of the views: ``docs/lake.md``)::
     lake/<table>/date=YYYY-MM-DD/part-<id>.parquet                          # compacted: many sessions
     lake/_manifests/<session_id>/<pipeline_version>.json   # files + row counts of one run
     lake/_current/<session_id>.json                        # which version is served
+    lake/_index/served.parquet                             # snapshot of the served manifests
 
 A run writes its table files first (each atomically, under keys that depend
 only on session, version and date, so a retried or resumed run overwrites
@@ -22,7 +23,10 @@ records it in each member's manifest under ``compacted``. The views then read
 the compacted file and keep only the rows whose (file, session, version) a
 current manifest names, so query results never change. The per-session files
 stay (``files``) unless ``delete_originals``: readers that open ``files``
-directly (the API's per-session fast path) keep working.
+directly (the API's per-session fast path) keep working. Compaction ends by
+writing the served-runs index: readers take a run from it when the run's
+pointer is older than the snapshot, and read newer runs themselves, so opening
+the views costs one file plus the runs changed since the last compaction.
 """
 from __future__ import annotations
 
@@ -44,6 +48,11 @@ from storage.objectstore import ObjectStore
 
 TABLES = ("sessions", "frames", "strides")
 LAKE_PREFIX = "lake"
+# Snapshot of every served run's manifest, written by compaction (see Lake.write_index).
+INDEX_KEY = f"{LAKE_PREFIX}/_index/served.parquet"
+# Pointers written this close to the index's snapshot time are re-read: clocks of
+# writers and of the object store may disagree by a little.
+INDEX_CLOCK_SKEW_S = 60.0
 
 
 class LakeError(RuntimeError):
@@ -167,17 +176,36 @@ class Lake:
             return None
         return Manifest.from_json(self.store.read_bytes(self._manifest_key(session_id, pointer["pipeline_version"])))
 
-    def served_session_ids(self) -> list[str]:
-        ids = []
-        for key in self.store.list(f"{LAKE_PREFIX}/_current"):
+    def _served_pointers(self) -> dict[str, float | None]:
+        """Served session ids with their ``_current`` pointer's modification time."""
+        pointers = {}
+        for key, modified in self.store.list_modified(f"{LAKE_PREFIX}/_current").items():
             name = key.rsplit("/", 1)[-1]
             if name.endswith(".json") and not name.startswith(".tmp-"):
-                ids.append(name.removesuffix(".json"))
-        return ids
+                pointers[name.removesuffix(".json")] = modified
+        return pointers
+
+    def served_session_ids(self) -> list[str]:
+        return sorted(self._served_pointers())
 
     def current_manifests(self) -> list[Manifest]:
-        """Every served run's manifest (read concurrently on remote stores)."""
-        ids = self.served_session_ids()
+        """Every served run's manifest.
+
+        Runs whose pointer is older than the served-runs index come from the
+        index (one file); the rest are read one by one (concurrently on remote
+        stores). Without an index every run is read.
+        """
+        pointers = self._served_pointers()
+        indexed, built_at = self._read_index()
+        found: list[Manifest] = []
+        to_read: list[str] = []
+        for session_id, modified in sorted(pointers.items()):
+            manifest = indexed.get(session_id)
+            fresh = built_at is not None and modified is not None and modified < built_at - INDEX_CLOCK_SKEW_S
+            if manifest is not None and fresh:
+                found.append(manifest)
+            else:
+                to_read.append(session_id)
 
         def one(session_id: str) -> Manifest | None:
             try:
@@ -185,12 +213,44 @@ class Lake:
             except FileNotFoundError:  # pointer removed between listing and reading
                 return None
 
-        if self.store.is_local or len(ids) < 4:
-            found = [one(i) for i in ids]
+        if self.store.is_local or len(to_read) < 4:
+            read = [one(i) for i in to_read]
         else:
             with ThreadPoolExecutor(max_workers=16) as pool:
-                found = list(pool.map(one, ids))
-        return [m for m in found if m is not None]
+                read = list(pool.map(one, to_read))
+        return found + [m for m in read if m is not None]
+
+    # -- served-runs index ---------------------------------------------------
+    def write_index(self, manifests: list[Manifest] | None = None, built_at: float | None = None) -> int:
+        """Snapshot every served run's manifest into ``lake/_index/served.parquet``.
+
+        ``built_at`` must be taken before the manifests were read: a pointer
+        written after it is newer than the snapshot, so readers fetch that run
+        themselves. Returns the number of runs indexed.
+        """
+        built_at = time.time() if built_at is None else built_at
+        manifests = self.current_manifests() if manifests is None else manifests
+        table = pa.table({
+            "session_id": pa.array([m.session_id for m in manifests], pa.string()),
+            "manifest": pa.array([m.to_json().decode() for m in manifests], pa.string()),
+        }).replace_schema_metadata({"built_at": repr(built_at)})
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        self.store.write_bytes(INDEX_KEY, buffer.getvalue())
+        return len(manifests)
+
+    def _read_index(self) -> tuple[dict[str, Manifest], float | None]:
+        try:
+            data = self.store.read_bytes(INDEX_KEY)
+        except FileNotFoundError:
+            return {}, None
+        table = pq.read_table(io.BytesIO(data))
+        built_at = float((table.schema.metadata or {}).get(b"built_at", b"nan"))
+        if built_at != built_at:  # NaN: an index without its timestamp is not trusted
+            return {}, None
+        manifests = {sid: Manifest.from_json(doc.encode())
+                     for sid, doc in zip(table.column("session_id").to_pylist(), table.column("manifest").to_pylist())}
+        return manifests, built_at
 
     def read_table(self, session_id: str, table: str, manifest: Manifest | None = None) -> pa.Table | None:
         """One session's served rows of ``table`` (fast path for the API; compacted files filtered)."""
@@ -292,6 +352,7 @@ class Lake:
         older than ``grace_s`` are deleted; with ``delete_originals`` the
         members' per-session files too. Returns counts per table.
         """
+        started = time.time()
         manifests = self.current_manifests()
         by_partition: dict[tuple[str, str], list[Manifest]] = {}
         for m in manifests:
@@ -343,6 +404,8 @@ class Lake:
             if log:
                 log(f"compacted {table} date={date}: {len(keys)} files -> {new_key} ({merged.num_rows} rows)")
         report["deleted"] = self._delete_unreferenced(list(updated.values()), grace_s, delete_originals)
+        # Last: the served-runs index, so opening the views reads one file instead of a manifest per run.
+        report["indexed"] = self.write_index(list(updated.values()), built_at=started)
         return report
 
     def _delete_unreferenced(self, manifests: list[Manifest], grace_s: float, delete_originals: bool) -> int:

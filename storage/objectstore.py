@@ -131,6 +131,16 @@ class ObjectStore:
         root = self.root + "/"
         return sorted(p[len(root):] if p.startswith(root) else p for p in found)
 
+    def list_modified(self, prefix: str) -> dict[str, float | None]:
+        """Keys under ``prefix`` with their modification time (unix seconds; None if unknown)."""
+        base = self.path(prefix.rstrip("/"))
+        try:
+            found = self._call(self.fs.find, base, detail=True)
+        except FileNotFoundError:
+            return {}
+        root = self.root + "/"
+        return {(p[len(root):] if p.startswith(root) else p): modified_time(info) for p, info in found.items()}
+
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         """A local file path for ``key`` (the file itself when local, else a temp download)."""
@@ -211,3 +221,11 @@ def open_store(settings) -> ObjectStore:
 
 
 __all__ = ["ObjectStore", "ObjectStoreError", "open_store", "fsspec"]
+
+
+def modified_time(info: dict[str, Any]) -> float | None:
+    """Unix modification time from an fsspec info dict (local ``mtime``, S3 ``LastModified``)."""
+    value = info.get("mtime", info.get("LastModified"))
+    if value is None:
+        return None
+    return value.timestamp() if hasattr(value, "timestamp") else float(value)

@@ -107,3 +107,36 @@ def test_a_crash_before_the_manifest_leaves_the_lake_unchanged(store, monkeypatc
         lake.write_session("s1", "v2", "h", {"frames": pa.table({"t": [5.0, 6.0]}), "sessions": pa.table({"c": [9.0]})})
         
     assert lake.query("select pipeline_version, t from frames").to_pylist() == [{"pipeline_version": "v1", "t": 0.0}]
+
+
+def test_the_served_index_is_used_for_unchanged_runs_and_bypassed_for_newer_ones(store, monkeypatch):
+    import os
+    import time
+
+    lake = Lake(store)
+    for sid in ("a", "b", "c"):
+        lake.write_session(sid, "v1", "h", {"sessions": pa.table({"c": [1.0]})})
+    before = {m.session_id: m.pipeline_version for m in lake.current_manifests()}
+    # Age the pointers, then snapshot them.
+    old = time.time() - 3600
+    for sid in ("a", "b", "c"):
+        os.utime(store.path(f"lake/_current/{sid}.json"), (old, old))
+    assert lake.write_index() == 3
+
+    reads = []
+    real_manifest = Lake.current_manifest
+    monkeypatch.setattr(Lake, "current_manifest", lambda self, sid: reads.append(sid) or real_manifest(self, sid))
+    assert {m.session_id: m.pipeline_version for m in lake.current_manifests()} == before
+    assert reads == []  # all three came from the index
+
+    # A newer version of b and a new session d are written after the snapshot: read directly.
+    lake.write_session("b", "v2", "h", {"sessions": pa.table({"c": [2.0]})})
+    lake.write_session("d", "v1", "h", {"sessions": pa.table({"c": [4.0]})})
+    served = {m.session_id: m.pipeline_version for m in lake.current_manifests()}
+    assert served == {"a": "v1", "b": "v2", "c": "v1", "d": "v1"}
+    assert sorted(reads) == ["b", "d"]
+    assert lake.query("select sum(c) as s from sessions").column("s")[0].as_py() == 8.0
+
+    # A removed pointer drops the run even though the index still lists it.
+    store.delete("lake/_current/c.json")
+    assert "c" not in {m.session_id for m in lake.current_manifests()}
