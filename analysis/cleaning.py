@@ -260,9 +260,17 @@ def swap_mask_for_pair(left_x: np.ndarray, right_x: np.ndarray, fps: float,
     a = np.where(np.isfinite(a), a, np.nanmedian(a))
     a = median_filter(a, size=5, mode="nearest")
     # one crossing per step; steps last 0.25 .. 1.5 s
-    period = dominant_period_frames(a, max(2, int(0.2 * fps)), int(15 * fps))
+    min_lag = max(2, int(0.2 * fps))
+    period = dominant_period_frames(a, min_lag, int(15 * fps))
     if period is None:
         return out
+    # When the two half-cycles of |d| differ (one limb drawn smaller: the far leg
+    # under perspective, or an asymmetric gait), the strongest autocorrelation
+    # peak is the stride, two crossings; take the step when |d| also repeats at
+    # half that lag.
+    half = dominant_period_frames(a, min_lag, int(0.75 * period))
+    if half is not None and abs(half - 0.5 * period) < 0.15 * 0.5 * period:
+        period = half
     prom = 0.2 * (np.percentile(a, 90) - np.percentile(a, 10))
     minima, _ = find_peaks(-a, distance=max(1, int(0.6 * period)), prominence=prom)
     seg = np.searchsorted(minima, np.arange(T), side="right")

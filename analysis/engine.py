@@ -259,11 +259,60 @@ def _seg_nanmean(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndar
         return np.where(n > 0, tot / n, np.nan), n
 
 
+def _stance_speeds(x: np.ndarray, ic: np.ndarray, to: np.ndarray, fps: float, ppm: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """``m.treadmill_speed_mps`` of every stance of one foot, for all at once.
+
+    ``x`` is the ankle's forward image coordinate (px), ``ppm`` that leg's
+    scale. A stance runs from an IC to the first TO after it, which must come
+    before the foot's next IC. Returns the IC frames and their speeds (m/s;
+    NaN where there is no such TO or too few samples).
+    """
+    ic, to = np.asarray(ic, dtype=np.int64), np.asarray(to, dtype=np.int64)
+    speed = np.full(ic.size, np.nan)
+    if ic.size == 0 or to.size == 0:
+        return ic, speed
+    jt = np.searchsorted(to, ic, side="right")          # first TO after each IC
+    t = to[np.minimum(jt, to.size - 1)]
+    nxt = np.append(ic[1:], np.iinfo(np.int64).max)
+    n = t - ic
+    sel = (jt < to.size) & (t < nxt) & (n >= 3)
+    if not sel.any():
+        return ic, speed
+    a, n = ic[sel], n[sel]
+    lo = a + np.round(0.1 * n).astype(np.int64)
+    hi = np.maximum(lo + 2, a + np.round(0.7 * n).astype(np.int64))
+    # segment x[lo:hi+1] (clipped to the record like a slice) and its diffs
+    l2, h2 = np.minimum(lo, x.size), np.minimum(hi + 1, x.size)
+    _, n_fin = _seg_nanmean(x, l2, np.maximum(h2, l2 + 1))
+    n_fin = np.where(h2 > l2, n_fin, 0)
+    d = np.diff(x)
+    dh = np.maximum(h2 - 1, l2)
+    mean_d, n_d = _seg_nanmean(d, np.minimum(l2, d.size), np.maximum(np.minimum(dh, d.size), np.minimum(l2, d.size) + 1))
+    mean_d = np.where((dh > l2) & (n_d > 0), mean_d, np.nan)
+    speed[sel] = np.where(n_fin >= 2, -(mean_d * fps) / ppm, np.nan)
+    return ic, speed
+
+
+def _lookup(table: tuple[np.ndarray, np.ndarray], frames: np.ndarray) -> np.ndarray:
+    """Values of ``table = (sorted keys, values)`` at ``frames``; NaN where a frame is no key."""
+    keys, vals = table
+    if keys.size == 0:
+        return np.full(frames.size, np.nan)
+    j = np.minimum(np.searchsorted(keys, frames), keys.size - 1)
+    return np.where(keys[j] == frames, vals[j], np.nan)
+
+
 def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, pel_fwd: np.ndarray,
                     ppm: float, profile: RunnerProfile, xy: np.ndarray, facing: float,
-                    angles: dict, pelvis_h: np.ndarray, thigh: dict) -> list[dict]:
+                    angles: dict, pelvis_h: np.ndarray, thigh: dict,
+                    stance: dict | None = None, near: str | None = None) -> list[dict]:
     """One row per complete stride and side (sorted by IC frame), every metric of
-    ``analysis.metrics`` computed for all strides at once (same definitions, see there)."""
+    ``analysis.metrics`` computed for all strides at once (same definitions, see there).
+
+    ``stance`` (treadmill): ``{'left'|'right': (IC frames, stance speeds m/s)}``
+    from :func:`_stance_speeds` in each leg's scale; ``near``: the near leg
+    (``geometry.side_pixels_per_metre``) whose stance gives the belt speed."""
     tab = _stride_table(side_events)
     R = tab["a"].size
     if R == 0:
@@ -285,25 +334,18 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
     def by_side(lf: np.ndarray, rt: np.ndarray) -> np.ndarray:
         return np.where(left, lf, rt)
 
-    if mode == "treadmill":                                     # m.treadmill_speed_mps
-        n = t - a
-        lo = a + np.round(0.1 * n).astype(np.int64)
-        hi = np.maximum(lo + 2, a + np.round(0.7 * n).astype(np.int64))
-        speed = np.full(R, np.nan)
-        for is_left, ank in ((True, KP.LEFT_ANKLE), (False, KP.RIGHT_ANKLE)):
-            sel = (left == is_left) & (n >= 3)
-            if not sel.any():
-                continue
-            x = fwd[:, ank]
-            # segment x[lo:hi+1] (clipped to the record like a slice) and its diffs
-            l2, h2 = np.minimum(lo[sel], x.size), np.minimum(hi[sel] + 1, x.size)
-            _, n_fin = _seg_nanmean(x, l2, np.maximum(h2, l2 + 1))
-            n_fin = np.where(h2 > l2, n_fin, 0)
-            d = np.diff(x)
-            dh = np.maximum(h2 - 1, l2)
-            mean_d, n_d = _seg_nanmean(d, np.minimum(l2, d.size), np.maximum(np.minimum(dh, d.size), np.minimum(l2, d.size) + 1))
-            mean_d = np.where((dh > l2) & (n_d > 0), mean_d, np.nan)
-            speed[sel] = np.where(n_fin >= 2, -(mean_d * fps) / ppm, np.nan)
+    if mode == "treadmill":                                     # m.treadmill_belt_speed_mps
+        own = by_side(_lookup(stance["left"], a), _lookup(stance["right"], a))
+        other = by_side(_lookup(stance["right"], c), _lookup(stance["left"], c))
+        other = np.where(has_c, other, np.nan)
+        if near is None:
+            with np.errstate(invalid="ignore"):
+                both = np.isfinite(own) & np.isfinite(other)
+                speed = np.where(both, 0.5 * (own + other), np.where(np.isfinite(own), own, other))
+        else:
+            first = np.where(left == (near == "left"), own, other)
+            second = np.where(left == (near == "left"), other, own)
+            speed = np.where(np.isfinite(first), first, second)
     else:                                                       # m.overground_speed_mps
         speed = (pel_fwd[b] - pel_fwd[a]) / ppm / ((b - a) / fps)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -499,6 +541,8 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     if not (math.isfinite(ppm) and ppm > 0):
         ppm = float("nan")
         reasons.append("Image scale could not be estimated: metric lengths and speeds are null.")
+    # per-leg scale (perspective: the far leg looks smaller) and the near leg
+    side_ppm, near = geo.side_pixels_per_metre(xy, ppm)
     side_score = geo.side_view_score(xy)
     side_view = bool(math.isfinite(side_score) and side_score < 0.35)
     if not side_view:
@@ -538,8 +582,24 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     thigh = {s: ang.segment_angle(ang.to_body_frame(xy[:, KP[f"{p}_KNEE"]] - xy[:, KP[f"{p}_HIP"]], facing))
              for s, p in (("left", "LEFT"), ("right", "RIGHT"))}
 
+    # treadmill: every stance's belt speed in its own leg's scale (m.treadmill_speed_mps)
+    stance = {side: _stance_speeds(fwd[:, ank], side_events[side]["IC"], side_events[side]["TO"],
+                                   eff_fps, side_ppm[side])
+              for side, ank in (("left", KP.LEFT_ANKLE), ("right", KP.RIGHT_ANKLE))
+              } if mode == "treadmill" else None
+    foot_speed = {side: None for side in ("left", "right")}
+    if stance is not None:
+        for side, (_, v) in stance.items():
+            v = v[np.isfinite(v)]
+            foot_speed[side] = float(v.mean()) if v.size else None
+        fl, fr = foot_speed["left"], foot_speed["right"]
+        if fl and fr and abs(fl - fr) > 0.1 * max(fl, fr):
+            src = f"the near ({near}) foot" if near else "the mean of both feet"
+            reasons.append(
+                f"The two feet read different belt speeds after per-leg scaling (left {fl:.2f}, right "
+                f"{fr:.2f} m/s): keypoints of the far foot are unreliable; speed is read from {src}.")
     rows = _stride_metrics(side_events, eff_fps, mode, fwd, pel_fwd, ppm, profile, xy, facing,
-                           angles, pelvis_h, thigh)
+                           angles, pelvis_h, thigh, stance, near)
 
     n_left = sum(r["side"] == "left" for r in rows)
     n_right = sum(r["side"] == "right" for r in rows)
@@ -630,17 +690,23 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         "suggested_capture_fps": suggested_fps, "mode": mode, "default_height_used": default_h,
         "flight_share": float(flight_frames.sum() / max(valid.sum(), 1)),
         "fps_used": eff_fps, "frame_size": list(frame_size) if frame_size else None,
+        "px_per_m_left": side_ppm["left"], "px_per_m_right": side_ppm["right"], "near_leg": near,
+        "stance_speed_left_mps": foot_speed["left"], "stance_speed_right_mps": foot_speed["right"],
         "reasons": reasons,
     }
 
     # --- per-frame series ----------------------------------------------------------
     fs: dict[str, np.ndarray] = {}
     ref = pel_fwd[np.isfinite(pel_fwd)][0] if np.isfinite(pel_fwd).any() else 0.0
+    # leg keypoints in their own leg's scale (geo.side_pixels_per_metre), the rest in the body's
+    kp_ppm = np.full(len(KEYPOINT_NAMES), ppm)
+    for side, pre in (("left", "LEFT"), ("right", "RIGHT")):
+        kp_ppm[[KP[f"{pre}_HIP"], KP[f"{pre}_KNEE"], KP[f"{pre}_ANKLE"]]] = side_ppm[side]
     for i, name in enumerate(KEYPOINT_NAMES):
         fs[f"{name}_x_px"] = xy[:, i, 0]
         fs[f"{name}_y_px"] = xy[:, i, 1]
-        fs[f"{name}_x_m"] = (fwd[:, i] - ref) / ppm
-        fs[f"{name}_y_m"] = height_up_m[:, i]
+        fs[f"{name}_x_m"] = (fwd[:, i] - ref) / kp_ppm[i]
+        fs[f"{name}_y_m"] = height_up_m[:, i] * (ppm / kp_ppm[i])
         fs[f"{name}_conf"] = conf[:, i]
     fs.update(angles)
     fs["left_contact"] = contact["left"].astype(float)

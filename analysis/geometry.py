@@ -96,6 +96,74 @@ def pixels_per_metre(xy: np.ndarray, height_m: float | None, leg_length_m: float
     return chain / (h * (SHANK_FRACTION + THIGH_FRACTION + TRUNK_FRACTION)), default
 
 
+#: Legs whose trimmed pixel lengths differ by less than this fraction are taken
+#: as equally far from the camera: no near leg (both feet read the belt).
+NEAR_LEG_MIN_DIFF = 0.02
+#: Leg-length ratios (short / long) below this are tracking failures, not
+#: perspective (a 2 m camera distance and 0.2 m between the feet give ~0.9).
+MIN_SIDE_RATIO = 0.75
+
+
+def leg_lengths_px(xy: np.ndarray) -> dict[str, float]:
+    """Trimmed-mean (20 % each end) pixel length of each leg, thigh + shank.
+
+    Thigh (hip -> knee) and shank (knee -> ankle) of one side, each trimmed
+    over frames like :func:`segment_lengths_px` but without taking the longer
+    side; pass swap-repaired keypoints, or each side mixes both legs.
+    Returns ``{'left': px, 'right': px}`` (NaN where a leg is never seen).
+    """
+    out = {}
+    for side, pre in (("left", "LEFT"), ("right", "RIGHT")):
+        hip, knee, ank = KP[f"{pre}_HIP"], KP[f"{pre}_KNEE"], KP[f"{pre}_ANKLE"]
+        tot = 0.0
+        for a, b in ((hip, knee), (knee, ank)):
+            v = np.linalg.norm(xy[:, a] - xy[:, b], axis=1)
+            v = v[np.isfinite(v)]
+            tot += float(trim_mean(v, 0.2)) if v.size else float("nan")
+        out[side] = tot
+    return out
+
+
+def side_pixels_per_metre(xy: np.ndarray, px_per_m: float) -> tuple[dict[str, float], str | None]:
+    """Image scale (px/m) of each leg's sagittal plane, and the leg nearer the camera.
+
+    A pinhole camera images a length ``l`` at depth ``Z`` as ``f l / Z`` px, so
+    the scale is proportional to ``1/Z``: in a side view the far leg, one
+    step width plus the hip width further away, looks smaller and its foot
+    moves fewer px for the same belt speed. Each leg's scale is measured, like
+    the whole-body scale, from its own segment lengths (thigh + shank,
+    :func:`leg_lengths_px`; segment-based scaling as in Pose2Sim, Pagnon et
+    al. 2022, JOSS 7(77):4362, and OpenCap, Uhlrich et al. 2023, PLoS Comput
+    Biol 19:e1011462) relative to the whole-body scale ``px_per_m``::
+
+        px_per_m_side = px_per_m * L_side / max(L_left, L_right)
+
+    The reference is the longer leg because :func:`segment_lengths_px`, and so
+    ``px_per_m``, takes the longer side per frame: the whole-body scale is that
+    of the near (less foreshortened, unoccluded) leg, and the near leg keeps it.
+    Without perspective both legs measure alike and both scales equal
+    ``px_per_m``.
+
+    Returns
+    -------
+    tuple[dict[str, float], str or None]
+        ``{'left': px/m, 'right': px/m}`` and the near leg (``'left'`` or
+        ``'right'``), or ``None`` when the legs differ by less than
+        ``NEAR_LEG_MIN_DIFF``. Both scales are ``px_per_m`` and the near leg
+        ``None`` when a leg length is missing or their ratio is below
+        ``MIN_SIDE_RATIO`` (tracking failure, not perspective).
+    """
+    legs = leg_lengths_px(xy)
+    ll, lr = legs["left"], legs["right"]
+    if not (np.isfinite(px_per_m) and np.isfinite(ll) and np.isfinite(lr) and ll > 0 and lr > 0):
+        return {"left": px_per_m, "right": px_per_m}, None
+    ref = max(ll, lr)
+    if min(ll, lr) / ref < MIN_SIDE_RATIO:
+        return {"left": px_per_m, "right": px_per_m}, None
+    near = None if min(ll, lr) / ref > 1.0 - NEAR_LEG_MIN_DIFF else ("left" if ll > lr else "right")
+    return {"left": px_per_m * ll / ref, "right": px_per_m * lr / ref}, near
+
+
 def floor_line(ankle_xy: np.ndarray, contact: np.ndarray) -> tuple[float, float] | None:
     """Floor line ``y = slope * x + intercept`` (px) through ankles in contact.
 

@@ -59,7 +59,8 @@ def treadmill_speed_mps(ankle_forward_px: np.ndarray, ic: int, to: int, fps: flo
     The stance foot moves with the belt; the window avoids impact and
     push-off (OpenCap, Uhlrich et al. 2023, PLoS Comput Biol 19:e1011462).
     ``ankle_forward_px`` is the ankle's forward image coordinate (px, camera
-    fixed).
+    fixed); ``px_per_m`` is the scale of that foot's leg
+    (``geometry.side_pixels_per_metre``: the far foot looks smaller).
     """
     n = to - ic
     if n < 3:
@@ -71,6 +72,35 @@ def treadmill_speed_mps(ankle_forward_px: np.ndarray, ic: int, to: int, fps: flo
         return float("nan")
     v = np.nanmean(np.diff(seg)) * fps
     return float(-v / px_per_m)
+
+
+def treadmill_belt_speed_mps(own_stance_mps: float, contralateral_stance_mps: float,
+                             side: str, near: str | None) -> float:
+    """Belt speed (m/s) of one stride, read from both feet: the belt has one speed.
+
+    A stride (IC to the next IC of one foot) holds that foot's stance and the
+    contralateral one. Each stance speed (:func:`treadmill_speed_mps`) is
+    measured in its own leg's scale; the stride's belt speed is
+
+    * the near foot's stance speed when there is a near leg
+      (``geometry.side_pixels_per_metre``): in a side view the far foot is
+      crossed by the near swing leg during its stance and its keypoints are
+      less reliable (on the shared treadmill clip the far ankle reads ~17 %
+      slower than the near one after per-leg scaling, more than perspective
+      explains, and mostly in early and mid stance, where the swing leg
+      passes); the near leg's scale is the whole-body scale, so this reading
+      is the best-calibrated one;
+    * the mean of both stance speeds when no leg is nearer (no measurable
+      perspective: both read the same belt, averaging halves the noise).
+
+    Where the chosen stance is missing (NaN), the other one is used.
+    """
+    own, other = own_stance_mps, contralateral_stance_mps
+    if near is None:
+        vals = [v for v in (own, other) if np.isfinite(v)]
+        return float(np.mean(vals)) if vals else float("nan")
+    first, second = (own, other) if side == near else (other, own)
+    return float(first) if np.isfinite(first) else float(second)
 
 
 def overground_speed_mps(pelvis_forward_px: np.ndarray, ic: int, next_ic: int, fps: float,

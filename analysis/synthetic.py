@@ -50,7 +50,8 @@ def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
                  height_m: float = 1.75, facing: float = 1.0, mode: str = "treadmill",
                  px_per_m: float = 400.0, lean_deg: float = 6.0, contact_asymmetry_s: float = 0.0,
                  noise_px: float = 0.0, gap_rate: float = 0.0, outlier_rate: float = 0.0,
-                 swap_rate: float = 0.0, seed: int = 0, t0_s: float = 0.1234) -> SyntheticSession:
+                 swap_rate: float = 0.0, seed: int = 0, t0_s: float = 0.1234,
+                 far_leg_scale: float = 1.0) -> SyntheticSession:
     """Generate one synthetic session.
 
     Parameters
@@ -73,6 +74,10 @@ def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
         Gaussian pixel noise (px); share of frames with a missing runner (in
         runs of 1-4 frames); share of keypoints displaced by 20-60 px; share
         of frames whose legs are swapped left/right (in runs of 1-3 frames).
+    far_leg_scale : float
+        Simulated perspective: the left (far) leg's knee and ankle are drawn at
+        this scale about its hip, as a leg further from the camera (image
+        scale ~ 1/depth); its foot moves that much fewer px. Truth is unchanged.
     """
     rng = np.random.default_rng(seed)
     T = int(round(duration_s * fps))
@@ -137,6 +142,10 @@ def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
         ic_f = np.ceil(ic_t * fps - 1e-9).astype(int)
         to_f = np.ceil(to_t * fps - 1e-9).astype(int)
         events[side] = {"IC": ic_f[(ic_f > 0) & (ic_f < T)], "TO": to_f[(to_f > 0) & (to_f < T)]}
+    if far_leg_scale != 1.0:
+        hip = P[:, KP.LEFT_HIP].copy()
+        for k in (KP.LEFT_KNEE, KP.LEFT_ANKLE):
+            P[:, k] = hip + far_leg_scale * (P[:, k] - hip)
     mid_sho = 0.5 * (P[:, KP.LEFT_SHOULDER] + P[:, KP.RIGHT_SHOULDER])
     P[:, KP.NOSE] = mid_sho + np.array([0.09, 0.10 * height_m])
 

@@ -60,6 +60,9 @@ def test_clean_running_recovers_truth(cadence, contact, speed, facing, mode, fps
     assert S["posture_angle_deg"] == pytest.approx(tr["posture_angle_deg"], abs=2.0)
     assert S["px_per_m"] == pytest.approx(tr["px_per_m"], rel=0.01)
     q = sa.quality
+    # no perspective in the generator: both legs measure alike, one scale, no near leg
+    assert q["px_per_m_left"] == pytest.approx(q["px_per_m_right"], rel=0.005)
+    assert q["px_per_m_left"] == pytest.approx(S["px_per_m"], rel=0.005) and q["near_leg"] is None
     assert q["gait"] == "running" and q["mode"] == mode and q["side_view"]
     assert not q["implausible_timing"]
     assert S["facing"] == ("+x" if facing > 0 else "-x")
@@ -75,6 +78,44 @@ def test_clean_knee_angle_median_within_1_degree():
     for side, key in (("left", "lkne_angle"), ("right", "rkne_angle")):
         err = np.abs(sa.frame_series[key][core] - s.knee_flexion_deg[side][core])
         assert np.median(err) < 1.0 and np.percentile(err, 90) < 3.5  # 8 Hz filter rounds sharp knee peaks
+
+
+@pytest.mark.parametrize("far_scale,facing,noise,speed", [
+    (0.85, 1.0, 0.0, 3.0), (0.85, -1.0, 0.0, 4.0), (0.90, 1.0, 2.0, 3.5), (0.85, 1.0, 3.0, 3.0)])
+def test_perspective_far_leg_is_rescaled(far_scale, facing, noise, speed):
+    """The far (left) leg drawn smaller about its hip, as a leg further from the camera:
+    its own scale corrects its foot speed; the belt speed of every stride is the truth."""
+    kw = dict(speed_mps=speed, facing=facing, noise_px=noise, duration_s=8.0, seed=3)
+    s = make_session(far_leg_scale=far_scale, **kw)
+    sa = analyze(s.keypoints, s.fps, PROFILE)
+    q, tr = sa.quality, s.truth
+    assert q["near_leg"] == "right"
+    assert q["px_per_m_right"] == pytest.approx(tr["px_per_m"], rel=0.01)
+    assert q["px_per_m_left"] == pytest.approx(far_scale * tr["px_per_m"], rel=0.01)
+    for side in ("left", "right"):                      # each foot in its own scale
+        assert q[f"stance_speed_{side}_mps"] == pytest.approx(tr["speed_mps"], rel=0.03), side
+        rows = [r for r in sa.strides if r["side"] == side]
+        assert len(rows) >= 8
+        for r in rows:                                  # every stride, both sides
+            assert r["speed_mps"] == pytest.approx(tr["speed_mps"], rel=0.03), (side, r["ic_frame"])
+            assert r["stride_length_m"] == pytest.approx(tr["stride_length_m"], rel=0.04), side
+    # timing is scale-free: the same events and times as without perspective (exactly
+    # without noise; the pixel noise is not drawn smaller with the leg, so with it the
+    # sub-frame instants may move by a little)
+    flat = analyze(make_session(**kw).keypoints, s.fps, PROFILE)
+    ev_a = [(e.side, e.kind, e.frame) for e in sa.events if e.kind != "MS"]
+    ev_b = [(e.side, e.kind, e.frame) for e in flat.events if e.kind != "MS"]
+    if noise == 0:
+        assert ev_a == ev_b
+    else:
+        assert [x[:2] for x in ev_a] == [x[:2] for x in ev_b]
+        assert max(abs(x[2] - y[2]) for x, y in zip(ev_a, ev_b)) <= 1
+    tol = 1e-9 if noise == 0 else 0.1 / s.fps
+    for k in ("cadence_spm", "contact_time_s", "flight_time_s", "stride_time_s"):
+        assert sa.summary[k] == pytest.approx(flat.summary[k], abs=tol * (100 if k == "cadence_spm" else 1)), k
+    # in the whole-body scale the far foot would read far_scale x the speed (the bias fixed here)
+    uncorrected = q["stance_speed_left_mps"] * q["px_per_m_left"] / sa.summary["px_per_m"]
+    assert uncorrected == pytest.approx(far_scale * tr["speed_mps"], rel=0.03)
 
 
 def test_balance_detects_asymmetry():

@@ -57,6 +57,35 @@ def test_dev_keypoints_match_ground_truth(treadmill_keypoints_dev):
     test_treadmill_video_matches_ground_truth(treadmill_keypoints_dev)
 
 
+def _check_side_speeds(keypoints, fps):
+    """Treadmill belt speed by side: one belt, so left and right strides agree.
+
+    Before per-leg scaling and the joint belt speed, the far (left) foot's
+    strides read 2.58 m/s and the near (right) foot's 3.20 m/s (mean 2.89) on
+    the dev keypoints; now both 3.20 m/s. The near leg is found from the
+    keypoints (README: the right leg is the near one) and its leg looks longer.
+    """
+    sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile())
+    q = sa.quality
+    assert q["near_leg"] == "right"
+    assert q["px_per_m_left"] < q["px_per_m_right"] == pytest.approx(sa.summary["px_per_m"])
+    mean = {side: np.mean([r["speed_mps"] for r in sa.strides if r["side"] == side]) for side in ("left", "right")}
+    assert abs(mean["left"] - mean["right"]) < 0.05 * max(mean.values()), mean
+    assert 2.0 < sa.summary["speed_mps"] < 4.5                  # a running belt speed
+    for side in ("left", "right"):
+        sl = [r["stride_length_m"] for r in sa.strides if r["side"] == side]
+        assert np.mean(sl) == pytest.approx(sa.summary["stride_length_m"], rel=0.05), side
+
+
+def test_dev_keypoints_side_speeds_agree(treadmill_keypoints_dev):
+    _check_side_speeds(*treadmill_keypoints_dev)
+
+
+@pytest.mark.slow
+def test_treadmill_video_side_speeds_agree(treadmill_keypoints):
+    _check_side_speeds(*treadmill_keypoints)
+
+
 # --- invariance on the same tracked keypoints ---------------------------------------
 FRAME_WIDTH_PX = 1920.0     # the shared clip is 1920x1080
 
