@@ -105,3 +105,10 @@ def test_routes_match_the_document(world):
         for method in ops:
             route_path = path.replace("{key}", "{key:path}")
             assert (route_path, method) in routes, (path, method)
+
+
+def test_the_shipped_demo_session_is_what_the_engine_produces_now():
+    """demo=true serves api/demo/demo_session.json: regenerate it when the engine changes."""
+    from api.demo import generate
+
+    assert generate.main(["--check"]) == 0, "run: python -m api.demo.generate"
