@@ -138,18 +138,29 @@ class SessionAnalysis:
     def _stride_values(self, key: str) -> list:
         return [s.get(key) for s in self.strides]
 
+    def _speed_values(self, key: str) -> list:
+        """Per-stride values of a speed-derived metric, each belt-speed reading once.
+
+        On a treadmill with a near leg, every stride reads the near foot's stance
+        inside it, so a far-leg stride repeats its neighbour's reading: only the
+        near leg's strides are listed (``m.treadmill_belt_speed_mps``).
+        """
+        near = self.quality.get("near_leg")
+        if self.quality.get("mode") == "treadmill" and near in ("left", "right"):
+            return [s.get(key) for s in self.strides if s.get("side") == near]
+        return self._stride_values(key)
+
     def summary_document(self) -> dict:
         """Blocks of GET /running/sessions/{id}/summary/ (without user_information,
         session_date and summary_text, which the API adds)."""
         s = self.summary
-        speed = self._stride_values("speed_mps")
         doc = {
             "performance_metrics": {
-                "speed": _stats(speed),
-                "pace": _stats(self._stride_values("pace_min_per_km")),
+                "speed": _stats(self._speed_values("speed_mps")),
+                "pace": _stats(self._speed_values("pace_min_per_km")),
                 "cadence": _stats(self._stride_values("cadence_spm")),
-                "power": _stats(self._stride_values("power_w")),
-                "normalized_power": _stats(self._stride_values("normalized_power_w_per_kg")),
+                "power": _stats(self._speed_values("power_w")),
+                "normalized_power": _stats(self._speed_values("normalized_power_w_per_kg")),
             },
             "running_mechanics": {
                 "contact_time": _stats(self._stride_values("contact_time_s")),

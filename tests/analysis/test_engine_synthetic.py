@@ -99,6 +99,9 @@ def test_perspective_far_leg_is_rescaled(far_scale, facing, noise, speed):
         for r in rows:                                  # every stride, both sides
             assert r["speed_mps"] == pytest.approx(tr["speed_mps"], rel=0.03), (side, r["ic_frame"])
             assert r["stride_length_m"] == pytest.approx(tr["stride_length_m"], rel=0.04), side
+    # the summary lists each belt-speed reading once: the near leg's strides only
+    doc_speed = sa.summary_document()["performance_metrics"]["speed"]["values"]
+    assert doc_speed == [r["speed_mps"] for r in sa.strides if r["side"] == "right"]
     # timing is scale-free: the same events and times as without perspective (exactly
     # without noise; the pixel noise is not drawn smaller with the leg, so with it the
     # sub-frame instants may move by a little)
