@@ -121,12 +121,7 @@ class Lake:
         date = date or datetime.now(timezone.utc).strftime("%Y-%m-%d")
         files, rows = {}, {}
         for name, table in tables.items():
-            table = _with_lineage(table, session_id, pipeline_version, config_hash)
-            key = f"{LAKE_PREFIX}/{name}/date={date}/{session_id}.{pipeline_version}.parquet"
-            buffer = io.BytesIO()
-            pq.write_table(table, buffer, compression="zstd")
-            self.store.write_bytes(key, buffer.getvalue())
-            files[name], rows[name] = key, table.num_rows
+            files[name], rows[name] = self._write_table(name, table, session_id, pipeline_version, config_hash, date)
         manifest = Manifest(
             session_id=session_id,
             pipeline_version=pipeline_version,
@@ -140,6 +135,27 @@ class Lake:
         if publish:
             self.publish(session_id, pipeline_version)
         return manifest
+
+    def _write_table(self, name: str, table: pa.Table, session_id: str, pipeline_version: str,
+                     config_hash: str, date: str) -> tuple[str, int]:
+        """Write one table of one run (atomically, at its run-determined key); return key and rows."""
+        table = _with_lineage(table, session_id, pipeline_version, config_hash)
+        key = f"{LAKE_PREFIX}/{name}/date={date}/{session_id}.{pipeline_version}.parquet"
+        buffer = io.BytesIO()
+        pq.write_table(table, buffer, compression="zstd")
+        self.store.write_bytes(key, buffer.getvalue())
+        return key, table.num_rows
+
+    def replace_table(self, manifest: Manifest, name: str, table: pa.Table, publish: bool = False) -> Manifest:
+        """Rewrite one table of a written run, then its manifest (the other tables are untouched)."""
+        key, rows = self._write_table(name, table, manifest.session_id, manifest.pipeline_version,
+                                      manifest.config_hash, manifest.date)
+        fresh = Manifest(**{**manifest.__dict__, "files": {**manifest.files, name: key},
+                            "rows": {**manifest.rows, name: rows}})
+        self.store.write_bytes(self._manifest_key(manifest.session_id, manifest.pipeline_version), fresh.to_json())
+        if publish:
+            self.publish(manifest.session_id, manifest.pipeline_version)
+        return fresh
 
     def publish(self, session_id: str, pipeline_version: str) -> None:
         """Serve ``pipeline_version`` of ``session_id`` (its manifest must exist)."""

@@ -801,15 +801,16 @@ def with_artifacts(sessions: pa.Table, images: dict[str, Any]) -> pa.Table:
 
 
 def publish_with_artifacts(lake, session_id: str, pipeline_version: str, images: dict[str, Any] | None):
-    """Publish a written run; with ``images``, first rewrite its tables with the artifact keys
-    (new files, new manifest, then the ``_current`` pointer last: readers never see a mix)."""
-    manifest, tables = _run_tables(lake, session_id, pipeline_version)
+    """Publish a written run; with ``images``, first rewrite its sessions row with the artifact
+    keys (new file, new manifest, then the ``_current`` pointer last: readers never see a mix)."""
+    manifest = lake.manifest(session_id, pipeline_version)
+    if manifest is None:
+        raise RenderError(f"session {session_id} has no lake run {pipeline_version}")
     if not images:
         lake.publish(session_id, pipeline_version)
         return manifest
-    tables["sessions"] = with_artifacts(tables["sessions"], images)
-    return lake.write_session(session_id, pipeline_version, manifest.config_hash, tables,
-                              date=manifest.date, publish=True)
+    sessions = lake.read_table(session_id, "sessions", manifest=manifest)
+    return lake.replace_table(manifest, "sessions", with_artifacts(sessions, images), publish=True)
 
 
 def render_options(settings) -> dict[str, Any]:

@@ -140,3 +140,16 @@ def test_the_served_index_is_used_for_unchanged_runs_and_bypassed_for_newer_ones
     # A removed pointer drops the run even though the index still lists it.
     store.delete("lake/_current/c.json")
     assert "c" not in {m.session_id for m in lake.current_manifests()}
+
+
+def test_replace_table_rewrites_one_table_of_a_run_and_leaves_the_others(store):
+    lake = Lake(store)
+    written = lake.write_session("s1", "v1", "h", {"frames": pa.table({"t": [0.0, 1.0]}),
+                                                   "sessions": pa.table({"c": [1.0]})}, publish=False)
+    frames_before = store.read_bytes(written.files["frames"])
+    fresh = lake.replace_table(written, "sessions", pa.table({"c": [2.0], "extra": ["x"]}), publish=True)
+    assert store.read_bytes(fresh.files["frames"]) == frames_before
+    assert fresh.files == written.files and fresh.rows == {"frames": 2, "sessions": 1}
+    assert lake.query("select c, extra, pipeline_version from sessions").to_pylist() == [
+        {"c": 2.0, "extra": "x", "pipeline_version": "v1"}]
+    assert lake.query("select count(*) as n from frames").column("n")[0].as_py() == 2
