@@ -16,7 +16,7 @@ from analysis import cleaning, events as ev, geometry as geo, metrics as m
 from analysis.events import GaitEvent
 from analysis.keypoints import KEYPOINT_NAMES, KP, validate_keypoints
 
-__all__ = ["AnalysisError", "GaitEvent", "RunnerProfile", "SessionAnalysis", "analyze"]
+__all__ = ["AnalysisError", "GaitEvent", "RunnerProfile", "SessionAnalysis", "analyze", "json_safe"]
 
 #: Keypoints below this confidence are treated as missing.
 MIN_CONFIDENCE = 0.2
@@ -74,14 +74,14 @@ class RunnerProfile:
     joints: tuple[str, ...] = ("all",)
 
 
-def _clean(x):
-    """JSON-safe conversion: NaN/inf -> None, numpy scalars -> Python."""
+def json_safe(x):
+    """JSON-safe conversion, recursively: NaN/inf -> None, numpy arrays and scalars -> Python."""
     if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
+        return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
+        return [json_safe(v) for v in x]
     if isinstance(x, np.ndarray):
-        return [_clean(v) for v in x.tolist()]
+        return [json_safe(v) for v in x.tolist()]
     if isinstance(x, (bool, np.bool_)):
         return bool(x)
     if isinstance(x, (int, np.integer)):
@@ -178,7 +178,7 @@ class SessionAnalysis:
                 "total_time": s.get("total_time_s"),
             },
         }
-        return _clean(doc)
+        return json_safe(doc)
 
     def details_document(self) -> dict:
         """Session details: ``metrics`` and ``angles`` (key -> per-frame array),
@@ -194,7 +194,7 @@ class SessionAnalysis:
             calc[f"{k}_avg"] = float(f.mean()) if f.size else None
             calc[f"{k}_min"] = float(f.min()) if f.size else None
             calc[f"{k}_max"] = float(f.max()) if f.size else None
-        return _clean({"metrics": metrics, "angles": angles,
+        return json_safe({"metrics": metrics, "angles": angles,
                        "all_timestamps": self.time_s, "calculated_metrics": calc})
 
     def form_analysis_document(self) -> dict:
@@ -205,11 +205,11 @@ class SessionAnalysis:
                 "knee_flexion": "knee_flexion_deg", "posture_angle": "posture_angle_deg",
                 "ankle_angle": "ankle_angle_deg", "com_oscillation": "com_oscillation_m",
                 "stride_angle": "stride_angle_deg", "mean_h": "mean_h_m"}
-        return _clean({"metrics": {k: s.get(v) for k, v in keys.items()}})
+        return json_safe({"metrics": {k: s.get(v) for k, v in keys.items()}})
 
     def gait_analysis_document(self) -> dict:
         """``{"left": {...}, "right": {...}}`` of POST gait-analysis, without image URLs."""
-        return _clean(self.phases)
+        return json_safe(self.phases)
 
 
 # ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy import func, select
 
+from analysis.engine import json_safe
 from storage.catalog import RunningSession, Thread, ThreadStatus, User
 from storage.lake import Lake
 
@@ -76,17 +77,6 @@ def fmt_date(value: datetime | str | None) -> str:
 def fmt_time(value: datetime | str | None) -> str:
     dt = as_utc(value)
     return dt.strftime("%I:%M %p") if dt else ""
-
-
-def finite(value: Any) -> Any:
-    """NaN/inf -> None, recursively (JSON has no NaN)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value
 
 
 def number_or_none(value: Any) -> float | None:
@@ -424,9 +414,9 @@ def session_details(meta: SessionMeta, owner: Owner, record: SessionRecord, urls
                     summary_text: str | None) -> dict[str, Any]:
     doc = record.doc("details_doc")
     out: dict[str, Any] = {
-        "metrics": finite(doc.get("metrics") or {}),
-        "angles": finite(filter_angles(doc.get("angles") or {}, meta.joints)),
-        "all_timestamps": finite(doc.get("all_timestamps") or []),
+        "metrics": json_safe(doc.get("metrics") or {}),
+        "angles": json_safe(filter_angles(doc.get("angles") or {}, meta.joints)),
+        "all_timestamps": json_safe(doc.get("all_timestamps") or []),
         "segments": int(doc.get("segments") or record.row.get("n_strides") or 0),
         "created_at": {"date": fmt_date(meta.created_at), "time": fmt_time(meta.created_at)},
         "user_name": owner.name or owner.email,
@@ -448,7 +438,7 @@ def summary(meta: SessionMeta, owner: Owner, record: SessionRecord, texts: dict[
     if texts:
         out["summary_text"] = texts
     for block in SUMMARY_BLOCKS:
-        out[block] = finite(doc.get(block) or {})
+        out[block] = json_safe(doc.get(block) or {})
     out["user_information"] = user_information(owner, meta.height_cm, meta.weight_kg)
     out["session_date"] = fmt_date(meta.created_at)
     return out
@@ -457,10 +447,10 @@ def summary(meta: SessionMeta, owner: Owner, record: SessionRecord, texts: dict[
 def export(meta: SessionMeta, record: SessionRecord, keypoints: dict[str, list], contact: list[bool]) -> dict[str, Any]:
     doc = record.doc("details_doc")
     return {
-        "metrics": finite(doc.get("metrics") or {}),
+        "metrics": json_safe(doc.get("metrics") or {}),
         "keypoints": keypoints,
-        "angles": finite(filter_angles(doc.get("angles") or {}, meta.joints)),
-        "all_timestamps": finite(doc.get("all_timestamps") or []),
+        "angles": json_safe(filter_angles(doc.get("angles") or {}, meta.joints)),
+        "all_timestamps": json_safe(doc.get("all_timestamps") or []),
         "contact": contact,
         "activity": ACTIVITY,
     }
@@ -502,8 +492,8 @@ def gait_analysis(meta: SessionMeta, owner: Owner, record: SessionRecord, phase_
             "peak_time": number_or_none(src.get("peak_time")),
             "phases": phases,
             "initiator": str(src.get("initiator") or side),
-            "angles": finite(filter_angles(src.get("angles") or {}, meta.joints)),
-            "graph_timestamps": finite(src.get("graph_timestamps") or []),
+            "angles": json_safe(filter_angles(src.get("angles") or {}, meta.joints)),
+            "graph_timestamps": json_safe(src.get("graph_timestamps") or []),
         }
     out["user_info"] = user_info(owner, meta.height_cm, meta.weight_kg, with_count=True)
     if comments:

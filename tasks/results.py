@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import json
-import math
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from analysis.engine import json_safe
 from analysis.keypoints import KEYPOINT_NAMES
 from analysis.tracking import RunnerTrack
 
@@ -23,19 +23,7 @@ def _json_default(value: Any) -> Any:
 
 def to_json(document: Any) -> str:
     """JSON with NaN/inf turned into null (the API must never emit NaN)."""
-    return json.dumps(_finite(document), default=_json_default, separators=(",", ":"))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _finite(value.tolist())
-    return value
+    return json.dumps(json_safe(document), default=_json_default, separators=(",", ":"))
 
 
 def frames_table(track: RunnerTrack, fps: float, frame_series: dict[str, np.ndarray]) -> pa.Table:
@@ -68,7 +56,7 @@ def frames_table(track: RunnerTrack, fps: float, frame_series: dict[str, np.ndar
 def strides_table(strides: list[dict]) -> pa.Table:
     if not strides:
         return pa.table({"stride_index": pa.array([], pa.int32())})
-    rows = [{"stride_index": i, **_finite(dict(row))} for i, row in enumerate(strides)]
+    rows = [{"stride_index": i, **json_safe(dict(row))} for i, row in enumerate(strides)]
     return pa.Table.from_pylist(rows)
 
 
@@ -77,11 +65,11 @@ def _typed_column(value: Any, numeric: bool) -> pa.Array:
     if isinstance(value, bool):
         return pa.array([value], pa.bool_())
     if numeric and (value is None or isinstance(value, int | float | np.number)):
-        return pa.array([_finite(float(value)) if value is not None else None], pa.float64())
+        return pa.array([json_safe(float(value)) if value is not None else None], pa.float64())
     if isinstance(value, int | np.integer):
         return pa.array([int(value)], pa.int64())
     if isinstance(value, float | np.floating):
-        return pa.array([_finite(float(value))], pa.float64())
+        return pa.array([json_safe(float(value))], pa.float64())
     if isinstance(value, datetime):
         value = value.isoformat()
     if isinstance(value, dict | list | tuple):
