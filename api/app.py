@@ -34,13 +34,13 @@ from api.tenancy import (
     visible_session,
 )
 from configs import Settings, get_settings
+from flows import options
 from storage.catalog import Catalog, RunningSession, SessionStatus, Thread, ThreadStatus, User
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
 
 log = logging.getLogger("gaitlake.api")
 
-JOINTS = ("ankle", "knee", "elbow", "hip", "shoulder")
 SUMMARY_THREAD_BLOCKS = ("performance_metrics", "running_mechanics", "balance_and_posture", "distance_and_duration", "final_summary")
 FORM_THREAD_BLOCKS = ("contact_angle", "push_angle", "knee_ankle", "general_form_recommendation")
 GAIT_THREAD_BLOCKS = tuple(f"{side}_{joint}_angle" for side in ("left", "right") for joint in ("posture", "hip", "knee", "ankle"))
@@ -93,35 +93,19 @@ class UploadLimitMiddleware:
                 await error_response(413, message, headers={"Connection": "close"})(scope, receive, send)
 
 
-def _parse_float(form, name: str, low: float, high: float, unit: str) -> float | None:
-    raw = form.get(name)
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return None
-    if not isinstance(raw, str):
-        raise ApiError(400, f"{name} must be a text field")
+def _parse_float(form, name: str, field: str) -> float | None:
+    """A numeric form field under the shared option rules (flows/options.py); 400 when refused."""
     try:
-        value = float(raw.strip())
-    except ValueError:
-        raise ApiError(400, f"{name} must be a number, got {raw[:40]!r}") from None
-    if not (low <= value <= high):
-        raise ApiError(400, f"{name} must be between {low:g} and {high:g} {unit}")
-    return value
+        return options.parse_number(form.get(name), field, label=name)
+    except options.OptionError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def parse_joints(raw: Any) -> str:
-    if raw is None or (isinstance(raw, str) and not raw.strip()):
-        return "all"
-    if not isinstance(raw, str):
-        raise ApiError(400, "body_joint_angles must be a text field")
-    names = [part.strip().strip("'\"[]").strip().lower() for part in raw.split(",")]
-    names = [n for n in names if n]
-    if not names or "all" in names:
-        return "all"
-    unknown = [n for n in names if n not in JOINTS]
-    if unknown:
-        raise ApiError(400, f"unknown joint(s) in body_joint_angles: {', '.join(sorted(set(unknown)))[:200]}; "
-                            f"choose from {', '.join(JOINTS)} or all")
-    return ",".join(dict.fromkeys(names))
+    try:
+        return options.parse_joints(raw, label="body_joint_angles")
+    except options.OptionError as exc:
+        raise ApiError(400, str(exc)) from None
 
 
 def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None, launcher=None) -> FastAPI:
@@ -222,10 +206,10 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
             if sniff_video(head) is None:
                 raise ApiError(400, describe_non_video(head, video.content_type))
             joints = parse_joints(form.get("body_joint_angles"))
-            incline = _parse_float(form, "incline_degree", -45, 45, "degrees")
-            capture_fps = _parse_float(form, "capture_fps", 1, 10000, "frames per second")
-            height_cm = _parse_float(form, "height_cm", 50, 260, "cm")
-            weight_kg = _parse_float(form, "weight_kg", 10, 400, "kg")
+            incline = _parse_float(form, "incline_degree", "incline_deg")
+            capture_fps = _parse_float(form, "capture_fps", "capture_fps")
+            height_cm = _parse_float(form, "height_cm", "height_cm")
+            weight_kg = _parse_float(form, "weight_kg", "weight_kg")
             name = form.get("session_name")
             title = name.strip()[:300] if isinstance(name, str) and name.strip() else None
             owner = await run_in_threadpool(resolve_upload_owner, catalog, caller, user_ref)

@@ -1,0 +1,60 @@
+"""Session options shared by the CLI (``gaitlake process``) and the API upload.
+
+One set of rules for the runner's height and weight, the treadmill incline, the
+true capture rate and the joints to analyse, so ``--height-cm -5`` and
+``height_cm=-5`` are refused with the same sentence before any work starts.
+Callers pass the name the user typed (``--height-cm`` or ``height_cm``) as
+``label`` so the message names it.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+JOINTS = ("ankle", "knee", "elbow", "hip", "shoulder")
+
+# field -> (lowest, highest, unit): the accepted closed ranges.
+RANGES: dict[str, tuple[float, float, str]] = {
+    "height_cm": (50, 260, "cm"),
+    "weight_kg": (10, 400, "kg"),
+    "incline_deg": (-45, 45, "degrees"),
+    "capture_fps": (1, 10000, "frames per second"),
+}
+
+
+class OptionError(ValueError):
+    """An option value is refused; the message is one sentence naming the option."""
+
+
+def parse_number(raw: Any, field: str, label: str | None = None) -> float | None:
+    """``raw`` (text or a number; None or blank = not given) as a float inside ``RANGES[field]``."""
+    label = label or field
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise OptionError(f"{label} must be a text field")
+    try:
+        value = float(raw.strip()) if isinstance(raw, str) else float(raw)
+    except ValueError:
+        raise OptionError(f"{label} must be a number, got {str(raw)[:40]!r}") from None
+    low, high, unit = RANGES[field]
+    if not math.isfinite(value) or not (low <= value <= high):
+        raise OptionError(f"{label} must be between {low:g} and {high:g} {unit}, got {str(raw).strip()[:40]}")
+    return value
+
+
+def parse_joints(raw: Any, label: str = "body_joint_angles") -> str:
+    """A comma-separated subset of :data:`JOINTS` (or ``all``), normalised; blank or None = ``all``."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return "all"
+    if not isinstance(raw, str):
+        raise OptionError(f"{label} must be a text field")
+    names = [part.strip().strip("'\"[]").strip().lower() for part in raw.split(",")]
+    names = [n for n in names if n]
+    if not names or "all" in names:
+        return "all"
+    unknown = [n for n in names if n not in JOINTS]
+    if unknown:
+        raise OptionError(f"unknown joint(s) in {label}: {', '.join(sorted(set(unknown)))[:200]}; "
+                          f"choose from {', '.join(JOINTS)} or all")
+    return ",".join(dict.fromkeys(names))
