@@ -1,0 +1,126 @@
+"""Every output of the gait engine on the shared treadmill clip, from stored detections.
+
+The detections (``data/treadmill-side-60fps.detections.npz``: every person YOLO
+found in every frame of ``../shared/videos/treadmill-side-60fps.mp4``, produced
+once with the real pose stage) go through the same steps as
+``flows.process.analyse_and_write``: runner selection, the engine, the four API
+documents, the lake's sessions/strides rows, and the rule commentary. No pose,
+no video, no lake: deterministic and fast.
+
+``python -m tests.analysis.treadmill_snapshot`` (or ``GAITLAKE_UPDATE_SNAPSHOT=1``
+with the test) rewrites ``data/treadmill-snapshot.json``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DATA = Path(__file__).with_name("data")
+DETECTIONS = DATA / "treadmill-side-60fps.detections.npz"
+SNAPSHOT = DATA / "treadmill-snapshot.json"
+
+#: The clip as ``tasks.video.probe_video`` reads it.
+FPS = 60.0
+FRAME_SIZE = (1080, 1920)
+#: A runner with height and weight, so that every metric (power included) is exercised.
+HEIGHT_M = 1.75
+WEIGHT_KG = 70.0
+META = {"title": "treadmill snapshot", "user_id": "u-snapshot", "fps": FPS}
+
+
+def load_track():
+    """The runner's track, selected from the stored detections as the flow does."""
+    from analysis.tracking import select_runner
+    from configs import load_settings
+
+    tracking = load_settings(environ={}).tracking
+    with np.load(DETECTIONS) as npz:
+        n_frames, frame_index = int(npz["n_frames"]), npz["frame_index"]
+        boxes, keypoints = npz["boxes"], npz["keypoints"]
+    bounds = np.searchsorted(frame_index, np.arange(n_frames + 1))
+    per_boxes = [boxes[bounds[i]:bounds[i + 1]] for i in range(n_frames)]
+    per_kp = [keypoints[bounds[i]:bounds[i + 1]] for i in range(n_frames)]
+    return select_runner(per_boxes, per_kp, tracking.max_jump_box_heights, tracking.max_gap_frames)
+
+
+def _series_digest(series: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per frame series: finite count, sum and sum of squares (a compact, sensitive fingerprint)."""
+    out = {}
+    for name in sorted(series):
+        v = np.asarray(series[name], dtype=float)
+        f = v[np.isfinite(v)]
+        out[name] = {"n": int(f.size), "sum": float(f.sum()), "sumsq": float((f * f).sum())}
+    return out
+
+
+def compute() -> dict[str, Any]:
+    """The full outputs, JSON-safe (NaN -> None)."""
+    from analysis.commentary import KINDS, SessionFacts, comments_for
+    from analysis.engine import RunnerProfile, analyze, json_safe
+    from tasks.results import sessions_table, strides_table
+
+    track = load_track()
+    profile = RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG)
+    result = analyze(track.keypoints, FPS, profile, frame_size=FRAME_SIZE)
+    documents = {
+        "summary_doc": result.summary_document(),
+        "details_doc": result.details_document(),
+        "form_doc": result.form_analysis_document(),
+        "gait_doc": result.gait_analysis_document(),
+        "quality_doc": result.quality,
+    }
+    sessions_row = sessions_table(META, result.summary, documents).to_pylist()[0]
+    scalars = {k: v for k, v in sessions_row.items() if not k.endswith("_doc")}
+    facts = SessionFacts.from_documents(documents["summary_doc"], documents["form_doc"],
+                                        documents["gait_doc"], documents["quality_doc"], scalars,
+                                        {"height_cm": HEIGHT_M * 100, "weight_kg": WEIGHT_KG})
+    commentary = {kind: {block: c.text for block, c in comments_for(kind, facts).items()}
+                  for kind in KINDS}
+    return json_safe({
+        "fps": result.fps,
+        "summary": result.summary,
+        "quality": result.quality,
+        "events": [[e.side, e.kind, e.frame, e.time_s] for e in result.events],
+        "strides": result.strides,
+        "strides_table": strides_table(result.strides).to_pylist(),
+        "sessions_row_scalars": scalars,
+        "documents": documents,
+        "frame_series": _series_digest(result.frame_series),
+        "commentary": commentary,
+    })
+
+
+def differences(expected: Any, actual: Any, rel: float = 1e-9, path: str = "$") -> list[str]:
+    """Where ``actual`` differs from ``expected``: numbers beyond ``rel`` (relative, with an
+    absolute floor of ``rel`` for values near zero), anything else by equality."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        out = [f"{path}.{k}: missing" for k in expected if k not in actual]
+        out += [f"{path}.{k}: unexpected" for k in actual if k not in expected]
+        for k in expected:
+            if k in actual:
+                out += differences(expected[k], actual[k], rel, f"{path}.{k}")
+        return out
+    if isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            return [f"{path}: length {len(actual)} != {len(expected)}"]
+        return [d for i, (e, a) in enumerate(zip(expected, actual)) for d in differences(e, a, rel, f"{path}[{i}]")]
+    numbers = (int, float)
+    if (isinstance(expected, numbers) and isinstance(actual, numbers)
+            and not isinstance(expected, bool) and not isinstance(actual, bool)):
+        if math.isclose(expected, actual, rel_tol=rel, abs_tol=rel):
+            return []
+        return [f"{path}: {actual!r} != {expected!r}"]
+    return [] if expected == actual else [f"{path}: {actual!r} != {expected!r}"]
+
+
+def write() -> Path:
+    SNAPSHOT.write_text(json.dumps(compute(), indent=1, sort_keys=True) + "\n")
+    return SNAPSHOT
+
+
+if __name__ == "__main__":
+    print(write())
