@@ -16,18 +16,10 @@ from analysis import cleaning, events as ev, geometry as geo, metrics as m
 from analysis.events import GaitEvent
 from analysis.keypoints import KEYPOINT_NAMES, KP, validate_keypoints
 
-__all__ = ["AnalysisError", "GaitEvent", "RunnerProfile", "SessionAnalysis", "analyze", "json_safe"]
+__all__ = ["AnalysisError", "EngineParams", "GaitEvent", "RunnerProfile", "SessionAnalysis", "analyze", "json_safe"]
 
-#: Keypoints below this confidence are treated as missing.
-MIN_CONFIDENCE = 0.2
-#: Low-pass cut-off (Hz, real time). 8 Hz keeps the IC/TO velocity steps sharp
-#: enough for +/-1 frame timing at 60 fps while removing pose jitter; running
-#: kinematics are usually filtered at 6-12 Hz (Winter 2009; Fellin et al. 2010).
-CUTOFF_HZ = 8.0
 #: Cut-off (Hz) of the pelvis track that the foot position is referred to.
 PELVIS_CUTOFF_HZ = 0.5
-#: Longest gap (s) filled by interpolation.
-MAX_GAP_S = 0.1
 #: Minimum complete strides per side before statistics are reported.
 MIN_STRIDES = 2
 MIN_STEPS_FOR_CADENCE = 3  # step intervals (four alternating contacts)
@@ -40,6 +32,33 @@ SLOW_MOTION_RATES = (60.0, 120.0, 240.0, 480.0, 960.0)
 
 class AnalysisError(ValueError):
     """Nothing can be analysed; the message is one sentence saying why."""
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """The engine's tunables; ``configs`` builds them from ``[analysis]``
+    (``AnalysisSettings.engine_params``), and the row's ``config_hash`` hashes them.
+
+    Attributes
+    ----------
+    min_keypoint_conf : float
+        Keypoints below this confidence are treated as missing.
+    lowpass_hz : float
+        Zero-phase Butterworth cut-off (Hz, real time) of the keypoint tracks.
+        8 Hz keeps the IC/TO velocity steps sharp enough for +/-1 frame timing
+        at 60 fps while removing pose jitter; running kinematics are usually
+        filtered at 6-12 Hz (Winter 2009; Fellin et al. 2010).
+    max_gap_s : float
+        Longest keypoint gap (s) filled by interpolation.
+    default_height_m : float
+        Stature assumed for the image scale when the runner's is unknown
+        (flagged in quality).
+    """
+
+    min_keypoint_conf: float = 0.2
+    lowpass_hz: float = 8.0
+    max_gap_s: float = 0.1
+    default_height_m: float = geo.DEFAULT_HEIGHT_M
 
 
 @dataclass(frozen=True)
@@ -465,7 +484,7 @@ def _curve(series: np.ndarray, a: int, b: int) -> np.ndarray:
 
 
 def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = None,
-            frame_size: tuple[int, int] | None = None) -> SessionAnalysis:
+            frame_size: tuple[int, int] | None = None, params: EngineParams | None = None) -> SessionAnalysis:
     """Analyse one runner's keypoints.
 
     Parameters
@@ -480,6 +499,8 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         Runner and capture information.
     frame_size : tuple[int, int] or None
         ``(width, height)`` in px, used for quality only.
+    params : EngineParams or None
+        The engine's tunables (``None``: :class:`EngineParams` defaults).
 
     Returns
     -------
@@ -491,6 +512,7 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         When nothing can be analysed (runner in too few frames, bad fps).
     """
     profile = profile or RunnerProfile()
+    params = params or EngineParams()
     kp = validate_keypoints(keypoints)
     if not (fps and math.isfinite(fps) and fps > 0):
         raise AnalysisError(f"The frame rate must be a positive number, got {fps!r}.")
@@ -505,7 +527,7 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
 
     xy = kp[..., :2].copy()
     conf = np.nan_to_num(kp[..., 2])
-    xy[(conf < MIN_CONFIDENCE) | ~np.isfinite(xy).all(-1)] = np.nan
+    xy[(conf < params.min_keypoint_conf) | ~np.isfinite(xy).all(-1)] = np.nan
     leg_pts = [KP.LEFT_HIP, KP.RIGHT_HIP, KP.LEFT_KNEE, KP.RIGHT_KNEE, KP.LEFT_ANKLE, KP.RIGHT_ANKLE]
     present = np.isfinite(xy[:, leg_pts, 0]).sum(1) >= 4
     n_present = int(present.sum())
@@ -523,8 +545,8 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     raw = xy
     xy = cleaning.reject_outliers(xy, window=7, n_sigmas=3.0, min_dev=min_dev, motion_factor=1.0)
     n_outliers = int((np.isnan(xy) & ~np.isnan(raw)).any(-1).sum())
-    xy = cleaning.interpolate_gaps(xy, max(2, int(round(MAX_GAP_S * eff_fps))))
-    xy = cleaning.lowpass(xy, eff_fps, CUTOFF_HZ)
+    xy = cleaning.interpolate_gaps(xy, max(2, int(round(params.max_gap_s * eff_fps))))
+    xy = cleaning.lowpass(xy, eff_fps, params.lowpass_hz)
 
     # --- geometry ---------------------------------------------------------
     facing = geo.facing_direction(xy)
@@ -546,9 +568,10 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         mode = geo.detect_mode(pel_fwd, abs(vs) * eff_fps, eff_fps)
     else:
         mode = profile.mode
-    ppm, default_h = geo.pixels_per_metre(xy, profile.height_m, profile.leg_length_m)
+    ppm, default_h = geo.pixels_per_metre(xy, profile.height_m, profile.leg_length_m,
+                                           params.default_height_m)
     if default_h:
-        reasons.append(f"Runner height unknown: scale assumes {geo.DEFAULT_HEIGHT_M} m.")
+        reasons.append(f"Runner height unknown: scale assumes {params.default_height_m} m.")
     if not (math.isfinite(ppm) and ppm > 0):
         ppm = float("nan")
         reasons.append("Image scale could not be estimated: metric lengths and speeds are null.")

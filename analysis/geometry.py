@@ -72,14 +72,14 @@ def segment_lengths_px(xy: np.ndarray) -> dict[str, float]:
     return out
 
 
-def pixels_per_metre(xy: np.ndarray, height_m: float | None, leg_length_m: float | None
-                     ) -> tuple[float, bool]:
+def pixels_per_metre(xy: np.ndarray, height_m: float | None, leg_length_m: float | None,
+                     default_height_m: float = DEFAULT_HEIGHT_M) -> tuple[float, bool]:
     """Image scale (px/m) from the runner's stature or leg length.
 
     ``chain = shank + thigh + trunk`` (trimmed means, :func:`segment_lengths_px`)
     equals ``(0.246 + 0.245 + 0.288) H = 0.779 H`` (Drillis & Contini 1966).
     With only a leg length ``L`` (trochanter to floor, ``0.530 H``), shank +
-    thigh ``= 0.491/0.530 L``. With neither, ``H = 1.70 m`` is assumed.
+    thigh ``= 0.491/0.530 L``. With neither, ``H = default_height_m`` (1.70 m) is assumed.
 
     Returns
     -------
@@ -91,7 +91,7 @@ def pixels_per_metre(xy: np.ndarray, height_m: float | None, leg_length_m: float
         legs = seg["shank"] + seg["thigh"]
         return legs / (leg_length_m * (SHANK_FRACTION + THIGH_FRACTION) / LEG_LENGTH_FRACTION), False
     default = height_m is None
-    h = DEFAULT_HEIGHT_M if default else float(height_m)
+    h = default_height_m if default else float(height_m)
     chain = seg["shank"] + seg["thigh"] + seg["trunk"]
     return chain / (h * (SHANK_FRACTION + THIGH_FRACTION + TRUNK_FRACTION)), default
 

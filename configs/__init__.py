@@ -109,18 +109,29 @@ class RaySettings(_Section):
 
 
 class TrackingSettings(_Section):
-    max_jump_box_heights: float
-    max_gap_frames: int
-    min_keypoint_conf: float
-    min_runner_share: float
+    """Runner selection (``analysis.tracking.select_runner``) and the flow's presence gate."""
+
+    max_jump_box_heights: float = Field(gt=0)
+    max_gap_frames: int = Field(ge=0)
+    min_runner_share: float = Field(ge=0, le=1)
 
 
 class AnalysisSettings(_Section):
-    lowpass_hz: float
-    max_gap_s: float
-    default_height_cm: float
-    default_weight_kg: float
-    mode: str
+    """The gait engine: ``engine_params()`` is what ``analysis.engine.analyze`` runs with,
+    ``mode`` goes into the runner profile. Values live in default.toml only."""
+
+    min_keypoint_conf: float = Field(ge=0, lt=1)
+    lowpass_hz: float = Field(gt=0)
+    max_gap_s: float = Field(ge=0)
+    default_height_cm: float = Field(gt=0)
+    mode: Literal["auto", "treadmill", "overground"]
+
+    def engine_params(self):
+        """The frozen ``analysis.engine.EngineParams`` of these settings."""
+        from analysis.engine import EngineParams
+
+        return EngineParams(min_keypoint_conf=self.min_keypoint_conf, lowpass_hz=self.lowpass_hz,
+                            max_gap_s=self.max_gap_s, default_height_m=self.default_height_cm / 100.0)
 
 
 class ApiSettings(_Section):
@@ -273,7 +284,10 @@ def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
         key = path[-1]
         if key not in node or isinstance(node[key], dict):
             raise SettingsError(f"{name}: no setting {'.'.join(path)!r}")
-        node[key] = _coerce(raw, node[key])
+        try:
+            node[key] = _coerce(raw, node[key])
+        except SettingsError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
     return data
 
 

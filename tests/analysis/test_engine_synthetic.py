@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analysis.angles import wrap_unwrap
-from analysis.engine import AnalysisError, RunnerProfile, analyze
+from analysis.engine import AnalysisError, EngineParams, RunnerProfile, analyze
 from analysis.metrics import minetti_cost_j_per_kg_m
 from analysis.synthetic import make_session
 
@@ -253,3 +253,22 @@ def test_angles_never_jump():
 @pytest.mark.parametrize("incline,expected", [(0.0, 3.6), (math.degrees(math.atan(0.1)), 5.97)])
 def test_minetti_cost(incline, expected):
     assert minetti_cost_j_per_kg_m(incline) == pytest.approx(expected, abs=0.05)
+
+
+def test_engine_params_are_what_the_engine_runs_with():
+    """Each EngineParams field changes the result the way it says (configs build them from [analysis])."""
+    s = make_session(duration_s=6.0, noise_px=1.0, gap_rate=0.02, seed=3)
+    unknown = RunnerProfile(weight_kg=70.0)                      # no height: the default height scales
+    base = analyze(s.keypoints, s.fps, unknown)
+    assert base.quality["default_height_used"]
+    tall = analyze(s.keypoints, s.fps, unknown, params=EngineParams(default_height_m=1.87))
+    # speed is pixels over px/m, and px/m is proportional to 1 / height: exactly 1.1 x
+    assert tall.summary["speed_mps"] == pytest.approx(1.1 * base.summary["speed_mps"], rel=1e-9)
+    assert "1.87 m" in " ".join(tall.quality["reasons"])
+    smooth = analyze(s.keypoints, s.fps, unknown, params=EngineParams(lowpass_hz=4.0))
+    assert np.nanmax(np.abs(smooth.frame_series["lkne_angle"] - base.frame_series["lkne_angle"])) > 0.5
+    with pytest.raises(AnalysisError):                          # the synthetic keypoints have confidence 0.9
+        analyze(s.keypoints, s.fps, unknown, params=EngineParams(min_keypoint_conf=0.95))
+    no_fill = analyze(s.keypoints, s.fps, unknown, params=EngineParams(max_gap_s=0.0))
+    assert (np.isnan(no_fill.frame_series["left_ankle_x_px"]).sum()
+            > np.isnan(base.frame_series["left_ankle_x_px"]).sum())

@@ -1,6 +1,11 @@
+import re
+import tomllib
+from dataclasses import fields
+
 import pytest
 
-from configs import SettingsError, load_settings
+from analysis.engine import EngineParams
+from configs import DEFAULT_TOML, SettingsError, load_settings
 
 
 def test_defaults_resolve_under_data_dir(tmp_path):
@@ -28,12 +33,14 @@ def test_environment_overrides(env, path, expected):
 
 
 @pytest.mark.parametrize(
-    "env",
-    [{"GAITLAKE_POSE__NOPE": "1"}, {"GAITLAKE_NOSECTION__X": "1"}, {"GAITLAKE_POSE__IMGSZ": "big"},
-     {"GAITLAKE_POSE__HALF": "maybe"}],
+    "env, named",
+    [({"GAITLAKE_POSE__NOPE": "1"}, "pose.nope"), ({"GAITLAKE_NOSECTION__X": "1"}, "nosection"),
+     ({"GAITLAKE_POSE__IMGSZ": "big"}, "pose.imgsz"), ({"GAITLAKE_POSE__HALF": "maybe"}, "GAITLAKE_POSE__HALF"),
+     ({"GAITLAKE_ANALYSIS__MODE": "treadmil"}, "analysis.mode"),
+     ({"GAITLAKE_ANALYSIS__LOWPASS_HZ": "-1"}, "analysis.lowpass_hz")],
 )
-def test_bad_overrides_are_refused_with_the_key_named(env):
-    with pytest.raises(SettingsError):
+def test_bad_overrides_are_refused_with_the_key_named(env, named):
+    with pytest.raises(SettingsError, match=re.escape(named)):
         load_settings(env)
 
 
@@ -41,3 +48,33 @@ def test_analysis_hash_ignores_device_but_not_model():
     base = load_settings({})
     assert load_settings({"GAITLAKE_POSE__DEVICE": "cuda:0"}).analysis_hash() == base.analysis_hash()
     assert load_settings({"GAITLAKE_POSE__IMGSZ": "320"}).analysis_hash() != base.analysis_hash()
+
+
+def test_engine_params_come_from_analysis_settings_with_the_engine_defaults():
+    """default.toml's [analysis] values are the engine's own defaults, and every key reaches it."""
+    assert load_settings({}).analysis.engine_params() == EngineParams()
+    params = load_settings({"GAITLAKE_ANALYSIS__MIN_KEYPOINT_CONF": "0.35", "GAITLAKE_ANALYSIS__LOWPASS_HZ": "6",
+                            "GAITLAKE_ANALYSIS__MAX_GAP_S": "0.2",
+                            "GAITLAKE_ANALYSIS__DEFAULT_HEIGHT_CM": "180"}).analysis.engine_params()
+    assert params == EngineParams(min_keypoint_conf=0.35, lowpass_hz=6.0, max_gap_s=0.2, default_height_m=1.8)
+
+
+def test_every_analysis_key_is_read_by_the_engine_and_hashed():
+    """No setting in [analysis] that nothing reads: each is an EngineParams field (or the profile's mode)
+    and changes config_hash."""
+    keys = set(tomllib.loads(DEFAULT_TOML.read_text())["analysis"])
+    engine = {f.name for f in fields(EngineParams)} - {"default_height_m"} | {"default_height_cm"}
+    assert keys == engine | {"mode"}
+    base = load_settings({}).analysis_hash()
+    changed = {"min_keypoint_conf": "0.3", "lowpass_hz": "6", "max_gap_s": "0.2", "default_height_cm": "180",
+               "mode": "treadmill"}
+    assert set(changed) == keys
+    for key, value in changed.items():
+        assert load_settings({f"GAITLAKE_ANALYSIS__{key.upper()}": value}).analysis_hash() != base, key
+
+
+@pytest.mark.parametrize("name, device, gpus", [("cpu", "cpu", 0.0), ("gpu", "cuda:0", 0.5)])
+def test_cpu_and_gpu_profiles_load(name, device, gpus):
+    settings = load_settings({"GAITLAKE_CONFIG": str(DEFAULT_TOML.parent / "profiles" / f"{name}.toml")})
+    assert settings.pose.device == device
+    assert settings.ray.num_gpus_per_actor == gpus
