@@ -184,3 +184,131 @@ def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
         "px_per_m": px_per_m, "duty_factor": ct / stride, "posture_angle_deg": lean_deg,
     }
     return SyntheticSession(kp, fps, truth, events, knee_flex)
+
+
+# --- detections for the tracker ----------------------------------------------------
+@dataclass
+class SyntheticScene:
+    """Per-frame detections of a synthetic runner among other people, with truth.
+
+    Attributes
+    ----------
+    boxes : list[np.ndarray]
+        Per frame ``(n_i, 5)`` person boxes (x1, y1, x2, y2, score), px.
+    keypoints : list[np.ndarray]
+        Per frame ``(n_i, 17, 3)``.
+    runner_index : np.ndarray
+        ``(T,)`` index of the runner's detection in each frame, -1 where the
+        runner is not detected.
+    session : SyntheticSession
+        The runner's kinematics.
+    """
+
+    boxes: list[np.ndarray]
+    keypoints: list[np.ndarray]
+    runner_index: np.ndarray
+    session: SyntheticSession
+
+
+def box_of(kp: np.ndarray, margin: float = 0.08) -> np.ndarray:
+    """Person box ``(5,)`` around finite keypoints ``(17, 3)``, grown by ``margin`` of its height."""
+    xy = kp[np.isfinite(kp[:, 0]), :2]
+    lo, hi = xy.min(0), xy.max(0)
+    m = margin * (hi[1] - lo[1])
+    return np.array([lo[0] - m, lo[1] - 1.5 * m, hi[0] + m, hi[1] + m, 0.9], np.float32)
+
+
+def _bystander(T: int, x0: float, vx: float, y_floor: float, height_px: float, fps: float,
+               walking: bool, rng: np.random.Generator) -> np.ndarray:
+    """``(T, 17, 3)`` keypoints of a person standing (``walking=False``) or walking at ``vx`` px/frame."""
+    t = np.arange(T) / fps
+    kp = np.zeros((T, N_KEYPOINTS, 3))
+    cx = x0 + vx * np.arange(T)
+    h = height_px
+    rows = {KP.NOSE: 0.94, KP.LEFT_EYE: 0.95, KP.RIGHT_EYE: 0.95, KP.LEFT_EAR: 0.93, KP.RIGHT_EAR: 0.93,
+            KP.LEFT_SHOULDER: 0.82, KP.RIGHT_SHOULDER: 0.82, KP.LEFT_ELBOW: 0.63, KP.RIGHT_ELBOW: 0.63,
+            KP.LEFT_WRIST: 0.48, KP.RIGHT_WRIST: 0.48, KP.LEFT_HIP: 0.53, KP.RIGHT_HIP: 0.53,
+            KP.LEFT_KNEE: 0.29, KP.RIGHT_KNEE: 0.29, KP.LEFT_ANKLE: 0.04, KP.RIGHT_ANKLE: 0.04}
+    for k, r in rows.items():
+        kp[:, k, 0] = cx
+        kp[:, k, 1] = y_floor - r * h
+    if walking:
+        swing = 0.18 * h * np.sin(2 * np.pi * 0.9 * t)         # 108 steps/min
+        for k, sgn in ((KP.LEFT_ANKLE, 1), (KP.RIGHT_ANKLE, -1), (KP.LEFT_KNEE, 0.5), (KP.RIGHT_KNEE, -0.5)):
+            kp[:, k, 0] += sgn * swing
+    kp[..., :2] += rng.normal(0.0, 0.004 * h, (T, N_KEYPOINTS, 2))
+    kp[..., 2] = 0.85
+    return kp
+
+
+def make_tracking_scene(*, mode: str = "treadmill", fps: float = 30.0, duration_s: float = 12.0,
+                        dropouts: tuple[tuple[int, int], ...] = ((100, 125), (190, 230)),
+                        partial_frames: tuple[int, ...] = (60, 61, 62, 150, 260),
+                        jump_frames: tuple[int, ...] = (80, 300),
+                        bystander: bool = True, crossing_walker: bool = True,
+                        walker_cross_frame: int = 75, seed: int = 0) -> SyntheticScene:
+    """A runner (:func:`make_session`, 1.75 m at 300 px/m) with the faults of real detectors.
+
+    ``dropouts``: frame ranges ``[a, b)`` without a runner detection (longer
+    than the tracker's gap bridging); ``partial_frames``: the runner's box and
+    keypoints cover only the upper body (legs missed: a size jump);
+    ``jump_frames``: the runner's detection is displaced by one box height (a
+    mis-detection). ``bystander``: a taller person standing still at the
+    image edge; ``crossing_walker``: a walker of similar size crossing in
+    front of the runner (boxes overlap: identity-switch risk) with a gait,
+    walking right to left at 1.4 m/s and passing the runner at frame
+    ``walker_cross_frame``.
+    Truth (``runner_index``) excludes dropouts only; partial and jumped
+    detections are still the runner's.
+    """
+    rng = np.random.default_rng(seed + 1)
+    s = make_session(fps=fps, duration_s=duration_s, mode=mode, px_per_m=300.0,
+                     speed_mps=3.0 if mode == "treadmill" else 2.0, noise_px=1.0, seed=seed)
+    kp_r = s.keypoints.copy()
+    if mode == "overground":                      # keep the runner in view: start at the left
+        kp_r[..., 0] += 200.0 - 960.0
+    T = kp_r.shape[0]
+    y_floor = float(np.nanmax(kp_r[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE], 1])) + 5.0
+    h_r = float(np.nanmedian(box_of(kp_r[0])[3] - box_of(kp_r[0])[1]))
+    others = []
+    if bystander:
+        others.append(_bystander(T, 1850.0, 0.0, y_floor + 30.0, 1.25 * h_r, fps, False, rng))
+    if crossing_walker:
+        vx = -1.4 * 300.0 / fps
+        x_cross = float(np.nanmedian(kp_r[min(walker_cross_frame, T - 1), :, 0]))
+        others.append(_bystander(T, x_cross - vx * walker_cross_frame, vx,
+                                 y_floor + 10.0, 1.05 * h_r, fps, True, rng))
+    boxes, kps, idx = [], [], np.full(T, -1)
+    drop = np.zeros(T, dtype=bool)
+    for a, b in dropouts:
+        drop[a:b] = True
+    upper = [KP.NOSE, KP.LEFT_EYE, KP.RIGHT_EYE, KP.LEFT_EAR, KP.RIGHT_EAR, KP.LEFT_SHOULDER,
+             KP.RIGHT_SHOULDER, KP.LEFT_ELBOW, KP.RIGHT_ELBOW, KP.LEFT_WRIST, KP.RIGHT_WRIST,
+             KP.LEFT_HIP, KP.RIGHT_HIP]
+    for f in range(T):
+        people = []
+        if not drop[f]:
+            k = kp_r[f].copy()
+            if f in partial_frames:
+                lower = np.setdiff1d(np.arange(N_KEYPOINTS), upper)
+                k[lower, :2] = np.nan
+                k[lower, 2] = 0.0
+            bx = box_of(k)
+            if f in jump_frames:
+                dy = bx[3] - bx[1]
+                k[:, 0] += dy
+                bx[[0, 2]] += dy
+            people.append(("runner", bx, np.nan_to_num(k)))
+        for o in others:
+            bx = box_of(o[f])
+            if bx[2] > 0 and bx[0] < 1920:
+                people.append(("other", bx, o[f]))
+        order = rng.permutation(len(people))
+        people = [people[i] for i in order]
+        boxes.append(np.stack([p[1] for p in people]).astype(np.float32) if people else np.zeros((0, 5), np.float32))
+        kps.append(np.stack([p[2] for p in people]).astype(np.float32) if people else
+                   np.zeros((0, N_KEYPOINTS, 3), np.float32))
+        for i, p in enumerate(people):
+            if p[0] == "runner":
+                idx[f] = i
+    return SyntheticScene(boxes, kps, idx, s)

@@ -1,11 +1,23 @@
 """Keeping one person: the runner's track across frames.
 
-Detections are linked frame to frame into tracks (Hungarian assignment on
-centre distance in units of box height, gated; a track survives short gaps).
-The runner is then the track with the most evidence of gait: long-lived,
-large, and with the ankles alternating front/back (the horizontal ankle
-separation oscillates). A person standing, or jumping with both feet, has a
-flat separation signal; so does a bystander who happens to be bigger.
+Three steps:
+
+1. :func:`link_tracks` links detections frame to frame into tracks
+   (Hungarian assignment on centre distance in units of box height, gated; a
+   track survives short gaps, predicted with a constant velocity).
+2. :func:`split_at_crossings` cuts tracks where two people's boxes overlap
+   (IoU >= 0.3): there the frame-to-frame assignment may swap identities, so
+   the pieces before, during and after a crossing become separate fragments.
+3. :func:`select_runner` scores every fragment for gait (long-lived, large,
+   ankles alternating front/back: the horizontal ankle separation oscillates;
+   a person standing or jumping with both feet has a flat separation signal)
+   and grows a chain from the best fragments forward and backward in time by
+   :func:`link_cost`: after a miss, an occlusion or an identity switch the
+   next fragment must continue the chain's position (extrapolated with the
+   chain's own mean velocity: about zero on a treadmill, the running speed
+   overground), size, velocity and ankle-swing amplitude (gait periodicity).
+   The chain with the largest total score is the runner; the number of links
+   is reported as ``fragments_joined``.
 """
 from __future__ import annotations
 
@@ -49,6 +61,8 @@ class RunnerTrack:
     found: np.ndarray      # (T,) bool
     n_tracks: int
     track_scores: dict[int, float]
+    fragments_joined: int = 0   # links in the runner's chain of fragments (0: one unbroken track)
+    n_fragments: int = 0        # fragments after cutting the tracks at crossings
 
     @property
     def found_share(self) -> float:
@@ -110,28 +124,218 @@ def gait_evidence(keypoints: np.ndarray, heights: np.ndarray) -> float:
     return float(high - low)
 
 
-def select_runner(boxes_per_frame: list[np.ndarray], keypoints_per_frame: list[np.ndarray],
-                  max_jump_box_heights: float = 0.75, max_gap_frames: int = 15) -> RunnerTrack:
-    """Pick the runner's track and lay it out over every frame.
+@dataclass
+class Fragment:
+    """A piece of one track: frames, detection indices and per-frame geometry."""
 
-    Score = frames present x median box height x (0.05 + ankle alternation):
-    presence and size break ties, alternation tells a runner from a bystander.
+    frames: np.ndarray    # (n,) int, increasing
+    dets: np.ndarray      # (n,) detection index within each frame
+    centers: np.ndarray   # (n, 2) px
+    heights: np.ndarray   # (n,) px
+    score: float = 0.0
+    swing: float = 0.0    # ankle-separation spread (box heights), NaN when too short to tell
+
+    @property
+    def start(self) -> int:
+        return int(self.frames[0])
+
+    @property
+    def end(self) -> int:
+        return int(self.frames[-1])
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    inter = w * h
+    return float(inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter))
+
+
+def split_at_crossings(tracks: list[Track], boxes_per_frame: list[np.ndarray],
+                       min_iou: float = 0.3) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cut tracks where their box overlaps another person's (IoU >= ``min_iou``).
+
+    Returns ``(frames, detection indices)`` per fragment. A track is cut at
+    the first and after the last frame of each run of overlapping frames, so
+    an identity swap during a crossing stays inside a short fragment that the
+    chain may take or leave.
+    """
+    n_frames = len(boxes_per_frame)
+    owner = [dict() for _ in range(n_frames)]          # frame -> {detection: track index}
+    for ti, t in enumerate(tracks):
+        for f, d in zip(t.frames, t.detections):
+            owner[f][d] = ti
+    out = []
+    for ti, t in enumerate(tracks):
+        frames = np.asarray(t.frames)
+        dets = np.asarray(t.detections)
+        crowded = np.zeros(frames.size, dtype=bool)
+        for k, (f, d) in enumerate(zip(t.frames, t.detections)):
+            bx = boxes_per_frame[f]
+            crowded[k] = any(_iou(bx[d], bx[e]) >= min_iou for e in owner[f] if e != d)
+        cuts = np.flatnonzero(np.diff(crowded.astype(np.int8)) != 0) + 1
+        for a, b in zip(np.r_[0, cuts], np.r_[cuts, frames.size]):
+            out.append((frames[a:b], dets[a:b]))
+    return out
+
+
+def _velocity(frames: np.ndarray, centers: np.ndarray) -> np.ndarray | None:
+    """Mean velocity (px/frame) by a least-squares line through the centres; None if < 10 frames.
+
+    Fewer frames do not average out the centre's in-stride oscillation (nor a
+    box clipped at the frame edge)."""
+    if frames.size < 10 or frames[-1] == frames[0]:
+        return None
+    t = frames - frames.mean()
+    return (t @ (centers - centers.mean(0))) / (t @ t)
+
+
+#: Frames of the chain's end (or a fragment's start) that its velocity is fitted over.
+VELOCITY_WINDOW = 30
+
+
+#: Frames at a fragment's end whose median centre and height stand for that end.
+ANCHOR_FRAMES = 9
+
+
+def _anchor(frag: Fragment, end: int) -> tuple[float, np.ndarray, float]:
+    """(frame, centre, height) medians of the first (``end=0``) or last (``-1``)
+    :data:`ANCHOR_FRAMES` frames: one partial or displaced box at a fragment's
+    end (legs missed, a mis-detection) must not decide the link."""
+    sl = slice(0, ANCHOR_FRAMES) if end == 0 else slice(-ANCHOR_FRAMES, None)
+    return (float(np.median(frag.frames[sl])), np.median(frag.centers[sl], axis=0),
+            float(np.median(frag.heights[sl])))
+
+
+def link_cost(chain: Fragment, cand: Fragment, forward: bool, max_gap_frames: int = 300,
+              max_jump_box_heights: float = 0.75) -> float:
+    """Cost of continuing ``chain`` with ``cand`` (inf when implausible), in box heights.
+
+    ``forward``: ``cand`` starts after the chain ends (else it ends before the
+    chain starts). Terms, each in box heights of the chain's end:
+
+    * position: distance from the chain's end extrapolated over the gap with
+      its own mean velocity (:data:`VELOCITY_WINDOW` frames) to the candidate's
+      first centre (both ends as :func:`_anchor` medians); gated at
+      ``max_jump_box_heights * (1 + 0.02 * gap)`` (the runner may change pace
+      while unseen, but not teleport);
+    * velocity: the two mean velocities' difference over
+      :data:`VELOCITY_WINDOW` frames, when both are known; gated at 0.5 (a
+      passer-by moves differently from a treadmill runner: 1.4 m/s is 0.8 box
+      heights per 30 frames at 30 fps);
+    * size: ``|log(height ratio)|``, gated at 0.5;
+    * gait: ``|log(swing ratio)|`` of the ankle-separation spreads when both
+      are known (gated at log 2.5): the runner's stride amplitude persists;
+    * gap: ``gap / 60`` so a nearer continuation wins over a later one.
+    """
+    if forward:
+        gap = cand.start - chain.end
+        sel = chain.frames >= chain.end - VELOCITY_WINDOW
+        sel2 = cand.frames <= cand.start + VELOCITY_WINDOW
+        (f_end, c_end, h_end), (f_new, c_new, h_new) = _anchor(chain, -1), _anchor(cand, 0)
+    else:
+        gap = chain.start - cand.end
+        sel = chain.frames <= chain.start + VELOCITY_WINDOW
+        sel2 = cand.frames >= cand.end - VELOCITY_WINDOW
+        (f_end, c_end, h_end), (f_new, c_new, h_new) = _anchor(chain, 0), _anchor(cand, -1)
+    if gap < 1 or gap > max_gap_frames:
+        return float("inf")
+    v_chain = _velocity(chain.frames[sel], chain.centers[sel])
+    v_cand = _velocity(cand.frames[sel2], cand.centers[sel2])
+    step = (v_chain if v_chain is not None else np.zeros(2)) * (f_new - f_end)
+    distance = float(np.linalg.norm(c_new - (c_end + step)) / h_end)
+    if distance > max_jump_box_heights * (1.0 + 0.02 * (gap - 1)):
+        return float("inf")
+    size = abs(float(np.log(h_new / h_end)))
+    if size > 0.5:
+        return float("inf")
+    cost = distance + size + gap / 60.0
+    if v_chain is not None and v_cand is not None:
+        dv = float(np.linalg.norm(v_cand - v_chain)) * VELOCITY_WINDOW / h_end
+        if dv > 0.5:
+            return float("inf")
+        cost += dv
+    if np.isfinite(chain.swing) and np.isfinite(cand.swing) and min(chain.swing, cand.swing) > 0:
+        g = abs(float(np.log(cand.swing / chain.swing)))
+        if g > np.log(2.5):
+            return float("inf")
+        cost += g
+    return cost
+
+
+def _merge(a: Fragment, b: Fragment) -> Fragment:
+    """``a`` then ``b`` (``b`` starts after ``a`` ends) as one fragment."""
+    swing = np.nanmax([a.swing, b.swing]) if np.isfinite([a.swing, b.swing]).any() else float("nan")
+    n_a, n_b = a.frames.size, b.frames.size
+    if np.isfinite(a.swing) and np.isfinite(b.swing):
+        swing = (a.swing * n_a + b.swing * n_b) / (n_a + n_b)
+    return Fragment(np.r_[a.frames, b.frames], np.r_[a.dets, b.dets], np.r_[a.centers, b.centers],
+                    np.r_[a.heights, b.heights], a.score + b.score, float(swing))
+
+
+def grow_chain(seed: int, fragments: list[Fragment], max_gap_frames: int = 300,
+               max_jump_box_heights: float = 0.75) -> list[int]:
+    """Fragment indices of the chain grown from ``seed``: each step forward (then backward)
+    takes the lowest-:func:`link_cost` fragment among those beyond the chain's end."""
+    chain = [seed]
+    cur = fragments[seed]
+    for forward in (True, False):
+        while True:
+            best, best_cost = -1, float("inf")
+            for j, cand in enumerate(fragments):
+                if j in chain or (forward and cand.start <= cur.end) or (not forward and cand.end >= cur.start):
+                    continue
+                c = link_cost(cur, cand, forward, max_gap_frames, max_jump_box_heights)
+                if c < best_cost:
+                    best, best_cost = j, c
+            if best < 0:
+                break
+            chain.append(best)
+            cur = _merge(cur, fragments[best]) if forward else _merge(fragments[best], cur)
+    return sorted(chain, key=lambda j: fragments[j].start)
+
+
+def select_runner(boxes_per_frame: list[np.ndarray], keypoints_per_frame: list[np.ndarray],
+                  max_jump_box_heights: float = 0.75, max_gap_frames: int = 15,
+                  max_link_gap_frames: int = 300, n_seeds: int = 3) -> RunnerTrack:
+    """Pick the runner's chain of track fragments and lay it out over every frame.
+
+    Fragment score = frames present x median box height x (0.05 + ankle
+    alternation): presence and size break ties, alternation tells a runner
+    from a bystander. Chains are grown (:func:`grow_chain`) from the
+    ``n_seeds`` best fragments; the chain with the largest total score wins.
+    ``max_link_gap_frames`` bounds the gap (frames) a link may bridge.
     """
     n_frames = len(boxes_per_frame)
     keypoints = np.full((n_frames, N_KEYPOINTS, 3), np.nan, np.float32)
     keypoints[..., 2] = 0.0
     boxes = np.full((n_frames, 5), np.nan, np.float32)
     tracks = link_tracks(boxes_per_frame, max_jump_box_heights, max_gap_frames)
+    fragments: list[Fragment] = []
+    for frames, dets in split_at_crossings(tracks, boxes_per_frame):
+        kp = np.stack([keypoints_per_frame[f][d] for f, d in zip(frames, dets)]).astype(np.float64)
+        bx = np.stack([boxes_per_frame[f][d] for f, d in zip(frames, dets)]).astype(np.float64)
+        centers, heights = _centers_heights(bx)
+        swing = gait_evidence(kp, heights)
+        score = len(frames) * float(np.median(heights)) * (0.05 + swing)
+        fragments.append(Fragment(frames, dets, centers, heights, score,
+                                  swing if frames.size >= 20 else float("nan")))
+    # per raw track: the best score among its fragments' chains is reported below
     scores: dict[int, float] = {}
-    for track in tracks:
-        kp = np.stack([keypoints_per_frame[f][d] for f, d in zip(track.frames, track.detections)]).astype(np.float64)
-        bx = np.stack([boxes_per_frame[f][d] for f, d in zip(track.frames, track.detections)]).astype(np.float64)
-        heights = np.maximum(bx[:, 3] - bx[:, 1], 1.0)
-        scores[track.track_id] = len(track.frames) * float(np.median(heights)) * (0.05 + gait_evidence(kp, heights))
-    if scores:
-        best = tracks[max(scores, key=scores.get)]
-        for f, d in zip(best.frames, best.detections):
-            keypoints[f] = keypoints_per_frame[f][d]
-            boxes[f] = boxes_per_frame[f][d][:5]
+    chain: list[int] = []
+    if fragments:
+        order = np.argsort([-f.score for f in fragments], kind="stable")[:n_seeds]
+        chains = [grow_chain(int(s), fragments, max_link_gap_frames, max_jump_box_heights) for s in order]
+        totals = [sum(fragments[j].score for j in c) for c in chains]
+        chain = chains[int(np.argmax(totals))]
+        for k, c in enumerate(chains):
+            scores[k] = totals[k]
+        for j in chain:
+            for f, d in zip(fragments[j].frames, fragments[j].dets):
+                keypoints[f] = keypoints_per_frame[f][d]
+                boxes[f] = boxes_per_frame[f][d][:5]
     found = np.isfinite(boxes[:, 0])
-    return RunnerTrack(keypoints, boxes, found, len(tracks), scores)
+    return RunnerTrack(keypoints, boxes, found, len(tracks), scores,
+                       fragments_joined=max(len(chain) - 1, 0), n_fragments=len(fragments))
