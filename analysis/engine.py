@@ -53,12 +53,16 @@ class EngineParams:
     default_height_m : float
         Stature assumed for the image scale when the runner's is unknown
         (flagged in quality).
+    event_method : str
+        IC/TO definition, one of ``analysis.events.EVENT_METHODS``
+        (``velocity``: chosen by measurement, docs/analysis.md "Event timing").
     """
 
     min_keypoint_conf: float = 0.2
     lowpass_hz: float = 8.0
     max_gap_s: float = 0.1
     default_height_m: float = geo.DEFAULT_HEIGHT_M
+    event_method: str = "velocity"
 
 
 @dataclass(frozen=True)
@@ -270,28 +274,9 @@ def _stride_table(side_events: dict) -> dict[str, np.ndarray]:
     return {k: v[order] for k, v in tab.items()}
 
 
-def _seg_reduce(ufunc: np.ufunc, x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """``ufunc.reduce(x[lo[i]:hi[i]])`` for every segment (all ``hi > lo``), in one call."""
-    if lo.size == 0:
-        return np.zeros(0)
-    xp = np.append(x, x[-1:])                           # so that hi may equal len(x)
-    idx = np.empty(2 * lo.size, dtype=np.int64)
-    idx[0::2], idx[1::2] = lo, hi
-    return ufunc.reduceat(xp, idx)[0::2]
-
-
-def _seg_nanmean(x: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """NaN-ignoring mean of ``x[lo:hi]`` per segment, and the number of finite samples."""
-    ok = np.isfinite(x)
-    tot = _seg_reduce(np.add, np.where(ok, x, 0.0), lo, hi)
-    n = _seg_reduce(np.add, ok.astype(np.float64), lo, hi)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, tot / n, np.nan), n
-
-
 def _stance_speeds(x: np.ndarray, ic: np.ndarray, to: np.ndarray, fps: float, ppm: float
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """``m.treadmill_speed_mps`` of every stance of one foot, for all at once.
+    """:func:`analysis.metrics.treadmill_speed_mps` of every stance of one foot.
 
     ``x`` is the ankle's forward image coordinate (px), ``ppm`` that leg's
     scale. A stance runs from an IC to the first TO after it, which must come
@@ -305,22 +290,8 @@ def _stance_speeds(x: np.ndarray, ic: np.ndarray, to: np.ndarray, fps: float, pp
     jt = np.searchsorted(to, ic, side="right")          # first TO after each IC
     t = to[np.minimum(jt, to.size - 1)]
     nxt = np.append(ic[1:], np.iinfo(np.int64).max)
-    n = t - ic
-    sel = (jt < to.size) & (t < nxt) & (n >= 3)
-    if not sel.any():
-        return ic, speed
-    a, n = ic[sel], n[sel]
-    lo = a + np.round(0.1 * n).astype(np.int64)
-    hi = np.maximum(lo + 2, a + np.round(0.7 * n).astype(np.int64))
-    # segment x[lo:hi+1] (clipped to the record like a slice) and its diffs
-    l2, h2 = np.minimum(lo, x.size), np.minimum(hi + 1, x.size)
-    _, n_fin = _seg_nanmean(x, l2, np.maximum(h2, l2 + 1))
-    n_fin = np.where(h2 > l2, n_fin, 0)
-    d = np.diff(x)
-    dh = np.maximum(h2 - 1, l2)
-    mean_d, n_d = _seg_nanmean(d, np.minimum(l2, d.size), np.maximum(np.minimum(dh, d.size), np.minimum(l2, d.size) + 1))
-    mean_d = np.where((dh > l2) & (n_d > 0), mean_d, np.nan)
-    speed[sel] = np.where(n_fin >= 2, -(mean_d * fps) / ppm, np.nan)
+    sel = (jt < to.size) & (t < nxt)
+    speed[sel] = m.treadmill_speed_mps(x, ic[sel], t[sel], fps, ppm)
     return ic, speed
 
 
@@ -351,59 +322,40 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
     a, t, b, c = tab["a"], tab["t"], tab["b"], tab["c"]
     has_c = c >= 0
     ta, tt, tb = tab["af"] / fps, tab["tf"] / fps, tab["bf"] / fps
-    tc = tab["cf"] / fps
-    contact_t = tt - ta                                         # m.contact_time_s
-    stride_t = tb - ta                                          # m.stride_time_s
-    step_t = np.where(has_c, tc - ta, np.nan)                   # m.step_time_s
-    flight_t = np.where(has_c, np.maximum(0.0, tc - tt), np.nan)  # m.flight_time_s
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cadence = np.where(step_t > 0, 60.0 / step_t, np.nan)   # m.cadence_spm
-        duty = np.where(stride_t > 0, contact_t / stride_t, np.nan)
+    tc = tab["cf"] / fps                                        # NaN without a contralateral IC
+    contact_t = m.contact_time_s(ta, tt)
+    stride_t = m.stride_time_s(ta, tb)
+    step_t = m.step_time_s(ta, tc)
+    flight_t = m.flight_time_s(tt, tc)
+    cadence = m.cadence_spm(step_t)
+    duty = m.duty_factor(contact_t, stride_t)
     cad_none = ~has_c | (step_t == 0)                          # no step (or a zero one): None
 
     def by_side(lf: np.ndarray, rt: np.ndarray) -> np.ndarray:
         return np.where(left, lf, rt)
 
-    if mode == "treadmill":                                     # m.treadmill_belt_speed_mps
+    side = np.where(left, "left", "right")
+    if mode == "treadmill":
         own = by_side(_lookup(stance["left"], a), _lookup(stance["right"], a))
         other = by_side(_lookup(stance["right"], c), _lookup(stance["left"], c))
         other = np.where(has_c, other, np.nan)
-        if near is None:
-            with np.errstate(invalid="ignore"):
-                both = np.isfinite(own) & np.isfinite(other)
-                speed = np.where(both, 0.5 * (own + other), np.where(np.isfinite(own), own, other))
-        else:
-            first = np.where(left == (near == "left"), own, other)
-            second = np.where(left == (near == "left"), other, own)
-            speed = np.where(np.isfinite(first), first, second)
-    else:                                                       # m.overground_speed_mps
-        speed = (pel_fwd[b] - pel_fwd[a]) / ppm / ((b - a) / fps)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pace = np.where(speed > 0, 1000.0 / 60.0 / speed, np.nan)  # m.pace_min_per_km
-    stride_len = speed * stride_t                               # m.stride_length_m
-    cost = m.minetti_cost_j_per_kg_m(profile.incline_deg)
-    if profile.weight_kg is None:
-        power = np.full(R, np.nan)
-    else:                                                       # m.metabolic_power_w
-        power = np.where(np.isfinite(speed), cost * profile.weight_kg * speed, np.nan)
-    norm_power = cost * speed                                   # m.normalized_power_w_per_kg
-    # m.contact_angle_deg: leg (hip -> ankle) against vertical at IC, body frame
-    hip = by_side(xy[a, KP.LEFT_HIP].T, xy[a, KP.RIGHT_HIP].T)
-    ank = by_side(xy[a, KP.LEFT_ANKLE].T, xy[a, KP.RIGHT_ANKLE].T)
-    dx, dy = facing * (ank[0] - hip[0]), -(ank[1] - hip[1])
-    contact_angle = np.degrees(np.arctan2(dx, -dy))
-    # m.knee_flexion_deg: peak stance knee flexion in [IC, TO)
-    knee = by_side(_seg_reduce(np.fmax, angles["lkne_angle"], a, t),
-                   _seg_reduce(np.fmax, angles["rkne_angle"], a, t))
-    ankle = by_side(angles["lank_angle"][a], angles["rank_angle"][a])   # m.ankle_angle_at_ic_deg
-    posture, _ = _seg_nanmean(angles["posture_angle"], a, b + 1)
-    e = np.where(has_c, c, b)                                   # m.com_oscillation_m over one step
-    hmax = _seg_reduce(np.fmax, pelvis_h, a, e + 1)
-    hmin = _seg_reduce(np.fmin, pelvis_h, a, e + 1)
-    _, hn = _seg_nanmean(pelvis_h, a, e + 1)
-    com = np.where(hn >= 2, hmax - hmin, np.nan)
-    stride_angle = _seg_reduce(np.fmax, np.abs(thigh["left"] - thigh["right"]), a, b + 1)
-    mean_h, _ = _seg_nanmean(pelvis_h, a, b + 1)                # m.mean_height_m
+        speed = m.treadmill_belt_speed_mps(own, other, side, near)
+    else:
+        speed = m.overground_speed_mps(pel_fwd, a, b, fps, ppm)
+    pace = m.pace_min_per_km(speed)
+    stride_len = m.stride_length_m(speed, stride_t)
+    power = m.metabolic_power_w(speed, profile.weight_kg, profile.incline_deg)
+    norm_power = m.normalized_power_w_per_kg(speed, profile.incline_deg)
+    # leg (hip -> ankle) at IC in the body frame
+    hip = ang.to_body_frame(by_side(xy[a, KP.LEFT_HIP].T, xy[a, KP.RIGHT_HIP].T).T, facing)
+    ank = ang.to_body_frame(by_side(xy[a, KP.LEFT_ANKLE].T, xy[a, KP.RIGHT_ANKLE].T).T, facing)
+    contact_angle = m.contact_angle_deg(hip, ank)
+    knee = by_side(m.knee_flexion_deg(angles["lkne_angle"], a, t), m.knee_flexion_deg(angles["rkne_angle"], a, t))
+    ankle = by_side(m.ankle_angle_at_ic_deg(angles["lank_angle"], a), m.ankle_angle_at_ic_deg(angles["rank_angle"], a))
+    posture = m.posture_angle_deg(angles["posture_angle"], a, b)
+    com = m.com_oscillation_m(pelvis_h, a, np.where(has_c, c, b))   # over one step
+    stride_angle = m.stride_angle_deg(thigh["left"], thigh["right"], a, b)
+    mean_h = m.mean_height_m(pelvis_h, a, b)
     # balance: each stride's contact vs the first later contralateral stride's contact
     bal = np.full(R, np.nan)
     bal_none = np.ones(R, dtype=bool)
@@ -415,9 +367,7 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
         okk = k < oth.size
         q = oth[np.minimum(k, oth.size - 1)]
         gl, gr = (contact_t[me], contact_t[q]) if is_left else (contact_t[q], contact_t[me])
-        tot = gl + gr
-        with np.errstate(invalid="ignore", divide="ignore"):
-            val = np.where(tot > 0, 100.0 * gl / tot, np.nan)   # m.balance_pct
+        val = m.balance_pct(gl, gr)
         bal[me[okk]] = val[okk]
         bal_none[me[okk]] = False
 
@@ -429,7 +379,7 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
         return out
 
     cols = {
-        "side": np.where(left, "left", "right").tolist(), "ic_frame": a.tolist(), "to_frame": t.tolist(),
+        "side": side.tolist(), "ic_frame": a.tolist(), "to_frame": t.tolist(),
         "next_ic_frame": b.tolist(), "contralateral_ic_frame": col(c, ~has_c),
         "ic_time_s": col(ta), "contact_time_s": col(contact_t), "stride_time_s": col(stride_t),
         "step_time_s": col(step_t, ~has_c), "flight_time_s": col(flight_t, ~has_c),
@@ -437,7 +387,7 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
         "speed_mps": col(speed), "pace_min_per_km": col(pace), "stride_length_m": col(stride_len),
         "power_w": col(power), "normalized_power_w_per_kg": col(norm_power),
         "contact_angle_deg": col(contact_angle), "knee_flexion_deg": col(knee),
-        "ankle_angle_deg": col(ankle), "footstrike": [m.footstrike_proxy(v) for v in ankle.tolist()],
+        "ankle_angle_deg": col(ankle), "footstrike": m.footstrike_proxy(ankle),
         "posture_angle_deg": col(posture), "com_oscillation_m": col(com),
         "stride_angle_deg": col(stride_angle), "mean_h_m": col(mean_h), "balance_pct": col(bal, bal_none),
     }
@@ -589,9 +539,12 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     side_events = {}
     events: list[GaitEvent] = []
     for side, pref in (("left", "l"), ("right", "r")):
-        ic, to = ev.events_from_mask(contact[side], valid)
-        # sub-frame instants (fractional frames) of IC and TO
-        ic_f, to_f = ev.subframe_event_frames(u_ankle[side], v_stance[side], ic, to)
+        ank = KP.LEFT_ANKLE if side == "left" else KP.RIGHT_ANKLE
+        # IC/TO frames and their sub-frame instants (fractional frames), params.event_method
+        found = ev.side_events(params.event_method, u_ankle[side], -xy[:, ank, 1],
+                               angles[f"{pref}kne_angle"], eff_fps, valid)
+        contact[side] = found["mask"]
+        ic, to, ic_f, to_f = found["IC"], found["TO"], found["IC_f"], found["TO_f"]
         side_events[side] = {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f}
         for f, x in zip(ic.tolist(), ic_f.tolist()):
             events.append(GaitEvent(side, "IC", f, x / eff_fps))

@@ -1,8 +1,15 @@
 """Running metrics, one function per metric, with unit and reference.
 
-Time arguments are seconds, lengths metres, speeds m/s, angles degrees.
-Functions return ``float('nan')`` (or NaN arrays) where the input does not
-allow a measurement; the engine turns NaN into ``None`` in documents.
+Every function is array-in/array-out: event instants and frame indices may be
+scalars or 1-D arrays (one entry per stride or stance), and the engine calls
+these functions for all strides at once (``analysis.engine._stride_metrics``),
+so the function a reader finds here is the one that runs. A scalar input gives
+a ``float``.
+
+Time arguments are seconds, lengths metres, speeds m/s, angles degrees, frame
+indices ints. Functions return NaN where the input does not allow a
+measurement; the engine turns NaN into ``None`` in documents. Segments
+``start..end`` are inclusive of both ends unless a docstring says otherwise.
 """
 from __future__ import annotations
 
@@ -10,73 +17,129 @@ import math
 
 import numpy as np
 
+__all__ = [
+    "ankle_angle_at_ic_deg", "balance_pct", "cadence_spm", "com_oscillation_m", "contact_angle_deg",
+    "contact_time_s", "duty_factor", "flight_time_s", "footstrike_proxy", "knee_flexion_deg",
+    "mean_height_m", "metabolic_power_w", "minetti_cost_j_per_kg_m", "normalized_power_w_per_kg",
+    "overground_speed_mps", "pace_min_per_km", "posture_angle_deg", "segment_nanmean", "segment_reduce",
+    "step_time_s", "stride_angle_deg", "stride_length_m", "stride_time_s", "treadmill_belt_speed_mps",
+    "treadmill_speed_mps",
+]
 
-def contact_time_s(ic_s: float, to_s: float) -> float:
+
+def _out(x):
+    """A 0-d result as a Python float, arrays as they are."""
+    x = np.asarray(x, dtype=np.float64)
+    return float(x) if x.ndim == 0 else x
+
+
+# --- segment statistics (one reduction per stride, all strides in one call) ---------
+def segment_reduce(ufunc: np.ufunc, x: np.ndarray, lo, hi) -> np.ndarray:
+    """``ufunc.reduce(x[lo[i]:hi[i]])`` for every segment (all ``hi > lo``), in one call."""
+    lo, hi = np.atleast_1d(np.asarray(lo, dtype=np.int64)), np.atleast_1d(np.asarray(hi, dtype=np.int64))
+    if lo.size == 0:
+        return np.zeros(0)
+    xp = np.append(x, x[-1:])                           # so that hi may equal len(x)
+    idx = np.empty(2 * lo.size, dtype=np.int64)
+    idx[0::2], idx[1::2] = lo, hi
+    return ufunc.reduceat(xp, idx)[0::2]
+
+
+def segment_nanmean(x: np.ndarray, lo, hi) -> tuple[np.ndarray, np.ndarray]:
+    """NaN-ignoring mean of ``x[lo:hi]`` per segment (``hi`` exclusive), and the number of finite samples."""
+    ok = np.isfinite(x)
+    tot = segment_reduce(np.add, np.where(ok, x, 0.0), lo, hi)
+    n = segment_reduce(np.add, ok.astype(np.float64), lo, hi)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, tot / n, np.nan), n
+
+
+# --- timing -----------------------------------------------------------------------
+def contact_time_s(ic_s, to_s):
     """Ground contact time (s) = TO - IC of the same foot (DESIGN.md; Cavanagh & Lafortune 1980)."""
-    return to_s - ic_s
+    return _out(np.subtract(to_s, ic_s))
 
 
-def flight_time_s(to_s: float, contralateral_ic_s: float) -> float:
+def flight_time_s(to_s, contralateral_ic_s):
     """Flight time (s) = next contralateral IC - TO, floored at 0.
 
     A negative value means double support (walking); it is reported as 0.
-    Reference: DESIGN.md; Novacheck 1998, Gait Posture 7:77.
+    NaN where there is no contralateral IC. Reference: DESIGN.md; Novacheck
+    1998, Gait Posture 7:77.
     """
-    return max(0.0, contralateral_ic_s - to_s)
+    return _out(np.maximum(0.0, np.subtract(contralateral_ic_s, to_s)))
 
 
-def step_time_s(ic_s: float, contralateral_ic_s: float) -> float:
+def step_time_s(ic_s, contralateral_ic_s):
     """Step time (s) = contralateral IC - IC (DESIGN.md)."""
-    return contralateral_ic_s - ic_s
+    return _out(np.subtract(contralateral_ic_s, ic_s))
 
 
-def stride_time_s(ic_s: float, next_ic_s: float) -> float:
+def stride_time_s(ic_s, next_ic_s):
     """Stride time (s) = same-foot IC to next IC (DESIGN.md)."""
-    return next_ic_s - ic_s
+    return _out(np.subtract(next_ic_s, ic_s))
 
 
-def cadence_spm(step_time: float) -> float:
-    """Cadence (steps/min) = 60 / step time (DESIGN.md)."""
-    return 60.0 / step_time if step_time > 0 else float("nan")
+def cadence_spm(step_time):
+    """Cadence (steps/min) = 60 / step time (DESIGN.md); NaN for a step time <= 0 or NaN."""
+    step = np.asarray(step_time, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _out(np.where(step > 0, 60.0 / step, np.nan))
 
 
-def duty_factor(contact_time: float, stride_time: float) -> float:
+def duty_factor(contact_time, stride_time):
     """Duty factor (dimensionless) = contact time / stride time; < 0.5 means running
     (flight phases), > 0.5 walking (Alexander 1989, Physiol Rev 69:1199)."""
-    return contact_time / stride_time if stride_time > 0 else float("nan")
+    ct, st = np.asarray(contact_time, dtype=np.float64), np.asarray(stride_time, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _out(np.where(st > 0, ct / st, np.nan))
 
 
-def balance_pct(contact_left_s: float, contact_right_s: float) -> float:
+def balance_pct(contact_left_s, contact_right_s):
     """Ground contact time balance (%) = 100 * GCT_L / (GCT_L + GCT_R); 50 = symmetric (DESIGN.md)."""
-    tot = contact_left_s + contact_right_s
-    return 100.0 * contact_left_s / tot if tot > 0 else float("nan")
+    gl, gr = np.asarray(contact_left_s, dtype=np.float64), np.asarray(contact_right_s, dtype=np.float64)
+    tot = gl + gr
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _out(np.where(tot > 0, 100.0 * gl / tot, np.nan))
 
 
-def treadmill_speed_mps(ankle_forward_px: np.ndarray, ic: int, to: int, fps: float,
-                        px_per_m: float) -> float:
-    """Belt speed (m/s): mean backward ankle velocity over 10-70 % of stance.
+# --- speed ------------------------------------------------------------------------
+def treadmill_speed_mps(ankle_forward_px: np.ndarray, ic, to, fps: float, px_per_m: float):
+    """Belt speed (m/s) of stances: mean backward ankle velocity over 10-70 % of stance.
 
     The stance foot moves with the belt; the window avoids impact and
     push-off (OpenCap, Uhlrich et al. 2023, PLoS Comput Biol 19:e1011462).
     ``ankle_forward_px`` is the ankle's forward image coordinate (px, camera
-    fixed); ``px_per_m`` is the scale of that foot's leg
-    (``geometry.side_pixels_per_metre``: the far foot looks smaller).
+    fixed); ``ic``/``to`` the stance's IC and TO frames (one pair per stance);
+    ``px_per_m`` is the scale of that foot's leg
+    (``geometry.side_pixels_per_metre``: the far foot looks smaller). The
+    window ``[ic + round(0.1 n), max(that + 2, ic + round(0.7 n))]`` (n = TO - IC,
+    at least 3 frames) needs two finite samples; else NaN.
     """
-    n = to - ic
-    if n < 3:
-        return float("nan")
-    a = ic + int(round(0.1 * n))
-    b = max(a + 2, ic + int(round(0.7 * n)))
-    seg = ankle_forward_px[a:b + 1]
-    if np.isfinite(seg).sum() < 2:
-        return float("nan")
-    v = np.nanmean(np.diff(seg)) * fps
-    return float(-v / px_per_m)
+    x = np.asarray(ankle_forward_px, dtype=np.float64)
+    a = np.atleast_1d(np.asarray(ic, dtype=np.int64))
+    n = np.atleast_1d(np.asarray(to, dtype=np.int64)) - a
+    speed = np.full(a.size, np.nan)
+    sel = n >= 3
+    if sel.any():
+        a, n = a[sel], n[sel]
+        lo = a + np.round(0.1 * n).astype(np.int64)
+        hi = np.maximum(lo + 2, a + np.round(0.7 * n).astype(np.int64))
+        # segment x[lo:hi+1] (clipped to the record like a slice) and its diffs
+        l2, h2 = np.minimum(lo, x.size), np.minimum(hi + 1, x.size)
+        _, n_fin = segment_nanmean(x, l2, np.maximum(h2, l2 + 1))
+        n_fin = np.where(h2 > l2, n_fin, 0)
+        d = np.diff(x)
+        dh = np.maximum(h2 - 1, l2)
+        dl = np.minimum(l2, d.size)
+        mean_d, n_d = segment_nanmean(d, dl, np.maximum(np.minimum(dh, d.size), dl + 1))
+        mean_d = np.where((dh > l2) & (n_d > 0), mean_d, np.nan)
+        speed[sel] = np.where(n_fin >= 2, -(mean_d * fps) / px_per_m, np.nan)
+    return float(speed[0]) if np.ndim(ic) == 0 else speed
 
 
-def treadmill_belt_speed_mps(own_stance_mps: float, contralateral_stance_mps: float,
-                             side: str, near: str | None) -> float:
-    """Belt speed (m/s) of one stride, read from both feet: the belt has one speed.
+def treadmill_belt_speed_mps(own_stance_mps, contralateral_stance_mps, side, near: str | None):
+    """Belt speed (m/s) of strides, read from both feet: the belt has one speed.
 
     A stride (IC to the next IC of one foot) holds that foot's stance and the
     contralateral one. Each stance speed (:func:`treadmill_speed_mps`) is
@@ -93,35 +156,44 @@ def treadmill_belt_speed_mps(own_stance_mps: float, contralateral_stance_mps: fl
     * the mean of both stance speeds when no leg is nearer (no measurable
       perspective: both read the same belt, averaging halves the noise).
 
-    Where the chosen stance is missing (NaN), the other one is used.
+    Where the chosen stance is missing (NaN), the other one is used. ``side``
+    is the stride's side (``'left'``/``'right'``, or an array of them).
     """
-    own, other = own_stance_mps, contralateral_stance_mps
+    own = np.asarray(own_stance_mps, dtype=np.float64)
+    other = np.asarray(contralateral_stance_mps, dtype=np.float64)
     if near is None:
-        vals = [v for v in (own, other) if np.isfinite(v)]
-        return float(np.mean(vals)) if vals else float("nan")
-    first, second = (own, other) if side == near else (other, own)
-    return float(first) if np.isfinite(first) else float(second)
+        with np.errstate(invalid="ignore"):
+            both = np.isfinite(own) & np.isfinite(other)
+            speed = np.where(both, 0.5 * (own + other), np.where(np.isfinite(own), own, other))
+    else:
+        is_near = np.asarray(side) == near
+        first, second = np.where(is_near, own, other), np.where(is_near, other, own)
+        speed = np.where(np.isfinite(first), first, second)
+    return _out(speed)
 
 
-def overground_speed_mps(pelvis_forward_px: np.ndarray, ic: int, next_ic: int, fps: float,
-                         px_per_m: float) -> float:
+def overground_speed_mps(pelvis_forward_px: np.ndarray, ic, next_ic, fps: float, px_per_m: float):
     """Running speed (m/s) overground: pelvis displacement over one stride / stride time (DESIGN.md)."""
-    if next_ic <= ic:
-        return float("nan")
-    d = pelvis_forward_px[next_ic] - pelvis_forward_px[ic]
-    return float(d / px_per_m / ((next_ic - ic) / fps))
+    a, b = np.asarray(ic, dtype=np.int64), np.asarray(next_ic, dtype=np.int64)
+    p = np.asarray(pelvis_forward_px, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        speed = (p[b] - p[a]) / px_per_m / ((b - a) / fps)
+    return _out(np.where(b > a, speed, np.nan))
 
 
-def stride_length_m(speed_mps: float, stride_time: float) -> float:
+def stride_length_m(speed_mps, stride_time):
     """Stride length (m) = speed * stride time (DESIGN.md)."""
-    return speed_mps * stride_time
+    return _out(np.multiply(speed_mps, stride_time))
 
 
-def pace_min_per_km(speed_mps: float) -> float:
-    """Pace (min/km) = 1000 / 60 / speed (DESIGN.md)."""
-    return 1000.0 / 60.0 / speed_mps if speed_mps and speed_mps > 0 else float("nan")
+def pace_min_per_km(speed_mps):
+    """Pace (min/km) = 1000 / 60 / speed (DESIGN.md); NaN for a speed <= 0 or NaN."""
+    v = np.asarray(speed_mps, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _out(np.where(v > 0, 1000.0 / 60.0 / v, np.nan))
 
 
+# --- power ------------------------------------------------------------------------
 def minetti_cost_j_per_kg_m(incline_deg: float) -> float:
     """Energy cost of running C(i) (J kg^-1 m^-1) at gradient i = tan(incline).
 
@@ -133,81 +205,106 @@ def minetti_cost_j_per_kg_m(incline_deg: float) -> float:
     return 155.4 * i**5 - 30.4 * i**4 - 43.3 * i**3 + 46.3 * i**2 + 19.5 * i + 3.6
 
 
-def metabolic_power_w(speed_mps: float, weight_kg: float | None, incline_deg: float) -> float:
-    """Metabolic power (W) = C(i) * m * v (Minetti et al. 2002); NaN without weight."""
-    if weight_kg is None or not np.isfinite(speed_mps):
-        return float("nan")
-    return minetti_cost_j_per_kg_m(incline_deg) * weight_kg * speed_mps
+def metabolic_power_w(speed_mps, weight_kg: float | None, incline_deg: float):
+    """Metabolic power (W) = C(i) * m * v (Minetti et al. 2002); NaN without weight.
+
+    This is the energy cost of running, not mechanical power.
+    """
+    v = np.asarray(speed_mps, dtype=np.float64)
+    if weight_kg is None:
+        return _out(np.full(v.shape, np.nan))
+    return _out(minetti_cost_j_per_kg_m(incline_deg) * weight_kg * v)
 
 
-def normalized_power_w_per_kg(speed_mps: float, incline_deg: float) -> float:
+def normalized_power_w_per_kg(speed_mps, incline_deg: float):
     """Mass-normalised metabolic power (W/kg) = C(i) * v (Minetti et al. 2002)."""
-    return minetti_cost_j_per_kg_m(incline_deg) * speed_mps
+    return _out(minetti_cost_j_per_kg_m(incline_deg) * np.asarray(speed_mps, dtype=np.float64))
 
 
-def contact_angle_deg(hip_xy_body: np.ndarray, ankle_xy_body: np.ndarray) -> float:
+# --- posture and angles -----------------------------------------------------------
+def contact_angle_deg(hip_xy_body: np.ndarray, ankle_xy_body: np.ndarray):
     """Contact angle (deg): leg (hip -> ankle) against vertical at IC; + = ankle ahead of hip.
 
-    Body-frame coordinates (X forward, Y up). Larger values mean over-striding
-    (DESIGN.md; cf. Lieberman et al. 2015, J Exp Biol 218:3406, "foot angle at
-    contact"; ours uses the ankle as COCO-17 has no heel).
+    Body-frame coordinates ``(..., 2)`` (X forward, Y up). Larger values mean
+    over-striding (DESIGN.md; cf. Lieberman et al. 2015, J Exp Biol 218:3406,
+    "foot angle at contact"; ours uses the ankle as COCO-17 has no heel).
     """
-    d = ankle_xy_body - hip_xy_body
-    return float(np.degrees(np.arctan2(d[0], -d[1])))
+    d = np.asarray(ankle_xy_body, dtype=np.float64) - np.asarray(hip_xy_body, dtype=np.float64)
+    return _out(np.degrees(np.arctan2(d[..., 0], -d[..., 1])))
 
 
-def footstrike_proxy(shank_angle_at_ic_deg: float) -> str | None:
+def footstrike_proxy(shank_angle_at_ic_deg):
     """Foot-strike class from the shank angle at IC (PROXY; COCO-17 has no heel/toe).
 
     The shank inclination at contact correlates with the strike pattern
     (rearfoot strikers land with the ankle well ahead of the knee; Lieberman
     et al. 2010, Nature 463:531; Altman & Davis 2012, Gait Posture 35:298 use
     the foot angle, which we cannot see). Thresholds (ours, not validated):
-    > 8 deg 'rearfoot', 0..8 deg 'midfoot', < 0 deg 'forefoot'.
+    > 8 deg 'rearfoot', 0..8 deg 'midfoot', < 0 deg 'forefoot'; None for NaN.
+    A scalar gives one class, an array a list of them.
     """
-    if not np.isfinite(shank_angle_at_ic_deg):
-        return None
-    if shank_angle_at_ic_deg > 8.0:
-        return "rearfoot"
-    if shank_angle_at_ic_deg >= 0.0:
-        return "midfoot"
-    return "forefoot"
+    def one(v: float) -> str | None:
+        if not np.isfinite(v):
+            return None
+        if v > 8.0:
+            return "rearfoot"
+        if v >= 0.0:
+            return "midfoot"
+        return "forefoot"
+
+    if np.ndim(shank_angle_at_ic_deg) == 0:
+        return one(float(shank_angle_at_ic_deg))
+    return [one(v) for v in np.asarray(shank_angle_at_ic_deg, dtype=np.float64).tolist()]
 
 
-def knee_flexion_deg(knee_angle_series: np.ndarray, ic: int, to: int) -> float:
-    """Peak stance knee flexion (deg) between IC and TO (DESIGN.md)."""
-    seg = knee_angle_series[ic:to]
-    return float(np.nanmax(seg)) if np.isfinite(seg).any() else float("nan")
+def knee_flexion_deg(knee_angle_series: np.ndarray, ic, to):
+    """Peak stance knee flexion (deg) in ``[IC, TO)`` (DESIGN.md); NaN when all samples are missing."""
+    out = segment_reduce(np.fmax, np.asarray(knee_angle_series, dtype=np.float64), ic, to)
+    return float(out[0]) if np.ndim(ic) == 0 else out
 
 
-def com_oscillation_m(pelvis_y_up_m: np.ndarray, start: int, end: int) -> float:
-    """Vertical oscillation (m): max - min of the pelvis (mid-hip, COM proxy) height over one step.
+def ankle_angle_at_ic_deg(ankle_angle_series: np.ndarray, ic):
+    """Ankle angle at IC (deg) — PROXY: shank angle to vertical (see analysis.angles)."""
+    return _out(np.asarray(ankle_angle_series, dtype=np.float64)[ic])
+
+
+def posture_angle_deg(trunk_angle_series: np.ndarray, start, end):
+    """Posture (deg): mean trunk lean (mid-hip -> mid-shoulder vs vertical, + forward) over
+    ``start..end`` (a stride), NaN-ignoring (cf. Teng & Powers 2014 on trunk flexion)."""
+    out, _ = segment_nanmean(np.asarray(trunk_angle_series, dtype=np.float64), start, np.add(end, 1))
+    return float(out[0]) if np.ndim(start) == 0 else out
+
+
+def com_oscillation_m(pelvis_y_up_m: np.ndarray, start, end):
+    """Vertical oscillation (m): max - min of the pelvis (mid-hip, COM proxy) height over one
+    step ``start..end``; NaN with fewer than two finite samples.
 
     DESIGN.md; cf. Cavanagh 1987 (vertical oscillation of the COM).
     """
-    seg = pelvis_y_up_m[start:end + 1]
-    return float(np.nanmax(seg) - np.nanmin(seg)) if np.isfinite(seg).sum() >= 2 else float("nan")
+    h = np.asarray(pelvis_y_up_m, dtype=np.float64)
+    stop = np.add(end, 1)
+    hmax = segment_reduce(np.fmax, h, start, stop)
+    hmin = segment_reduce(np.fmin, h, start, stop)
+    _, n = segment_nanmean(h, start, stop)
+    out = np.where(n >= 2, hmax - hmin, np.nan)
+    return float(out[0]) if np.ndim(start) == 0 else out
 
 
-def stride_angle_deg(thigh_l_deg: np.ndarray, thigh_r_deg: np.ndarray, start: int, end: int) -> float:
+def stride_angle_deg(thigh_l_deg: np.ndarray, thigh_r_deg: np.ndarray, start, end):
     """stride_angle (deg), our definition: the largest angle between the two thighs in a stride.
 
-    ``max |theta_thigh_L - theta_thigh_R|`` over the stride, thigh angles
+    ``max |theta_thigh_L - theta_thigh_R|`` over ``start..end``, thigh angles
     measured from vertical (hip -> knee). It grows with stride length and
     hip range of motion (cf. "thigh separation"/"split angle" in coaching
     literature).
     """
-    d = np.abs(thigh_l_deg[start:end + 1] - thigh_r_deg[start:end + 1])
-    return float(np.nanmax(d)) if np.isfinite(d).any() else float("nan")
+    d = np.abs(np.asarray(thigh_l_deg, dtype=np.float64) - np.asarray(thigh_r_deg, dtype=np.float64))
+    out = segment_reduce(np.fmax, d, start, np.add(end, 1))
+    return float(out[0]) if np.ndim(start) == 0 else out
 
 
-def mean_height_m(pelvis_height_m: np.ndarray, start: int, end: int) -> float:
+def mean_height_m(pelvis_height_m: np.ndarray, start, end):
     """mean_h (m), our definition: mean height of the pelvis (mid-hip, COM proxy) above the
-    floor line over a stride."""
-    seg = pelvis_height_m[start:end + 1]
-    return float(np.nanmean(seg)) if np.isfinite(seg).any() else float("nan")
-
-
-def ankle_angle_at_ic_deg(ankle_angle_series: np.ndarray, ic: int) -> float:
-    """Ankle angle at IC (deg) — PROXY: shank angle to vertical (see analysis.angles)."""
-    return float(ankle_angle_series[ic])
+    floor line over a stride ``start..end``."""
+    out, _ = segment_nanmean(np.asarray(pelvis_height_m, dtype=np.float64), start, np.add(end, 1))
+    return float(out[0]) if np.ndim(start) == 0 else out
