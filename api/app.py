@@ -9,7 +9,6 @@ import logging
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-import duckdb
 from fastapi import BackgroundTasks, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
@@ -36,7 +35,7 @@ from api.tenancy import (
 from configs import Settings, get_settings
 from flows import options
 from storage.catalog import Catalog, RunningSession, SessionStatus, Thread, ThreadStatus, User
-from storage.lake import Lake
+from storage.lake import DamagedRun, Lake
 from storage.objectstore import ObjectStore
 
 log = logging.getLogger("gaitlake.api")
@@ -252,30 +251,19 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                 .where(RunningSession.user_id.in_(users), RunningSession.status == SessionStatus.DONE)
                 .order_by(RunningSession.created_at)
             ))
-        files, last = [], None
+        records, last = [], None
         for row in rows:
-            manifest = reader._manifest(row)
-            if manifest is not None and "sessions" in manifest.files:
-                files.append(store.path(manifest.files["sessions"]) if store.is_local else store.uri(manifest.files["sessions"]))
+            try:
+                record = reader.record(row)
+            except DamagedRun as exc:  # one damaged session must not break the tenant's totals
+                log.warning("total metrics: skipping %s (repair: %s)", exc, exc.repair)
+                continue
+            if record is not None:
+                records.append(record)
                 last = row
         if last is None:
             raise ApiError(404, "no processed sessions found")
-        con = duckdb.connect()
-        try:
-            if not store.is_local:
-                con.register_filesystem(store.fs)
-            avg = {}
-            for name, block, metric in (("avg_speed", "performance_metrics", "speed"), ("avg_power", "performance_metrics", "power"),
-                                        ("avg_cadence", "performance_metrics", "cadence"), ("avg_flight_time", "running_mechanics", "flight_time")):
-                path = f"$.{block}.{metric}.avg"
-                value = con.execute(
-                    "SELECT avg(TRY_CAST(json_extract_string(summary_doc, ?) AS DOUBLE)) "
-                    "FROM read_parquet(?, union_by_name=true, hive_partitioning=false)",
-                    [path, files],
-                ).fetchone()[0]
-                avg[name] = reports.number_or_none(value)
-        finally:
-            con.close()
+        avg = reports.average_metrics(records)
         record = reader.record(last)
         created = reports.as_utc(last.created_at)
         return {

@@ -76,6 +76,25 @@ def keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def lake_check(args: argparse.Namespace) -> int:
+    import json
+
+    from configs import get_settings
+    from storage.lake import Lake
+    from storage.lakecheck import check_lake, format_report
+    from storage.objectstore import ObjectStore
+
+    report = check_lake(Lake(ObjectStore.from_settings(get_settings())))
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=1))
+    else:
+        lines = format_report(report)
+        for line in lines[:-1]:
+            print(line)
+        print(lines[-1], file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -106,6 +125,12 @@ def register_cli(subparsers) -> None:
     create = keys_sub.add_parser("create", help="create an API key for a user (printed once)")
     create.add_argument("email")
     create.set_defaults(func=keys_create)
+
+    lake = subparsers.add_parser("lake", help="inspect the results lake")
+    lake_sub = lake.add_subparsers(dest="lake_command", required=True)
+    check = lake_sub.add_parser("check", help="verify every served manifest against its files (exit 1 when damaged)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(func=lake_check)
 
     srv = subparsers.add_parser("serve", help="run the API (uvicorn)")
     srv.add_argument("--host", default=None)

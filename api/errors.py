@@ -9,6 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from storage.lake import DamagedRun
+
 log = logging.getLogger("gaitlake.api")
 
 
@@ -20,6 +22,11 @@ class ApiError(Exception):
         self.status = status_code
         self.message = message
         self.extra = extra
+
+
+def damaged_message(exc: DamagedRun) -> str:
+    return (f"the stored results of session {exc.session_id} are damaged ({exc.what}); "
+            f"an operator can rebuild them with `{exc.repair}`")
 
 
 def error_response(status_code: int, message: str, /, headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
@@ -49,6 +56,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": 'API-KEY, Bearer realm="gaitlake"'} if exc.status == 401 else None
         return error_response(exc.status, exc.message, headers=headers, **exc.extra)
+
+    @app.exception_handler(DamagedRun)
+    async def _damaged(_request: Request, exc: DamagedRun) -> JSONResponse:
+        log.error("damaged lake results: %s (repair: %s)", exc, exc.repair)
+        return error_response(503, damaged_message(exc), status="damaged")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -159,6 +159,16 @@ def _processing_409(spec: dict) -> None:
         )
 
 
+def _damaged_503(spec: dict) -> None:
+    status = {"type": "string", "enum": ["damaged"], "description": "The session's stored results cannot be read."}
+    for path, method in READ_OPS:
+        spec["paths"][path][method]["responses"]["503"] = _error(
+            "Service Unavailable - the session's stored results are missing or corrupt; `error` names the damage and "
+            "the repair command (`gaitlake reprocess ID --force`). Other sessions are not affected.",
+            status=status,
+        )
+
+
 def _security(spec: dict) -> None:
     spec["components"]["securitySchemes"]["Bearer"]["description"] = (
         "`Authorization: Bearer <JWT>` (Firebase-style RS256 ID token) or `Authorization: API-KEY <api_key>`; "
@@ -195,6 +205,9 @@ CORRECTIONS: tuple[Correction, ...] = (
                "Every operation authenticates (401) and validates the session id (400), like the others.", _form_recommendations_errors),
     Correction("every per-session read and thread operation", "adds 409 `{error, status}`",
                "A session still queued/processing (or failed) has no results yet; 409 says so instead of empty numbers.", _processing_409),
+    Correction("every per-session read and thread operation", "adds 503 `{error, status: \"damaged\"}`",
+               "A session whose lake files are missing or corrupt cannot be answered; 503 names the damage and the repair "
+               "command instead of a bare 500, and every other session keeps answering.", _damaged_503),
     Correction("securitySchemes.Bearer", "description also names `Authorization: API-KEY <key>`",
                "The prose asks for the API key in the Authorization header; the scheme only named Bearer.", _security),
     Correction("servers", "`https://api.aikynetix.app` -> `/`", "Served by this deployment.", _servers),

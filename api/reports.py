@@ -12,18 +12,17 @@ import json
 import math
 import re
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
+from cachetools import LRUCache
 from sqlalchemy import func, select
 
 from analysis.engine import json_safe
 from storage.catalog import RunningSession, Thread, ThreadStatus, User
-from storage.lake import Lake
+from storage.lake import DamagedRun, Lake, Manifest
 
 ACTIVITY = "Running"
 DOC_COLUMNS = ("summary_doc", "details_doc", "form_doc", "gait_doc", "quality_doc", "images_doc", "export_doc")
@@ -96,7 +95,7 @@ class SessionRecord:
     pipeline_version: str
     row: dict[str, Any]
     docs: dict[str, Any] = field(default_factory=dict)
-    frames_key: str | None = None
+    manifest: Manifest | None = None  # the run it was read from (None: the demo)
     # Serialized JSON of large, immutable response parts (per-frame series), built once.
     fragments: dict[str, str] = field(default_factory=dict)
 
@@ -105,28 +104,7 @@ class SessionRecord:
         return value if isinstance(value, dict) else {}
 
 
-class _Lru:
-    def __init__(self, size: int):
-        self.size = max(1, size)
-        self.data: OrderedDict[Any, Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Any) -> Any:
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-                return self.data[key]
-        return None
-
-    def put(self, key: Any, value: Any) -> None:
-        with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-
-
-def record_from_row(session_id: str, pipeline_version: str, row: dict[str, Any], frames_key: str | None = None) -> SessionRecord:
+def record_from_row(session_id: str, pipeline_version: str, row: dict[str, Any], manifest: Manifest | None = None) -> SessionRecord:
     docs = {}
     for name in DOC_COLUMNS:
         raw = row.get(name)
@@ -134,47 +112,64 @@ def record_from_row(session_id: str, pipeline_version: str, row: dict[str, Any],
             docs[name] = json.loads(raw)
         elif isinstance(raw, dict):
             docs[name] = raw
-    return SessionRecord(session_id, pipeline_version, row, docs, frames_key)
+    return SessionRecord(session_id, pipeline_version, row, docs, manifest)
 
 
 class LakeReader:
+    """Served lake rows of catalog sessions, parsed once per (session, served version).
+
+    A run whose manifest or files are missing or unreadable raises
+    :class:`storage.lake.DamagedRun` (answered 503 by the API, see docs/api.md).
+    """
+
     def __init__(self, lake: Lake, cache_size: int = 256):
         self.lake = lake
-        self._records = _Lru(cache_size)
-        self._exports = _Lru(max(4, cache_size // 8))
+        self._records: LRUCache = LRUCache(max(1, cache_size))
+        self._exports: LRUCache = LRUCache(max(4, cache_size // 8))
+        self._lock = threading.Lock()
 
-    def _manifest(self, session: RunningSession):
+    def _cached(self, cache: LRUCache, key: Any) -> Any:
+        with self._lock:
+            return cache.get(key)
+
+    def _remember(self, cache: LRUCache, key: Any, value: Any) -> None:
+        with self._lock:
+            cache[key] = value
+
+    def manifest(self, session: RunningSession) -> Manifest | None:
+        """The manifest of the version the catalog names (else the served one); DamagedRun if garbled."""
         if session.pipeline_version:
             try:
-                from storage.lake import Manifest
-
-                data = self.lake.store.read_bytes(self.lake._manifest_key(session.id, session.pipeline_version))
-                return Manifest.from_json(data)
-            except FileNotFoundError:
-                pass
+                return self.lake.served_manifest(session.id, session.pipeline_version)
+            except DamagedRun as exc:
+                if exc.problem != "is missing":
+                    raise
         return self.lake.current_manifest(session.id)
 
     def record(self, session: RunningSession) -> SessionRecord | None:
         if session.pipeline_version:
-            cached = self._records.get((session.id, session.pipeline_version))
+            cached = self._cached(self._records, (session.id, session.pipeline_version))
             if cached is not None:
                 return cached
-        manifest = self._manifest(session)
+        manifest = self.manifest(session)
         if manifest is None or "sessions" not in manifest.files:
             return None
         cache_key = (session.id, manifest.pipeline_version)
-        cached = self._records.get(cache_key)
+        cached = self._cached(self._records, cache_key)
         if cached is not None:
             return cached
-        with self.lake.store.open(manifest.files["sessions"]) as handle:
-            table = pq.read_table(handle)
-        if table.num_rows == 0:
+        table = self.lake.read_table(session.id, "sessions", manifest=manifest)
+        self.lake.verify_run(manifest)  # the other tables: present, Parquet, right row count (footers only)
+        if table is None or table.num_rows == 0:
             return None
         row = table.slice(0, 1).to_pylist()[0]
-        record = record_from_row(session.id, manifest.pipeline_version, row, manifest.files.get("frames"))
-        self._records.put(cache_key, record)
+        try:
+            record = record_from_row(session.id, manifest.pipeline_version, row, manifest)
+        except ValueError as exc:  # a document column that is not JSON
+            raise DamagedRun(session.id, manifest.files["sessions"], f"holds a document that is not JSON ({exc})") from None
+        self._remember(self._records, cache_key, record)
         if session.pipeline_version and session.pipeline_version != manifest.pipeline_version:
-            self._records.put((session.id, session.pipeline_version), record)
+            self._remember(self._records, (session.id, session.pipeline_version), record)
         return record
 
     def export_series(self, record: SessionRecord) -> tuple[dict[str, list], list[bool]]:
@@ -182,16 +177,15 @@ class LakeReader:
         doc = record.doc("export_doc")
         if doc:
             return dict(doc.get("keypoints") or {}), list(doc.get("contact") or [])
-        if not record.frames_key:
+        if record.manifest is None or "frames" not in record.manifest.files:
             return {}, []
         cache_key = (record.session_id, record.pipeline_version)
-        cached = self._exports.get(cache_key)
+        cached = self._cached(self._exports, cache_key)
         if cached is not None:
             return cached
-        with self.lake.store.open(record.frames_key) as handle:
-            frames = pq.read_table(handle)
+        frames = self.lake.read_table(record.session_id, "frames", manifest=record.manifest)
         result = frames_to_export(frames)
-        self._exports.put(cache_key, result)
+        self._remember(self._exports, cache_key, result)
         return result
 
 
@@ -505,6 +499,21 @@ def gait_analysis(meta: SessionMeta, owner: Owner, record: SessionRecord, phase_
 def _stats(block: Any) -> dict[str, float | None]:
     block = block if isinstance(block, dict) else {}
     return {k: number_or_none(block.get(k)) for k in ("avg", "min", "max")}
+
+
+TOTAL_AVERAGES = (("avg_speed", "performance_metrics", "speed"), ("avg_power", "performance_metrics", "power"),
+                  ("avg_cadence", "performance_metrics", "cadence"), ("avg_flight_time", "running_mechanics", "flight_time"))
+
+
+def average_metrics(records: list[SessionRecord]) -> dict[str, float | None]:
+    """Mean over sessions of each session's average (sessions without the number are left out)."""
+    out: dict[str, float | None] = {}
+    for name, block, metric in TOTAL_AVERAGES:
+        values = [number_or_none(((record.doc("summary_doc").get(block) or {}).get(metric) or {}).get("avg"))
+                  for record in records]
+        values = [v for v in values if v is not None]
+        out[name] = math.fsum(values) / len(values) if values else None
+    return out
 
 
 def last_session_metrics(record: SessionRecord, incline_deg: float) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -55,8 +57,34 @@ INDEX_KEY = f"{LAKE_PREFIX}/_index/served.parquet"
 INDEX_CLOCK_SKEW_S = 60.0
 
 
+log = logging.getLogger("gaitlake.lake")
+
+
 class LakeError(RuntimeError):
     pass
+
+
+class DamagedRun(LakeError):
+    """A served run whose manifest or files are missing or unreadable (repair: reprocess it)."""
+
+    def __init__(self, session_id: str, key: str, problem: str):
+        super().__init__(f"session {session_id}: {key} {problem}")
+        self.session_id, self.key, self.problem = session_id, key, problem
+
+    @property
+    def repair(self) -> str:
+        return f"gaitlake reprocess {self.session_id} --force"
+
+    @property
+    def what(self) -> str:
+        """What is damaged, in words a client can read (no storage paths)."""
+        parts = self.key.split("/")
+        if len(parts) > 1 and parts[1] == "_current":
+            return f"its served-version pointer {self.problem.split(' (')[0]}"
+        if len(parts) > 1 and parts[1] == "_manifests":
+            return f"its manifest {self.problem.split(':')[0]}"
+        table = parts[1] if len(parts) > 1 and parts[1] in TABLES else "lake"
+        return f"its {table} file {self.problem.split(' (')[0]}"
 
 
 @dataclass(frozen=True)
@@ -76,9 +104,16 @@ class Manifest:
 
     @classmethod
     def from_json(cls, data: bytes) -> "Manifest":
-        raw = json.loads(data)
-        known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        """Parse a manifest; :class:`ValueError` when it is not one (garbled, truncated, wrong shape)."""
+        try:
+            raw = json.loads(data)
+            known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+            manifest = cls(**known)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a manifest ({exc.__class__.__name__}: {str(exc)[:120]})") from None
+        if not (isinstance(manifest.files, dict) and isinstance(manifest.rows, dict) and isinstance(manifest.compacted, dict)):
+            raise ValueError("not a manifest (files/rows/compacted are not objects)")
+        return manifest
 
     def served_key(self, table: str) -> str | None:
         """The key readers should read ``table`` from (compacted file first)."""
@@ -186,11 +221,30 @@ class Lake:
         return f"{LAKE_PREFIX}/_current/{session_id}.json"
 
     def current_manifest(self, session_id: str) -> Manifest | None:
+        """The served run's manifest; None when nothing is served; :class:`DamagedRun` when the
+        pointer or the manifest it names is missing or garbled."""
+        key = self._current_key(session_id)
         try:
-            pointer = json.loads(self.store.read_bytes(self._current_key(session_id)))
+            data = self.store.read_bytes(key)
         except FileNotFoundError:
             return None
-        return Manifest.from_json(self.store.read_bytes(self._manifest_key(session_id, pointer["pipeline_version"])))
+        try:
+            version = json.loads(data)["pipeline_version"]
+            if not isinstance(version, str) or not version:
+                raise ValueError("no pipeline_version")
+        except (ValueError, TypeError, KeyError) as exc:
+            raise DamagedRun(session_id, key, f"is not a served-version pointer ({exc.__class__.__name__})") from None
+        return self.served_manifest(session_id, version)
+
+    def served_manifest(self, session_id: str, pipeline_version: str) -> Manifest:
+        """The manifest of a run that is (or is about to be) served; :class:`DamagedRun` if missing or garbled."""
+        key = self._manifest_key(session_id, pipeline_version)
+        try:
+            return Manifest.from_json(self.store.read_bytes(key))
+        except FileNotFoundError:
+            raise DamagedRun(session_id, key, "is missing") from None
+        except ValueError as exc:
+            raise DamagedRun(session_id, key, f"is garbled: {exc}") from None
 
     def _served_pointers(self) -> dict[str, float | None]:
         """Served session ids with their ``_current`` pointer's modification time."""
@@ -205,7 +259,14 @@ class Lake:
         return sorted(self._served_pointers())
 
     def current_manifests(self) -> list[Manifest]:
-        """Every served run's manifest.
+        """Every served run's manifest (damaged ones skipped with a warning: :meth:`served_runs`)."""
+        manifests, damaged = self.served_runs()
+        for problem in damaged:
+            log.warning("lake: skipping %s (repair: %s)", problem, problem.repair)
+        return manifests
+
+    def served_runs(self) -> tuple[list[Manifest], list[DamagedRun]]:
+        """Every served run's manifest, and the runs whose pointer or manifest is damaged.
 
         Runs whose pointer is older than the served-runs index come from the
         index (one file); the rest are read one by one (concurrently on remote
@@ -223,9 +284,11 @@ class Lake:
             else:
                 to_read.append(session_id)
 
-        def one(session_id: str) -> Manifest | None:
+        def one(session_id: str) -> Manifest | DamagedRun | None:
             try:
                 return self.current_manifest(session_id)
+            except DamagedRun as exc:
+                return exc
             except FileNotFoundError:  # pointer removed between listing and reading
                 return None
 
@@ -234,7 +297,7 @@ class Lake:
         else:
             with ThreadPoolExecutor(max_workers=16) as pool:
                 read = list(pool.map(one, to_read))
-        return found + [m for m in read if m is not None]
+        return (found + [m for m in read if isinstance(m, Manifest)], [m for m in read if isinstance(m, DamagedRun)])
 
     # -- served-runs index ---------------------------------------------------
     def write_index(self, manifests: list[Manifest] | None = None, built_at: float | None = None) -> int:
@@ -260,91 +323,202 @@ class Lake:
             data = self.store.read_bytes(INDEX_KEY)
         except FileNotFoundError:
             return {}, None
-        table = pq.read_table(io.BytesIO(data))
-        built_at = float((table.schema.metadata or {}).get(b"built_at", b"nan"))
+        try:
+            table = pq.read_table(io.BytesIO(data))
+            built_at = float((table.schema.metadata or {}).get(b"built_at", b"nan"))
+        except (pa.ArrowException, ValueError) as exc:  # a damaged index is ignored: every run is read instead
+            log.warning("lake: ignoring the unreadable served-runs index %s (%s)", INDEX_KEY, exc)
+            return {}, None
         if built_at != built_at:  # NaN: an index without its timestamp is not trusted
             return {}, None
-        manifests = {sid: Manifest.from_json(doc.encode())
-                     for sid, doc in zip(table.column("session_id").to_pylist(), table.column("manifest").to_pylist())}
+        manifests = {}
+        for sid, doc in zip(table.column("session_id").to_pylist(), table.column("manifest").to_pylist()):
+            try:
+                manifests[sid] = Manifest.from_json(doc.encode())
+            except ValueError:  # that run is read from its own manifest
+                continue
         return manifests, built_at
 
     def read_table(self, session_id: str, table: str, manifest: Manifest | None = None) -> pa.Table | None:
-        """One session's served rows of ``table`` (fast path for the API; compacted files filtered)."""
+        """One session's served rows of ``table`` (fast path for the API; compacted files filtered).
+
+        :class:`DamagedRun` when the file is missing, does not parse as Parquet, or holds a
+        different number of rows than the manifest says.
+        """
         manifest = manifest or self.current_manifest(session_id)
         if manifest is None:
             return None
         key = manifest.served_key(table)
         if key is None:
             return None
-        with self.store.open(key) as handle:
-            if table in manifest.compacted:
-                return pq.read_table(handle, filters=[("session_id", "=", manifest.session_id),
-                                                      ("pipeline_version", "=", manifest.pipeline_version)])
-            return pq.read_table(handle)
+        rows = self._read_run_file(manifest, table, key)
+        expected = manifest.rows.get(table)
+        if isinstance(expected, int) and rows.num_rows != expected:
+            raise DamagedRun(manifest.session_id, key, f"holds {rows.num_rows} rows of {table} where the manifest says {expected}")
+        return rows
+
+    def verify_run(self, manifest: Manifest, deep: bool = False) -> None:
+        """Raise :class:`DamagedRun` unless every file the run serves exists and parses as Parquet
+        with the manifest's row count (its footer only, or ``deep``: every row decoded)."""
+        for table in sorted(set(manifest.files) | set(manifest.compacted)):
+            self.verify_table(manifest, table, deep)
+
+    def verify_table(self, manifest: Manifest, table: str, deep: bool = False) -> None:
+        key = manifest.served_key(table)
+        if key is None:
+            return
+        if deep or table in manifest.compacted:
+            self.read_table(manifest.session_id, table, manifest=manifest)
+            return
+        try:
+            with self.store.open(key) as handle:
+                rows = pq.ParquetFile(handle).metadata.num_rows
+        except FileNotFoundError:
+            raise DamagedRun(manifest.session_id, key, "is missing") from None
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise DamagedRun(manifest.session_id, key, f"does not parse as Parquet ({str(exc)[:160]})") from None
+        expected = manifest.rows.get(table)
+        if isinstance(expected, int) and rows != expected:
+            raise DamagedRun(manifest.session_id, key, f"holds {rows} rows of {table} where the manifest says {expected}")
+
+    def _read_run_file(self, manifest: Manifest, table: str, key: str) -> pa.Table:
+        try:
+            with self.store.open(key) as handle:
+                if table in manifest.compacted:
+                    return pq.read_table(handle, filters=[("session_id", "=", manifest.session_id),
+                                                          ("pipeline_version", "=", manifest.pipeline_version)])
+                return pq.read_table(handle)
+        except FileNotFoundError:
+            raise DamagedRun(manifest.session_id, key, "is missing") from None
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise DamagedRun(manifest.session_id, key, f"does not parse as Parquet ({str(exc)[:160]})") from None
 
     def _reader_path(self, key: str) -> str:
         return self.store.path(key) if self.store.is_local else self.store.uri(key)
 
-    def connect(self, con: duckdb.DuckDBPyConnection | None = None,
-                manifests: list[Manifest] | None = None) -> duckdb.DuckDBPyConnection:
+    def connect(self, con: duckdb.DuckDBPyConnection | None = None, manifests: list[Manifest] | None = None,
+                exclude: set[str] | None = None, warn=None) -> duckdb.DuckDBPyConnection:
         """A DuckDB connection with one view per lake table over the served files.
 
         Per-session files are read as they are; a compacted file is read with
         a semi-join on (file, session_id, pipeline_version) against the served
-        runs, so rows of superseded versions inside it never show.
+        runs, so rows of superseded versions inside it never show. A served
+        file DuckDB cannot read (missing, not Parquet) is left out, with a
+        warning naming it and its session (``warn``, default: the
+        ``gaitlake.lake`` logger); ``exclude`` (a set, updated in place)
+        holds the reader paths left out.
         """
         con = con or duckdb.connect()
         if not self.store.is_local:
             # httpfs cannot be downloaded offline: hand DuckDB our fsspec filesystem.
             con.register_filesystem(self.store.fs)
         manifests = self.current_manifests() if manifests is None else manifests
+        exclude = set() if exclude is None else exclude
+        owners = None
         for table in TABLES:
-            plain: list[str] = []
-            shared: dict[str, list[tuple[str, str]]] = {}
-            for manifest in manifests:
-                if table in manifest.compacted:
-                    path = self._reader_path(manifest.compacted[table])
-                    shared.setdefault(path, []).append((manifest.session_id, manifest.pipeline_version))
-                elif table in manifest.files:
-                    plain.append(self._reader_path(manifest.files[table]))
-            selects = []
-            if plain:
-                selects.append(f"SELECT * FROM read_parquet({_listing(plain)}, union_by_name=true, hive_partitioning=false)")
-            if shared:
-                served = pa.table({
-                    "file": [p for p, members in shared.items() for _ in members],
-                    "session_id": [s for members in shared.values() for s, _ in members],
-                    "pipeline_version": [v for members in shared.values() for _, v in members],
-                })
-                con.register(f"_served_{table}_arrow", served)
-                con.execute(f"CREATE OR REPLACE TEMP TABLE _served_{table} AS SELECT * FROM _served_{table}_arrow")
-                con.unregister(f"_served_{table}_arrow")
-                selects.append(
-                    f"SELECT t.* EXCLUDE (filename) FROM read_parquet({_listing(list(shared))}, union_by_name=true, "
-                    f"hive_partitioning=false, filename=true) t SEMI JOIN _served_{table} s "
-                    "ON t.filename = s.file AND t.session_id = s.session_id AND t.pipeline_version = s.pipeline_version"
-                )
-            if selects:
-                body = selects[0] if len(selects) == 1 else " UNION ALL BY NAME ".join(f"({q})" for q in selects)
-                con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
-            else:
-                con.execute(
-                    f"CREATE OR REPLACE VIEW {table} AS SELECT NULL::VARCHAR AS session_id, "
-                    "NULL::VARCHAR AS pipeline_version, NULL::VARCHAR AS config_hash WHERE false"
-                )
+            while True:
+                try:
+                    self._create_view(con, table, manifests, exclude)
+                    break
+                except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+                    owners = owners or self._owners_by_path(manifests)
+                    if not self._leave_out(str(exc), owners, exclude, warn):
+                        raise
         return con
 
-    def query(self, sql: str, params: list[Any] | None = None) -> pa.Table:
-        """Run ``sql`` over the lake views and return an Arrow table."""
-        con = self.connect()
-        try:
-            return con.sql(sql, params=params or None).to_arrow_table()
-        finally:
-            con.close()
+    def _leave_out(self, message: str, owners: dict[str, tuple[str, set[str]]], exclude: set[str], warn) -> bool:
+        """Add the damaged files a DuckDB error is about to ``exclude``, with a warning; False if none."""
+        bad = self._damaged_paths(message, owners, exclude)
+        for path in sorted(bad):
+            text = (f"lake: left out {path} (session {', '.join(sorted(owners[path][1]))}): it cannot be read; "
+                    "repair with `gaitlake reprocess SESSION_ID --force`, check with `gaitlake lake check`")
+            warn(text) if warn else log.warning("%s", text)
+        exclude |= bad
+        return bool(bad)
 
-    def to_pandas(self, sql: str, params: list[Any] | None = None):
-        """Like :meth:`query`, as a pandas DataFrame (analysts' helper)."""
-        return self.query(sql, params).to_pandas()
+    def _create_view(self, con: duckdb.DuckDBPyConnection, table: str, manifests: list[Manifest], exclude) -> None:
+        plain: list[str] = []
+        shared: dict[str, list[tuple[str, str]]] = {}
+        for manifest in manifests:
+            if table in manifest.compacted:
+                path = self._reader_path(manifest.compacted[table])
+                if path not in exclude:
+                    shared.setdefault(path, []).append((manifest.session_id, manifest.pipeline_version))
+            elif table in manifest.files:
+                path = self._reader_path(manifest.files[table])
+                if path not in exclude:
+                    plain.append(path)
+        selects = []
+        if plain:
+            selects.append(f"SELECT * FROM read_parquet({_listing(plain)}, union_by_name=true, hive_partitioning=false)")
+        if shared:
+            served = pa.table({
+                "file": [p for p, members in shared.items() for _ in members],
+                "session_id": [s for members in shared.values() for s, _ in members],
+                "pipeline_version": [v for members in shared.values() for _, v in members],
+            })
+            con.register(f"_served_{table}_arrow", served)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _served_{table} AS SELECT * FROM _served_{table}_arrow")
+            con.unregister(f"_served_{table}_arrow")
+            selects.append(
+                f"SELECT t.* EXCLUDE (filename) FROM read_parquet({_listing(list(shared))}, union_by_name=true, "
+                f"hive_partitioning=false, filename=true) t SEMI JOIN _served_{table} s "
+                "ON t.filename = s.file AND t.session_id = s.session_id AND t.pipeline_version = s.pipeline_version"
+            )
+        if selects:
+            body = selects[0] if len(selects) == 1 else " UNION ALL BY NAME ".join(f"({q})" for q in selects)
+            con.execute(f"CREATE OR REPLACE VIEW {table} AS {body}")
+        else:
+            con.execute(
+                f"CREATE OR REPLACE VIEW {table} AS SELECT NULL::VARCHAR AS session_id, "
+                "NULL::VARCHAR AS pipeline_version, NULL::VARCHAR AS config_hash WHERE false"
+            )
+
+    def query(self, sql: str, params: list[Any] | None = None, warn=None) -> pa.Table:
+        """Run ``sql`` over the lake views and return an Arrow table.
+
+        A served file that DuckDB cannot read (missing, not Parquet), when the
+        views are made or while the query runs, is left out of the views and
+        the query is run again, with a warning (see :meth:`connect`): healthy
+        rows keep answering. Other SQL errors are raised as they are.
+        """
+        manifests = self.current_manifests()
+        exclude: set[str] = set()
+        owners = None
+        while True:
+            con = self.connect(manifests=manifests, exclude=exclude, warn=warn)
+            try:
+                return con.sql(sql, params=params or None).to_arrow_table()
+            except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+                owners = owners or self._owners_by_path(manifests)
+                if not self._leave_out(str(exc), owners, exclude, warn):
+                    raise
+            finally:
+                con.close()
+
+    def _owners_by_path(self, manifests: list[Manifest]) -> dict[str, tuple[str, set[str]]]:
+        """Reader path -> (object key, sessions served from it)."""
+        owners: dict[str, tuple[str, set[str]]] = {}
+        for m in manifests:
+            for table in set(m.files) | set(m.compacted):
+                key = m.served_key(table)
+                owners.setdefault(self._reader_path(key), (key, set()))[1].add(m.session_id)
+        return owners
+
+    def _damaged_paths(self, message: str, owners: dict[str, tuple[str, set[str]]], exclude: set[str]) -> set[str]:
+        """Served paths a DuckDB error names; failing that, the served paths that do not parse."""
+        named = {n for n in re.findall(r"[\"']([^\"']+\.parquet)[\"']", message)}
+        candidates = [p for p in owners if p not in exclude]
+        bad = {p for p in candidates if p in named or any(p.endswith(n) or n.endswith(p) for n in named)}
+        return bad or {p for p in candidates if not self._parses(owners[p][0])}
+
+    def _parses(self, key: str) -> bool:
+        try:
+            with self.store.open(key) as handle:
+                pq.ParquetFile(handle).metadata
+            return True
+        except (pa.ArrowException, OSError, ValueError):
+            return False
 
     # -- maintenance --------------------------------------------------------
     def served_files(self, manifests: list[Manifest] | None = None) -> dict[str, set[str]]:
