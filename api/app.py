@@ -26,6 +26,7 @@ from api.sniff import HEAD_BYTES, describe_non_video, sniff_video
 from api.tenancy import (
     check_session_id,
     check_session_limit,
+    session_limit_error,
     managed_user_ids,
     require_manager,
     require_paid_plan,
@@ -34,7 +35,7 @@ from api.tenancy import (
 )
 from configs import Settings, get_settings
 from flows import options
-from storage.catalog import Catalog, RunningSession, SessionStatus, Thread, ThreadStatus, User
+from storage.catalog import Catalog, QuotaExceeded, RunningSession, SessionStatus, Thread, ThreadStatus, User
 from storage.lake import DamagedRun, Lake
 from storage.objectstore import ObjectStore
 
@@ -212,7 +213,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
             name = form.get("session_name")
             title = name.strip()[:300] if isinstance(name, str) and name.strip() else None
             owner = await run_in_threadpool(resolve_upload_owner, catalog, caller, user_ref)
-            await run_in_threadpool(check_session_limit, catalog, owner, api_settings.session_limits, api_settings.session_limit_window_days)
+            quota = await run_in_threadpool(check_session_limit, catalog, owner, api_settings.session_limits,
+                                            api_settings.session_limit_window_days)
             now = datetime.now(timezone.utc)
             title = title or f"Running session {reports.fmt_date(now)} {reports.fmt_time(now)}"
             from flows.intake import IntakeError, UploadTooLarge, create_session_from_stream
@@ -222,9 +224,11 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                     create_session_from_stream, store, catalog, video.file, video.filename, max_bytes=max_upload,
                     user_id=owner.id, title=title, incline_deg=incline or 0.0, joints=joints, capture_fps=capture_fps,
                     height_cm=height_cm or owner.height_cm, weight_kg=weight_kg or owner.weight_kg,
-                    options={"created_by": caller.user_id, "container": sniff_video(head)},
+                    options={"created_by": caller.user_id, "container": sniff_video(head)}, quota=quota,
                 )
             except UploadTooLarge as exc:
+            except QuotaExceeded:  # another upload took the last slot meanwhile (checked in the insert)
+                raise session_limit_error(catalog, owner, quota, api_settings.session_limit_window_days) from None
                 raise ApiError(413, str(exc)) from None
             except IntakeError as exc:
                 raise ApiError(400, str(exc)) from None
@@ -233,10 +237,10 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
         if launcher is not None:
             try:
                 handle = await run_in_threadpool(launcher, row.id)
-                await run_in_threadpool(catalog.update_session, row.id, flow_run_id=str(handle)[:64])
-            except Exception as exc:  # the upload is safe; say why processing did not start
-                log.exception("could not start processing %s", row.id)
-                await run_in_threadpool(catalog.mark_failed, row.id, f"processing could not be started: {exc}")
+                if handle:
+                    await run_in_threadpool(catalog.update_session, row.id, flow_run_id=str(handle)[:64])
+            except Exception:  # the session stays queued: a worker's queue loop takes it (flows/launch.py)
+                log.exception("could not dispatch %s; it stays queued for the workers", row.id)
         return {"session_id": row.id, "title": row.title}
 
     app.add_api_route("/running/sessions/", create_session, methods=["POST"], operation_id="running_sessions_create")

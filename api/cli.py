@@ -96,14 +96,34 @@ def lake_check(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    """Run the API; on the embedded default also start and supervise the warm queue worker.
+
+    The Prefect/Ultralytics environment is applied first (flows.runtime), so
+    ``GAITLAKE_PREFECT__API_URL`` reaches the upload handler's deployment trigger.
+    """
     import uvicorn
 
     from api.settings import load_api_settings
     from configs import get_settings
+    from flows.runtime import prepare_environment
 
-    api_settings = load_api_settings(get_settings())
-    uvicorn.run("api.app:app_from_env", factory=True, host=args.host or api_settings.host,
-                port=args.port or api_settings.port, workers=args.workers, log_level="info")
+    settings = get_settings()
+    prepare_environment(settings)
+    api_settings = load_api_settings(settings)
+    supervisor = None
+    if (api_settings.launch_processing and settings.processing.embedded_worker and not settings.prefect.api_url
+            and not args.no_worker):
+        from flows.worker import WorkerSupervisor
+
+        supervisor = WorkerSupervisor(settings).start()
+        print(f"gaitlake serve: data dir {settings.data_path}; queue worker pid {supervisor.process.pid} "
+              f"(log {supervisor.log_path})", file=sys.stderr, flush=True)
+    try:
+        uvicorn.run("api.app:app_from_env", factory=True, host=args.host or api_settings.host,
+                    port=args.port or api_settings.port, workers=args.workers, log_level="info")
+    finally:
+        if supervisor is not None:
+            supervisor.stop()
     return 0
 
 
@@ -135,7 +155,9 @@ def register_cli(subparsers) -> None:
     srv = subparsers.add_parser("serve", help="run the API (uvicorn)")
     srv.add_argument("--host", default=None)
     srv.add_argument("--port", type=int, default=None)
-    srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    srv.add_argument("--no-worker", action="store_true",
+                     help="do not start the embedded queue worker (run `gaitlake worker` yourself)")
     srv.set_defaults(func=serve)
 
 

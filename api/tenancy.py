@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from api.auth import Principal
 from api.errors import ApiError
 from api.settings import PAID_PLANS
-from storage.catalog import Catalog, RunningSession, User, utcnow
+from storage.catalog import Catalog, Quota, RunningSession, User, utcnow
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -114,21 +114,39 @@ def resolve_upload_owner(catalog: Catalog, principal: Principal, user_ref: str) 
         return user
 
 
-def check_session_limit(catalog: Catalog, user: User, limits: dict[str, int], window_days: int) -> None:
+def session_quota(catalog: Catalog, user: User, limits: dict[str, int], window_days: int) -> Quota | None:
+    """The plan's session limit for ``user`` as a :class:`Quota` (``None`` = unlimited)."""
     with catalog.session() as db:
         plan = effective_plan(db, user) or "free"
-        limit = limits.get(plan, limits.get("free", 0))
-        if limit is None or limit < 0:
-            return
-        since = utcnow() - timedelta(days=window_days)
-        count = db.scalar(
-            select(func.count()).select_from(RunningSession).where(RunningSession.user_id == user.id, RunningSession.created_at >= since)
-        )
-    if count >= limit:
-        raise ApiError(
-            404,
-            f"session limit reached: the {plan} plan allows {limit} sessions per {window_days} days for this user",
-        )
+    limit = limits.get(plan, limits.get("free", 0))
+    if limit is None or limit < 0:
+        return None
+    return Quota(user.id, limit, utcnow() - timedelta(days=window_days))
+
+
+def session_limit_error(catalog: Catalog, user: User, quota: Quota, window_days: int) -> ApiError:
+    with catalog.session() as db:
+        plan = effective_plan(db, user) or "free"
+    return ApiError(
+        404,
+        f"session limit reached: the {plan} plan allows {quota.limit} sessions per {window_days} days for this user",
+    )
+
+
+def check_session_limit(catalog: Catalog, user: User, limits: dict[str, int], window_days: int) -> Quota | None:
+    """Refuse early (before the upload is stored) when the limit is already reached; return the quota.
+
+    The binding check is repeated in the inserting transaction (``Catalog.create_session(quota=...)``).
+    """
+    quota = session_quota(catalog, user, limits, window_days)
+    if quota is None:
+        return None
+    with catalog.session() as db:
+        count = db.scalar(select(func.count()).select_from(RunningSession).where(
+            RunningSession.user_id == user.id, RunningSession.created_at >= quota.since))
+    if count >= quota.limit:
+        raise session_limit_error(catalog, user, quota, window_days)
+    return quota
 
 
 def require_paid_plan(catalog: Catalog, owner: User, status: int) -> None:

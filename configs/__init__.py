@@ -57,6 +57,18 @@ class IngestSettings(_Section):
 class ReprocessSettings(_Section):
     concurrency: int = 4
 
+class ProcessingSettings(_Section):
+    """The session queue: leases, attempts, the warm worker (see README "Processing queue")."""
+    concurrency: int = Field(1, ge=1)
+    lease_s: float = Field(60.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    poll_interval_s: float = Field(1.0, gt=0)
+    reconcile_interval_s: float = Field(30.0, gt=0)
+    orchestration_timeout_s: float = Field(120.0, gt=0)
+    embedded_worker: bool = True
+    shutdown_grace_s: float = Field(5.0, ge=0)
+
+
 
 class CompactSettings(_Section):
     min_files: int = 4
@@ -79,6 +91,11 @@ class VideoSettings(_Section):
 
 
 class PoseSettings(_Section):
+    max_decode_mb: int = Field(1024, gt=0)
+    min_decoded_share: float = Field(0.5, ge=0, le=1)
+
+
+PoseBackend = Literal["auto", "ultralytics", "openvino", "onnx", "replay"]
     backend: str
     weights: str
     model_name: str
@@ -215,6 +232,7 @@ class Settings(_Section):
     render: RenderSettings = RenderSettings()
     llm: LlmSettings = LlmSettings()
 
+    processing: ProcessingSettings = ProcessingSettings()
     # Derived locations: the embedded defaults all live under data_dir.
     @property
     def data_path(self) -> Path:

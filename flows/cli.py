@@ -21,16 +21,80 @@ def _settings():
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    import os
-
     settings = _settings()
-    if not (settings.prefect.api_url or os.environ.get("PREFECT_API_URL")):
-        return _fail("the worker needs a Prefect server: set GAITLAKE_PREFECT__API_URL (or PREFECT_API_URL)", 2)
-    from flows.worker import serve
+    from flows.worker import run_worker
 
-    print("serving deployments: process-session, ingest-inbox (every "
-          f"{settings.ingest.interval_s} s), reprocess, compact-lake", file=sys.stderr)
-    serve(settings, limit=args.limit)
+    run_worker(settings, limit=args.limit, max_sessions=args.max_sessions, idle_exit_s=args.idle_exit_s)
+    return 0
+
+
+def _age(moment) -> str:
+    from datetime import timezone
+
+    from storage.catalog import utcnow
+
+    if moment is None:
+        return "-"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    seconds = max(0.0, (utcnow() - moment).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    """List the queue by state; requeue, fail or recover sessions."""
+    settings = _settings()
+    from flows.queue import owner_is_dead, recover
+    from storage.catalog import Catalog, SessionStatus
+
+    catalog = Catalog.from_settings(settings)
+    print(f"gaitlake: data dir {settings.data_path}", file=sys.stderr)
+    if args.sessions_command == "recover":
+        outcome = recover(settings, catalog)
+        print(f"recovered {len(outcome)} session(s)")
+        for sid, status in sorted(outcome.items()):
+            print(f"  {sid} -> {status}")
+        return 0
+    if args.sessions_command in ("requeue", "fail"):
+        changed = 0
+        for sid in args.ids:
+            row = catalog.get_session(sid)
+            if row is None:
+                print(f"  {sid}: no such session", file=sys.stderr)
+                continue
+            live = (row.status == SessionStatus.PROCESSING and row.lease_owner and not owner_is_dead(row.lease_owner)
+                    and not args.force)
+            if live:
+                print(f"  {sid}: processing by {row.lease_owner}; --force to take it anyway", file=sys.stderr)
+                continue
+            if args.sessions_command == "requeue":
+                ok = catalog.finish(sid, row.lease_owner, status=SessionStatus.QUEUED, error=None)
+                if ok:
+                    catalog.update_session(sid, attempts=0)
+            else:
+                ok = catalog.finish(sid, row.lease_owner, status=SessionStatus.FAILED,
+                                    error=args.reason or "failed by an operator")
+            changed += bool(ok)
+            print(f"  {sid}: {'requeued' if args.sessions_command == 'requeue' else 'failed'}" if ok
+                  else f"  {sid}: changed meanwhile; not touched")
+        return 0 if changed == len(args.ids) else 1
+    statuses = tuple(args.status) if args.status else None
+    rows = catalog.sessions_by_status(statuses, limit=args.limit)
+    if args.stuck:
+        rows = [r for r in rows if r.status in (SessionStatus.QUEUED, SessionStatus.PROCESSING)]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[str(row.status)] = counts.get(str(row.status), 0) + 1
+    print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no sessions")
+    if rows:
+        print(f"{'session':<32}  {'status':<10}  {'age':>6}  {'updated':>7}  attempts  owner / reason")
+    for row in rows:
+        detail = row.lease_owner or row.error or ""
+        print(f"{row.id:<32}  {row.status:<10}  {_age(row.created_at):>6}  {_age(row.updated_at):>7}  "
+              f"{row.attempts or 0:>8}  {detail[:80]}")
     return 0
 
 
@@ -82,8 +146,32 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def register_cli(subparsers) -> None:
     w = subparsers.add_parser("worker", help="serve the Prefect deployments (process-session, ingest-inbox, "
                                              "reprocess, compact-lake)")
-    w.add_argument("--limit", type=int, help="most flow runs at once")
+    w.add_argument("--limit", type=int, help="most deployment flow runs at once (with a Prefect server)")
+    w.add_argument("--max-sessions", type=int, help="exit after processing this many sessions")
+    w.add_argument("--idle-exit-s", type=float, help="exit once the queue has been empty this long (seconds)")
     w.set_defaults(func=cmd_worker)
+
+    q = subparsers.add_parser("sessions", help="the processing queue: list sessions by state, requeue, fail, recover")
+    q.set_defaults(func=cmd_sessions, sessions_command="list", status=None, stuck=False, limit=200)
+    q_sub = q.add_subparsers(dest="sessions_command")
+    q_list = q_sub.add_parser("list", help="sessions by state with age, attempts and owner or reason")
+    q_list.add_argument("--status", action="append", choices=("queued", "processing", "done", "failed"),
+                        help="only these states (repeatable)")
+    q_list.add_argument("--stuck", action="store_true", help="only queued or processing sessions")
+    q_list.add_argument("--limit", type=int, default=200, help="most rows shown (newest first)")
+    q_list.set_defaults(func=cmd_sessions)
+    q_requeue = q_sub.add_parser("requeue", help="put sessions back in the queue (attempts reset)")
+    q_requeue.add_argument("ids", nargs="+", help="session ids")
+    q_requeue.add_argument("--force", action="store_true", help="even if a live processor holds it")
+    q_requeue.set_defaults(func=cmd_sessions)
+    q_fail = q_sub.add_parser("fail", help="mark sessions failed with a reason")
+    q_fail.add_argument("ids", nargs="+", help="session ids")
+    q_fail.add_argument("--reason", help="the sentence stored as the failure reason")
+    q_fail.add_argument("--force", action="store_true", help="even if a live processor holds it")
+    q_fail.set_defaults(func=cmd_sessions)
+    q_recover = q_sub.add_parser("recover", help="requeue/fail sessions whose processor stopped; "
+                                                 "mark published ones done")
+    q_recover.set_defaults(func=cmd_sessions)
 
     r = subparsers.add_parser("reprocess", help="reprocess sessions under a new pipeline_version")
     r.add_argument("ids", nargs="*", help="session ids")

@@ -196,15 +196,16 @@ def ingest_once(settings, force: bool = False, process: bool | None = None, log=
 
 
 def _launch(catalog: Catalog, session_id: str, settings) -> str:
+    """Dispatch a new session (a deployment run at scale); embedded, the queue worker takes it."""
     from flows.launch import launch_processing
 
     try:
         handle = launch_processing(session_id, settings)
-        catalog.update_session(session_id, flow_run_id=str(handle)[:64])
-        return handle
-    except Exception as exc:  # the session is safe in the catalog; say why it did not start
-        catalog.mark_failed(session_id, f"processing could not be started: {exc}")
-        return f"failed: {exc}"
+        if handle:
+            catalog.update_session(session_id, flow_run_id=str(handle)[:64])
+        return handle or "queued"
+    except Exception as exc:  # the session stays queued: a worker's queue loop takes it
+        return f"queued (dispatch failed: {exc})"
 
 
 @flow(name="ingest-inbox", log_prints=True)

@@ -36,12 +36,16 @@ def create_session_from_stream(
     stream: IO[bytes],
     filename: str | None,
     max_bytes: int | None = None,
+    quota=None,
     **fields: Any,
 ) -> RunningSession:
     """Stream ``stream`` into the store and record a queued session.
 
     Raises ``IntakeError`` for an empty upload and ``UploadTooLarge`` past
     ``max_bytes``; in both cases nothing is left in the store or the catalog.
+    ``quota`` (a :class:`storage.catalog.Quota`) is checked in the inserting
+    transaction (:class:`storage.catalog.QuotaExceeded`). ``status`` and the
+    lease fields may be given to insert the session already claimed.
     """
     session_id = fields.pop("id", None) or new_id()
     key = video_key(session_id, filename)
@@ -56,15 +60,20 @@ def create_session_from_stream(
             out.write(chunk)
         if size == 0:
             raise IntakeError("the uploaded file is empty (0 bytes)")
-    return catalog.create_session(
-        id=session_id,
-        video_key=key,
-        original_filename=filename,
-        content_sha256=digest.hexdigest(),
-        size_bytes=size,
-        status=SessionStatus.QUEUED,
-        **fields,
-    )
+    fields.setdefault("status", SessionStatus.QUEUED)
+    try:
+        return catalog.create_session(
+            id=session_id,
+            video_key=key,
+            original_filename=filename,
+            content_sha256=digest.hexdigest(),
+            size_bytes=size,
+            quota=quota,
+            **fields,
+        )
+    except BaseException:
+        store.delete(key)  # refused (plan limit) or failed: no video without a session
+        raise
 
 
 def create_session_from_path(store: ObjectStore, catalog: Catalog, path: Path, **fields: Any) -> RunningSession:

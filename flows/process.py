@@ -1,8 +1,13 @@
 """The ``process_session`` flow: one queued session from video to the lake.
 
 probe -> decode + pose on Ray actors -> keep the runner's track -> analysis ->
-lake (atomic) -> catalog ``done``; any failure marks the session ``failed``
+lake (atomic) -> catalog ``done``; bad input marks the session ``failed``
 with a one-sentence reason and leaves the lake untouched.
+
+The flow runs under a claim on the session (:mod:`flows.queue`): given by the
+caller (``claimed_by``: the worker, ``gaitlake process``) or taken by the flow
+itself (a deployment run). The lake is published only while the claim is held,
+and the catalog is finished only by the claim's owner.
 
 Run one directly with ``python -m flows.process SESSION_ID``.
 """
@@ -10,6 +15,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from typing import Any
 
 from configs import get_settings
@@ -22,7 +29,8 @@ from tqdm import tqdm  # noqa: E402
 
 from analysis.engine import AnalysisError, RunnerProfile, analyze  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
-from storage.catalog import Catalog, SessionStatus, utcnow  # noqa: E402
+from flows.queue import LeaseLost, heartbeat, new_owner_id  # noqa: E402
+from storage.catalog import Catalog, SessionStatus  # noqa: E402
 from storage.lake import Lake  # noqa: E402
 from storage.objectstore import ObjectStore  # noqa: E402
 from tasks.detect import Detections, detect_video, detections_key, load_detections, save_detections  # noqa: E402
@@ -48,10 +56,43 @@ def _retry_transient(task, task_run, state) -> bool:
     return not isinstance(exc, EXPECTED_FAILURES)
 
 
-# Lake keys depend only on (session, version, date): a retried task overwrites, never duplicates.
-RETRIES = dict(retries=get_settings().pipeline.task_retries,
-               retry_delay_seconds=get_settings().pipeline.task_retry_delay_s,
-               retry_condition_fn=_retry_transient)
+def retry_options(settings) -> dict[str, Any]:
+    """Prefect retries for the I/O tasks, read when the flow runs (not at import).
+
+    Lake keys depend only on (session, version, date): a retried task overwrites, never duplicates.
+    """
+    return dict(retries=settings.pipeline.task_retries, retry_delay_seconds=settings.pipeline.task_retry_delay_s,
+                retry_condition_fn=_retry_transient)
+
+
+# One warm pose pool per process (the worker keeps its model loaded across sessions).
+_POOL: dict[str, Any] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def pose_pool(settings) -> PosePool:
+    """The process's pose pool for these pose/Ray settings, started on first use and kept."""
+    import ray
+
+    key = json.dumps([settings.pose.model_dump(), settings.ray.model_dump(), settings.storage_url], sort_keys=True)
+    with _POOL_LOCK:
+        cached = _POOL.get("pool")
+        if cached is not None and (_POOL.get("key") != key or not ray.is_initialized()):
+            if ray.is_initialized():
+                cached.close()
+            cached = None
+        if cached is None:
+            cached = PosePool(settings)
+            _POOL.update(pool=cached, key=key)
+        return cached
+
+
+def close_pose_pool() -> None:
+    with _POOL_LOCK:
+        pool = _POOL.pop("pool", None)
+        _POOL.pop("key", None)
+    if pool is not None:
+        pool.close()
 
 
 def probe_key(session_id: str) -> str:
@@ -64,7 +105,7 @@ def _resources():
     return settings, store, Catalog.from_settings(settings), Lake(store)
 
 
-@task(name="probe-video", **RETRIES)
+@task(name="probe-video")
 def probe_task(session_id: str) -> dict[str, Any]:
     settings, store, catalog, _ = _resources()
     if settings.pose.backend == "replay" and store.exists(probe_key(session_id)):
@@ -76,37 +117,53 @@ def probe_task(session_id: str) -> dict[str, Any]:
     return info.to_dict()
 
 
-@task(name="detect-poses", **RETRIES)
+@task(name="detect-poses")
 def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = None) -> str:
     """Decode in chunks, run pose on the actor pool, store every detection; return its key."""
     settings, store, catalog, _ = _resources()
     row = catalog.get_session(session_id)
     if settings.pose.backend == "replay":  # stored detections, replayed through the actor pool
         stored = load_detections(store, detections_key(session_id))
-        pool = PosePool(settings)
-        try:
-            batches = replay_batches(session_id, stored.n_frames, pool.batch_size)
-            detections = Detections.from_frames([d for batch in pool.map(batches) for d in batch])
-        finally:
-            pool.close()
+        pool = pose_pool(settings)
+        batches = replay_batches(session_id, stored.n_frames, pool.batch_size)
+        detections = Detections.from_frames([d for batch in pool.map(batches) for d in batch])
         return save_detections(store, session_id, detections)
     expected = min(info["packet_frames"], max_frames) if max_frames else info["packet_frames"]
-    pool = PosePool(settings)
-    try:
-        with store.local_copy(row.video_key) as path, tqdm(
-            total=expected, unit="frame", desc="pose", file=sys.stderr, dynamic_ncols=True
-        ) as bar:
-            detections = detect_video(pool, str(path), settings.video.chunk_frames, max_frames, bar.update)
-    finally:
-        pool.close()
+    pool = pose_pool(settings)
+    with store.local_copy(row.video_key) as path, tqdm(
+        total=expected, unit="frame", desc="pose", file=sys.stderr, dynamic_ncols=True
+    ) as bar:
+        detections = detect_video(pool, str(path), decode_chunk_frames(settings, info), max_frames, bar.update)
     if detections.n_frames < settings.video.min_frames:
         raise ProcessingFailed(
             f"only {detections.n_frames} frames of the video decode; at least {settings.video.min_frames} are needed"
         )
+    share = detections.n_frames / max(1, expected)
+    if share < settings.video.min_decoded_share:
+        raise ProcessingFailed(
+            f"only {detections.n_frames} of the {expected} frames the file declares decode ({share:.0%}); "
+            f"the file is truncated or damaged"
+        )
     return save_detections(store, session_id, detections)
 
 
-@task(name="analyse-and-write", **RETRIES)
+def decode_chunk_frames(settings, info: dict[str, Any]) -> int:
+    """Frames per decode chunk within ``video.max_decode_mb``.
+
+    Frames are downscaled as they decode, except for ROI inference, which keeps
+    each chunk at full resolution for its crops: there the chunk shrinks to fit
+    the budget (with the prefetched chunks), so memory stays bounded on any input.
+    """
+    chunk = settings.video.chunk_frames
+    if not settings.pose.roi:
+        return chunk
+    frame_bytes = info["width"] * info["height"] * 3
+    in_flight = settings.video.prefetch_chunks + 1
+    fits = (settings.video.max_decode_mb << 20) // max(1, frame_bytes * in_flight)
+    return max(1, min(chunk, int(fits)))
+
+
+@task(name="analyse-and-write")
 def analyse_task(session_id: str, info: dict[str, Any], detections_key: str,
                  pipeline_version: str | None = None, publish: bool = True) -> dict[str, Any]:
     """Select the runner, run the gait engine, and write the session to the lake (served if ``publish``)."""
@@ -143,9 +200,17 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         **result.quality,
         "runner_share": track.found_share,
         "tracks_seen": track.n_tracks,
+        "fragments_joined": track.fragments_joined,
         "decoded_frames": detections.n_frames,
         "reported_frames": info["reported_frames"],
+        "declared_frames": info["packet_frames"],
     }
+    expected_frames = info.get("expected_frames") or info["packet_frames"]
+    if detections.n_frames < expected_frames:
+        quality["truncated"] = True
+        quality["reasons"] = list(quality.get("reasons") or []) + [
+            f"only {detections.n_frames} of the {expected_frames} frames the file declares decode; "
+            "the end of the file is missing or damaged"]
     meta = {
         "title": row.title,
         "user_id": row.user_id,
@@ -206,7 +271,7 @@ def render_task(session_id: str, pipeline_version: str) -> dict[str, Any] | None
         return None
 
 
-@task(name="publish", **RETRIES)
+@task(name="publish")
 def publish_task(session_id: str, pipeline_version: str, images: dict[str, Any] | None) -> None:
     """Serve the run, with the artifact keys in its sessions row (the lake's last write)."""
     from tasks.render import publish_with_artifacts
@@ -216,41 +281,81 @@ def publish_task(session_id: str, pipeline_version: str, images: dict[str, Any] 
 
 
 @flow(name="process-session", log_prints=True)
-def process_session(session_id: str, max_frames: int | None = None, force: bool = False) -> dict[str, Any]:
-    """Process one queued session end to end; returns its summary and quality.
+def process_session(session_id: str, max_frames: int | None = None, force: bool = False,
+                    claimed_by: str | None = None) -> dict[str, Any]:
+    """Process one queued session end to end; returns its summary, quality and stage timings.
 
-    A session already ``done`` at the configured pipeline_version is not
-    processed again (a re-delivered trigger, a retried flow run) unless ``force``.
+    ``claimed_by``: the owner of the caller's claim on the session; without it
+    (a deployment run) the flow claims the session itself, and returns
+    ``{"skipped": True}`` when another live processor holds it. A session whose
+    lake already serves the configured pipeline_version (published by an earlier
+    attempt, a re-delivered trigger) is marked ``done`` without reprocessing, unless ``force``.
     """
     logger = get_run_logger()
     settings, _, catalog, lake = _resources()
-    row = catalog.get_session(session_id)
-    if row is None:
+    if catalog.get_session(session_id) is None:
         raise ProcessingFailed(f"no session {session_id} in the catalog")
-    if (not force and row.status == SessionStatus.DONE and row.pipeline_version == settings.pipeline_version
-            and lake.served_version(session_id) == settings.pipeline_version):
-        logger.info("session %s is already done at %s; skipped (force=True reprocesses)", session_id,
-                    row.pipeline_version)
-        return {"skipped": True, "session_id": session_id, "pipeline_version": row.pipeline_version}
-    catalog.update_session(session_id, status=SessionStatus.PROCESSING, error=None)
+    owner = claimed_by
+    if owner is None:
+        owner = new_owner_id("flow")
+        if not catalog.claim(session_id, owner, settings.processing.lease_s, allow_done=force):
+            row = catalog.get_session(session_id)
+            logger.info("session %s is %s (owner %s); nothing to do", session_id, row.status, row.lease_owner)
+            return {"skipped": True, "session_id": session_id, "status": str(row.status)}
+    beat = heartbeat(catalog, settings.processing.lease_s)
+    beat.hold(session_id, owner)
     try:
-        info = probe_task(session_id)
-        logger.info("probed %s: %s", session_id, VideoInfo(**info))
-        detections_key = detect_task(session_id, info, max_frames)
-        outcome = analyse_task(session_id, info, detections_key, publish=False)
-        images = render_task(session_id, settings.pipeline_version)
-        publish_task(session_id, settings.pipeline_version, images)
+        return _run_stages(session_id, owner, settings, catalog, lake, max_frames, force, beat)
     except EXPECTED_FAILURES as exc:
-        catalog.mark_failed(session_id, str(exc))
+        catalog.finish(session_id, owner, status=SessionStatus.FAILED, error=str(exc))
         raise
-    except KeyboardInterrupt:
-        catalog.mark_failed(session_id, "processing was interrupted; nothing was written to the lake")
+    except LeaseLost:
         raise
-    except Exception as exc:
-        catalog.mark_failed(session_id, f"internal error: {exc.__class__.__name__}: {exc}")
+    except BaseException as exc:
+        if claimed_by is None:  # our own claim: give it back (or fail it after max_attempts)
+            from flows.queue import describe_failure
+
+            catalog.release(session_id, owner, describe_failure(exc), settings.processing.max_attempts)
         raise
-    catalog.update_session(session_id, status=SessionStatus.DONE, pipeline_version=settings.pipeline_version,
-                           finished_at=utcnow())
+    finally:
+        if claimed_by is None:
+            beat.drop(session_id)
+
+
+def _run_stages(session_id, owner, settings, catalog, lake, max_frames, force, beat) -> dict[str, Any]:
+    logger = get_run_logger()
+    version = settings.pipeline_version
+    if not force and lake.served_version(session_id) == version:
+        catalog.finish(session_id, owner, status=SessionStatus.DONE, pipeline_version=version)
+        logger.info("session %s is already published at %s; marked done (force=True reprocesses)",
+                    session_id, version)
+        return {"skipped": True, "session_id": session_id, "pipeline_version": version}
+    retries = retry_options(settings)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def timed(name, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            timings[f"{name}_s"] = round(time.perf_counter() - t0, 3)
+
+    info = timed("probe", probe_task.with_options(**retries), session_id)
+    logger.info("probed %s: %s", session_id, VideoInfo(**info))
+    beat.check(session_id)
+    key = timed("detect", detect_task.with_options(**retries), session_id, info, max_frames)
+    expected = min(info["packet_frames"], max_frames) if max_frames else info["packet_frames"]
+    outcome = timed("analyse", analyse_task.with_options(**retries), session_id,
+                    {**info, "expected_frames": expected}, key, publish=False)
+    images = timed("render", render_task, session_id, version)
+    beat.check(session_id)  # fenced: only the claim's owner publishes
+    timed("publish", publish_task.with_options(**retries), session_id, version, images)
+    if not catalog.finish(session_id, owner, status=SessionStatus.DONE, pipeline_version=version):
+        logger.warning("session %s: published, but the claim had passed to another processor", session_id)
+    timings["flow_s"] = round(time.perf_counter() - started, 3)
+    outcome["timings"] = timings
+    outcome["artifacts"] = images
     return outcome
 
 

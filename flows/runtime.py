@@ -1,6 +1,7 @@
 """Process-level set-up that must happen before Prefect or Ultralytics are imported."""
 from __future__ import annotations
 
+import math
 import os
 
 from configs import Settings
@@ -19,6 +20,9 @@ def prepare_environment(settings: Settings) -> None:
     else:
         os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The ephemeral API starts a server subprocess; on a loaded machine 20 s (Prefect's default) is not enough.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS",
+                          str(max(1, math.ceil(settings.processing.orchestration_timeout_s))))
     # Our own tqdm bar shows progress; Prefect's console logs stay at INFO.
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_OFFLINE", "true")

@@ -1,12 +1,24 @@
-"""``gaitlake worker``: serve the four deployments from this process (Prefect ``serve``).
+"""``gaitlake worker``: the long-lived processor of the session queue.
 
-The same deployments are declared in ``deploy/prefect.yaml`` for work pools
-(``prefect deploy --all``, then ``prefect worker start --pool gaitlake``).
-``serve`` needs a Prefect server (``prefect.api_url`` / ``PREFECT_API_URL``):
-an ephemeral API lives only as long as one process and cannot take triggers
-from the API process.
+Embedded default (no Prefect server): a warm :class:`flows.queue.QueueWorker`
+claims queued sessions from the catalog and processes them in this process
+(Prefect's ephemeral API, local Ray and the pose actors start once).
+``gaitlake serve`` starts one and supervises it (:class:`WorkerSupervisor`).
+
+With a Prefect server (``prefect.api_url`` / ``PREFECT_API_URL``) it also
+serves the four deployments (Prefect ``serve``); the API triggers a
+``process-session`` run per upload, and the queue loop only takes sessions
+nobody claimed within ``processing.lease_s`` (a lost trigger). The same
+deployments are declared in ``deploy/prefect.yaml`` for work pools.
 """
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
 
 from configs import Settings, get_settings
 from flows.runtime import prepare_environment
@@ -40,3 +52,94 @@ def serve(settings: Settings | None = None, limit: int | None = None) -> None:
     from prefect import serve as prefect_serve
 
     prefect_serve(*deployments, limit=limit)
+
+
+def run_worker(settings: Settings, limit: int | None = None, max_sessions: int | None = None,
+               idle_exit_s: float | None = None) -> int:
+    """``gaitlake worker``: the queue loop (and, with a Prefect server, the served deployments)."""
+    prepare_environment(settings)
+    from flows.queue import QueueWorker, install_shutdown
+
+    scale = bool(settings.prefect.api_url or os.environ.get("PREFECT_API_URL"))
+    worker = QueueWorker(settings, older_than_s=settings.processing.lease_s if scale else 0.0)
+
+    def on_signal(name: str) -> str:
+        worker.stopping.set()
+        returned = worker.give_back()
+        held = f"; requeued {', '.join(returned)}" if returned else "; no session was in progress"
+        return f"gaitlake worker: stopped by {name}{held}"
+
+    install_shutdown(on_signal, settings.processing.shutdown_grace_s, exit_code=lambda signum: 0)
+    print(f"gaitlake worker: data dir {settings.data_path}; processing the queue "
+          f"({settings.processing.concurrency} at a time, lease {settings.processing.lease_s:g} s)",
+          file=sys.stderr, flush=True)
+    if not scale:
+        return worker.run(max_sessions=max_sessions, idle_exit_s=idle_exit_s)
+    loop = threading.Thread(target=worker.run, name="gaitlake-queue", daemon=True)
+    loop.start()
+    serve(settings, limit=limit)
+    worker.stopping.set()
+    return 0
+
+
+class WorkerSupervisor:
+    """Runs one ``gaitlake worker`` child for ``gaitlake serve`` and restarts it if it dies.
+
+    The child has its own process group; :meth:`stop` asks it to stop (SIGTERM:
+    it requeues what it holds), then kills the group after the grace period.
+    """
+
+    def __init__(self, settings: Settings, log_path: Path | None = None):
+        self.settings = settings
+        self.log_path = log_path or settings.data_path / "logs" / "worker.log"
+        self.process: subprocess.Popen | None = None
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _spawn(self) -> subprocess.Popen:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, GAITLAKE_DATA_DIR=str(self.settings.data_path))
+        with self.log_path.open("ab") as log:
+            return subprocess.Popen([sys.executable, "-m", "gaitlake.cli", "worker"], stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                                    start_new_session=True)
+
+    def start(self) -> "WorkerSupervisor":
+        self.process = self._spawn()
+        self._thread = threading.Thread(target=self._watch, name="gaitlake-worker-supervisor", daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            process = self.process
+            if process is not None and process.poll() is not None and not self._stop.is_set():
+                print(f"gaitlake serve: the worker exited ({process.returncode}); restarting in {backoff:g} s",
+                      file=sys.stderr, flush=True)
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(30.0, backoff * 2)
+                self.process = self._spawn()
+                self.restarts += 1
+            elif process is not None and process.poll() is None:
+                backoff = 1.0 if self.restarts == 0 else backoff
+            self._stop.wait(0.5)
+
+    def stop(self) -> None:
+        import signal
+
+        self._stop.set()
+        process = self.process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=self.settings.processing.shutdown_grace_s + 5)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(timeout=5)

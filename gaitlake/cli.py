@@ -12,6 +12,7 @@ SUMMARY_LINES = (
     ("cadence_spm", "cadence", "{:.1f} steps/min"),
     ("contact_time_s", "contact time", "{:.3f} s"),
     ("flight_time_s", "flight time", "{:.3f} s"),
+from datetime import timedelta
     ("stride_time_s", "stride time", "{:.3f} s"),
     ("stride_length_m", "stride length", "{:.2f} m"),
     ("speed_mps", "speed", "{:.2f} m/s"),
@@ -51,16 +52,15 @@ def cmd_process(args: argparse.Namespace) -> int:
         )
     except IntakeError as exc:
         return _fail(str(exc))
-    print(f"session {row.id}: queued ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]})",
+    print(f"session {row.id}: accepted ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]})",
           file=sys.stderr)
-    from flows.process import EXPECTED_FAILURES, process_session
+    from flows.queue import run_one_shot
 
     try:
-        outcome = process_session(row.id, max_frames=args.max_frames)
-    except EXPECTED_FAILURES as exc:
-        return _fail(f"session {row.id} failed: {exc}")
-    except KeyboardInterrupt:
-        return _fail(f"session {row.id} interrupted; nothing was written to the lake", 130)
+        outcome = run_one_shot(settings, row.id, owner, max_frames=args.max_frames)
+    except Exception:  # noqa: BLE001 - the reason is on the row, in one sentence
+        failed = catalog.get_session(row.id)
+        return _fail(f"session {row.id} failed: {failed.error if failed else 'unknown reason'}")
     _print_summary(row.id, outcome)
     if args.json:
         document = {
@@ -179,6 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", help="show the effective settings")
     c.set_defaults(func=cmd_config)
 
+    from flows.queue import new_owner_id
+    from storage.catalog import SessionStatus, utcnow
+
+    owner = new_owner_id("process")  # the session is inserted already claimed by this command
     from api.cli import register_cli as register_api_cli
 
     register_api_cli(sub)
@@ -189,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+            status=SessionStatus.PROCESSING, lease_owner=owner, attempts=1,
+            lease_expires_at=utcnow() + timedelta(seconds=settings.processing.lease_s),
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -6,6 +6,14 @@ The schema is owned by the Alembic migrations in ``storage/migrations``
 switch with ``GAITLAKE_CATALOG__URL=postgresql+psycopg://user@host/db``.
 Sessions move ``queued -> processing -> done | failed``; ``failed`` rows carry
 the reason in one sentence. Numbers live in the lake, not here.
+
+The sessions table is also the processing queue (visibility-timeout model, as
+SQS/Celery): a processor *claims* a session with one conditional ``UPDATE``
+(``status='queued'``, or ``processing`` with a lapsed lease), which both SQLite
+and PostgreSQL execute atomically, so exactly one claimant wins; it renews the
+lease while it works and finishes with an update conditional on still owning it
+(a fenced write). :meth:`Catalog.recover_lapsed` sends sessions whose owner
+stopped renewing back to the queue, or fails them after ``max_attempts``.
 """
 from __future__ import annotations
 
@@ -14,12 +22,14 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, String, Text, create_engine, event, inspect, select
+from sqlalchemy import (JSON, BigInteger, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event,
+                        func, Index, inspect, or_, select, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -74,6 +84,7 @@ class RunningSession(Base):
     """One uploaded video and the state of its processing."""
 
     __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_status_created", "status", "created_at"),)  # the queue's scan
     id: Mapped[str] = mapped_column(String(64), primary_key=True, default=new_id)
     user_id: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
     title: Mapped[str] = mapped_column(String(300), default="Running session")
@@ -96,6 +107,10 @@ class RunningSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # The processing claim (see the module docstring): who holds it, until when, how many tries.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    lease_owner: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class ThreadStatus(StrEnum):
@@ -124,6 +139,21 @@ class Thread(Base):
     created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+@dataclass(frozen=True)
+class Quota:
+    """At most ``limit`` sessions for ``user_id`` created since ``since``."""
+
+    user_id: str
+    limit: int
+    since: datetime
+
+
+class QuotaExceeded(Exception):
+    def __init__(self, count: int, limit: int):
+        super().__init__(f"{count} sessions already exist; the limit is {limit}")
+        self.count, self.limit = count, limit
 
 
 class Catalog:
@@ -169,7 +199,7 @@ class Catalog:
         (tables present, no ``alembic_version``) is stamped at the first
         revision, then upgraded.
         """
-        with _MIGRATED_LOCK:
+        with _MIGRATED_LOCK, _migration_file_lock(self.url):
             if (self.url, revision) in _MIGRATED:
                 return
             from alembic import command
@@ -191,8 +221,21 @@ class Catalog:
             yield db
 
     # -- sessions ----------------------------------------------------------
-    def create_session(self, **fields: Any) -> RunningSession:
+    def create_session(self, quota: "Quota | None" = None, **fields: Any) -> RunningSession:
+        """Insert a session; with ``quota``, only if its user is under the limit.
+
+        The limit is checked and the row inserted in one transaction that first
+        writes the user's row, which serialises concurrent uploads of one user on
+        both SQLite (the write lock) and PostgreSQL (the row lock).
+        """
         with self.session() as db:
+            if quota is not None:
+                db.execute(update(User).where(User.id == quota.user_id).values(name=User.name)
+                           .execution_options(synchronize_session=False))
+                count = db.scalar(select(func.count()).select_from(RunningSession).where(
+                    RunningSession.user_id == quota.user_id, RunningSession.created_at >= quota.since))
+                if count >= quota.limit:
+                    raise QuotaExceeded(count, quota.limit)
             row = RunningSession(**fields)
             db.add(row)
         return row
@@ -214,6 +257,142 @@ class Catalog:
     def mark_failed(self, session_id: str, reason: str) -> None:
         self.update_session(session_id, status=SessionStatus.FAILED, error=reason, finished_at=utcnow())
 
+    # -- the processing queue -------------------------------------------------
+    def claim(self, session_id: str, owner: str, lease_s: float, *, allow_done: bool = False) -> bool:
+        """Claim one session for processing; ``True`` if this caller now owns it.
+
+        Claimable: ``queued``, ``processing`` with a lapsed (or no) lease, and
+        ``done``/``failed`` when ``allow_done`` (an explicit re-run). The check
+        and the write are one ``UPDATE``, so two claimants never both win.
+        """
+        now = utcnow()
+        claimable = [RunningSession.status == SessionStatus.QUEUED,
+                     (RunningSession.status == SessionStatus.PROCESSING)
+                     & or_(RunningSession.lease_expires_at.is_(None), RunningSession.lease_expires_at < now)]
+        if allow_done:
+            claimable.append(RunningSession.status.in_((SessionStatus.DONE, SessionStatus.FAILED)))
+        statement = (
+            update(RunningSession)
+            .where(RunningSession.id == session_id, or_(*claimable))
+            .values(status=SessionStatus.PROCESSING, lease_owner=owner, error=None, updated_at=now,
+                    lease_expires_at=now + timedelta(seconds=lease_s), attempts=RunningSession.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        with self.session() as db:
+            return db.execute(statement).rowcount == 1
+
+    def claim_next(self, owner: str, lease_s: float, older_than_s: float = 0.0) -> str | None:
+        """Claim the oldest queued session; its id, or ``None`` when the queue is empty.
+
+        ``older_than_s`` leaves younger sessions to the claimant they were dispatched
+        to (a deployment run at scale).
+
+        PostgreSQL skips rows another claimant has locked (``FOR UPDATE SKIP
+        LOCKED``); on SQLite the conditional update in :meth:`claim` decides.
+        """
+        for _ in range(20):
+            query = (select(RunningSession.id).where(RunningSession.status == SessionStatus.QUEUED)
+                     .order_by(RunningSession.created_at).limit(1))
+            if older_than_s > 0:
+                query = query.where(RunningSession.updated_at < utcnow() - timedelta(seconds=older_than_s))
+            with self.session() as db:
+                if db.bind.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                candidate = db.scalar(query)
+            if candidate is None:
+                return None
+            if self.claim(candidate, owner, lease_s):
+                return candidate
+        return None
+
+    def renew(self, session_id: str, owner: str, lease_s: float) -> bool:
+        """Extend ``owner``'s lease; ``False`` when the claim was lost (lapsed and taken over)."""
+        now = utcnow()
+        statement = (
+            update(RunningSession)
+            .where(RunningSession.id == session_id, RunningSession.lease_owner == owner,
+                   RunningSession.status == SessionStatus.PROCESSING)
+            .values(lease_expires_at=now + timedelta(seconds=lease_s))
+            .execution_options(synchronize_session=False)
+        )
+        with self.session() as db:
+            return db.execute(statement).rowcount == 1
+
+    def finish(self, session_id: str, owner: str | None, *, status: SessionStatus, error: str | None = None,
+               pipeline_version: str | None = None, refund_attempt: bool = False) -> bool:
+        """End a claim: ``done``, ``failed`` (with ``error``) or back to ``queued``.
+
+        Fenced: only the current owner can end it (``owner=None``: a row nobody
+        holds), so a processor whose lease lapsed cannot overwrite its successor's outcome.
+        """
+        now = utcnow()
+        values: dict[str, Any] = dict(status=status, error=error, lease_owner=None, lease_expires_at=None,
+                                      updated_at=now)
+        if status != SessionStatus.QUEUED:
+            values["finished_at"] = now
+        if pipeline_version is not None:
+            values["pipeline_version"] = pipeline_version
+        if refund_attempt:  # stopped by an operator, not the session's fault
+            values["attempts"] = RunningSession.attempts - 1
+        condition = [RunningSession.id == session_id,
+                     RunningSession.lease_owner == owner if owner else RunningSession.lease_owner.is_(None)]
+        statement = update(RunningSession).where(*condition).values(**values).execution_options(
+            synchronize_session=False)
+        with self.session() as db:
+            return db.execute(statement).rowcount == 1
+
+    def release(self, session_id: str, owner: str | None, reason: str, max_attempts: int) -> SessionStatus | None:
+        """Give a claim back after a failure that was not the input's fault.
+
+        Requeued while attempts remain, else ``failed`` with ``reason``; returns the
+        new status (``None`` if ``owner`` no longer held it).
+        """
+        row = self.get_session(session_id)
+        if row is None:
+            return None
+        if row.attempts >= max_attempts:
+            reason = f"{reason} (gave up after {row.attempts} attempts)"
+            return SessionStatus.FAILED if self.finish(session_id, owner, status=SessionStatus.FAILED,
+                                                       error=reason) else None
+        return SessionStatus.QUEUED if self.finish(session_id, owner, status=SessionStatus.QUEUED,
+                                                   error=reason) else None
+
+    def processing_sessions(self) -> list[RunningSession]:
+        with self.session() as db:
+            return list(db.scalars(select(RunningSession).where(RunningSession.status == SessionStatus.PROCESSING)))
+
+    def sessions_by_status(self, statuses: tuple[str, ...] | None = None, limit: int = 1000) -> list[RunningSession]:
+        with self.session() as db:
+            query = select(RunningSession).order_by(RunningSession.created_at.desc()).limit(limit)
+            if statuses:
+                query = query.where(RunningSession.status.in_(statuses))
+            return list(db.scalars(query))
+
+    def recover_lapsed(self, max_attempts: int, owner_is_dead=None) -> dict[str, str]:
+        """Requeue (or fail, after ``max_attempts``) sessions whose claim nobody holds any more.
+
+        A claim is lapsed when its lease expired, or when ``owner_is_dead(owner)``
+        says its process is gone (a dead process on this machine is known at once).
+        Returns ``{session_id: new status}``.
+        """
+        now = utcnow()
+        outcome: dict[str, str] = {}
+        for row in self.processing_sessions():
+            expires = row.lease_expires_at
+            if expires is not None and expires.tzinfo is None:
+                expires = expires.replace(tzinfo=timezone.utc)
+            lapsed = expires is None or expires < now
+            if not lapsed and owner_is_dead is not None and row.lease_owner and owner_is_dead(row.lease_owner):
+                lapsed = True
+            if not lapsed:
+                continue
+            why = (f"the processor ({row.lease_owner or 'unknown'}) stopped before finishing"
+                   if row.lease_owner else "processing had no owner")
+            status = self.release(row.id, row.lease_owner, why, max_attempts)
+            if status is not None:
+                outcome[row.id] = str(status)
+        return outcome
+
     def find_by_hash(self, content_sha256: str, user_id: str | None = None) -> list[RunningSession]:
         with self.session() as db:
             query = select(RunningSession).where(RunningSession.content_sha256 == content_sha256)
@@ -227,6 +406,27 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATED: set[tuple[str, str]] = set()
 _MIGRATED_LOCK = threading.RLock()
 _CATALOGS: dict[str, "Catalog"] = {}
+
+
+@contextmanager
+def _migration_file_lock(url: str) -> Iterator[None]:
+    """One migrating process at a time for a SQLite file (two fresh starts on one data dir).
+
+    PostgreSQL is serialised by the advisory lock in ``migrations/env.py``.
+    """
+    if not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(url.removeprefix("sqlite:///") + ".migrate.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def alembic_config(url: str):

@@ -65,8 +65,10 @@ def frame_batches(video_path: str, chunk_frames: int, batch_size: int, imgsz: in
     many chunks ahead, so decoding overlaps whatever consumes the batches.
     """
     def chunks():
-        for chunk in iter_frame_chunks(video_path, chunk_frames, max_frames):
-            yield len(chunk), [resize_long_side(frame, imgsz) for frame in chunk]
+        # Downscaled as each frame decodes: memory stays chunk_frames x imgsz^2, whatever the source size.
+        for chunk in iter_frame_chunks(video_path, chunk_frames, max_frames,
+                                       transform=lambda frame: resize_long_side(frame, imgsz)):
+            yield len(chunk), chunk
 
     source = prefetch(chunks(), prefetch_chunks) if prefetch_chunks > 0 else chunks()
     for n, resized in source:
@@ -228,7 +230,7 @@ def detect_video(pool: PosePool, video_path: str, chunk_frames: int, max_frames:
     tracked people once found (see :class:`RoiTracker`); image backends only.
     """
     ps = getattr(pool, "pose_settings", None)
-    use_roi = bool(ps is not None and ps.backend == "ultralytics" and (ps.roi if roi is None else roi))
+    use_roi = bool(ps is not None and ps.backend != "replay" and (ps.roi if roi is None else roi))
     if use_roi:
         return _detect_video_roi(pool, video_path, chunk_frames, max_frames, on_progress, ps)
     per_frame: list[FrameDetections] = []

@@ -111,9 +111,13 @@ def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int
 
 
 def iter_frame_chunks(
-    path: str | Path, chunk_frames: int, max_frames: int | None = None
-) -> Iterator[list[np.ndarray]]:
-    """Yield lists of up to ``chunk_frames`` BGR frames in decode order, rotation applied."""
+    path: str | Path, chunk_frames: int, max_frames: int | None = None, transform=None
+) -> Iterator[list]:
+    """Yield lists of up to ``chunk_frames`` BGR frames in decode order, rotation applied.
+
+    ``transform(frame)`` is applied as each frame decodes (e.g. the downscale to the
+    model's size), so a chunk never holds more than one full-resolution frame.
+    """
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
         raise VideoError(f"{Path(path).name} cannot be opened for decoding")
@@ -124,7 +128,8 @@ def iter_frame_chunks(
             ok, frame = capture.read()
             if not ok:
                 break
-            chunk.append(frame)
+            chunk.append(frame if transform is None else transform(frame))
+            del frame
             decoded += 1
             if len(chunk) == chunk_frames:
                 yield chunk

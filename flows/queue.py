@@ -1,0 +1,414 @@
+"""Durable processing: claims with renewable leases, the warm queue worker, clean shutdown.
+
+The catalog's sessions table is the queue (see :mod:`storage.catalog`). Whoever
+processes a session first *claims* it; a :class:`Heartbeat` thread renews every
+claim this process holds every ``processing.lease_s / 3`` seconds. When the
+process dies its claims lapse and :func:`recover` (run by every worker at start
+and every ``processing.reconcile_interval_s``) puts them back in the queue, or
+fails them after ``processing.max_attempts``. A processor on this machine whose
+PID is gone is known dead at once; elsewhere, when its lease expires.
+
+:class:`QueueWorker` is ``gaitlake worker``'s loop on the embedded default: it
+starts Prefect, Ray and the pose actors once (the first session pays for them)
+and then claims queued sessions, at most ``processing.concurrency`` at a time.
+
+:func:`install_shutdown` turns Ctrl-C and SIGTERM into a bounded exit: claims
+given back (worker) or failed (one-shot), child processes (the ephemeral Prefect
+server, the local Ray) stopped, one line printed, exit within seconds.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from configs import Settings
+from storage.catalog import Catalog, SessionStatus
+
+log = logging.getLogger("gaitlake.queue")
+
+
+class LeaseLost(RuntimeError):
+    """This process no longer owns the session (its lease lapsed and another processor took it)."""
+
+
+# -- who owns a claim ----------------------------------------------------------------
+_HOST = socket.gethostname()
+
+
+def new_owner_id(role: str) -> str:
+    """``host:pid:role:nonce`` -- enough to tell, on this host, whether the owner still runs."""
+    return f"{_HOST}:{os.getpid()}:{role}:{uuid.uuid4().hex[:8]}"
+
+
+def owner_is_dead(owner: str) -> bool:
+    """``True`` only when ``owner`` ran on this host and its process is gone (never guesses for other hosts)."""
+    parts = owner.split(":")
+    if len(parts) < 2 or parts[0] != _HOST:
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        return process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+class Heartbeat:
+    """Renews the leases this process holds; marks a claim lost when renewal fails."""
+
+    def __init__(self, catalog: Catalog, lease_s: float):
+        self.catalog, self.lease_s = catalog, lease_s
+        self._held: dict[str, str] = {}  # session_id -> owner
+        self._lost: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gaitlake-lease-heartbeat", daemon=True)
+        self._thread.start()
+
+    def hold(self, session_id: str, owner: str) -> None:
+        with self._lock:
+            self._held[session_id] = owner
+            self._lost.discard(session_id)
+
+    def drop(self, session_id: str) -> None:
+        with self._lock:
+            self._held.pop(session_id, None)
+
+    def held(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._held)
+
+    def check(self, session_id: str) -> None:
+        """Raise :class:`LeaseLost` unless this process still owns ``session_id`` (renews it too)."""
+        owner = self.held().get(session_id)
+        if owner is None or session_id in self._lost or not self.catalog.renew(session_id, owner, self.lease_s):
+            raise LeaseLost(f"session {session_id}: the processing claim was lost (lease lapsed)")
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            for session_id, owner in self.held().items():
+                try:
+                    if not self.catalog.renew(session_id, owner, self.lease_s):
+                        log.warning("session %s: lease lost to another processor", session_id)
+                        with self._lock:
+                            self._lost.add(session_id)
+                except Exception:  # noqa: BLE001 - a catalog hiccup; the next beat retries
+                    log.warning("session %s: lease renewal failed; retrying", session_id, exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+_HEARTBEATS: dict[str, Heartbeat] = {}
+_HEARTBEATS_LOCK = threading.Lock()
+
+
+def heartbeat(catalog: Catalog, lease_s: float) -> Heartbeat:
+    """The process-wide heartbeat for ``catalog`` (one thread, however many claims)."""
+    with _HEARTBEATS_LOCK:
+        beat = _HEARTBEATS.get(catalog.url)
+        if beat is None:
+            beat = _HEARTBEATS[catalog.url] = Heartbeat(catalog, lease_s)
+        return beat
+
+
+# -- recovery -------------------------------------------------------------------------
+def recover(settings: Settings, catalog: Catalog | None = None) -> dict[str, str]:
+    """Requeue or fail sessions nobody holds any more; mark ``done`` those whose results were published.
+
+    A lapsed ``processing`` session whose lake already serves the configured
+    pipeline_version was published right before its processor died: it is
+    ``done``, not reprocessed. Returns ``{session_id: new status}``.
+    """
+    from storage.lake import Lake
+    from storage.objectstore import ObjectStore
+
+    catalog = catalog or Catalog.from_settings(settings)
+    lake = Lake(ObjectStore.from_settings(settings))
+    outcome: dict[str, str] = {}
+    now = time.time()
+    for row in catalog.processing_sessions():
+        expires = row.lease_expires_at.timestamp() if row.lease_expires_at else None
+        if expires is not None and row.lease_expires_at.tzinfo is None:
+            from datetime import timezone
+
+            expires = row.lease_expires_at.replace(tzinfo=timezone.utc).timestamp()
+        lapsed = expires is None or expires < now or (row.lease_owner is not None and owner_is_dead(row.lease_owner))
+        if lapsed and lake.served_version(row.id) == settings.pipeline_version:
+            if catalog.finish(row.id, row.lease_owner, status=SessionStatus.DONE,
+                              pipeline_version=settings.pipeline_version):
+                outcome[row.id] = str(SessionStatus.DONE)
+    outcome.update(catalog.recover_lapsed(settings.processing.max_attempts, owner_is_dead))
+    for session_id, status in outcome.items():
+        log.warning("session %s: recovered from a stopped processor -> %s", session_id, status)
+    return outcome
+
+
+# -- running one claimed session ------------------------------------------------------
+def run_claimed(settings: Settings, session_id: str, owner: str, *, max_frames: int | None = None,
+                force: bool = False, requeue_errors: bool = True) -> dict[str, Any]:
+    """Run the process-session flow for a session this process has claimed.
+
+    The flow finishes the claim itself (``done`` / ``failed``). If the flow never
+    got to (the orchestration did not start, an internal error), the claim is
+    finished here: requeued while attempts remain (``requeue_errors``), else failed
+    with one sentence. Never leaves the row ``processing`` without an owner.
+    """
+    catalog = Catalog.from_settings(settings)
+    beat = heartbeat(catalog, settings.processing.lease_s)
+    beat.hold(session_id, owner)
+    try:
+        from flows.process import EXPECTED_FAILURES, process_session
+
+        return process_session(session_id, max_frames=max_frames, force=force, claimed_by=owner)
+    except LeaseLost:
+        raise
+    except EXPECTED_FAILURES:
+        catalog.finish(session_id, owner, status=SessionStatus.FAILED, error=_fallback_reason(catalog, session_id))
+        raise
+    except BaseException as exc:
+        reason = describe_failure(exc)
+        if requeue_errors and not isinstance(exc, KeyboardInterrupt):
+            catalog.release(session_id, owner, reason, settings.processing.max_attempts)
+        else:
+            catalog.finish(session_id, owner, status=SessionStatus.FAILED, error=reason)
+        raise
+    finally:
+        beat.drop(session_id)
+
+
+def _fallback_reason(catalog: Catalog, session_id: str) -> str:
+    row = catalog.get_session(session_id)
+    return (row.error if row is not None and row.error else "processing failed")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One sentence for the catalog: what stopped processing."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    module = exc.__class__.__module__ or ""
+    if module.startswith(("prefect", "httpx", "httpcore")) or "prefect" in text.lower():
+        return f"the orchestration (Prefect) could not run the flow: {exc.__class__.__name__}: {text[:300]}"
+    return f"internal error: {exc.__class__.__name__}: {text[:300]}"
+
+
+# -- the warm worker ------------------------------------------------------------------
+class QueueWorker:
+    """Claims queued sessions and processes them in this (warm) process.
+
+    ``older_than_s`` > 0 makes it a safety net only (at scale the API triggers a
+    deployment run per upload; the worker takes what nobody claimed in time).
+    """
+
+    def __init__(self, settings: Settings, older_than_s: float = 0.0, log_stream=None):
+        self.settings = settings
+        self.catalog = Catalog.from_settings(settings)
+        self.owner = new_owner_id("worker")
+        self.older_than_s = older_than_s
+        self.concurrency = settings.processing.concurrency
+        self.stopping = threading.Event()
+        self.running: dict[str, Future] = {}
+        self.executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gaitlake-session")
+        self.log_stream = log_stream or sys.stderr
+        self._events_path = settings.data_path / "logs" / "worker.jsonl"
+
+    def _event(self, **fields: Any) -> None:
+        """One JSON line per session outcome (timings for operators and ``python -m benchmarks worker``)."""
+        fields["at"] = time.time()
+        try:
+            self._events_path.parent.mkdir(parents=True, exist_ok=True)
+            with self._events_path.open("a") as out:
+                out.write(json.dumps(fields, default=str) + "\n")
+        except OSError:
+            pass
+
+    def _process(self, session_id: str, claimed_at: float) -> None:
+        try:
+            outcome = run_claimed(self.settings, session_id, self.owner)
+            print(f"gaitlake worker: session {session_id}: done", file=self.log_stream, flush=True)
+            self._event(session_id=session_id, status="done", wall_s=time.time() - claimed_at,
+                        timings=outcome.get("timings") if isinstance(outcome, dict) else None)
+        except LeaseLost as exc:
+            print(f"gaitlake worker: {exc}", file=self.log_stream, flush=True)
+        except BaseException as exc:  # noqa: BLE001 - recorded on the row by run_claimed
+            row = self.catalog.get_session(session_id)
+            status = row.status if row else "?"
+            print(f"gaitlake worker: session {session_id}: {status}: {row.error if row else exc}",
+                  file=self.log_stream, flush=True)
+            self._event(session_id=session_id, status=str(status), wall_s=time.time() - claimed_at,
+                        error=row.error if row else str(exc))
+
+    def _claim(self) -> str | None:
+        if self.older_than_s <= 0:
+            return self.catalog.claim_next(self.owner, self.settings.processing.lease_s)
+        return self.catalog.claim_next(self.owner, self.settings.processing.lease_s,
+                                       older_than_s=self.older_than_s)
+
+    def run(self, max_sessions: int | None = None, idle_exit_s: float | None = None) -> int:
+        """Loop until stopped (or ``max_sessions`` processed / idle for ``idle_exit_s``); returns sessions taken."""
+        processing = self.settings.processing
+        recover(self.settings, self.catalog)
+        last_recover = time.monotonic()
+        taken, idle_since = 0, time.monotonic()
+        while not self.stopping.is_set():
+            for sid, future in list(self.running.items()):
+                if future.done():
+                    del self.running[sid]
+            if time.monotonic() - last_recover >= processing.reconcile_interval_s:
+                recover(self.settings, self.catalog)
+                last_recover = time.monotonic()
+            claimed = None
+            if len(self.running) < self.concurrency and (max_sessions is None or taken < max_sessions):
+                claimed = self._claim()
+            if claimed is not None:
+                heartbeat(self.catalog, processing.lease_s).hold(claimed, self.owner)
+                self.running[claimed] = self.executor.submit(self._process, claimed, time.time())
+                taken += 1
+                idle_since = time.monotonic()
+                print(f"gaitlake worker: session {claimed}: processing ({len(self.running)} running)",
+                      file=self.log_stream, flush=True)
+                continue
+            if not self.running:
+                if max_sessions is not None and taken >= max_sessions:
+                    break
+                if idle_exit_s is not None and time.monotonic() - idle_since >= idle_exit_s:
+                    break
+            else:
+                idle_since = time.monotonic()
+            self.stopping.wait(processing.poll_interval_s)
+        self.executor.shutdown(wait=not self.stopping.is_set())
+        return taken
+
+    def give_back(self) -> list[str]:
+        """Requeue every claim this worker holds (shutdown): the sessions were not at fault."""
+        returned = []
+        for session_id, owner in heartbeat(self.catalog, self.settings.processing.lease_s).held().items():
+            if owner == self.owner and self.catalog.finish(session_id, owner, status=SessionStatus.QUEUED,
+                                                           error="requeued: the worker was stopped",
+                                                           refund_attempt=True):
+                returned.append(session_id)
+        return returned
+
+
+# -- Ctrl-C and SIGTERM -----------------------------------------------------------------
+def stop_children(grace_s: float) -> int:
+    """Terminate every descendant process (ephemeral Prefect server, local Ray); kill what lingers."""
+    import psutil
+
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return 0
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            pass
+    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=2)
+    return len(children)
+
+
+SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
+
+
+def install_shutdown(on_signal: Callable[[str], str], grace_s: float, exit_code: Callable[[int], int] | None = None):
+    """On SIGINT/SIGTERM: ``on_signal(name)`` settles the catalog and returns the line to print;
+    children are stopped and the process exits at once (no unwinding through Prefect or Ray,
+    whose servers got the same Ctrl-C and may already be gone).
+
+    The settling runs on its own thread with a deadline, so a catalog that cannot
+    be reached does not hold the exit: the leases then lapse and the next worker
+    start recovers the sessions.
+    """
+    fired = threading.Event()
+
+    def handler(signum, _frame):
+        if fired.is_set():
+            os._exit(128 + signum)  # a second signal: leave now
+        fired.set()
+        name = SIGNAL_NAMES.get(signum, f"signal {signum}")
+        message: list[str] = []
+
+        def settle():
+            try:
+                message.append(on_signal(name))
+            except Exception as exc:  # noqa: BLE001 - report, then exit anyway
+                message.append(f"gaitlake: stopped by {name}; the catalog could not be updated ({exc}); "
+                               "the session will be recovered when its lease lapses")
+
+        settler = threading.Thread(target=settle, daemon=True)
+        settler.start()
+        settler.join(timeout=max(2.0, grace_s))
+        stop_children(grace_s)
+        if message:
+            print(message[0], file=sys.stderr, flush=True)
+        else:
+            print(f"gaitlake: stopped by {name}", file=sys.stderr, flush=True)
+        os._exit(exit_code(signum) if exit_code else 128 + signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return handler
+
+
+def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any) -> dict[str, Any]:
+    """``gaitlake process``: run one claimed session to its end in this process.
+
+    The work runs on a thread so the main thread stays free for Ctrl-C/SIGTERM,
+    which fail the session (or mark it done, if its results were already
+    published), stop Prefect and Ray, and exit at once. Any failure leaves the
+    row ``failed`` with one sentence; the exception is re-raised.
+    """
+    catalog = Catalog.from_settings(settings)
+
+    def on_signal(name: str) -> str:
+        from storage.lake import Lake
+        from storage.objectstore import ObjectStore
+
+        lake = Lake(ObjectStore.from_settings(settings))
+        if lake.served_version(session_id) == settings.pipeline_version and catalog.finish(
+                session_id, owner, status=SessionStatus.DONE, pipeline_version=settings.pipeline_version):
+            return f"gaitlake: stopped by {name} after session {session_id} was published; it is done"
+        catalog.finish(session_id, owner, status=SessionStatus.FAILED,
+                       error=f"processing was interrupted ({name}); nothing was published")
+        return (f"gaitlake: session {session_id} interrupted by {name}: marked failed, nothing was published "
+                f"(run it again with: gaitlake reprocess {session_id} --include-failed)")
+
+    install_shutdown(on_signal, settings.processing.shutdown_grace_s)
+    result: dict[str, Any] = {}
+
+    def work():
+        try:
+            result["outcome"] = run_claimed(settings, session_id, owner, requeue_errors=False, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=work, name="gaitlake-process", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.2)
+    if "error" in result:
+        raise result["error"]
+    return result["outcome"]
