@@ -226,9 +226,9 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
                     height_cm=height_cm or owner.height_cm, weight_kg=weight_kg or owner.weight_kg,
                     options={"created_by": caller.user_id, "container": sniff_video(head)}, quota=quota,
                 )
-            except UploadTooLarge as exc:
             except QuotaExceeded:  # another upload took the last slot meanwhile (checked in the insert)
                 raise session_limit_error(catalog, owner, quota, api_settings.session_limit_window_days) from None
+            except UploadTooLarge as exc:
                 raise ApiError(413, str(exc)) from None
             except IntakeError as exc:
                 raise ApiError(400, str(exc)) from None

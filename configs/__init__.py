@@ -54,9 +54,6 @@ class IngestSettings(_Section):
     process: bool = True
 
 
-class ReprocessSettings(_Section):
-    concurrency: int = 4
-
 class ProcessingSettings(_Section):
     """The session queue: leases, attempts, the warm worker (see README "Processing queue")."""
     concurrency: int = Field(1, ge=1)
@@ -68,6 +65,9 @@ class ProcessingSettings(_Section):
     embedded_worker: bool = True
     shutdown_grace_s: float = Field(5.0, ge=0)
 
+
+class ReprocessSettings(_Section):
+    concurrency: int = 4
 
 
 class CompactSettings(_Section):
@@ -88,14 +88,11 @@ class VideoSettings(_Section):
     min_frames: int
     decoder: Literal["auto", "opencv", "nvdec"] = "auto"
     prefetch_chunks: int = Field(2, ge=0)
-
-
-class PoseSettings(_Section):
     max_decode_mb: int = Field(1024, gt=0)
     min_decoded_share: float = Field(0.5, ge=0, le=1)
 
 
-PoseBackend = Literal["auto", "ultralytics", "openvino", "onnx", "replay"]
+class PoseSettings(_Section):
     backend: str
     weights: str
     model_name: str
@@ -226,13 +223,13 @@ class Settings(_Section):
     analysis: AnalysisSettings
     api: ApiSettings = Field(default_factory=ApiSettings)
     pipeline: PipelineSettings = PipelineSettings()
+    processing: ProcessingSettings = ProcessingSettings()
     ingest: IngestSettings = IngestSettings()
     reprocess: ReprocessSettings = ReprocessSettings()
     compact: CompactSettings = CompactSettings()
     render: RenderSettings = RenderSettings()
     llm: LlmSettings = LlmSettings()
 
-    processing: ProcessingSettings = ProcessingSettings()
     # Derived locations: the embedded defaults all live under data_dir.
     @property
     def data_path(self) -> Path:

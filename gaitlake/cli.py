@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from configs import SettingsError, get_settings
@@ -12,7 +13,6 @@ SUMMARY_LINES = (
     ("cadence_spm", "cadence", "{:.1f} steps/min"),
     ("contact_time_s", "contact time", "{:.3f} s"),
     ("flight_time_s", "flight time", "{:.3f} s"),
-from datetime import timedelta
     ("stride_time_s", "stride time", "{:.3f} s"),
     ("stride_length_m", "stride length", "{:.2f} m"),
     ("speed_mps", "speed", "{:.2f} m/s"),
@@ -39,6 +39,10 @@ def cmd_process(args: argparse.Namespace) -> int:
     from storage.objectstore import ObjectStore
 
     store, catalog = ObjectStore.from_settings(settings), Catalog.from_settings(settings)
+    from flows.queue import new_owner_id
+    from storage.catalog import SessionStatus, utcnow
+
+    owner = new_owner_id("process")  # the session is inserted already claimed by this command
     try:
         row = create_session_from_path(
             store, catalog, Path(args.video),
@@ -49,6 +53,8 @@ def cmd_process(args: argparse.Namespace) -> int:
             incline_deg=args.incline_deg,
             capture_fps=args.capture_fps,
             joints=args.joints,
+            status=SessionStatus.PROCESSING, lease_owner=owner, attempts=1,
+            lease_expires_at=utcnow() + timedelta(seconds=settings.processing.lease_s),
         )
     except IntakeError as exc:
         return _fail(str(exc))
@@ -179,10 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("config", help="show the effective settings")
     c.set_defaults(func=cmd_config)
 
-    from flows.queue import new_owner_id
-    from storage.catalog import SessionStatus, utcnow
-
-    owner = new_owner_id("process")  # the session is inserted already claimed by this command
     from api.cli import register_cli as register_api_cli
 
     register_api_cli(sub)
@@ -193,8 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-            status=SessionStatus.PROCESSING, lease_owner=owner, attempts=1,
-            lease_expires_at=utcnow() + timedelta(seconds=settings.processing.lease_s),
     args = parser.parse_args(argv)
     try:
         return args.func(args)
