@@ -11,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import json
+import logging
 import os
+import re
 import tomllib
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -54,18 +57,6 @@ class IngestSettings(_Section):
     process: bool = True
 
 
-class ProcessingSettings(_Section):
-    """The session queue: leases, attempts, the warm worker (see README "Processing queue")."""
-    concurrency: int = Field(1, ge=1)
-    lease_s: float = Field(60.0, gt=0)
-    max_attempts: int = Field(3, ge=1)
-    poll_interval_s: float = Field(1.0, gt=0)
-    reconcile_interval_s: float = Field(30.0, gt=0)
-    orchestration_timeout_s: float = Field(120.0, gt=0)
-    embedded_worker: bool = True
-    shutdown_grace_s: float = Field(5.0, ge=0)
-
-
 class ReprocessSettings(_Section):
     concurrency: int = 4
 
@@ -88,8 +79,6 @@ class VideoSettings(_Section):
     min_frames: int
     decoder: Literal["auto", "opencv", "nvdec"] = "auto"
     prefetch_chunks: int = Field(2, ge=0)
-    max_decode_mb: int = Field(1024, gt=0)
-    min_decoded_share: float = Field(0.5, ge=0, le=1)
 
 
 class PoseSettings(_Section):
@@ -223,7 +212,6 @@ class Settings(_Section):
     analysis: AnalysisSettings
     api: ApiSettings = Field(default_factory=ApiSettings)
     pipeline: PipelineSettings = PipelineSettings()
-    processing: ProcessingSettings = ProcessingSettings()
     ingest: IngestSettings = IngestSettings()
     reprocess: ReprocessSettings = ReprocessSettings()
     compact: CompactSettings = CompactSettings()
@@ -233,7 +221,8 @@ class Settings(_Section):
     # Derived locations: the embedded defaults all live under data_dir.
     @property
     def data_path(self) -> Path:
-        return Path(self.data_dir).expanduser().resolve()
+        """``data_dir`` resolved; empty -> the platform's user data directory (:func:`default_data_dir`)."""
+        return Path(self.data_dir).expanduser().resolve() if self.data_dir.strip() else default_data_dir()
 
     @property
     def storage_url(self) -> str:
@@ -321,17 +310,149 @@ def load_settings(environ: dict[str, str] | None = None, overrides: dict[str, An
     data = tomllib.loads(DEFAULT_TOML.read_text())
     profile = environ.get(ENV_PREFIX + "CONFIG")
     if profile:
-        _merge(data, tomllib.loads(Path(profile).read_text()))
+        _merge(data, _read_profile(profile))
     _apply_env(data, environ)
     if overrides:
         _merge(data, overrides)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise SettingsError(str(exc)) from exc
+        raise SettingsError(_describe_validation(exc, profile)) from exc
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Process-wide settings (cached). Tests call ``get_settings.cache_clear()``."""
     return load_settings()
+
+# -- GAITLAKE_CONFIG profile errors, in one sentence -----------------------------------
+
+
+def _read_profile(profile: str) -> dict[str, Any]:
+    """The TOML profile named by GAITLAKE_CONFIG; a missing, unreadable or malformed file is a SettingsError."""
+    path = Path(profile).expanduser()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise SettingsError(f"GAITLAKE_CONFIG={profile}: no such file") from None
+    except IsADirectoryError:
+        raise SettingsError(f"GAITLAKE_CONFIG={profile} is a directory, not a TOML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"GAITLAKE_CONFIG={profile} cannot be read ({exc.__class__.__name__})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"GAITLAKE_CONFIG={profile} is not valid TOML: {exc}") from None
+
+
+def _describe_validation(exc: ValidationError, profile: str | None) -> str:
+    """pydantic's multi-line report as one line per bad key: ``pose.imgsz: <why> (got 'big')``."""
+    parts = []
+    for error in exc.errors():
+        key = ".".join(str(p) for p in error.get("loc", ()))
+        got = error.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {mask_text(repr(got))[:60]})"
+        parts.append(f"{key}: {error.get('msg', 'invalid')}{shown}")
+    source = f" (defaults, GAITLAKE_CONFIG={profile}, GAITLAKE_* variables)" if profile else ""
+    return "; ".join(parts) + source
+
+
+# -- the default data directory --------------------------------------------------------
+
+
+def default_data_dir() -> Path:
+    """Where the embedded mode keeps its data when ``data_dir`` is empty: the user data directory.
+
+    ``platformdirs.user_data_dir("gaitlake")`` where platformdirs is installed (Linux:
+    ``$XDG_DATA_HOME/gaitlake`` or ``~/.local/share/gaitlake``; macOS:
+    ``~/Library/Application Support/gaitlake``; Windows: ``%LOCALAPPDATA%\\gaitlake``), else
+    the XDG rule. The same directory whatever the working directory, so a ``gaitlake query``
+    run elsewhere reads the lake ``gaitlake process`` wrote.
+    """
+    try:
+        import platformdirs
+    except ImportError:
+        base = os.environ.get("XDG_DATA_HOME") or "~/.local/share"
+        return (Path(base).expanduser() / "gaitlake").resolve()
+    return Path(platformdirs.user_data_dir("gaitlake", appauthor=False)).resolve()
+
+
+# -- secrets: never printed or logged in clear ----------------------------------------
+
+MASK = "****"
+# Setting names whose values are secrets, wherever they sit (llm.api_key, api.signing_secret, ...).
+SECRET_KEY_PARTS = ("api_key", "apikey", "secret", "password", "passwd", "token", "credential", "private_key")
+# user:password@ in a URL (postgresql://user:pw@host/db, https://user:pw@host, s3://key:secret@bucket).
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]*:)(?P<pw>[^@\s/]+)(?P<at>@)")
+
+
+def is_secret_key(name: str) -> bool:
+    """Whether a setting called ``name`` holds a secret (by its name)."""
+    lowered = name.lower()
+    return any(part in lowered for part in SECRET_KEY_PARTS)
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password of any ``user:password@`` replaced by ``****``."""
+    return _URL_PASSWORD.sub(lambda m: m["head"] + MASK + m["at"], url)
+
+
+def mask_text(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with URL passwords and every one of ``secrets`` (non-empty values) masked."""
+    for value in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(value, MASK)
+    return mask_url(text)
+
+
+def masked(data: Any, key: str = "") -> Any:
+    """A copy of a settings dump with secret-named values and URL passwords masked (empty stays empty)."""
+    if isinstance(data, dict):
+        return {k: masked(v, str(k)) for k, v in data.items()}
+    if isinstance(data, list):
+        return [masked(v, key) for v in data]
+    if isinstance(data, str):
+        if data and is_secret_key(key):
+            return MASK
+        return mask_url(data)
+    return data
+
+
+def secret_values(settings: "Settings") -> list[str]:
+    """The non-empty secret values in ``settings`` (for :func:`mask_text` on free text)."""
+    found: list[str] = []
+
+    def walk(node: Any, key: str = "") -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, str(k))
+        elif isinstance(node, str) and node and is_secret_key(key):
+            found.append(node)
+        elif isinstance(node, str):
+            found.extend(m["pw"] for m in _URL_PASSWORD.finditer(node))
+
+    walk(settings.model_dump())
+    return found
+
+
+def install_log_masking(settings: "Settings | None" = None) -> None:
+    """Mask secrets in every log record from now on (all loggers and handlers: a record factory)."""
+    secrets_ = tuple(secret_values(settings)) if settings is not None else ()
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_gaitlake_masking", None) == secrets_:
+        return
+    base = getattr(previous, "_gaitlake_base", previous)
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is logging's business, not ours
+            return record
+        clean = mask_text(message, secrets_)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    factory._gaitlake_masking = secrets_  # type: ignore[attr-defined]
+    factory._gaitlake_base = base  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

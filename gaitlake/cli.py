@@ -1,13 +1,20 @@
-"""The ``gaitlake`` command line."""
+"""gaitlake: side-view running video in, gait metrics out.
+
+Runs pose on every frame, finds the runner's gait events and computes running
+metrics, keeps them in a Parquet lake you can query with SQL, and serves them
+through the running-sessions REST API. Every command prints the data directory
+it uses (on stderr); GAITLAKE_DATA_DIR or the data_dir setting changes it.
+"""
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import os
 import sys
-from datetime import timedelta
 from pathlib import Path
 
-from configs import SettingsError, get_settings
+from configs import SettingsError, get_settings, install_log_masking, mask_text, masked, secret_values
 
 SUMMARY_LINES = (
     ("cadence_spm", "cadence", "{:.1f} steps/min"),
@@ -17,20 +24,154 @@ SUMMARY_LINES = (
     ("stride_length_m", "stride length", "{:.2f} m"),
     ("speed_mps", "speed", "{:.2f} m/s"),
     ("pace_min_per_km", "pace", "{:.2f} min/km"),
-    ("power_w", "power", "{:.0f} W"),
+    # The metabolic cost of running (Minetti et al. 2002) x mass x speed, not mechanical power.
+    ("power_w", "metabolic power", "{:.0f} W (Minetti cost of running)"),
     ("balance_pct", "balance (L)", "{:.1f} %"),
     ("contact_angle_deg", "contact angle", "{:.1f} deg"),
     ("footstrike", "foot strike", "{}"),
 )
 
+# One example per top-level command, shown by `gaitlake --help` (a test keeps this complete).
+EXAMPLES = {
+    "process": "gaitlake process run.mp4 --height-cm 175 --weight-kg 70 --json summary.json",
+    "query": 'gaitlake query "SELECT session_id, cadence_spm FROM sessions" --format csv',
+    "report": "gaitlake report SESSION_ID -o report.png --comments",
+    "config": "gaitlake config",
+    "users": "gaitlake users add coach@example.org --role admin --plan pro --name Coach",
+    "keys": "gaitlake keys create coach@example.org",
+    "serve": "gaitlake serve --port 8000",
+    "worker": "gaitlake worker --limit 2",
+    "ingest": "gaitlake ingest",
+    "reprocess": "gaitlake reprocess --older --concurrency 4",
+    "compact": "gaitlake compact --min-files 4",
+    "sessions": "gaitlake sessions list --stuck",
+    "lake": "gaitlake lake check",
+}
+
+# One-line help for arguments registered elsewhere without one (api/cli.py, flows/cli.py);
+# help written next to the argument always wins. Keyed by (command path, dest).
+FALLBACK_HELP = {
+    ("users add", "email"): "the user's e-mail address (compared case-insensitively)",
+    ("users add", "role"): "admin, sub-admin or user (default: user)",
+    ("users add", "plan"): "subscription plan (decides the session limit and paid features)",
+    ("users add", "name"): "display name",
+    ("users add", "height_cm"): "the runner's height in cm (default for their sessions)",
+    ("users add", "weight_kg"): "the runner's weight in kg (default for their sessions)",
+    ("keys create", "email"): "e-mail address of the user who gets the key",
+    ("serve", "host"): "interface to bind (default: api.host, 127.0.0.1)",
+    ("serve", "port"): "port to listen on (default: api.port, 8000)",
+    ("serve", "workers"): "uvicorn worker processes (default: 1)",
+    ("compact", "table"): "only this table (repeatable; default: all three)",
+}
+
+# Secret values of the effective settings: masked in every message this module prints.
+_SECRETS: list[str] = []
+
 
 def _fail(message: str, code: int = 1) -> int:
-    print(f"gaitlake: {message}", file=sys.stderr)
+    print(f"gaitlake: {mask_text(message, _SECRETS)}", file=sys.stderr)
     return code
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps prose paragraphs; keeps indented lines (the examples) as written."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        blocks = []
+        for block in text.strip().split("\n\n"):
+            lines = block.splitlines()
+            if any(line.startswith(" ") for line in lines):
+                blocks.append("\n".join(indent + line for line in lines))
+            else:
+                blocks.append(super()._fill_text(" ".join(lines), width, indent))
+        return "\n\n".join(blocks)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse without prefix abbreviations, with one-line errors and a hint for mistyped flags."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        # Unknown options are reported alone: with `--heigth-cm 175 VIDEO` argparse takes 175
+        # for the video and would also call VIDEO "unrecognized".
+        namespace, extras = self.parse_known_args(args, namespace)
+        if extras:
+            target = getattr(namespace, "_parser", None) or self
+            flags = [e.split("=", 1)[0] for e in extras if e.startswith("-") and e != "-"]
+            if flags:
+                known = [s for a in target._actions for s in a.option_strings]
+                close = difflib.get_close_matches(flags[0], known, n=1, cutoff=0.6)
+                target.error(f"unknown option {flags[0]}" + (f" (did you mean {close[0]}?)" if close else ""))
+            target.error(f"unexpected argument(s): {' '.join(extras)}")
+        return namespace
+
+
+def _check_options(args: argparse.Namespace) -> str | None:
+    """The first refused option of ``gaitlake process``, as one sentence (the API's rules), or None."""
+    from flows import options
+
+    try:
+        for field in ("height_cm", "weight_kg", "incline_deg", "capture_fps"):
+            setattr(args, field, options.parse_number(getattr(args, field), field, "--" + field.replace("_", "-")))
+        args.joints = options.parse_joints(args.joints, "--joints")
+    except options.OptionError as exc:
+        return str(exc)
+    if args.incline_deg is None:
+        args.incline_deg = 0.0
+    if args.json:
+        folder = Path(args.json).expanduser().parent
+        if not folder.is_dir():
+            return f"--json {args.json}: the folder {folder} does not exist"
+    return None
+
+
+def _check_video(path: Path, settings) -> str | None:
+    """Why ``path`` is not an analysable video (one sentence naming it), or None. About a second."""
+    from api.sniff import HEAD_BYTES, describe_non_video, sniff_video
+
+    if not path.exists():
+        return f"{path} does not exist"
+    if not path.is_file():
+        return f"{path} is not a file"
+    with path.open("rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if not head:
+        return f"{path} is empty (0 bytes)"
+    if sniff_video(head) is None:
+        why = describe_non_video(head, None).removeprefix("the uploaded file ")
+        return f"{path} is not a video: it {why.replace('; upload an', '; give an')}"
+    from tasks.video import VideoError, probe_video
+
+    try:
+        info = probe_video(path, settings.video.max_side_px, settings.video.max_pixel_frames)
+    except VideoError as exc:
+        return str(exc)  # names the file: "run.mp4 is corrupt: demuxing failed (...)"
+    if info.packet_frames < settings.video.min_frames:
+        return (f"{path} has {info.packet_frames} video frames; at least {settings.video.min_frames} are "
+                f"needed to analyse a run")
+    print(f"video: {path.name}, {info.width}x{info.height}, {info.fps:.2f} fps, {info.packet_frames} frames "
+          f"({info.codec})", file=sys.stderr)
+    return None
+
+
 def cmd_process(args: argparse.Namespace) -> int:
+    problem = _check_options(args)
+    if problem:
+        return _fail(problem, 2)
     settings = get_settings()
+    problem = _check_video(Path(args.video), settings)
+    if problem:
+        return _fail(problem, 2)
     from flows.runtime import prepare_environment
 
     prepare_environment(settings)
@@ -39,10 +180,6 @@ def cmd_process(args: argparse.Namespace) -> int:
     from storage.objectstore import ObjectStore
 
     store, catalog = ObjectStore.from_settings(settings), Catalog.from_settings(settings)
-    from flows.queue import new_owner_id
-    from storage.catalog import SessionStatus, utcnow
-
-    owner = new_owner_id("process")  # the session is inserted already claimed by this command
     try:
         row = create_session_from_path(
             store, catalog, Path(args.video),
@@ -53,22 +190,22 @@ def cmd_process(args: argparse.Namespace) -> int:
             incline_deg=args.incline_deg,
             capture_fps=args.capture_fps,
             joints=args.joints,
-            status=SessionStatus.PROCESSING, lease_owner=owner, attempts=1,
-            lease_expires_at=utcnow() + timedelta(seconds=settings.processing.lease_s),
         )
     except IntakeError as exc:
         return _fail(str(exc))
-    print(f"session {row.id}: accepted ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]})",
+    print(f"session {row.id}: queued ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]})",
           file=sys.stderr)
-    from flows.queue import run_one_shot
+    from flows.process import EXPECTED_FAILURES, process_session
 
     try:
-        outcome = run_one_shot(settings, row.id, owner, max_frames=args.max_frames)
-    except Exception:  # noqa: BLE001 - the reason is on the row, in one sentence
-        failed = catalog.get_session(row.id)
-        return _fail(f"session {row.id} failed: {failed.error if failed else 'unknown reason'}")
+        outcome = process_session(row.id, max_frames=args.max_frames)
+    except EXPECTED_FAILURES as exc:
+        return _fail(f"session {row.id} failed: {exc}")
+    except KeyboardInterrupt:
+        return _fail(f"session {row.id} interrupted; nothing was written to the lake", 130)
     _print_summary(row.id, outcome)
-    if args.json:
+    _print_artifacts(row.id, outcome, settings)
+    if args.json and "summary" in outcome:
         document = {
             "session_id": row.id,
             "session_date": row.created_at.strftime("%d/%m/%Y"),
@@ -87,6 +224,10 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def _print_summary(session_id: str, outcome: dict) -> None:
+    if "summary" not in outcome:  # another processor did it, or this version is already served
+        status = outcome.get("status") or f"already served at {outcome.get('pipeline_version', '?')}"
+        print(f"session {session_id}: not reprocessed ({status})")
+        return
     summary, quality = outcome["summary"], outcome["quality"]
     print(f"session {session_id}: done")
     print(f"  frames            {quality['decoded_frames']} (runner found in {quality['runner_share']:.1%})")
@@ -100,21 +241,48 @@ def _print_summary(session_id: str, outcome: dict) -> None:
         print(f"  note: {reason}")
 
 
-def cmd_query(args: argparse.Namespace) -> int:
-    import duckdb
+def _print_artifacts(session_id: str, outcome: dict, settings) -> None:
+    """Where the analysed video, snapshots and report were written (paths, or keys on S3)."""
+    if "summary" not in outcome:
+        return
+    from storage.objectstore import ObjectStore
+    from tasks.report_cli import artifact_lines
 
+    images = outcome.get("artifacts")
+    if not images:
+        why = "render.enabled is false" if not settings.render.enabled else "see the warning above"
+        print(f"  artifacts         not rendered ({why})")
+        return
+    for label, where in artifact_lines(ObjectStore.from_settings(settings), images):
+        print(f"  {label:<17} {where}")
+    print(f"  (gaitlake report {session_id} lists them again)")
+
+
+def _open_lake(settings):
+    """The lake for reading, or an error sentence when nothing was ever written there (creates nothing)."""
+    if not settings.storage.url and not (settings.data_path / "store").is_dir():
+        return None, (f"no lake in {settings.data_path}: nothing has been processed with this data dir "
+                      f"(set GAITLAKE_DATA_DIR to the one `gaitlake process` used)")
     from storage.lake import Lake
     from storage.objectstore import ObjectStore
 
-    lake = Lake(ObjectStore.from_settings(get_settings()))
+    return Lake(ObjectStore.from_settings(settings)), None
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    import duckdb
+
+    if args.format == "parquet" and not args.output:
+        return _fail("--format parquet needs --output FILE", 2)
+    lake, problem = _open_lake(get_settings())
+    if problem:
+        return _fail(problem)
     try:
         table = lake.query(args.sql)
     except duckdb.Error as exc:
         return _fail(f"query failed: {exc}")
     out = Path(args.output) if args.output else None
     if args.format == "parquet":
-        if out is None:
-            return _fail("--format parquet needs --output FILE")
         import pyarrow.parquet as pq
 
         pq.write_table(table, out)
@@ -152,37 +320,59 @@ def _format_table(table, max_rows: int = 200) -> str:
 
 def cmd_config(args: argparse.Namespace) -> int:
     settings = get_settings()
-    data = settings.model_dump()
-    data["effective"] = {"storage_url": settings.storage_url, "catalog_url": settings.catalog_url,
-                         "prefect_home": str(settings.prefect_home), "analysis_hash": settings.analysis_hash()}
+    data = masked(settings.model_dump())
+    data["effective"] = masked({"data_dir": str(settings.data_path), "storage_url": settings.storage_url,
+                                "catalog_url": settings.catalog_url, "prefect_home": str(settings.prefect_home),
+                                "analysis_hash": settings.analysis_hash()})
     print(json.dumps(data, indent=2))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gaitlake", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+def _data_dir_line(settings) -> str:
+    """One line: the data directory in use, and where that choice came from."""
+    if os.environ.get("GAITLAKE_DATA_DIR"):
+        source = "from GAITLAKE_DATA_DIR"
+    elif settings.data_dir.strip():
+        source = "from the data_dir setting"
+    else:
+        source = "the default user data dir; GAITLAKE_DATA_DIR changes it"
+    extra = "".join(f", {name} {mask_text(url)}" for name, url in
+                    (("store", settings.storage.url), ("catalog", settings.catalog.url)) if url)
+    return f"gaitlake: data dir {settings.data_path} ({source}){extra}"
 
-    p = sub.add_parser("process", help="process one video end to end and print its summary")
-    p.add_argument("video", help="path of the video file")
-    p.add_argument("--height-cm", type=float, help="runner height (scales pixels to metres)")
-    p.add_argument("--weight-kg", type=float, help="runner weight (for power)")
-    p.add_argument("--incline-deg", type=float, default=0.0, help="treadmill incline in degrees")
-    p.add_argument("--capture-fps", type=float, help="true capture rate of slow-motion footage")
-    p.add_argument("--joints", default="all", help="comma-separated: ankle,knee,elbow,hip,shoulder or all")
-    p.add_argument("--title", help="session title (default: file name)")
-    p.add_argument("--user-id", help="owner of the session in the catalog")
-    p.add_argument("--max-frames", type=int, help="analyse only the first N frames")
-    p.add_argument("--json", metavar="OUT", help="write the summary document (GET /summary/ shape) here")
+
+def build_parser() -> argparse.ArgumentParser:
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES.values())
+    parser = Parser(prog="gaitlake", description=__doc__, epilog=epilog)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                title="commands", parser_class=Parser)
+
+    p = sub.add_parser("process", help="process one video end to end and print its summary",
+                       description="Process one running video end to end: pose, gait events, metrics, "
+                                   "rendered artifacts, lake. Options are checked before any work starts.",
+                       epilog=f"example:\n  {EXAMPLES['process']}")
+    p.add_argument("video", help="path of the video file (MP4, MOV, AVI, MKV or WebM)")
+    p.add_argument("--height-cm", metavar="CM", help="runner height, 50-260 cm (scales pixels to metres)")
+    p.add_argument("--weight-kg", metavar="KG", help="runner weight, 10-400 kg (for metabolic power)")
+    p.add_argument("--incline-deg", metavar="DEG", help="treadmill incline, -45 to 45 degrees (default 0)")
+    p.add_argument("--capture-fps", metavar="FPS", help="true capture rate of slow-motion footage, 1-10000")
+    p.add_argument("--joints", default="all", help="comma-separated ankle,knee,elbow,hip,shoulder, or all (default)")
+    p.add_argument("--title", help="session title (default: the file name)")
+    p.add_argument("--user-id", help="owner of the session in the catalog (a user id)")
+    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="analyse only the first N frames")
+    p.add_argument("--json", metavar="OUT", help="also write the summary document (GET summary shape) to OUT")
     p.set_defaults(func=cmd_process)
 
-    q = sub.add_parser("query", help="run DuckDB SQL over the lake views (sessions, frames, strides)")
-    q.add_argument("sql")
-    q.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table")
-    q.add_argument("--output", "-o", help="write to this file instead of stdout")
+    q = sub.add_parser("query", help="run DuckDB SQL over the lake views (sessions, frames, strides)",
+                       epilog=f"example:\n  {EXAMPLES['query']}")
+    q.add_argument("sql", help="one SQL statement over the views sessions, frames and strides")
+    q.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",
+                   help="output format (default: table)")
+    q.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of stdout (needed for parquet)")
     q.set_defaults(func=cmd_query)
 
-    c = sub.add_parser("config", help="show the effective settings")
+    c = sub.add_parser("config", help="show the effective settings (secrets masked)",
+                       epilog=f"example:\n  {EXAMPLES['config']}")
     c.set_defaults(func=cmd_config)
 
     from api.cli import register_cli as register_api_cli
@@ -190,16 +380,45 @@ def build_parser() -> argparse.ArgumentParser:
     register_api_cli(sub)
     __import__("flows.cli", fromlist=["register_cli"]).register_cli(sub)  # worker, reprocess, compact, ingest
     __import__("tasks.report_cli", fromlist=["register_cli"]).register_cli(sub)  # report
+    _finish(parser)
     return parser
+
+
+def _positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {raw!r}")
+    return value
+
+
+def _finish(parser: argparse.ArgumentParser, path: str = "") -> None:
+    """Every (sub)parser: no abbreviations, known to its namespace (for errors), a help on every argument."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                child.allow_abbrev = False
+                child.set_defaults(_parser=child)
+                _finish(child, f"{path} {name}".strip())
+        elif action.help is None:
+            action.help = FALLBACK_HELP.get((path, action.dest))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        settings = get_settings()
+        _SECRETS[:] = secret_values(settings)
+        install_log_masking(settings)
+        print(_data_dir_line(settings), file=sys.stderr)
         return args.func(args)
     except SettingsError as exc:
         return _fail(f"invalid configuration: {exc}", 2)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
 
 
 if __name__ == "__main__":

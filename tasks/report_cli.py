@@ -1,19 +1,53 @@
-"""``gaitlake report SESSION_ID [-o OUT.png]``: the session's chart report, written locally from the lake.
+"""``gaitlake report SESSION_ID [-o OUT.png]``: a session's artifacts, found by its id.
 
-Also ``--snapshots DIR`` (re-render the gait-phase and form snapshots and the
-analysed video into DIR, from the lake and the stored source video; no pose)
-and ``--comments`` (print the rule engine's coaching for every block).
+Lists where ``gaitlake process`` stored the session's analysed video, snapshots
+and chart report (local paths, or object-store URLs at scale), then writes the
+chart report locally from the lake. Also ``--snapshots DIR`` (re-render the
+gait-phase and form snapshots and the analysed video into DIR, from the lake and
+the stored source video; no pose) and ``--comments`` (print the rule engine's
+coaching for every block).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import posixpath
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _fail(message: str, code: int = 1) -> int:
     print(f"gaitlake: {message}", file=sys.stderr)
     return code
+
+
+def artifact_lines(store, images: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(label, where)`` for a session's stored artifacts (an images document, see tasks/render.py).
+
+    ``where`` is a local path for the file store, else the object's URL (``s3://...``).
+    """
+    def where(key: str) -> str:
+        return store.path(key) if store.is_local else store.uri(key)
+
+    lines = []
+    if images.get("video"):
+        lines.append(("analysed video", where(images["video"])))
+    snapshots = [k for group in ("gait", "form") for k in _leaves(images.get(group))]
+    if snapshots:
+        folder = posixpath.commonpath(snapshots) if len(snapshots) > 1 else posixpath.dirname(snapshots[0])
+        lines.append(("snapshots", f"{len(snapshots)} JPEGs under {where(folder)}/ (gait/, form/)"))
+    if images.get("report"):
+        lines.append(("report", where(images["report"])))
+    return lines
+
+
+def _leaves(node: Any) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [leaf for value in node.values() for leaf in _leaves(value)]
+    return []
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -23,6 +57,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tasks.render import RenderData, render_report_png
 
     settings = get_settings()
+    if not settings.storage.url and not (settings.data_path / "store").is_dir():
+        return _fail(f"session {args.session_id} is not in the lake: nothing has been processed with the "
+                     f"data dir {settings.data_path} (set GAITLAKE_DATA_DIR to the one `gaitlake process` used)")
     store = ObjectStore.from_settings(settings)
     lake = Lake(store)
     manifest = lake.current_manifest(args.session_id)
@@ -33,6 +70,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         return _fail(f"session {args.session_id} has no frames table")
     sessions = tables.get("sessions")
     row = sessions.slice(0, 1).to_pylist()[0] if sessions is not None and sessions.num_rows else {}
+    images = json.loads(row["images_doc"]) if row.get("images_doc") else None
+    print(f"session {args.session_id} ({manifest.pipeline_version}), stored artifacts:")
+    for label, where in (artifact_lines(store, images) if images else []) or [("none", "not rendered")]:
+        print(f"  {label:<15} {where}")
     data = RenderData.from_tables(tables["frames"], sessions, tables.get("strides"))
     out = Path(args.output or f"report-{args.session_id}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -68,9 +109,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers) -> None:
     """Add ``report`` to the ``gaitlake`` command line."""
-    p = subparsers.add_parser("report", help="write a session's chart report (PNG) from the lake")
-    p.add_argument("session_id")
-    p.add_argument("-o", "--output", help="PNG file to write (default: report-SESSION_ID.png)")
+    p = subparsers.add_parser("report", help="list a session's stored artifacts and write its chart report (PNG)",
+                              description="Find a session's artifacts by its id: list where its analysed video, snapshots "
+                                          "and chart report are stored, then write the chart report locally "
+                                          "from the lake.",
+                              epilog="example:\n  gaitlake report SESSION_ID -o report.png --comments")
+    p.add_argument("session_id", help="the session's id (printed by gaitlake process)")
+    p.add_argument("-o", "--output", metavar="PNG", help="PNG file to write (default: report-SESSION_ID.png)")
     p.add_argument("--snapshots", metavar="DIR", help="also re-render the analysed video and snapshots into DIR")
     p.add_argument("--comments", action="store_true", help="also print the rule-based coaching for every block")
     p.add_argument("--units", choices=("metric", "imperial"), default="metric", help="units of --comments")

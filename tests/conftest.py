@@ -1,8 +1,10 @@
 """Shared fixtures: an isolated data directory per test, real videos from ../shared, real pose."""
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -17,6 +19,19 @@ WALKING = VIDEOS / "walking-multiperson-30fps.mp4"
 # Prefect and Ultralytics read their homes at import: give the whole test run its own,
 # before anything imports them. Explicitly set variables are respected.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="gaitlake-tests-"))
+# Everything a test run puts in the system temp directory goes under the session home
+# instead, and the home is removed when the run ends (GAITLAKE_KEEP_TEST_TMP=1 keeps it):
+# pytest's tmp_path, tempfile.mkdtemp (gaitlake-schemathesis-*, gaitlake-weed-*), and,
+# through TMPDIR, child processes: SeaweedFS's sockets and weed.*.log files, Ray's
+# session directory, Prefect's server. The name stays short: Ray's socket paths must fit
+# in 107 bytes.
+_SESSION_TMP = _SESSION_HOME / "t"
+_SESSION_TMP.mkdir()
+tempfile.tempdir = str(_SESSION_TMP)
+os.environ["TMPDIR"] = str(_SESSION_TMP)
+# No test writes to the user's real data directory (the embedded default): tests that
+# need one use the `settings` fixture or set GAITLAKE_DATA_DIR themselves.
+os.environ.setdefault("GAITLAKE_DATA_DIR", str(_SESSION_HOME / "data"))
 os.environ.setdefault("PREFECT_HOME", str(_SESSION_HOME / "prefect"))
 os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -107,3 +122,9 @@ def pytest_sessionfinish(session, exitstatus):
             ray.shutdown()
     except ImportError:
         pass
+
+
+@atexit.register  # registered first, so it runs last: after Prefect's and Ray's own exit hooks
+def _remove_session_home() -> None:
+    if os.environ.get("GAITLAKE_KEEP_TEST_TMP") != "1":
+        shutil.rmtree(_SESSION_HOME, ignore_errors=True)

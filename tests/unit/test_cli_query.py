@@ -41,7 +41,7 @@ def test_query_formats(lake, capsys, tmp_path):
 
 def test_bad_sql_is_one_clear_line(lake, capsys):
     assert main(["query", "select nope from sessions"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if not line.startswith("gaitlake: data dir")]
     assert len(err) >= 1 and err[0].startswith("gaitlake: query failed")
 
 
