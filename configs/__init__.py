@@ -57,6 +57,18 @@ class IngestSettings(_Section):
     process: bool = True
 
 
+class ProcessingSettings(_Section):
+    """The session queue: leases, attempts, the warm worker (see README "Processing queue")."""
+    concurrency: int = Field(1, ge=1)
+    lease_s: float = Field(60.0, gt=0)
+    max_attempts: int = Field(3, ge=1)
+    poll_interval_s: float = Field(1.0, gt=0)
+    reconcile_interval_s: float = Field(30.0, gt=0)
+    orchestration_timeout_s: float = Field(120.0, gt=0)
+    embedded_worker: bool = True
+    shutdown_grace_s: float = Field(5.0, ge=0)
+
+
 class ReprocessSettings(_Section):
     concurrency: int = 4
 
@@ -79,6 +91,8 @@ class VideoSettings(_Section):
     min_frames: int
     decoder: Literal["auto", "opencv", "nvdec"] = "auto"
     prefetch_chunks: int = Field(2, ge=0)
+    max_decode_mb: int = Field(1024, gt=0)
+    min_decoded_share: float = Field(0.5, ge=0, le=1)
 
 
 class PoseSettings(_Section):
@@ -212,6 +226,7 @@ class Settings(_Section):
     analysis: AnalysisSettings
     api: ApiSettings = Field(default_factory=ApiSettings)
     pipeline: PipelineSettings = PipelineSettings()
+    processing: ProcessingSettings = ProcessingSettings()
     ingest: IngestSettings = IngestSettings()
     reprocess: ReprocessSettings = ReprocessSettings()
     compact: CompactSettings = CompactSettings()

@@ -12,6 +12,7 @@ import difflib
 import json
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 from configs import SettingsError, get_settings, install_log_masking, mask_text, masked, secret_values
@@ -180,6 +181,10 @@ def cmd_process(args: argparse.Namespace) -> int:
     from storage.objectstore import ObjectStore
 
     store, catalog = ObjectStore.from_settings(settings), Catalog.from_settings(settings)
+    from flows.queue import new_owner_id
+    from storage.catalog import SessionStatus, utcnow
+
+    owner = new_owner_id("process")  # the session is inserted already claimed by this command
     try:
         row = create_session_from_path(
             store, catalog, Path(args.video),
@@ -190,19 +195,20 @@ def cmd_process(args: argparse.Namespace) -> int:
             incline_deg=args.incline_deg,
             capture_fps=args.capture_fps,
             joints=args.joints,
+            status=SessionStatus.PROCESSING, lease_owner=owner, attempts=1,
+            lease_expires_at=utcnow() + timedelta(seconds=settings.processing.lease_s),
         )
     except IntakeError as exc:
         return _fail(str(exc))
-    print(f"session {row.id}: queued ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]})",
+    print(f"session {row.id}: accepted ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]})",
           file=sys.stderr)
-    from flows.process import EXPECTED_FAILURES, process_session
+    from flows.queue import run_one_shot
 
     try:
-        outcome = process_session(row.id, max_frames=args.max_frames)
-    except EXPECTED_FAILURES as exc:
-        return _fail(f"session {row.id} failed: {exc}")
-    except KeyboardInterrupt:
-        return _fail(f"session {row.id} interrupted; nothing was written to the lake", 130)
+        outcome = run_one_shot(settings, row.id, owner, max_frames=args.max_frames)
+    except Exception:  # noqa: BLE001 - the reason is on the row, in one sentence
+        failed = catalog.get_session(row.id)
+        return _fail(f"session {row.id} failed: {failed.error if failed else 'unknown reason'}")
     _print_summary(row.id, outcome)
     _print_artifacts(row.id, outcome, settings)
     if args.json and "summary" in outcome:
