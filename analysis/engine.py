@@ -53,16 +53,12 @@ class EngineParams:
     default_height_m : float
         Stature assumed for the image scale when the runner's is unknown
         (flagged in quality).
-    event_method : str
-        IC/TO definition, one of ``analysis.events.EVENT_METHODS``
-        (``velocity``: chosen by measurement, docs/analysis.md "Event timing").
     """
 
     min_keypoint_conf: float = 0.2
     lowpass_hz: float = 8.0
     max_gap_s: float = 0.1
     default_height_m: float = geo.DEFAULT_HEIGHT_M
-    event_method: str = "velocity"
 
 
 @dataclass(frozen=True)
@@ -539,12 +535,9 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     side_events = {}
     events: list[GaitEvent] = []
     for side, pref in (("left", "l"), ("right", "r")):
-        ank = KP.LEFT_ANKLE if side == "left" else KP.RIGHT_ANKLE
-        # IC/TO frames and their sub-frame instants (fractional frames), params.event_method
-        found = ev.side_events(params.event_method, u_ankle[side], -xy[:, ank, 1],
-                               angles[f"{pref}kne_angle"], eff_fps, valid)
-        contact[side] = found["mask"]
-        ic, to, ic_f, to_f = found["IC"], found["TO"], found["IC_f"], found["TO_f"]
+        ic, to = ev.events_from_mask(contact[side], valid)
+        # sub-frame instants (fractional frames) of IC and TO
+        ic_f, to_f = ev.subframe_event_frames(u_ankle[side], v_stance[side], ic, to)
         side_events[side] = {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f}
         for f, x in zip(ic.tolist(), ic_f.tolist()):
             events.append(GaitEvent(side, "IC", f, x / eff_fps))
