@@ -85,3 +85,62 @@ def test_compact_lake_flow_and_cli(settings, capsys):
     _fill(lake, n=12, dates=2)
     assert main(["compact", "--min-files", "2", "--grace-s", "0"]) == 0
     assert "served files 36 -> 6" in capsys.readouterr().out
+
+
+def _session_row(sid: str, footstrike: str | None) -> dict[str, pa.Table]:
+    """One session as the pipeline lays it out (tasks.results), with or without a foot strike."""
+    from tasks.results import sessions_table, strides_table
+
+    sessions = sessions_table({"title": f"run {sid}", "fps": 60.0}, {"cadence_spm": 170.0, "footstrike": footstrike},
+                              {"quality_doc": {"runner_share": 1.0}})
+    strides = strides_table([{"side": "left", "stride_time_s": 0.7, "footstrike": footstrike},
+                             {"side": "right", "stride_time_s": 0.71, "footstrike": footstrike}])
+    return {"sessions": sessions, "strides": strides}
+
+
+def test_compaction_unifies_a_missing_foot_strike_with_a_present_one(lake):
+    # A session without a foot strike stores a null double (sessions) / a null-typed column
+    # (strides); one with stores a string. Compaction used to fail: "string vs double".
+    strikes = {"s0": None, "s1": "rearfoot", "s2": None, "s3": "forefoot"}
+    for sid, strike in strikes.items():
+        lake.write_session(sid, "v1", "h", _session_row(sid, strike), date="2026-04-01")
+    assert lake.read_table("s0", "sessions").schema.field("footstrike").type == pa.float64()
+    assert lake.read_table("s1", "sessions").schema.field("footstrike").type == pa.string()
+    report = lake.compact(min_files=2)
+    assert report["skipped"] == {} and report["partitions"] == 2 and report["files_after"] == 2
+    con = lake.connect()
+    assert dict(con.execute("select session_id, footstrike from sessions").fetchall()) == strikes
+    assert sorted(con.execute("select session_id, footstrike from strides where side = 'left'").fetchall()) == \
+        sorted(strikes.items())
+    for sid, strike in strikes.items():
+        manifest = lake.current_manifest(sid)
+        assert set(manifest.compacted) == {"sessions", "strides"}
+        assert lake.read_table(sid, "sessions").column("footstrike").to_pylist() == [strike]
+
+
+def test_a_partition_that_cannot_be_merged_is_left_exactly_as_it_was(lake):
+    for i in range(3):  # date 1: real conflicting values (a number, then text) -> not mergeable
+        tables = _session_row(f"a{i}", "rearfoot")
+        if i == 0:
+            tables["sessions"] = tables["sessions"].set_column(
+                tables["sessions"].column_names.index("footstrike"), "footstrike", pa.array([1.5]))
+        lake.write_session(f"a{i}", "v1", "h", tables, date="2026-04-01")
+    for i in range(3):  # date 2: fine
+        lake.write_session(f"b{i}", "v1", "h", _session_row(f"b{i}", None if i else "midfoot"), date="2026-04-02")
+    manifests_before = {f"a{i}": lake.store.read_bytes(f"lake/_manifests/a{i}/v1.json") for i in range(3)}
+    parts_before = [k for k in lake.store.list("lake") if "/part-" in k]
+    report = lake.compact(min_files=2)
+    assert list(report["skipped"]) == ["sessions/date=2026-04-01"]
+    assert "incompatible types" in report["skipped"]["sessions/date=2026-04-01"]
+    # The failed partition: no manifest rewritten, no compacted file written for it.
+    for i in range(3):
+        assert lake.current_manifest(f"a{i}").compacted.get("sessions") is None
+    assert all(lake.store.read_bytes(f"lake/_manifests/a{i}/v1.json") != manifests_before[f"a{i}"]
+               for i in range(3))  # their strides partition did compact...
+    new_parts = [k for k in lake.store.list("lake") if "/part-" in k and k not in parts_before]
+    assert not any(k.startswith("lake/sessions/date=2026-04-01/") for k in new_parts)
+    # ...and the other partitions compacted; every row still reads.
+    assert report["partitions"] == 3
+    con = lake.connect()
+    assert con.execute("select count(*) from sessions").fetchone()[0] == 6
+    assert con.execute("select count(*) from strides").fetchone()[0] == 12
