@@ -131,6 +131,31 @@ def _selected_joints(joints: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(j for j in ang.JOINTS if j in js)
 
 
+#: Blocks of the summary document: metric name -> the per-stride column and session value it shows.
+SUMMARY_DOCUMENT_METRICS: dict[str, dict[str, str]] = {
+    "performance_metrics": {"speed": "speed_mps", "pace": "pace_min_per_km", "cadence": "cadence_spm",
+                            "power": "power_w", "normalized_power": "normalized_power_w_per_kg"},
+    "running_mechanics": {"contact_time": "contact_time_s", "flight_time": "flight_time_s",
+                          "stride_time": "stride_time_s", "stride_length": "stride_length_m"},
+    "balance_and_posture": {"balance": "balance_pct", "contact_angle": "contact_angle_deg"},
+}
+#: Per-stride columns derived from the stride's speed (one belt-speed reading each, see below).
+SPEED_DERIVED = ("speed_mps", "pace_min_per_km", "power_w", "normalized_power_w_per_kg")
+
+
+def _measuring_strides(rows: list[dict], key: str, mode: str | None, near: str | None) -> list[dict]:
+    """The strides whose ``key`` enters the session's statistics of it.
+
+    All strides, except for speed-derived metrics on a treadmill with a near leg:
+    every stride reads the near foot's stance inside it, so a far-leg stride
+    repeats its neighbour's reading and only the near leg's strides count (each
+    belt-speed reading once, ``m.treadmill_belt_speed_mps``).
+    """
+    if key in SPEED_DERIVED and mode == "treadmill" and near in ("left", "right"):
+        return [r for r in rows if r.get("side") == near]
+    return rows
+
+
 @dataclass
 class SessionAnalysis:
     """Everything the engine measured on one session (see module docs)."""
@@ -154,65 +179,56 @@ class SessionAnalysis:
             keys += [f"l{p}_angle", f"r{p}_angle"]
         return keys
 
-    def _stride_values(self, key: str) -> list:
-        return [s.get(key) for s in self.strides]
-
-    def _speed_values(self, key: str) -> list:
-        """Per-stride values of a speed-derived metric, each belt-speed reading once.
-
-        On a treadmill with a near leg, every stride reads the near foot's stance
-        inside it, so a far-leg stride repeats its neighbour's reading: only the
-        near leg's strides are listed (``m.treadmill_belt_speed_mps``).
-        """
-        near = self.quality.get("near_leg")
-        if self.quality.get("mode") == "treadmill" and near in ("left", "right"):
-            return [s.get(key) for s in self.strides if s.get("side") == near]
-        return self._stride_values(key)
+    def _block(self, key: str) -> dict:
+        """``{min, max, avg, values}`` of one per-stride metric: ``values`` and their min/max over
+        the strides that measure it (:func:`_measuring_strides`), ``avg`` the session's value
+        (``summary[key]``), so that every output shows one number per quantity; all null when
+        the session value is null (too few strides)."""
+        rows = _measuring_strides(self.strides, key, self.quality.get("mode"), self.quality.get("near_leg"))
+        stats = _stats(r.get(key) for r in rows)
+        avg = self.summary.get(key)
+        if avg is None:
+            return {"min": None, "max": None, "avg": None, "values": stats["values"]}
+        return {**stats, "avg": avg}
 
     def summary_document(self) -> dict:
         """Blocks of GET /running/sessions/{id}/summary/ (without user_information,
         session_date and summary_text, which the API adds)."""
         s = self.summary
-        doc = {
-            "performance_metrics": {
-                "speed": _stats(self._speed_values("speed_mps")),
-                "pace": _stats(self._speed_values("pace_min_per_km")),
-                "cadence": _stats(self._stride_values("cadence_spm")),
-                "power": _stats(self._speed_values("power_w")),
-                "normalized_power": _stats(self._speed_values("normalized_power_w_per_kg")),
-            },
-            "running_mechanics": {
-                "contact_time": _stats(self._stride_values("contact_time_s")),
-                "flight_time": _stats(self._stride_values("flight_time_s")),
-                "stride_time": _stats(self._stride_values("stride_time_s")),
-                "stride_length": _stats(self._stride_values("stride_length_m")),
-                "footstrike": s.get("footstrike"),
-            },
-            "balance_and_posture": {
-                "balance": _stats(self._stride_values("balance_pct")),
-                "contact_angle": _stats(self._stride_values("contact_angle_deg")),
-            },
-            "distance_and_duration": {
-                "total_distance": s.get("total_distance_m"),
-                "total_time": s.get("total_time_s"),
-            },
-        }
+        doc: dict = {block: {name: self._block(key) for name, key in names.items()}
+                     for block, names in SUMMARY_DOCUMENT_METRICS.items()}
+        doc["running_mechanics"]["footstrike"] = s.get("footstrike")
+        doc["distance_and_duration"] = {"total_distance": s.get("total_distance_m"),
+                                        "total_time": s.get("total_time_s")}
         return json_safe(doc)
 
     def details_document(self) -> dict:
         """Session details: ``metrics`` and ``angles`` (key -> per-frame array),
-        ``all_timestamps`` (s) and ``calculated_metrics`` (``<metric>_avg/_min/_max``)."""
+        ``all_timestamps`` (s) and ``calculated_metrics`` (``<metric>_avg/_min/_max``).
+
+        A metric of the summary document gets that document's avg/min/max (the
+        session value and the stride extremes); ``posture_angle_avg`` is the
+        session's ``posture_angle_deg``; other series (joint angles, cumulative
+        distance) are summarised over their frames."""
         metric_keys = ["speed", "pace", "cadence", "contact_time", "flight_time", "stride_time",
                        "stride_length", "power", "normalized_power", "balance", "contact_angle",
                        "distance"]
         metrics = {k: self.frame_series[k] for k in metric_keys if k in self.frame_series}
         angles = {k: self.frame_series[k] for k in self.angle_keys()}
+        per_stride = {name: key for names in SUMMARY_DOCUMENT_METRICS.values() for name, key in names.items()}
         calc = {}
         for k, v in {**metrics, **angles}.items():
+            if k in per_stride:
+                block = self._block(per_stride[k])
+                for stat in ("avg", "min", "max"):
+                    calc[f"{k}_{stat}"] = block[stat]
+                continue
             f = v[np.isfinite(v)]
             calc[f"{k}_avg"] = float(f.mean()) if f.size else None
             calc[f"{k}_min"] = float(f.min()) if f.size else None
             calc[f"{k}_max"] = float(f.max()) if f.size else None
+        if "posture_angle_avg" in calc:
+            calc["posture_angle_avg"] = self.summary.get("posture_angle_deg")
         return json_safe({"metrics": metrics, "angles": angles,
                        "all_timestamps": self.time_s, "calculated_metrics": calc})
 
@@ -589,9 +605,11 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
                        f"{MIN_STRIDES} per side needed): stride statistics are null.")
 
     def mean_of(key):
+        """Session value of a per-stride metric: the mean over the strides that measure it."""
         if not enough:
             return None
-        v = np.array([r[key] for r in rows if r.get(key) is not None], dtype=float)
+        v = np.array([r[key] for r in _measuring_strides(rows, key, mode, near) if r.get(key) is not None],
+                     dtype=float)
         v = v[np.isfinite(v)]
         return float(v.mean()) if v.size else None
 
