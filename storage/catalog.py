@@ -196,7 +196,7 @@ class Catalog:
         """Run the Alembic migrations up to ``revision`` (once per URL and process).
 
         A database created by :meth:`create_all` before migrations existed
-        (tables present, no ``alembic_version``) is stamped at the first
+        (tables present, no version table) is stamped at the first
         revision, then upgraded.
         """
         with _MIGRATED_LOCK, _migration_file_lock(self.url):
@@ -204,12 +204,14 @@ class Catalog:
                 return
             from alembic import command
 
+            from storage.migrations import LEGACY_VERSION_TABLE, VERSION_TABLE
+
             config = alembic_config(self.url)
             with self.engine.connect() as connection:
                 names = set(inspect(connection).get_table_names())
                 connection.commit()
                 config.attributes["connection"] = connection
-                if "sessions" in names and "alembic_version" not in names:
+                if "sessions" in names and not names & {VERSION_TABLE, LEGACY_VERSION_TABLE}:  # env.py adopts legacy
                     command.stamp(config, FIRST_REVISION)
                 command.upgrade(config, revision)
                 connection.commit()

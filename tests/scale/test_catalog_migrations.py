@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from storage.catalog import Base, Catalog, SessionStatus, User
+from storage.migrations import VERSION_TABLE
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -20,8 +21,8 @@ def test_migrations_reach_the_models_schema(catalog_url):
     catalog = Catalog(catalog_url)
     catalog.migrate()
     with catalog.engine.connect() as con:
-        diff = compare_metadata(MigrationContext.configure(con, opts={"compare_type": True}), Base.metadata)
-        version = con.execute(text("select version_num from alembic_version")).scalar()
+        diff = compare_metadata(MigrationContext.configure(con, opts={"compare_type": True, "version_table": VERSION_TABLE}), Base.metadata)
+        version = con.execute(text(f"select version_num from {VERSION_TABLE}")).scalar()
     # A model change without a migration fails here: add one under storage/migrations/versions.
     assert diff == [], f"models and migrations differ: {diff}"
     assert version is not None
@@ -50,7 +51,53 @@ def test_a_database_made_by_create_all_is_adopted(tmp_path):
     fresh = Catalog(url)
     fresh.migrate()
     assert fresh.get_session("old") is not None
-    assert "alembic_version" in inspect(fresh.engine).get_table_names()
+    assert VERSION_TABLE in inspect(fresh.engine).get_table_names()
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from storage.catalog import MIGRATIONS_DIR, alembic_config
+
+    assert MIGRATIONS_DIR.is_dir()
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_the_catalog_shares_a_database_with_another_alembic_user(catalog_url):
+    """Prefect's server keeps its revision in alembic_version; the catalog keeps its own table."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(catalog_url)
+    with engine.begin() as con:  # what `prefect server start` leaves in a shared database
+        con.execute(text("create table alembic_version (version_num varchar(32) primary key)"))
+        con.execute(text("insert into alembic_version values ('91e2b8f3d6a4')"))
+    catalog = Catalog(catalog_url)
+    catalog.migrate()
+    catalog.create_session(id="shared")
+    again = Catalog(catalog_url)   # a second process: no re-stamp, no "Can't locate revision"
+    again.migrate()
+    with engine.connect() as con:
+        assert con.execute(text("select version_num from alembic_version")).scalars().all() == ["91e2b8f3d6a4"]
+        assert con.execute(text(f"select version_num from {VERSION_TABLE}")).scalars().all() == [_head()]
+    assert again.get_session("shared") is not None
+    for c in (catalog, again):
+        c.engine.dispose()
+    engine.dispose()
+
+
+def test_a_catalog_migrated_into_alembic_version_is_adopted(tmp_path):
+    url = f"sqlite:///{tmp_path / 'before.db'}"
+    legacy = Catalog(url)
+    legacy.create_all()
+    legacy.create_session(id="kept")
+    with legacy.engine.begin() as con:  # how catalogs were migrated before VERSION_TABLE
+        con.execute(text("create table alembic_version (version_num varchar(32) primary key)"))
+        con.execute(text(f"insert into alembic_version values ('{_head()}')"))
+    fresh = Catalog(url)
+    fresh.migrate()
+    with fresh.engine.connect() as con:
+        assert con.execute(text(f"select version_num from {VERSION_TABLE}")).scalars().all() == [_head()]
+    assert fresh.get_session("kept") is not None
 
 
 def test_settings_switch_the_catalog_to_postgresql(scale_settings, pg_url):
