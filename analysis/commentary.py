@@ -282,7 +282,10 @@ class SessionFacts:
 
     @classmethod
     def from_lake_row(cls, row: dict, profile: dict | None = None) -> "SessionFacts":
-        """From one row of the lake's ``sessions`` table (documents stored as JSON text)."""
+        """From one row of the lake's ``sessions`` table (documents stored as JSON text).
+
+        Prefer ``tasks.results.session_facts``: the lake's layout is the tasks layer's; this
+        stays until ``api/viewer`` uses that."""
         import json
 
         def doc(name):
@@ -302,12 +305,23 @@ class SessionFacts:
         return _num(self.metrics.get(key))
 
     def why_missing(self) -> str:
-        """One sentence on why stride metrics are null (from quality), or a generic one."""
-        for r in self.quality.get("reasons") or []:
-            if "Too few" in r or "not look at the runner" in r or "scale" in r.lower() or "Implausible" in r:
-                return r.rstrip(".") + "."
-        if self.quality.get("strides_used") == 0:
-            return "Too few complete strides were found in this recording."
+        """One sentence on why a metric is null, from the quality document's fields
+        (``px_per_m``, ``side_view``, ``strides_used``/``strides_left``/``strides_right``,
+        ``implausible_timing``/``suggested_capture_fps``), never from its English reasons."""
+        q = self.quality
+        if "px_per_m" in self.metrics and self.get("px_per_m") is None:
+            return "The image scale could not be estimated, so lengths and speeds are not measured."
+        if q.get("side_view") is False:
+            return "The camera does not look at the runner from the side, so sagittal metrics are unreliable."
+        if q.get("strides_used") == 0:
+            n_left, n_right = q.get("strides_left"), q.get("strides_right")
+            found = f" (left {n_left}, right {n_right})" if n_left is not None and n_right is not None else ""
+            return f"Too few complete strides were found{found}; at least two per side are needed."
+        if q.get("implausible_timing"):
+            fps = _num(q.get("suggested_capture_fps"))
+            hint = f" (about {fps:g} fps)" if fps else ""
+            return ("The timing is not humanly possible at this frame rate: the video is probably slow motion; "
+                    f"give its capture frame rate{hint}.")
         return "The recording did not give enough clean strides for it."
 
     # gait-document access -------------------------------------------------
@@ -358,12 +372,18 @@ def _cant(what: str, facts: SessionFacts) -> str:
 # ---------------------------------------------------------------------------
 # Assessments (one per quantity: value -> Finding)
 # ---------------------------------------------------------------------------
+def cadence_target(v: float, increase: float = CADENCE_INCREASE[0]) -> int:
+    """Step rate (steps/min) ``increase`` above the cadence the text shows (``round(v)``):
+    the one target every block names."""
+    return round(round(v) * (1 + increase))
+
+
 def assess_cadence(v: float | None) -> Finding:
     ref = f"{CADENCE_TYPICAL[0]:.0f}-{CADENCE_TYPICAL[1]:.0f} steps/min (Heiderscheit et al. 2011)"
     v = round(v) if v is not None else None  # judge the number the text shows
     if v is None:
         return Finding("cadence", "unknown", None, "steps/min", ref)
-    lo, hi = (round(v * (1 + CADENCE_INCREASE[0])), round(v * (1 + CADENCE_INCREASE[1])))
+    lo, hi = cadence_target(v, CADENCE_INCREASE[0]), cadence_target(v, CADENCE_INCREASE[1])
     if v < CADENCE_LOW:
         return Finding("cadence", "low", v, "steps/min", ref,
                        f"raise step rate 5-10 % (about {lo}-{hi} steps/min) with a metronome on easy runs")
@@ -552,8 +572,8 @@ def _mechanics(f: SessionFacts, u: Units) -> Comment:
         parts.append(s)
     if ft is not None:
         parts.append(f"Flight time was {u.ms(ft)} between steps.")
-    if ct is not None and st is not None and st > 0:
-        duty = ct / st
+    duty = f.get("duty_factor")
+    if duty is not None and st is not None:
         findings.append(Finding("duty_factor", "typical" if duty <= 0.40 else "info" if duty < DUTY_RUNNING_MAX
                                 else "high", duty, ""))
         if duty >= DUTY_RUNNING_MAX:
@@ -615,13 +635,14 @@ def _balance_posture(f: SessionFacts, u: Units) -> Comment:
 
 def _distance_duration(f: SessionFacts, u: Units) -> Comment:
     d, t = f.get("total_distance_m"), f.get("total_time_s")
-    n = f.quality.get("strides_used")
+    n_left, n_right = f.quality.get("strides_left"), f.quality.get("strides_right")
     if t is None:
         return Comment("summary", "distance_and_duration", _cant("Distance and duration", f),
                        (Finding("duration", "unknown"),), u.system)
     s = f"The analysed recording covers {u.duration(t)}"
     s += f" and {u.distance(d)} at the measured speed" if d is not None else ""
-    s += f" ({n} complete strides)." if n else "."
+    s += (f" ({n_left} complete left and {n_right} complete right strides)."
+          if f.quality.get("strides_used") and n_left is not None and n_right is not None else ".")
     if t < 60:
         s += (" That is a short snapshot: it describes your form at this moment well, but says nothing about "
               "how it holds up with fatigue. Film again near the end of a longer run to compare.")
@@ -712,7 +733,7 @@ def _form_contact(f: SessionFacts, u: Units) -> Comment:
                      "each step (Lieberman et al. 2015).")
         if cad is not None:
             parts.append(f"The simplest fix is cadence: at {cad:.0f} steps/min, stepping about 5 % quicker "
-                         f"({round(cad * 1.05)} steps/min) pulls the landing back under you (Heiderscheit et al. 2011).")
+                         f"({cadence_target(cad)} steps/min) pulls the landing back under you (Heiderscheit et al. 2011).")
         parts.append("Cue: 'land under your hips, push the ground behind you'.")
     elif fa.status == "moderate":
         parts.append("That is a moderate reach, typical of easy running; it should not grow as you speed up.")
@@ -887,7 +908,8 @@ def _gait_block(f: SessionFacts, u: Units, side: str, joint: str) -> Comment:
                          "a difference this size is worth watching.")
             findings.append(Finding(f"{joint}_asymmetry", "asymmetric", d, "deg"))
         elif d is not None:
-            parts.append(f"It matches your {other} side within {abs(d):.0f}° at {ph}.")
+            close = "to within a degree" if round(abs(d)) < 1 else f"within {abs(d):.0f}°"
+            parts.append(f"It matches your {other} side {close} at {ph}.")
     if sd is not None:
         if sd > VARIABILITY_DEG:
             parts.append(f"Stride to stride it varies by about {sd:.0f}° (SD), which is uneven; steady, relaxed "

@@ -98,9 +98,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"analysed video and {len(plan)} snapshots written to {folder}", file=sys.stderr)
 
     if args.comments:
-        from analysis.commentary import KINDS, SessionFacts, comments_for
+        from analysis.commentary import KINDS, comments_for
+        from tasks.results import session_facts
 
-        facts = SessionFacts.from_lake_row(row)
+        facts = session_facts(row)
         for kind in KINDS:
             for block, c in comments_for(kind, facts, args.units).items():
                 print(f"[{kind}/{block}]\n{c.text}\n")

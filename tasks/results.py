@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from analysis.commentary import SessionFacts
 from analysis.engine import json_safe
 from analysis.keypoints import KEYPOINT_NAMES
 from analysis.tracking import RunnerTrack
@@ -85,3 +86,29 @@ def sessions_table(meta: dict[str, Any], summary: dict[str, Any], documents: dic
     for name, document in documents.items():
         columns[name] = pa.array([to_json(document)], pa.string())
     return pa.table(columns)
+
+
+#: The sessions row's document columns (JSON text), by their name in the row.
+DOCUMENT_COLUMNS = ("summary_doc", "details_doc", "form_doc", "gait_doc", "quality_doc")
+
+
+def session_documents(row: dict[str, Any]) -> dict[str, dict]:
+    """The documents of one sessions row, parsed (``{}`` for a missing or unreadable one)."""
+    out: dict[str, dict] = {}
+    for name in DOCUMENT_COLUMNS:
+        value = row.get(name)
+        if isinstance(value, str) and value:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = {}
+        out[name] = value if isinstance(value, dict) else {}
+    return out
+
+
+def session_facts(row: dict[str, Any], profile: dict | None = None) -> SessionFacts:
+    """The numbers commentary may use, from one sessions row: its documents and its scalars."""
+    docs = session_documents(row)
+    scalars = {k: v for k, v in row.items() if k not in DOCUMENT_COLUMNS}
+    return SessionFacts.from_documents(docs["summary_doc"], docs["form_doc"], docs["gait_doc"],
+                                       docs["quality_doc"], scalars, profile)

@@ -2,12 +2,13 @@
 advice that flips at the reference thresholds, honesty about null metrics."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 
 from analysis.commentary import (FORM_BLOCKS, GAIT_BLOCKS, KINDS, SUMMARY_BLOCKS, SessionFacts, Units,
-                                 comment, comments_for)
+                                 cadence_target, comment, comments_for)
 
 
 @pytest.mark.parametrize("system", ["metric", "imperial"])
@@ -20,7 +21,64 @@ def test_every_block_is_produced_for_the_treadmill_session(treadmill_facts, syst
             assert len(c.text) > 80, (kind, block, c.text)
             assert "could not be assessed" not in c.text, (kind, block, c.text)
             assert re.search(r"\d", c.text), (kind, block)
-    assert set(SUMMARY_BLOCKS) | set(FORM_BLOCKS) | set(GAIT_BLOCKS) == {b for bs in KINDS.values() for b in bs}
+
+
+def _spec_blocks() -> dict[str, set[str]]:
+    """The thread block names the shared spec gives each commentary kind."""
+    from tests.conftest import SHARED
+
+    path = SHARED / "spec" / "running-openapi.json"
+    if not path.exists():
+        pytest.skip(f"{path} is missing")
+    paths = json.loads(path.read_text())["paths"]
+
+    def schema(p, method, status):
+        return paths[p][method]["responses"][status]["content"]["application/json"]["schema"]
+
+    summary = schema("/running/sessions/{session_id}/summary/", "get", "200")["properties"]["summary_text"]
+    return {"summary": set(summary["properties"]),
+            "form": set(schema("/running/sessions/{session_id}/form-recommendations/", "post", "201")["required"]),
+            "recommendation": set(schema("/running/sessions/{session_id}/recommendation/", "post", "201")["required"])}
+
+
+def test_blocks_are_the_specs_thread_blocks():
+    spec = _spec_blocks()
+    assert {"summary": set(SUMMARY_BLOCKS), "form": set(FORM_BLOCKS), "recommendation": set(GAIT_BLOCKS)} == spec
+    assert {kind: set(blocks) for kind, blocks in KINDS.items()} == spec
+
+
+def test_why_missing_reads_the_quality_fields_not_reason_texts():
+    def why(quality, **metrics):
+        return SessionFacts(metrics=metrics, quality=quality).why_missing()
+
+    # English reasons alone say nothing: the fields decide
+    assert why({"reasons": ["Too few complete strides (left 1, right 0)"]}) == \
+        "The recording did not give enough clean strides for it."
+    assert why({"strides_used": 0, "strides_left": 1, "strides_right": 0}) == \
+        "Too few complete strides were found (left 1, right 0); at least two per side are needed."
+    assert "from the side" in why({"side_view": False, "strides_used": 0})
+    assert "about 240 fps" in why({"implausible_timing": True, "suggested_capture_fps": 240.0, "strides_used": 6})
+    assert "image scale" in why({"strides_used": 6}, px_per_m=None)
+
+
+@pytest.mark.parametrize("cadence, target", [(168.6, 177), (169.4, 177), (171.3, 180), (160.0, 168)])
+def test_one_cadence_target_from_the_shown_cadence(cadence, target):
+    """5 % above the number the text shows (round(cadence)), in the cadence and the landing blocks alike."""
+    assert cadence_target(cadence) == target
+    facts = _facts(cadence_spm=cadence, contact_angle_deg=25.0)
+    form = comment("form", "contact_angle", facts).text
+    assert f"({target} steps/min)" in form
+    perf = comment("summary", "performance_metrics", facts).text
+    assert f"about {target}" in perf or "right in the" in perf
+
+
+def test_sides_matching_to_the_degree_do_not_read_within_zero(treadmill_docs):
+    gait = json.loads(json.dumps(treadmill_docs["gait_doc"]))
+    gait["right"]["angles"]["rkne_angle"]["current"] = list(gait["left"]["angles"]["lkne_angle"]["current"])
+    gait["right"]["phases"] = gait["left"]["phases"]
+    facts = SessionFacts(metrics={}, gait=gait)
+    text = comment("recommendation", "left_knee_angle", facts).text
+    assert "to within a degree at mid-stance" in text and "within 0°" not in text
 
 
 def test_metric_texts_name_the_sessions_values(treadmill_docs, treadmill_facts):
