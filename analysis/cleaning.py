@@ -375,3 +375,34 @@ def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) ->
             if e - s > pad:
                 col[s:e] = sosfiltfilt(sos, col[s:e], padlen=padlen(e - s))
     return arr
+
+
+def periodic_mean(series: np.ndarray, period_frames: float) -> np.ndarray:
+    """Centred running mean over exactly one (fractional) period, NaN-aware.
+
+    ``mean(t) = (C(t + P/2) - C(t - P/2)) / P`` with ``C`` the running
+    integral of the linearly interpolated series, so a component that repeats
+    every ``P`` frames (the pelvis's within-step speed fluctuation when ``P``
+    is the step period) is removed exactly, while slower motion passes (gain
+    ``sinc(f P / fps)``: 84 % at 0.9 Hz for a 0.36 s step). Interior NaN runs
+    are interpolated first, leading and trailing ones stay NaN; the ends are
+    extended by their odd reflection (level and slope continue), as in
+    :func:`lowpass`.
+    """
+    x = np.array(series, dtype=np.float64, copy=True)
+    ok = np.isfinite(x)
+    out = np.full_like(x, np.nan)
+    if ok.sum() < 3 or not (period_frames and period_frames > 1):
+        return x
+    i0, i1 = np.flatnonzero(ok)[[0, -1]]
+    idx = np.arange(i0, i1 + 1)
+    seg = np.interp(idx, np.flatnonzero(ok), x[ok])
+    n = seg.size
+    pad = min(int(math.ceil(period_frames)) + 1, n - 1)
+    ext = np.r_[2 * seg[0] - seg[pad:0:-1], seg, 2 * seg[-1] - seg[-2:-pad - 2:-1]]
+    c = np.r_[0.0, np.cumsum(0.5 * (ext[1:] + ext[:-1]))]       # integral at each sample
+    pos = np.arange(n) + pad
+    h = 0.5 * period_frames
+    grid = np.arange(ext.size, dtype=np.float64)
+    out[i0:i1 + 1] = (np.interp(pos + h, grid, c) - np.interp(pos - h, grid, c)) / period_frames
+    return out

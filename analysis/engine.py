@@ -53,12 +53,16 @@ class EngineParams:
     default_height_m : float
         Stature assumed for the image scale when the runner's is unknown
         (flagged in quality).
+    event_method : str
+        IC/TO definition, one of ``analysis.events.EVENT_METHODS``
+        (``velocity``: chosen by measurement, docs/analysis.md "Event timing").
     """
 
     min_keypoint_conf: float = 0.2
     lowpass_hz: float = 8.0
     max_gap_s: float = 0.1
     default_height_m: float = geo.DEFAULT_HEIGHT_M
+    event_method: str = "velocity"
 
 
 @dataclass(frozen=True)
@@ -445,6 +449,25 @@ def _curve(series: np.ndarray, a: int, b: int) -> np.ndarray:
     return np.interp(np.linspace(0, seg.size - 1, CURVE_POINTS), np.arange(seg.size), seg)
 
 
+def pelvis_reference(fwd: np.ndarray, pel_fwd: np.ndarray, fps: float) -> np.ndarray:
+    """The pelvis track that foot positions are referred to (px, forward).
+
+    The pelvis averaged over exactly one step period
+    (:func:`cleaning.periodic_mean`; the step is half the ankles' stride
+    period): the within-step pelvis speed fluctuation, which would add a
+    stride-locked bias to the foot velocity, cancels, while the camera's own
+    motion (a panning or hand-held camera moves every keypoint alike) is
+    kept and so cancels in ``ankle - reference``. Without a measurable
+    stride, the 0.5 Hz low-pass (:data:`PELVIS_CUTOFF_HZ`) of before, which
+    let a 0.9 Hz camera sway through into the foot track.
+    """
+    periods = [ev.stride_period_frames(fwd[:, k] - pel_fwd, fps) for k in (KP.LEFT_ANKLE, KP.RIGHT_ANKLE)]
+    periods = [p for p in periods if p]
+    if not periods:
+        return cleaning.lowpass(pel_fwd, fps, PELVIS_CUTOFF_HZ)
+    return cleaning.periodic_mean(pel_fwd, 0.5 * float(np.median(periods)))
+
+
 def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = None,
             frame_size: tuple[int, int] | None = None, params: EngineParams | None = None) -> SessionAnalysis:
     """Analyse one runner's keypoints.
@@ -517,7 +540,7 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     pel_fwd = facing * pelvis[:, 0]
     # slow pelvis drift (overground travel, treadmill position changes) without
     # the within-stride pelvis jitter, which would add noise to the foot velocity
-    pel_slow = cleaning.lowpass(pel_fwd, eff_fps, PELVIS_CUTOFF_HZ)
+    pel_slow = pelvis_reference(fwd, pel_fwd, eff_fps)
     valid = np.isfinite(fwd[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE]]).all(1) & np.isfinite(pel_fwd)
 
     contact, v_stance, u_ankle = {}, {}, {}
@@ -551,9 +574,12 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     side_events = {}
     events: list[GaitEvent] = []
     for side, pref in (("left", "l"), ("right", "r")):
-        ic, to = ev.events_from_mask(contact[side], valid)
-        # sub-frame instants (fractional frames) of IC and TO
-        ic_f, to_f = ev.subframe_event_frames(u_ankle[side], v_stance[side], ic, to)
+        ank = KP.LEFT_ANKLE if side == "left" else KP.RIGHT_ANKLE
+        # IC/TO frames and their sub-frame instants (fractional frames), params.event_method
+        found = ev.side_events(params.event_method, u_ankle[side], -xy[:, ank, 1],
+                               angles[f"{pref}kne_angle"], eff_fps, valid)
+        contact[side] = found["mask"]
+        ic, to, ic_f, to_f = found["IC"], found["TO"], found["IC_f"], found["TO_f"]
         side_events[side] = {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f}
         for f, x in zip(ic.tolist(), ic_f.tolist()):
             events.append(GaitEvent(side, "IC", f, x / eff_fps))

@@ -29,6 +29,8 @@ from analysis.cleaning import dominant_period_frames
 
 #: Fraction of the stance velocity that separates contact from swing.
 CONTACT_VELOCITY_FRACTION = 0.5
+#: Gaps (s) inside one run below the contact threshold that do not split it.
+MERGE_GAP_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,36 @@ def contact_mask(u: np.ndarray, fps: float) -> tuple[np.ndarray, float]:
         return mask, float("nan")
     thr = CONTACT_VELOCITY_FRACTION * v_stance
     for a, b in halves:
-        w = np.flatnonzero(v[a:b + 1] <= thr)
-        if w.size:
-            mask[a + w[0]: a + w[-1] + 1] = True
+        lo, hi = longest_run(v[a:b + 1] <= thr, max(1, int(round(MERGE_GAP_S * fps))))
+        if hi > lo:
+            mask[a + lo: a + hi] = True
     return mask, v_stance
+
+
+def longest_run(below: np.ndarray, merge_gap: int = 0) -> tuple[int, int]:
+    """``[start, end)`` of the stance: the longest run of True (``(0, 0)`` if
+    none), extended back over earlier runs separated by at most ``merge_gap``
+    False frames.
+
+    The stance is one run below the velocity threshold; with noisy
+    keypoints (a small runner, motion blur) the velocity also dips below it
+    for a frame or two just after TO. Taking the first to the last such frame
+    would lengthen every contact by those dips (measured: TO +16 ms late with
+    a runner 90 px tall); the longest run does not. Just after IC, though,
+    the impact's rebound lifts the ankle's velocity above the threshold for a
+    few frames (2-3 at 60 fps on the shared clip, whose annotated IC is the
+    first dip): gaps of up to ``merge_gap`` frames before the longest run
+    join it, gaps after it do not.
+    """
+    if not below.any():
+        return 0, 0
+    d = np.diff(np.r_[0, below.astype(np.int8), 0])
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+    k = int(np.argmax(ends - starts))
+    j = k
+    while j > 0 and starts[j] - ends[j - 1] <= merge_gap:
+        j -= 1
+    return int(starts[j]), int(ends[k])
 
 
 def events_from_mask(mask: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -234,3 +262,139 @@ def mid_stance_frames(ic: np.ndarray, to: np.ndarray, knee_flexion_deg: np.ndarr
         ok = finite[idx].any(axis=1)
         ms[rows[ok]] = a[rows[ok]] + k[ok]
     return [(int(f), int(g)) for f, g in zip(a.tolist(), ms.tolist()) if g >= 0]
+
+
+# --- alternative event definitions (compared in benchmarks/bench_events.py) ----------
+#: Event methods :func:`side_events` knows. ``velocity``: the contact-velocity
+#: threshold above (default); ``zeni``: IC at the most forward and TO at the
+#: most backward ankle position relative to the pelvis (Zeni et al. 2008);
+#: ``velocity+fellin``: velocity IC, TO at peak knee extension at the end of
+#: stance (Fellin et al. 2010); ``vertical``: foot vertical velocity (IC where
+#: the descent ends, TO where the rise starts, each at the same half-peak
+#: threshold); ``velocity+vertical``: velocity IC, vertical TO.
+EVENT_METHODS = ("velocity", "zeni", "velocity+fellin", "vertical", "velocity+vertical")
+
+
+def _parabolic_peak(x: np.ndarray, k: int) -> float:
+    """Sub-frame position of the extremum at ``k`` by a parabola through ``k-1, k, k+1``."""
+    if k < 1 or k >= x.size - 1 or not np.isfinite(x[k - 1:k + 2]).all():
+        return float(k)
+    a, b, c = x[k - 1], x[k], x[k + 1]
+    den = a - 2 * b + c
+    return float(k) if den == 0 else float(k + 0.5 * (a - c) / den)
+
+
+def _interior_half_cycles(u: np.ndarray, fps: float) -> list[tuple[int, int]]:
+    period = stride_period_frames(u, fps) if np.isfinite(u).sum() >= max(10, int(0.5 * fps)) else None
+    if period is None:
+        return []
+    return [(a, b) for a, b in backward_half_cycles(u, period) if a > 0 and b < u.size - 1]
+
+
+def _edges(ic_f: np.ndarray, to_f: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer event frames (first frame at or after the instant) of valid events, and the mask."""
+    T = valid.size
+    ic_f = np.sort(ic_f[np.isfinite(ic_f)])
+    to_f = np.sort(to_f[np.isfinite(to_f)])
+    ic = np.clip(np.ceil(ic_f - 1e-9).astype(np.int64), 1, T - 1)
+    to = np.clip(np.ceil(to_f - 1e-9).astype(np.int64), 1, T - 1)
+    ok_ic = valid[ic] & valid[ic - 1]
+    ok_to = valid[to] & valid[to - 1]
+    ic, ic_f, to, to_f = ic[ok_ic], ic_f[ok_ic], to[ok_to], to_f[ok_to]
+    mask = np.zeros(T, dtype=bool)
+    for a in ic:
+        later = to[to > a]
+        if later.size:
+            nxt_ic = ic[ic > a]
+            if nxt_ic.size == 0 or later[0] <= nxt_ic[0]:
+                mask[a:later[0]] = True
+    return (ic, to, mask), ic_f, to_f
+
+
+def _velocity_events(u: np.ndarray, fps: float, valid: np.ndarray):
+    mask, v_stance = contact_mask(u, fps)
+    ic, to = events_from_mask(mask, valid)
+    ic_f, to_f = subframe_event_frames(u, v_stance, ic, to)
+    return ic, to, ic_f, to_f, mask, v_stance
+
+
+def _threshold_crossings(v: np.ndarray, thr: float, rising: bool, lo: int, hi: int) -> list[float]:
+    """Sub-frame instants in ``[lo, hi)`` where ``v`` crosses ``thr`` (upwards if ``rising``)."""
+    out = []
+    for k in range(max(lo, 1), min(hi, v.size)):
+        v0, v1 = v[k - 1], v[k]
+        if not (np.isfinite(v0) and np.isfinite(v1)) or v0 == v1:
+            continue
+        if (rising and v0 < thr <= v1) or (not rising and v0 > thr >= v1):
+            out.append(k - 1 + (thr - v0) / (v1 - v0))
+    return out
+
+
+def side_events(method: str, u: np.ndarray, height: np.ndarray, knee_flexion_deg: np.ndarray,
+                fps: float, valid: np.ndarray) -> dict:
+    """IC and TO of one foot by ``method`` (one of :data:`EVENT_METHODS`).
+
+    Parameters
+    ----------
+    u : np.ndarray
+        ``(T,)`` forward ankle position relative to the pelvis (px, body frame).
+    height : np.ndarray
+        ``(T,)`` ankle height (px, up = +).
+    knee_flexion_deg : np.ndarray
+        ``(T,)`` knee flexion (deg).
+    fps : float
+        Frame rate.
+    valid : np.ndarray
+        ``(T,)`` frames where the runner's ankles and pelvis are known.
+
+    Returns
+    -------
+    dict
+        ``IC``, ``TO`` (int frames: first frame in contact / off the ground),
+        ``IC_f``, ``TO_f`` (sub-frame instants, frames), ``mask`` (per-frame
+        contact) and ``v_stance`` (px/frame, the velocity method's, NaN if none).
+    """
+    if method not in EVENT_METHODS:
+        raise ValueError(f"unknown event method {method!r}; one of {EVENT_METHODS}")
+    ic, to, ic_f, to_f, mask, v_stance = _velocity_events(u, fps, valid)
+    if method == "velocity":
+        return {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f, "mask": mask, "v_stance": v_stance}
+    new_ic, new_to = ic_f, to_f
+    if method == "zeni":
+        halves = _interior_half_cycles(u, fps)
+        new_ic = np.array([_parabolic_peak(u, a) for a, _ in halves])
+        new_to = np.array([_parabolic_peak(-u, b) for _, b in halves])
+    if method == "velocity+fellin":
+        # peak knee extension between mid-stance (peak flexion) and a third of a stance after TO
+        k = knee_flexion_deg
+        out = []
+        for a, t in zip(ic, to):
+            n = max(2, int(round(0.33 * (t - a))))
+            mid = a + int(np.nanargmax(k[a:t])) if np.isfinite(k[a:t]).any() else a
+            seg = k[mid:min(t + n, k.size)]
+            if seg.size < 3 or not np.isfinite(seg).any():
+                continue
+            out.append(_parabolic_peak(-k, mid + int(np.nanargmin(seg))))
+        new_to = np.array(out)
+    if method in ("vertical", "velocity+vertical"):
+        vy = np.gradient(height)
+        halves = _interior_half_cycles(u, fps)
+        period = stride_period_frames(u, fps) or 0.0
+        peaks = [np.nanmax(vy[b:min(b + int(0.5 * period) + 1, vy.size)]) for _, b in halves]
+        peaks = [p for p in peaks if np.isfinite(p) and p > 0]
+        if peaks:
+            thr = CONTACT_VELOCITY_FRACTION * float(np.median(peaks))
+            ic_v, to_v = [], []
+            for a, b in halves:
+                ext = int(0.25 * period)
+                down = _threshold_crossings(vy, -thr, True, a - ext, a + ext + 1)   # descent ends
+                up = _threshold_crossings(vy, thr, True, b - ext, b + ext + 1)      # rise starts
+                if down:
+                    ic_v.append(down[0])
+                if up:
+                    to_v.append(up[0])
+            new_to = np.array(to_v)
+            if method == "vertical":
+                new_ic = np.array(ic_v)
+    (ic2, to2, mask2), ic_f2, to_f2 = _edges(np.asarray(new_ic, float), np.asarray(new_to, float), valid)
+    return {"IC": ic2, "TO": to2, "IC_f": ic_f2, "TO_f": to_f2, "mask": mask2, "v_stance": v_stance}

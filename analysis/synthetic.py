@@ -312,3 +312,80 @@ def make_tracking_scene(*, mode: str = "treadmill", fps: float = 30.0, duration_
             if p[0] == "runner":
                 idx[f] = i
     return SyntheticScene(boxes, kps, idx, s)
+
+
+# --- degraded copies of real keypoints ---------------------------------------------
+#: Keypoint noise of the pose model, in model-input pixels (YOLO11n-pose, imgsz 640).
+MODEL_NOISE_PX = 1.5
+
+
+def degrade_keypoints(keypoints: np.ndarray, fps: float, *, model_px: float = 1.0, scale: float = 1.0,
+                      fps_out: float | None = None, phase: float = 0.0, pan_px: float = 0.0,
+                      blur_share: float = 0.0, seed: int = 0) -> tuple[np.ndarray, float]:
+    """A copy of real keypoints as a worse camera would have given them.
+
+    Parameters
+    ----------
+    keypoints : np.ndarray
+        ``(T, 17, 3)`` px x, px y, confidence at ``fps``.
+    model_px : float
+        Source pixels per pose-model input pixel (the shared 1920-px clip at
+        imgsz 640: 3).
+    scale : float
+        How many times smaller the runner is in the model's input (>= 1): a
+        lower-resolution or wider frame. Adds Gaussian noise so the total
+        keypoint noise is ``scale * MODEL_NOISE_PX`` model px, and quantises
+        to the grid of the smaller frame (``scale * model_px`` source px).
+    fps_out : float or None
+        Resample to this frame rate by linear interpolation (times
+        ``(phase + n) / fps_out`` s); confidence takes the lower neighbour.
+    pan_px : float
+        Camera sway amplitude (source px): a smooth translation of every
+        keypoint, ``pan_px * (0.6 sin(2 pi 0.25 t) + 0.4 sin(2 pi 0.9 t + 1))``
+        horizontally and a fifth of that at 0.6 Hz vertically.
+    blur_share : float
+        Share of frames (runs of 2-5) with motion blur: knee and ankle points
+        jitter by 3 % of the body height and, in half of those frames, their
+        confidence drops to 0.1 (below the engine's threshold: missing).
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    tuple[np.ndarray, float]
+        Degraded ``(T', 17, 3)`` keypoints and their frame rate.
+    """
+    rng = np.random.default_rng(seed)
+    kp = np.array(keypoints, dtype=np.float64, copy=True)
+    T = kp.shape[0]
+    if fps_out is not None and fps_out != fps:
+        t_new = (phase + np.arange(int(np.floor((T - 1) / fps * fps_out - phase)) + 1)) / fps_out
+        x = t_new * fps
+        i0 = np.clip(np.floor(x).astype(int), 0, T - 2)
+        w = (x - i0)[:, None, None]
+        xy = (1 - w) * kp[i0, :, :2] + w * kp[i0 + 1, :, :2]
+        c = np.minimum(kp[i0, :, 2], kp[i0 + 1, :, 2])
+        kp = np.concatenate([xy, c[..., None]], axis=-1)
+        fps = float(fps_out)
+        T = kp.shape[0]
+    if scale > 1.0:
+        sigma = MODEL_NOISE_PX * model_px * math.sqrt(scale ** 2 - 1.0)
+        kp[..., :2] += rng.normal(0.0, sigma, kp[..., :2].shape)
+        q = scale * model_px
+        kp[..., :2] = np.round(kp[..., :2] / q) * q
+    if pan_px:
+        t = np.arange(T) / fps
+        kp[..., 0] += (pan_px * (0.6 * np.sin(2 * np.pi * 0.25 * t) + 0.4 * np.sin(2 * np.pi * 0.9 * t + 1.0)))[:, None]
+        kp[..., 1] += (0.2 * pan_px * np.sin(2 * np.pi * 0.6 * t))[:, None]
+    if blur_share:
+        legs = [KP.LEFT_KNEE, KP.RIGHT_KNEE, KP.LEFT_ANKLE, KP.RIGHT_ANKLE]
+        body_h = float(np.nanmedian(np.nanmax(kp[..., 1], 1) - np.nanmin(kp[..., 1], 1)))
+        blurred = np.zeros(T, dtype=bool)
+        for s0 in rng.integers(0, max(1, T - 5), int(blur_share * T / 3.5)):
+            blurred[s0:s0 + int(rng.integers(2, 6))] = True
+        idx = np.flatnonzero(blurred)
+        for k in legs:
+            kp[idx, k, :2] += rng.normal(0.0, 0.03 * body_h, (idx.size, 2))
+        drop = idx[rng.random(idx.size) < 0.5]
+        kp[np.ix_(drop, legs, [2])] = 0.1
+    return kp, fps

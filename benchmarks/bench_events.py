@@ -1,0 +1,193 @@
+"""Event-timing accuracy of every IC/TO method under degraded capture (issue 12).
+
+``python -m benchmarks events`` prints one JSON line and a Markdown table
+(docs/analysis.md "Event timing"). No pose is run: the shared treadmill
+clip's stored YOLO11n-pose detections (tests/analysis/data) go through the
+runner selection, then ``analysis.synthetic.degrade_keypoints`` makes worse
+copies of them (smaller runner = more keypoint noise and a coarser grid, 25/30
+fps, a swaying camera, motion blur), and each copy is analysed with each
+``analysis.events.EVENT_METHODS`` entry against the clip's hand annotation.
+Synthetic runs (``analysis.synthetic.make_session``, exact events) cover
+120 and 240 fps and an overground runner under a panning camera.
+
+Per condition and method: share of annotated IC and TO matched by a
+detected event within one frame (of that frame rate), mean absolute event
+error (ms), and the errors of the mean contact and flight time (ms) against
+the truth; ``ok`` = contact and flight within max(1 frame, 10 ms) and >= 80 %
+of IC and of TO within one frame (issue 12's targets).
+"""
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import emit
+
+REPO = Path(__file__).resolve().parents[1]
+GT_FILE = REPO.parent / "shared" / "videos" / "ground-truth.json"
+DETECTIONS = REPO / "tests" / "analysis" / "data" / "treadmill-side-60fps.detections.npz"
+FOOT_SIDE = {"near": "right", "far": "left"}
+#: Source px per model-input px on the shared clip (1920 px long side, imgsz 640).
+MODEL_PX = 3.0
+
+#: name -> degrade_keypoints options. "runner N px": the runner N px tall in the
+#: model input (394 px on the shared clip; 180 px = a 640x360 frame, feet ~27 px).
+CLIP_CONDITIONS: dict[str, dict] = {
+    "shared clip 60 fps": {},
+    "runner 180 px (640x360)": {"scale": 394 / 180},
+    "runner 90 px (320x180)": {"scale": 394 / 90},
+    "30 fps": {"fps_out": 30.0},
+    "30 fps, phase 1/2": {"fps_out": 30.0, "phase": 0.5},
+    "25 fps": {"fps_out": 25.0},
+    "panning camera": {"pan_px": 250.0},
+    "motion blur 20 %": {"blur_share": 0.2},
+    "640x360, 30 fps, pan, blur": {"scale": 394 / 180, "fps_out": 30.0, "pan_px": 250.0, "blur_share": 0.2},
+    "320x180, 25 fps, pan, blur": {"scale": 394 / 90, "fps_out": 25.0, "pan_px": 250.0, "blur_share": 0.2},
+}
+#: name -> make_session options (+ degrade options after "|").
+SYNTHETIC_CONDITIONS: dict[str, tuple[dict, dict]] = {
+    "synthetic 240 fps treadmill": ({"fps": 240.0, "noise_px": 1.5}, {}),
+    "synthetic 120 fps overground, pan": ({"fps": 120.0, "noise_px": 1.5, "mode": "overground"}, {"pan_px": 250.0}),
+    "synthetic 25 fps, small runner": ({"fps": 25.0, "noise_px": 1.5, "px_per_m": 120.0}, {"scale": 2.0}),
+}
+
+
+def clip_keypoints() -> np.ndarray:
+    from analysis.tracking import select_runner
+    from tasks.detect import Detections
+
+    boxes, kps = Detections.from_bytes(DETECTIONS.read_bytes()).per_frame()
+    return select_runner(boxes, kps).keypoints.astype(float)
+
+
+def _score(sa, truth_events: list[tuple[str, str, float]], fps: float, contact_s: float, flight_s: float) -> dict:
+    """``truth_events``: (side, kind, true instant in s)."""
+    within, errs = {"IC": [], "TO": []}, {"IC": [], "TO": []}
+    for side, kind, t in truth_events:
+        det = np.array([e.time_s for e in sa.events if e.kind == kind and e.side == side])
+        frames = np.array([e.frame for e in sa.events if e.kind == kind and e.side == side])
+        if det.size == 0:
+            within[kind].append(False)
+            continue
+        j = int(np.argmin(np.abs(det - t)))
+        true_frame = math.ceil(t * fps - 1e-9)
+        within[kind].append(abs(int(frames[j]) - true_frame) <= 1)
+        errs[kind].append(1000.0 * (det[j] - t))
+    S = sa.summary
+    ct = None if S["contact_time_s"] is None else 1000.0 * (S["contact_time_s"] - contact_s)
+    ft = None if S["flight_time_s"] is None else 1000.0 * (S["flight_time_s"] - flight_s)
+    tol = max(1000.0 / fps, 10.0)
+    out = {
+        "ic_within_1_frame": float(np.mean(within["IC"])), "to_within_1_frame": float(np.mean(within["TO"])),
+        "ic_mae_ms": float(np.mean(np.abs(errs["IC"]))) if errs["IC"] else None,
+        "to_mae_ms": float(np.mean(np.abs(errs["TO"]))) if errs["TO"] else None,
+        "ic_bias_ms": float(np.mean(errs["IC"])) if errs["IC"] else None,
+        "to_bias_ms": float(np.mean(errs["TO"])) if errs["TO"] else None,
+        "contact_err_ms": ct, "flight_err_ms": ft,
+        "cadence_spm": S["cadence_spm"],
+    }
+    out["ok"] = bool(ct is not None and ft is not None and abs(ct) <= tol and abs(ft) <= tol
+                     and out["ic_within_1_frame"] >= 0.8 and out["to_within_1_frame"] >= 0.8)
+    return out
+
+
+def evaluate(methods: tuple[str, ...] | None = None, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
+    """{condition: {method: scores}} (random conditions averaged over ``seeds``)."""
+    from analysis.engine import EngineParams, RunnerProfile, analyze
+    from analysis.events import EVENT_METHODS
+    from analysis.synthetic import degrade_keypoints, make_session
+
+    methods = methods or EVENT_METHODS
+    gt = json.loads(GT_FILE.read_text())["treadmill-side-60fps.mp4"]
+    truth = [(FOOT_SIDE[e["foot"]], e["event"], (e["frame"] - 0.5) / 60.0) for e in gt["events"]]
+    d = gt["derived"]
+    kp0 = clip_keypoints()
+    results: dict[str, dict] = {}
+
+    def run(cond: str, kp: np.ndarray, fps: float, tr, contact_s, flight_s, shift_s=0.0):
+        for m in methods:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    sa = analyze(kp, fps, RunnerProfile(), params=EngineParams(event_method=m))
+                except Exception as exc:  # noqa: BLE001 - a failing method is a result
+                    results.setdefault(cond, {}).setdefault(m, []).append({"error": str(exc)})
+                    continue
+            ev = [(s, k, t - shift_s) for s, k, t in tr]
+            results.setdefault(cond, {}).setdefault(m, []).append(_score(sa, ev, fps, contact_s, flight_s))
+
+    for cond, opts in CLIP_CONDITIONS.items():
+        random = any(k in opts for k in ("scale", "blur_share"))
+        for seed in (seeds if random else seeds[:1]):
+            kp, fps = degrade_keypoints(kp0, 60.0, model_px=MODEL_PX, seed=seed, **opts)
+            shift = opts.get("phase", 0.0) / opts["fps_out"] if "fps_out" in opts else 0.0
+            run(cond, kp, fps, truth, d["mean_contact_time_s"], d["mean_flight_time_s"], shift)
+    for cond, (sopts, dopts) in SYNTHETIC_CONDITIONS.items():
+        for seed in seeds:
+            s = make_session(duration_s=8.0, seed=seed, **sopts)
+            kp, fps = degrade_keypoints(s.keypoints, s.fps, model_px=1.0, seed=seed, **dopts)
+            # exact instants: first frame in contact k -> instant in ((k-1)/fps, k/fps]; use k - 0.5
+            tr = [(side, kind, (f - 0.5) / s.fps) for side in ("left", "right") for kind in ("IC", "TO")
+                  for f in s.events[side][kind] if 0.3 * s.fps <= f < kp.shape[0] - 0.3 * s.fps]
+            run(cond, kp, fps, tr, s.truth["contact_time_s"], s.truth["flight_time_s"])
+    out = {}
+    for cond, per in results.items():
+        out[cond] = {}
+        for m, rows in per.items():
+            good = [r for r in rows if "error" not in r]
+            if not good:
+                out[cond][m] = {"error": rows[0]["error"]}
+                continue
+            agg = {}
+            for k in good[0]:
+                vals = [r[k] for r in good if r[k] is not None]
+                if k == "ok":
+                    agg[k] = all(vals) and len(good) == len(rows)
+                elif k in ("contact_err_ms", "flight_err_ms", "ic_bias_ms", "to_bias_ms"):
+                    agg[k] = float(np.mean(vals)) if vals else None
+                    if k in ("contact_err_ms", "flight_err_ms") and vals:
+                        agg[k + "_worst"] = float(max(vals, key=abs))
+                else:
+                    agg[k] = float(np.mean(vals)) if vals else None
+            out[cond][m] = agg
+    return out
+
+
+def markdown(res: dict) -> str:
+    lines = ["| condition | method | IC ≤1 frame | TO ≤1 frame | IC / TO bias (ms) | contact err (ms) | flight err (ms) | ok |",
+             "|---|---|---|---|---|---|---|---|"]
+
+    def f(x, fmt="{:+.0f}"):
+        return "–" if x is None else fmt.format(x)
+    for cond, per in res.items():
+        for m, r in per.items():
+            if "error" in r:
+                lines.append(f"| {cond} | {m} | error: {r['error']} | | | | | |")
+                continue
+            lines.append(
+                f"| {cond} | {m} | {r['ic_within_1_frame']:.0%} | {r['to_within_1_frame']:.0%} | "
+                f"{f(r['ic_bias_ms'])} / {f(r['to_bias_ms'])} | {f(r['contact_err_ms'])} "
+                f"({f(r.get('contact_err_ms_worst'))}) | {f(r['flight_err_ms'])} ({f(r.get('flight_err_ms_worst'))}) | "
+                f"{'yes' if r['ok'] else 'no'} |")
+    return "\n".join(lines)
+
+
+def run(args) -> dict:
+    res = evaluate()
+    print(markdown(res))
+    summary = {m: sum(bool(per.get(m, {}).get("ok")) for per in res.values())
+               for m in next(iter(res.values()))}
+    return emit({"benchmark": "events", "conditions": len(res), "conditions_ok": summary, "results": res}, args.out)
+
+
+if __name__ == "__main__":       # python -m benchmarks.bench_events [--out DIR]
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.bench_events", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", help="directory for bench-events.json (default: $OUT when set)")
+    run(p.parse_args())
