@@ -121,10 +121,25 @@ class RenderData:
     gait_doc: dict
     strides: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+    #: Pose confidence per keypoint (T, 17) from ``<name>_conf``; None = unknown (all trusted).
+    conf: np.ndarray | None = None
+    _low: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_frames(self) -> int:
         return int(self.xy.shape[0])
+
+    @property
+    def low_confidence(self) -> np.ndarray:
+        """(T, 17) bool: points drawn hollow because they cannot be trusted (:func:`low_confidence_mask`)."""
+        if self._low is None:
+            self._low = low_confidence_mask(self.xy, self.conf)
+        return self._low
+
+    @property
+    def quality(self) -> dict:
+        """The engine's quality notes for this session (``quality_doc`` of the sessions row)."""
+        return _json_doc(self.summary.get("quality_doc"))
 
     @classmethod
     def from_tables(cls, frames: pa.Table, sessions: pa.Table | dict | None = None,
@@ -142,6 +157,8 @@ class RenderData:
         for i, name in enumerate(KEYPOINT_NAMES):
             xy[:, i, 0] = col(f"{name}_x_px")
             xy[:, i, 1] = col(f"{name}_y_px")
+        conf = np.stack([col(f"{name}_conf") for name in KEYPOINT_NAMES], axis=1) if any(
+            f"{name}_conf" in cols for name in KEYPOINT_NAMES) else None
         contact = {s: np.nan_to_num(col(f"{s}_contact")) > 0.5 for s in SIDES}
         angles = {c: col(c) for c in frames.column_names if c.endswith("_angle")}
         series = {c: col(c) for c in ("cadence", "contact_time", "flight_time", "speed", "pace",
@@ -157,7 +174,7 @@ class RenderData:
             strides = strides.to_pylist()
         events = events_from_contact(contact, angles)
         return cls(xy=xy, contact=contact, angles=angles, series=series, time_s=time_s,
-                   events=events, gait_doc=gait_doc, strides=list(strides or []), summary=row)
+                   events=events, gait_doc=gait_doc, strides=list(strides or []), summary=row, conf=conf)
 
 
 def _json_doc(value: Any) -> dict:
@@ -193,6 +210,42 @@ def events_from_contact(contact: dict[str, np.ndarray], angles: dict[str, np.nda
     return out
 
 
+#: A keypoint whose pose confidence is below this is drawn hollow (the tracker drops points
+#: under tracking.min_keypoint_conf, 0.3, and interpolates them; 0.3-0.5 are kept but doubtful).
+LOW_CONF = 0.5
+#: Knee and ankle of both legs closer than this share of the thigh length in the same frame:
+#: the detector put both legs on one (motion blur), so neither leg's points can be trusted.
+COLLAPSE_SHARE = 0.25
+_LEG_PAIRS = ((KP.LEFT_KNEE, KP.RIGHT_KNEE), (KP.LEFT_ANKLE, KP.RIGHT_ANKLE))
+
+
+def low_confidence_mask(xy: np.ndarray, conf: np.ndarray | None = None) -> np.ndarray:
+    """(T, 17) bool: keypoints not to be drawn as solid.
+
+    A point is low-confidence when its pose confidence is below :data:`LOW_CONF`
+    (NaN confidence = an interpolated point = low), or, for the knees and ankles,
+    when both legs collapse onto one: left and right knee *and* left and right
+    ankle each closer than :data:`COLLAPSE_SHARE` of the median thigh length
+    (knees alone cross every stride; knees and ankles together only when the
+    detector has put both legs on the same one).
+    """
+    T = xy.shape[0]
+    low = np.zeros((T, xy.shape[1]), bool)
+    if conf is not None and conf.shape[:2] == low.shape and np.isfinite(conf).any():
+        low |= ~(np.nan_to_num(conf, nan=0.0) >= LOW_CONF) & np.isfinite(xy).all(axis=2)
+    thighs = [np.linalg.norm(xy[:, k] - xy[:, h], axis=1) for h, k in ((KP.LEFT_HIP, KP.LEFT_KNEE),
+                                                                      (KP.RIGHT_HIP, KP.RIGHT_KNEE))]
+    finite = np.concatenate([t[np.isfinite(t)] for t in thighs])
+    if finite.size:
+        limit = COLLAPSE_SHARE * float(np.median(finite))
+        with np.errstate(invalid="ignore"):
+            close = [np.linalg.norm(xy[:, a] - xy[:, b], axis=1) < limit for a, b in _LEG_PAIRS]
+        collapsed = close[0] & close[1]
+        for a, b in _LEG_PAIRS:
+            low[collapsed, a] = low[collapsed, b] = True
+    return low
+
+
 # ---------------------------------------------------------------------------
 # Drawing primitives
 # ---------------------------------------------------------------------------
@@ -202,38 +255,59 @@ def _pt(p: np.ndarray, scale: float) -> tuple[int, int] | None:
     return int(round(p[0] * scale)), int(round(p[1] * scale))
 
 
+_OUTLINE = ((-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1))
+
+
 def _text(img: np.ndarray, text: str, org: tuple[int, int], size: float, color=COLOR["text"],
           thickness: int = 1, bg: bool = True) -> None:
-    """Legible text: a dark outline under the colour."""
+    """Legible text: the same glyphs in black around the colour, 1 px each way.
+
+    The outline uses the very font, scale and thickness of the text: Hershey glyph
+    advances grow with the thickness, so a thicker shadow drifts right letter by
+    letter and labels read doubled ("knee flexion 17 7deg g").
+    """
     font = cv2.FONT_HERSHEY_SIMPLEX
     if bg:
-        cv2.putText(img, text, org, font, size, (0, 0, 0), thickness + 2, cv2.LINE_AA)
+        step = max(1, int(round(size)))
+        for dx, dy in _OUTLINE:
+            cv2.putText(img, text, (org[0] + dx * step, org[1] + dy * step), font, size, (0, 0, 0), thickness,
+                        cv2.LINE_AA)
     cv2.putText(img, text, org, font, size, color, thickness, cv2.LINE_AA)
 
 
 def draw_skeleton(img: np.ndarray, xy: np.ndarray, scale: float, contact: dict[str, bool] | None = None,
-                  thickness: int = 3) -> None:
+                  thickness: int = 3, low: np.ndarray | None = None) -> None:
     """Draw one runner's skeleton (keypoints in source pixels, scaled by ``scale``).
 
     The shank of a foot in contact is drawn in the contact colour and its ankle
-    gets a filled disc, so stance is visible at a glance.
+    gets a filled disc, so stance is visible at a glance. Points flagged in
+    ``low`` (17 bools, :func:`low_confidence_mask`) are drawn hollow and their
+    segments thin, so a guess never looks like a measurement.
     """
     contact = contact or {}
+    low = np.zeros(len(xy), bool) if low is None else np.asarray(low, bool)
     r = max(3, thickness + 1)
+    thin = max(1, thickness // 2)
     for a, b, side in EDGES:
         pa_, pb = _pt(xy[a], scale), _pt(xy[b], scale)
         if pa_ and pb:
-            cv2.line(img, pa_, pb, COLOR[side], thickness, cv2.LINE_AA)
+            cv2.line(img, pa_, pb, COLOR[side], thin if low[a] or low[b] else thickness, cv2.LINE_AA)
     for side, knee, ank in (("left", KP.LEFT_KNEE, KP.LEFT_ANKLE), ("right", KP.RIGHT_KNEE, KP.RIGHT_ANKLE)):
         if contact.get(side):
             pk, pa_ = _pt(xy[knee], scale), _pt(xy[ank], scale)
             if pk and pa_:
-                cv2.line(img, pk, pa_, COLOR["contact"], thickness + 2, cv2.LINE_AA)
+                cv2.line(img, pk, pa_, COLOR["contact"], thin if low[knee] or low[ank] else thickness + 2,
+                         cv2.LINE_AA)
             if pa_:
-                cv2.circle(img, pa_, 3 * r, COLOR["contact"], -1, cv2.LINE_AA)
+                cv2.circle(img, pa_, 3 * r, COLOR["contact"], thin if low[ank] else -1, cv2.LINE_AA)
     for i in DOTS:
         p = _pt(xy[i], scale)
-        if p:
+        if not p:
+            continue
+        if low[i]:  # hollow: a ring in the side's colour around a dark one
+            cv2.circle(img, p, r + 1, (0, 0, 0), thin + 2, cv2.LINE_AA)
+            cv2.circle(img, p, r + 1, COLOR[_SIDE_OF[i]], thin, cv2.LINE_AA)
+        else:
             cv2.circle(img, p, r, COLOR[_SIDE_OF[i]], -1, cv2.LINE_AA)
             cv2.circle(img, p, r, (0, 0, 0), 1, cv2.LINE_AA)
 
@@ -262,14 +336,21 @@ def draw_angle(img: np.ndarray, vertex, p1, p2, label: str, scale: float, color=
     mid = math.radians(t1 + d / 2.0)
     org = (int(v[0] + (rad + 8) * math.cos(mid)), int(v[1] + (rad + 8) * math.sin(mid)))
     size = max(0.5, img.shape[0] / 1600.0)
-    _text(img, label, (org[0] + (0 if math.cos(mid) >= 0 else -int(60 * size * len(label) / 4)), org[1]),
-          size, color, max(1, thickness - 1))
+    width = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, size, max(1, thickness - 1))[0][0]
+    x = org[0] if math.cos(mid) >= 0 else org[0] - width
+    x = int(min(max(2, x), img.shape[1] - width - 3))  # the whole label stays inside the picture
+    _text(img, label, (x, org[1]), size, color, max(1, thickness - 1))
 
 
 def _fmt(value: float | None, fmt: str, unit: str = "") -> str:
+    """``fmt.format(value) + unit``; ``--`` when unknown; a value that rounds to zero has no sign
+    (``trunk 0``, not ``trunk -0`` or ``+0``)."""
     if value is None or not np.isfinite(value):
         return "--"
-    return fmt.format(value) + unit
+    text = fmt.format(value)
+    if text.lstrip("+-").replace("0", "").replace(".", "") == "":
+        text = text.lstrip("+-")
+    return text + unit
 
 
 # ---------------------------------------------------------------------------
@@ -339,7 +420,7 @@ class _Overlay:
         if i < d.n_frames:
             xy = d.xy[i]
             contact = {s: bool(d.contact[s][i]) for s in SIDES}
-            draw_skeleton(img, xy, self.scale, contact, self.thick)
+            draw_skeleton(img, xy, self.scale, contact, self.thick, d.low_confidence[i])
             # events: a ring at the ankle on the event frame, a label for ~0.25 s
             labels = []
             for f in range(max(0, i - self.hold + 1), i + 1):
@@ -486,7 +567,7 @@ def _snapshot_base(frame: np.ndarray, data: RenderData, frame_index: int,
     i = min(frame_index, data.n_frames - 1)
     xy = data.xy[i]
     thick = max(2, int(round(img.shape[0] / 400)))
-    draw_skeleton(img, xy, scale, {s: bool(data.contact[s][i]) for s in SIDES}, thick)
+    draw_skeleton(img, xy, scale, {s: bool(data.contact[s][i]) for s in SIDES}, thick, data.low_confidence[i])
     return img, i, xy, thick
 
 
@@ -500,8 +581,9 @@ def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, s
     knee_v, hip_v = _angle_at(data, f"{p}kne_angle", i), _angle_at(data, f"{p}hip_angle", i)
     post_v = _angle_at(data, "posture_angle", i)
     thigh = float(np.linalg.norm(knee - hip)) if np.isfinite(knee - hip).all() else 80.0
-    draw_angle(img, knee, hip, ank, f"knee {_fmt(knee_v, '{:.0f}')}", scale, thickness=thick)
-    draw_angle(img, hip, knee, sho, f"hip {_fmt(hip_v, '{:+.0f}')}", scale, thickness=thick)
+    q = _doubt(data, i, side)
+    draw_angle(img, knee, hip, ank, f"knee {_fmt(knee_v, '{:.0f}')}{q}", scale, thickness=thick)
+    draw_angle(img, hip, knee, sho, f"hip {_fmt(hip_v, '{:+.0f}')}{q}", scale, thickness=thick)
     mid_hip = np.nanmean([xy[KP.LEFT_HIP], xy[KP.RIGHT_HIP]], axis=0)
     mid_sho = np.nanmean([xy[KP.LEFT_SHOULDER], xy[KP.RIGHT_SHOULDER]], axis=0)
     draw_angle(img, mid_hip, mid_sho, _above(mid_hip, thigh), f"trunk {_fmt(post_v, '{:+.0f}')}", scale,
@@ -510,12 +592,12 @@ def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, s
              f"trunk lean {_fmt(post_v, '{:+.0f}', ' deg')}"]
     if phase in ("strike", "new_strike"):
         ca = _leg_vs_vertical(hip, ank)
-        draw_angle(img, hip, ank, _below(hip, thigh * 1.8), f"{_fmt(ca, '{:.0f}')}", scale,
+        draw_angle(img, hip, ank, _below(hip, thigh * 1.8), f"{_fmt(ca, '{:.0f}')}{q}", scale,
                    color=COLOR["contact"], thickness=thick)
         lines.append(f"leg vs vertical {_fmt(ca, '{:.0f}', ' deg')}")
     t = data.time_s[i] if i < len(data.time_s) else float("nan")
     _annotate_common(img, xy, side, scale, f"{side.upper()} {phase.replace('_', ' ').upper()}",
-                     lines + [f"frame {frame_index}  t={_fmt(t, '{:.2f}', ' s')}"])
+                     lines + [f"frame {frame_index}  t={_fmt(t, '{:.2f}', ' s')}"] + _low_note(data, i))
     return img
 
 
@@ -526,26 +608,27 @@ def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, si
     vertical at strike, with trunk lean)."""
     img, i, xy, thick = _snapshot_base(frame, data, frame_index, scale)
     p = side[0]
+    q = _doubt(data, i, side)
     hip, knee, ank, sho = (_kp(xy, side, j) for j in ("hip", "knee", "ankle", "shoulder"))
     seg = float(np.linalg.norm(knee - hip)) if np.isfinite(knee - hip).all() else 80.0
     if kind == "contact_angle":
         ca = _leg_vs_vertical(hip, ank)
-        draw_angle(img, hip, ank, _below(hip, seg * 2.0), f"{_fmt(ca, '{:.1f}')} deg", scale,
+        draw_angle(img, hip, ank, _below(hip, seg * 2.0), f"{_fmt(ca, '{:.1f}')} deg{q}", scale,
                    color=COLOR["contact"], thickness=thick + 1)
         title, lines = "CONTACT ANGLE", [f"leg vs vertical at strike: {_fmt(ca, '{:.1f}', ' deg')}",
                                          f"session mean {_fmt(data.summary.get('contact_angle_deg'), '{:.1f}', ' deg')}"]
     elif kind == "push_angle":
         hv = _angle_at(data, f"{p}hip_angle", i)
         ext = -hv if hv is not None else None
-        draw_angle(img, hip, knee, 2 * hip - sho, f"{_fmt(ext, '{:.0f}')} deg", scale,
+        draw_angle(img, hip, knee, 2 * hip - sho, f"{_fmt(ext, '{:.0f}')} deg{q}", scale,
                    color=COLOR["angle"], thickness=thick + 1)
         title, lines = "PUSH ANGLE", [f"hip extension at toe-off: {_fmt(ext, '{:.0f}', ' deg')}",
                                       "(thigh behind the trunk line)"]
     else:
         kv, av_ = _angle_at(data, f"{p}kne_angle", i), _angle_at(data, f"{p}ank_angle", i)
         pv = _angle_at(data, "posture_angle", i)
-        draw_angle(img, knee, hip, ank, f"knee {_fmt(kv, '{:.0f}')}", scale, thickness=thick + 1)
-        draw_angle(img, knee, ank, _below(knee, seg), f"shank {_fmt(av_, '{:+.0f}')}", scale,
+        draw_angle(img, knee, hip, ank, f"knee {_fmt(kv, '{:.0f}')}{q}", scale, thickness=thick + 1)
+        draw_angle(img, knee, ank, _below(knee, seg), f"shank {_fmt(av_, '{:+.0f}')}{q}", scale,
                    color=COLOR["contact"], thickness=thick)
         mid_hip = np.nanmean([xy[KP.LEFT_HIP], xy[KP.RIGHT_HIP]], axis=0)
         mid_sho = np.nanmean([xy[KP.LEFT_SHOULDER], xy[KP.RIGHT_SHOULDER]], axis=0)
@@ -554,20 +637,59 @@ def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, si
         title, lines = "KNEE & ANKLE AT STRIKE", [f"knee flexion {_fmt(kv, '{:.0f}', ' deg')}",
                                                   f"shank vs vertical {_fmt(av_, '{:+.0f}', ' deg')} (proxy)",
                                                   f"trunk lean {_fmt(pv, '{:+.0f}', ' deg')}"]
-    _annotate_common(img, xy, side, scale, f"{title} ({side})", lines + [f"frame {frame_index}"])
+    _, why = form_side_and_reason(data)
+    _annotate_common(img, xy, side, scale, f"{title} ({side}: {why})", lines + [f"frame {frame_index}"]
+                     + _low_note(data, i))
     return img
 
 
+def _doubt(data: RenderData, i: int, side: str) -> str:
+    """``?`` after an angle label whose knee or ankle point is low-confidence, else nothing."""
+    low = data.low_confidence[min(i, data.n_frames - 1)]
+    return "?" if low[KP[f"{side.upper()}_KNEE"]] or low[KP[f"{side.upper()}_ANKLE"]] else ""
+
+
+def _low_note(data: RenderData, i: int) -> list[str]:
+    """A caption line when the frame has hollow (low-confidence) points."""
+    low = data.low_confidence[i]
+    if not low[list(DOTS)].any():
+        return []
+    legs = [KP.LEFT_KNEE, KP.RIGHT_KNEE, KP.LEFT_ANKLE, KP.RIGHT_ANKLE]
+    collapsed = bool(low[legs].all()) and data.conf is not None and bool(
+        (np.nan_to_num(data.conf[i, legs]) >= LOW_CONF).all())
+    return ["hollow points: low confidence" + (" (both legs detected on one)" if collapsed else "")]
+
+
 def form_side(data: RenderData) -> str:
-    """The side shown in form snapshots: the leg the detector saw best (the near leg)."""
-    best, score = "left", -1.0
+    """The side shown in form snapshots (see :func:`form_side_and_reason`)."""
+    return form_side_and_reason(data)[0]
+
+
+def form_side_and_reason(data: RenderData) -> tuple[str, str]:
+    """The leg the form snapshots show, and why, for their caption.
+
+    The near leg (``quality.near_leg``: the one the camera sees unoccluded, whose
+    keypoints the engine trusts) when it has complete strides; otherwise the leg
+    with the most trusted knee/ankle points.
+    """
+    has_phases = {side: bool((data.gait_doc.get(side) or {}).get("phases")) for side in SIDES}
+    near = data.quality.get("near_leg")
+    if near in SIDES and has_phases[near]:
+        return near, "near leg"
+    low = data.low_confidence
+    best, score = None, -1.0
     for side in SIDES:
-        if not data.gait_doc.get(side, {}).get("phases"):
+        if not has_phases[side]:
             continue
-        s = float(np.isfinite(data.xy[:, [KP[f"{side.upper()}_KNEE"], KP[f"{side.upper()}_ANKLE"]], 0]).mean())
+        idx = [KP[f"{side.upper()}_KNEE"], KP[f"{side.upper()}_ANKLE"]]
+        s = float((np.isfinite(data.xy[:, idx, 0]) & ~low[:, idx]).mean())
         if s > score:
             best, score = side, s
-    return best
+    if best is None:
+        return "left", "no complete stride on either leg"
+    if near in SIDES:
+        return best, f"the near ({near}) leg has no complete stride"
+    return best, "the leg seen best; the near leg is not known"
 
 
 def snapshot_plan(data: RenderData) -> dict[str, tuple[int, str, str, str]]:
@@ -579,7 +701,7 @@ def snapshot_plan(data: RenderData) -> dict[str, tuple[int, str, str, str]]:
             ph = phases.get(phase)
             if ph and ph.get("video_frame") is not None:
                 plan[f"gait/{side}_{phase}"] = (int(ph["video_frame"]), side, "gait", phase)
-    side = form_side(data)
+    side, _ = form_side_and_reason(data)
     phases = (data.gait_doc.get(side) or {}).get("phases") or {}
     if phases:
         plan["form/contact_angle"] = (int(phases["strike"]["video_frame"]), side, "form", "contact_angle")

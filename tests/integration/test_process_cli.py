@@ -68,7 +68,8 @@ def _no_person_video(path, n_frames=24):
     [
         (lambda d: d / "missing.mp4", "does not exist", False),
         (lambda d: (d / "empty.mp4").write_bytes(b"") and None or d / "empty.mp4", "empty", False),
-        (lambda d: (d / "notes.mp4").write_text("not a video\n" * 20) and d / "notes.mp4", "not a readable video", True),
+        # refused before any session exists (header sniff + probe in the CLI)
+        (lambda d: (d / "notes.mp4").write_text("not a video\n" * 20) and d / "notes.mp4", "is not a video", False),
         (lambda d: _no_person_video(d / "nobody.mp4"), "no person", True),
     ],
     ids=["missing", "zero-byte", "text-named-mp4", "no-person"],

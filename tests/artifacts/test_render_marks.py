@@ -1,0 +1,126 @@
+"""Labels, low-confidence marks and the form snapshots' leg, on synthetic pictures with known answers;
+and `gaitlake report SESSION_ID` finding the stored artifacts."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from analysis.keypoints import KP
+from tasks.render import (COLOR, RenderData, _fmt, _text, draw_skeleton, form_side_and_reason,
+                          low_confidence_mask, publish_with_artifacts, render_lake_run)
+
+
+@pytest.mark.parametrize("value, fmt, unit, expected", [
+    (-0.3, "{:+.0f}", "", "0"), (0.2, "{:+.0f}", " deg", "0 deg"), (-0.04, "{:.1f}", "", "0.0"),
+    (-1.6, "{:+.0f}", "", "-2"), (3.0, "{:+.0f}", "", "+3"), (None, "{:.0f}", "", "--"),
+])
+def test_numbers_that_round_to_zero_have_no_sign(value, fmt, unit, expected):
+    assert _fmt(value, fmt, unit) == expected
+
+
+@pytest.mark.parametrize("size, thickness", [(0.75, 1), (1.0, 2), (1.6, 2)])
+def test_the_text_outline_hugs_the_glyphs(size, thickness):
+    """The dark outline spans the coloured text plus at most its 1-step border on each side;
+    the old shadow (drawn thicker) drifted right letter by letter."""
+    img = np.full((120, 900, 3), 128, np.uint8)
+    label = "knee flexion 17 deg  shank vs vertical +16 deg"
+    _text(img, label, (10, 70), size, (255, 255, 255), thickness)
+    colour = np.argwhere((img == 255).all(axis=2))
+    dark = np.argwhere(img.max(axis=2) < 40)
+    step = max(1, int(round(size)))
+    assert colour.size and dark.size
+    assert dark[:, 1].max() <= colour[:, 1].max() + step + 1
+    assert dark[:, 1].min() >= colour[:, 1].min() - step - 1
+
+
+def _standing(T: int = 10) -> np.ndarray:
+    """A side-view runner: hips at y=500, knees at 600, ankles at 700, legs 60 px apart."""
+    xy = np.full((T, 17, 2), np.nan)
+    for side, dx in (("LEFT", -30.0), ("RIGHT", 30.0)):
+        xy[:, KP[f"{side}_SHOULDER"]] = (300 + dx / 3, 300)
+        xy[:, KP[f"{side}_HIP"]] = (300 + dx / 3, 500)
+        xy[:, KP[f"{side}_KNEE"]] = (300 + dx, 600)
+        xy[:, KP[f"{side}_ANKLE"]] = (300 + dx, 700)
+    return xy
+
+
+def test_collapsed_legs_and_low_confidence_points_are_flagged():
+    xy = _standing()
+    conf = np.ones(xy.shape[:2])
+    legs = [KP.LEFT_KNEE, KP.RIGHT_KNEE, KP.LEFT_ANKLE, KP.RIGHT_ANKLE]
+    xy[3, KP.RIGHT_KNEE] = xy[3, KP.LEFT_KNEE] + (5, 0)      # both legs on one: knee and ankle
+    xy[3, KP.RIGHT_ANKLE] = xy[3, KP.LEFT_ANKLE] + (0, 5)
+    xy[5, KP.RIGHT_KNEE] = xy[5, KP.LEFT_KNEE] + (4, 0)      # knees crossing alone: a normal stride
+    conf[7, KP.LEFT_WRIST] = 0.2
+    xy[7, KP.LEFT_WRIST] = (280, 420)
+    low = low_confidence_mask(xy, conf)
+    assert low[3, legs].all()
+    assert not low[5].any()
+    assert low[7, KP.LEFT_WRIST] and low.sum() == 5
+    assert not low_confidence_mask(_standing(), None).any()
+
+
+def test_low_confidence_points_are_drawn_hollow():
+    xy = _standing(1)[0]
+    solid = np.zeros((900, 600, 3), np.uint8)
+    hollow = solid.copy()
+    low = np.zeros(17, bool)
+    low[KP.LEFT_KNEE] = True
+    draw_skeleton(solid, xy, 1.0, thickness=3)
+    draw_skeleton(hollow, xy, 1.0, thickness=3, low=low)
+    x, y = (int(v) for v in xy[KP.LEFT_KNEE])
+    assert tuple(solid[y, x]) == COLOR["left"]          # a filled dot
+    assert tuple(hollow[y, x]) != COLOR["left"]         # a ring: the centre is not painted
+    ring = hollow[y - 8:y + 9, x - 8:x + 9].reshape(-1, 3).astype(int)
+    assert (np.abs(ring - np.array(COLOR["left"])).max(axis=1) < 60).any()  # the ring, anti-aliased
+
+
+def _data(near: str | None, phases=("left", "right")) -> RenderData:
+    T = 10
+    gait = {side: {"phases": {"strike": {"video_frame": 2}, "takeoff": {"video_frame": 5}}} for side in phases}
+    return RenderData(xy=_standing(T), contact={"left": np.zeros(T, bool), "right": np.zeros(T, bool)},
+                      angles={}, series={}, time_s=np.arange(T) / 30, events=[], gait_doc=gait,
+                      summary={"quality_doc": json.dumps({"near_leg": near})})
+
+
+def test_form_snapshots_use_the_near_leg_or_say_why_not():
+    assert form_side_and_reason(_data("right")) == ("right", "near leg")
+    assert form_side_and_reason(_data("left")) == ("left", "near leg")
+    side, why = form_side_and_reason(_data("right", phases=("left",)))
+    assert side == "left" and why == "the near (right) leg has no complete stride"
+    assert form_side_and_reason(_data(None))[1] == "the leg seen best; the near leg is not known"
+
+
+@pytest.fixture
+def published(tmp_path):
+    from tests.artifacts.conftest import build_session
+
+    s = build_session(tmp_path / "data")
+    images = render_lake_run(s.store, s.lake, s.session_id, s.version, crf=30)
+    publish_with_artifacts(s.lake, s.session_id, s.version, images)
+    return s, images
+
+
+def test_report_finds_the_stored_artifacts_by_session_id(published, tmp_path, monkeypatch, capsys):
+    from configs import get_settings
+    from gaitlake.cli import main
+
+    s, images = published
+    monkeypatch.setenv("GAITLAKE_DATA_DIR", str(s.data_dir))
+    get_settings.cache_clear()
+    try:
+        assert main(["report", s.session_id, "-o", str(tmp_path / "r.png")]) == 0
+    finally:
+        get_settings.cache_clear()
+    out = capsys.readouterr().out
+    listed = dict(re.findall(r"^  (analysed video|report|snapshots) +(.+)$", out, re.M))
+    assert Path(listed["analysed video"]) == Path(s.store.path(images["video"])) and Path(listed["analysed video"]).is_file()
+    assert Path(listed["report"]).is_file()
+    count, folder = re.fullmatch(r"(\d+) JPEGs under (.+)/ \(gait/, form/\)", listed["snapshots"]).groups()
+    jpegs = sorted(Path(folder).rglob("*.jpg"))
+    assert int(count) == len(jpegs) == sum(len(v) for v in images["gait"].values()) + len(images["form"])
