@@ -31,9 +31,6 @@ import numpy as np
 from analysis.geometry import midpoint
 from analysis.keypoints import KP
 
-JOINTS = ("shoulder", "elbow", "hip", "knee", "ankle")
-JOINT_PREFIX = {"shoulder": "sho", "elbow": "elb", "hip": "hip", "knee": "kne", "ankle": "ank"}
-
 
 def to_body_frame(vec_px: np.ndarray, facing: float) -> np.ndarray:
     """Image vector(s) ``(..., 2)`` (y down) -> body frame (X forward, Y up)."""

@@ -26,17 +26,18 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_THREAD_BLOCKS, THREAD_BLOCKS,
+                                 angle_key)
+
 __all__ = [
     "SUMMARY_BLOCKS", "FORM_BLOCKS", "GAIT_BLOCKS", "KINDS", "Comment", "Finding", "SessionFacts",
     "Units", "comment", "comments_for", "blocks_of",
 ]
 
-SUMMARY_BLOCKS = ("performance_metrics", "running_mechanics", "balance_and_posture",
-                  "distance_and_duration", "final_summary")
-FORM_BLOCKS = ("contact_angle", "push_angle", "knee_ankle", "general_form_recommendation")
-GAIT_BLOCKS = tuple(f"{side}_{joint}_angle" for side in ("left", "right")
-                    for joint in ("posture", "hip", "knee", "ankle"))
-KINDS = {"summary": SUMMARY_BLOCKS, "form": FORM_BLOCKS, "recommendation": GAIT_BLOCKS}
+SUMMARY_BLOCKS = SUMMARY_THREAD_BLOCKS
+FORM_BLOCKS = FORM_THREAD_BLOCKS
+GAIT_BLOCKS = GAIT_THREAD_BLOCKS
+KINDS = THREAD_BLOCKS
 
 # ---------------------------------------------------------------------------
 # Reference ranges
@@ -707,15 +708,15 @@ def _final(f: SessionFacts, u: Units) -> Comment:
 # Form blocks
 # ---------------------------------------------------------------------------
 def _best_side(f: SessionFacts) -> str | None:
-    for s in ("left", "right"):
-        if f.curve(s, f"{s[0]}hip_angle") is not None:
+    for s in SIDES:
+        if f.curve(s, angle_key(s, "hip")) is not None:
             return s
     return None
 
 
 def _hip_extension(f: SessionFacts, side: str) -> float | None:
     """Hip extension at toe-off (deg, + = thigh behind the trunk line)."""
-    v = f.at_phase(side, f"{side[0]}hip_angle", "takeoff")
+    v = f.at_phase(side, angle_key(side, "hip"), "takeoff")
     return -v if v is not None else None
 
 
@@ -747,7 +748,7 @@ def _form_contact(f: SessionFacts, u: Units) -> Comment:
 
 
 def _form_push(f: SessionFacts, u: Units) -> Comment:
-    sides = {s: _hip_extension(f, s) for s in ("left", "right")}
+    sides = {s: _hip_extension(f, s) for s in SIDES}
     known = {s: v for s, v in sides.items() if v is not None}
     if not known:
         return Comment("form", "push_angle", _cant("Hip extension at toe-off (push angle)", f),
@@ -779,7 +780,7 @@ def _form_knee_ankle(f: SessionFacts, u: Units) -> Comment:
     fk, fs, ft = assess_knee_stance(kf), assess_shank(shank), assess_trunk(lean)
     parts = []
     side = _best_side(f)
-    k_ic = f.at_phase(side, f"{side[0]}kne_angle", "strike") if side else None
+    k_ic = f.at_phase(side, angle_key(side, "knee"), "strike") if side else None
     if k_ic is not None:
         parts.append(f"At landing your {side} knee was bent {k_ic:.0f}°"
                      + (" — nearly straight, which with a long reach sends the impact up the leg; let the knee be "
@@ -839,9 +840,10 @@ def _asym(f: SessionFacts, side: str, key_of, phase: str) -> float | None:
 
 def _gait_block(f: SessionFacts, u: Units, side: str, joint: str) -> Comment:
     block = f"{side}_{joint}_angle"
-    p = side[0]
-    key_of = {"posture": lambda s: "posture_angle", "hip": lambda s: f"{s[0]}hip_angle",
-              "knee": lambda s: f"{s[0]}kne_angle", "ankle": lambda s: f"{s[0]}ank_angle"}[joint]
+
+    def key_of(s: str) -> str:
+        return angle_key(s, joint)
+
     key = key_of(side)
     cur = f.curve(side, key)
     if cur is None:

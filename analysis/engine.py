@@ -15,6 +15,7 @@ from analysis import angles as ang
 from analysis import cleaning, events as ev, geometry as geo, metrics as m
 from analysis.events import GaitEvent
 from analysis.keypoints import KEYPOINT_NAMES, KP, validate_keypoints
+from analysis.vocabulary import GAIT_PHASES, JOINTS, POSTURE_KEY, SIDES, UnknownJointError, angle_key, parse_joints
 
 __all__ = ["AnalysisError", "EngineParams", "GaitEvent", "RunnerProfile", "SessionAnalysis", "analyze", "json_safe"]
 
@@ -126,13 +127,10 @@ def _stats(values) -> dict:
 
 
 def _selected_joints(joints: tuple[str, ...]) -> tuple[str, ...]:
-    js = tuple(j.strip().lower() for j in joints if j and j.strip())
-    if not js or "all" in js:
-        return ang.JOINTS
-    bad = [j for j in js if j not in ang.JOINTS]
-    if bad:
-        raise AnalysisError(f"Unknown joint name(s) {bad}; use ankle, knee, elbow, hip, shoulder or all.")
-    return tuple(j for j in ang.JOINTS if j in js)
+    try:
+        return parse_joints(joints)
+    except UnknownJointError as exc:
+        raise AnalysisError(f"Unknown joint name(s) {exc.unknown}; use ankle, knee, elbow, hip, shoulder or all.") from None
 
 
 #: Blocks of the summary document: metric name -> the per-stride column and session value it shows.
@@ -172,16 +170,12 @@ class SessionAnalysis:
     summary: dict
     quality: dict
     phases: dict = field(default_factory=dict)
-    joints: tuple[str, ...] = ang.JOINTS
+    joints: tuple[str, ...] = JOINTS
 
     # --- documents -------------------------------------------------------
     def angle_keys(self) -> list[str]:
         """Angle series reported for the selected joints, plus posture."""
-        keys = ["posture_angle"]
-        for j in self.joints:
-            p = ang.JOINT_PREFIX[j]
-            keys += [f"l{p}_angle", f"r{p}_angle"]
-        return keys
+        return [POSTURE_KEY] + [angle_key(side, j) for j in self.joints for side in SIDES]
 
     def _block(self, key: str) -> dict:
         """``{min, max, avg, values}`` of one per-stride metric: ``values`` and their min/max over
@@ -800,7 +794,7 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
             return int(srt[i])
         cand = ms_order[sd]
         return int(cand[(cand >= lo) & (cand < hi)][0])
-    for side, p in (("left", "l"), ("right", "r")):
+    for side in SIDES:
         srows = [r for r in rows if r["side"] == side]
         if not enough or not srows:
             out[side] = {"peak_time": None, "initiator": initiator, "phases": {}, "angles": {},
@@ -818,17 +812,22 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
             return {"video_frame": int(f), "video_phase": int(f - a),
                     "graph_phase": int(round(100.0 * (f - a) / span))}
 
-        phases = {"strike": ph(a), "mid_stance": ph(mid), "takeoff": ph(t), "flight": ph(fl),
-                  "new_strike": ph(b)}
-        keys = ["posture_angle"] + [f"{p}{ang.JOINT_PREFIX[j]}_angle" for j in sa.joints]
+        phases = dict(zip(GAIT_PHASES, (ph(a), ph(mid), ph(t), ph(fl), ph(b))))
+        keys = [POSTURE_KEY] + [angle_key(side, j) for j in sa.joints]
         starts = np.array([r["ic_frame"] for r in srows], dtype=np.int64)
         ends = np.array([r["next_ic_frame"] for r in srows], dtype=np.int64)
         curves = {}
         for k in keys:
-            C = _curves(angles[k], starts, ends)
+            # angles are circular: curves are resampled from the series unwrapped (so a
+            # stride crossing +-180 interpolates through the seam, not through 0), taken
+            # about their circular mean and wrapped back into (-180, 180] (issue 16);
+            # for angles away from the seam every step is the identity
+            C = _curves(ang.unwrap_deg(angles[k]), starts, ends)
             C = C[np.isfinite(C).all(1)]
             if C.shape[0] == 0:
                 continue
+            ref = ang.circular_mean_deg(C, axis=0)
+            C = ref + ang.wrap_deg(C - ref)
             cur = C.mean(0)
             sd = C.std(0, ddof=1) if C.shape[0] > 1 else np.zeros(CURVE_POINTS)
             if C.shape[0] >= 3:
@@ -840,7 +839,7 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
                 nxt = cur + slope * (C.shape[0] - x.mean())
             else:
                 nxt = cur
-            curves[k] = {"current": cur, "std_dev": sd, "next": nxt}
+            curves[k] = {"current": ang.wrap_deg(cur), "std_dev": sd, "next": ang.wrap_deg(nxt)}
         # first MS in each stride's stance [IC, TO): a binary search; the set's
         # order only matters where a stance holds several MS frames (loop there)
         tos = np.array([r["to_frame"] for r in srows], dtype=np.int64)
