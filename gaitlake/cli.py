@@ -32,7 +32,8 @@ SUMMARY_LINES = (
     ("footstrike", "foot strike", "{}"),
 )
 
-# One example per top-level command, shown by `gaitlake --help` (a test keeps this complete).
+# One example per top-level command, shown by `gaitlake --help` (a test keeps this complete). A
+# command registered elsewhere may instead carry its own: an "example:" block in its epilog.
 EXAMPLES = {
     "process": "gaitlake process run.mp4 --height-cm 175 --weight-kg 70 --json summary.json",
     "query": 'gaitlake query "SELECT session_id, cadence_spm FROM sessions" --format csv',
@@ -47,6 +48,7 @@ EXAMPLES = {
     "compact": "gaitlake compact --min-files 4",
     "sessions": "gaitlake sessions list --stuck",
     "lake": "gaitlake lake check",
+    "stack": "gaitlake stack up",
 }
 
 # One-line help for arguments registered elsewhere without one (api/cli.py, flows/cli.py);
@@ -348,8 +350,7 @@ def _data_dir_line(settings) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    epilog = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES.values())
-    parser = Parser(prog="gaitlake", description=__doc__, epilog=epilog)
+    parser = Parser(prog="gaitlake", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 title="commands", parser_class=Parser)
 
@@ -387,7 +388,20 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("flows.cli", fromlist=["register_cli"]).register_cli(sub)  # worker, reprocess, compact, ingest
     __import__("tasks.report_cli", fromlist=["register_cli"]).register_cli(sub)  # report
     _finish(parser)
+    parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples(parser).values())
     return parser
+
+
+def examples(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """command -> one example line: :data:`EXAMPLES`, else the first one in the command's own epilog."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    found = {}
+    for name, child in commands.items():
+        own = [line.strip() for line in (child.epilog or "").splitlines() if line.strip().startswith("gaitlake ")]
+        line = EXAMPLES.get(name) or (own[0] if own else None)
+        if line:
+            found[name] = line
+    return found
 
 
 def _positive_int(raw: str) -> int:
