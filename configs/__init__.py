@@ -141,6 +141,8 @@ class AnalysisSettings(_Section):
     lowpass_hz: float = Field(gt=0)
     max_gap_s: float = Field(ge=0)
     default_height_cm: float = Field(gt=0)
+    # analysis.events.EVENT_METHODS (a test keeps the two equal)
+    event_method: Literal["velocity", "zeni", "velocity+fellin", "vertical", "velocity+vertical"]
     mode: Literal["auto", "treadmill", "overground"]
 
     def engine_params(self):
@@ -148,7 +150,8 @@ class AnalysisSettings(_Section):
         from analysis.engine import EngineParams
 
         return EngineParams(min_keypoint_conf=self.min_keypoint_conf, lowpass_hz=self.lowpass_hz,
-                            max_gap_s=self.max_gap_s, default_height_m=self.default_height_cm / 100.0)
+                            max_gap_s=self.max_gap_s, default_height_m=self.default_height_cm / 100.0,
+                            event_method=self.event_method)
 
 
 class ApiSettings(_Section):

@@ -1,11 +1,13 @@
 import re
 import tomllib
 from dataclasses import fields
+from typing import get_args
 
 import pytest
 
 from analysis.engine import EngineParams
-from configs import DEFAULT_TOML, SettingsError, load_settings
+from analysis.events import EVENT_METHODS
+from configs import DEFAULT_TOML, AnalysisSettings, SettingsError, load_settings
 
 
 def test_defaults_resolve_under_data_dir(tmp_path):
@@ -57,6 +59,11 @@ def test_engine_params_come_from_analysis_settings_with_the_engine_defaults():
                             "GAITLAKE_ANALYSIS__MAX_GAP_S": "0.2",
                             "GAITLAKE_ANALYSIS__DEFAULT_HEIGHT_CM": "180"}).analysis.engine_params()
     assert params == EngineParams(min_keypoint_conf=0.35, lowpass_hz=6.0, max_gap_s=0.2, default_height_m=1.8)
+    assert load_settings({"GAITLAKE_ANALYSIS__EVENT_METHOD": "zeni"}).analysis.engine_params().event_method == "zeni"
+    with pytest.raises(SettingsError, match="analysis.event_method"):
+        load_settings({"GAITLAKE_ANALYSIS__EVENT_METHOD": "magic"})
+    method = AnalysisSettings.model_fields["event_method"].annotation
+    assert get_args(method) == EVENT_METHODS
 
 
 def test_every_analysis_key_is_read_by_the_engine_and_hashed():
@@ -67,7 +74,7 @@ def test_every_analysis_key_is_read_by_the_engine_and_hashed():
     assert keys == engine | {"mode"}
     base = load_settings({}).analysis_hash()
     changed = {"min_keypoint_conf": "0.3", "lowpass_hz": "6", "max_gap_s": "0.2", "default_height_cm": "180",
-               "mode": "treadmill"}
+               "event_method": "zeni", "mode": "treadmill"}
     assert set(changed) == keys
     for key, value in changed.items():
         assert load_settings({f"GAITLAKE_ANALYSIS__{key.upper()}": value}).analysis_hash() != base, key
