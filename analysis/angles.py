@@ -21,8 +21,10 @@ name               definition (positive direction)
 ``{l,r}elb_angle``   elbow flexion: forearm (elbow->wrist) minus upper arm; 0 = straight
 =================  ===========================================================
 
-Differences of angles are wrapped into (-180, 180] and then unwrapped along
-time (``np.unwrap``) per run of valid frames, so no series jumps by 360.
+Every angle is wrapped into (-180, 180] frame by frame (:func:`wrap_deg`),
+so it is the same number in every output (lake, API, panel, charts); the
+anatomical ranges of running lie well inside, so plausible motion never
+meets the seam.
 """
 from __future__ import annotations
 
@@ -45,21 +47,40 @@ def segment_angle(vec_body: np.ndarray) -> np.ndarray:
     return np.degrees(np.arctan2(vec_body[..., 0], -vec_body[..., 1]))
 
 
-def wrap_unwrap(angle_deg: np.ndarray) -> np.ndarray:
-    """Wrap into (-180, 180], then unwrap along time per finite run (no 360 jumps)."""
-    a = (np.asarray(angle_deg, float) + 180.0) % 360.0 - 180.0
+def wrap_deg(angle_deg: np.ndarray) -> np.ndarray:
+    """Angles (deg) wrapped into (-180, 180], frame by frame (NaN stays NaN).
+
+    Every joint angle is a difference of two segment directions, so it is
+    defined only modulo 360; its one valid representative is the one in
+    (-180, 180]. The anatomical ranges of running (knee 0..~140, elbow
+    ~0..~160, hip and shoulder within +-120, ankle proxy and posture within
+    +-90) all lie inside it, far from the seam at +-180, so the wrapped series
+    are continuous wherever the keypoints are plausible. Unwrapping along time
+    instead (``np.unwrap``) let a series drift by whole turns after one
+    implausible frame (an elbow at 484 deg on a real clip: issue 16).
+    """
+    x = np.asarray(angle_deg, dtype=np.float64)
+    a = (x + 180.0) % 360.0 - 180.0
     a = np.where(a == -180.0, 180.0, a)
+    with np.errstate(invalid="ignore"):
+        return np.where((x > -180.0) & (x <= 180.0), x, a)   # in range: unchanged, bit for bit
+
+
+def unwrap_deg(angle_deg: np.ndarray) -> np.ndarray:
+    """``np.unwrap`` (deg) along axis 0 per run of finite samples: for interpolating
+    across the +-180 seam only; wrap the results again with :func:`wrap_deg`."""
+    a = np.array(angle_deg, dtype=np.float64, copy=True)
     ok = np.isfinite(a)
-    if ok.all():
-        u = np.degrees(np.unwrap(np.radians(a)))
-    else:
-        u = a.copy()
-        edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(int), 0]))
-        for s, e in zip(edges[::2], edges[1::2]):
-            u[s:e] = np.degrees(np.unwrap(np.radians(a[s:e])))
-    # keep the series centred in (-180, 180] on average
-    m = np.nanmedian(u) if ok.any() else 0.0
-    return u - 360.0 * np.round(m / 360.0)
+    edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(np.int8), 0]))
+    for s, e in zip(edges[::2], edges[1::2]):
+        a[s:e] = np.unwrap(a[s:e], period=360.0)
+    return a
+
+
+def circular_mean_deg(angle_deg: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Mean direction (deg, in (-180, 180]) of angles along ``axis``."""
+    r = np.radians(np.asarray(angle_deg, dtype=np.float64))
+    return wrap_deg(np.degrees(np.arctan2(np.sin(r).mean(axis), np.cos(r).mean(axis))))
 
 
 def joint_angles(xy: np.ndarray, facing: float) -> dict[str, np.ndarray]:
@@ -83,17 +104,17 @@ def joint_angles(xy: np.ndarray, facing: float) -> dict[str, np.ndarray]:
     mid_hip = midpoint(xy, KP.LEFT_HIP, KP.RIGHT_HIP)
     mid_sho = midpoint(xy, KP.LEFT_SHOULDER, KP.RIGHT_SHOULDER)
     trunk_down = seg(mid_sho, mid_hip)
-    out = {"posture_angle": wrap_unwrap(-trunk_down)}
+    out = {"posture_angle": wrap_deg(-trunk_down)}
     for side, p in (("l", "LEFT"), ("r", "RIGHT")):
         hip, knee, ank = (xy[:, KP[f"{p}_{j}"]] for j in ("HIP", "KNEE", "ANKLE"))
         sho, elb, wri = (xy[:, KP[f"{p}_{j}"]] for j in ("SHOULDER", "ELBOW", "WRIST"))
         thigh, shank = seg(hip, knee), seg(knee, ank)
         upper, fore = seg(sho, elb), seg(elb, wri)
-        out[f"{side}hip_angle"] = wrap_unwrap(thigh - trunk_down)
-        out[f"{side}kne_angle"] = wrap_unwrap(thigh - shank)
-        out[f"{side}ank_angle"] = wrap_unwrap(shank)
-        out[f"{side}sho_angle"] = wrap_unwrap(upper - trunk_down)
-        out[f"{side}elb_angle"] = wrap_unwrap(fore - upper)
+        out[f"{side}hip_angle"] = wrap_deg(thigh - trunk_down)
+        out[f"{side}kne_angle"] = wrap_deg(thigh - shank)
+        out[f"{side}ank_angle"] = wrap_deg(shank)
+        out[f"{side}sho_angle"] = wrap_deg(upper - trunk_down)
+        out[f"{side}elb_angle"] = wrap_deg(fore - upper)
     return out
 
 

@@ -818,10 +818,16 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
         ends = np.array([r["next_ic_frame"] for r in srows], dtype=np.int64)
         curves = {}
         for k in keys:
-            C = _curves(angles[k], starts, ends)
+            # angles are circular: curves are resampled from the series unwrapped (so a
+            # stride crossing +-180 interpolates through the seam, not through 0), taken
+            # about their circular mean and wrapped back into (-180, 180] (issue 16);
+            # for angles away from the seam every step is the identity
+            C = _curves(ang.unwrap_deg(angles[k]), starts, ends)
             C = C[np.isfinite(C).all(1)]
             if C.shape[0] == 0:
                 continue
+            ref = ang.circular_mean_deg(C, axis=0)
+            C = ref + ang.wrap_deg(C - ref)
             cur = C.mean(0)
             sd = C.std(0, ddof=1) if C.shape[0] > 1 else np.zeros(CURVE_POINTS)
             if C.shape[0] >= 3:
@@ -833,7 +839,7 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
                 nxt = cur + slope * (C.shape[0] - x.mean())
             else:
                 nxt = cur
-            curves[k] = {"current": cur, "std_dev": sd, "next": nxt}
+            curves[k] = {"current": ang.wrap_deg(cur), "std_dev": sd, "next": ang.wrap_deg(nxt)}
         # first MS in each stride's stance [IC, TO): a binary search; the set's
         # order only matters where a stance holds several MS frames (loop there)
         tos = np.array([r["to_frame"] for r in srows], dtype=np.int64)

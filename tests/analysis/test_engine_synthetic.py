@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis.angles import wrap_unwrap
+from analysis.angles import wrap_deg
 from analysis.engine import AnalysisError, EngineParams, RunnerProfile, analyze
 from analysis.metrics import minetti_cost_j_per_kg_m
 from analysis.synthetic import make_session
@@ -238,11 +238,15 @@ def test_documents_are_json_and_shaped_like_the_spec():
         assert arr.shape == (s.keypoints.shape[0],), key
 
 
-def test_angles_never_jump():
+def test_angles_stay_in_range_and_plausible_motion_never_jumps():
+    """Issue 16: wrapped per frame into (-180, 180]; a segment turning twice meets the seam
+    (and only there jumps by 360) instead of drifting to 720."""
     a = np.linspace(0, 720, 500)                      # a segment turning twice
-    wrapped = (a + 180) % 360 - 180
-    out = wrap_unwrap(wrapped)
-    assert np.abs(np.diff(out)).max() < 2.0
+    out = wrap_deg(a)
+    assert out.min() > -180 and out.max() <= 180
+    jumps = np.abs(np.diff(out)) > 2.0
+    assert np.allclose(np.abs(np.diff(out))[jumps], 360.0, atol=2.0) and jumps.sum() == 2
+    assert wrap_deg(np.array([-180.0, 540.0, np.nan]))[:2].tolist() == [180.0, 180.0]
     s = make_session(duration_s=4.0, facing=-1.0)
     sa = analyze(s.keypoints, s.fps, PROFILE)
     for k, v in sa.frame_series.items():
