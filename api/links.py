@@ -37,7 +37,7 @@ class Linker:
         if not key:
             return None
         if not self.store.is_local:
-            return self.store.fs.url(self.store.path(key), expires=self.ttl_s)
+            return self.store.presigned_url(key, self.ttl_s)  # storage.public_endpoint_url
         # Round the expiry up to the minute so repeated reads return identical (cacheable) links.
         expires = (int(time.time()) + self.ttl_s + 59) // 60 * 60
         base = self.public_base_url or base_url.rstrip("/")

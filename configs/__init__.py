@@ -37,6 +37,8 @@ class StorageSettings(_Section):
     region: str = ""
     retry_attempts: int = 5
     retry_backoff_s: float = 0.2
+    # S3 endpoint browsers reach for presigned links (empty -> endpoint_url).
+    public_endpoint_url: str = ""
 
 
 class CatalogSettings(_Section):
@@ -123,6 +125,10 @@ class RaySettings(_Section):
     max_restarts: int
     namespace: str = "gaitlake"
     actor_start_timeout_s: float = 300.0
+    # Ray token auth for clusters we join: "" (Ray's own rule), "token" or "disabled" (-> RAY_AUTH_MODE).
+    auth_mode: Literal["", "token", "disabled"] = ""
+    # File holding the cluster's token (-> RAY_AUTH_TOKEN_PATH); empty -> RAY_AUTH_TOKEN or ~/.ray/auth_token.
+    auth_token_path: str = ""
 
 
 class TrackingSettings(_Section):

@@ -62,8 +62,11 @@ class ObjectStore:
     """Keys under one root URL, on any fsspec filesystem."""
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None,
-                 retry_attempts: int = 5, retry_backoff_s: float = 0.2):
+                 retry_attempts: int = 5, retry_backoff_s: float = 0.2, public_endpoint_url: str = ""):
         self.url = url.rstrip("/")
+        # The S3 endpoint browsers reach (presigned links); empty -> the one we talk to.
+        self.public_endpoint_url = public_endpoint_url.rstrip("/")
+        self._public_client = None
         self.storage_options = dict(storage_options or {})
         options = dict(self.storage_options)
         if self.url.startswith(("s3://", "s3a://")):
@@ -81,7 +84,8 @@ class ObjectStore:
     def from_settings(cls, settings) -> "ObjectStore":
         return cls(settings.storage_url, settings.storage_options(),
                    retry_attempts=settings.storage.retry_attempts,
-                   retry_backoff_s=settings.storage.retry_backoff_s)
+                   retry_backoff_s=settings.storage.retry_backoff_s,
+                   public_endpoint_url=getattr(settings.storage, "public_endpoint_url", ""))
 
     # -- retries -----------------------------------------------------------
     def _retrying(self) -> Retrying:
@@ -104,6 +108,30 @@ class ObjectStore:
     def uri(self, key: str) -> str:
         """Full URL of ``key`` (``file:///...`` or ``s3://...``)."""
         return self.fs.unstrip_protocol(self.path(key))
+
+    def presigned_url(self, key: str, expires_s: int) -> str:
+        """A presigned GET URL for ``key`` (S3 only), valid ``expires_s`` seconds.
+
+        Signed for ``public_endpoint_url`` when set (``storage.public_endpoint_url``:
+        the address browsers reach, e.g. ``http://localhost:8333`` when this
+        process talks to ``http://seaweedfs:8333`` inside compose), else for
+        the endpoint this store talks to. Presigning is local: no request is made.
+        """
+        if self.is_local:
+            raise ObjectStoreError("presigned URLs exist only for S3 stores (local files use signed API links)")
+        if not self.public_endpoint_url:
+            return self.fs.url(self.path(key), expires=expires_s)
+        if self._public_client is None:
+            import botocore.session
+            from botocore.config import Config
+
+            region = (self.storage_options.get("client_kwargs") or {}).get("region_name") or "us-east-1"
+            self._public_client = botocore.session.get_session().create_client(
+                "s3", endpoint_url=self.public_endpoint_url, region_name=region,
+                config=Config(s3={"addressing_style": "path"}))
+        bucket, _, name = self.path(key).partition("/")
+        return self._public_client.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": name}, ExpiresIn=int(expires_s))
 
     # -- reads -------------------------------------------------------------
     def exists(self, key: str) -> bool:

@@ -63,5 +63,29 @@ def test_duckdb_reads_the_s3_lake_through_fsspec(store):
     assert rows == [{"session_id": "s1", "pipeline_version": "v2", "n": 2},
                     {"session_id": "s2", "pipeline_version": "v1", "n": 3}]
     assert lake.read_table("s2", "frames").num_rows == 3
-    df = lake.to_pandas("select * from sessions order by session_id")
+    df = lake.query("select * from sessions order by session_id").to_pandas()
     assert list(df["cadence_spm"]) == [171.0, 180.0]
+
+
+def test_presigned_links_use_the_public_endpoint(s3_settings, seaweed, monkeypatch, tmp_path):
+    """storage.public_endpoint_url: links name the address browsers reach, and download byte-identical."""
+    import httpx
+
+    from configs import load_settings
+
+    data = bytes(range(256)) * 64
+    internal = ObjectStore.from_settings(s3_settings)
+    internal.write_bytes("videos/s1/source.mp4", data)
+    url = internal.presigned_url("videos/s1/source.mp4", 60)
+    assert url.startswith(seaweed.endpoint + "/")            # no public endpoint: the one we talk to
+    public = seaweed.endpoint.replace("127.0.0.1", "localhost")
+    monkeypatch.setenv("GAITLAKE_STORAGE__PUBLIC_ENDPOINT_URL", public)
+    store = ObjectStore.from_settings(load_settings())
+    link = store.presigned_url("videos/s1/source.mp4", 60)
+    assert link.startswith(public + "/") and "127.0.0.1" not in link
+    for u in (url, link):
+        response = httpx.get(u, timeout=10)
+        assert response.status_code == 200 and response.content == data
+    assert httpx.get(link.replace("videos/s1", "videos/s2"), timeout=10).status_code in (403, 404)
+    with pytest.raises(Exception, match="only for S3"):
+        ObjectStore((tmp_path / "local").as_uri()).presigned_url("k", 1)
