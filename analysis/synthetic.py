@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.geometry import SHANK_FRACTION, THIGH_FRACTION, TRUNK_FRACTION
 from analysis.keypoints import KP, N_KEYPOINTS
+
+#: The synthetic runner's body, from landmark heights as fractions of stature H (Winter 2009,
+#: Biomechanics and Motor Control of Human Movement, Fig. 4.1, after Drillis & Contini 1966):
+#: shoulder 0.818, hip (greater trochanter) 0.530, knee 0.285, ankle 0.039. Written out here,
+#: not imported from analysis.geometry, so that the truth does not share the estimator's numbers.
+BODY_THIGH = 0.245     # 0.530 - 0.285
+BODY_SHANK = 0.246     # 0.285 - 0.039
+BODY_TRUNK = 0.288     # 0.818 - 0.530
+BODY_ANKLE_HEIGHT = 0.039
 
 
 @dataclass
@@ -84,8 +92,8 @@ def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
     t = np.arange(T) / fps
     step = 60.0 / cadence_spm
     stride = 2.0 * step
-    L1, L2, Ltr = THIGH_FRACTION * height_m, SHANK_FRACTION * height_m, TRUNK_FRACTION * height_m
-    ankle_h = 0.039 * height_m
+    L1, L2, Ltr = BODY_THIGH * height_m, BODY_SHANK * height_m, BODY_TRUNK * height_m
+    ankle_h = BODY_ANKLE_HEIGHT * height_m
     tc = {"right": contact_time_s, "left": contact_time_s + contact_asymmetry_s}
     t_ic0 = {"right": t0_s, "left": t0_s + step}
 

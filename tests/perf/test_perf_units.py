@@ -84,11 +84,29 @@ def test_gpu_options_fall_back_on_cpu(tmp_path):
         pose.UltralyticsPose(weights, preprocess="gpu-please", config_dir=str(tmp_path))
     b = pose.UltralyticsPose(weights, device="cuda:0", half=True, tensorrt=True, preprocess="auto",
                              config_dir=str(tmp_path))
-    assert b.info() | {} == b.info() and b.device == "cpu" and not b.half and b.path == "predict"
-    assert b.engine is None and not b.pinned
-    frame = np.zeros((384, 640, 3), np.uint8)
+    info = b.info()
+    assert (info["device"], info["half"], info["path"], info["tensorrt"]) == ("cpu", False, "predict", False)
+    assert b.device == "cpu" and not b.half and b.path == "predict" and b.engine is None and not b.pinned
     t = pose.UltralyticsPose(weights, preprocess="tensor", config_dir=str(tmp_path))   # tensor path runs on CPU
-    assert t.path == "tensor" and t.infer([frame, frame], 0.5, np.array([[10, 20], [10, 20]])) is not None
+    assert t.path == "tensor" and t.info()["path"] == "tensor"
+    # the tensor path finds the runner where the predict path does, in source pixels after scale and offset
+    from tests.conftest import TREADMILL
+    from tasks.video import iter_frame_chunks, resize_long_side
+
+    if not TREADMILL.exists():
+        pytest.skip(f"{TREADMILL} is missing")
+    frame, scale = resize_long_side(next(iter(iter_frame_chunks(TREADMILL, 1, max_frames=1)))[0], 640)
+    offsets = np.array([[10.0, 20.0]])
+    got_tensor = t.infer([frame], scale, offsets)
+    got_predict = b.infer([frame], scale, offsets)
+    assert len(got_tensor) == len(got_predict) == 1
+    tb, pb = got_tensor[0].boxes, got_predict[0].boxes
+    assert len(pb) >= 1 and len(tb) == len(pb)
+    runner_t, runner_p = tb[np.argmax(tb[:, 4])], pb[np.argmax(pb[:, 4])]
+    height = runner_p[3] - runner_p[1]
+    assert height > 0.3 * 1920                                     # the runner, in source pixels (1920 px tall)
+    assert np.abs(runner_t[:4] - runner_p[:4]).max() < 0.05 * height
+    assert got_tensor[0].keypoints.shape == (len(tb), 17, 3)
 
 
 def test_settings_accept_the_performance_keys():
@@ -110,7 +128,13 @@ def test_benchmark_entry_point_arguments():
 
     args = parser().parse_args(["roi", "--quick", "--frames", "32", "--roi-imgsz", "416"])
     assert args.name == "roi" and args.quick and args.frames == 32 and args.roi_imgsz == 416
-    assert set(NAMES) == {"pose", "roi", "analysis", "lake", "api", "scaling", "gpu"}
+    assert {"pose", "cpu-backends", "roi", "analysis", "lake", "api", "scaling", "gpu"} <= set(NAMES)
+    import importlib
+
+    for name in NAMES:                       # every name maps to a module with run(args)
+        assert callable(importlib.import_module(f"benchmarks.bench_{name.replace('-', '_')}").run)
+    cpu = parser().parse_args(["cpu-backends", "--threads", "2", "--precision", "f32", "--backend", "onnx"])
+    assert (cpu.threads, cpu.precision, cpu.backend) == (2, "f32", "onnx")
     assert parser().parse_args(["all"]).name == "all"
     with pytest.raises(SystemExit):
         parser().parse_args(["nope"])
