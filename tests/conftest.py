@@ -20,7 +20,7 @@ WALKING = VIDEOS / "walking-multiperson-30fps.mp4"
 # before anything imports them. Explicitly set variables are respected.
 _SESSION_HOME = Path(tempfile.mkdtemp(prefix="gaitlake-tests-"))
 # Everything a test run puts in the system temp directory goes under the session home
-# instead, and the home is removed when the run ends (GAITLAKE_KEEP_TEST_TMP=1 keeps it):
+# instead, and the home is removed when the run ends (KEEP_GAITLAKE_TEST_TMP=1 keeps it):
 # pytest's tmp_path, tempfile.mkdtemp (gaitlake-schemathesis-*, gaitlake-weed-*), and,
 # through TMPDIR, child processes: SeaweedFS's sockets and weed.*.log files, Ray's
 # session directory, Prefect's server. The name stays short: Ray's socket paths must fit
@@ -126,5 +126,5 @@ def pytest_sessionfinish(session, exitstatus):
 
 @atexit.register  # registered first, so it runs last: after Prefect's and Ray's own exit hooks
 def _remove_session_home() -> None:
-    if os.environ.get("GAITLAKE_KEEP_TEST_TMP") != "1":
+    if os.environ.get("KEEP_GAITLAKE_TEST_TMP") != "1":
         shutil.rmtree(_SESSION_HOME, ignore_errors=True)

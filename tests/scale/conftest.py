@@ -69,6 +69,8 @@ def seaweed():
     ports = dict(zip(names, _free_ports(len(names))))
     args = [binary, "mini", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-s3.port.iceberg=0", "-s3.port.lance=0", "-webdav=false", "-admin.ui=false",
+            # unix sockets default to /tmp/seaweedfs-*.sock: keep them with the data (removed at the end)
+            f"-filer.localSocket={data}/filer.sock", f"-s3.localSocket={data}/s3.sock",
             *[f"-{k}={v}" for k, v in ports.items()]]
     env = dict(os.environ, AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY=SECRET_KEY, S3_BUCKET=BUCKET)
     log = data / "weed.log"
@@ -98,6 +100,11 @@ def seaweed():
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     shutil.rmtree(data, ignore_errors=True)
+    # weed also makes unix sockets at fixed /tmp paths that no flag moves (seaweedfs-<part>-grpc-<port>.sock);
+    # it removes them on SIGTERM, not when killed: remove any left on this server's ports
+    for port in ports.values():
+        for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+            sock.unlink(missing_ok=True)
 
 
 def _pg_admin_dsn() -> str | None:
