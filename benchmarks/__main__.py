@@ -1,6 +1,6 @@
 """``python -m benchmarks NAME [options]``: one entry point for every benchmark.
 
-NAME: pose | roi | analysis | lake | api | scaling | gpu | all. Each prints one JSON
+NAME: pose | cpu-backends | roi | analysis | lake | api | scaling | gpu | all. Each prints one JSON
 line (written to --out / $OUT as bench-NAME.json too). See benchmarks/README.md.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-NAMES = ("pose", "roi", "analysis", "lake", "api", "scaling", "gpu")
+NAMES = ("pose", "cpu-backends", "roi", "analysis", "lake", "api", "scaling", "gpu")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,6 +32,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="loopback port for uvicorn (api)")
     p.add_argument("--batch", type=int, help="frames per inference batch (gpu)")
     p.add_argument("--loops", type=int, help="times the video is played (gpu)")
+    p.add_argument("--backend", choices=("openvino", "onnx"), help="exported backend to compare (cpu-backends)")
+    p.add_argument("--threads", type=int, help="threads of each backend (cpu-backends), default 1")
+    p.add_argument("--precision", choices=("auto", "f32", "bf16"), help="pose.openvino_precision (cpu-backends)")
     p.add_argument("--tensorrt", action="store_true", help="export/use a TensorRT engine (gpu)")
     return p
 
@@ -42,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in names:
         try:
-            importlib.import_module(f"benchmarks.bench_{name}").run(args)
+            importlib.import_module(f"benchmarks.bench_{name.replace('-', '_')}").run(args)
         except Exception as exc:  # one failing benchmark must not hide the others under "all"
             print(f"benchmark {name} failed: {exc.__class__.__name__}: {exc}", file=sys.stderr)
             if args.name != "all":

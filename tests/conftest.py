@@ -37,6 +37,8 @@ os.environ.setdefault("PREFECT_SERVER_ALLOW_EPHEMERAL_MODE", "true")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("YOLO_CONFIG_DIR", str(_SESSION_HOME / "ultralytics"))
+# Exported pose models (pose.backend openvino/auto on the CPU): exported once per run, not per test.
+os.environ.setdefault("GAITLAKE_POSE__EXPORT_DIR", str(_SESSION_HOME / "exports"))
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")
 os.environ.setdefault("YOLO_OFFLINE", "true")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")

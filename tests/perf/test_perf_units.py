@@ -128,7 +128,13 @@ def test_benchmark_entry_point_arguments():
 
     args = parser().parse_args(["roi", "--quick", "--frames", "32", "--roi-imgsz", "416"])
     assert args.name == "roi" and args.quick and args.frames == 32 and args.roi_imgsz == 416
-    assert set(NAMES) == {"pose", "roi", "analysis", "lake", "api", "scaling", "gpu"}
+    assert {"pose", "cpu-backends", "roi", "analysis", "lake", "api", "scaling", "gpu"} <= set(NAMES)
+    import importlib
+
+    for name in NAMES:                       # every name maps to a module with run(args)
+        assert callable(importlib.import_module(f"benchmarks.bench_{name.replace('-', '_')}").run)
+    cpu = parser().parse_args(["cpu-backends", "--threads", "2", "--precision", "f32", "--backend", "onnx"])
+    assert (cpu.threads, cpu.precision, cpu.backend) == (2, "f32", "onnx")
     assert parser().parse_args(["all"]).name == "all"
     with pytest.raises(SystemExit):
         parser().parse_args(["nope"])
