@@ -24,6 +24,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "GAITLAKE_"
+# GAITLAKE_* variables that are not settings (the profile, tools and tests read them): every
+# other GAITLAKE_* name must be a setting, so a typo is an error instead of being ignored.
+ENV_NOT_SETTINGS = frozenset({
+    "CONFIG", "SHARED_DIR", "STACK_DIR", "TEST_PG", "TEST_ARTIFACTS", "UPDATE_SNAPSHOT",
+    "WRITE_DOC_IMAGES", "DEV_KEYPOINTS", "CHROMIUM",
+})
 
 
 class _Section(BaseModel):
@@ -97,11 +103,8 @@ class VideoSettings(_Section):
     min_decoded_share: float = Field(0.5, ge=0, le=1)
 
 
-PoseBackend = Literal["auto", "ultralytics", "openvino", "onnx", "replay"]
-
-
 class PoseSettings(_Section):
-    backend: PoseBackend
+    backend: str
     weights: str
     model_name: str
     imgsz: int
@@ -112,9 +115,6 @@ class PoseSettings(_Section):
     preprocess: Literal["auto", "predict", "tensor"] = "auto"
     pinned_memory: bool = True
     tensorrt: bool = False
-    # Exported OpenVINO/ONNX models; empty -> <data_dir>/ultralytics/exports.
-    export_dir: str = ""
-    openvino_precision: Literal["auto", "f32", "bf16"] = "f32"
     roi: bool = False
     roi_imgsz: int = Field(320, ge=32)
     roi_margin: float = Field(0.3, ge=0.0)
@@ -307,7 +307,7 @@ def _coerce(raw: str, current: Any) -> Any:
 
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+        if not name.startswith(ENV_PREFIX) or name[len(ENV_PREFIX):] in ENV_NOT_SETTINGS:
             continue
         path = name[len(ENV_PREFIX):].lower().split("__")
         node = data

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from api.errors import ApiError
-from configs import get_settings, install_log_masking, load_settings, mask_url, masked
+from configs import SettingsError, get_settings, install_log_masking, load_settings, mask_url, masked
 from flows import options
 from gaitlake.cli import build_parser, examples, main
 
@@ -254,3 +254,11 @@ def test_the_default_data_dir_is_the_user_data_dir(tmp_path, monkeypatch):
     assert s.data_path == (tmp_path / "xdg" / "gaitlake").resolve()
     assert s.storage_url == (tmp_path / "xdg" / "gaitlake" / "store").as_uri()
     assert load_settings({"GAITLAKE_DATA_DIR": "./data"}).data_path == (Path.cwd() / "data").resolve()
+
+
+def test_tool_variables_are_not_taken_for_settings():
+    env = {"GAITLAKE_SHARED_DIR": "/x", "GAITLAKE_TEST_PG": "h:1", "GAITLAKE_STACK_DIR": "/y",
+           "GAITLAKE_UPDATE_SNAPSHOT": "1", "GAITLAKE_CHROMIUM": "/usr/bin/chromium"}
+    assert load_settings(env).data_dir == ""
+    with pytest.raises(SettingsError, match="GAITLAKE_SHARED_DIRR: no setting 'shared_dirr'"):
+        load_settings({"GAITLAKE_SHARED_DIRR": "/x"})
