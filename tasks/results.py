@@ -1,11 +1,11 @@
 """Lay an analysed session out as the lake's ``sessions``, ``frames`` and ``strides`` tables."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 
 from analysis.commentary import SessionFacts
@@ -14,17 +14,20 @@ from analysis.keypoints import KEYPOINT_NAMES
 from analysis.tracking import RunnerTrack
 
 
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+
+
 def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
+    """What orjson does not serialise natively: non-contiguous or non-native numpy arrays."""
+    if isinstance(value, np.ndarray | np.generic):
         return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def to_json(document: Any) -> str:
-    """JSON with NaN/inf turned into null (the API must never emit NaN)."""
-    return json.dumps(json_safe(document), default=_json_default, separators=(",", ":"))
+    """Compact JSON (orjson: numpy arrays and scalars as numbers, NaN/inf as null, so the API
+    never emits NaN; keys as strings)."""
+    return orjson.dumps(document, default=_json_default, option=_ORJSON_OPTIONS).decode()
 
 
 def frames_table(track: RunnerTrack, fps: float, frame_series: dict[str, np.ndarray]) -> pa.Table:
@@ -99,8 +102,8 @@ def session_documents(row: dict[str, Any]) -> dict[str, dict]:
         value = row.get(name)
         if isinstance(value, str) and value:
             try:
-                value = json.loads(value)
-            except ValueError:
+                value = orjson.loads(value)
+            except orjson.JSONDecodeError:
                 value = {}
         out[name] = value if isinstance(value, dict) else {}
     return out
