@@ -103,8 +103,11 @@ class VideoSettings(_Section):
     min_decoded_share: float = Field(0.5, ge=0, le=1)
 
 
+PoseBackend = Literal["auto", "ultralytics", "openvino", "onnx", "replay"]
+
+
 class PoseSettings(_Section):
-    backend: str
+    backend: PoseBackend
     weights: str
     model_name: str
     imgsz: int
@@ -115,6 +118,9 @@ class PoseSettings(_Section):
     preprocess: Literal["auto", "predict", "tensor"] = "auto"
     pinned_memory: bool = True
     tensorrt: bool = False
+    # Exported OpenVINO/ONNX models; empty -> <data_dir>/ultralytics/exports.
+    export_dir: str = ""
+    openvino_precision: Literal["auto", "f32", "bf16"] = "f32"
     roi: bool = False
     roi_imgsz: int = Field(320, ge=32)
     roi_margin: float = Field(0.3, ge=0.0)
