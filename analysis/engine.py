@@ -366,43 +366,50 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
     com = m.com_oscillation_m(pelvis_h, a, np.where(has_c, c, b))   # over one step
     stride_angle = m.stride_angle_deg(thigh["left"], thigh["right"], a, b)
     mean_h = m.mean_height_m(pelvis_h, a, b)
-    # balance: each stride's contact vs the first later contralateral stride's contact
-    bal = np.full(R, np.nan)
-    bal_none = np.ones(R, dtype=bool)
+    bal, bal_none = _stride_balance(left, a, contact_t)
+    cols = {
+        "side": side.tolist(), "ic_frame": a.tolist(), "to_frame": t.tolist(),
+        "next_ic_frame": b.tolist(), "contralateral_ic_frame": _column(c, ~has_c),
+        "ic_time_s": _column(ta), "contact_time_s": _column(contact_t), "stride_time_s": _column(stride_t),
+        "step_time_s": _column(step_t, ~has_c), "flight_time_s": _column(flight_t, ~has_c),
+        "cadence_spm": _column(cadence, cad_none), "duty_factor": _column(duty),
+        "speed_mps": _column(speed), "pace_min_per_km": _column(pace), "stride_length_m": _column(stride_len),
+        "power_w": _column(power), "normalized_power_w_per_kg": _column(norm_power),
+        "contact_angle_deg": _column(contact_angle), "knee_flexion_deg": _column(knee),
+        "ankle_angle_deg": _column(ankle), "footstrike": m.footstrike_proxy(ankle),
+        "posture_angle_deg": _column(posture), "com_oscillation_m": _column(com),
+        "stride_angle_deg": _column(stride_angle), "mean_h_m": _column(mean_h), "balance_pct": _column(bal, bal_none),
+    }
+    names = list(cols)
+    return [dict(zip(names, vals)) for vals in zip(*cols.values())]
+
+
+def _stride_balance(left: np.ndarray, ic: np.ndarray, contact_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`analysis.metrics.balance_pct` of every stride: its contact against the first later
+    stride of the other side; and where there is none (None in the rows)."""
+    bal = np.full(ic.size, np.nan)
+    none = np.ones(ic.size, dtype=bool)
     for is_left in (True, False):
         me, oth = np.flatnonzero(left == is_left), np.flatnonzero(left != is_left)
         if me.size == 0 or oth.size == 0:
             continue
-        k = np.searchsorted(a[oth], a[me], side="right")
+        k = np.searchsorted(ic[oth], ic[me], side="right")
         okk = k < oth.size
         q = oth[np.minimum(k, oth.size - 1)]
         gl, gr = (contact_t[me], contact_t[q]) if is_left else (contact_t[q], contact_t[me])
         val = m.balance_pct(gl, gr)
         bal[me[okk]] = val[okk]
-        bal_none[me[okk]] = False
+        none[me[okk]] = False
+    return bal, none
 
-    def col(v: np.ndarray, none: np.ndarray | None = None) -> list:
-        out = v.tolist()
-        if none is not None:
-            for i in np.flatnonzero(none).tolist():
-                out[i] = None
-        return out
 
-    cols = {
-        "side": side.tolist(), "ic_frame": a.tolist(), "to_frame": t.tolist(),
-        "next_ic_frame": b.tolist(), "contralateral_ic_frame": col(c, ~has_c),
-        "ic_time_s": col(ta), "contact_time_s": col(contact_t), "stride_time_s": col(stride_t),
-        "step_time_s": col(step_t, ~has_c), "flight_time_s": col(flight_t, ~has_c),
-        "cadence_spm": col(cadence, cad_none), "duty_factor": col(duty),
-        "speed_mps": col(speed), "pace_min_per_km": col(pace), "stride_length_m": col(stride_len),
-        "power_w": col(power), "normalized_power_w_per_kg": col(norm_power),
-        "contact_angle_deg": col(contact_angle), "knee_flexion_deg": col(knee),
-        "ankle_angle_deg": col(ankle), "footstrike": m.footstrike_proxy(ankle),
-        "posture_angle_deg": col(posture), "com_oscillation_m": col(com),
-        "stride_angle_deg": col(stride_angle), "mean_h_m": col(mean_h), "balance_pct": col(bal, bal_none),
-    }
-    names = list(cols)
-    return [dict(zip(names, vals)) for vals in zip(*cols.values())]
+def _column(v: np.ndarray, none: np.ndarray | None = None) -> list:
+    """A row column as a list, None where ``none``."""
+    out = v.tolist()
+    if none is not None:
+        for i in np.flatnonzero(none).tolist():
+            out[i] = None
+    return out
 
 
 def _curves(series: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
