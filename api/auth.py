@@ -9,12 +9,14 @@ Anything else is 401.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jwt
+from cachetools import TTLCache
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import select
@@ -101,33 +103,33 @@ def decode_bearer(token: str, keys: JwtKeys, *, algorithms: list[str], issuer: s
 
 
 class Authenticator:
-    #: Most principals kept by the cache before it starts over.
+    #: Most verified keys kept (least recently used go first when full).
     CACHE_MAX = 10_000
 
     def __init__(self, catalog: Catalog, api_settings):
         self.catalog = catalog
         self.settings = api_settings
         self.jwt_keys = JwtKeys(api_settings.jwt_public_keys)
-        # sha256(key) -> (principal, expiry): a verified key skips the catalog for a few
-        # seconds; a revoked key or changed role takes effect within auth_cache_ttl_s.
-        self._cache: dict[str, tuple[Principal, float]] = {}
+        # sha256(key) -> principal for auth_cache_ttl_s: a verified key skips the catalog for a few
+        # seconds; a revoked key or changed role takes effect within that time.
+        ttl = api_settings.auth_cache_ttl_s
+        self._cache: TTLCache | None = TTLCache(self.CACHE_MAX, ttl, timer=lambda: time.monotonic()) if ttl > 0 else None
+        self._lock = threading.Lock()
 
     def _verified_key(self, key: str) -> Principal:
-        ttl = self.settings.auth_cache_ttl_s
         digest = hash_key(key)
-        hit = self._cache.get(digest) if ttl > 0 else None
-        now = time.monotonic()
-        if hit is not None and hit[1] > now:
-            return hit[0]
+        if self._cache is not None:
+            with self._lock:
+                hit = self._cache.get(digest)
+            if hit is not None:
+                return hit
         user = verify_key(self.catalog, key)
         if user is None:
-            self._cache.pop(digest, None)
             raise ApiError(401, "invalid API key")
         principal = Principal(user.id, user.email, user.role, "api-key")
-        if ttl > 0:
-            if len(self._cache) >= self.CACHE_MAX:
-                self._cache.clear()
-            self._cache[digest] = (principal, now + ttl)
+        if self._cache is not None:
+            with self._lock:
+                self._cache[digest] = principal
         return principal
 
     def __call__(self, authorization: str | None, api_key_header: str | None) -> Principal:

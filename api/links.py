@@ -32,14 +32,18 @@ class Linker:
     def _sig(self, key: str, expires: int) -> str:
         return hmac.new(self.secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
 
-    def url(self, key: str | None, base_url: str) -> str | None:
+    def expiry(self) -> int:
+        """When links made now expire: rounded up to the minute, so repeated reads return identical
+        (cacheable) links and documents; part of a document's cache key."""
+        return (int(time.time()) + self.ttl_s + 59) // 60 * 60
+
+    def url(self, key: str | None, base_url: str, expires: int | None = None) -> str | None:
         """A URL for ``key`` valid for ``ttl_s`` seconds, or None when there is no object key."""
         if not key:
             return None
         if not self.store.is_local:
             return self.store.presigned_url(key, self.ttl_s)  # storage.public_endpoint_url
-        # Round the expiry up to the minute so repeated reads return identical (cacheable) links.
-        expires = (int(time.time()) + self.ttl_s + 59) // 60 * 60
+        expires = self.expiry() if expires is None else expires
         base = self.public_base_url or base_url.rstrip("/")
         return f"{base}{FILES_PREFIX}{quote(key)}?expires={expires}&sig={self._sig(key, expires)}"
 

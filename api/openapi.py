@@ -93,11 +93,6 @@ def _series_maps(spec: dict) -> None:
     details["all_timestamps"]["items"] = {"type": "number"}
 
 
-def _summary_text_optional(spec: dict) -> None:
-    schema = _ok_schema(spec, "/running/sessions/{session_id}/summary/", "get")
-    schema["required"] = [r for r in schema["required"] if r != "summary_text"]
-
-
 def _nullable_numbers(spec: dict) -> None:
     summary = _ok_schema(spec, "/running/sessions/{session_id}/summary/", "get")["properties"]
     for block in ("performance_metrics", "running_mechanics", "balance_and_posture", "distance_and_duration"):
@@ -190,8 +185,6 @@ CORRECTIONS: tuple[Correction, ...] = (
     Correction("GET session details `metrics`, `angles`; GET export `metrics`, `keypoints`, `angles`",
                "`additionalProperties` is an array of numbers (items may be null for frames without a value)",
                "The prose says each key maps to an array of numbers; the schema said a number.", _series_maps),
-    Correction("GET summary `summary_text`", "no longer required",
-               "The prose: present only when GenAI comments have been saved for the session.", _summary_text_optional),
     Correction("summary block statistics (`min`/`max`/`avg`, `total_distance`, `total_time`, `footstrike`), "
                "form-analysis `metrics`, gait-analysis `peak_time`, total metrics numbers",
                "number -> number or null",

@@ -8,10 +8,12 @@ version): a served lake version never changes, so the cache never goes stale.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
 import threading
+from datetime import date
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -21,6 +23,7 @@ from cachetools import LRUCache
 from sqlalchemy import func, select
 
 from analysis.engine import json_safe
+from api.responses import encode
 from storage.catalog import RunningSession, Thread, ThreadStatus, User
 from storage.lake import DamagedRun, Lake, Manifest
 
@@ -38,25 +41,8 @@ _ANGLE_RE = re.compile(r"^[lr](sho|elb|hip|kne|ank)_angle$")
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def render(doc: dict[str, Any], record: "SessionRecord | None" = None, prefix: str = "", heavy: tuple[str, ...] = ()) -> bytes:
-    """``doc`` as JSON bytes; the ``heavy`` keys' JSON is cached on ``record`` (served versions never change)."""
-    if record is None or not heavy:
-        return dumps(doc).encode()
-    parts, light = [], {}
-    for key, value in doc.items():
-        if key in heavy:
-            cache_key = f"{prefix}:{key}"
-            text = record.fragments.get(cache_key)
-            if text is None:
-                text = record.fragments[cache_key] = dumps(value)
-            parts.append(f"{dumps(key)}:{text}")
-        else:
-            light[key] = value
-    rest = dumps(light)[1:-1]
-    return ("{" + ",".join(parts + ([rest] if rest else [])) + "}").encode()
+    """Compact JSON text (orjson: numpy arrays serialised, NaN/Infinity as null)."""
+    return encode(value).decode()
 
 
 # -- formatting ----------------------------------------------------------------
@@ -96,8 +82,6 @@ class SessionRecord:
     row: dict[str, Any]
     docs: dict[str, Any] = field(default_factory=dict)
     manifest: Manifest | None = None  # the run it was read from (None: the demo)
-    # Serialized JSON of large, immutable response parts (per-frame series), built once.
-    fragments: dict[str, str] = field(default_factory=dict)
 
     def doc(self, name: str) -> dict[str, Any]:
         value = self.docs.get(name)
@@ -311,6 +295,10 @@ class Owner:
     session_count: int | None = None
     last_session: datetime | None = None
 
+    def fingerprint(self) -> str:
+        """Changes whenever anything a report says about the owner changes (a document cache key part)."""
+        return hashlib.blake2b(repr(self).encode(), digest_size=12).hexdigest()
+
     @classmethod
     def from_catalog(cls, db, user: User) -> "Owner":
         admin = db.get(User, user.admin_id) if user.admin_id else None
@@ -323,7 +311,19 @@ class Owner:
         )
 
 
-def _age(profile: dict[str, Any]) -> int | None:
+def age_on(birth_date: date, today: date) -> int:
+    """Whole years from ``birth_date`` to ``today``."""
+    return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
+
+
+def _age(profile: dict[str, Any], today: date | None = None) -> int | None:
+    """Age in whole years: from ``profile["birth_date"]`` (ISO date) when stored, else ``profile["age"]``."""
+    born = profile.get("birth_date")
+    if isinstance(born, str) and born:
+        try:
+            return age_on(date.fromisoformat(born), today or datetime.now(timezone.utc).date())
+        except ValueError:
+            pass
     try:
         return int(profile.get("age"))
     except (TypeError, ValueError):
@@ -428,9 +428,7 @@ def session_details(meta: SessionMeta, owner: Owner, record: SessionRecord, urls
 
 def summary(meta: SessionMeta, owner: Owner, record: SessionRecord, texts: dict[str, str]) -> dict[str, Any]:
     doc = record.doc("summary_doc")
-    out: dict[str, Any] = {}
-    if texts:
-        out["summary_text"] = texts
+    out: dict[str, Any] = {"summary_text": dict(texts)}  # required by the spec: {} until threads are saved
     for block in SUMMARY_BLOCKS:
         out[block] = json_safe(doc.get(block) or {})
     out["user_information"] = user_information(owner, meta.height_cm, meta.weight_kg)

@@ -13,15 +13,18 @@
 """
 from __future__ import annotations
 
+import functools
 import re
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from api.auth import Principal
 from api.errors import ApiError
 from api.settings import PAID_PLANS
-from storage.catalog import Catalog, Quota, RunningSession, User, utcnow
+from storage.catalog import Catalog, Quota, RunningSession, Thread, ThreadStatus, User, utcnow
 
 SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -91,6 +94,63 @@ def visible_session(catalog: Catalog, principal: Principal, session_id: str) -> 
         if owner is None or not manages(db, principal, owner):
             raise ApiError(404, NOT_FOUND)
         return row, owner
+
+
+@dataclass
+class SessionView:
+    """A visible session with what reports need about its owner, read in one catalog query."""
+
+    session: RunningSession
+    owner: User
+    manager: User | None  # owner's admin or sub-admin
+    plan: str | None  # effective plan (own, else the nearest manager's)
+    session_count: int
+    last_session: datetime | None
+    threads: tuple  # (count, newest update) of the session's finished threads: changes when a text is saved
+
+    def owner_facts(self):
+        from api.reports import Owner
+
+        m = self.manager
+        return Owner(id=self.owner.id, email=self.owner.email, name=self.owner.name or "", height_cm=self.owner.height_cm,
+                     weight_kg=self.owner.weight_kg, profile=dict(self.owner.profile or {}),
+                     admin_name=(m.name or m.email) if m else None, session_count=self.session_count,
+                     last_session=self.last_session)
+
+
+@functools.lru_cache(maxsize=1)
+def _session_view_statement():
+    """Built once: SQLAlchemy then reuses its compiled SQL (building it costs more than running it)."""
+    owner, m1, m2, other = aliased(User), aliased(User), aliased(User), aliased(RunningSession)
+    done = (Thread.session_id == RunningSession.id) & (Thread.status == ThreadStatus.DONE)
+    return (
+        select(RunningSession, owner, m1, m2,
+               select(func.count(other.id)).where(other.user_id == owner.id).scalar_subquery(),
+               select(func.max(other.created_at)).where(other.user_id == owner.id).scalar_subquery(),
+               select(func.count(Thread.id)).where(done).scalar_subquery(),
+               select(func.max(Thread.updated_at)).where(done).scalar_subquery())
+        .join(owner, owner.id == RunningSession.user_id)
+        .outerjoin(m1, m1.id == owner.admin_id)
+        .outerjoin(m2, m2.id == m1.admin_id)
+        .where(RunningSession.id == bindparam("session_id"))
+    )
+
+
+def session_view(catalog: Catalog, principal: Principal, session_id: str) -> SessionView:
+    """The session, its owner and managers, the owner's session count and latest session, and its
+    finished threads' fingerprint: one SELECT. 404 unless the caller manages the owner (:func:`manages`)."""
+    with catalog.session() as db:
+        hit = db.execute(_session_view_statement(), {"session_id": session_id}).first()
+        if hit is None:
+            raise ApiError(404, NOT_FOUND)
+        row, user, manager, top, count, last, n_threads, threads_at = hit
+        visible = user.id == principal.user_id or (
+            principal.role in ("admin", "sub-admin") and manager is not None
+            and (manager.id == principal.user_id or (principal.role == "admin" and manager.admin_id == principal.user_id)))
+        if not visible:
+            raise ApiError(404, NOT_FOUND)
+        plan = effective_plan(db, user)  # the chain is in the session's identity map: no further query
+        return SessionView(row, user, manager, plan, int(count or 0), last, (int(n_threads or 0), str(threads_at)))
 
 
 def resolve_upload_owner(catalog: Catalog, principal: Principal, user_ref: str) -> User:

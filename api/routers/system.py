@@ -1,0 +1,51 @@
+"""Signed file links, the health check and the Swagger page (``/docs``) with its assets served here.
+
+The Swagger UI files (``swagger-ui-bundle.js``, ``swagger-ui.css``, favicon) come from the
+installed ``fastapi-offline`` package and are served under :data:`DOCS_STATIC`, so ``/docs``
+works without any CDN (offline, air-gapped).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.services import ServicesDep
+
+router = APIRouter()
+DOCS_STATIC = "/docs/static"
+
+
+@router.get("/files/{key:path}", operation_id="files_read")
+def signed_file(svc: ServicesDep, key: str, expires: str | None = None, sig: str | None = None):
+    return svc.linker.serve_signed(key, expires, sig)
+
+
+@router.get("/healthz", include_in_schema=False)
+def healthz():
+    return {"status": "ok"}
+
+
+def swagger_assets() -> Path:
+    """The folder of the Swagger UI files shipped by the ``fastapi-offline`` package."""
+    import fastapi_offline
+
+    return Path(fastapi_offline.__file__).with_name("static")
+
+
+def install_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI over ``/openapi.json``, every asset from this server."""
+    app.mount(DOCS_STATIC, StaticFiles(directory=swagger_assets()), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_page() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon.png",
+        )

@@ -1,0 +1,140 @@
+"""What every route needs, built once per app: :class:`Services`, handed to routes by ``Depends(services)``.
+
+:meth:`Services.load` is the one place that turns (caller, session id, demo flag, plan rule) into a
+:class:`Loaded` session: the demo, or a visible, processed, paid-for-if-required session read with
+one catalog query (:func:`api.tenancy.session_view`) and its served lake record (cached per
+version). Statuses that are not ``done`` answer 409 here and nowhere else.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Callable
+
+from cachetools import LRUCache
+from fastapi import Depends, Header, Request
+
+from api import reports
+from api.auth import Authenticator, Principal
+from api.demo import load_demo
+from api.errors import ApiError
+from api.links import Linker
+from api.responses import DocumentCache
+from api.settings import ApiSettings
+from api.tenancy import SessionView, check_session_id, has_paid_plan, session_view
+from configs import Settings
+from storage.catalog import Catalog, SessionStatus
+from storage.lake import Lake
+from storage.objectstore import ObjectStore
+
+# Thread kinds whose saved texts a document shows (see reports.latest_thread_texts).
+THREAD_KINDS = ("summary", "form", "recommendation")
+
+
+@dataclass
+class Loaded:
+    """A session ready for a report: catalog facts, owner, lake record, saved texts (by thread kind)."""
+
+    meta: reports.SessionMeta
+    owner: reports.Owner
+    record: reports.SessionRecord
+    texts: Callable[[str], dict[str, str]]
+    demo: dict[str, Any] | None = None  # the demo file's content when demo=true
+    version_key: tuple = ()  # what, besides the route, the document depends on (cache key part)
+    row: Any = None
+
+
+@dataclass
+class Services:
+    settings: Settings
+    api_settings: ApiSettings
+    catalog: Catalog
+    store: ObjectStore
+    lake: Lake
+    reader: reports.LakeReader
+    linker: Linker
+    authenticate: Authenticator
+    launcher: Callable[[str], str] | None
+    max_upload: int
+    documents: DocumentCache = field(init=False)
+    _texts: LRUCache = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.documents = DocumentCache(max(16, self.api_settings.cache_size * 4))
+        self._texts = LRUCache(max(16, self.api_settings.cache_size * 4))
+
+    # -- sessions ---------------------------------------------------------------------
+    def load(self, caller: Principal, session_id: str, demo: bool = False, plan_status: int | None = None) -> Loaded:
+        """The session as a report needs it, or the ApiError the caller gets (400/404/409/503)."""
+        check_session_id(session_id)
+        if demo:
+            return demo_session()
+        view = session_view(self.catalog, caller, session_id)
+        if plan_status is not None and not has_paid_plan(view.plan):
+            raise ApiError(plan_status, "no valid payment plan: a Standard, Pro, Premium or Enterprise plan is required for this report")
+        require_done(view)
+        record = self.reader.record(view.session)
+        if record is None:
+            raise ApiError(404, "session results are not available")
+        owner = view.owner_facts()
+        return Loaded(reports.SessionMeta.from_catalog(view.session), owner, record,
+                      functools.partial(self._saved_texts, view), None,
+                      (session_id, record.pipeline_version, view.session.joints, owner.fingerprint(), view.threads), view.session)
+
+    def _saved_texts(self, view: SessionView, kind: str) -> dict[str, str]:
+        """Saved texts of one thread kind; read again only when the session's threads changed."""
+        key = (view.session.id, kind, view.threads)
+        with self._lock:
+            texts = self._texts.get(key)
+        if texts is None:
+            with self.catalog.session() as db:
+                texts = reports.latest_thread_texts(db, view.session.id, kind)
+            with self._lock:
+                self._texts[key] = texts
+        return texts
+
+
+def require_done(view: SessionView) -> None:
+    """409 unless the session is processed (the one place that says so)."""
+    row = view.session
+    if row.status == SessionStatus.DONE:
+        return
+    if row.status == SessionStatus.FAILED:
+        raise ApiError(409, f"session processing failed: {row.error or 'unknown reason'}", status="failed")
+    raise ApiError(409, "session is still processing", status=str(row.status))
+
+
+@functools.lru_cache(maxsize=1)
+def demo_session() -> Loaded:
+    demo = load_demo()
+    if demo is None:
+        raise ApiError(404, "the demo session is not installed (python -m api.demo.generate)")
+    s, o = demo["session"], demo["owner"]
+    meta = reports.SessionMeta(s["id"], s["title"], reports.as_utc(s["created_at"]), reports.as_utc(s.get("finished_at")),
+                               s.get("joints", "all"), float(s.get("incline_deg", 0.0)), s.get("height_cm"), s.get("weight_kg"), None)
+    owner = reports.Owner(o["id"], o["email"], o.get("name", ""), o.get("height_cm"), o.get("weight_kg"), dict(o.get("profile") or {}),
+                          o.get("admin_name"), o.get("session_count"), reports.as_utc(o.get("last_session")))
+    record = reports.record_from_row(s["id"], s.get("pipeline_version", "demo"), demo["row"])
+    record.docs.setdefault("export_doc", dict(demo.get("export") or {}))
+    texts = {"summary": dict(demo.get("summary_text") or {}), "form": dict(demo.get("form_comments") or {}),
+             "recommendation": dict(demo.get("report_comments") or {})}
+    return Loaded(meta, owner, record, lambda kind: texts.get(kind, {}), demo, ("demo",))
+
+
+async def services(request: Request) -> Services:  # async: no thread hop for a lookup
+    return request.app.state.services
+
+
+async def principal(
+    request: Request,
+    authorization: Annotated[str | None, Header()] = None,
+    api_key: Annotated[str | None, Header(alias="API-KEY")] = None,
+) -> Principal:
+    # Verified keys are cached (auth_cache_ttl_s): a hit is a dict lookup, so this runs on the event loop.
+    return request.app.state.services.authenticate(authorization, api_key)
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+Caller = Annotated[Principal, Depends(principal)]

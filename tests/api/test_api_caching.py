@@ -1,0 +1,103 @@
+"""Served documents (issue 14 point 1): ETag + Cache-Control, 304 on If-None-Match, gzip equal to
+plain JSON, cached documents that still change when what they show changes; /docs offline."""
+from __future__ import annotations
+
+import gzip
+import json
+import re
+
+import pytest
+from api_support import assert_matches
+
+from storage.catalog import User
+
+READS = (("get", "/running/sessions/{sid}/", "/running/sessions/{session_id}/"),
+         ("get", "/running/sessions/{sid}/summary/", "/running/sessions/{session_id}/summary/"),
+         ("get", "/running/sessions/{sid}/export/", "/running/sessions/{session_id}/export/"),
+         ("post", "/running/sessions/{sid}/form-analysis/", "/running/sessions/{session_id}/form-analysis/"),
+         ("post", "/running/sessions/{sid}/gait-analysis/", "/running/sessions/{session_id}/gait-analysis/"))
+
+
+@pytest.mark.parametrize("method,template,spec_path", READS)
+def test_etag_cache_control_and_gzip(world, method, template, spec_path):
+    sid = world.add_session("ua")
+    path = template.format(sid=sid)
+    call = getattr(world.client, method)
+    plain = call(path, headers={**world.h("alice"), "Accept-Encoding": "identity"})
+    assert plain.status_code == 200, plain.text
+    assert "content-encoding" not in plain.headers
+    assert_matches(plain.json(), spec_path, method)
+    etag = plain.headers["etag"]
+    assert re.fullmatch(r'W/"[0-9a-f]{24}"', etag)
+    assert plain.headers["cache-control"] == "private, no-cache"
+    # The same document again: same bytes, same ETag (encoded once, answered from bytes).
+    again = call(path, headers={**world.h("alice"), "Accept-Encoding": "identity"})
+    assert again.content == plain.content and again.headers["etag"] == etag
+    # gzip when accepted and large enough; decoded it is exactly the plain JSON.
+    raw = world.client.build_request(method.upper(), path, headers={**world.h("alice"), "Accept-Encoding": "gzip"})
+    zipped = world.client.send(raw, stream=True)
+    body = b"".join(zipped.iter_raw())
+    if len(plain.content) >= 4096:
+        assert zipped.headers["content-encoding"] == "gzip"
+        assert gzip.decompress(body) == plain.content
+        assert len(body) < len(plain.content)
+    else:
+        assert "content-encoding" not in zipped.headers and body == plain.content
+    assert zipped.headers["etag"] == etag and "Accept-Encoding" in zipped.headers["vary"]
+    # Revalidation: 304 without a body on GET; a POST (a report operation) always answers the document.
+    revalidated = call(path, headers={**world.h("alice"), "If-None-Match": etag})
+    if method == "get":
+        assert revalidated.status_code == 304 and revalidated.content == b"" and revalidated.headers["etag"] == etag
+    else:
+        assert revalidated.status_code == 200 and revalidated.content == plain.content
+    stale = call(path, headers={**world.h("alice"), "If-None-Match": 'W/"0000"'})
+    assert stale.status_code == 200 and stale.content == plain.content
+
+
+def test_cached_documents_follow_saved_threads_and_profile_changes(world):
+    sid = world.add_session("ua")
+    path = f"/running/sessions/{sid}/summary/"
+    first = world.client.get(path, headers=world.h("alice"))
+    assert first.json()["summary_text"] == {} and first.json()["user_information"]["age"] == "34"
+    # Saving commentary changes the document (and its ETag) at once.
+    assert world.client.post(path, headers=world.h("alice")).status_code == 201
+    second = world.client.get(path, headers={**world.h("alice"), "If-None-Match": first.headers["etag"]})
+    assert second.status_code == 200 and second.headers["etag"] != first.headers["etag"]
+    assert set(second.json()["summary_text"]) >= {"performance_metrics", "final_summary"}
+    details = world.client.get(f"/running/sessions/{sid}/", headers=world.h("alice")).json()
+    assert details["summary"] == second.json()["summary_text"]["final_summary"]
+    # A birth date on the user's record replaces the stored age.
+    with world.catalog.session() as db:
+        user = db.get(User, world.users["ua"])
+        user.profile = {**user.profile, "birth_date": "2000-01-01"}
+    third = world.client.get(path, headers=world.h("alice")).json()
+    import datetime as dt
+
+    today = dt.datetime.now(dt.timezone.utc).date()
+    assert third["user_information"]["age"] == str(today.year - 2000)
+    form = world.client.post(f"/running/sessions/{sid}/form-analysis/", headers=world.h("alice")).json()
+    assert form["user_info"]["age"] == today.year - 2000
+
+
+def test_documents_are_the_same_json_as_before_caching(world):
+    """orjson bytes decode to what the documents hold: NaN/inf become null, nothing else changes."""
+    from api.responses import encode
+
+    value = {"a": [1.5, float("nan"), float("inf"), None], "b": {"c": "é", "d": 3}}
+    assert json.loads(encode(value)) == {"a": [1.5, None, None, None], "b": {"c": "é", "d": 3}}
+    import numpy as np
+
+    assert json.loads(encode({"x": np.array([1.0, 2.5])})) == {"x": [1.0, 2.5]}
+
+
+def test_swagger_page_is_served_offline(world):
+    page = world.client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", page.text)
+    assert urls, page.text
+    for url in urls:
+        assert not re.match(r"^(https?:)?//", url), f"/docs references {url}: not same-origin"
+        r = world.client.get(url)
+        assert r.status_code == 200, url
+    assert any(u.endswith("swagger-ui-bundle.js") for u in urls) and any(u.endswith(".css") for u in urls)
+    assert world.client.get("/openapi.json").json()["openapi"].startswith("3.")
