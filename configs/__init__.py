@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "GAITLAKE_"
@@ -45,6 +45,15 @@ class StorageSettings(_Section):
     retry_backoff_s: float = 0.2
     # S3 endpoint browsers reach for presigned links (empty -> endpoint_url).
     public_endpoint_url: str = ""
+    # Refuse to run with an empty url (deployments on a work pool set it: never fall back to local files).
+    require_url: bool = False
+
+    @model_validator(mode="after")
+    def _url_when_required(self) -> "StorageSettings":
+        if self.require_url and not self.url.strip():
+            raise ValueError("storage.url is empty but storage.require_url is set: set GAITLAKE_STORAGE__URL "
+                             "(e.g. s3://bucket/prefix) where this runs, or results would go to local files")
+        return self
 
 
 class CatalogSettings(_Section):

@@ -5,7 +5,8 @@ older pipeline_version"), then for each one, with bounded concurrency:
 pose (the ``replay`` backend replays stored detections through the Ray actor
 pool: no decoding, no model; ``ultralytics`` decodes the stored video again)
 -> runner track -> gait engine -> lake files + manifest of the *new* version,
-not yet served. When every selected session is through, the served version is
+not yet served, with its rendered artifacts (analysed video, snapshots, report)
+named in its sessions row, so the switched version keeps ``analyzed_video_url``. When every selected session is through, the served version is
 switched (lake ``_current`` pointer, then the catalog's ``pipeline_version``)
 for the ones that succeeded; failures keep serving their previous version.
 
@@ -17,6 +18,7 @@ bar on stderr for the CLI (``gaitlake reprocess ...``).
 """
 from __future__ import annotations
 
+import contextvars
 import json
 import sys
 import threading
@@ -139,9 +141,49 @@ class _Progress:
             self.bar.close()
 
 
-def reprocess_one(session_id: str, target_version: str, pool, force: bool = False) -> str:
-    """Write ``target_version`` of one session to the lake, unpublished. Returns 'done' or 'resumed'."""
-    from flows.process import ProcessingFailed, analyse_and_write, probe_key
+def served_frames(lake: Lake, session_id: str) -> int | None:
+    """Frames the served run of ``session_id`` analysed (its frames row count; from the manifest)."""
+    manifest = lake.current_manifest(session_id)
+    return (manifest.rows or {}).get("frames") if manifest is not None else None
+
+
+def _has_artifacts(lake: Lake, session_id: str, version: str) -> bool:
+    manifest = lake.manifest(session_id, version)
+    table = lake.read_table(session_id, "sessions", manifest=manifest) if manifest is not None else None
+    if table is None or "analyzed_video_key" not in table.column_names or table.num_rows == 0:
+        return False
+    return table.column("analyzed_video_key")[0].as_py() is not None
+
+
+def attach_artifacts(lake: Lake, session_id: str, version: str) -> bool:
+    """Render the artifacts of the (unpublished) run ``version`` and name them in its sessions row.
+
+    The analysed video, snapshots and report are drawn from that run's own
+    tables (no pose), with :func:`flows.process.render_task`'s body, so the
+    version reprocess switches to keeps ``analyzed_video_url``. Returns whether
+    artifacts were attached (rendering off or failed: False, the numbers stay).
+    """
+    from flows.process import render_task
+    from tasks.render import with_artifacts
+
+    images = render_task.fn(session_id, version)
+    if not images:
+        return False
+    manifest = lake.manifest(session_id, version)
+    sessions = lake.read_table(session_id, "sessions", manifest=manifest)
+    lake.replace_table(manifest, "sessions", with_artifacts(sessions, images), publish=False)
+    return True
+
+
+def reprocess_one(session_id: str, target_version: str, pool, force: bool = False,
+                  max_frames: int | None = None) -> str:
+    """Write ``target_version`` of one session to the lake, with its artifacts, unpublished.
+
+    Returns 'done' or 'resumed'. ``max_frames`` (default: as many frames as the
+    served run analysed, e.g. a session processed with ``--max-frames``) bounds
+    decoding on the ``ultralytics`` path: the rest of the video is never decoded.
+    """
+    from flows.process import ProcessingFailed, analyse_and_write, decode_chunk_frames, probe_key
     from tasks.detect import Detections, detect_video, detections_key, load_detections, save_detections
     from tasks.pose import replay_batches
 
@@ -149,7 +191,10 @@ def reprocess_one(session_id: str, target_version: str, pool, force: bool = Fals
     store = ObjectStore.from_settings(settings)
     lake = Lake(store)
     if not force and lake.manifest(session_id, target_version) is not None:
-        return "resumed"  # finished by an earlier run that did not get to switch
+        # Finished by an earlier run that did not get to switch (maybe not to its artifacts).
+        if settings.render.enabled and not _has_artifacts(lake, session_id, target_version):
+            attach_artifacts(lake, session_id, target_version)
+        return "resumed"
     info = stored_probe(store, lake, session_id)
     if settings.pose.backend == "replay":
         if info is None:
@@ -165,14 +210,16 @@ def reprocess_one(session_id: str, target_version: str, pool, force: bool = Fals
         row = catalog.get_session(session_id)
         from tasks.video import probe_video
 
+        limit = max_frames or served_frames(lake, session_id)
         with store.local_copy(row.video_key) as path:
             if info is None:
                 info = probe_video(path, settings.video.max_side_px, settings.video.max_pixel_frames).to_dict()
                 store.write_bytes(probe_key(session_id), json.dumps(info).encode())
-            detections = detect_video(pool, str(path), settings.video.chunk_frames)
+            detections = detect_video(pool, str(path), decode_chunk_frames(settings, info), limit)
         save_detections(store, session_id, detections)
     analyse_and_write(session_id, info, detections, detections_key(session_id),
                       pipeline_version=target_version, publish=False)
+    attach_artifacts(lake, session_id, target_version)
     return "done"
 
 
@@ -189,8 +236,11 @@ def switch_served(catalog: Catalog, lake: Lake, session_ids: list[str], target_v
 def reprocess(ids: list[str] | None = None, since: str | None = None, until: str | None = None,
               user_id: str | None = None, older_only: bool = True, pipeline_version: str | None = None,
               concurrency: int | None = None, force: bool = False, include_failed: bool = False,
-              switch: bool = True, progress_bar: bool = False) -> dict[str, Any]:
-    """Reprocess the selected sessions under ``pipeline_version`` (default: the configured one)."""
+              switch: bool = True, progress_bar: bool = False, max_frames: int | None = None) -> dict[str, Any]:
+    """Reprocess the selected sessions under ``pipeline_version`` (default: the configured one).
+
+    ``max_frames``: analyse at most this many frames per session (default: as many as its served run).
+    """
     logger = get_run_logger()
     settings = get_settings()
     target = pipeline_version or settings.pipeline_version
@@ -212,7 +262,9 @@ def reprocess(ids: list[str] | None = None, since: str | None = None, until: str
 
             pool = PosePool(settings)
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="reprocess") as executor:
-            futures = {executor.submit(reprocess_one, sid, target, pool, force): sid for sid in selected}
+            # Each thread runs in a copy of this flow run's context: Prefect logging (and render_task's) work there.
+            futures = {executor.submit(contextvars.copy_context().run, reprocess_one, sid, target, pool, force,
+                                       max_frames): sid for sid in selected}
             finished = 0
             for future in as_completed(futures):
                 sid = futures[future]

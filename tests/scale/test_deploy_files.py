@@ -34,6 +34,8 @@ def _check_command(command) -> None:
 
 def _flow_name(entrypoint: str) -> str:
     path, func = entrypoint.split(":")
+    if not path.endswith(".py"):  # a module path, imported from the installed package
+        path = path.replace(".", "/") + ".py"
     tree = ast.parse((REPO / path).read_text())
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == func:
@@ -45,15 +47,34 @@ def _flow_name(entrypoint: str) -> str:
 
 def test_prefect_yaml_declares_the_four_flows():
     [doc] = _docs("prefect.yaml")
-    deployments = {d["name"]: d for d in doc["deployments"]}
+    deployments = {_flow_name(d["entrypoint"]): d for d in doc["deployments"]}
     assert set(deployments) == FLOWS
-    for name, d in deployments.items():
-        assert _flow_name(d["entrypoint"]) == name   # deployment "<flow>/<name>" = launch.py's target
+    for flow, d in deployments.items():
+        # "<flow>/<flow>-pool": never the "<flow>/<flow>" that `gaitlake worker` serves (no overwrite).
+        assert d["name"] == f"{flow}-pool" and d["work_pool"]["name"] == "gaitlake"
+        assert not d["entrypoint"].split(":")[0].endswith(".py")   # importable from a checkout or the image
+        env = d["work_pool"]["job_variables"]["env"]
+        assert not any("{{" in str(v) for v in env.values())       # nothing frozen from the deploying shell
+        assert env["GAITLAKE_STORAGE__REQUIRE_URL"] == "true"
+        _check_env({**env, "GAITLAKE_STORAGE__URL": "s3://b/p"})
+    # The pull step must work in any directory (no /app outside the image).
+    assert doc["pull"] == [{"prefect.deployments.steps.set_working_directory": {"directory": "."}}]
     assert deployments["ingest-inbox"]["schedules"][0]["interval"] > 0
     assert "cron" in deployments["compact-lake"]["schedules"][0]
     from flows.launch import DEPLOYMENT_NAME
 
-    assert DEPLOYMENT_NAME == "process-session/process-session"
+    assert DEPLOYMENT_NAME == "process-session/process-session"   # served by `gaitlake worker`
+
+
+def test_a_run_without_a_storage_url_refuses_to_start():
+    from configs import SettingsError
+
+    with pytest.raises(SettingsError, match="GAITLAKE_STORAGE__URL"):
+        load_settings({"GAITLAKE_STORAGE__REQUIRE_URL": "true"})
+    with pytest.raises(SettingsError, match="storage.require_url"):
+        load_settings({"GAITLAKE_STORAGE__REQUIRE_URL": "true", "GAITLAKE_STORAGE__URL": "  "})
+    assert load_settings({"GAITLAKE_STORAGE__REQUIRE_URL": "true",
+                          "GAITLAKE_STORAGE__URL": "s3://b/p"}).storage_url == "s3://b/p"
 
 
 def test_worker_serves_the_same_deployments(settings):
@@ -76,6 +97,19 @@ def test_compose_brings_up_the_scale_out_column():
         assert env["GAITLAKE_CATALOG__URL"].startswith("postgresql+psycopg://")
     assert services["seaweedfs"]["environment"]["S3_BUCKET"] == services["api"]["environment"][
         "GAITLAKE_STORAGE__URL"].split("/")[2]
+    # Prefect and the catalog never share a database (both keep an Alembic schema).
+    catalog_db = services["api"]["environment"]["GAITLAKE_CATALOG__URL"].rsplit("/", 1)[1]
+    prefect_db = services["prefect"]["environment"]["PREFECT_API_DATABASE_CONNECTION_URL"].rsplit("/", 1)[1]
+    assert catalog_db == services["postgres"]["environment"]["POSTGRES_DB"] and prefect_db != catalog_db
+    init = [v for v in services["postgres"]["volumes"] if "docker-entrypoint-initdb.d" in v]
+    assert len(init) == 1
+    assert f"CREATE DATABASE {prefect_db}" in (DEPLOY / init[0].split(":")[0]).read_text()
+    # Explicit Ray auth, presigned links for the host's browser, published ports on loopback only.
+    env = services["worker"]["environment"]
+    assert env["RAY_AUTH_MODE"] == env["GAITLAKE_RAY__AUTH_MODE"] == "token" and "RAY_AUTH_TOKEN" in env
+    assert env["GAITLAKE_STORAGE__PUBLIC_ENDPOINT_URL"].startswith("http://localhost:")
+    for service in services.values():
+        assert all(str(p).startswith("127.0.0.1:") for p in service.get("ports", []))
 
 
 def test_dockerfile_copies_real_paths_and_runs_the_worker():
