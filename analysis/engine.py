@@ -7,7 +7,7 @@ results like the running-sessions API spec (JSON-safe: NaN -> None).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -450,6 +450,187 @@ def _curve(series: np.ndarray, a: int, b: int) -> np.ndarray:
     return np.interp(np.linspace(0, seg.size - 1, CURVE_POINTS), np.arange(seg.size), seg)
 
 
+#: Lowest container frame rate at which gait events can be timed at all.
+MIN_TIMING_FPS = 10.0
+#: Contact longer than this (s) with a running posture is not real-time running.
+MAX_RUNNING_CONTACT_S = 0.6
+#: Cadence (steps/min) below which running with flight is not real time.
+MIN_RUNNING_CADENCE_SPM = 100.0
+#: Relative systematic uncertainty of the ballistic capture-rate estimate (measured on the
+#: shared clip: -8 % at real time; docs/analysis.md "Slow motion").
+CAPTURE_FPS_SYSTEMATIC = 0.10
+
+
+def _stance_bounce_m(height_m: np.ndarray, side_events: dict) -> float:
+    """Median height (m) of the trunk centre at mid-stance above its mean over that stance
+    and the half-stances around it: negative when running (the body is lowest at
+    mid-stance, a spring-mass bounce), positive when walking (highest: an inverted
+    pendulum). NaN without stances. Tells walking from running where the ankle-based
+    contact is too short for a walk (heel rise long before toe-off) and shows a "flight"."""
+    out = []
+    for side in ("left", "right"):
+        ic, to = side_events[side]["IC"], side_events[side]["TO"]
+        for a in ic:
+            later = to[to > a]
+            if not later.size:
+                continue
+            t = int(later[0])
+            mid, w = (int(a) + t) // 2, max(2, t - int(a))
+            seg = height_m[max(0, mid - w): mid + w + 1]
+            if np.isfinite(height_m[mid]) and np.isfinite(seg).sum() >= 3:
+                out.append(height_m[mid] - np.nanmean(seg))
+    return float(np.median(out)) if out else float("nan")
+
+
+#: Why a summary metric is null: code -> sentence (``quality.missing`` maps metric -> code).
+MISSING_REASONS = {
+    "low_frame_rate": "The frame rate is too low to time steps.",
+    "too_few_steps": "Fewer than four alternating contacts were found, so there is no step time.",
+    "too_few_strides": f"Fewer than {MIN_STRIDES} complete strides per side were found.",
+    "no_scale": "The image scale could not be estimated, so lengths and speeds are not measured.",
+    "no_weight": "The runner's weight is unknown, so metabolic power in watts is not given.",
+    "needs_rear_view": "It needs a frontal or rear view of the foot; a side view cannot show it.",
+    "not_side_view": "The camera does not look at the runner from the side.",
+    "not_measured": "No stride gave a value for it.",
+}
+_LENGTH_KEYS = ("stride_length_m", "speed_mps", "pace_min_per_km", "power_w", "normalized_power_w_per_kg",
+                "total_distance_m", "com_oscillation_m", "mean_h_m")
+
+
+def missing_metrics(summary: dict, *, enough: bool, has_steps: bool, low_fps: bool, scale_ok: bool,
+                    weight_known: bool, side_view: bool) -> dict[str, str]:
+    """``{summary key: reason code}`` (:data:`MISSING_REASONS`) for every null summary metric,
+    the first cause that applies in the order of the table."""
+    out = {}
+    for k, v in summary.items():
+        if v is not None:
+            continue
+        if k == "eversion_velocity_deg_per_s":
+            out[k] = "needs_rear_view"
+        elif low_fps:
+            out[k] = "low_frame_rate"
+        elif k in ("cadence_spm", "step_time_s") and not has_steps:
+            out[k] = "too_few_steps"
+        elif not enough:
+            out[k] = "too_few_strides"
+        elif k == "power_w" and not weight_known:
+            out[k] = "no_weight"
+        elif k in _LENGTH_KEYS and not scale_ok:
+            out[k] = "no_scale"
+        elif not side_view:
+            out[k] = "not_side_view"
+        else:
+            out[k] = "not_measured"
+    return out
+
+
+def _judge_timing(events: list[GaitEvent], contact: dict, valid: np.ndarray, eff_fps: float,
+                  container_fps: float, cadence: float | None, gait: str | None,
+                  bounce_m: float = float("nan")) -> dict:
+    """Is the timing humanly possible? Judged from as few as two steps.
+
+    Implausible: a frame rate too low to time steps (< :data:`MIN_TIMING_FPS`);
+    a running posture (a flight phase between one foot's TO and the other's
+    IC) at < :data:`MIN_RUNNING_CADENCE_SPM` steps/min, or with a contact
+    longer than :data:`MAX_RUNNING_CONTACT_S`; or, with complete strides,
+    running < 120 or any gait < 60 or > 260 steps/min (as before). Returns
+    ``implausible``, ``low_fps``, ``why`` (a sentence), ``gait`` (from the
+    events and the trunk's bounce, :func:`_stance_bounce_m`, when strides are too few) and ``cadence_spm``
+    (from every alternating IC pair, in the analysed time).
+    """
+    out = {"implausible": False, "low_fps": False, "why": "", "gait": gait, "cadence_spm": cadence}
+    if container_fps < MIN_TIMING_FPS and eff_fps < MIN_TIMING_FPS:
+        out.update(implausible=True, low_fps=True, why=(
+            f"the clip has {container_fps:g} frames per second, too few to time steps "
+            f"(at least {MIN_TIMING_FPS:g} are needed): timing metrics are not reliable"))
+        return out
+    ic = sorted((e.time_s, e.side) for e in events if e.kind == "IC")
+    to = sorted((e.time_s, e.side) for e in events if e.kind == "TO")
+    steps = [b[0] - a[0] for a, b in zip(ic, ic[1:]) if a[1] != b[1]]
+    if cadence is None and steps:
+        cadence = m.cadence_spm(float(np.median(steps)))
+    out["cadence_spm"] = cadence
+    # stances (IC -> first TO of that foot before its next IC) and flights (TO -> other foot's IC)
+    contacts, flights = [], []
+    for t_ic, side in ic:
+        nxt = [t for t, s in to if s == side and t > t_ic]
+        later_ic = [t for t, s in ic if s == side and t > t_ic]
+        if nxt and (not later_ic or nxt[0] < later_ic[0]):
+            contacts.append(nxt[0] - t_ic)
+    for t_to, side in to:
+        other = [t for t, s in ic if s != side and t > t_to]
+        own = [t for t, s in ic if s == side and t > t_to]
+        if other and (not own or other[0] < own[0]):
+            flights.append(other[0] - t_to)
+    # running: flight between the feet's contacts, each contact shorter than a step (duty < 0.5)
+    running = bool(flights) and float(np.median(flights)) > 0 and (
+        not contacts or not steps or float(np.median(contacts)) < float(np.median(steps)))
+    if out["gait"] is None and steps:
+        out["gait"] = "running" if running and not bounce_m > 0 else "walking"
+    is_run = out["gait"] == "running"
+    contact_s = float(np.median(contacts)) if contacts else None
+    if is_run and cadence is not None and cadence < MIN_RUNNING_CADENCE_SPM:
+        out.update(implausible=True, why=f"{cadence:.0f} steps/min with flight phases is not humanly "
+                                         f"possible at {eff_fps:g} fps")
+    elif is_run and contact_s is not None and contact_s > MAX_RUNNING_CONTACT_S:
+        out.update(implausible=True, why=f"ground contacts of {contact_s:.2f} s with flight phases are "
+                                         f"not humanly possible at {eff_fps:g} fps")
+    elif cadence is not None and len(steps) >= MIN_STEPS_FOR_CADENCE and (
+            cadence < (120.0 if is_run else 60.0) or cadence > 260.0):
+        out.update(implausible=True, why=f"{cadence:.0f} steps/min with "
+                                         f"{'flight phases' if is_run else 'this gait'} is not humanly "
+                                         f"possible at {eff_fps:g} fps")
+    return out
+
+
+def _trunk_height_m(xy: np.ndarray, floor: tuple[float, float], ppm: float) -> np.ndarray:
+    """Height (m) above the floor line of the trunk centre (mean of hips and shoulders):
+    the centre-of-mass proxy of the ballistic fit."""
+    pts = xy[:, [KP.LEFT_HIP, KP.RIGHT_HIP, KP.LEFT_SHOULDER, KP.RIGHT_SHOULDER]]
+    c = pts.mean(axis=1)
+    return (floor[0] * c[:, 0] + floor[1] - c[:, 1]) / ppm
+
+
+def _ballistic_capture_fps(height_m: np.ndarray, contact: dict, valid: np.ndarray, fps: float) -> dict:
+    """Capture rate (frames/s) implied by free fall in the flights, at analysed rate ``fps``:
+    ``fps * sqrt(9.81 / g_apparent)`` (:func:`events.ballistic_gravity`). Its
+    uncertainty combines the fit's standard error with :data:`CAPTURE_FPS_SYSTEMATIC`."""
+    none = {"fps": None, "fps_uncertainty": None, "flights": 0}
+    if not np.isfinite(height_m).any():
+        return none
+    segs = ev.flight_segments(contact["left"], contact["right"], valid & np.isfinite(height_m))
+    g, se, n = ev.ballistic_gravity(height_m, segs, fps, trim=0)
+    if not (math.isfinite(g) and g > 0 and math.isfinite(se)) or se > 0.5 * g:
+        return {**none, "flights": len(segs)}
+    est = fps * math.sqrt(ev.G_MPS2 / g)
+    rel = math.hypot(0.5 * se / g, CAPTURE_FPS_SYSTEMATIC)
+    return {"fps": est, "fps_uncertainty": est * rel, "flights": len(segs)}
+
+
+def _capture_fps_estimate(kp: np.ndarray, fps: float, profile: RunnerProfile, params: EngineParams,
+                          frame_size, timing: dict, eff_fps: float) -> dict:
+    """Capture rate of a slow-motion clip without user input.
+
+    The clip is analysed again with the capture rate a typical cadence
+    suggests (170 steps/min running, 110 walking), so that the filter, the
+    stance rules and the flights are in about real time; the ballistic flight
+    then gives the rate itself (``guess * sqrt(9.81 / g)``: a wrong guess by
+    a factor r shows g r^2 and cancels). Falls back to no estimate when the
+    re-analysis finds no flights."""
+    cad = timing["cadence_spm"]
+    if not cad:
+        return {"fps": None, "fps_uncertainty": None, "flights": 0}
+    target = TYPICAL_RUN_CADENCE_SPM if timing["gait"] == "running" else 110.0
+    guess = eff_fps * target / cad
+    try:
+        again = analyze(kp, fps, replace(profile, capture_fps=guess), frame_size, params)
+    except AnalysisError:
+        return {"fps": None, "fps_uncertainty": None, "flights": 0}
+    q = again.quality
+    return {"fps": q["estimated_capture_fps"], "fps_uncertainty": q["estimated_capture_fps_uncertainty"],
+            "flights": q["capture_fps_flights"]}
+
+
 def pelvis_reference(fwd: np.ndarray, pel_fwd: np.ndarray, fps: float) -> np.ndarray:
     """The pelvis track that foot positions are referred to (px, forward).
 
@@ -661,23 +842,35 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     # --- gait type and timing plausibility ---------------------------------------
     any_contact = contact["left"] | contact["right"]
     flight_frames = valid & ~any_contact
+    trunk_h = _trunk_height_m(xy, floor, ppm)
+    bounce = _stance_bounce_m(trunk_h, side_events)
     gait = None
     if enough and duty is not None:
-        gait = "running" if duty < 0.5 and flight_t and flight_t > 0 else "walking"
-    implausible = False
-    suggested_fps = None
-    if enough and cadence is not None:
-        lo = 120.0 if gait == "running" else 60.0
-        if cadence < lo or cadence > 260.0:
-            implausible = True
-            target = TYPICAL_RUN_CADENCE_SPM if gait == "running" else 110.0
-            guess = eff_fps * target / cadence
-            suggested_fps = min(SLOW_MOTION_RATES, key=lambda r: abs(math.log(r / guess)))
-            reasons.append(
-                f"Implausible timing: {cadence:.0f} steps/min with "
-                f"{'flight phases' if gait == 'running' else 'this gait'} is not humanly possible at "
-                f"{eff_fps:g} fps; the video is probably slow motion — give its capture frame rate "
-                f"(about {suggested_fps:g} fps).")
+        gait = "running" if duty < 0.5 and flight_t and flight_t > 0 and not bounce > 0 else "walking"
+    timing = _judge_timing(events, contact, valid, eff_fps, float(fps), cadence if enough else None, gait,
+                           bounce)
+    gait = gait or timing["gait"]
+    implausible, suggested_fps = timing["implausible"], None
+    if timing["low_fps"]:
+        capture = {"fps": None, "fps_uncertainty": None, "flights": 0}
+    elif implausible and not profile.capture_fps:
+        capture = _capture_fps_estimate(kp, fps, profile, params, frame_size, timing, eff_fps)
+    else:
+        capture = _ballistic_capture_fps(trunk_h, contact, valid, eff_fps)
+    if timing["low_fps"]:
+        reasons.append(f"Implausible timing: {timing['why']}.")
+    elif implausible:
+        target = TYPICAL_RUN_CADENCE_SPM if timing["gait"] == "running" else 110.0
+        guess = eff_fps * target / timing["cadence_spm"] if timing["cadence_spm"] else None
+        best = capture["fps"] if capture["fps"] is not None else guess
+        suggested_fps = min(SLOW_MOTION_RATES, key=lambda r: abs(math.log(r / best))) if best else None
+        est = ""
+        if capture["fps"] is not None:
+            est = (f" From the ballistic flight phase it was filmed at about {capture['fps']:.0f} "
+                   f"+/- {capture['fps_uncertainty']:.0f} fps")
+            est += (f" (a plausible cadence suggests {guess:.0f})." if guess else ".")
+        hint = f" — give its capture frame rate (about {suggested_fps:g} fps)." if suggested_fps else "."
+        reasons.append(f"Implausible timing: {timing['why']}; the video is probably slow motion{hint}{est}")
 
     footstrikes = [r["footstrike"] for r in rows if r.get("footstrike")]
     footstrike = max(set(footstrikes), key=footstrikes.count) if (footstrikes and enough) else None
@@ -707,12 +900,23 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     reasons.append("eversion_velocity needs a frontal/rear view of the foot: null in a side view.")
     reasons.append("footstrike and ankle_angle are proxies from the shank angle (COCO-17 has no heel/toe).")
 
+    missing = missing_metrics(summary, enough=enough, has_steps=has_steps, low_fps=timing["low_fps"],
+                              scale_ok=bool(math.isfinite(ppm) and ppm > 0), weight_known=profile.weight_kg is not None,
+                              side_view=side_view)
+    short_clip = not enough
+    if short_clip:
+        seen_s = n_present / eff_fps
+        reasons.append(f"Short clip: the runner is seen for {seen_s:.1f} s with {len(steps)} steps; "
+                       f"stride statistics need {MIN_STRIDES} complete strides per side.")
     quality = {
+        "missing": missing, "short_clip": short_clip,
         "runner_share": n_present / T, "mean_confidence": mean_conf, "swaps_repaired": n_swaps,
         "outliers_rejected": n_outliers, "strides_used": len(rows) if enough else 0,
         "strides_left": n_left, "strides_right": n_right, "side_view": side_view,
         "side_view_score": side_score, "gait": gait, "implausible_timing": implausible,
-        "suggested_capture_fps": suggested_fps, "mode": mode, "default_height_used": default_h,
+        "suggested_capture_fps": suggested_fps, "estimated_capture_fps": capture["fps"],
+        "estimated_capture_fps_uncertainty": capture["fps_uncertainty"],
+        "capture_fps_flights": capture["flights"], "mode": mode, "default_height_used": default_h,
         "flight_share": float(flight_frames.sum() / max(valid.sum(), 1)),
         "fps_used": eff_fps, "frame_size": list(frame_size) if frame_size else None,
         "px_per_m_left": side_ppm["left"], "px_per_m_right": side_ppm["right"], "near_leg": near,

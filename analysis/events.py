@@ -20,6 +20,7 @@ Zeni et al. 2008). Mid-stance is peak stance knee flexion (DESIGN.md).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -398,3 +399,68 @@ def side_events(method: str, u: np.ndarray, height: np.ndarray, knee_flexion_deg
                 new_ic = np.array(ic_v)
     (ic2, to2, mask2), ic_f2, to_f2 = _edges(np.asarray(new_ic, float), np.asarray(new_to, float), valid)
     return {"IC": ic2, "TO": to2, "IC_f": ic_f2, "TO_f": to_f2, "mask": mask2, "v_stance": v_stance}
+
+
+# --- time scale from the ballistic flight phase ------------------------------------
+#: Standard gravity (m/s^2).
+G_MPS2 = 9.80665
+
+
+def flight_segments(contact_left: np.ndarray, contact_right: np.ndarray, valid: np.ndarray,
+                    min_frames: int = 3) -> list[tuple[int, int]]:
+    """``[start, end)`` frame runs with neither foot in contact (and tracked), at least
+    ``min_frames`` long, that are bounded by contact on both sides (a flight, not the
+    record's edge or a tracking gap)."""
+    air = valid & ~contact_left & ~contact_right
+    d = np.diff(np.r_[0, air.astype(np.int8), 0])
+    out = []
+    for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)):
+        if s > 0 and e < air.size and e - s >= min_frames and valid[s - 1] and valid[e]:
+            out.append((int(s), int(e)))
+    return out
+
+
+def ballistic_gravity(height_m: np.ndarray, segments: list[tuple[int, int]], fps: float,
+                      trim: int = 1) -> tuple[float, float, int]:
+    """Apparent gravity (m/s^2, in the clip's time) of the body in flight, and its standard error.
+
+    During flight the centre of mass falls freely: ``h(t) = h0 + v0 t - g t^2 / 2``.
+    One least-squares fit over every flight, with its own ``h0`` and ``v0``
+    per flight and one common ``g``, on the trunk-centre height ``height_m``
+    (m, the runner's own scale). ``trim`` frames at each end of a flight are
+    left out (the filtered track still carries the push-off and the landing
+    there). Slow motion played at ``k`` times its real duration shows
+    ``g / k^2``; so ``capture fps = clip fps * sqrt(9.81 / g_apparent)``.
+
+    Returns ``(g, standard error, samples used)``; NaN where fewer than two
+    flights with at least 3 samples each remain.
+    """
+    rows, ys, groups = [], [], 0
+    for s, e in segments:
+        idx = np.arange(s + trim, e - trim)
+        idx = idx[np.isfinite(height_m[idx])]
+        if idx.size < 3:
+            continue
+        t = (idx - idx.mean()) / fps
+        rows.append((groups, t))
+        ys.append(height_m[idx])
+        groups += 1
+    if groups < 2:
+        return float("nan"), float("nan"), 0
+    n = sum(t.size for _, t in rows)
+    A = np.zeros((n, 2 * groups + 1))
+    k = 0
+    for g, t in rows:
+        A[k:k + t.size, 2 * g] = 1.0
+        A[k:k + t.size, 2 * g + 1] = t
+        A[k:k + t.size, -1] = -0.5 * t ** 2
+        k += t.size
+    y = np.concatenate(ys)
+    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
+    dof = n - A.shape[1]
+    if dof < 1:
+        return float("nan"), float("nan"), n
+    resid = y - A @ coef
+    s2 = float(resid @ resid) / dof
+    cov = s2 * np.linalg.pinv(A.T @ A)
+    return float(coef[-1]), float(math.sqrt(max(cov[-1, -1], 0.0))), n

@@ -397,3 +397,32 @@ def degrade_keypoints(keypoints: np.ndarray, fps: float, *, model_px: float = 1.
         drop = idx[rng.random(idx.size) < 0.5]
         kp[np.ix_(drop, legs, [2])] = 0.1
     return kp, fps
+
+
+def slow_motion(keypoints: np.ndarray, factor: float) -> np.ndarray:
+    """Keypoints of the same motion filmed ``factor`` times faster and played at the clip's rate.
+
+    Every keypoint coordinate is resampled at ``1 / factor`` frame steps by a
+    cubic spline through the original frames (no duplicated frames: each new
+    frame is a distinct instant); confidence is interpolated linearly.
+    Missing samples are bridged linearly for the spline and stay missing
+    (NaN) in the frames nearest to them.
+    """
+    from scipy.interpolate import CubicSpline
+
+    kp = np.asarray(keypoints, dtype=np.float64)
+    T = kp.shape[0]
+    t_new = np.arange(int((T - 1) * factor) + 1) / factor
+    flat = kp.reshape(T, -1).copy()
+    missing = ~np.isfinite(flat)
+    t = np.arange(T, dtype=np.float64)
+    for j in np.flatnonzero(missing.any(0)):
+        ok = ~missing[:, j]
+        flat[:, j] = np.interp(t, t[ok], flat[ok, j]) if ok.sum() >= 2 else 0.0
+    out = CubicSpline(t, flat, axis=0)(t_new)
+    conf_cols = np.arange(flat.shape[1]) % 3 == 2
+    lin = np.stack([np.interp(t_new, t, flat[:, j]) for j in np.flatnonzero(conf_cols)], 1)
+    out[:, conf_cols] = lin
+    near = np.clip(np.round(t_new).astype(int), 0, T - 1)
+    out[missing[near]] = np.nan
+    return out.reshape(t_new.size, *kp.shape[1:])
