@@ -133,6 +133,8 @@ def _check_options(args: argparse.Namespace) -> str | None:
         args.incline_deg = 0.0
     if args.json:
         folder = Path(args.json).expanduser().parent
+        if Path(args.json).expanduser().is_dir():
+            return f"--json {args.json} is a folder; give a file name (e.g. {Path(args.json) / 'summary.json'})"
         if not folder.is_dir():
             return f"--json {args.json}: the folder {folder} does not exist"
     return None
@@ -146,8 +148,11 @@ def _check_video(path: Path, settings) -> str | None:
         return f"{path} does not exist"
     if not path.is_file():
         return f"{path} is not a file"
-    with path.open("rb") as handle:
-        head = handle.read(HEAD_BYTES)
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except OSError as exc:
+        return f"{path} cannot be read ({exc.strerror or exc.__class__.__name__})"
     if not head:
         return f"{path} is empty (0 bytes)"
     if sniff_video(head) is None:
@@ -387,7 +392,6 @@ def build_parser() -> argparse.ArgumentParser:
     register_api_cli(sub)
     __import__("flows.cli", fromlist=["register_cli"]).register_cli(sub)  # worker, reprocess, compact, ingest
     __import__("tasks.report_cli", fromlist=["register_cli"]).register_cli(sub)  # report
-    __import__("gaitlake.stack", fromlist=["register_cli"]).register_cli(sub)  # stack up/down/env/status
     _finish(parser)
     parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples(parser).values())
     return parser
@@ -428,9 +432,8 @@ def _finish(parser: argparse.ArgumentParser, path: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         settings = get_settings()
         _SECRETS[:] = secret_values(settings)
         install_log_masking(settings)

@@ -37,6 +37,8 @@ def artifact_lines(store, images: dict[str, Any]) -> list[tuple[str, str]]:
     if snapshots:
         folder = posixpath.commonpath(snapshots) if len(snapshots) > 1 else posixpath.dirname(snapshots[0])
         lines.append(("snapshots", f"{len(snapshots)} JPEGs under {where(folder)}/ (gait/, form/)"))
+    elif images.get("video"):
+        lines.append(("snapshots", "none (they need a complete stride per side)"))
     if images.get("report"):
         lines.append(("report", where(images["report"])))
     return lines

@@ -262,3 +262,38 @@ def test_tool_variables_are_not_taken_for_settings():
     assert load_settings(env).data_dir == ""
     with pytest.raises(SettingsError, match="GAITLAKE_SHARED_DIRR: no setting 'shared_dirr'"):
         load_settings({"GAITLAKE_SHARED_DIRR": "/x"})
+
+
+def test_a_json_output_that_cannot_be_written_is_refused_up_front(settings, capsys, tmp_path):
+    assert main(["process", "--json", str(tmp_path), str(tmp_path / "run.mp4")]) == 2
+    assert f"--json {tmp_path} is a folder" in capsys.readouterr().err
+    assert main(["process", "--json", str(tmp_path / "no" / "s.json"), str(tmp_path / "run.mp4")]) == 2
+    assert "the folder" in capsys.readouterr().err and not settings.data_path.exists()
+
+
+def test_process_prints_where_the_artifacts_are(settings, capsys):
+    from gaitlake.cli import _print_artifacts
+    from tasks.render import artifact_keys
+
+    keys = artifact_keys("s1", "v1")
+    images = {"video": keys["video"], "report": keys["report"], "gait": {"left": {"strike": keys["gait"]["left"]["strike"]}},
+              "form": {"contact_angle": keys["form"]["contact_angle"]}}
+    _print_artifacts("s1", {"summary": {}, "artifacts": images}, settings)
+    out = capsys.readouterr().out
+    store = settings.data_path / "store"
+    assert f"analysed video    {store / keys['video']}" in out
+    assert f"report            {store / keys['report']}" in out
+    assert f"snapshots         2 JPEGs under {store / 'artifacts/s1/v1'}/ (gait/, form/)" in out
+    assert "gaitlake report s1" in out
+    _print_artifacts("s1", {"summary": {}, "artifacts": None}, settings)
+    assert "artifacts         not rendered" in capsys.readouterr().out
+
+
+def test_the_summary_says_the_power_is_metabolic(capsys):
+    from gaitlake.cli import _print_summary
+
+    _print_summary("s1", {"summary": {"power_w": 830.4, "cadence_spm": 166.2},
+                          "quality": {"decoded_frames": 388, "runner_share": 1.0}})
+    out = capsys.readouterr().out
+    assert "  metabolic power   830 W (Minetti cost of running)" in out
+    assert "  cadence           166.2 steps/min" in out
