@@ -444,7 +444,9 @@ class _Overlay:
             p = JOINT_PREFIX[j]
             lv = d.angles.get(f"l{p}_angle", np.full(d.n_frames, np.nan))[i]
             rv = d.angles.get(f"r{p}_angle", np.full(d.n_frames, np.nan))[i]
-            lines.append(f"{j.capitalize():<8} L {_fmt(lv, '{:.0f}')}  R {_fmt(rv, '{:.0f}')}")
+            lq, rq = (_doubt(d, i, side) if j in ("knee", "ankle", "hip") and np.isfinite(v) else ""
+                      for side, v in zip(SIDES, (lv, rv)))
+            lines.append(f"{j.capitalize():<8} L {_fmt(lv, '{:.0f}')}{lq}  R {_fmt(rv, '{:.0f}')}{rq}")
         post = d.angles.get("posture_angle", np.full(d.n_frames, np.nan))[i]
         lines.append(f"Trunk    {_fmt(post, '{:+.0f}', ' deg')}")
         lh = int(32 * u)

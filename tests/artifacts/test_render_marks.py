@@ -124,3 +124,26 @@ def test_report_finds_the_stored_artifacts_by_session_id(published, tmp_path, mo
     count, folder = re.fullmatch(r"(\d+) JPEGs under (.+)/ \(gait/, form/\)", listed["snapshots"]).groups()
     jpegs = sorted(Path(folder).rglob("*.jpg"))
     assert int(count) == len(jpegs) == sum(len(v) for v in images["gait"].values()) + len(images["form"])
+
+
+def test_the_video_panel_marks_angles_from_doubtful_legs(monkeypatch):
+    import tasks.render as render
+
+    T = 10
+    xy = _standing(T)
+    xy[3, KP.RIGHT_KNEE] = xy[3, KP.LEFT_KNEE] + (5, 0)
+    xy[3, KP.RIGHT_ANKLE] = xy[3, KP.LEFT_ANKLE] + (0, 5)
+    data = RenderData(xy=xy, contact={"left": np.zeros(T, bool), "right": np.zeros(T, bool)},
+                      angles={"lkne_angle": np.full(T, 20.0), "rkne_angle": np.full(T, 30.0)}, series={},
+                      time_s=np.arange(T) / 30, events=[], gait_doc={})
+    overlay = render._Overlay(data, (600, 900), 1.0, 30.0)
+
+    def panel(frame: int) -> list[str]:
+        drawn: list[str] = []
+        monkeypatch.setattr(render, "_text", lambda img, text, *a, **k: drawn.append(text))
+        overlay.draw(np.zeros((900, 600, 3), np.uint8), frame)
+        return drawn
+
+    collapsed, normal = panel(3), panel(4)
+    assert "Knee     L 20?  R 30?" in collapsed and "Hip      L --  R --" in collapsed
+    assert "Knee     L 20  R 30" in normal
