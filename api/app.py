@@ -17,6 +17,7 @@ from api.routers import reads, system, threads, uploads
 from api.routers.uploads import _parse_float, parse_joints  # noqa: F401  (re-exported: tests, CLI checks)
 from api.services import Services
 from api.settings import ApiSettings, load_api_settings
+from api.viewer import install_viewer
 from configs import Settings, get_settings
 from storage.catalog import Catalog
 from storage.lake import Lake
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     for router in (uploads.router, reads.router, threads.router, system.router):
         app.include_router(router)
     system.install_docs(app)
+    install_viewer(app, catalog=catalog, reader=reader, linker=linker, authenticate=authenticate)  # /app/ (docs/viewer.md)
     return app
 
 

@@ -1,0 +1,263 @@
+"""File formats other tools open: CSV, Parquet, OpenSim TRC and MOT, a one-file PDF report.
+
+Pure writers (tables/arrays in, bytes or text out) plus readers for TRC and
+MOT, so what is written can be parsed back (the tests do). Conventions are
+documented in docs/viewer.md.
+
+TRC (``PathFileType 4 (X/Y/Z)``, as Sports2D/Pose2Sim write 2D results):
+the 17 COCO keypoints in metres, named as Pose2Sim's COCO_17 skeleton
+(``Nose``, ``LShoulder``, ``RKnee``...). Axes follow OpenSim's ground frame:
+**X** = direction of travel (forward, whatever way the runner faces in the
+image), **Y** = up, height above the fitted floor line, **Z** = 0 (one camera
+sees no depth). Origin: X at the pelvis's first measured position, Y on the
+floor line. Leg keypoints use their own leg's image scale (the lake's
+``<kp>_x_m``/``<kp>_y_m``). A sample missing either coordinate is three empty fields
+(OpenSim reads them as NaN). ``Frame#`` is the 0-based video frame index and ``Time`` is in s.
+
+MOT (OpenSim storage, ``inDegrees=yes``): ``time`` then one column per joint
+angle of the lake (``lkne_angle``, ``posture_angle``...), degrees, as defined in
+docs/analysis.md; missing samples are ``nan``.
+"""
+from __future__ import annotations
+
+import io
+import math
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from analysis.keypoints import KEYPOINT_NAMES
+
+__all__ = [
+    "TRC_MARKERS", "table_csv", "table_parquet", "trc_text", "parse_trc", "mot_text", "parse_mot",
+    "report_pdf", "frame_rate",
+]
+
+#: Lake keypoint name -> Pose2Sim/Sports2D COCO_17 marker name.
+TRC_MARKERS: dict[str, str] = {
+    "nose": "Nose", "left_eye": "LEye", "right_eye": "REye", "left_ear": "LEar", "right_ear": "REar",
+    "left_shoulder": "LShoulder", "right_shoulder": "RShoulder", "left_elbow": "LElbow", "right_elbow": "RElbow",
+    "left_wrist": "LWrist", "right_wrist": "RWrist", "left_hip": "LHip", "right_hip": "RHip",
+    "left_knee": "LKnee", "right_knee": "RKnee", "left_ankle": "LAnkle", "right_ankle": "RAnkle",
+}
+
+
+def table_csv(table: pa.Table) -> bytes:
+    """RFC 4180 CSV with a header row; nulls are empty fields, nested values are not expected."""
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=True))
+    return buf.getvalue()
+
+
+def table_parquet(table: pa.Table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="zstd")
+    return buf.getvalue()
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    if name not in table.column_names:
+        return np.full(table.num_rows, np.nan)
+    return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)
+
+
+def frame_rate(time_s: np.ndarray, fallback: float = 30.0) -> float:
+    """Frames per second from a time column (Sports2D: (n - 1) / (t_last - t_first))."""
+    t = np.asarray(time_s, dtype=float)
+    t = t[np.isfinite(t)]
+    if len(t) >= 2 and t[-1] > t[0]:
+        return (len(t) - 1) / (t[-1] - t[0])
+    return fallback
+
+
+def _num(value: float, digits: int = 6) -> str:
+    return "" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def trc_text(frames: pa.Table, name: str = "keypoints.trc", fps: float | None = None) -> str:
+    """An OpenSim TRC of the lake's metric keypoints (see the module docstring for the axes)."""
+    n = frames.num_rows
+    time = _column(frames, "time_s") if "time_s" in frames.column_names else np.arange(n) / (fps or 30.0)
+    index = _column(frames, "frame_index") if "frame_index" in frames.column_names else np.arange(n)
+    rate = fps or frame_rate(time)
+    markers = [(kp, TRC_MARKERS[kp]) for kp in KEYPOINT_NAMES if kp in TRC_MARKERS]
+    coords = [(_column(frames, f"{kp}_x_m"), _column(frames, f"{kp}_y_m")) for kp, _ in markers]
+    rate_s = f"{rate:.6g}"
+    lines = [
+        f"PathFileType\t4\t(X/Y/Z)\t{name}",
+        "DataRate\tCameraRate\tNumFrames\tNumMarkers\tUnits\tOrigDataRate\tOrigDataStartFrame\tOrigNumFrames",
+        "\t".join([rate_s, rate_s, str(n), str(len(markers)), "m", rate_s, "0", str(n)]),
+        "Frame#\tTime\t" + "\t\t\t".join(m for _, m in markers) + "\t\t",
+        "\t\t" + "\t".join(f"X{i}\tY{i}\tZ{i}" for i in range(1, len(markers) + 1)),
+    ]
+    for i in range(n):
+        row = [str(int(index[i])) if math.isfinite(index[i]) else str(i), _num(time[i])]
+        for x, y in coords:
+            if math.isfinite(x[i]) and math.isfinite(y[i]):
+                row += [_num(x[i]), _num(y[i]), "0.000000"]
+            else:  # a marker sample is whole or missing
+                row += ["", "", ""]
+        lines.append("\t".join(row))
+    return "\n".join(lines) + "\n"
+
+
+def parse_trc(text: str) -> dict[str, Any]:
+    """Read a TRC back: ``{"header": {...}, "markers": [...], "frame": array, "time": array,
+    "xyz": array (frames, markers, 3) with NaN for empty fields}``."""
+    lines = text.splitlines()
+    if len(lines) < 5 or not lines[0].startswith("PathFileType\t4"):
+        raise ValueError("not a TRC file (PathFileType 4 expected)")
+    keys, values = lines[1].split("\t"), lines[2].split("\t")
+    header: dict[str, Any] = dict(zip(keys, values))
+    for k in ("DataRate", "CameraRate", "OrigDataRate"):
+        header[k] = float(header[k])
+    for k in ("NumFrames", "NumMarkers", "OrigDataStartFrame", "OrigNumFrames"):
+        header[k] = int(header[k])
+    names = [m for m in lines[3].split("\t")[2:] if m]
+    if len(names) != header["NumMarkers"]:
+        raise ValueError(f"{len(names)} marker names for NumMarkers {header['NumMarkers']}")
+    sub = lines[4].split("\t")[2:]
+    expected = [f"{a}{i}" for i in range(1, len(names) + 1) for a in "XYZ"]
+    if sub[:len(expected)] != expected:
+        raise ValueError("coordinate labels are not X1 Y1 Z1 ...")
+    rows = [line.split("\t") for line in lines[5:] if line.strip()]
+    if len(rows) != header["NumFrames"]:
+        raise ValueError(f"{len(rows)} data rows for NumFrames {header['NumFrames']}")
+    width = 2 + 3 * len(names)
+    data = np.full((len(rows), width), np.nan)
+    for r, fields in enumerate(rows):
+        if len(fields) != width:
+            raise ValueError(f"data row {r} has {len(fields)} fields, {width} expected")
+        data[r] = [float(f) if f.strip() else np.nan for f in fields]
+    return {"header": header, "markers": names, "frame": data[:, 0], "time": data[:, 1],
+            "xyz": data[:, 2:].reshape(len(rows), len(names), 3)}
+
+
+def mot_text(time_s: Sequence[float], angles: Mapping[str, Sequence[float | None]], name: str = "angles") -> str:
+    """An OpenSim motion (.mot) file of joint angles in degrees (Sports2D's header)."""
+    t = np.asarray(time_s, dtype=float)
+    names = list(angles)
+    cols = [np.asarray([np.nan if v is None else v for v in angles[k]], dtype=float) for k in names]
+    for k, c in zip(names, cols):
+        if len(c) != len(t):
+            raise ValueError(f"angle {k} has {len(c)} samples for {len(t)} times")
+    lines = [
+        name, "version=1", f"nRows={len(t)}", f"nColumns={len(names) + 1}", "inDegrees=yes", "",
+        "Units are S.I. units (second, meters, Newtons, ...)",
+        "If the header above contains a line with 'inDegrees', this indicates whether rotational values "
+        "are in degrees (yes) or radians (no).", "", "endheader",
+        "\t".join(["time", *names]),
+    ]
+    for i in range(len(t)):
+        lines.append("\t".join([f"{t[i]:.6f}", *(f"{c[i]:.4f}" if math.isfinite(c[i]) else "nan" for c in cols)]))
+    return "\n".join(lines) + "\n"
+
+
+def parse_mot(text: str) -> dict[str, Any]:
+    """Read a .mot back: ``{"header": {...}, "columns": [...], "data": array (rows, columns)}``."""
+    lines = text.splitlines()
+    try:
+        end = lines.index("endheader")
+    except ValueError:
+        raise ValueError("not a MOT file (no endheader line)") from None
+    header: dict[str, Any] = {"name": lines[0]}
+    for line in lines[1:end]:
+        key, sep, value = line.partition("=")
+        if sep and key.strip() and " " not in key.strip():
+            header[key.strip()] = value.strip()
+    columns = lines[end + 1].split("\t")
+    rows = [line.split("\t") for line in lines[end + 2:] if line.strip()]
+    data = np.array([[float(v) for v in row] for row in rows], dtype=float).reshape(len(rows), len(columns))
+    if int(header.get("nRows", -1)) != len(rows) or int(header.get("nColumns", -1)) != len(columns):
+        raise ValueError("nRows/nColumns do not match the data")
+    return {"header": header, "columns": columns, "data": data}
+
+
+# -- the one-file PDF report ------------------------------------------------------
+def _page(pdf, draw) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8.27, 11.69))  # A4 portrait
+    draw(fig)
+    pdf.savefig(fig)
+
+
+def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], notes: Sequence[str],
+               commentary: Sequence[tuple[str, str]], report_png: bytes | None,
+               curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]] | None = None) -> bytes:
+    """A PDF: page 1 metrics table and quality notes; page 2 the chart report PNG; page 3 mean +/- SD
+    angle curves per side; then the commentary. Matplotlib's PdfPages on Figure objects (no pyplot)."""
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    buf = io.BytesIO()
+    with PdfPages(buf, metadata={"Title": title, "Creator": "gaitlake"}) as pdf:
+        def summary(fig):
+            fig.text(0.07, 0.95, title, fontsize=18, weight="bold", va="top")
+            fig.text(0.07, 0.915, subtitle, fontsize=10, color="#444", va="top")
+            ax = fig.add_axes((0.07, 0.40, 0.86, 0.49))
+            ax.axis("off")
+            rows = [[c["label"], c["text"], "; ".join(c.get("notes") or [])[:80]] for c in cards]
+            if rows:
+                table = ax.table(cellText=rows, colLabels=["metric", "value", "quality"], loc="upper left",
+                                 cellLoc="left", colWidths=[0.30, 0.25, 0.45])
+                table.auto_set_font_size(False)
+                table.set_fontsize(8.5)
+                table.scale(1, 1.25)
+            y = 0.37
+            fig.text(0.07, y, "Quality notes", fontsize=12, weight="bold", va="top")
+            for note in notes:
+                for line in textwrap.wrap(note, 110):
+                    y -= 0.018
+                    fig.text(0.08, y, line, fontsize=8.5, va="top")
+                y -= 0.006
+        _page(pdf, summary)
+        if report_png:
+            def chart(fig):
+                import matplotlib.image as mpimg
+
+                img = mpimg.imread(io.BytesIO(report_png), format="png")
+                ax = fig.add_axes((0.03, 0.03, 0.94, 0.94))
+                ax.imshow(img)
+                ax.axis("off")
+            _page(pdf, chart)
+        if curves:
+            def phases(fig):
+                keys = sorted({k for side in curves.values() for k in side})[:6]
+                for i, key in enumerate(keys):
+                    ax = fig.add_subplot(3, 2, i + 1)
+                    for side, color in (("left", "#2a6fdb"), ("right", "#e8590c")):
+                        c = (curves.get(side) or {}).get(key)
+                        if not c:
+                            continue
+                        m = np.asarray(c["mean"], float)
+                        sd = np.asarray(c["sd"], float)
+                        x = np.linspace(0, 100, len(m))
+                        ax.plot(x, m, color=color, label=side)
+                        ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.2)
+                    ax.set_title(key, fontsize=9)
+                    ax.set_xlabel("% of stride", fontsize=8)
+                    ax.set_ylabel("deg", fontsize=8)
+                    ax.tick_params(labelsize=7)
+                    ax.legend(fontsize=7)
+                fig.suptitle("Joint angles over the stride (mean \u00b1 SD)", fontsize=12)
+                fig.tight_layout(rect=(0, 0, 1, 0.96))
+            _page(pdf, phases)
+        if commentary:
+            def comments(fig):
+                fig.text(0.07, 0.95, "Commentary", fontsize=14, weight="bold", va="top")
+                y = 0.92
+                for head, text in commentary:
+                    if y < 0.08:
+                        break
+                    fig.text(0.07, y, head, fontsize=9.5, weight="bold", va="top")
+                    for line in textwrap.wrap(text, 115)[:8]:
+                        y -= 0.016
+                        fig.text(0.08, y, line, fontsize=8, va="top")
+                    y -= 0.024
+            _page(pdf, comments)
+    return buf.getvalue()

@@ -1,0 +1,373 @@
+"""The coach's pages under ``/app/`` and their JSON and download endpoints (docs/viewer.md).
+
+Served by the API process: ``install_viewer(app, catalog=..., reader=..., linker=...,
+authenticate=...)`` adds the routes and the static files. Authentication is the
+API's (``Authorization: API-KEY``/``Bearer``, ``API-KEY`` header) or the signed,
+HttpOnly, SameSite=Strict cookie the sign-in form sets. Tenancy is the API's
+:func:`api.tenancy.visible_session`: someone else's session is the same
+not-found page (404) as a missing one.
+"""
+from __future__ import annotations
+
+import html
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import select
+
+from api import reports
+from api.auth import Authenticator, Principal
+from api.errors import ApiError
+from api.links import Linker
+from api.tenancy import managed_user_ids, visible_session
+from api.viewer import exports, view
+from api.viewer.cookies import COOKIE_NAME, COOKIE_PATH, CookieSigner
+from storage.catalog import Catalog, RunningSession, SessionStatus, User
+
+STATIC = Path(__file__).with_name("static")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+       "media-src 'self' https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+REFRESH_S = 2
+
+#: name -> (content type, label)
+DOWNLOADS: dict[str, tuple[str, str]] = {
+    "frames.csv": ("text/csv; charset=utf-8", "Per-frame table (CSV)"),
+    "frames.parquet": ("application/vnd.apache.parquet", "Per-frame table (Parquet)"),
+    "strides.csv": ("text/csv; charset=utf-8", "Per-stride table (CSV)"),
+    "strides.parquet": ("application/vnd.apache.parquet", "Per-stride table (Parquet)"),
+    "keypoints.trc": ("text/plain; charset=utf-8", "Keypoints in metres (OpenSim TRC)"),
+    "angles.mot": ("text/plain; charset=utf-8", "Joint angles (OpenSim MOT)"),
+    "report.png": ("image/png", "Chart report (PNG)"),
+    "report.pdf": ("application/pdf", "Report (PDF)"),
+}
+
+# metric formatting for the PDF (the page formats in the browser, in either unit system)
+_PDF_UNITS = {"cadence": ("{:.0f}", "spm", 1), "time": ("{:.0f}", "ms", 1000), "ratio": ("{:.2f}", "", 1),
+              "length": ("{:.2f}", "m", 1), "speed": ("{:.2f}", "m/s", 1), "pace": ("{:.2f}", "min/km", 1),
+              "power": ("{:.0f}", "W", 1), "power_per_kg": ("{:.1f}", "W/kg", 1), "percent": ("{:.1f}", "%", 1),
+              "angle": ("{:.1f}", "deg", 1), "short_length": ("{:.1f}", "cm", 100), "duration": ("{:.1f}", "s", 1)}
+
+
+def _pdf_text(card: dict[str, Any]) -> str:
+    value = card.get("value")
+    if value is None:
+        return "not measured"
+    if card["unit"] == "text":
+        return str(value)
+    fmt, unit, factor = _PDF_UNITS[card["unit"]]
+    return (fmt.format(value * factor) + (f" {unit}" if unit else "")).strip()
+
+
+class _Recent:
+    """The few most recently used values (a tiny thread-safe LRU)."""
+
+    def __init__(self, size: int):
+        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.data:
+                self.data.move_to_end(key)
+            return self.data.get(key)
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.data[key] = value
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+
+def page(title: str, name: str, body: str, **data: str) -> str:
+    attrs = "".join(f' data-{k.replace("_", "-")}="{html.escape(v)}"' for k, v in data.items())
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)} · gaitlake</title>
+<link rel="icon" href="/app/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/app/static/viewer.css">
+</head>
+<body data-page="{name}"{attrs}>
+<header class="top"><a class="brand" href="/app/sessions">gaitlake</a><nav id="nav"></nav></header>
+<main id="main">{body}</main>
+<script src="/app/static/viewer.js"></script>
+</body>
+</html>
+"""
+
+
+def _html(text: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(text, status_code=status, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store",
+                                                           "X-Content-Type-Options": "nosniff"})
+
+
+SIGN_IN_FORM = """<section class="signin card">
+<h1>Sign in</h1>
+<p>Paste the API key you were given (<code>gaitlake keys create</code>).</p>
+{error}
+<form method="post" action="/app/sign-in">
+<input type="hidden" name="next" value="{next}">
+<label for="api_key">API key</label>
+<input id="api_key" name="api_key" type="password" autocomplete="current-password" required placeholder="glk_...">
+<button type="submit">Sign in</button>
+</form>
+</section>"""
+
+NOT_FOUND = """<section class="card notfound"><h1>Session not found</h1>
+<p>There is no session with this id that you can see.</p><p><a href="/app/sessions">All sessions</a></p></section>"""
+
+
+def _safe_next(value: str | None) -> str:
+    if value and re.fullmatch(r"/app/[A-Za-z0-9_/\-]*", value) and "//" not in value:
+        return value
+    return "/app/sessions"
+
+
+def install_viewer(app: FastAPI, *, catalog: Catalog, reader: reports.LakeReader, linker: Linker,
+                   authenticate: Authenticator, cookie_ttl_s: int | None = None) -> None:
+    """Add the viewer's routes (``/app/...``) and static files to ``app``."""
+    signer = CookieSigner(linker.secret, *([cookie_ttl_s] if cookie_ttl_s else []))
+    lake = reader.lake
+    frames_cache = _Recent(8)
+    router = APIRouter(prefix="/app", include_in_schema=False)
+
+    def caller(request: Request) -> Principal | None:
+        """The API's credentials when sent (a bad one is 401), else the sign-in cookie."""
+        auth, key = request.headers.get("authorization"), request.headers.get("api-key")
+        if auth or key:
+            return authenticate(auth, key)
+        return signer.principal(catalog, request.cookies.get(COOKIE_NAME))
+
+    def require(request: Request) -> Principal:
+        who = caller(request)
+        if who is None:
+            raise ApiError(401, "sign in at /app/ or send 'Authorization: API-KEY <key>'")
+        return who
+
+    def page_caller(request: Request) -> Principal | None:
+        try:
+            return caller(request)
+        except ApiError:
+            return None
+
+    def to_sign_in(request: Request) -> RedirectResponse:
+        return RedirectResponse(f"/app/?next={quote(request.url.path)}", status_code=303)
+
+    def nav(who: Principal) -> dict[str, str]:
+        return {"user": who.email}
+
+    # -- pages -------------------------------------------------------------------
+    @router.get("/")
+    def sign_in_page(request: Request, next: str | None = None):
+        if page_caller(request) is not None:
+            return RedirectResponse(_safe_next(next), status_code=303)
+        return _html(page("Sign in", "signin", SIGN_IN_FORM.format(error="", next=html.escape(_safe_next(next)))))
+
+    @router.post("/sign-in")
+    async def sign_in(request: Request):
+        form = await request.form()
+        key = str(form.get("api_key") or "").strip()
+        target = _safe_next(str(form.get("next") or ""))
+        try:
+            who = authenticate(f"API-KEY {key}", None) if key else None
+        except ApiError:
+            who = None
+        if who is None:
+            body = SIGN_IN_FORM.format(error='<p class="error" role="alert">That API key is not valid.</p>',
+                                       next=html.escape(target))
+            return _html(page("Sign in", "signin", body), status=401)
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(COOKIE_NAME, signer.issue(who.user_id, key), max_age=signer.ttl_s, path=COOKIE_PATH,
+                            httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    @router.post("/sign-out")
+    def sign_out():
+        response = RedirectResponse("/app/", status_code=303)
+        response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH, httponly=True, samesite="strict")
+        return response
+
+    @router.get("/sessions")
+    def sessions_page(request: Request):
+        who = page_caller(request)
+        if who is None:
+            return to_sign_in(request)
+        body = '<section class="card"><h1>Sessions</h1><div id="sessions" aria-live="polite">Loading…</div></section>'
+        return _html(page("Sessions", "sessions", body, **nav(who)))
+
+    @router.get("/sessions/{session_id}")
+    def session_page(request: Request, session_id: str):
+        who = page_caller(request)
+        if who is None:
+            return to_sign_in(request)
+        try:
+            row, _ = visible_session(catalog, who, session_id)
+        except ApiError:  # invalid, missing or someone else's: one page for all three
+            return _html(page("Not found", "notfound", NOT_FOUND, **nav(who)), status=404)
+        body = '<div id="session" aria-live="polite"><p class="card">Loading…</p></div>'
+        return _html(page(row.title, "session", body, session_id=row.id, **nav(who)))
+
+    # -- JSON ------------------------------------------------------------------
+    def runner_names(db, ids: set[str]) -> dict[str, str]:
+        if not ids:
+            return {}
+        return {u.id: (u.name or u.email) for u in db.scalars(select(User).where(User.id.in_(ids)))}
+
+    @router.get("/api/sessions")
+    def list_sessions(request: Request):
+        who = require(request)
+        with catalog.session() as db:
+            users = managed_user_ids(db, who)
+            rows = list(db.scalars(select(RunningSession).where(RunningSession.user_id.in_(users))
+                                   .order_by(RunningSession.created_at.desc()).limit(view.LIST_LIMIT)))
+            names = runner_names(db, {r.user_id for r in rows if r.user_id})
+        items = [view.list_item(r, names.get(r.user_id, ""), reader.record(r) if r.status == SessionStatus.DONE else None)
+                 for r in rows]
+        return JSONResponse({"sessions": items, "user": who.email, "limit": view.LIST_LIMIT})
+
+    def frames_of(record: reports.SessionRecord):
+        key = (record.session_id, record.pipeline_version)
+        table = frames_cache.get(key)
+        if table is None:
+            table = lake.read_table(record.session_id, "frames", manifest=lake.manifest(record.session_id, record.pipeline_version))
+            if table is not None:
+                frames_cache.put(key, table)
+        return table
+
+    def done_record(who: Principal, session_id: str) -> tuple[RunningSession, User, reports.SessionRecord]:
+        row, user = visible_session(catalog, who, session_id)
+        if row.status != SessionStatus.DONE:
+            if row.status == SessionStatus.FAILED:
+                raise ApiError(409, f"session processing failed: {row.error or 'unknown reason'}", status="failed")
+            raise ApiError(409, "session is still processing", status=str(row.status))
+        record = reader.record(row)
+        if record is None:
+            raise ApiError(404, "session results are not available")
+        return row, user, record
+
+    @router.get("/api/sessions/{session_id}")
+    def session_doc(request: Request, session_id: str):
+        who = require(request)
+        row, user = visible_session(catalog, who, session_id)
+        created = reports.as_utc(row.created_at)
+        doc: dict[str, Any] = {
+            "id": row.id, "title": row.title, "status": str(row.status),
+            "error": row.error if row.status == SessionStatus.FAILED else None,
+            "date": created.isoformat() if created else None, "runner": {"id": user.id, "name": user.name or user.email},
+            "incline_deg": row.incline_deg, "refresh_s": REFRESH_S,
+        }
+        if row.status != SessionStatus.DONE:
+            return JSONResponse(doc, headers={"Cache-Control": "no-store"})
+        record = reader.record(row)
+        if record is None:
+            doc.update(status="failed", error="the session's results are not in the lake")
+            return JSONResponse(doc)
+        base = str(request.base_url)
+        r = record.row
+        images = record.doc("images_doc")
+        video_key = images.get("video") or r.get("analyzed_video_key")
+        analysed = bool(video_key)
+        video_key = video_key or r.get("video_key") or row.video_key
+        info = images.get("video_info") or {}
+        fps = reports.number_or_none(r.get("fps")) or 30.0
+        rate = info.get("rate")
+        if isinstance(rate, str) and "/" in rate:
+            num, den = rate.split("/")
+            fps = float(num) / float(den) if float(den) else fps
+        notes = view.quality_notes(record.doc("quality_doc"))
+        with catalog.session() as db:
+            saved = {kind: reports.latest_thread_texts(db, row.id, kind) for kind in ("summary", "form", "recommendation")}
+            history_rows = list(db.scalars(
+                select(RunningSession).where(RunningSession.user_id == row.user_id, RunningSession.status == SessionStatus.DONE)
+                .order_by(RunningSession.created_at.desc()).limit(view.HISTORY_LIMIT)))
+        profile = {"height_cm": row.height_cm or user.height_cm, "weight_kg": row.weight_kg or user.weight_kg}
+        doc.update({
+            "video": {"url": linker.url(video_key, base), "analysed": analysed, "fps": fps,
+                      "frames": info.get("frames") or reports.number_or_none(r.get("n_frames")),
+                      "width": info.get("width") or r.get("width"), "height": info.get("height") or r.get("height")},
+            "series": view.frame_series(record, frames_of(record), row.joints or "all"),
+            "notes": notes,
+            "cards": view.cards(r, record.doc("summary_doc"), notes),
+            "gait": view.gait(record, lambda key: linker.url(key, base), fps),
+            "commentary": view.commentary(record, saved, profile),
+            "history": [view.history_item(h, reader.record(h), row.id) for h in reversed(history_rows)],
+            "downloads": [{"name": name, "label": label, "type": ctype.split(";")[0],
+                           "url": f"/app/api/sessions/{row.id}/downloads/{name}"} for name, (ctype, label) in DOWNLOADS.items()],
+        })
+        return Response(reports.dumps(doc).encode(), media_type="application/json", headers={"Cache-Control": "private, no-cache"})
+
+    # -- downloads ------------------------------------------------------------------
+    def table_of(record: reports.SessionRecord, name: str):
+        if name == "frames":
+            table = frames_of(record)
+        else:
+            table = lake.read_table(record.session_id, name, manifest=lake.manifest(record.session_id, record.pipeline_version))
+        if table is None:
+            raise ApiError(404, f"this session has no {name} table")
+        return table
+
+    def report_png(record: reports.SessionRecord, title: str) -> bytes:
+        key = record.doc("images_doc").get("report")
+        if key and lake.store.exists(key):
+            return lake.store.read_bytes(key)
+        from tasks.render import RenderData, render_report_png  # drawn from the lake when not rendered yet
+
+        data = RenderData.from_tables(table_of(record, "frames"), record.row, table_of(record, "strides"))
+        return render_report_png(data, title)
+
+    @router.get("/api/sessions/{session_id}/downloads/{name}")
+    def download(request: Request, session_id: str, name: str):
+        who = require(request)
+        if name not in DOWNLOADS:
+            raise ApiError(404, "no such download")
+        row, user, record = done_record(who, session_id)
+        ctype = DOWNLOADS[name][0]
+        stem, _, suffix = name.partition(".")
+        if stem in ("frames", "strides"):
+            table = table_of(record, stem)
+            body = exports.table_csv(table) if suffix == "csv" else exports.table_parquet(table)
+        elif name == "keypoints.trc":
+            frames = table_of(record, "frames")
+            if not any(c.endswith("_x_m") and frames.column(c).null_count < frames.num_rows for c in frames.column_names):
+                raise ApiError(404, "this session has no metric scale: keypoints in metres are not available")
+            body = exports.trc_text(frames, f"{row.id}.trc").encode()
+        elif name == "angles.mot":
+            frames = table_of(record, "frames")
+            angles = reports.filter_angles({c: frames.column(c).to_pylist() for c in frames.column_names if c.endswith("_angle")},
+                                           row.joints or "all")
+            body = exports.mot_text(frames.column("time_s").to_pylist(), angles, f"{row.id} joint angles").encode()
+        elif name == "report.png":
+            body = report_png(record, row.title)
+        else:
+            notes = view.quality_notes(record.doc("quality_doc"))
+            card_rows = []
+            for card in view.cards(record.row, record.doc("summary_doc"), notes):
+                card_rows.append({"label": card["label"], "text": _pdf_text(card),
+                                  "notes": [notes[i]["kind"].replace("_", " ") for i in card["notes"]]})
+            with catalog.session() as db:
+                saved = {kind: reports.latest_thread_texts(db, row.id, kind) for kind in ("summary", "form", "recommendation")}
+            comments = view.commentary(record, saved, {"height_cm": row.height_cm or user.height_cm,
+                                                       "weight_kg": row.weight_kg or user.weight_kg})
+            texts = [(f"{kind} · {item['block'].replace('_', ' ')}", item["metric"]) for kind, items in comments.items()
+                     for item in items]
+            gait = view.gait(record, lambda key: None, 0)
+            curves = {side: gait[side]["curves"] for side in ("left", "right")}
+            created = reports.as_utc(row.created_at)
+            subtitle = f"{user.name or user.email} · {created:%d %b %Y %H:%M} UTC · session {row.id}"
+            body = exports.report_pdf(row.title, subtitle, card_rows, [n["text"] for n in notes], texts,
+                                      report_png(record, row.title), curves)
+        filename = f"gaitlake-{row.id}-{name}"
+        return Response(body, media_type=ctype, headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                                         "Cache-Control": "private, max-age=60"})
+
+    app.include_router(router)
+    app.mount("/app/static", StaticFiles(directory=STATIC), name="viewer-static")
+

@@ -1,0 +1,189 @@
+"""The JSON documents behind the viewer's pages (``/app/api/...``), built from the catalog and the lake.
+
+Everything numeric is SI (the page converts to imperial); each metric card says
+its unit kind so the page knows how. See docs/viewer.md.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from analysis.commentary import KINDS, SessionFacts, comment
+from api import reports
+from storage.catalog import RunningSession
+
+#: Metric cards: (key in the lake's sessions row, label, unit kind, summary_doc block/name for the range).
+CARDS: tuple[tuple[str, str, str, tuple[str, str] | None], ...] = (
+    ("cadence_spm", "Cadence", "cadence", ("performance_metrics", "cadence")),
+    ("contact_time_s", "Contact time", "time", ("running_mechanics", "contact_time")),
+    ("flight_time_s", "Flight time", "time", ("running_mechanics", "flight_time")),
+    ("duty_factor", "Duty factor", "ratio", None),
+    ("stride_time_s", "Stride time", "time", ("running_mechanics", "stride_time")),
+    ("stride_length_m", "Stride length", "length", ("running_mechanics", "stride_length")),
+    ("speed_mps", "Speed", "speed", ("performance_metrics", "speed")),
+    ("pace_min_per_km", "Pace", "pace", ("performance_metrics", "pace")),
+    ("power_w", "Power", "power", ("performance_metrics", "power")),
+    ("normalized_power_w_per_kg", "Power per kg", "power_per_kg", ("performance_metrics", "normalized_power")),
+    ("balance_pct", "Balance (left share)", "percent", ("balance_and_posture", "balance")),
+    ("contact_angle_deg", "Contact angle", "angle", ("balance_and_posture", "contact_angle")),
+    ("posture_angle_deg", "Trunk lean", "angle", None),
+    ("knee_flexion_deg", "Stance knee flexion", "angle", None),
+    ("ankle_angle_deg", "Shank at contact (ankle proxy)", "angle", None),
+    ("com_oscillation_m", "Vertical oscillation", "short_length", None),
+    ("footstrike", "Foot strike (proxy)", "text", None),
+    ("total_distance_m", "Distance", "length", None),
+    ("total_time_s", "Duration", "duration", None),
+)
+SCALE_METRICS = ("stride_length_m", "speed_mps", "pace_min_per_km", "power_w", "normalized_power_w_per_kg",
+                 "com_oscillation_m", "total_distance_m")
+TIMING_METRICS = ("cadence_spm", "contact_time_s", "flight_time_s", "stride_time_s", "duty_factor", "speed_mps",
+                  "pace_min_per_km")
+STRIDE_METRICS = tuple(c[0] for c in CARDS if c[0] not in ("total_distance_m", "total_time_s"))
+ANGLE_METRICS = ("contact_angle_deg", "posture_angle_deg", "knee_flexion_deg", "ankle_angle_deg")
+PHASES = reports.GAIT_PHASES
+HISTORY_LIMIT = 20
+LIST_LIMIT = 200
+
+
+def number(value: Any, digits: int = 4) -> float | None:
+    n = reports.number_or_none(value)
+    return None if n is None else round(n, digits)
+
+
+def quality_notes(quality: dict[str, Any]) -> list[dict[str, Any]]:
+    """The quality document's reasons, each with the metric cards it qualifies (``applies_to``)."""
+    notes = []
+    for text in quality.get("reasons") or []:
+        low = str(text).lower()
+        if "height unknown" in low or "image scale" in low:
+            applies, kind = SCALE_METRICS, "scale"
+        elif "implausible timing" in low or "slow motion" in low:
+            applies, kind = TIMING_METRICS, "slow_motion"
+        elif "too few complete strides" in low:
+            applies, kind = STRIDE_METRICS, "few_strides"
+        elif "far foot" in low or "belt speeds" in low:
+            applies, kind = ("speed_mps", "pace_min_per_km", "stride_length_m", "power_w", "normalized_power_w_per_kg"), "near_far"
+        elif "proxies" in low or "proxy" in low:
+            applies, kind = ("footstrike", "ankle_angle_deg"), "proxy"
+        elif "side" in low and "camera" in low:
+            applies, kind = ANGLE_METRICS, "view"
+        elif "weight unknown" in low:
+            applies, kind = ("power_w",), "weight"
+        else:
+            applies, kind = (), "general"
+        notes.append({"kind": kind, "text": str(text), "applies_to": list(applies)})
+    near = quality.get("near_leg")
+    if near in ("left", "right"):
+        notes.append({"kind": "near_far", "text": f"The {near} leg is nearer the camera; the far leg's keypoints "
+                                                   "are drawn smaller and are less reliable.", "applies_to": []})
+    return notes
+
+
+def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for key, label, unit, stats_at in CARDS:
+        value = row.get(key)
+        card: dict[str, Any] = {"key": key, "label": label, "unit": unit}
+        if unit == "text":
+            card["value"] = value if isinstance(value, str) and value else None
+        else:
+            card["value"] = number(value)
+        if stats_at:
+            stats = (summary_doc.get(stats_at[0]) or {}).get(stats_at[1]) or {}
+            lo, hi = number(stats.get("min")), number(stats.get("max"))
+            if lo is not None and hi is not None:
+                card["range"] = [lo, hi]
+        card["notes"] = [i for i, n in enumerate(notes) if key in n["applies_to"]]
+        out.append(card)
+    return out
+
+
+def _series(values: Any, digits: int = 2) -> list[float | None]:
+    out = []
+    for v in values or []:
+        n = reports.number_or_none(v)
+        out.append(None if n is None else round(n, digits))
+    return out
+
+
+def frame_series(record: reports.SessionRecord, frames, joints: str) -> dict[str, Any]:
+    """Per-frame series the charts and the contact timeline draw: time, angles, metrics, contact."""
+    details = record.doc("details_doc")
+    time_s = details.get("all_timestamps") or []
+    angles = reports.filter_angles(details.get("angles") or {}, joints)
+    metrics = details.get("metrics") or {}
+    contact: dict[str, list[int]] = {}
+    if frames is not None:
+        if not time_s and "time_s" in frames.column_names:
+            time_s = frames.column("time_s").to_pylist()
+        for side in ("left", "right"):
+            name = f"{side}_contact"
+            if name in frames.column_names:
+                contact[side] = [1 if (v is not None and not (isinstance(v, float) and math.isnan(v)) and v > 0.5) else 0
+                                 for v in frames.column(name).to_pylist()]
+    return {
+        "time_s": _series(time_s, 4),
+        "angles": {k: _series(v) for k, v in angles.items()},
+        "metrics": {k: _series(v, 4) for k, v in metrics.items()},
+        "contact": contact,
+    }
+
+
+def gait(record: reports.SessionRecord, image_url, fps: float) -> dict[str, Any]:
+    doc = record.doc("gait_doc")
+    images = record.doc("images_doc").get("gait") or {}
+    out = {}
+    for side in ("left", "right"):
+        src = doc.get(side) or {}
+        phases = []
+        for name in PHASES:
+            phase = (src.get("phases") or {}).get(name)
+            if not phase:
+                continue
+            frame = int(phase.get("video_frame") or 0)
+            phases.append({"name": name, "frame": frame, "time_s": round(frame / fps, 4) if fps else None,
+                           "graph_phase": int(phase.get("graph_phase") or 0),
+                           "image_url": image_url((images.get(side) or {}).get(name))})
+        curves = {}
+        for key, curve in (src.get("angles") or {}).items():
+            if isinstance(curve, dict) and curve.get("current"):
+                curves[key] = {"mean": _series(curve.get("current")), "sd": _series(curve.get("std_dev"))}
+        out[side] = {"phases": phases, "curves": curves, "peak_time_ms": number(src.get("peak_time"), 1),
+                     "stride_ms": number((src.get("graph_timestamps") or [None])[-1], 1)}
+    return out
+
+
+def commentary(record: reports.SessionRecord, saved: dict[str, dict[str, str]], profile: dict[str, Any]) -> dict[str, Any]:
+    """The three thread kinds: saved thread texts where they exist, else the rule engine's text
+    (``saved`` false; what the thread POSTs would store), in both unit systems."""
+    facts = SessionFacts.from_lake_row(record.row, profile)
+    out: dict[str, Any] = {}
+    for kind, blocks in KINDS.items():
+        items = []
+        for block in blocks:
+            text = (saved.get(kind) or {}).get(block)
+            if text:
+                items.append({"block": block, "saved": True, "metric": text, "imperial": text})
+                continue
+            items.append({"block": block, "saved": False, "metric": comment(kind, block, facts, "metric").text,
+                          "imperial": comment(kind, block, facts, "imperial").text})
+        out[kind] = items
+    return out
+
+
+def history_item(row: RunningSession, record: reports.SessionRecord | None, current_id: str) -> dict[str, Any]:
+    r = record.row if record is not None else {}
+    created = reports.as_utc(row.created_at)
+    return {"id": row.id, "title": row.title, "date": created.isoformat() if created else None,
+            "current": row.id == current_id, "cadence_spm": number(r.get("cadence_spm")),
+            "contact_time_s": number(r.get("contact_time_s")), "speed_mps": number(r.get("speed_mps"))}
+
+
+def list_item(row: RunningSession, runner: str, record: reports.SessionRecord | None) -> dict[str, Any]:
+    r = record.row if record is not None else {}
+    created = reports.as_utc(row.created_at)
+    return {"id": row.id, "title": row.title, "status": str(row.status),
+            "error": row.error if str(row.status) == "failed" else None, "runner": runner,
+            "date": created.isoformat() if created else None,
+            "cadence_spm": number(r.get("cadence_spm")), "contact_time_s": number(r.get("contact_time_s")),
+            "speed_mps": number(r.get("speed_mps"))}
