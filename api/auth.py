@@ -19,7 +19,7 @@ import jwt
 from cachetools import TTLCache
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.errors import ApiError
 from api.keys import hash_key, verify_key
@@ -169,5 +169,5 @@ class Authenticator:
                         return user
             email = claims.get("email")
             if isinstance(email, str) and email and claims.get("email_verified", True) is not False:
-                return db.scalars(select(User).where(User.email == email.lower())).first()
+                return db.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
         return None

@@ -1,4 +1,5 @@
-"""Admin CLI: ``gaitlake users add``, ``gaitlake keys create``, ``gaitlake serve``.
+"""Admin CLI: ``gaitlake users add|list|show``, ``gaitlake keys create|list|revoke``, ``gaitlake lake check``,
+``gaitlake serve``. E-mail addresses are stored lowercase and compared case-insensitively.
 
 ``register_cli(subparsers)`` adds the subcommands to gaitlake's argparse CLI;
 each sets ``func(args) -> exit code``.
@@ -8,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 ROLES = ("admin", "sub-admin", "user")
 PLANS = ("standard", "pro", "premium", "enterprise")
@@ -21,18 +22,51 @@ def _catalog():
     return Catalog.from_settings(get_settings())
 
 
+def _find_user(db, ref: str):
+    """A user by id or e-mail (any case), or None."""
+    from storage.catalog import User
+
+    ref = ref.strip()
+    return db.get(User, ref) or db.scalars(select(User).where(func.lower(User.email) == ref.lower())).first()
+
+
+def _profile(args: argparse.Namespace) -> dict | None:
+    """``--birth-date`` / ``--age`` as profile fields; None (after a message) when invalid."""
+    from datetime import date
+
+    if args.birth_date:
+        try:
+            born = date.fromisoformat(args.birth_date)
+        except ValueError:
+            print(f"error: --birth-date must be YYYY-MM-DD, got {args.birth_date!r}", file=sys.stderr)
+            return None
+        if not date(1900, 1, 1) <= born <= date.today():
+            print("error: --birth-date must lie between 1900-01-01 and today", file=sys.stderr)
+            return None
+        return {"birth_date": born.isoformat()}
+    if args.age is not None:
+        if not 1 <= args.age <= 120:
+            print("error: --age must be between 1 and 120 years", file=sys.stderr)
+            return None
+        return {"age": args.age}
+    return {}
+
+
 def users_add(args: argparse.Namespace) -> int:
     from storage.catalog import User
 
     catalog = _catalog()
     email = args.email.strip().lower()
+    profile = _profile(args)
+    if profile is None:
+        return 2
     with catalog.session() as db:
-        if db.scalars(select(User).where(User.email == email)).first() is not None:
+        if db.scalars(select(User).where(func.lower(User.email) == email)).first() is not None:
             print(f"error: a user with e-mail {email} already exists", file=sys.stderr)
             return 1
         admin_id = None
         if args.admin:
-            admin = db.scalars(select(User).where(User.email == args.admin.strip().lower())).first()
+            admin = _find_user(db, args.admin)
             if admin is None:
                 print(f"error: no user {args.admin}", file=sys.stderr)
                 return 1
@@ -51,7 +85,7 @@ def users_add(args: argparse.Namespace) -> int:
             return 1
         user = User(email=email, name=args.name or "", role=args.role, admin_id=admin_id,
                     plan=args.plan.lower() if args.plan else None, height_cm=args.height_cm, weight_kg=args.weight_kg,
-                    profile={})
+                    profile=profile)
         db.add(user)
         db.flush()
         user_id = user.id
@@ -65,7 +99,7 @@ def keys_create(args: argparse.Namespace) -> int:
 
     catalog = _catalog()
     with catalog.session() as db:
-        user = db.scalars(select(User).where(User.email == args.email.strip().lower())).first()
+        user = _find_user(db, args.email)
         user_id = user.id if user else None
     if user_id is None:
         print(f"error: no user {args.email}", file=sys.stderr)
@@ -73,6 +107,110 @@ def keys_create(args: argparse.Namespace) -> int:
     key = create_key(catalog, user_id)
     print(key)
     print("Store this key now: it is shown once and only its hash is kept.", file=sys.stderr)
+    return 0
+
+
+def _user_facts(db, user) -> dict:
+    from storage.catalog import RunningSession
+
+    admin = db.get(type(user), user.admin_id) if user.admin_id else None
+    sessions = db.scalar(select(func.count()).select_from(RunningSession).where(RunningSession.user_id == user.id))
+    from api.reports import _age
+
+    return {"id": user.id, "email": user.email, "name": user.name or "", "role": user.role, "plan": user.plan,
+            "admin": admin.email if admin else None, "height_cm": user.height_cm, "weight_kg": user.weight_kg,
+            "age": _age(dict(user.profile or {})), "profile": dict(user.profile or {}), "sessions": sessions,
+            "created_at": user.created_at.isoformat() if user.created_at else None}
+
+
+def _key_facts(key, email: str) -> dict:
+    return {"prefix": key.prefix, "user": email, "created_at": key.created_at.isoformat() if key.created_at else None,
+            "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None}
+
+
+def _print_rows(rows: list[dict], columns: tuple[str, ...], as_json: bool) -> None:
+    import json
+
+    if as_json:
+        print(json.dumps(rows, indent=1, default=str))
+        return
+    widths = {c: max([len(c)] + [len(str(r.get(c) if r.get(c) is not None else "-")) for r in rows]) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(str(r.get(c) if r.get(c) is not None else "-").ljust(widths[c]) for c in columns))
+
+
+def users_list(args: argparse.Namespace) -> int:
+    from storage.catalog import User
+
+    with _catalog().session() as db:
+        rows = [_user_facts(db, u) for u in db.scalars(select(User).order_by(User.email))]
+    _print_rows(rows, ("email", "role", "plan", "admin", "sessions", "id"), args.json)
+    return 0
+
+
+def users_show(args: argparse.Namespace) -> int:
+    import json
+
+    from storage.catalog import ApiKey
+
+    with _catalog().session() as db:
+        user = _find_user(db, args.user)
+        if user is None:
+            print(f"error: no user {args.user}", file=sys.stderr)
+            return 1
+        facts = _user_facts(db, user)
+        facts["keys"] = [_key_facts(k, user.email) for k in db.scalars(
+            select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at))]
+    print(json.dumps(facts, indent=1, default=str))
+    return 0
+
+
+def keys_list(args: argparse.Namespace) -> int:
+    from storage.catalog import ApiKey, User
+
+    with _catalog().session() as db:
+        query = select(ApiKey, User.email).join(User, User.id == ApiKey.user_id).order_by(User.email, ApiKey.created_at)
+        if args.user:
+            user = _find_user(db, args.user)
+            if user is None:
+                print(f"error: no user {args.user}", file=sys.stderr)
+                return 1
+            query = query.where(ApiKey.user_id == user.id)
+        rows = [_key_facts(k, email) for k, email in db.execute(query)]
+    _print_rows(rows, ("prefix", "user", "created_at", "revoked_at"), args.json)
+    return 0
+
+
+def keys_revoke(args: argparse.Namespace) -> int:
+    """Revoke one key (the key itself or its 12-character prefix) or, with --user, all of a user's keys."""
+    from api.keys import KEY_RE, revoke_keys
+    from storage.catalog import ApiKey, utcnow
+
+    catalog = _catalog()
+    if args.user:
+        with catalog.session() as db:
+            user = _find_user(db, args.user)
+            user_id = user.id if user else None
+        if user_id is None:
+            print(f"error: no user {args.user}", file=sys.stderr)
+            return 1
+        print(f"revoked {revoke_keys(catalog, user_id)} key(s) of {args.user}")
+        return 0
+    if not args.key:
+        print("error: name a key (or its prefix) or --user EMAIL", file=sys.stderr)
+        return 2
+    match = KEY_RE.match(args.key.strip())
+    prefix = match.group(1) if match else args.key.strip()
+    with catalog.session() as db:
+        key = db.get(ApiKey, prefix)
+        if key is None:
+            print(f"error: no key with prefix {prefix}", file=sys.stderr)
+            return 1
+        already = key.revoked_at is not None
+        if not already:
+            key.revoked_at = utcnow()
+    print(f"key {prefix} {'was already revoked' if already else 'revoked'} (takes effect within the API's auth cache TTL)")
     return 0
 
 
@@ -131,20 +269,37 @@ def register_cli(subparsers) -> None:
     users = subparsers.add_parser("users", help="manage API users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="add a user, sub-admin or admin")
-    add.add_argument("email")
-    add.add_argument("--role", choices=ROLES, default="user")
+    add.add_argument("email", help="the user's e-mail address (stored lowercase, compared case-insensitively)")
+    add.add_argument("--role", choices=ROLES, default="user", help="admin, sub-admin or user (default: user)")
     add.add_argument("--admin", metavar="EMAIL", help="the admin or sub-admin managing this user")
-    add.add_argument("--plan", type=str.lower, choices=PLANS)
-    add.add_argument("--name", default="")
-    add.add_argument("--height-cm", type=float)
-    add.add_argument("--weight-kg", type=float)
+    add.add_argument("--plan", type=str.lower, choices=PLANS, help="subscription plan (session limit, paid reports)")
+    add.add_argument("--name", default="", help="display name")
+    add.add_argument("--height-cm", type=float, help="runner height in cm (scales pixels to metres)")
+    add.add_argument("--weight-kg", type=float, help="runner weight in kg (for power)")
+    born = add.add_mutually_exclusive_group()
+    born.add_argument("--birth-date", metavar="YYYY-MM-DD", help="date of birth: reports give the age on the day they are read")
+    born.add_argument("--age", type=int, help="age in years, when the birth date is not known")
     add.set_defaults(func=users_add)
+    lst = users_sub.add_parser("list", help="list every user with role, plan, manager and session count")
+    lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    lst.set_defaults(func=users_list)
+    show = users_sub.add_parser("show", help="show one user (by e-mail or id) with its API keys")
+    show.add_argument("user", help="e-mail address (any case) or user id")
+    show.set_defaults(func=users_show)
 
     keys = subparsers.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create an API key for a user (printed once)")
-    create.add_argument("email")
+    create.add_argument("email", help="e-mail address (any case) or id of the key's user")
     create.set_defaults(func=keys_create)
+    klist = keys_sub.add_parser("list", help="list API keys (prefix, user, created, revoked); secrets are never stored")
+    klist.add_argument("--user", metavar="EMAIL", help="only this user's keys")
+    klist.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    klist.set_defaults(func=keys_list)
+    revoke = keys_sub.add_parser("revoke", help="revoke one key, or every key of a user")
+    revoke.add_argument("key", nargs="?", help="the key itself or its 12-character prefix (from keys list)")
+    revoke.add_argument("--user", metavar="EMAIL", help="revoke every key of this user instead")
+    revoke.set_defaults(func=keys_revoke)
 
     lake = subparsers.add_parser("lake", help="inspect the results lake")
     lake_sub = lake.add_subparsers(dest="lake_command", required=True)

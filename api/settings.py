@@ -1,9 +1,7 @@
-"""API settings: defaults here, overridable by ``[api]`` in the TOML or ``GAITLAKE_API__<KEY>``.
+"""API settings: the ``[api]`` section of ``configs/default.toml`` (model: ``configs.ApiSettings``).
 
-Until the ``[api]`` section is folded into ``configs/default.toml`` the values
-below are the defaults; ``Settings.api`` (when present) and the environment
-variables ``GAITLAKE_API__<KEY>`` (e.g. ``GAITLAKE_API__LINK_TTL_S=600``)
-override them, and ``create_app(api_settings=...)`` overrides everything.
+The environment variables ``GAITLAKE_API__<KEY>`` (e.g. ``GAITLAKE_API__LINK_TTL_S=600``)
+override it, and ``create_app(api_settings=...)`` overrides everything.
 """
 from __future__ import annotations
 

@@ -161,14 +161,14 @@ def resolve_upload_owner(catalog: Catalog, principal: Principal, user_ref: str) 
         caller = db.get(User, principal.user_id)
         if caller is None:
             raise ApiError(401, "the caller's account no longer exists")
-        if user_ref in (caller.id, caller.email):
+        if user_ref == caller.id or user_ref.lower() == (caller.email or "").lower():  # e-mails: any case
             return caller
         if principal.role not in ("admin", "sub-admin"):
             raise ApiError(403, "admin or sub-admin privileges are required to create sessions for another user")
         managed = managed_user_ids(db, principal)
         user = db.get(User, user_ref)
         if user is None:
-            user = db.scalars(select(User).where(User.email == user_ref.lower())).first()
+            user = db.scalars(select(User).where(func.lower(User.email) == user_ref.lower())).first()
         if user is None or user.id not in managed:
             raise ApiError(404, "user not found")
         return user
