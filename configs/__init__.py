@@ -122,7 +122,8 @@ class PoseSettings(_Section):
     imgsz: int
     batch_size: int
     det_conf: float
-    device: str
+    # "auto", "cpu", "cuda" or "cuda:<index>": a typo fails when settings load, before pose
+    device: str = Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     half: bool
     preprocess: Literal["auto", "predict", "tensor"] = "auto"
     pinned_memory: bool = True

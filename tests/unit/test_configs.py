@@ -39,11 +39,18 @@ def test_environment_overrides(env, path, expected):
     [({"GAITLAKE_POSE__NOPE": "1"}, "pose.nope"), ({"GAITLAKE_NOSECTION__X": "1"}, "nosection"),
      ({"GAITLAKE_POSE__IMGSZ": "big"}, "pose.imgsz"), ({"GAITLAKE_POSE__HALF": "maybe"}, "GAITLAKE_POSE__HALF"),
      ({"GAITLAKE_ANALYSIS__MODE": "treadmil"}, "analysis.mode"),
-     ({"GAITLAKE_ANALYSIS__LOWPASS_HZ": "-1"}, "analysis.lowpass_hz")],
+     ({"GAITLAKE_ANALYSIS__LOWPASS_HZ": "-1"}, "analysis.lowpass_hz"),
+     ({"GAITLAKE_POSE__DEVICE": "gpu"}, "pose.device"), ({"GAITLAKE_POSE__DEVICE": "cuda:x"}, "pose.device"),
+     ({"GAITLAKE_POSE__BACKEND": "ultralytic"}, "pose.backend")],
 )
 def test_bad_overrides_are_refused_with_the_key_named(env, named):
     with pytest.raises(SettingsError, match=re.escape(named)):
         load_settings(env)
+
+
+@pytest.mark.parametrize("device", ["auto", "cpu", "cuda", "cuda:1"])
+def test_pose_devices(device):
+    assert load_settings({"GAITLAKE_POSE__DEVICE": device}).pose.device == device
 
 
 def test_analysis_hash_ignores_device_but_not_model():
