@@ -203,7 +203,12 @@ def describe_failure(exc: BaseException) -> str:
     """One sentence for the catalog: what stopped processing."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
     module = exc.__class__.__module__ or ""
-    if module.startswith(("prefect", "httpx", "httpcore")) or "prefect" in text.lower():
+    raised_in_prefect = False
+    tb = exc.__traceback__
+    while tb is not None:
+        raised_in_prefect = raised_in_prefect or "/prefect/" in tb.tb_frame.f_code.co_filename
+        tb = tb.tb_next
+    if module.startswith(("prefect", "httpx", "httpcore")) or "prefect" in text.lower() or raised_in_prefect:
         return f"the orchestration (Prefect) could not run the flow: {exc.__class__.__name__}: {text[:300]}"
     return f"internal error: {exc.__class__.__name__}: {text[:300]}"
 
@@ -260,7 +265,8 @@ class QueueWorker:
         return self.catalog.claim_next(self.owner, self.settings.processing.lease_s,
                                        older_than_s=self.older_than_s)
 
-    def run(self, max_sessions: int | None = None, idle_exit_s: float | None = None) -> int:
+    def run(self, max_sessions: int | None = None, idle_exit_s: float | None = None,
+            handlers: "ShutdownHandlers | None" = None) -> int:
         """Loop until stopped (or ``max_sessions`` processed / idle for ``idle_exit_s``); returns sessions taken."""
         processing = self.settings.processing
         recover(self.settings, self.catalog)
@@ -292,6 +298,8 @@ class QueueWorker:
             else:
                 idle_since = time.monotonic()
             self.stopping.wait(processing.poll_interval_s)
+            if handlers is not None:
+                handlers.reassert()
         self.executor.shutdown(wait=not self.stopping.is_set())
         return taken
 
@@ -368,9 +376,27 @@ def install_shutdown(on_signal: Callable[[str], str], grace_s: float, exit_code:
             print(f"gaitlake: stopped by {name}", file=sys.stderr, flush=True)
         os._exit(exit_code(signum) if exit_code else 128 + signum)
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return handler
+    if threading.current_thread() is not threading.main_thread():
+        return ShutdownHandlers({}, handler)  # signals reach the main thread only; nothing to install
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    return ShutdownHandlers(previous, handler)
+
+
+class ShutdownHandlers:
+    """What :func:`install_shutdown` installed: ``reassert()`` it, ``restore()`` what was there before."""
+
+    def __init__(self, previous: dict, handler):
+        self.previous, self.handler = previous, handler
+
+    def reassert(self) -> None:
+        """Take SIGTERM/SIGINT back: Ray's core worker installs its own (aborting) SIGTERM handler
+        when it starts, below Python's view of the handlers, so set ours again (main thread)."""
+        for sig in self.previous:
+            signal.signal(sig, self.handler)
+
+    def restore(self) -> None:
+        for sig, old in self.previous.items():
+            signal.signal(sig, old)
 
 
 def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any) -> dict[str, Any]:
@@ -396,7 +422,7 @@ def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any)
         return (f"gaitlake: session {session_id} interrupted by {name}: marked failed, nothing was published "
                 f"(run it again with: gaitlake reprocess {session_id} --include-failed)")
 
-    install_shutdown(on_signal, settings.processing.shutdown_grace_s)
+    handlers = install_shutdown(on_signal, settings.processing.shutdown_grace_s)
     result: dict[str, Any] = {}
 
     def work():
@@ -407,8 +433,12 @@ def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any)
 
     thread = threading.Thread(target=work, name="gaitlake-process", daemon=True)
     thread.start()
-    while thread.is_alive():
-        thread.join(0.2)
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+            handlers.reassert()
+    finally:
+        handlers.restore()  # library callers (tests) get their own handlers back
     if "error" in result:
         raise result["error"]
     return result["outcome"]

@@ -69,12 +69,12 @@ def run_worker(settings: Settings, limit: int | None = None, max_sessions: int |
         held = f"; requeued {', '.join(returned)}" if returned else "; no session was in progress"
         return f"gaitlake worker: stopped by {name}{held}"
 
-    install_shutdown(on_signal, settings.processing.shutdown_grace_s, exit_code=lambda signum: 0)
+    handlers = install_shutdown(on_signal, settings.processing.shutdown_grace_s, exit_code=lambda signum: 0)
     print(f"gaitlake worker: data dir {settings.data_path}; processing the queue "
           f"({settings.processing.concurrency} at a time, lease {settings.processing.lease_s:g} s)",
           file=sys.stderr, flush=True)
     if not scale:
-        return worker.run(max_sessions=max_sessions, idle_exit_s=idle_exit_s)
+        return worker.run(max_sessions=max_sessions, idle_exit_s=idle_exit_s, handlers=handlers)
     loop = threading.Thread(target=worker.run, name="gaitlake-queue", daemon=True)
     loop.start()
     serve(settings, limit=limit)

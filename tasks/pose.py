@@ -490,7 +490,10 @@ def init_ray(ray_settings) -> None:
                   configure_logging=False)
     if not ray_settings.address:
         # The driver decodes while actors infer; leave the env of our own process to the workers.
-        ray.init(num_cpus=max(os.cpu_count() or 1, ray_settings.num_actors), **kwargs)
+        # A local Ray is ours alone: advertise loopback (Ray 2.60's core gRPC servers still bind the
+        # wildcard address whatever the node IP; tests that need loopback-only listeners check them).
+        ray.init(num_cpus=max(os.cpu_count() or 1, ray_settings.num_actors), _node_ip_address="127.0.0.1",
+                 **kwargs)
         return
     try:
         ray.init(address=ray_settings.address, namespace=getattr(ray_settings, "namespace", None) or None,
