@@ -30,6 +30,16 @@ def _find_user(db, ref: str):
     return db.get(User, ref) or db.scalars(select(User).where(func.lower(User.email) == ref.lower())).first()
 
 
+def _user_id(catalog, ref: str) -> str | None:
+    """The id of the user named by ``ref`` (id or e-mail, any case); None after saying so on stderr."""
+    with catalog.session() as db:
+        user = _find_user(db, ref)
+        if user is not None:
+            return user.id
+    print(f"error: no user {ref}", file=sys.stderr)
+    return None
+
+
 def _profile(args: argparse.Namespace) -> dict | None:
     """``--birth-date`` / ``--age`` as profile fields; None (after a message) when invalid."""
     from datetime import date
@@ -95,14 +105,10 @@ def users_add(args: argparse.Namespace) -> int:
 
 def keys_create(args: argparse.Namespace) -> int:
     from api.keys import create_key
-    from storage.catalog import User
 
     catalog = _catalog()
-    with catalog.session() as db:
-        user = _find_user(db, args.email)
-        user_id = user.id if user else None
+    user_id = _user_id(catalog, args.email)
     if user_id is None:
-        print(f"error: no user {args.email}", file=sys.stderr)
         return 1
     key = create_key(catalog, user_id)
     print(key)
@@ -189,11 +195,8 @@ def keys_revoke(args: argparse.Namespace) -> int:
 
     catalog = _catalog()
     if args.user:
-        with catalog.session() as db:
-            user = _find_user(db, args.user)
-            user_id = user.id if user else None
+        user_id = _user_id(catalog, args.user)
         if user_id is None:
-            print(f"error: no user {args.user}", file=sys.stderr)
             return 1
         print(f"revoked {revoke_keys(catalog, user_id)} key(s) of {args.user}")
         return 0

@@ -22,6 +22,18 @@ from storage.objectstore import ObjectStore
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free"
 
 
+def run_cli(*argv: str) -> int:
+    """``gaitlake <argv>`` for the commands api/cli.py registers, in this process; the exit code."""
+    import argparse
+
+    from api import cli
+
+    parser = argparse.ArgumentParser(prog="gaitlake")
+    cli.register_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
 def fake_mp4(size: int = 4096) -> bytes:
     return MP4_HEAD + b"\x00" * max(0, size - len(MP4_HEAD))
 

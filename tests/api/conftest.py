@@ -13,6 +13,17 @@ from storage.objectstore import ObjectStore
 
 
 @pytest.fixture
+def env_data(tmp_path, monkeypatch):
+    """GAITLAKE_DATA_DIR -> a private dir, for code that reads the process settings (the CLI)."""
+    from configs import get_settings
+
+    monkeypatch.setenv("GAITLAKE_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def settings(tmp_path):
     return load_settings(environ={}, overrides={"data_dir": str(tmp_path), "storage": {"max_upload_mb": 1}})
 

@@ -1,33 +1,15 @@
 """Issue 16 / 13.8: users list/show, keys list/revoke, the stored age, case-insensitive e-mails."""
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 
-import pytest
-from api_support import fake_mp4
+from api_support import fake_mp4, run_cli
 from fastapi.testclient import TestClient
 
-from api import cli
 from api.app import create_app
 from api.settings import ApiSettings
 from configs import get_settings
-
-
-@pytest.fixture
-def env_data(tmp_path, monkeypatch):
-    monkeypatch.setenv("GAITLAKE_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="gaitlake")
-    cli.register_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    return args.func(args)
 
 
 def _out(capsys) -> str:

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from api_support import run_cli
 from fastapi.testclient import TestClient
 
 from api import cli
@@ -17,21 +18,6 @@ from configs import get_settings
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_SPEC = REPO.parent / "shared" / "spec" / "running-openapi.json"
-
-
-@pytest.fixture
-def env_data(tmp_path, monkeypatch):
-    monkeypatch.setenv("GAITLAKE_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-def run_cli(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="gaitlake")
-    cli.register_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
-    return args.func(args)
 
 
 def test_users_add_and_keys_create_then_call_the_api(env_data, capsys):

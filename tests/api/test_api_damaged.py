@@ -3,13 +3,11 @@
 ``gaitlake query`` over healthy rows keep working; ``gaitlake lake check`` names what is damaged."""
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
-from api_support import assert_matches
+from api_support import assert_matches, run_cli
 
-from api import cli
 from storage.lake import Lake
 from storage.lakecheck import check_lake
 
@@ -89,28 +87,17 @@ def test_query_over_healthy_rows_warns_and_leaves_damaged_files_out(damaged):
         lake.query("SELECT nosuchcolumn FROM sessions")
 
 
-def test_lake_check_names_every_damaged_session(damaged, monkeypatch, capsys, settings):
+def test_lake_check_names_every_damaged_session(damaged, env_data, capsys):
     world, sids = damaged
     report = check_lake(world.lake)
     assert report.sessions == 6 and not report.ok
     assert {d.session_id for d in report.damaged} == {sids[n] for n in DAMAGED}
-    monkeypatch.setenv("GAITLAKE_DATA_DIR", str(settings.data_path))
-    from configs import get_settings
-
-    get_settings.cache_clear()
-    try:
-        parser = argparse.ArgumentParser(prog="gaitlake")
-        cli.register_cli(parser.add_subparsers(dest="command", required=True))
-        args = parser.parse_args(["lake", "check", "--json"])
-        assert args.func(args) == 1
-        out = json.loads(capsys.readouterr().out)
-        assert {d["session_id"] for d in out["damaged"]} == {sids[n] for n in DAMAGED}
-        assert all(d["repair"] == f"gaitlake reprocess {d['session_id']} --force" for d in out["damaged"])
-        # Repaired (here: the damaged runs no longer served), the check passes with exit 0.
-        for name in DAMAGED:
-            world.store.delete(f"lake/_current/{sids[name]}.json")
-        args = parser.parse_args(["lake", "check"])
-        assert args.func(args) == 0
-        assert "checked 2 served sessions" in capsys.readouterr().out
-    finally:
-        get_settings.cache_clear()
+    assert run_cli("lake", "check", "--json") == 1  # the same data dir, through the command
+    out = json.loads(capsys.readouterr().out)
+    assert {d["session_id"] for d in out["damaged"]} == {sids[n] for n in DAMAGED}
+    assert all(d["repair"] == f"gaitlake reprocess {d['session_id']} --force" for d in out["damaged"])
+    # Repaired (here: the damaged runs no longer served), the check passes with exit 0.
+    for name in DAMAGED:
+        world.store.delete(f"lake/_current/{sids[name]}.json")
+    assert run_cli("lake", "check") == 0
+    assert "checked 2 served sessions" in capsys.readouterr().out
