@@ -827,7 +827,7 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     # Cadence needs only alternating contacts, not complete strides per side: a
     # short clip with a few steps still has a cadence.
     has_steps = len(steps) >= MIN_STEPS_FOR_CADENCE
-    step_time_mean = float(np.mean(steps)) if has_steps else None
+    step_time_mean = ev.step_time_fit(all_ic) if has_steps else None
     cadence = m.cadence_spm(step_time_mean) if step_time_mean else None
 
     contact_t = mean_of("contact_time_s")

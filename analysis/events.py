@@ -464,3 +464,34 @@ def ballistic_gravity(height_m: np.ndarray, segments: list[tuple[int, int]], fps
     s2 = float(resid @ resid) / dof
     cov = s2 * np.linalg.pinv(A.T @ A)
     return float(coef[-1]), float(math.sqrt(max(cov[-1, -1], 0.0))), n
+
+
+def step_time_fit(ics: list[tuple[int, float, str]]) -> float | None:
+    """Step time (s) as the least-squares slope of IC instant against step number.
+
+    ``ics``: ``(frame, time_s, side)`` of every IC in time order. Runs of
+    alternating contacts (a missed contact ends a run) are fitted together
+    with one slope and an intercept each. The mean of the step intervals is
+    ``(last - first) / n``: only the first and last contact count, so one
+    early event at the record's end moves it fully (the shared clip's last IC
+    is ~2 frames early: 169.6 spm against the annotation's 168.6); the slope
+    weighs every contact (168.4). None without a step.
+    """
+    runs: list[list[float]] = []
+    prev = None
+    for _, t, side in ics:
+        if prev is None or side == prev:
+            runs.append([t])
+        else:
+            runs[-1].append(t)
+        prev = side
+    num = den = 0.0
+    for r in runs:
+        if len(r) < 2:
+            continue
+        k = np.arange(len(r), dtype=np.float64)
+        k -= k.mean()
+        tt = np.asarray(r) - np.mean(r)
+        num += float(k @ tt)
+        den += float(k @ k)
+    return num / den if den > 0 else None

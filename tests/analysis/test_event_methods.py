@@ -48,3 +48,20 @@ def test_unknown_method_is_refused():
     s = make_session(duration_s=3.0)
     with pytest.raises(ValueError, match="unknown event method"):
         analyze(s.keypoints, s.fps, params=EngineParams(event_method="magic"))
+
+
+def test_step_time_fit_weighs_every_contact_and_survives_a_missed_one():
+    from analysis.events import step_time_fit
+
+    t = 0.1 + 0.35 * np.arange(12)
+    sides = ["left", "right"] * 6
+    ics = [(0, x, s) for x, s in zip(t, sides)]
+    assert step_time_fit(ics) == pytest.approx(0.35, abs=1e-12)
+    # the last contact 30 ms early: the mean interval moves by 30/11 ms, the fit by ~8 ms less
+    late = ics[:-1] + [(0, t[-1] - 0.03, sides[-1])]
+    mean_interval = (late[-1][1] - late[0][1]) / 11
+    assert abs(step_time_fit(late) - 0.35) < 0.6 * abs(mean_interval - 0.35)
+    # a missed contact (two lefts in a row) splits the runs instead of making a 0.70 s step
+    missed = ics[:5] + ics[6:]
+    assert step_time_fit(missed) == pytest.approx(0.35, abs=1e-12)
+    assert step_time_fit(ics[:1]) is None
