@@ -179,6 +179,12 @@ def parse_mot(text: str) -> dict[str, Any]:
 
 
 # -- the one-file PDF report ------------------------------------------------------
+#: Subplots of the curves page: title, (left key, right key) of the gait document's curves.
+CURVE_JOINTS = (("Trunk lean", ("posture_angle",)), ("Hip", ("lhip_angle", "rhip_angle")), ("Knee", ("lkne_angle", "rkne_angle")),
+                ("Ankle (shank)", ("lank_angle", "rank_angle")), ("Shoulder", ("lsho_angle", "rsho_angle")),
+                ("Elbow", ("lelb_angle", "relb_angle")))
+
+
 def _page(pdf, draw) -> None:
     from matplotlib.figure import Figure
 
@@ -191,7 +197,8 @@ def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], no
                commentary: Sequence[tuple[str, str]], report_png: bytes | None,
                curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]] | None = None) -> bytes:
     """A PDF: page 1 metrics table and quality notes; page 2 the chart report PNG; page 3 mean +/- SD
-    angle curves per side; then the commentary. Matplotlib's PdfPages on Figure objects (no pyplot)."""
+    angle curves per side; then the commentary (as many pages as it takes). Matplotlib's PdfPages on
+    Figure objects (no pyplot)."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     buf = io.BytesIO()
@@ -227,10 +234,11 @@ def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], no
             _page(pdf, chart)
         if curves:
             def phases(fig):
-                keys = sorted({k for side in curves.values() for k in side})[:6]
-                for i, key in enumerate(keys):
+                joints = [(name, keys) for name, keys in CURVE_JOINTS
+                          if any(k in (curves.get(side) or {}) for side in ("left", "right") for k in keys)]
+                for i, (name, keys) in enumerate(joints[:6]):
                     ax = fig.add_subplot(3, 2, i + 1)
-                    for side, color in (("left", "#2a6fdb"), ("right", "#e8590c")):
+                    for side, color, key in (("left", "#2a6fdb", keys[0]), ("right", "#e8590c", keys[-1])):
                         c = (curves.get(side) or {}).get(key)
                         if not c:
                             continue
@@ -239,25 +247,37 @@ def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], no
                         x = np.linspace(0, 100, len(m))
                         ax.plot(x, m, color=color, label=side)
                         ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.2)
-                    ax.set_title(key, fontsize=9)
+                    ax.set_title(name, fontsize=9)
                     ax.set_xlabel("% of stride", fontsize=8)
                     ax.set_ylabel("deg", fontsize=8)
                     ax.tick_params(labelsize=7)
                     ax.legend(fontsize=7)
-                fig.suptitle("Joint angles over the stride (mean \u00b1 SD)", fontsize=12)
+                fig.suptitle("Joint angles over the stride (mean \u00b1 SD across strides)", fontsize=12)
                 fig.tight_layout(rect=(0, 0, 1, 0.96))
             _page(pdf, phases)
-        if commentary:
-            def comments(fig):
-                fig.text(0.07, 0.95, "Commentary", fontsize=14, weight="bold", va="top")
+        lines: list[tuple[str, str]] = []   # ("head" | "body", text), laid out on as many pages as it takes
+        for head, text in commentary:
+            lines.append(("head", head))
+            lines += [("body", line) for line in textwrap.wrap(text, 115)]
+        pages: list[list[tuple[str, str]]] = [[]]
+        y = 0.92
+        for kind, text in lines:
+            step = 0.024 if kind == "head" else 0.016
+            if y - step < 0.05:
+                pages.append([])
                 y = 0.92
-                for head, text in commentary:
-                    if y < 0.08:
-                        break
-                    fig.text(0.07, y, head, fontsize=9.5, weight="bold", va="top")
-                    for line in textwrap.wrap(text, 115)[:8]:
-                        y -= 0.016
-                        fig.text(0.08, y, line, fontsize=8, va="top")
-                    y -= 0.024
+            pages[-1].append((kind, text))
+            y -= step
+        for number, chunk in enumerate(pages if lines else []):
+            def comments(fig, chunk=chunk, first=number == 0):
+                fig.text(0.07, 0.95, "Commentary" if first else "Commentary (continued)", fontsize=14, weight="bold", va="top")
+                y = 0.92
+                for kind, text in chunk:
+                    if kind == "head":
+                        y -= 0.008
+                        fig.text(0.07, y, text, fontsize=9.5, weight="bold", va="top")
+                    else:
+                        fig.text(0.08, y, text, fontsize=8, va="top")
+                    y -= 0.016
             _page(pdf, comments)
     return buf.getvalue()

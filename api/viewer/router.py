@@ -50,7 +50,7 @@ DOWNLOADS: dict[str, tuple[str, str]] = {
 
 # metric formatting for the PDF (the page formats in the browser, in either unit system)
 _PDF_UNITS = {"cadence": ("{:.0f}", "spm", 1), "time": ("{:.0f}", "ms", 1000), "ratio": ("{:.2f}", "", 1),
-              "length": ("{:.2f}", "m", 1), "speed": ("{:.2f}", "m/s", 1), "pace": ("{:.2f}", "min/km", 1),
+              "length": ("{:.2f}", "m", 1), "speed": ("{:.2f}", "m/s", 1),
               "power": ("{:.0f}", "W", 1), "power_per_kg": ("{:.1f}", "W/kg", 1), "percent": ("{:.1f}", "%", 1),
               "angle": ("{:.1f}", "deg", 1), "short_length": ("{:.1f}", "cm", 100), "duration": ("{:.1f}", "s", 1)}
 
@@ -61,6 +61,9 @@ def _pdf_text(card: dict[str, Any]) -> str:
         return "not measured"
     if card["unit"] == "text":
         return str(value)
+    if card["unit"] == "pace":
+        seconds = round(value * 60)
+        return f"{seconds // 60}:{seconds % 60:02d} min/km"
     fmt, unit, factor = _PDF_UNITS[card["unit"]]
     return (fmt.format(value * factor) + (f" {unit}" if unit else "")).strip()
 

@@ -3,10 +3,14 @@ states and downloads of a session whose artifacts were never rendered."""
 from __future__ import annotations
 
 import io
+import time
 from datetime import datetime, timezone
 
+import jwt
 import pyarrow.parquet as pq
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from viewer_support import ViewerWorld
 
@@ -26,7 +30,10 @@ DAY = datetime(2025, 4, 7, 8, 30, tzinfo=timezone.utc)
 def world(tmp_path_factory):
     data = tmp_path_factory.mktemp("viewer-http") / "data"
     settings = load_settings(environ={}, overrides={"data_dir": str(data)})
-    app = create_app(settings, ApiSettings(launch_processing=False, signing_secret="viewer-http-secret"))
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = data.parent / "jwt.pem"
+    pem.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    app = create_app(settings, ApiSettings(launch_processing=False, signing_secret="viewer-http-secret", jwt_public_keys=str(pem)))
     store = ObjectStore.from_settings(settings)
     w = ViewerWorld(data, app.state.catalog, store, Lake(store))
     w.add_user("coach", role="admin", plan="pro")
@@ -37,6 +44,7 @@ def world(tmp_path_factory):
     w.sessions["queued"] = w.add_session("runner", "Queued", DAY, status=SessionStatus.QUEUED)
     w.sessions["foreign"] = w.add_session("other", "Theirs", DAY, status=SessionStatus.QUEUED)
     w.client = TestClient(app, raise_server_exceptions=False, follow_redirects=False)
+    w.jwt_key = private
     return w
 
 
@@ -67,6 +75,22 @@ def test_pages_and_json_need_credentials(world):
         r = world.client.get("/app/api/sessions", headers=headers)
         assert r.status_code == 200 and len(r.json()["sessions"]) == 2
     assert world.client.get("/app/api/sessions", headers={"Authorization": "API-KEY glk_bad"}).status_code == 401
+
+
+def test_a_bearer_token_sees_what_its_user_sees(world):
+    world.client.cookies.clear()
+    now = int(time.time())
+
+    def bearer(sub):
+        token = jwt.encode({"sub": sub, "iat": now, "exp": now + 600}, world.jwt_key, algorithm="RS256")
+        return {"Authorization": f"Bearer {token}"}
+
+    r = world.client.get("/app/api/sessions", headers=bearer(world.users["coach"]))
+    assert r.status_code == 200 and {s["id"] for s in r.json()["sessions"]} == {world.sessions["plain"], world.sessions["queued"]}
+    page = world.client.get(f"/app/sessions/{world.sessions['plain']}", headers=bearer(world.users["runner"]))
+    assert page.status_code == 200 and 'data-page="session"' in page.text
+    assert world.client.get(f"/app/sessions/{world.sessions['plain']}", headers=bearer(world.users["other"])).status_code == 404
+    assert world.client.get("/app/api/sessions", headers=bearer("nobody")).status_code == 401
 
 
 def test_a_tampered_or_expired_cookie_or_a_revoked_key_signs_out(world):
