@@ -42,16 +42,13 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.keypoints import KEYPOINT_NAMES, KP
+from analysis.vocabulary import FORM_IMAGES, GAIT_PHASES, JOINT_PREFIX, SIDES
 from tasks.video import VideoError, iter_frame_chunks, stream_rate
 
 __all__ = [
     "GAIT_PHASES", "FORM_IMAGES", "RenderData", "RenderError", "artifact_keys", "render_session",
     "render_video", "render_snapshots", "render_report_png", "source_rate", "h264_encoder",
 ]
-
-GAIT_PHASES = ("strike", "mid_stance", "takeoff", "flight", "new_strike")
-FORM_IMAGES = ("contact_angle", "push_angle", "knee_ankle")
-SIDES = ("left", "right")
 
 #: BGR colours. Left blue, right orange-red (the usual convention in gait labs),
 #: the foot in contact green, trunk/head white.
@@ -75,7 +72,6 @@ DOTS = (KP.NOSE, KP.LEFT_SHOULDER, KP.RIGHT_SHOULDER, KP.LEFT_ELBOW, KP.RIGHT_EL
 _SIDE_OF = {i: ("left" if n.startswith("left") else "right" if n.startswith("right") else "center")
             for i, n in enumerate(KEYPOINT_NAMES)}
 EVENT_LABEL = {"IC": "STRIKE", "MS": "MID-STANCE", "TO": "TOE-OFF"}
-JOINT_PREFIX = {"ankle": "ank", "knee": "kne", "elbow": "elb", "hip": "hip", "shoulder": "sho"}
 DEFAULT_PANEL_JOINTS = ("knee", "hip", "ankle")
 
 
