@@ -23,20 +23,19 @@ from cachetools import LRUCache
 from sqlalchemy import func, select
 
 from analysis.engine import json_safe
+from analysis.vocabulary import FORM_IMAGES, GAIT_PHASES
+from analysis.vocabulary import JOINT_PREFIX as JOINT_CODES
+from analysis.vocabulary import SUMMARY_DOCUMENT_BLOCKS as SUMMARY_BLOCKS
 from api.responses import encode
 from storage.catalog import RunningSession, Thread, ThreadStatus, User
 from storage.lake import DamagedRun, Lake, Manifest
 
 ACTIVITY = "Running"
 DOC_COLUMNS = ("summary_doc", "details_doc", "form_doc", "gait_doc", "quality_doc", "images_doc", "export_doc")
-SUMMARY_BLOCKS = ("performance_metrics", "running_mechanics", "balance_and_posture", "distance_and_duration")
 FORM_METRICS = (
     "speed", "balance", "cadence", "contact_angle", "eversion_velocity", "knee_flexion",
     "posture_angle", "ankle_angle", "com_oscillation", "stride_angle", "mean_h",
 )
-FORM_IMAGES = ("contact_angle", "push_angle", "knee_ankle")
-GAIT_PHASES = ("strike", "mid_stance", "takeoff", "flight", "new_strike")
-JOINT_CODES = {"shoulder": "sho", "elbow": "elb", "hip": "hip", "knee": "kne", "ankle": "ank"}
 _ANGLE_RE = re.compile(r"^[lr](sho|elb|hip|kne|ank)_angle$")
 
 
