@@ -65,6 +65,9 @@ FALLBACK_HELP = {
     ("serve", "port"): "port to listen on (default: api.port, 8000)",
     ("serve", "workers"): "uvicorn worker processes (default: 1)",
     ("compact", "table"): "only this table (repeatable; default: all three)",
+    ("stack up", "api_port"): "API port (default 8000; a taken port is replaced by a free one)",
+    ("stack up", "prefect_port"): "Prefect server port (default 4200; a taken port is replaced by a free one)",
+    ("stack up", "s3_port"): "SeaweedFS S3 port (default 8333; a taken port is replaced by a free one)",
 }
 
 # Secret values of the effective settings: masked in every message this module prints.
