@@ -158,9 +158,9 @@ def _measuring_strides(rows: list[dict], key: str, mode: str | None, near: str |
     return rows
 
 
-@dataclass
+@dataclass(frozen=True)
 class SessionAnalysis:
-    """Everything the engine measured on one session (see module docs)."""
+    """Everything the engine measured on one session (see module docs); frozen."""
 
     fps: float
     time_s: np.ndarray
@@ -962,13 +962,12 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     fs["distance"] = np.cumsum(spd) / eff_fps
     time_s = np.arange(T) / eff_fps
 
-    analysis = SessionAnalysis(fps=eff_fps, time_s=time_s, frame_series=fs, events=events,
-                               strides=rows, summary=summary, quality=quality, joints=joints)
-    analysis.phases = _phases(analysis, rows, angles, eff_fps, enough, events)
-    return analysis
+    return SessionAnalysis(fps=eff_fps, time_s=time_s, frame_series=fs, events=events, strides=rows,
+                           summary=summary, quality=quality, joints=joints,
+                           phases=_phases(joints, rows, angles, eff_fps, enough, events))
 
 
-def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, enough: bool,
+def _phases(joints: tuple[str, ...], rows: list[dict], angles: dict, fps: float, enough: bool,
             events: list[GaitEvent]) -> dict:
     """Gait-phase report per side (see docs/analysis.md for the defined names).
 
@@ -1024,7 +1023,7 @@ def _phases(sa: SessionAnalysis, rows: list[dict], angles: dict, fps: float, eno
                     "graph_phase": int(round(100.0 * (f - a) / span))}
 
         phases = dict(zip(GAIT_PHASES, (ph(a), ph(mid), ph(t), ph(fl), ph(b))))
-        keys = [POSTURE_KEY] + [angle_key(side, j) for j in sa.joints]
+        keys = [POSTURE_KEY] + [angle_key(side, j) for j in joints]
         starts = np.array([r["ic_frame"] for r in srows], dtype=np.int64)
         ends = np.array([r["next_ic_frame"] for r in srows], dtype=np.int64)
         curves = {}
