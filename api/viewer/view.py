@@ -59,7 +59,7 @@ def quality_notes(quality: dict[str, Any]) -> list[dict[str, Any]]:
             applies, kind = SCALE_METRICS, "scale"
         elif "implausible timing" in low or "slow motion" in low:
             applies, kind = TIMING_METRICS, "slow_motion"
-        elif "too few complete strides" in low:
+        elif "too few complete strides" in low or "short clip" in low:
             applies, kind = STRIDE_METRICS, "few_strides"
         elif "far foot" in low or "belt speeds" in low:
             applies, kind = ("speed_mps", "pace_min_per_km", "stride_length_m", "power_w", "normalized_power_w_per_kg"), "near_far"

@@ -137,7 +137,9 @@ def test_states_pages_headers_and_unrendered_downloads(world):
     assert r.status_code == 409 and r.json()["status"] == "queued"
     page = client.get(f"/app/sessions/{world.sessions['plain']}")
     assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
-    doc = client.get(f"/app/api/sessions/{world.sessions['plain']}").json()
+    r = client.get(f"/app/api/sessions/{world.sessions['plain']}", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and int(r.headers["content-length"]) < len(r.content) / 3
+    doc = r.json()
     assert doc["video"]["analysed"] is False and "/files/videos/" in doc["video"]["url"]   # the source clip
     assert all(p["image_url"] is None for side in doc["gait"].values() for p in side["phases"])
     # no rendered report: drawn from the lake on demand

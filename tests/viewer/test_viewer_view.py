@@ -1,0 +1,47 @@
+"""Quality notes land on the cards they qualify, for the engine's own reasons on sessions built to trigger them."""
+from __future__ import annotations
+
+import pytest
+
+from analysis.engine import RunnerProfile, analyze
+from analysis.synthetic import make_session
+from api.viewer import view
+
+
+def notes_and_cards(fps_told: float, fps_filmed: float = 30.0, duration_s: float = 4.0, height_m: float | None = 1.75):
+    syn = make_session(fps=fps_filmed, duration_s=duration_s, px_per_m=150.0)
+    result = analyze(syn.keypoints, fps_told, RunnerProfile(height_m=height_m, weight_kg=None), frame_size=(1920, 1080))
+    notes = view.quality_notes(result.quality)
+    cards = {c["key"]: c for c in view.cards(result.summary, result.summary_document(), notes)}
+    return notes, cards
+
+
+def kinds_on(card: dict, notes: list[dict]) -> set[str]:
+    return {notes[i]["kind"] for i in card["notes"]}
+
+
+def test_slow_motion_and_unknown_height_qualify_timing_and_scale_cards():
+    notes, cards = notes_and_cards(fps_told=30.0, fps_filmed=120.0, height_m=None)   # 120 fps played as 30
+    assert {"slow_motion", "scale", "weight", "proxy"} <= {n["kind"] for n in notes}
+    assert "slow_motion" in kinds_on(cards["cadence_spm"], notes)
+    assert "slow_motion" in kinds_on(cards["contact_time_s"], notes)
+    assert {"scale", "slow_motion"} <= kinds_on(cards["speed_mps"], notes)
+    assert kinds_on(cards["power_w"], notes) >= {"scale", "weight"}
+    assert kinds_on(cards["contact_angle_deg"], notes) == set()
+    assert kinds_on(cards["footstrike"], notes) == {"proxy"}
+
+
+def test_too_few_strides_qualifies_every_stride_card_and_leaves_them_empty():
+    notes, cards = notes_and_cards(fps_told=30.0, duration_s=0.9)
+    assert "few_strides" in {n["kind"] for n in notes}
+    for key in ("cadence_spm", "contact_time_s", "stride_length_m", "knee_flexion_deg"):
+        assert "few_strides" in kinds_on(cards[key], notes), key
+        assert cards[key]["value"] is None, key
+    assert "few_strides" not in kinds_on(cards["total_time_s"], notes)
+
+
+def test_a_clean_session_has_only_the_proxy_and_general_notes():
+    notes, cards = notes_and_cards(fps_told=30.0)
+    assert {n["kind"] for n in notes} == {"proxy", "general", "weight"}
+    assert cards["cadence_spm"]["value"] == pytest.approx(170.0, abs=1.0)
+    assert [c for c in cards.values() if c["notes"] and c["key"] not in ("footstrike", "ankle_angle_deg", "power_w")] == []
