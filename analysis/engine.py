@@ -244,6 +244,13 @@ class SessionAnalysis:
         """``{"left": {...}, "right": {...}}`` of POST gait-analysis, without image URLs."""
         return json_safe(self.phases)
 
+    def events_document(self) -> dict:
+        """``{"events": [{side, kind, frame, time_s}, ...]}``: the IC, MS and TO events the
+        engine counted (after its validity gate), in frame order, for the lake (``events_doc``),
+        so that an overlay labels exactly these instead of re-deriving them from contact flags."""
+        return json_safe({"events": [{"side": e.side, "kind": e.kind, "frame": e.frame, "time_s": e.time_s}
+                                     for e in self.events]})
+
 
 # ---------------------------------------------------------------------------
 def _stride_table(side_events: dict) -> dict[str, np.ndarray]:

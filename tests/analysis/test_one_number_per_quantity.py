@@ -77,6 +77,16 @@ def test_every_output_shows_the_summary_value(session, key):
     assert shown == {where: pytest.approx(value, rel=1e-12) for where in shown}
 
 
+def test_events_document_lists_the_engines_events(session):
+    result, row, _, _ = session
+    doc = result.events_document()
+    assert [(e["side"], e["kind"], e["frame"]) for e in doc["events"]] == [(e.side, e.kind, e.frame)
+                                                                          for e in result.events]
+    counted_ic = sorted(e["frame"] for e in doc["events"] if e["kind"] == "IC" and e["side"] == "left")
+    strides = [r for r in result.strides if r["side"] == "left"]
+    assert {r["ic_frame"] for r in strides} | {r["next_ic_frame"] for r in strides} <= set(counted_ic)
+
+
 def test_commentary_names_the_same_numbers(session):
     result, _, _, texts = session
     s, q = result.summary, result.quality

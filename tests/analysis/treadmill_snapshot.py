@@ -72,6 +72,7 @@ def compute() -> dict[str, Any]:
         "form_doc": result.form_analysis_document(),
         "gait_doc": result.gait_analysis_document(),
         "quality_doc": result.quality,
+        "events_doc": result.events_document(),
     }
     sessions_row = sessions_table(META, result.summary, documents).to_pylist()[0]
     scalars = {k: v for k, v in sessions_row.items() if not k.endswith("_doc")}
