@@ -760,24 +760,36 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     angles = ang.joint_angles(xy, facing)
 
     # --- events -------------------------------------------------------------
-    side_events = {}
-    events: list[GaitEvent] = []
-    for side, pref in (("left", "l"), ("right", "r")):
-        ank = KP.LEFT_ANKLE if side == "left" else KP.RIGHT_ANKLE
-        # IC/TO frames and their sub-frame instants (fractional frames), params.event_method
-        found = ev.side_events(params.event_method, u_ankle[side], -xy[:, ank, 1],
-                               angles[f"{pref}kne_angle"], eff_fps, valid)
-        contact[side] = found["mask"]
-        ic, to, ic_f, to_f = found["IC"], found["TO"], found["IC_f"], found["TO_f"]
-        side_events[side] = {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f}
-        for f, x in zip(ic.tolist(), ic_f.tolist()):
-            events.append(GaitEvent(side, "IC", f, x / eff_fps))
-        for f, x in zip(to.tolist(), to_f.tolist()):
-            events.append(GaitEvent(side, "TO", f, x / eff_fps))
-        for _, f in ev.mid_stance_frames(ic, to, angles[f"{pref}kne_angle"]):
-            events.append(GaitEvent(side, "MS", int(f), f / eff_fps))
-    order = {"IC": 0, "MS": 1, "TO": 2}
-    events.sort(key=lambda e: (e.frame, order[e.kind], e.side))
+    def detect(method: str) -> tuple[dict, list[GaitEvent]]:
+        side_events, events = {}, []
+        for side, pref in (("left", "l"), ("right", "r")):
+            ank = KP.LEFT_ANKLE if side == "left" else KP.RIGHT_ANKLE
+            # IC/TO frames and their sub-frame instants (fractional frames)
+            found = ev.side_events(method, u_ankle[side], -xy[:, ank, 1],
+                                   angles[f"{pref}kne_angle"], eff_fps, valid)
+            contact[side] = found["mask"]
+            ic, to, ic_f, to_f = found["IC"], found["TO"], found["IC_f"], found["TO_f"]
+            side_events[side] = {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f}
+            for f, x in zip(ic.tolist(), ic_f.tolist()):
+                events.append(GaitEvent(side, "IC", f, x / eff_fps))
+            for f, x in zip(to.tolist(), to_f.tolist()):
+                events.append(GaitEvent(side, "TO", f, x / eff_fps))
+            for _, f in ev.mid_stance_frames(ic, to, angles[f"{pref}kne_angle"]):
+                events.append(GaitEvent(side, "MS", int(f), f / eff_fps))
+        order = {"IC": 0, "MS": 1, "TO": 2}
+        events.sort(key=lambda e: (e.frame, order[e.kind], e.side))
+        return side_events, events
+
+    side_events, events = detect(params.event_method)
+    # Walking (the trunk highest at mid-stance, _stance_bounce_m): the ankle moves forward
+    # from heel rise on, long before toe-off, so the velocity threshold ends the stance
+    # early (the walking clip: duty 0.42 and a 0.10 s "flight"). TO is then the ankle's
+    # most backward position relative to the pelvis (Zeni 2008, a walking method): duty
+    # 0.57, no flight.
+    trunk_up_px = -np.nanmean(xy[:, [KP.LEFT_HIP, KP.RIGHT_HIP, KP.LEFT_SHOULDER, KP.RIGHT_SHOULDER], 1], axis=1) \
+        if np.isfinite(xy[:, [KP.LEFT_HIP, KP.RIGHT_HIP], 1]).any() else np.full(T, np.nan)
+    if params.event_method == "velocity" and _stance_bounce_m(trunk_up_px, side_events) > 0:
+        side_events, events = detect("velocity+zeni")
 
     # --- per-stride metrics ----------------------------------------------------
     floor = geo.floor_line(

@@ -272,8 +272,9 @@ def mid_stance_frames(ic: np.ndarray, to: np.ndarray, knee_flexion_deg: np.ndarr
 #: ``velocity+fellin``: velocity IC, TO at peak knee extension at the end of
 #: stance (Fellin et al. 2010); ``vertical``: foot vertical velocity (IC where
 #: the descent ends, TO where the rise starts, each at the same half-peak
-#: threshold); ``velocity+vertical``: velocity IC, vertical TO.
-EVENT_METHODS = ("velocity", "zeni", "velocity+fellin", "vertical", "velocity+vertical")
+#: threshold); ``velocity+vertical``: velocity IC, vertical TO; ``velocity+zeni``:
+#: velocity IC, Zeni TO (the engine's choice for walking, see ``engine``).
+EVENT_METHODS = ("velocity", "zeni", "velocity+zeni", "velocity+fellin", "vertical", "velocity+vertical")
 
 
 def _parabolic_peak(x: np.ndarray, k: int) -> float:
@@ -361,9 +362,10 @@ def side_events(method: str, u: np.ndarray, height: np.ndarray, knee_flexion_deg
     if method == "velocity":
         return {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f, "mask": mask, "v_stance": v_stance}
     new_ic, new_to = ic_f, to_f
-    if method == "zeni":
+    if method in ("zeni", "velocity+zeni"):
         halves = _interior_half_cycles(u, fps)
-        new_ic = np.array([_parabolic_peak(u, a) for a, _ in halves])
+        if method == "zeni":
+            new_ic = np.array([_parabolic_peak(u, a) for a, _ in halves])
         new_to = np.array([_parabolic_peak(-u, b) for _, b in halves])
     if method == "velocity+fellin":
         # peak knee extension between mid-stance (peak flexion) and a third of a stance after TO

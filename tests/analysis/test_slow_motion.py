@@ -88,10 +88,18 @@ def test_one_fps_clip_is_flagged():
     assert any("frames per second, too few to time steps" in r for r in q["reasons"])
 
 
-def test_walking_clip_is_not_flagged(walking_stored_detections):
+def test_walking_clip_is_walking_without_flight_and_not_flagged(walking_stored_detections):
+    """Before the trunk-bounce test and the walking TO, the stored detections of the walking
+    clip gave duty 0.44, a 0.09 s 'flight', gait 'running' at 112 steps/min and a slow-motion
+    flag; now duty 0.57, no flight, walking (tests/integration/test_walking_multiperson.py
+    asks the same of a fresh pose run)."""
     track = select_runner(*walking_stored_detections)
-    q = _analyze(track.keypoints, 30.0).quality
+    sa = _analyze(track.keypoints, 30.0)
+    q, S = sa.quality, sa.summary
     assert q["gait"] == "walking" and q["implausible_timing"] is False
+    assert S["flight_time_s"] == pytest.approx(0.0, abs=0.02)
+    assert 0.5 < S["duty_factor"] < 0.7
+    assert 80 <= S["cadence_spm"] <= 135 and S["facing"] == "-x"
 
 
 # --- metrics that cannot be computed say why (issue 12.4) -------------------------------
