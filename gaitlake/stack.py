@@ -46,8 +46,6 @@ ENV_FILE = "stack.env"
 BUCKET = "gaitlake"
 ACCESS_KEY = "gaitlake"
 DEFAULT_DIR = Path.home() / ".local" / "share" / "gaitlake-stack"
-# Started in this order, stopped in the reverse one.
-COMPONENTS = ("seaweedfs", "prefect", "ray", "worker", "api")
 WEED_PORTS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port",
               "filer.port.grpc", "s3.port.grpc", "admin.port", "admin.port.grpc", "debug.port")
 
@@ -243,7 +241,8 @@ class Stack:
         ports = {"api": free_port(api_port), "prefect": free_port(prefect_port), "s3": free_port(s3_port),
                  "ray": free_port(ray_port), "ray_client": free_port(ray_client_port)}
         # Ray's unix sockets must fit in 107 bytes: its session directory lives under a short temp path.
-        ray_temp = tempfile.mkdtemp(prefix="gl-ray-")
+        base = tempfile.gettempdir()
+        ray_temp = tempfile.mkdtemp(prefix="glr-", dir=base if len(base) <= 20 else "/tmp")  # deleted by down
         token = self.root / "ray-auth-token"
         token.write_text(secrets.token_hex(32))
         token.chmod(0o600)

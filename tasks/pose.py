@@ -499,8 +499,12 @@ def init_ray(ray_settings) -> None:
         ray.init(address=ray_settings.address, namespace=getattr(ray_settings, "namespace", None) or None,
                  **kwargs)
     except (ConnectionError, RuntimeError, ray.exceptions.AuthenticationError) as exc:
-        auth = "InvalidAuthToken" in repr(exc) or "token" in str(exc).lower() or any(
-            isinstance(e, ray.exceptions.AuthenticationError) for e in (exc, exc.__cause__, exc.__context__))
+        chain, seen = [], exc
+        while seen is not None and len(chain) < 10:  # the auth error sits a few causes down
+            chain.append(seen)
+            seen = seen.__cause__ or seen.__context__
+        auth = any(isinstance(e, ray.exceptions.AuthenticationError) or "InvalidAuthToken" in str(e)
+                   or "auth" in str(e).lower() for e in chain)
         hint = (" It uses token auth: set GAITLAKE_RAY__AUTH_MODE=token and GAITLAKE_RAY__AUTH_TOKEN_PATH to "
                 "its token file (or RAY_AUTH_MODE=token and RAY_AUTH_TOKEN)." if auth else "")
         raise PoseError(f"could not join the Ray cluster at {ray_settings.address}: "
