@@ -191,6 +191,7 @@ def test_another_tenants_session_is_the_not_found_page(viewer_server, browser_pa
     sign_in(other, viewer_server, "other")
     open_session(other, viewer_server, "foreign", video=False)   # not rendered: its source clip (MPEG-4 part 2)
     other.page.wait_for_selector("#video-note")                    # ... which Chromium cannot play: the page says so
+    assert other.page.locator("#no-trend").count() == 1 and other.page.locator(".trends").count() == 0   # one session: no trend
     assert not other.problems, other.problems
 
 

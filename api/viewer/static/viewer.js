@@ -200,7 +200,7 @@
 
   /* Mean ± SD over the normalised stride (0..100 %), both sides, phase markers. */
   function strideChart(title, curves, phases) {
-    var W = 320, H = 170, L = 36, R = 8, T = 18, B = 22;
+    var W = 320, H = 170, L = 36, R = 16, T = 18, B = 22;
     var root = s("svg", { viewBox: "0 0 " + W + " " + H, class: "chart small", role: "img", "aria-label": title + " over the stride" });
     var lo = Infinity, hi = -Infinity;
     curves.forEach(function (c) {
@@ -457,8 +457,8 @@
     // history
     var hist = doc.history || [];
     var histCard = h("section", { class: "card history" }, h("h2", { text: "Runner's sessions" }),
-      h("div", { class: "trends" }, trendChart("Cadence", hist, "cadence_spm", "cadence"), trendChart("Contact time", hist, "contact_time_s", "time"),
-        trendChart("Speed", hist, "speed_mps", "speed")),
+      hist.length > 1 ? h("div", { class: "trends" }, trendChart("Cadence", hist, "cadence_spm", "cadence"), trendChart("Contact time", hist, "contact_time_s", "time"),
+        trendChart("Speed", hist, "speed_mps", "speed")) : h("p", { class: "muted", id: "no-trend", text: "No earlier processed session of this runner yet: the trends of cadence, contact time and speed start with the second." }),
       h("ol", { class: "hist", reversed: true }, hist.slice().reverse().map(function (it) {
         var label = dateText(it.date) + " · " + it.title;
         return h("li", { class: it.current ? "current" : "" }, it.current ? h("strong", { text: label + " (this session)" }) : h("a", { href: "/app/sessions/" + encodeURIComponent(it.id), text: label }));
