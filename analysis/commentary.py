@@ -281,27 +281,6 @@ class SessionFacts:
         return cls(metrics=metrics, spread=spread, gait=dict(gait_doc or {}), quality=dict(quality or {}),
                    profile=dict(profile or {}))
 
-    @classmethod
-    def from_lake_row(cls, row: dict, profile: dict | None = None) -> "SessionFacts":
-        """From one row of the lake's ``sessions`` table (documents stored as JSON text).
-
-        Prefer ``tasks.results.session_facts``: the lake's layout is the tasks layer's; this
-        stays until ``api/viewer`` uses that."""
-        import json
-
-        def doc(name):
-            v = row.get(name)
-            if isinstance(v, str) and v:
-                try:
-                    return json.loads(v)
-                except ValueError:
-                    return {}
-            return v if isinstance(v, dict) else {}
-
-        scalars = {k: v for k, v in row.items() if not k.endswith("_doc")}
-        return cls.from_documents(doc("summary_doc"), doc("form_doc"), doc("gait_doc"), doc("quality_doc"),
-                                  scalars, profile)
-
     def get(self, key: str) -> float | None:
         return _num(self.metrics.get(key))
 
