@@ -37,6 +37,8 @@ STATIC = Path(__file__).with_name("static")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
        "media-src 'self' https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 REFRESH_S = 2
+#: Joint-angle columns of the frames table (the MOT's columns); ``contact_angle`` is a per-stride metric series.
+JOINT_ANGLE = re.compile(r"^(?:[lr](?:sho|elb|hip|kne|ank)|posture)_angle$")
 
 #: name -> (content type, label)
 DOWNLOADS: dict[str, tuple[str, str]] = {
@@ -350,7 +352,7 @@ def install_viewer(app: FastAPI, *, catalog: Catalog, reader: reports.LakeReader
             body = exports.trc_text(frames, f"{row.id}.trc").encode()
         elif name == "angles.mot":
             frames = table_of(record, "frames")
-            angles = reports.filter_angles({c: frames.column(c).to_pylist() for c in frames.column_names if c.endswith("_angle")},
+            angles = reports.filter_angles({c: frames.column(c).to_pylist() for c in frames.column_names if JOINT_ANGLE.match(c)},
                                            row.joints or "all")
             body = exports.mot_text(frames.column("time_s").to_pylist(), angles, f"{row.id} joint angles").encode()
         elif name == "report.png":

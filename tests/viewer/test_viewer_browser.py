@@ -242,6 +242,8 @@ def test_every_download_is_served_with_its_type_and_parses(viewer_server, browse
     assert knee[:, 0] == pytest.approx(np.asarray(frames.column("left_knee_x_m").to_pylist(), float), abs=1e-6)
     mot = parse_mot(bodies["angles.mot"].decode())
     assert mot["header"]["inDegrees"] == "yes" and mot["columns"][0] == "time"
+    assert sorted(mot["columns"][1:]) == sorted(c for c in frames.column_names if re.fullmatch(r"([lr](sho|elb|hip|kne|ank)|posture)_angle", c))
+    assert len(mot["columns"]) == 12
     col = mot["columns"].index("rkne_angle")
     assert mot["data"][:, col] == pytest.approx(np.asarray(frames.column("rkne_angle").to_pylist(), float), abs=1e-3, nan_ok=True)
     png = cv2.imdecode(np.frombuffer(bodies["report.png"], np.uint8), cv2.IMREAD_COLOR)
