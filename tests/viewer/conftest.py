@@ -64,9 +64,10 @@ def viewer_server(tmp_path_factory):
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Debian's chromium through Playwright; skipped (with the reason) only outside CI."""
+    """Debian's chromium through Playwright (closed after each module, so nothing of Playwright's event loop
+    outlives the browser tests); skipped (with the reason) only outside CI."""
     why = None
     try:
         from playwright.sync_api import sync_playwright
