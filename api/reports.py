@@ -129,11 +129,14 @@ class LakeReader:
                     raise
         return self.lake.current_manifest(session.id)
 
+    def cached(self, session: RunningSession) -> SessionRecord | None:
+        """The record if it is in memory (no lake access), else None."""
+        return self._cached(self._records, (session.id, session.pipeline_version)) if session.pipeline_version else None
+
     def record(self, session: RunningSession) -> SessionRecord | None:
-        if session.pipeline_version:
-            cached = self._cached(self._records, (session.id, session.pipeline_version))
-            if cached is not None:
-                return cached
+        cached = self.cached(session)
+        if cached is not None:
+            return cached
         manifest = self.manifest(session)
         if manifest is None or "sessions" not in manifest.files:
             return None

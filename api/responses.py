@@ -92,9 +92,12 @@ class DocumentCache:
         self._data: LRUCache = LRUCache(max(1, size))
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, build: Callable[[], Any]) -> Encoded:
+    def peek(self, key: Hashable) -> Encoded | None:
         with self._lock:
-            hit = self._data.get(key)
+            return self._data.get(key)
+
+    def get(self, key: Hashable, build: Callable[[], Any]) -> Encoded:
+        hit = self.peek(key)
         if hit is not None:
             return hit
         encoded = Encoded.of(build())

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import aliased
 
 from api.auth import Principal
 from api.errors import ApiError
@@ -120,37 +119,51 @@ class SessionView:
 
 @functools.lru_cache(maxsize=1)
 def _session_view_statement():
-    """Built once: SQLAlchemy then reuses its compiled SQL (building it costs more than running it)."""
-    owner, m1, m2, other = aliased(User), aliased(User), aliased(User), aliased(RunningSession)
-    done = (Thread.session_id == RunningSession.id) & (Thread.status == ThreadStatus.DONE)
+    """Built once (SQLAlchemy then reuses its compiled SQL; building it costs more than running it).
+
+    Core columns, not ORM entities: hydrating four mapped objects per request cost about as much as
+    the query itself."""
+    s, t = RunningSession.__table__, Thread.__table__
+    owner, m1, m2, other = User.__table__.alias("owner"), User.__table__.alias("m1"), User.__table__.alias("m2"), s.alias("other")
+    done = (t.c.session_id == s.c.id) & (t.c.status == str(ThreadStatus.DONE))
     return (
-        select(RunningSession, owner, m1, m2,
-               select(func.count(other.id)).where(other.user_id == owner.id).scalar_subquery(),
-               select(func.max(other.created_at)).where(other.user_id == owner.id).scalar_subquery(),
-               select(func.count(Thread.id)).where(done).scalar_subquery(),
-               select(func.max(Thread.updated_at)).where(done).scalar_subquery())
-        .join(owner, owner.id == RunningSession.user_id)
-        .outerjoin(m1, m1.id == owner.admin_id)
-        .outerjoin(m2, m2.id == m1.admin_id)
-        .where(RunningSession.id == bindparam("session_id"))
+        select(*[c.label(f"s_{c.name}") for c in s.c], *[c.label(f"u_{c.name}") for c in owner.c],
+               *[c.label(f"m_{c.name}") for c in m1.c], m2.c.plan.label("top_plan"), m2.c.admin_id.label("top_admin_id"),
+               select(func.count(other.c.id)).where(other.c.user_id == owner.c.id).scalar_subquery().label("n_sessions"),
+               select(func.max(other.c.created_at)).where(other.c.user_id == owner.c.id).scalar_subquery().label("last_session"),
+               select(func.count(t.c.id)).where(done).scalar_subquery().label("n_threads"),
+               select(func.max(t.c.updated_at)).where(done).scalar_subquery().label("threads_at"))
+        .select_from(s.join(owner, owner.c.id == s.c.user_id).outerjoin(m1, m1.c.id == owner.c.admin_id)
+                     .outerjoin(m2, m2.c.id == m1.c.admin_id))
+        .where(s.c.id == bindparam("session_id"))
     )
+
+
+def _entity(cls, hit, prefix: str):
+    """A detached (transient) instance of ``cls`` from the ``prefix``-labelled columns of ``hit``."""
+    return cls(**{c.key: hit[f"{prefix}{c.name}"] for c in cls.__table__.c})
 
 
 def session_view(catalog: Catalog, principal: Principal, session_id: str) -> SessionView:
     """The session, its owner and managers, the owner's session count and latest session, and its
     finished threads' fingerprint: one SELECT. 404 unless the caller manages the owner (:func:`manages`)."""
-    with catalog.session() as db:
-        hit = db.execute(_session_view_statement(), {"session_id": session_id}).first()
-        if hit is None:
-            raise ApiError(404, NOT_FOUND)
-        row, user, manager, top, count, last, n_threads, threads_at = hit
-        visible = user.id == principal.user_id or (
-            principal.role in ("admin", "sub-admin") and manager is not None
-            and (manager.id == principal.user_id or (principal.role == "admin" and manager.admin_id == principal.user_id)))
-        if not visible:
-            raise ApiError(404, NOT_FOUND)
-        plan = effective_plan(db, user)  # the chain is in the session's identity map: no further query
-        return SessionView(row, user, manager, plan, int(count or 0), last, (int(n_threads or 0), str(threads_at)))
+    with catalog.engine.connect() as conn:
+        hit = conn.execute(_session_view_statement(), {"session_id": session_id}).mappings().first()
+    if hit is None:
+        raise ApiError(404, NOT_FOUND)
+    user = _entity(User, hit, "u_")
+    manager = _entity(User, hit, "m_") if hit["m_id"] is not None else None
+    visible = user.id == principal.user_id or (
+        principal.role in ("admin", "sub-admin") and manager is not None
+        and (manager.id == principal.user_id or (principal.role == "admin" and manager.admin_id == principal.user_id)))
+    if not visible:
+        raise ApiError(404, NOT_FOUND)
+    plan = user.plan or (manager.plan if manager else None) or hit["top_plan"]
+    if plan is None and hit["top_admin_id"] is not None:  # a deeper chain than admin > sub-admin > user
+        with catalog.session() as db:
+            plan = effective_plan(db, db.get(User, user.id))
+    return SessionView(_entity(RunningSession, hit, "s_"), user, manager, plan.lower() if plan else None,
+                       int(hit["n_sessions"] or 0), hit["last_session"], (int(hit["n_threads"] or 0), str(hit["threads_at"])))
 
 
 def resolve_upload_owner(catalog: Catalog, principal: Principal, user_ref: str) -> User:

@@ -48,9 +48,9 @@ def _object_key(record: reports.SessionRecord, name: str, fallback: str | None =
     return value if isinstance(value, str) and value else fallback
 
 
-def _document(request: Request, svc: Services, name: str, s: Loaded, build: Callable[[], dict[str, Any]],
-              extra: tuple = ()) -> Response:
-    return respond(request, svc.documents.get((name, s.version_key, extra), build))
+async def _document(request: Request, svc: Services, name: str, s: Loaded, build: Callable[[], dict[str, Any]],
+                    extra: tuple = ()) -> Response:
+    return respond(request, await svc.document((name, s.version_key, extra), build))
 
 
 @router.get("/running/sessions/metrics/total/", operation_id="running_sessions_metrics_total_list")
@@ -84,8 +84,8 @@ def total_metrics(svc: ServicesDep, caller: Caller):
 
 
 @router.get("/running/sessions/{session_id}/", operation_id="running_sessions_read")
-def session_details(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
-    s = svc.load(caller, session_id, demo)
+async def session_details(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
+    s = await svc.aload(caller, session_id, demo)
     links = Links(svc, request)
 
     def build():
@@ -93,27 +93,27 @@ def session_details(request: Request, svc: ServicesDep, caller: Caller, session_
                 "analyzed_video_url": links.url(_object_key(s.record, "analyzed_video_key"))}
         return reports.session_details(s.meta, s.owner, s.record, urls, s.texts("summary").get("final_summary"))
 
-    return _document(request, svc, "details", s, build, links.key)
+    return await _document(request, svc, "details", s, build, links.key)
 
 
 @router.get("/running/sessions/{session_id}/summary/", operation_id="running_sessions_summary_list")
-def session_summary(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
-    s = svc.load(caller, session_id, demo, plan_status=PAID)
-    return _document(request, svc, "summary", s, lambda: reports.summary(s.meta, s.owner, s.record, s.texts("summary")))
+async def session_summary(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
+    s = await svc.aload(caller, session_id, demo, plan_status=PAID)
+    return await _document(request, svc, "summary", s, lambda: reports.summary(s.meta, s.owner, s.record, s.texts("summary")))
 
 
 @router.get("/running/sessions/{session_id}/export/", operation_id="running_sessions_export_list")
-def session_export(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
-    s = svc.load(caller, session_id, demo)
-    return _document(request, svc, "export", s, lambda: reports.export(s.meta, s.record, *svc.reader.export_series(s.record)))
+async def session_export(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
+    s = await svc.aload(caller, session_id, demo)
+    return await _document(request, svc, "export", s, lambda: reports.export(s.meta, s.record, *svc.reader.export_series(s.record)))
 
 
-def _linked_report(request: Request, svc: Services, caller, session_id: str, demo: bool, name: str,
+async def _linked_report(request: Request, svc: Services, caller, session_id: str, demo: bool, name: str,
                    make: Callable[[Loaded, Links], dict[str, Any]]) -> Response:
     """A paid report whose document carries image links."""
-    s = svc.load(caller, session_id, demo, plan_status=PAID)
+    s = await svc.aload(caller, session_id, demo, plan_status=PAID)
     links = Links(svc, request)
-    return _document(request, svc, name, s, lambda: make(s, links), links.key)
+    return await _document(request, svc, name, s, lambda: make(s, links), links.key)
 
 
 def _form_document(s: Loaded, links: Links) -> dict[str, Any]:
@@ -129,10 +129,10 @@ def _gait_document(s: Loaded, links: Links) -> dict[str, Any]:
 
 
 @router.post("/running/sessions/{session_id}/form-analysis/", operation_id="running_sessions_form-analysis_create")
-def form_analysis(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
-    return _linked_report(request, svc, caller, session_id, demo, "form", _form_document)
+async def form_analysis(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
+    return await _linked_report(request, svc, caller, session_id, demo, "form", _form_document)
 
 
 @router.post("/running/sessions/{session_id}/gait-analysis/", operation_id="running_sessions_gait-analysis_create")
-def gait_analysis(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
-    return _linked_report(request, svc, caller, session_id, demo, "gait", _gait_document)
+async def gait_analysis(request: Request, svc: ServicesDep, caller: Caller, session_id: SessionId, demo: Demo = False):
+    return await _linked_report(request, svc, caller, session_id, demo, "gait", _gait_document)
