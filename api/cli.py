@@ -7,6 +7,7 @@ each sets ``func(args) -> exit code``.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from sqlalchemy import func, select
@@ -259,6 +260,13 @@ def serve(args: argparse.Namespace) -> int:
         supervisor = WorkerSupervisor(settings).start()
         print(f"gaitlake serve: data dir {settings.data_path}; queue worker pid {supervisor.process.pid} "
               f"(log {supervisor.log_path})", file=sys.stderr, flush=True)
+    def stop_serving(signum, _frame):
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
+        # that was there before it: this one, so the worker is stopped (below) instead of orphaned.
+        raise SystemExit(0)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop_serving)
     try:
         uvicorn.run("api.app:app_from_env", factory=True, host=args.host or api_settings.host,
                     port=args.port or api_settings.port, workers=args.workers, log_level="info")

@@ -128,7 +128,7 @@ def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = 
         batches = replay_batches(session_id, stored.n_frames, pool.batch_size)
         detections = Detections.from_frames([d for batch in pool.map(batches) for d in batch])
         return save_detections(store, session_id, detections)
-    expected = min(info["packet_frames"], max_frames) if max_frames else info["packet_frames"]
+    expected = expected_frames(info, max_frames)
     pool = pose_pool(settings)
     with store.local_copy(row.video_key) as path, tqdm(
         total=expected, unit="frame", desc="pose", file=sys.stderr, dynamic_ncols=True
@@ -138,13 +138,28 @@ def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = 
         raise ProcessingFailed(
             f"only {detections.n_frames} frames of the video decode; at least {settings.video.min_frames} are needed"
         )
-    share = detections.n_frames / max(1, expected)
-    if share < settings.video.min_decoded_share:
+    check_decoded_share(detections.n_frames, expected, settings.video.min_decoded_share)
+    return save_detections(store, session_id, detections)
+
+
+def expected_frames(info: dict[str, Any], max_frames: int | None = None) -> int:
+    """Frames the file declares (container count or packets, whichever is larger), capped by ``max_frames``.
+
+    A truncated MP4 keeps its full sample table but loses packets, so the
+    container's count is the one that tells.
+    """
+    declared = max(int(info.get("reported_frames") or 0), int(info["packet_frames"]))
+    return min(declared, max_frames) if max_frames else declared
+
+
+def check_decoded_share(decoded: int, expected: int, min_share: float) -> None:
+    """Fail a file that decodes less than ``min_share`` of the frames it declares."""
+    share = decoded / max(1, expected)
+    if share < min_share:
         raise ProcessingFailed(
-            f"only {detections.n_frames} of the {expected} frames the file declares decode ({share:.0%}); "
+            f"only {decoded} of the {expected} frames the file declares decode ({share:.0%}); "
             f"the file is truncated or damaged"
         )
-    return save_detections(store, session_id, detections)
 
 
 def decode_chunk_frames(settings, info: dict[str, Any]) -> int:
@@ -203,13 +218,13 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         "fragments_joined": track.fragments_joined,
         "decoded_frames": detections.n_frames,
         "reported_frames": info["reported_frames"],
-        "declared_frames": info["packet_frames"],
+        "declared_frames": expected_frames(info),
     }
-    expected_frames = info.get("expected_frames") or info["packet_frames"]
-    if detections.n_frames < expected_frames:
+    expected = info.get("expected_frames") or expected_frames(info)
+    if detections.n_frames < expected:
         quality["truncated"] = True
         quality["reasons"] = list(quality.get("reasons") or []) + [
-            f"only {detections.n_frames} of the {expected_frames} frames the file declares decode; "
+            f"only {detections.n_frames} of the {expected} frames the file declares decode; "
             "the end of the file is missing or damaged"]
     meta = {
         "title": row.title,
@@ -345,7 +360,7 @@ def _run_stages(session_id, owner, settings, catalog, lake, max_frames, force, b
     logger.info("probed %s: %s", session_id, VideoInfo(**info))
     beat.check(session_id)
     key = timed("detect", detect_task.with_options(**retries), session_id, info, max_frames)
-    expected = min(info["packet_frames"], max_frames) if max_frames else info["packet_frames"]
+    expected = expected_frames(info, max_frames)
     outcome = timed("analyse", analyse_task.with_options(**retries), session_id,
                     {**info, "expected_frames": expected}, key, publish=False)
     images = timed("render", render_task, session_id, version)

@@ -174,10 +174,14 @@ def run_claimed(settings: Settings, session_id: str, owner: str, *, max_frames: 
     catalog = Catalog.from_settings(settings)
     beat = heartbeat(catalog, settings.processing.lease_s)
     beat.hold(session_id, owner)
+    started = time.perf_counter()
     try:
         from flows.process import EXPECTED_FAILURES, process_session
 
-        return process_session(session_id, max_frames=max_frames, force=force, claimed_by=owner)
+        outcome = process_session(session_id, max_frames=max_frames, force=force, claimed_by=owner)
+        record_outcome(settings, session_id=session_id, status="done", owner=owner,
+                       wall_s=round(time.perf_counter() - started, 3), timings=outcome.get("timings"))
+        return outcome
     except LeaseLost:
         raise
     except EXPECTED_FAILURES:
@@ -192,6 +196,19 @@ def run_claimed(settings: Settings, session_id: str, owner: str, *, max_frames: 
         raise
     finally:
         beat.drop(session_id)
+
+
+def record_outcome(settings: Settings, **fields: Any) -> None:
+    """One JSON line per processed session in ``<data_dir>/logs/sessions.jsonl``: owner, wall time and
+    stage timings, for operators and ``python -m benchmarks worker``."""
+    fields["at"] = time.time()
+    path = settings.data_path / "logs" / "sessions.jsonl"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as out:
+            out.write(json.dumps(fields, default=str) + "\n")
+    except OSError:
+        log.warning("could not append to %s", path)
 
 
 def _fallback_reason(catalog: Catalog, session_id: str) -> str:
@@ -231,24 +248,12 @@ class QueueWorker:
         self.running: dict[str, Future] = {}
         self.executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gaitlake-session")
         self.log_stream = log_stream or sys.stderr
-        self._events_path = settings.data_path / "logs" / "worker.jsonl"
-
-    def _event(self, **fields: Any) -> None:
-        """One JSON line per session outcome (timings for operators and ``python -m benchmarks worker``)."""
-        fields["at"] = time.time()
-        try:
-            self._events_path.parent.mkdir(parents=True, exist_ok=True)
-            with self._events_path.open("a") as out:
-                out.write(json.dumps(fields, default=str) + "\n")
-        except OSError:
-            pass
 
     def _process(self, session_id: str, claimed_at: float) -> None:
         try:
-            outcome = run_claimed(self.settings, session_id, self.owner)
-            print(f"gaitlake worker: session {session_id}: done", file=self.log_stream, flush=True)
-            self._event(session_id=session_id, status="done", wall_s=time.time() - claimed_at,
-                        timings=outcome.get("timings") if isinstance(outcome, dict) else None)
+            run_claimed(self.settings, session_id, self.owner)
+            print(f"gaitlake worker: session {session_id}: done in {time.time() - claimed_at:.1f} s",
+                  file=self.log_stream, flush=True)
         except LeaseLost as exc:
             print(f"gaitlake worker: {exc}", file=self.log_stream, flush=True)
         except BaseException as exc:  # noqa: BLE001 - recorded on the row by run_claimed
@@ -256,8 +261,8 @@ class QueueWorker:
             status = row.status if row else "?"
             print(f"gaitlake worker: session {session_id}: {status}: {row.error if row else exc}",
                   file=self.log_stream, flush=True)
-            self._event(session_id=session_id, status=str(status), wall_s=time.time() - claimed_at,
-                        error=row.error if row else str(exc))
+            record_outcome(self.settings, session_id=session_id, status=str(status), owner=self.owner,
+                           wall_s=round(time.time() - claimed_at, 3), error=row.error if row else str(exc))
 
     def _claim(self) -> str | None:
         if self.older_than_s <= 0:
