@@ -3,7 +3,8 @@
 The clip is decoded and downscaled once; both backends (built by
 ``tasks.pose.build_backend``, as the actors build them) run the same batches
 with the same number of threads (``--threads``, default 1: one pose actor's
-share with ``ray.num_cpus_per_actor = 1``), each warmed up first. Reported:
+share with ``ray.num_cpus_per_actor = 1``), each warmed up first, taking turns
+batch by batch so that the load of a shared machine weighs on both alike. Reported:
 
 - fps of each and ``ratio`` = exported fps / PyTorch fps (goal >= 2);
 - ``median_px``: median distance (source px) between the two backends'
@@ -35,16 +36,26 @@ def _batches(path: str, frames: int, imgsz: int, batch: int) -> tuple[list[tuple
     return batches, size, probe_video(path).fps
 
 
-def _timed(backend, batches, threads: int):
+def _interleaved(backends: list, batches: list, threads: int) -> list[tuple]:
+    """Each backend on every batch, taking turns batch by batch (a shared machine's load hits both alike).
+
+    Returns ``(Detections, fps)`` per backend.
+    """
     import torch
 
     from tasks.detect import Detections
 
-    backend.infer(*batches[0])            # warm-up (compiles the exported model's input shape)
+    for backend in backends:
+        backend.infer(*batches[0])        # warm-up (compiles the exported model's input shape)
     torch.set_num_threads(threads)        # Ultralytics resets it when its predictor starts
-    with Timer() as t:
-        per_frame = [d for batch in batches for d in backend.infer(*batch)]
-    return Detections.from_frames(per_frame), len(per_frame) / t.s
+    per_frame: list[list] = [[] for _ in backends]
+    seconds = [0.0] * len(backends)
+    for batch in batches:
+        for i, backend in enumerate(backends):
+            with Timer() as t:
+                per_frame[i].extend(backend.infer(*batch))
+            seconds[i] += t.s
+    return [(Detections.from_frames(p), len(p) / s) for p, s in zip(per_frame, seconds)]
 
 
 def gait_events(settings, detections, fps: float, size: tuple[int, int]) -> dict:
@@ -84,8 +95,7 @@ def run(args) -> dict:
     export_s = time.perf_counter() - t0
     if new_backend.info().get("backend") != fast:
         raise SystemExit(f"the {fast} backend fell back to PyTorch (see the warning above)")
-    ref, torch_fps = _timed(torch_backend, batches, threads)
-    new, new_fps = _timed(new_backend, batches, threads)
+    (ref, torch_fps), (new, new_fps) = _interleaved([torch_backend, new_backend], batches, threads)
     ev_ref, ev_new = gait_events(settings, ref, fps, size), gait_events(settings, new, fps, size)
     agree = agreement(ref, new)
     result = {"benchmark": "cpu-backends", "frames": ref.n_frames, "imgsz": settings.pose.imgsz,

@@ -110,7 +110,9 @@ def run(args) -> dict:
     max_frames = args.frames or (48 if quick and not cuda else None)
     batch = args.batch or (64 if cuda else 16)
     path = video_path(args.video)
-    pose = {"batch_size": batch, "half": cuda, "preprocess": "auto", "tensorrt": bool(args.tensorrt)}
+    # The GPU path is PyTorch (TensorRT with --tensorrt): pinned, whatever pose.backend defaults to.
+    pose = {"backend": "ultralytics", "batch_size": batch, "half": cuda, "preprocess": "auto",
+            "tensorrt": bool(args.tensorrt)}
     settings = bench_settings(pose=pose)
     result = {"benchmark": "gpu", "cuda": cuda, "batch": batch, "imgsz": settings.pose.imgsz, "loops": loops}
     t_start = time.perf_counter()
