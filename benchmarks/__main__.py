@@ -36,9 +36,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("openvino", "onnx"), help="exported backend to compare (cpu-backends)")
     p.add_argument("--threads", type=int, help="threads of each backend (cpu-backends), default 1")
     p.add_argument("--precision", choices=("auto", "f32", "bf16"), help="pose.openvino_precision (cpu-backends)")
-    p.add_argument("--backend", choices=("openvino", "onnx"), help="exported backend to compare (cpu-backends)")
-    p.add_argument("--threads", type=int, help="threads of each backend (cpu-backends), default 1")
-    p.add_argument("--precision", choices=("auto", "f32", "bf16"), help="pose.openvino_precision (cpu-backends)")
     p.add_argument("--tensorrt", action="store_true", help="export/use a TensorRT engine (gpu)")
     return p
 
