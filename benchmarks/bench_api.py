@@ -112,8 +112,9 @@ def run(args) -> dict:
         sid, key = _world(data)
         port = args.port or 8767
         env = dict(os.environ, GAITLAKE_DATA_DIR=data, GAITLAKE_API__LAUNCH_PROCESSING="false")
+        workers = getattr(args, "workers", None) or 1
         srv = subprocess.Popen([sys.executable, "-m", "uvicorn", "--factory", "api.app:app_from_env", "--port", str(port),
-                                "--log-level", "warning", "--no-access-log"], cwd=REPO, env=env)
+                                "--workers", str(workers), "--log-level", "warning", "--no-access-log"], cwd=REPO, env=env)
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):
             try:
@@ -122,7 +123,7 @@ def run(args) -> dict:
             except httpx.HTTPError:
                 time.sleep(0.2)
         total, conc = args.requests or (300 if args.quick else 2000), args.clients or 50
-        result: dict = {"benchmark": "api", "requests": total, "clients": conc, "cores": os.cpu_count(),
+        result: dict = {"benchmark": "api", "requests": total, "clients": conc, "workers": workers, "cores": os.cpu_count(),
                         "load1_before": round(os.getloadavg()[0], 2)}
         for name, method, template in OPERATIONS:
             path = template.format(sid=sid)
