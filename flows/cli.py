@@ -144,9 +144,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers) -> None:
-    w = subparsers.add_parser("worker", help="serve the Prefect deployments (process-session, ingest-inbox, "
-                                             "reprocess, compact-lake)")
-    w.add_argument("--limit", type=int, help="most deployment flow runs at once (with a Prefect server)")
+    w = subparsers.add_parser("worker", help="process the session queue (warm: Prefect, Ray and the model start "
+                                             "once); with a Prefect server also serve the deployments")
+    w.add_argument("--limit", type=int, help="most deployment flow runs at once with a Prefect server "
+                                             "(default: processing.concurrency + 2)")
     w.add_argument("--max-sessions", type=int, help="exit after processing this many sessions")
     w.add_argument("--idle-exit-s", type=float, help="exit once the queue has been empty this long (seconds)")
     w.set_defaults(func=cmd_worker)

@@ -77,7 +77,9 @@ def run_worker(settings: Settings, limit: int | None = None, max_sessions: int |
         return worker.run(max_sessions=max_sessions, idle_exit_s=idle_exit_s, handlers=handlers)
     loop = threading.Thread(target=worker.run, name="gaitlake-queue", daemon=True)
     loop.start()
-    serve(settings, limit=limit)
+    # Unbounded, a schedule that fires faster than its runs finish on a loaded machine piles up
+    # flow-run processes (each imports the pipeline): cap them next to the queue's own concurrency.
+    serve(settings, limit=limit or settings.processing.concurrency + 2)
     worker.stopping.set()
     return 0
 
