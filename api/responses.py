@@ -86,10 +86,11 @@ def respond(request: Request, doc: Encoded, status_code: int = 200) -> Response:
 
 
 class DocumentCache:
-    """Encoded documents by key (LRU, thread-safe); ``build`` runs only on a miss."""
+    """Encoded documents by key (LRU bounded in bytes, thread-safe); ``build`` runs only on a miss."""
 
-    def __init__(self, size: int):
-        self._data: LRUCache = LRUCache(max(1, size))
+    def __init__(self, max_bytes: int):
+        # A document's weight: its bytes plus room for its gzip (typically well under a quarter).
+        self._data: LRUCache = LRUCache(max(1, max_bytes), getsizeof=lambda doc: len(doc.body) * 5 // 4 + 1)
         self._lock = threading.Lock()
 
     def peek(self, key: Hashable) -> Encoded | None:
@@ -102,5 +103,8 @@ class DocumentCache:
             return hit
         encoded = Encoded.of(build())
         with self._lock:
-            self._data[key] = encoded
+            try:
+                self._data[key] = encoded
+            except ValueError:  # larger than the whole cache: answered, not kept
+                pass
         return encoded

@@ -64,7 +64,8 @@ class Services:
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self.documents = DocumentCache(max(16, self.api_settings.cache_size * 4))
+        # cache_size records; documents bounded by bytes (256 KB per record slot: 64 MB by default).
+        self.documents = DocumentCache(max(1 << 20, self.api_settings.cache_size << 18))
         self._texts = LRUCache(max(16, self.api_settings.cache_size * 4))
 
     @property
