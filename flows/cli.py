@@ -132,7 +132,9 @@ def cmd_compact(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    _settings()
+    import os
+
+    settings = _settings()
     from flows.ingest import ingest_inbox
 
     report = ingest_inbox(force=args.force, process=False if args.no_process else None)
@@ -140,6 +142,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
           f"{len(report['quarantined'])} quarantined, {len(report['waiting'])} waiting for a sidecar")
     for key, where in sorted(report["quarantined"].items()):
         print(f"  quarantined {key} -> {where}")
+    embedded = not (settings.prefect.api_url or os.environ.get("PREFECT_API_URL"))
+    if report["created"] and embedded and settings.ingest.process and not args.no_process:
+        # No server to dispatch to: work the queue here until it is empty (as `gaitlake worker` would).
+        from flows.worker import run_worker
+
+        print(f"ingest: processing the queue in this process ({len(report['created'])} new)", file=sys.stderr)
+        run_worker(settings, idle_exit_s=0.0)
     return 0
 
 
