@@ -101,3 +101,29 @@ def test_swagger_page_is_served_offline(world):
         assert r.status_code == 200, url
     assert any(u.endswith("swagger-ui-bundle.js") for u in urls) and any(u.endswith(".css") for u in urls)
     assert world.client.get("/openapi.json").json()["openapi"].startswith("3.")
+
+
+@pytest.mark.parametrize("method,template,spec_path", READS)
+def test_a_warm_read_costs_one_catalog_query(world, method, template, spec_path):
+    """One catalog round trip per request once the key and the document are cached."""
+    from sqlalchemy import event
+
+    sid = world.add_session("ua")
+    world.client.post(f"/running/sessions/{sid}/summary/", headers=world.h("alice"))  # saved texts exist
+    call = getattr(world.client, method)
+    path = template.format(sid=sid)
+    assert call(path, headers=world.h("alice")).status_code == 200  # warms the auth, record and document caches
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    engine = world.catalog.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert call(path, headers=world.h("alice")).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    # The API-key check is cached for auth_cache_ttl_s (5 s); on a slow machine it may have lapsed.
+    reads = [sql for sql in statements if "api_keys" not in sql and "FROM users \nWHERE users.id = ?" not in sql]
+    assert len(reads) == 1, statements
