@@ -128,7 +128,9 @@ def cmd_compact(args: argparse.Namespace) -> int:
     report = compact_lake(tables=args.table or None, min_files=args.min_files, grace_s=args.grace_s)
     print(f"compacted {report['partitions']} partitions: served files {report['files_before']} -> "
           f"{report['files_after']}, {report['deleted']} superseded files deleted ({report['elapsed_s']:.1f} s)")
-    return 0
+    for partition, reason in sorted(report.get("skipped", {}).items()):
+        print(f"  not compacted {partition} (left as it was): {reason}")
+    return 1 if report.get("skipped") else 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:

@@ -7,7 +7,9 @@ served files of each ``(table, date)`` partition that holds at least
 session (so per-session lookups prune row groups by statistics), and records
 it in each member's manifest. Query results do not change (see
 :meth:`storage.lake.Lake.compact`); superseded compacted files are deleted
-after ``compact.grace_s`` seconds.
+after ``compact.grace_s`` seconds. Schemas are unified across the files (a
+column all null in one file takes its type from the others), and a partition
+that cannot be merged is left exactly as it was and named under ``skipped``.
 """
 from __future__ import annotations
 
@@ -45,4 +47,6 @@ def compact_lake(tables: list[str] | None = None, min_files: int | None = None,
     logger.info("compact-lake: %d partitions, served files %d -> %d, %d superseded files deleted (%.1f s)",
                 report["partitions"], report["files_before"], report["files_after"], report["deleted"],
                 report["elapsed_s"])
+    for partition, reason in sorted(report["skipped"].items()):
+        logger.warning("compact-lake: %s not compacted, left as it was: %s", partition, reason)
     return report

@@ -144,3 +144,15 @@ def test_a_partition_that_cannot_be_merged_is_left_exactly_as_it_was(lake):
     con = lake.connect()
     assert con.execute("select count(*) from sessions").fetchone()[0] == 6
     assert con.execute("select count(*) from strides").fetchone()[0] == 12
+
+
+def test_the_cli_names_a_partition_it_left_alone(settings, capsys):
+    from gaitlake.cli import main
+
+    lake = Lake(ObjectStore.from_settings(settings))
+    for i in range(2):
+        lake.write_session(f"c{i}", "v1", "h", {"sessions": pa.table({"x": [1.5] if i else ["text"]})},
+                           date="2026-04-01")
+    assert main(["compact", "--min-files", "2", "--grace-s", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "not compacted sessions/date=2026-04-01 (left as it was)" in out and "incompatible types" in out
