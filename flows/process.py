@@ -56,6 +56,18 @@ def _retry_transient(task, task_run, state) -> bool:
     return not isinstance(exc, EXPECTED_FAILURES)
 
 
+def _logger():
+    """The run's logger inside a flow or task; the module's when a task body is called directly (reprocess)."""
+    from prefect.exceptions import MissingContextError
+
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        import logging
+
+        return logging.getLogger("gaitlake.flows.process")
+
+
 def retry_options(settings) -> dict[str, Any]:
     """Prefect retries for the I/O tasks, read when the flow runs (not at import).
 
@@ -281,7 +293,7 @@ def render_task(session_id: str, pipeline_version: str) -> dict[str, Any] | None
         return render_lake_run(store, lake, session_id, pipeline_version, row.video_key,
                                joints=joints or ("knee", "hip", "ankle"), **render_options(settings))
     except Exception as exc:  # noqa: BLE001 - artifacts are optional; the numbers are not
-        get_run_logger().warning("session %s: artifacts not rendered: %s: %s", session_id,
+        _logger().warning("session %s: artifacts not rendered: %s: %s", session_id,
                                  exc.__class__.__name__, exc)
         return None
 

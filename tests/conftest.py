@@ -18,7 +18,14 @@ WALKING = VIDEOS / "walking-multiperson-30fps.mp4"
 
 # Prefect and Ultralytics read their homes at import: give the whole test run its own,
 # before anything imports them. Explicitly set variables are respected.
-_SESSION_HOME = Path(tempfile.mkdtemp(prefix="gaitlake-tests-"))
+# Once per process: `from tests.conftest import X` imports this file a second time (as
+# tests.conftest), which must reuse the home, not nest a new one inside TMPDIR (Ray's paths).
+_HOME_ENV = "PYTEST_GAITLAKE_SESSION_HOME"
+if os.environ.get(_HOME_ENV) and Path(os.environ[_HOME_ENV]).is_dir():
+    _SESSION_HOME = Path(os.environ[_HOME_ENV])
+else:
+    _SESSION_HOME = Path(tempfile.mkdtemp(prefix="gaitlake-tests-"))
+    os.environ[_HOME_ENV] = str(_SESSION_HOME)
 # Everything a test run puts in the system temp directory goes under the session home
 # instead, and the home is removed when the run ends (KEEP_GAITLAKE_TEST_TMP=1 keeps it):
 # pytest's tmp_path, tempfile.mkdtemp (gaitlake-schemathesis-*, gaitlake-weed-*), and,
@@ -26,7 +33,7 @@ _SESSION_HOME = Path(tempfile.mkdtemp(prefix="gaitlake-tests-"))
 # session directory, Prefect's server. The name stays short: Ray's socket paths must fit
 # in 107 bytes.
 _SESSION_TMP = _SESSION_HOME / "t"
-_SESSION_TMP.mkdir()
+_SESSION_TMP.mkdir(exist_ok=True)
 tempfile.tempdir = str(_SESSION_TMP)
 os.environ["TMPDIR"] = str(_SESSION_TMP)
 # No test writes to the user's real data directory (the embedded default): tests that

@@ -82,6 +82,9 @@ def test_storage_failing_for_good_marks_the_session_failed_without_rows(replay_s
     holder = _flaky_stores(monkeypatch, methods=("put_file",), n=10_000, match="/lake/")
     monkeypatch.setattr(process, "analyse_task", process.analyse_task.with_options(retries=1, retry_delay_seconds=0))
     monkeypatch.setenv("GAITLAKE_PIPELINE__VERSION", "p-faulty")
+    # A storage failure is not the input's fault: the claim goes back to the queue while attempts
+    # remain (flows/queue.py); with one attempt allowed it is failed at once, with the reason.
+    monkeypatch.setenv("GAITLAKE_PROCESSING__MAX_ATTEMPTS", "1")
     from configs import get_settings
 
     get_settings.cache_clear()
