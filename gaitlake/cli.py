@@ -395,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_api_cli(sub)
     __import__("flows.cli", fromlist=["register_cli"]).register_cli(sub)  # worker, reprocess, compact, ingest
     __import__("tasks.report_cli", fromlist=["register_cli"]).register_cli(sub)  # report
+    __import__("gaitlake.stack", fromlist=["register_cli"]).register_cli(sub)  # stack up/down/env/status
     _finish(parser)
     parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples(parser).values())
     return parser
