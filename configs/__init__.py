@@ -82,6 +82,8 @@ class ProcessingSettings(_Section):
     poll_interval_s: float = Field(1.0, gt=0)
     reconcile_interval_s: float = Field(30.0, gt=0)
     orchestration_timeout_s: float = Field(120.0, gt=0)
+    dispatch_grace_s: float = Field(300.0, gt=0)
+    deployment: str = "process-session/process-session"
     embedded_worker: bool = True
     shutdown_grace_s: float = Field(5.0, ge=0)
 

@@ -5,15 +5,12 @@ Embedded default: nothing to start -- the warm ``gaitlake worker`` (which
 ``processing.poll_interval_s``. At scale (``prefect.api_url`` set) the
 ``process-session`` deployment is triggered on the Prefect server and the run
 claims the session; if the trigger is lost, a worker's queue loop takes the
-session after ``processing.lease_s``. Either way an accepted session is never
+session after ``processing.dispatch_grace_s``. Either way an accepted session is never
 dropped: it stays ``queued`` until a processor claims it.
 """
 from __future__ import annotations
 
 from configs import Settings
-
-DEPLOYMENT_NAME = "process-session/process-session"
-
 
 def launch_processing(session_id: str, settings: Settings) -> str | None:
     """Dispatch ``session_id``; the flow-run id at scale, ``None`` when the queue worker will take it."""
@@ -24,5 +21,5 @@ def launch_processing(session_id: str, settings: Settings) -> str | None:
     prepare_environment(settings)
     from prefect.deployments import run_deployment
 
-    flow_run = run_deployment(DEPLOYMENT_NAME, parameters={"session_id": session_id}, timeout=0)
+    flow_run = run_deployment(settings.processing.deployment, parameters={"session_id": session_id}, timeout=0)
     return str(flow_run.id)

@@ -61,7 +61,7 @@ def run_worker(settings: Settings, limit: int | None = None, max_sessions: int |
     from flows.queue import QueueWorker, install_shutdown
 
     scale = bool(settings.prefect.api_url or os.environ.get("PREFECT_API_URL"))
-    worker = QueueWorker(settings, older_than_s=settings.processing.lease_s if scale else 0.0)
+    worker = QueueWorker(settings, older_than_s=settings.processing.dispatch_grace_s if scale else 0.0)
 
     def on_signal(name: str) -> str:
         worker.stopping.set()

@@ -61,9 +61,10 @@ def test_prefect_yaml_declares_the_four_flows():
     assert doc["pull"] == [{"prefect.deployments.steps.set_working_directory": {"directory": "."}}]
     assert deployments["ingest-inbox"]["schedules"][0]["interval"] > 0
     assert "cron" in deployments["compact-lake"]["schedules"][0]
-    from flows.launch import DEPLOYMENT_NAME
-
-    assert DEPLOYMENT_NAME == "process-session/process-session"   # served by `gaitlake worker`
+    # The API dispatches to the deployment `gaitlake worker` serves unless told to use the pool's.
+    assert load_settings({}).processing.deployment == "process-session/process-session"
+    pool_names = {f"{d['entrypoint'].split(':')[-1].replace('_', '-')}/{d['name']}" for d in doc["deployments"]}
+    assert "process-session/process-session-pool" in pool_names
 
 
 def test_a_run_without_a_storage_url_refuses_to_start():
