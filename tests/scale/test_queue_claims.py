@@ -78,7 +78,9 @@ def test_claim_next_hands_out_each_queued_session_once(catalog):
     start = time.time() + 3.0
     results = _race(_claim_next_worker, [(catalog.url, f"w{k}", start) for k in range(3)])
     taken = [sid for won in results.values() for sid in won]
-    assert len(taken) == len(set(taken)) == 12 and set(taken) == ids
+    # (the PostgreSQL database is shared with other tests: their queued rows may be handed out too)
+    assert len(taken) == len(set(taken)), "no session handed out twice"
+    assert ids <= set(taken)
 
 
 def test_a_lapsed_lease_is_requeued_then_failed_after_max_attempts(catalog):
