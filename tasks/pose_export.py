@@ -158,7 +158,10 @@ class _OpenVINORunner:
 
         self.core = ov.Core()
         self.model_path = model
-        self.config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+        # No pinning: OpenVINO would pin every process's threads to the same first cores,
+        # so two actors on two cores would share one.
+        self.config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads,
+                       "ENABLE_CPU_PINNING": False}
         if precision != "auto":    # auto: OpenVINO's choice (bf16 where the CPU has AMX/AVX512-BF16)
             self.config["INFERENCE_PRECISION_HINT"] = precision
         self.precision = precision
