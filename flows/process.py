@@ -222,7 +222,9 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         capture_fps=row.capture_fps,
         joints=tuple(j.strip() for j in (row.joints or "all").split(",") if j.strip()) or ("all",),
     )
-    result = analyze(track.keypoints, info["fps"], profile, frame_size=(info["width"], info["height"]))
+    # The engine runs on the [analysis] settings it is hashed under (config_hash).
+    result = analyze(track.keypoints, info["fps"], profile, frame_size=(info["width"], info["height"]),
+                     params=settings.analysis.engine_params())
     quality = {
         **result.quality,
         "runner_share": track.found_share,
@@ -261,6 +263,7 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         "form_doc": result.form_analysis_document(),
         "gait_doc": result.gait_analysis_document(),
         "quality_doc": quality,
+        "events_doc": result.events_document(),  # the events the engine counted (for the overlay, SQL users)
     }
     tables = {
         "sessions": sessions_table(meta, result.summary, documents),
