@@ -220,11 +220,12 @@ def describe_failure(exc: BaseException) -> str:
     """One sentence for the catalog: what stopped processing."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
     module = exc.__class__.__module__ or ""
-    raised_in_prefect = False
-    tb = exc.__traceback__
+    # Where it was raised (the innermost frame): our code runs inside Prefect's engine, so any
+    # traceback passes through Prefect; only one that ends there is the orchestration's.
+    tb, innermost = exc.__traceback__, ""
     while tb is not None:
-        raised_in_prefect = raised_in_prefect or "/prefect/" in tb.tb_frame.f_code.co_filename
-        tb = tb.tb_next
+        innermost, tb = tb.tb_frame.f_code.co_filename, tb.tb_next
+    raised_in_prefect = any(f"/{name}/" in innermost for name in ("prefect", "httpx", "httpcore"))
     if module.startswith(("prefect", "httpx", "httpcore")) or "prefect" in text.lower() or raised_in_prefect:
         return f"the orchestration (Prefect) could not run the flow: {exc.__class__.__name__}: {text[:300]}"
     return f"internal error: {exc.__class__.__name__}: {text[:300]}"
