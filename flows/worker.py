@@ -114,19 +114,19 @@ class WorkerSupervisor:
         return self
 
     def _watch(self) -> None:
-        backoff = 1.0
+        backoff, started = 1.0, time.monotonic()
         while not self._stop.is_set():
             process = self.process
             if process is not None and process.poll() is not None and not self._stop.is_set():
+                if time.monotonic() - started > 60:
+                    backoff = 1.0  # it had been running fine: not a crash loop
                 print(f"gaitlake serve: the worker exited ({process.returncode}); restarting in {backoff:g} s",
                       file=sys.stderr, flush=True)
                 if self._stop.wait(backoff):
                     return
                 backoff = min(30.0, backoff * 2)
-                self.process = self._spawn()
+                self.process, started = self._spawn(), time.monotonic()
                 self.restarts += 1
-            elif process is not None and process.poll() is None:
-                backoff = 1.0 if self.restarts == 0 else backoff
             self._stop.wait(0.5)
 
     def stop(self) -> None:
