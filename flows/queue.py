@@ -231,6 +231,20 @@ def describe_failure(exc: BaseException) -> str:
     return f"internal error: {exc.__class__.__name__}: {text[:300]}"
 
 
+def start_compute(settings: Settings) -> None:
+    """Start (or join) Ray from the calling thread -- the main one, which lives as long as the process.
+
+    A local Ray's processes are bound to the *thread* that started them (Linux's
+    parent-death signal follows the thread), so a Ray first started by a session
+    thread dies when that thread ends, taking the next session's actors with it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    from tasks.pose import init_ray
+
+    init_ray(settings.ray)
+
+
 # -- the warm worker ------------------------------------------------------------------
 class QueueWorker:
     """Claims queued sessions and processes them in this (warm) process.
@@ -276,6 +290,7 @@ class QueueWorker:
         """Loop until stopped (or ``max_sessions`` processed / idle for ``idle_exit_s``); returns sessions taken."""
         processing = self.settings.processing
         recover(self.settings, self.catalog)
+        start_compute(self.settings)
         last_recover = time.monotonic()
         taken, idle_since = 0, time.monotonic()
         while not self.stopping.is_set():
@@ -437,6 +452,7 @@ def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             result["error"] = exc
 
+    start_compute(settings)
     thread = threading.Thread(target=work, name="gaitlake-process", daemon=True)
     thread.start()
     try:
