@@ -13,8 +13,8 @@ starts Prefect, Ray and the pose actors once (the first session pays for them)
 and then claims queued sessions, at most ``processing.concurrency`` at a time.
 
 :func:`install_shutdown` turns Ctrl-C and SIGTERM into a bounded exit: claims
-given back (worker) or failed (one-shot), child processes (the ephemeral Prefect
-server, the local Ray) stopped, one line printed, exit within seconds.
+given back (worker) or failed (one-shot), one line printed, exit within seconds,
+child processes (the ephemeral Prefect server, the local Ray) stopped right after.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
 from typing import Any
 
 from configs import Settings
@@ -231,20 +231,6 @@ def describe_failure(exc: BaseException) -> str:
     return f"internal error: {exc.__class__.__name__}: {text[:300]}"
 
 
-def start_compute(settings: Settings) -> None:
-    """Start (or join) Ray from the calling thread -- the main one, which lives as long as the process.
-
-    A local Ray's processes are bound to the *thread* that started them (Linux's
-    parent-death signal follows the thread), so a Ray first started by a session
-    thread dies when that thread ends, taking the next session's actors with it.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    from tasks.pose import init_ray
-
-    init_ray(settings.ray)
-
-
 # -- the warm worker ------------------------------------------------------------------
 class QueueWorker:
     """Claims queued sessions and processes them in this (warm) process.
@@ -290,7 +276,6 @@ class QueueWorker:
         """Loop until stopped (or ``max_sessions`` processed / idle for ``idle_exit_s``); returns sessions taken."""
         processing = self.settings.processing
         recover(self.settings, self.catalog)
-        start_compute(self.settings)
         last_recover = time.monotonic()
         taken, idle_since = 0, time.monotonic()
         while not self.stopping.is_set():
@@ -336,27 +321,61 @@ class QueueWorker:
 
 
 # -- Ctrl-C and SIGTERM -----------------------------------------------------------------
-def stop_children(grace_s: float) -> int:
-    """Terminate every descendant process (ephemeral Prefect server, local Ray); kill what lingers."""
+_REAPER = """
+import sys, time, psutil
+parent, grace = int(sys.argv[1]), float(sys.argv[2])
+procs = []
+for spec in sys.argv[3:]:
+    pid, created = spec.split("@")
+    try:
+        p = psutil.Process(int(pid))
+        if abs(p.create_time() - float(created)) < 0.01:  # the same process, not a reused pid
+            procs.append(p)
+    except psutil.Error:
+        pass
+while psutil.pid_exists(parent) and psutil.Process(parent).status() != psutil.STATUS_ZOMBIE:
+    time.sleep(0.05)
+for p in procs:
+    try:
+        p.terminate()
+    except psutil.Error:
+        pass
+_, alive = psutil.wait_procs(procs, timeout=grace)
+for p in alive:
+    try:
+        p.kill()
+    except psutil.Error:
+        pass
+"""
+
+
+def stop_children_after_exit(grace_s: float) -> int:
+    """Have every descendant (ephemeral Prefect server, local Ray) stopped once this process is gone.
+
+    Not before: when Ray's raylet dies under a live driver, Ray's core worker ends
+    the process at once (exit 1) -- before the caller's own exit and message. A
+    small detached reaper waits for this PID to exit, then terminates what it was
+    given (checked by start time, never a reused PID) and kills what lingers.
+    """
+    import subprocess
+
     import psutil
 
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:
         return 0
+    specs = []
     for child in children:
         try:
-            child.terminate()
+            specs.append(f"{child.pid}@{child.create_time()}")
         except psutil.Error:
             pass
-    _, alive = psutil.wait_procs(children, timeout=grace_s)
-    for child in alive:
-        try:
-            child.kill()
-        except psutil.Error:
-            pass
-    psutil.wait_procs(alive, timeout=2)
-    return len(children)
+    if specs:
+        subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid()), str(grace_s), *specs],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
+    return len(specs)
 
 
 SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C (SIGINT)", signal.SIGTERM: "SIGTERM"}
@@ -390,11 +409,9 @@ def install_shutdown(on_signal: Callable[[str], str], grace_s: float, exit_code:
         settler = threading.Thread(target=settle, daemon=True)
         settler.start()
         settler.join(timeout=max(2.0, grace_s))
-        stop_children(grace_s)
-        if message:
-            print(message[0], file=sys.stderr, flush=True)
-        else:
-            print(f"gaitlake: stopped by {name}", file=sys.stderr, flush=True)
+        # A progress bar may hold the cursor mid-line: end it, so the sentence is a line of its own.
+        print("\n" + (message[0] if message else f"gaitlake: stopped by {name}"), file=sys.stderr, flush=True)
+        stop_children_after_exit(grace_s)
         os._exit(exit_code(signum) if exit_code else 128 + signum)
 
     if threading.current_thread() is not threading.main_thread():
@@ -418,6 +435,22 @@ class ShutdownHandlers:
     def restore(self) -> None:
         for sig, old in self.previous.items():
             signal.signal(sig, old)
+
+
+_SESSION_THREAD: list[ThreadPoolExecutor] = []
+
+
+def _session_thread() -> ThreadPoolExecutor:
+    """One long-lived thread for one-shot sessions in this process.
+
+    A local Ray is bound to the thread that started it (Linux's parent-death
+    signal follows the thread): started on a thread that ends, it dies with it
+    and the next session in the same process (a library caller, the tests) loses
+    its GCS. Started here, and off the main thread, Ray also leaves SIGTERM to us.
+    """
+    if not _SESSION_THREAD:
+        _SESSION_THREAD.append(ThreadPoolExecutor(1, thread_name_prefix="gaitlake-process"))
+    return _SESSION_THREAD[0]
 
 
 def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any) -> dict[str, Any]:
@@ -452,12 +485,13 @@ def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             result["error"] = exc
 
-    start_compute(settings)
-    thread = threading.Thread(target=work, name="gaitlake-process", daemon=True)
-    thread.start()
+    future = _session_thread().submit(work)
     try:
-        while thread.is_alive():
-            thread.join(0.2)
+        while not future.done():
+            try:
+                future.result(timeout=0.2)
+            except TimeoutError:
+                pass
             handlers.reassert()
     finally:
         handlers.restore()  # library callers (tests) get their own handlers back

@@ -130,8 +130,20 @@ def server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-    time.sleep(1.0)
-    left = [p for p in descendants if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    def running():
+        alive = []
+        for p in descendants:
+            try:
+                if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.Error:
+                pass
+        return alive
+
+    deadline = time.monotonic() + 30  # the worker's reaper stops Prefect and Ray right after it exits
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.25)
+    left = running()
     for p in left:
         p.kill()
     assert not left, f"gaitlake serve left processes running: {[p.pid for p in left]}"
