@@ -17,6 +17,8 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from configs import get_settings
@@ -107,6 +109,25 @@ def close_pose_pool() -> None:
         pool.close()
 
 
+_WARM = {"keep": False}
+
+
+def keep_pose_pool_warm(keep: bool = True) -> None:
+    """Keep the pose pool between sessions (the queue worker); otherwise it is closed after each
+    session, so a library caller or a test does not leave actors holding the CPUs Ray has."""
+    _WARM["keep"] = keep
+
+
+@contextmanager
+def session_pose_pool(settings) -> Iterator[PosePool]:
+    pool = pose_pool(settings)
+    try:
+        yield pool
+    finally:
+        if not _WARM["keep"]:
+            close_pose_pool()
+
+
 def probe_key(session_id: str) -> str:
     return f"work/{session_id}/probe.json"
 
@@ -136,13 +157,12 @@ def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = 
     row = catalog.get_session(session_id)
     if settings.pose.backend == "replay":  # stored detections, replayed through the actor pool
         stored = load_detections(store, detections_key(session_id))
-        pool = pose_pool(settings)
-        batches = replay_batches(session_id, stored.n_frames, pool.batch_size)
-        detections = Detections.from_frames([d for batch in pool.map(batches) for d in batch])
+        with session_pose_pool(settings) as pool:
+            batches = replay_batches(session_id, stored.n_frames, pool.batch_size)
+            detections = Detections.from_frames([d for batch in pool.map(batches) for d in batch])
         return save_detections(store, session_id, detections)
     expected = expected_frames(info, max_frames)
-    pool = pose_pool(settings)
-    with store.local_copy(row.video_key) as path, tqdm(
+    with session_pose_pool(settings) as pool, store.local_copy(row.video_key) as path, tqdm(
         total=expected, unit="frame", desc="pose", file=sys.stderr, dynamic_ncols=True
     ) as bar:
         detections = detect_video(pool, str(path), decode_chunk_frames(settings, info), max_frames, bar.update)

@@ -248,6 +248,9 @@ class QueueWorker:
         self.stopping = threading.Event()
         self.running: dict[str, Future] = {}
         self.executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="gaitlake-session")
+        from flows.process import keep_pose_pool_warm
+
+        keep_pose_pool_warm(True)  # the point of a long-lived worker: the model stays loaded
         self.log_stream = log_stream or sys.stderr
 
     def _process(self, session_id: str, claimed_at: float) -> None:
