@@ -54,8 +54,10 @@ def test_a_decode_bomb_decodes_in_bounded_memory(tmp_path):
     assert done.returncode == 0, done.stderr
     n, peak_mb = map(int, done.stdout.split())
     assert n == 70
-    # interpreter + OpenCV/torch imports + the decoder's own reference frames (~25 MB each)
-    assert peak_mb < 1500, f"peak RSS {peak_mb} MB while decoding"
+    # Full-resolution chunks (the old path) would hold chunk x (prefetch + 1) frames of 48 MB:
+    # 64 x 3 x 48 MB = 9 GB. Downscaled as they decode, the peak is the decoder's own frames:
+    # ~0.4 GB measured alone, up to 2.2 GB seen inside the full suite on a loaded machine.
+    assert peak_mb < 3000, f"peak RSS {peak_mb} MB while decoding"
 
 
 def test_roi_chunks_shrink_to_the_decode_budget():
