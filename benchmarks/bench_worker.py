@@ -20,24 +20,9 @@ import time
 from pathlib import Path
 
 from benchmarks.common import REPO, emit, machine, video_path
+from tasks.video import remux_first_seconds
 
 WORK_STAGES = ("detect_s", "analyse_s", "render_s")
-
-
-def _clip(src: str, dst: Path, seconds: float = 3.0) -> Path:
-    import av
-
-    with av.open(src) as inp, av.open(str(dst), "w", format="mp4") as out:
-        vin = inp.streams.video[0]
-        vout = out.add_stream_from_template(vin)
-        for packet in inp.demux(vin):
-            if packet.dts is None:
-                continue
-            if float(packet.dts * vin.time_base) >= seconds:
-                break
-            packet.stream = vout
-            out.mux(packet)
-    return dst
 
 
 def _events(data_dir: Path) -> list[dict]:
@@ -51,7 +36,7 @@ def _fixed(wall_s: float, timings: dict) -> float:
 
 def run(args) -> dict:
     root = Path(tempfile.mkdtemp(prefix="gaitlake-bench-worker-"))
-    clip = _clip(video_path(args.video), root / "clip.mp4")
+    clip = remux_first_seconds(video_path(args.video), root / "clip.mp4", 3.0)
     env = dict(os.environ, RAY_AUTH_MODE=os.environ.get("RAY_AUTH_MODE", "disabled"))
     n_warm = max(2, args.sessions or 4)
 

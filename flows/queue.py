@@ -32,7 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
 from typing import Any
 
 from configs import Settings
-from storage.catalog import Catalog, SessionStatus
+from storage.catalog import Catalog, SessionStatus, lease_lapsed, utcnow
 
 log = logging.getLogger("gaitlake.queue")
 
@@ -143,15 +143,9 @@ def recover(settings: Settings, catalog: Catalog | None = None) -> dict[str, str
     catalog = catalog or Catalog.from_settings(settings)
     lake = Lake(ObjectStore.from_settings(settings))
     outcome: dict[str, str] = {}
-    now = time.time()
+    now = utcnow()
     for row in catalog.processing_sessions():
-        expires = row.lease_expires_at.timestamp() if row.lease_expires_at else None
-        if expires is not None and row.lease_expires_at.tzinfo is None:
-            from datetime import timezone
-
-            expires = row.lease_expires_at.replace(tzinfo=timezone.utc).timestamp()
-        lapsed = expires is None or expires < now or (row.lease_owner is not None and owner_is_dead(row.lease_owner))
-        if lapsed and lake.served_version(row.id) == settings.pipeline_version:
+        if lease_lapsed(row, now, owner_is_dead) and lake.served_version(row.id) == settings.pipeline_version:
             if catalog.finish(row.id, row.lease_owner, status=SessionStatus.DONE,
                               pipeline_version=settings.pipeline_version):
                 outcome[row.id] = str(SessionStatus.DONE)

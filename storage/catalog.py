@@ -380,13 +380,7 @@ class Catalog:
         now = utcnow()
         outcome: dict[str, str] = {}
         for row in self.processing_sessions():
-            expires = row.lease_expires_at
-            if expires is not None and expires.tzinfo is None:
-                expires = expires.replace(tzinfo=timezone.utc)
-            lapsed = expires is None or expires < now
-            if not lapsed and owner_is_dead is not None and row.lease_owner and owner_is_dead(row.lease_owner):
-                lapsed = True
-            if not lapsed:
+            if not lease_lapsed(row, now, owner_is_dead):
                 continue
             why = (f"the processor ({row.lease_owner or 'unknown'}) stopped before finishing"
                    if row.lease_owner else "processing had no owner")
@@ -408,6 +402,17 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _MIGRATED: set[tuple[str, str]] = set()
 _MIGRATED_LOCK = threading.RLock()
 _CATALOGS: dict[str, "Catalog"] = {}
+
+
+def lease_lapsed(row: RunningSession, now: datetime, owner_is_dead=None) -> bool:
+    """Nobody holds this ``processing`` row any more: its lease expired (or never existed), or
+    ``owner_is_dead(owner)`` says its processor is gone."""
+    expires = row.lease_expires_at
+    if expires is not None and expires.tzinfo is None:  # SQLite hands back naive UTC
+        expires = expires.replace(tzinfo=timezone.utc)
+    if expires is None or expires < now:
+        return True
+    return bool(owner_is_dead is not None and row.lease_owner and owner_is_dead(row.lease_owner))
 
 
 @contextmanager

@@ -195,3 +195,20 @@ def prefetch(iterable, depth: int = 2):
             yield item
     finally:
         stop.set()
+
+
+def remux_first_seconds(src: str | Path, dst: str | Path, seconds: float) -> Path:
+    """Copy (no re-encoding) the video packets of the first ``seconds`` of ``src`` into ``dst`` (MP4)."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream_from_template(vin)
+        for packet in inp.demux(vin):
+            if packet.dts is None:
+                continue
+            if float(packet.dts * vin.time_base) >= seconds:
+                break
+            packet.stream = vout
+            out.mux(packet)
+    return Path(dst)

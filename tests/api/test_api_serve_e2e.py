@@ -23,6 +23,8 @@ import pytest
 
 from api_support import assert_matches
 
+from tasks.video import remux_first_seconds
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,23 +32,6 @@ TREADMILL = Path(os.environ.get("GAITLAKE_SHARED_DIR", REPO.parent / "shared")) 
 SECONDS = 3.0
 READY_TIMEOUT_S = 180
 SESSION_TIMEOUT_S = 1200  # eight sessions one after another on a loaded machine, cold start included
-
-
-def _first_seconds(src: Path, dst: Path, seconds: float) -> Path:
-    """Remux (no re-encoding) the packets of the first ``seconds`` into ``dst``."""
-    import av
-
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="mp4") as out:
-        vin = inp.streams.video[0]
-        vout = out.add_stream_from_template(vin)
-        for packet in inp.demux(vin):
-            if packet.dts is None:
-                continue
-            if float(packet.dts * vin.time_base) >= seconds:
-                break
-            packet.stream = vout
-            out.mux(packet)
-    return dst
 
 
 def _free_port() -> int:
@@ -119,7 +104,7 @@ def server(tmp_path_factory):
         assert time.monotonic() < deadline, "the server did not answer /healthz"
         time.sleep(0.5)
     memory = TreeMemory(proc.pid)
-    clip = _first_seconds(TREADMILL, root / "treadmill-first.mp4", SECONDS)
+    clip = remux_first_seconds(TREADMILL, root / "treadmill-first.mp4", SECONDS)
     yield {"base": base, "headers": {"Authorization": f"API-KEY {key}"}, "runner": runner, "clip": clip,
            "proc": proc, "memory": memory, "env": env, "log": log}
     memory.stop()
