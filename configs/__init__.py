@@ -22,6 +22,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+#: The pipeline_version new results are written under when `[pipeline] version` is empty (it goes
+#: into every lake row): bump it when results change for the same video and config. Settings own it
+#: and `gaitlake.PIPELINE_VERSION` re-exports it, so configs imports nothing above itself.
+PIPELINE_VERSION = "p0.1.0"
+
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "GAITLAKE_"
 # GAITLAKE_* variables that are not settings (the profile, tools and tests read them): every
@@ -228,7 +233,7 @@ class ApiSettings(_Section):
 
 
 class RenderSettings(_Section):
-    """Analysed video, snapshots and chart report (tasks/render.py)."""
+    """Analysed video, snapshots and chart report (tasks/render/)."""
 
     enabled: bool = True
     max_side: int = 1280
@@ -283,11 +288,7 @@ class Settings(_Section):
     @property
     def pipeline_version(self) -> str:
         """The pipeline_version new results are written under."""
-        if self.pipeline.version:
-            return self.pipeline.version
-        from gaitlake import PIPELINE_VERSION
-
-        return PIPELINE_VERSION
+        return self.pipeline.version or PIPELINE_VERSION
 
     def storage_options(self) -> dict[str, Any]:
         """fsspec keyword arguments for the object store (credentials come from the environment)."""

@@ -40,13 +40,13 @@ from prefect import flow, get_run_logger  # noqa: E402
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator  # noqa: E402
 
 from flows.intake import VIDEO_SUFFIXES, IntakeError, create_session_from_stream  # noqa: E402
+from flows.options import OptionError, parse_joints  # noqa: E402
 from storage.catalog import Catalog, SessionStatus, User  # noqa: E402
 from storage.objectstore import ObjectStore  # noqa: E402
 
 QUARANTINE = "_quarantine"
 PROCESSED = "_processed"
 MAX_SIDECAR_BYTES = 64 * 1024
-JOINTS = {"all", "ankle", "knee", "elbow", "hip", "shoulder"}
 
 
 class Profile(BaseModel):
@@ -60,11 +60,10 @@ class Profile(BaseModel):
     @field_validator("joints")
     @classmethod
     def _joints(cls, value: str) -> str:
-        parts = [p.strip() for p in value.split(",") if p.strip()]
-        bad = [p for p in parts if p not in JOINTS]
-        if not parts or bad:
-            raise ValueError(f"joints must be a comma-separated subset of {sorted(JOINTS)}")
-        return ",".join(parts)
+        try:
+            return parse_joints(value, label="joints")
+        except OptionError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class Sidecar(BaseModel):

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-JOINTS = ("ankle", "knee", "elbow", "hip", "shoulder")
+from analysis.vocabulary import JOINTS, UnknownJointError, joints_text
+from analysis.vocabulary import parse_joints as vocabulary_parse_joints
 
 # field -> (lowest, highest, unit): the accepted closed ranges.
 RANGES: dict[str, tuple[float, float, str]] = {
@@ -44,17 +45,15 @@ def parse_number(raw: Any, field: str, label: str | None = None) -> float | None
 
 
 def parse_joints(raw: Any, label: str = "body_joint_angles") -> str:
-    """A comma-separated subset of :data:`JOINTS` (or ``all``), normalised; blank or None = ``all``."""
+    """The stored form of a joint selection (``all`` or joints comma-separated, in
+    ``analysis.vocabulary.JOINTS`` order); blank or None = ``all``. Parsed by
+    ``analysis.vocabulary.parse_joints``, the one parser, and refused with ``label`` in the message."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return "all"
     if not isinstance(raw, str):
         raise OptionError(f"{label} must be a text field")
-    names = [part.strip().strip("'\"[]").strip().lower() for part in raw.split(",")]
-    names = [n for n in names if n]
-    if not names or "all" in names:
-        return "all"
-    unknown = [n for n in names if n not in JOINTS]
-    if unknown:
-        raise OptionError(f"unknown joint(s) in {label}: {', '.join(sorted(set(unknown)))[:200]}; "
-                          f"choose from {', '.join(JOINTS)} or all")
-    return ",".join(dict.fromkeys(names))
+    try:
+        return joints_text(vocabulary_parse_joints(raw))
+    except UnknownJointError as exc:
+        raise OptionError(f"unknown joint(s) in {label}: {', '.join(exc.unknown)[:200]}; "
+                          f"choose from {', '.join(JOINTS)} or all") from None

@@ -308,13 +308,12 @@ def render_task(session_id: str, pipeline_version: str) -> dict[str, Any] | None
     settings, store, catalog, lake = _resources()
     if not settings.render.enabled:
         return None
-    from tasks.render import render_lake_run, render_options
+    from tasks.render import panel_joints, render_lake_run, render_options
 
     row = catalog.get_session(session_id)
-    joints = [j.strip() for j in (row.joints or "all").split(",") if j.strip() and j.strip() != "all"]
     try:
         return render_lake_run(store, lake, session_id, pipeline_version, row.video_key,
-                               joints=joints or ("knee", "hip", "ankle"), **render_options(settings))
+                               joints=panel_joints(row.joints), **render_options(settings))
     except Exception as exc:  # noqa: BLE001 - artifacts are optional; the numbers are not
         _logger().warning("session %s: artifacts not rendered: %s: %s", session_id,
                                  exc.__class__.__name__, exc)
@@ -324,10 +323,8 @@ def render_task(session_id: str, pipeline_version: str) -> dict[str, Any] | None
 @task(name="publish")
 def publish_task(session_id: str, pipeline_version: str, images: dict[str, Any] | None) -> None:
     """Serve the run, with the artifact keys in its sessions row (the lake's last write)."""
-    from tasks.render import publish_with_artifacts
-
     _, _, _, lake = _resources()
-    publish_with_artifacts(lake, session_id, pipeline_version, images)
+    lake.attach_artifacts(session_id, pipeline_version, images, publish=True)
 
 
 @flow(name="process-session", log_prints=True)

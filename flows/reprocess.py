@@ -164,14 +164,11 @@ def attach_artifacts(lake: Lake, session_id: str, version: str) -> bool:
     artifacts were attached (rendering off or failed: False, the numbers stay).
     """
     from flows.process import render_task
-    from tasks.render import with_artifacts
 
     images = render_task.fn(session_id, version)
     if not images:
         return False
-    manifest = lake.manifest(session_id, version)
-    sessions = lake.read_table(session_id, "sessions", manifest=manifest)
-    lake.replace_table(manifest, "sessions", with_artifacts(sessions, images), publish=False)
+    lake.attach_artifacts(session_id, version, images, publish=False)
     return True
 
 

@@ -51,7 +51,7 @@ EXAMPLES = {
     "stack": "gaitlake stack up",
 }
 
-# One-line help for arguments registered elsewhere without one (api/cli.py, flows/cli.py);
+# One-line help for arguments registered elsewhere without one (gaitlake/cli_api.py, cli_flows.py);
 # help written next to the argument always wins. Keyed by (command path, dest).
 FALLBACK_HELP = {
     ("users add", "email"): "the user's e-mail address (compared case-insensitively)",
@@ -262,7 +262,7 @@ def _print_artifacts(session_id: str, outcome: dict, settings) -> None:
     if "summary" not in outcome:
         return
     from storage.objectstore import ObjectStore
-    from tasks.report_cli import artifact_lines
+    from gaitlake.cli_report import artifact_lines
 
     images = outcome.get("artifacts")
     if not images:
@@ -390,12 +390,12 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=f"example:\n  {EXAMPLES['config']}")
     c.set_defaults(func=cmd_config)
 
-    from api.cli import register_cli as register_api_cli
+    from gaitlake import cli_api, cli_flows, cli_report, stack
 
-    register_api_cli(sub)
-    __import__("flows.cli", fromlist=["register_cli"]).register_cli(sub)  # worker, reprocess, compact, ingest
-    __import__("tasks.report_cli", fromlist=["register_cli"]).register_cli(sub)  # report
-    __import__("gaitlake.stack", fromlist=["register_cli"]).register_cli(sub)  # stack up/down/env/status
+    cli_api.register_cli(sub)  # users, keys, lake check, serve
+    cli_flows.register_cli(sub)  # worker, sessions, reprocess, compact, ingest
+    cli_report.register_cli(sub)  # report
+    stack.register_cli(sub)  # stack up/down/env/status
     _finish(parser)
     parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples(parser).values())
     return parser

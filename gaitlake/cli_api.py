@@ -1,7 +1,7 @@
 """Admin CLI: ``gaitlake users add|list|show``, ``gaitlake keys create|list|revoke``, ``gaitlake lake check``,
 ``gaitlake serve``. E-mail addresses are stored lowercase and compared case-insensitively.
 
-``register_cli(subparsers)`` adds the subcommands to gaitlake's argparse CLI;
+``register_cli(subparsers)`` adds the subcommands to gaitlake's argparse CLI (gaitlake/cli.py);
 each sets ``func(args) -> exit code``.
 """
 from __future__ import annotations
@@ -325,15 +325,3 @@ def register_cli(subparsers) -> None:
     srv.add_argument("--no-worker", action="store_true",
                      help="do not start the embedded queue worker (run `gaitlake worker` yourself)")
     srv.set_defaults(func=serve)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (``python -m api.cli``) until gaitlake/cli.py calls register_cli."""
-    parser = argparse.ArgumentParser(prog="gaitlake")
-    register_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

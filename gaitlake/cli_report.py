@@ -23,7 +23,7 @@ def _fail(message: str, code: int = 1) -> int:
 
 
 def artifact_lines(store, images: dict[str, Any]) -> list[tuple[str, str]]:
-    """``(label, where)`` for a session's stored artifacts (an images document, see tasks/render.py).
+    """``(label, where)`` for a session's stored artifacts (an images document, see tasks.render.session).
 
     ``where`` is a local path for the file store, else the object's URL (``s3://...``).
     """
@@ -123,14 +123,3 @@ def register_cli(subparsers) -> None:
     p.add_argument("--comments", action="store_true", help="also print the rule-based coaching for every block")
     p.add_argument("--units", choices=("metric", "imperial"), default="metric", help="units of --comments")
     p.set_defaults(func=cmd_report)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gaitlake-report", description=__doc__)
-    register_cli(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["report", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -121,15 +121,28 @@ class Manifest:
         return self.compacted.get(table) or self.files.get(table)
 
 
-def _with_lineage(table: pa.Table, session_id: str, pipeline_version: str, config_hash: str) -> pa.Table:
-    n = table.num_rows
-    for name, value in (("session_id", session_id), ("pipeline_version", pipeline_version), ("config_hash", config_hash)):
-        column = pa.array([value] * n, pa.string())
+def _with_constants(table: pa.Table, values: dict[str, str | None]) -> pa.Table:
+    """``table`` with one string column per name holding the same value in every row (replaced
+    where the column exists, appended where not)."""
+    for name, value in values.items():
+        column = pa.array([value] * table.num_rows, pa.string())
         if name in table.column_names:
             table = table.set_column(table.column_names.index(name), name, column)
         else:
             table = table.append_column(name, column)
     return table
+
+
+def _with_lineage(table: pa.Table, session_id: str, pipeline_version: str, config_hash: str) -> pa.Table:
+    return _with_constants(table, {"session_id": session_id, "pipeline_version": pipeline_version,
+                                   "config_hash": config_hash})
+
+
+def with_artifacts(sessions: pa.Table, images: dict[str, Any]) -> pa.Table:
+    """The sessions row with ``analyzed_video_key`` and ``images_doc`` (the images document as
+    JSON, ``tasks.render.render_session``'s return) set."""
+    return _with_constants(sessions, {"analyzed_video_key": images.get("video"),
+                                      "images_doc": json.dumps(images, separators=(",", ":"))})
 
 
 class Lake:
@@ -198,6 +211,21 @@ class Lake:
         if not self.store.exists(self._manifest_key(session_id, pipeline_version)):
             raise LakeError(f"no manifest for session {session_id} version {pipeline_version}")
         self.store.write_bytes(self._current_key(session_id), json.dumps({"pipeline_version": pipeline_version}).encode())
+
+    def attach_artifacts(self, session_id: str, pipeline_version: str, images: dict[str, Any] | None,
+                         publish: bool = False) -> Manifest:
+        """Name a written run's rendered artifacts in its sessions row (``images``: the images
+        document; none: the row is left as it is), then, with ``publish``, serve the run: new
+        sessions file, new manifest, the ``_current`` pointer last, so readers never see a mix."""
+        manifest = self.manifest(session_id, pipeline_version)
+        if manifest is None:
+            raise LakeError(f"session {session_id} has no lake run {pipeline_version}")
+        if images:
+            sessions = self.read_table(session_id, "sessions", manifest=manifest)
+            return self.replace_table(manifest, "sessions", with_artifacts(sessions, images), publish=publish)
+        if publish:
+            self.publish(session_id, pipeline_version)
+        return manifest
 
     def manifest(self, session_id: str, pipeline_version: str) -> Manifest | None:
         """The manifest of one run, or None when that run never completed."""

@@ -1,58 +1,21 @@
-"""Decode a video in chunks and run pose on the Ray actor pool; persist every detection.
+"""Decode a video in chunks and run pose on the Ray actor pool, keeping every detection.
 
-The detections file (``work/<session>/detections.npz`` in the object store)
-keeps every person found in every frame, so the runner selection and the
-analysis can be re-run without pose (and a replay backend can serve them).
+What the loop returns (:class:`tasks.detections.Detections`) and how it is kept in the
+object store (``work/<session>/detections.npz``) live in :mod:`tasks.detections`; the
+persistence functions are re-exported here for the flows that detect and save in one place.
 """
 from __future__ import annotations
 
-import io
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from storage.objectstore import ObjectStore
-from tasks.pose import FrameDetections, PosePool
+from tasks.detections import (Detections, FrameDetections, detections_key, load_detections,  # noqa: F401
+                              save_detections)
+from tasks.pose import PosePool
 from tasks.video import iter_frame_chunks, prefetch, resize_long_side
-
-
-@dataclass
-class Detections:
-    """All detections of a video: flattened rows with their frame index."""
-
-    n_frames: int
-    frame_index: np.ndarray  # (N,) int32
-    boxes: np.ndarray        # (N, 5)
-    keypoints: np.ndarray    # (N, 17, 3)
-
-    @classmethod
-    def from_frames(cls, per_frame: list[FrameDetections]) -> "Detections":
-        counts = [len(d) for d in per_frame]
-        frame_index = np.repeat(np.arange(len(per_frame), dtype=np.int32), counts)
-        boxes = np.concatenate([d.boxes for d in per_frame]) if per_frame else np.zeros((0, 5), np.float32)
-        keypoints = (np.concatenate([d.keypoints for d in per_frame]) if per_frame
-                     else np.zeros((0, 17, 3), np.float32))
-        return cls(len(per_frame), frame_index, boxes, keypoints)
-
-    def per_frame(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Boxes and keypoints split back into one array per frame."""
-        bounds = np.searchsorted(self.frame_index, np.arange(self.n_frames + 1))
-        boxes = [self.boxes[bounds[i]:bounds[i + 1]] for i in range(self.n_frames)]
-        keypoints = [self.keypoints[bounds[i]:bounds[i + 1]] for i in range(self.n_frames)]
-        return boxes, keypoints
-
-    def to_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, n_frames=self.n_frames, frame_index=self.frame_index,
-                            boxes=self.boxes, keypoints=self.keypoints)
-        return buffer.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> "Detections":
-        with np.load(io.BytesIO(data)) as npz:
-            return cls(int(npz["n_frames"]), npz["frame_index"], npz["boxes"], npz["keypoints"])
 
 
 def frame_batches(video_path: str, chunk_frames: int, batch_size: int, imgsz: int,
@@ -240,20 +203,6 @@ def detect_video(pool: PosePool, video_path: str, chunk_frames: int, max_frames:
         if on_progress:
             on_progress(len(result))
     return Detections.from_frames(per_frame)
-
-
-def detections_key(session_id: str) -> str:
-    return f"work/{session_id}/detections.npz"
-
-
-def save_detections(store: ObjectStore, session_id: str, detections: Detections) -> str:
-    key = detections_key(session_id)
-    store.write_bytes(key, detections.to_bytes())
-    return key
-
-
-def load_detections(store: ObjectStore, key: str) -> Detections:
-    return Detections.from_bytes(store.read_bytes(key))
 
 
 def decode_frames_sample(video_path: str, imgsz: int, max_frames: int = 256) -> list[np.ndarray]:

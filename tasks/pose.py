@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from analysis.keypoints import N_KEYPOINTS
+from tasks.detections import FrameDetections, detections_key, load_detections, to_source_pixels
 
 if TYPE_CHECKING:  # torch is imported lazily: only actors need it
     import torch
@@ -31,48 +32,6 @@ log = logging.getLogger(__name__)
 
 class PoseError(RuntimeError):
     pass
-
-
-@dataclass
-class FrameDetections:
-    """Every person found in one frame, in source-image pixels.
-
-    boxes: ``(n, 5)`` x1, y1, x2, y2, confidence. keypoints: ``(n, 17, 3)`` x, y, confidence.
-    """
-
-    boxes: np.ndarray
-    keypoints: np.ndarray
-
-    @classmethod
-    def empty(cls) -> "FrameDetections":
-        return cls(np.zeros((0, 5), np.float32), np.zeros((0, N_KEYPOINTS, 3), np.float32))
-
-    def __len__(self) -> int:
-        return len(self.boxes)
-
-
-def to_source_pixels(raw: list[tuple], n: int, scale=1.0, offsets: np.ndarray | None = None) -> list[FrameDetections]:
-    """Per-frame ``(boxes, keypoints)`` in model-input pixels (``(None, None)`` = nobody) -> source pixels.
-
-    Coordinates are divided by ``scale`` (a number or one per frame), then
-    ``offsets`` (``(n, 2)`` source px: the top-left corners of ROI crops) are added.
-    """
-    scales = np.broadcast_to(np.asarray(scale, dtype=np.float64), (n,))
-    out = []
-    for i, (boxes, keypoints) in enumerate(raw):
-        if boxes is None:
-            out.append(FrameDetections.empty())
-            continue
-        boxes[:, :4] /= scales[i]
-        keypoints[..., :2] /= scales[i]
-        if offsets is not None:
-            dx, dy = float(offsets[i][0]), float(offsets[i][1])
-            boxes[:, [0, 2]] += dx
-            boxes[:, [1, 3]] += dy
-            keypoints[..., 0] += dx
-            keypoints[..., 1] += dy
-        out.append(FrameDetections(boxes.astype(np.float32), keypoints.astype(np.float32)))
-    return out
 
 
 def resolve_weights(explicit: str, model_name: str) -> str:
@@ -326,8 +285,6 @@ class ReplayPose:
 
     def _session(self, session_id: str):
         if session_id not in self._cache:
-            from tasks.detect import detections_key, load_detections
-
             try:
                 detections = load_detections(self.store, detections_key(session_id))
             except FileNotFoundError as exc:

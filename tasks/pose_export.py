@@ -278,7 +278,7 @@ class ExportedPose:
 
     def infer(self, frames: list[np.ndarray], scale=1.0, offsets: np.ndarray | None = None):
         """Detections in source pixels, as :meth:`tasks.pose.UltralyticsPose.infer`."""
-        from tasks.pose import to_source_pixels
+        from tasks.detections import to_source_pixels
 
         if not frames:
             return []

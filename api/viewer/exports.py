@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from analysis.keypoints import KEYPOINT_NAMES
+from analysis.vocabulary import POSTURE_KEY, SIDES, angle_key
 
 __all__ = [
     "TRC_MARKERS", "table_csv", "table_parquet", "trc_text", "parse_trc", "mot_text", "parse_mot",
@@ -180,9 +181,10 @@ def parse_mot(text: str) -> dict[str, Any]:
 
 # -- the one-file PDF report ------------------------------------------------------
 #: Subplots of the curves page: title, (left key, right key) of the gait document's curves.
-CURVE_JOINTS = (("Trunk lean", ("posture_angle",)), ("Hip", ("lhip_angle", "rhip_angle")), ("Knee", ("lkne_angle", "rkne_angle")),
-                ("Ankle (shank)", ("lank_angle", "rank_angle")), ("Shoulder", ("lsho_angle", "rsho_angle")),
-                ("Elbow", ("lelb_angle", "relb_angle")))
+CURVE_JOINTS = (("Trunk lean", (POSTURE_KEY,)),) + tuple(
+    (title, tuple(angle_key(side, joint) for side in SIDES))
+    for title, joint in (("Hip", "hip"), ("Knee", "knee"), ("Ankle (shank)", "ankle"), ("Shoulder", "shoulder"),
+                         ("Elbow", "elbow")))
 
 
 def _page(pdf, draw) -> None:
@@ -235,7 +237,7 @@ def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], no
         if curves:
             def phases(fig):
                 joints = [(name, keys) for name, keys in CURVE_JOINTS
-                          if any(k in (curves.get(side) or {}) for side in ("left", "right") for k in keys)]
+                          if any(k in (curves.get(side) or {}) for side in SIDES for k in keys)]
                 for i, (name, keys) in enumerate(joints[:6]):
                     ax = fig.add_subplot(3, 2, i + 1)
                     for side, color, key in (("left", "#2a6fdb", keys[0]), ("right", "#e8590c", keys[-1])):

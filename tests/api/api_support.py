@@ -23,10 +23,10 @@ MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\
 
 
 def run_cli(*argv: str) -> int:
-    """``gaitlake <argv>`` for the commands api/cli.py registers, in this process; the exit code."""
+    """``gaitlake <argv>`` for the commands gaitlake/cli_api.py registers, in this process; the exit code."""
     import argparse
 
-    from api import cli
+    from gaitlake import cli_api as cli
 
     parser = argparse.ArgumentParser(prog="gaitlake")
     cli.register_cli(parser.add_subparsers(dest="command", required=True))

@@ -10,11 +10,11 @@ import pytest
 from api_support import run_cli
 from fastapi.testclient import TestClient
 
-from api import cli
 from api.app import create_app
 from api.openapi import CORRECTIONS, SPEC_PATH, app_openapi, shared_spec
 from api.settings import ApiSettings, load_api_settings
 from configs import get_settings
+from gaitlake import cli_api as cli
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_SPEC = REPO.parent / "shared" / "spec" / "running-openapi.json"

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from analysis.keypoints import KP
-from tasks.render import (COLOR, FORM_IMAGES, GAIT_PHASES, RenderData, publish_with_artifacts,
-                          render_lake_run, render_report_png)
+from tasks.render import COLOR, FORM_IMAGES, GAIT_PHASES, RenderData, render_lake_run, render_report_png
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +93,7 @@ def test_contact_foot_is_highlighted(rendered):
 
 def test_publish_puts_artifact_keys_in_the_served_row(synthetic_lake_session, rendered):
     s, images = rendered
-    publish_with_artifacts(s.lake, s.session_id, s.version, images)
+    s.lake.attach_artifacts(s.session_id, s.version, images, publish=True)
     row = s.lake.read_table(s.session_id, "sessions").to_pylist()[0]
     assert row["analyzed_video_key"] == images["video"]
     doc = json.loads(row["images_doc"])
@@ -105,7 +104,7 @@ def test_publish_puts_artifact_keys_in_the_served_row(synthetic_lake_session, re
 
 def test_report_png_and_cli(rendered, monkeypatch, tmp_path, capsys):
     s, _ = rendered
-    publish_with_artifacts(s.lake, s.session_id, s.version, None)
+    s.lake.attach_artifacts(s.session_id, s.version, None, publish=True)
     from configs import get_settings
     from gaitlake.cli import main
 

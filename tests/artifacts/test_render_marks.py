@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from analysis.keypoints import KP
-from tasks.render import (COLOR, RenderData, _fmt, _text, draw_skeleton, form_side_and_reason,
-                          low_confidence_mask, publish_with_artifacts, render_lake_run)
+from tasks.render import (COLOR, RenderData, draw_skeleton, form_side_and_reason, low_confidence_mask,
+                          render_lake_run)
+from tasks.render.draw import fmt_value, put_text
 
 
 @pytest.mark.parametrize("value, fmt, unit, expected", [
@@ -20,7 +21,7 @@ from tasks.render import (COLOR, RenderData, _fmt, _text, draw_skeleton, form_si
     (-1.6, "{:+.0f}", "", "-2"), (3.0, "{:+.0f}", "", "+3"), (None, "{:.0f}", "", "--"),
 ])
 def test_numbers_that_round_to_zero_have_no_sign(value, fmt, unit, expected):
-    assert _fmt(value, fmt, unit) == expected
+    assert fmt_value(value, fmt, unit) == expected
 
 
 @pytest.mark.parametrize("size, thickness", [(0.75, 1), (1.0, 2), (1.6, 2)])
@@ -29,7 +30,7 @@ def test_the_text_outline_hugs_the_glyphs(size, thickness):
     the old shadow (drawn thicker) drifted right letter by letter."""
     img = np.full((120, 900, 3), 128, np.uint8)
     label = "knee flexion 17 deg  shank vs vertical +16 deg"
-    _text(img, label, (10, 70), size, (255, 255, 255), thickness)
+    put_text(img, label, (10, 70), size, (255, 255, 255), thickness)
     colour = np.argwhere((img == 255).all(axis=2))
     dark = np.argwhere(img.max(axis=2) < 40)
     step = max(1, int(round(size)))
@@ -102,7 +103,7 @@ def published(tmp_path):
 
     s = build_session(tmp_path / "data")
     images = render_lake_run(s.store, s.lake, s.session_id, s.version, crf=30)
-    publish_with_artifacts(s.lake, s.session_id, s.version, images)
+    s.lake.attach_artifacts(s.session_id, s.version, images, publish=True)
     return s, images
 
 
@@ -127,7 +128,7 @@ def test_report_finds_the_stored_artifacts_by_session_id(published, tmp_path, mo
 
 
 def test_the_video_panel_marks_angles_from_doubtful_legs(monkeypatch):
-    import tasks.render as render
+    import tasks.render.video as video
 
     T = 10
     xy = _standing(T)
@@ -136,11 +137,11 @@ def test_the_video_panel_marks_angles_from_doubtful_legs(monkeypatch):
     data = RenderData(xy=xy, contact={"left": np.zeros(T, bool), "right": np.zeros(T, bool)},
                       angles={"lkne_angle": np.full(T, 20.0), "rkne_angle": np.full(T, 30.0)}, series={},
                       time_s=np.arange(T) / 30, events=[], gait_doc={})
-    overlay = render._Overlay(data, (600, 900), 1.0, 30.0)
+    overlay = video.Overlay(data, (600, 900), 1.0, 30.0)
 
     def panel(frame: int) -> list[str]:
         drawn: list[str] = []
-        monkeypatch.setattr(render, "_text", lambda img, text, *a, **k: drawn.append(text))
+        monkeypatch.setattr(video, "put_text", lambda img, text, *a, **k: drawn.append(text))
         overlay.draw(np.zeros((900, 600, 3), np.uint8), frame)
         return drawn
 

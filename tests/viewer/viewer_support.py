@@ -22,7 +22,7 @@ from api.keys import create_key
 from storage.catalog import Catalog, SessionStatus, User
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
-from tasks.render import publish_with_artifacts, render_lake_run
+from tasks.render import render_lake_run
 from tasks.results import frames_table, sessions_table, strides_table
 
 FPS = Fraction(30)
@@ -109,7 +109,7 @@ class ViewerWorld:
                   "strides": strides_table(result.strides)}
         self.lake.write_session(sid, VERSION, "cfg", tables, date=created.strftime("%Y-%m-%d"), publish=False)
         images = render_lake_run(self.store, self.lake, sid, VERSION, video_key, preset="ultrafast") if render else None
-        publish_with_artifacts(self.lake, sid, VERSION, images)
+        self.lake.attach_artifacts(sid, VERSION, images, publish=True)
         self.catalog.update_session(sid, video_key=video_key, pipeline_version=VERSION, finished_at=created + timedelta(minutes=2))
         return sid
 

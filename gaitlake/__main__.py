@@ -1,0 +1,4 @@
+"""``python -m gaitlake``: the same command line as the ``gaitlake`` console script."""
+from gaitlake.cli import main
+
+raise SystemExit(main())
