@@ -26,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from analysis.engine import STRIDE_METRICS, json_safe, metric_stats
 from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_THREAD_BLOCKS, THREAD_BLOCKS,
                                  angle_key)
 
@@ -233,52 +234,32 @@ class SessionFacts:
     quality: dict = field(default_factory=dict)
     profile: dict = field(default_factory=dict)   # height_cm, weight_kg when known
 
-    SUMMARY_MAP = {
-        ("performance_metrics", "speed"): "speed_mps", ("performance_metrics", "pace"): "pace_min_per_km",
-        ("performance_metrics", "cadence"): "cadence_spm", ("performance_metrics", "power"): "power_w",
-        ("performance_metrics", "normalized_power"): "normalized_power_w_per_kg",
-        ("running_mechanics", "contact_time"): "contact_time_s",
-        ("running_mechanics", "flight_time"): "flight_time_s",
-        ("running_mechanics", "stride_time"): "stride_time_s",
-        ("running_mechanics", "stride_length"): "stride_length_m",
-        ("balance_and_posture", "balance"): "balance_pct",
-        ("balance_and_posture", "contact_angle"): "contact_angle_deg",
-    }
-    FORM_MAP = {"knee_flexion": "knee_flexion_deg", "posture_angle": "posture_angle_deg",
-                "ankle_angle": "ankle_angle_deg", "com_oscillation": "com_oscillation_m",
-                "stride_angle": "stride_angle_deg", "mean_h": "mean_h_m", "speed": "speed_mps",
-                "balance": "balance_pct", "cadence": "cadence_spm", "contact_angle": "contact_angle_deg"}
+    #: Session values commentary reads (null ones are kept as None; other keys of the summary
+    #: only when they have a value).
+    KEYS = STRIDE_METRICS + ("total_distance_m", "total_time_s", "knee_flexion_deg", "posture_angle_deg",
+                             "ankle_angle_deg", "com_oscillation_m", "stride_angle_deg", "mean_h_m")
 
     @classmethod
-    def from_documents(cls, summary_doc: dict | None = None, form_doc: dict | None = None,
-                       gait_doc: dict | None = None, quality: dict | None = None,
-                       scalars: dict | None = None, profile: dict | None = None) -> "SessionFacts":
-        """From the API documents (``summary_doc`` blocks with min/max/avg, ``form_doc`` metrics,
-        ``gait_doc``, ``quality_doc``); ``scalars`` (e.g. a lake sessions row) fill the gaps."""
-        metrics: dict[str, Any] = {}
-        spread: dict[str, tuple[float, float]] = {}
-        sd = summary_doc or {}
-        for (block, name), key in cls.SUMMARY_MAP.items():
-            stats = (sd.get(block) or {}).get(name)
-            if isinstance(stats, dict):
-                metrics[key] = _num(stats.get("avg"))
-                lo, hi = _num(stats.get("min")), _num(stats.get("max"))
-                if lo is not None and hi is not None:
-                    spread[key] = (lo, hi)
-        rm = sd.get("running_mechanics") or {}
-        if rm.get("footstrike") is not None:
-            metrics["footstrike"] = rm.get("footstrike")
-        dd = sd.get("distance_and_duration") or {}
-        metrics["total_distance_m"] = _num(dd.get("total_distance"))
-        metrics["total_time_s"] = _num(dd.get("total_time"))
-        for name, key in cls.FORM_MAP.items():
-            v = _num(((form_doc or {}).get("metrics") or {}).get(name))
-            if metrics.get(key) is None:
-                metrics[key] = v
-        for key, value in (scalars or {}).items():
+    def from_results(cls, summary: dict, quality: dict | None = None, phases: dict | None = None,
+                     strides: list[dict] | None = None, profile: dict | None = None) -> "SessionFacts":
+        """From the engine's typed results: ``summary`` (``SessionAnalysis.summary``, or a lake
+        sessions row, whose scalars are that summary), ``quality``, ``phases`` and the stride
+        rows (for the spread over strides, :func:`analysis.engine.metric_stats`)."""
+        quality = dict(quality or {})
+        metrics: dict[str, Any] = {key: _num(summary.get(key)) for key in cls.KEYS}
+        if summary.get("footstrike") is not None:
+            metrics["footstrike"] = summary.get("footstrike")
+        for key, value in summary.items():
+            if key.endswith("_doc"):
+                continue
             if metrics.get(key) is None and (isinstance(value, str) or _num(value) is not None):
                 metrics[key] = value if isinstance(value, str) else _num(value)
-        return cls(metrics=metrics, spread=spread, gait=dict(gait_doc or {}), quality=dict(quality or {}),
+        spread: dict[str, tuple[float, float]] = {}
+        for key in STRIDE_METRICS:
+            s = metric_stats(list(strides or []), key, summary, quality)
+            if s.min is not None and s.max is not None:
+                spread[key] = (s.min, s.max)
+        return cls(metrics=metrics, spread=spread, gait=json_safe(dict(phases or {})), quality=quality,
                    profile=dict(profile or {}))
 
     def get(self, key: str) -> float | None:

@@ -133,16 +133,12 @@ def _selected_joints(joints: tuple[str, ...]) -> tuple[str, ...]:
         raise AnalysisError(f"Unknown joint name(s) {exc.unknown}; use ankle, knee, elbow, hip, shoulder or all.") from None
 
 
-#: Blocks of the summary document: metric name -> the per-stride column and session value it shows.
-SUMMARY_DOCUMENT_METRICS: dict[str, dict[str, str]] = {
-    "performance_metrics": {"speed": "speed_mps", "pace": "pace_min_per_km", "cadence": "cadence_spm",
-                            "power": "power_w", "normalized_power": "normalized_power_w_per_kg"},
-    "running_mechanics": {"contact_time": "contact_time_s", "flight_time": "flight_time_s",
-                          "stride_time": "stride_time_s", "stride_length": "stride_length_m"},
-    "balance_and_posture": {"balance": "balance_pct", "contact_angle": "contact_angle_deg"},
-}
 #: Per-stride columns derived from the stride's speed (one belt-speed reading each, see below).
 SPEED_DERIVED = ("speed_mps", "pace_min_per_km", "power_w", "normalized_power_w_per_kg")
+#: Per-stride metrics whose session value is the mean over strides (their spread is reported too).
+STRIDE_METRICS = ("speed_mps", "pace_min_per_km", "cadence_spm", "power_w", "normalized_power_w_per_kg",
+                  "contact_time_s", "flight_time_s", "stride_time_s", "stride_length_m", "balance_pct",
+                  "contact_angle_deg")
 
 
 def _measuring_strides(rows: list[dict], key: str, mode: str | None, near: str | None) -> list[dict]:
@@ -159,8 +155,47 @@ def _measuring_strides(rows: list[dict], key: str, mode: str | None, near: str |
 
 
 @dataclass(frozen=True)
+class MetricStats:
+    """One per-stride metric over a session.
+
+    ``values``: the finite values of the strides that measure it
+    (:func:`_measuring_strides`), in stride order; ``min``/``max`` their extremes;
+    ``avg`` the session's value (``summary[key]``), so that every output shows one
+    number per quantity. All three are None when the session value is None (too
+    few strides), ``values`` are still given.
+    """
+
+    min: float | None
+    max: float | None
+    avg: float | None
+    values: tuple[float, ...]
+
+
+def metric_stats(strides: list[dict], key: str, summary: dict, quality: dict) -> MetricStats:
+    """:class:`MetricStats` of the per-stride column ``key`` (e.g. ``speed_mps``).
+
+    ``strides`` are the engine's stride rows (or the lake's ``strides`` table as
+    rows), ``summary``/``quality`` the session's (``quality`` gives ``mode`` and
+    ``near_leg``)."""
+    rows = _measuring_strides(strides, key, quality.get("mode"), quality.get("near_leg"))
+    v = np.asarray([r.get(key) for r in rows if r.get(key) is not None], dtype=float)
+    v = v[np.isfinite(v)]
+    values = tuple(float(a) for a in v)
+    avg = summary.get(key)
+    if avg is None or v.size == 0:
+        return MetricStats(None, None, None if avg is None else avg, values)
+    return MetricStats(float(v.min()), float(v.max()), avg, values)
+
+
+@dataclass(frozen=True)
 class SessionAnalysis:
-    """Everything the engine measured on one session (see module docs); frozen."""
+    """Everything the engine measured on one session (see module docs); frozen.
+
+    ``summary``: session scalars (units in the names); ``strides``: one row per
+    complete stride and side; ``quality``: flags, with reason codes in
+    ``missing``; ``phases``: gait-phase report per side (:func:`_phases`);
+    ``frame_series``: per-frame series; ``events``: the counted IC/MS/TO events.
+    The API shapes these as the spec's documents (``api/documents.py``)."""
 
     fps: float
     time_s: np.ndarray
@@ -172,84 +207,18 @@ class SessionAnalysis:
     phases: dict = field(default_factory=dict)
     joints: tuple[str, ...] = JOINTS
 
-    # --- documents -------------------------------------------------------
     def angle_keys(self) -> list[str]:
         """Angle series reported for the selected joints, plus posture."""
-        return [POSTURE_KEY] + [angle_key(side, j) for j in self.joints for side in SIDES]
+        return angle_keys(self.joints)
 
-    def _block(self, key: str) -> dict:
-        """``{min, max, avg, values}`` of one per-stride metric: ``values`` and their min/max over
-        the strides that measure it (:func:`_measuring_strides`), ``avg`` the session's value
-        (``summary[key]``), so that every output shows one number per quantity; all null when
-        the session value is null (too few strides)."""
-        rows = _measuring_strides(self.strides, key, self.quality.get("mode"), self.quality.get("near_leg"))
-        stats = _stats(r.get(key) for r in rows)
-        avg = self.summary.get(key)
-        if avg is None:
-            return {"min": None, "max": None, "avg": None, "values": stats["values"]}
-        return {**stats, "avg": avg}
+    def metric_stats(self, key: str) -> MetricStats:
+        """:func:`metric_stats` of one per-stride column of this session."""
+        return metric_stats(self.strides, key, self.summary, self.quality)
 
-    def summary_document(self) -> dict:
-        """Blocks of GET /running/sessions/{id}/summary/ (without user_information,
-        session_date and summary_text, which the API adds)."""
-        s = self.summary
-        doc: dict = {block: {name: self._block(key) for name, key in names.items()}
-                     for block, names in SUMMARY_DOCUMENT_METRICS.items()}
-        doc["running_mechanics"]["footstrike"] = s.get("footstrike")
-        doc["distance_and_duration"] = {"total_distance": s.get("total_distance_m"),
-                                        "total_time": s.get("total_time_s")}
-        return json_safe(doc)
 
-    def details_document(self) -> dict:
-        """Session details: ``metrics`` and ``angles`` (key -> per-frame array),
-        ``all_timestamps`` (s) and ``calculated_metrics`` (``<metric>_avg/_min/_max``).
-
-        A metric of the summary document gets that document's avg/min/max (the
-        session value and the stride extremes); ``posture_angle_avg`` is the
-        session's ``posture_angle_deg``; other series (joint angles, cumulative
-        distance) are summarised over their frames."""
-        metric_keys = ["speed", "pace", "cadence", "contact_time", "flight_time", "stride_time",
-                       "stride_length", "power", "normalized_power", "balance", "contact_angle",
-                       "distance"]
-        metrics = {k: self.frame_series[k] for k in metric_keys if k in self.frame_series}
-        angles = {k: self.frame_series[k] for k in self.angle_keys()}
-        per_stride = {name: key for names in SUMMARY_DOCUMENT_METRICS.values() for name, key in names.items()}
-        calc = {}
-        for k, v in {**metrics, **angles}.items():
-            if k in per_stride:
-                block = self._block(per_stride[k])
-                for stat in ("avg", "min", "max"):
-                    calc[f"{k}_{stat}"] = block[stat]
-                continue
-            f = v[np.isfinite(v)]
-            calc[f"{k}_avg"] = float(f.mean()) if f.size else None
-            calc[f"{k}_min"] = float(f.min()) if f.size else None
-            calc[f"{k}_max"] = float(f.max()) if f.size else None
-        if "posture_angle_avg" in calc:
-            calc["posture_angle_avg"] = self.summary.get("posture_angle_deg")
-        return json_safe({"metrics": metrics, "angles": angles,
-                       "all_timestamps": self.time_s, "calculated_metrics": calc})
-
-    def form_analysis_document(self) -> dict:
-        """``{"metrics": {...}}`` of POST form-analysis: stride-averaged values."""
-        s = self.summary
-        keys = {"speed": "speed_mps", "balance": "balance_pct", "cadence": "cadence_spm",
-                "contact_angle": "contact_angle_deg", "eversion_velocity": "eversion_velocity_deg_per_s",
-                "knee_flexion": "knee_flexion_deg", "posture_angle": "posture_angle_deg",
-                "ankle_angle": "ankle_angle_deg", "com_oscillation": "com_oscillation_m",
-                "stride_angle": "stride_angle_deg", "mean_h": "mean_h_m"}
-        return json_safe({"metrics": {k: s.get(v) for k, v in keys.items()}})
-
-    def gait_analysis_document(self) -> dict:
-        """``{"left": {...}, "right": {...}}`` of POST gait-analysis, without image URLs."""
-        return json_safe(self.phases)
-
-    def events_document(self) -> dict:
-        """``{"events": [{side, kind, frame, time_s}, ...]}``: the IC, MS and TO events the
-        engine counted (after its validity gate), in frame order, for the lake (``events_doc``),
-        so that an overlay labels exactly these instead of re-deriving them from contact flags."""
-        return json_safe({"events": [{"side": e.side, "kind": e.kind, "frame": e.frame, "time_s": e.time_s}
-                                     for e in self.events]})
+def angle_keys(joints: tuple[str, ...]) -> list[str]:
+    """Angle series reported for ``joints``, plus posture."""
+    return [POSTURE_KEY] + [angle_key(side, j) for j in joints for side in SIDES]
 
 
 # ---------------------------------------------------------------------------
@@ -657,9 +626,478 @@ def pelvis_reference(fwd: np.ndarray, pel_fwd: np.ndarray, fps: float) -> np.nda
     return cleaning.periodic_mean(pel_fwd, 0.5 * float(np.median(periods)))
 
 
+# ---------------------------------------------------------------------------
+# analyze() runs these stages in order; each takes the earlier stages' frozen results.
+
+@dataclass(frozen=True)
+class _Input:
+    """Stage 1 (:func:`_validated_input`): the checked keypoints.
+
+    ``xy`` (T, 17, 2) px with NaN where a keypoint is missing or below the
+    confidence threshold; ``conf`` (T, 17); ``n_present`` frames with at least
+    four of the six leg keypoints; ``mean_conf`` their mean keypoint confidence."""
+
+    kp: np.ndarray
+    eff_fps: float
+    joints: tuple[str, ...]
+    xy: np.ndarray
+    conf: np.ndarray
+    n_present: int
+    mean_conf: float
+
+
+@dataclass(frozen=True)
+class _Cleaned:
+    """Stage 2 (:func:`_clean_up`): filtered keypoints (T, 17, 2) px and what was repaired."""
+
+    xy: np.ndarray
+    n_swaps: int
+    n_outliers: int
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Stage 3 (:func:`_geometry`): direction, forward coordinates, mode, scale and angles.
+
+    ``fwd`` (T, 17) / ``pel_fwd`` (T,): forward image coordinate (px) of every
+    keypoint / the pelvis; ``u_ankle``: each ankle's forward position relative
+    to the slow pelvis (px); ``valid``: both ankles and the pelvis seen;
+    ``ppm`` body scale (px/m), ``side_ppm`` per leg, ``near`` the near leg;
+    ``angles``: every joint angle series (deg); ``reasons``: quality notes."""
+
+    facing: float
+    pelvis: np.ndarray
+    fwd: np.ndarray
+    pel_fwd: np.ndarray
+    valid: np.ndarray
+    u_ankle: dict
+    mode: str
+    ppm: float
+    default_h: bool
+    side_ppm: dict
+    near: str | None
+    side_score: float
+    side_view: bool
+    angles: dict
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Events:
+    """Stage 4 (:func:`_events`): per side IC/TO frames and sub-frame instants
+    (``side_events``), the counted events in frame order, and the contact masks."""
+
+    side_events: dict
+    events: list
+    contact: dict
+
+
+@dataclass(frozen=True)
+class _Strides:
+    """Stage 5 (:func:`_strides`): one row per complete stride and side, the floor line
+    (slope, intercept px), keypoint heights above it (T, 17) m, and each foot's
+    mean stance (belt) speed on a treadmill (m/s)."""
+
+    rows: list
+    floor: tuple
+    height_up_m: np.ndarray
+    foot_speed: dict
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Means:
+    """Stage 6 (:func:`_session_means`): strides per side, whether there are enough
+    (:data:`MIN_STRIDES` per side), step times and the session values the timing
+    judgement needs."""
+
+    n_left: int
+    n_right: int
+    enough: bool
+    n_steps: int
+    has_steps: bool
+    step_time: float | None
+    cadence: float | None
+    contact_t: float | None
+    stride_t: float | None
+    flight_t: float | None
+    duty: float | None
+    speed: float | None
+    balance: float | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Timing:
+    """Stage 7 (:func:`_timing`): gait, timing plausibility and the capture-rate estimate."""
+
+    gait: str | None
+    implausible: bool
+    low_fps: bool
+    suggested_fps: float | None
+    capture: dict
+    reasons: tuple[str, ...]
+
+
+def _validated_input(keypoints: np.ndarray, fps: float, profile: RunnerProfile, params: EngineParams) -> _Input:
+    """Stage 1: check the input and mask keypoints below ``params.min_keypoint_conf``.
+
+    Raises :class:`AnalysisError` for a bad frame rate, mode or joint name, or
+    when the runner's legs are seen in fewer than max(10, fps/2) frames."""
+    kp = validate_keypoints(keypoints)
+    if not (fps and math.isfinite(fps) and fps > 0):
+        raise AnalysisError(f"The frame rate must be a positive number, got {fps!r}.")
+    eff_fps = float(profile.capture_fps) if profile.capture_fps else float(fps)
+    if eff_fps <= 0:
+        raise AnalysisError("The capture frame rate must be positive.")
+    if profile.mode not in ("auto", "treadmill", "overground"):
+        raise AnalysisError(f"mode must be auto, treadmill or overground, got {profile.mode!r}.")
+    joints = _selected_joints(tuple(profile.joints))
+    T = kp.shape[0]
+    xy = kp[..., :2].copy()
+    conf = np.nan_to_num(kp[..., 2])
+    xy[(conf < params.min_keypoint_conf) | ~np.isfinite(xy).all(-1)] = np.nan
+    leg_pts = [KP.LEFT_HIP, KP.RIGHT_HIP, KP.LEFT_KNEE, KP.RIGHT_KNEE, KP.LEFT_ANKLE, KP.RIGHT_ANKLE]
+    present = np.isfinite(xy[:, leg_pts, 0]).sum(1) >= 4
+    n_present = int(present.sum())
+    min_frames = max(10, int(0.5 * eff_fps))
+    if T == 0 or n_present < min_frames:
+        raise AnalysisError(f"The runner's legs were found in {n_present} of {T} frames; "
+                            f"at least {min_frames} are needed.")
+    seen = conf[present]
+    mean_conf = float(seen[seen > 0].mean()) if (seen > 0).any() else 0.0
+    return _Input(kp, eff_fps, joints, xy, conf, n_present, mean_conf)
+
+
+def _clean_up(xy: np.ndarray, fps: float, params: EngineParams) -> _Cleaned:
+    """Stage 2: repair left/right swaps, reject outliers (Hampel, 3 sigma, at least 8 %
+    of the trunk), fill gaps up to ``params.max_gap_s`` and low-pass at ``params.lowpass_hz``."""
+    xy, n_swaps = cleaning.repair_swaps(xy, fps)
+    trunk_px = geo.segment_lengths_px(xy)["trunk"]
+    min_dev = 0.08 * trunk_px if math.isfinite(trunk_px) else 0.0
+    raw = xy
+    xy = cleaning.reject_outliers(xy, window=7, n_sigmas=3.0, min_dev=min_dev, motion_factor=1.0)
+    n_outliers = int((np.isnan(xy) & ~np.isnan(raw)).any(-1).sum())
+    xy = cleaning.interpolate_gaps(xy, max(2, int(round(params.max_gap_s * fps))))
+    xy = cleaning.lowpass(xy, fps, params.lowpass_hz)
+    return _Cleaned(xy, n_swaps, n_outliers)
+
+
+def _geometry(xy: np.ndarray, fps: float, profile: RunnerProfile, params: EngineParams) -> _Geometry:
+    """Stage 3: facing direction, forward coordinates, treadmill or overground, the image
+    scale (body and per leg, :mod:`analysis.geometry`), side-view check and joint angles."""
+    reasons: list[str] = []
+    facing = geo.facing_direction(xy)
+    pelvis = geo.midpoint(xy, KP.LEFT_HIP, KP.RIGHT_HIP)
+    fwd = facing * xy[..., 0]                 # forward image coordinate (px)
+    pel_fwd = facing * pelvis[:, 0]
+    # slow pelvis drift (overground travel, treadmill position changes) without
+    # the within-stride pelvis jitter, which would add noise to the foot velocity
+    pel_slow = pelvis_reference(fwd, pel_fwd, fps)
+    valid = np.isfinite(fwd[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE]]).all(1) & np.isfinite(pel_fwd)
+    v_stance, u_ankle = {}, {}
+    for side, ank in (("left", KP.LEFT_ANKLE), ("right", KP.RIGHT_ANKLE)):
+        u_ankle[side] = fwd[:, ank] - pel_slow
+        _, v_stance[side] = ev.contact_mask(u_ankle[side], fps)
+    vs = np.nanmean([v_stance["left"], v_stance["right"]]) if any(
+        np.isfinite(list(v_stance.values()))) else float("nan")
+    mode = geo.detect_mode(pel_fwd, abs(vs) * fps, fps) if profile.mode == "auto" else profile.mode
+    ppm, default_h = geo.pixels_per_metre(xy, profile.height_m, profile.leg_length_m, params.default_height_m)
+    if default_h:
+        reasons.append(f"Runner height unknown: scale assumes {params.default_height_m} m.")
+    if not (math.isfinite(ppm) and ppm > 0):
+        ppm = float("nan")
+        reasons.append("Image scale could not be estimated: metric lengths and speeds are null.")
+    # per-leg scale (perspective: the far leg looks smaller) and the near leg
+    side_ppm, near = geo.side_pixels_per_metre(xy, ppm)
+    side_score = geo.side_view_score(xy)
+    side_view = bool(math.isfinite(side_score) and side_score < 0.35)
+    if not side_view:
+        reasons.append("The camera does not look at the runner from the side: sagittal metrics are unreliable.")
+    return _Geometry(facing, pelvis, fwd, pel_fwd, valid, u_ankle, mode, ppm, default_h, side_ppm, near,
+                     side_score, side_view, ang.joint_angles(xy, facing), tuple(reasons))
+
+
+def _detect_events(method: str, xy: np.ndarray, g: _Geometry, fps: float) -> _Events:
+    """IC/TO (``method``, :func:`analysis.events.side_events`) and MS events of both feet,
+    sorted by frame (IC, MS, TO on one frame), with each foot's contact mask."""
+    side_events, events, contact = {}, [], {}
+    for side, pref in (("left", "l"), ("right", "r")):
+        ank = KP.LEFT_ANKLE if side == "left" else KP.RIGHT_ANKLE
+        # IC/TO frames and their sub-frame instants (fractional frames)
+        found = ev.side_events(method, g.u_ankle[side], -xy[:, ank, 1], g.angles[f"{pref}kne_angle"], fps, g.valid)
+        contact[side] = found["mask"]
+        ic, to, ic_f, to_f = found["IC"], found["TO"], found["IC_f"], found["TO_f"]
+        side_events[side] = {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f}
+        for f, x in zip(ic.tolist(), ic_f.tolist()):
+            events.append(GaitEvent(side, "IC", f, x / fps))
+        for f, x in zip(to.tolist(), to_f.tolist()):
+            events.append(GaitEvent(side, "TO", f, x / fps))
+        for _, f in ev.mid_stance_frames(ic, to, g.angles[f"{pref}kne_angle"]):
+            events.append(GaitEvent(side, "MS", int(f), f / fps))
+    order = {"IC": 0, "MS": 1, "TO": 2}
+    events.sort(key=lambda e: (e.frame, order[e.kind], e.side))
+    return _Events(side_events, events, contact)
+
+
+def _events(xy: np.ndarray, g: _Geometry, fps: float, params: EngineParams) -> _Events:
+    """Stage 4: gait events with ``params.event_method``; a walk is detected again with
+    ``velocity+zeni``.
+
+    Walking (the trunk highest at mid-stance, :func:`_stance_bounce_m`): the ankle
+    moves forward from heel rise on, long before toe-off, so the velocity threshold
+    ends the stance early (the walking clip: duty 0.42 and a 0.10 s "flight"). TO is
+    then the ankle's most backward position relative to the pelvis (Zeni 2008, a
+    walking method): duty 0.57, no flight."""
+    found = _detect_events(params.event_method, xy, g, fps)
+    hips, trunk = [KP.LEFT_HIP, KP.RIGHT_HIP], [KP.LEFT_HIP, KP.RIGHT_HIP, KP.LEFT_SHOULDER, KP.RIGHT_SHOULDER]
+    trunk_up_px = -np.nanmean(xy[:, trunk, 1], axis=1) if np.isfinite(xy[:, hips, 1]).any() \
+        else np.full(xy.shape[0], np.nan)
+    if params.event_method == "velocity" and _stance_bounce_m(trunk_up_px, found.side_events) > 0:
+        found = _detect_events("velocity+zeni", xy, g, fps)
+    return found
+
+
+def _strides(xy: np.ndarray, g: _Geometry, e: _Events, fps: float, profile: RunnerProfile) -> _Strides:
+    """Stage 5: the floor line, heights above it, each treadmill stance's belt speed in
+    its own leg's scale (:func:`analysis.metrics.treadmill_speed_mps`) and the
+    per-stride metrics (:func:`_stride_metrics`)."""
+    reasons: list[str] = []
+    ankles = [KP.LEFT_ANKLE, KP.RIGHT_ANKLE]
+    floor = geo.floor_line(np.concatenate([xy[:, KP.LEFT_ANKLE], xy[:, KP.RIGHT_ANKLE]]),
+                           np.concatenate([e.contact["left"], e.contact["right"]]))
+    if floor is None:
+        ymax = np.nanmax(xy[:, ankles, 1]) if np.isfinite(xy[:, ankles, 1]).any() else 0.0
+        floor = (0.0, float(ymax))
+    floor_y = floor[0] * xy[..., 0] + floor[1]
+    height_up_m = (floor_y - xy[..., 1]) / g.ppm          # (T,17) metres above floor line
+    pelvis_h = (floor[0] * g.pelvis[:, 0] + floor[1] - g.pelvis[:, 1]) / g.ppm
+    thigh = {s: ang.segment_angle(ang.to_body_frame(xy[:, KP[f"{p}_KNEE"]] - xy[:, KP[f"{p}_HIP"]], g.facing))
+             for s, p in (("left", "LEFT"), ("right", "RIGHT"))}
+    stance = {side: _stance_speeds(g.fwd[:, ank], e.side_events[side]["IC"], e.side_events[side]["TO"],
+                                   fps, g.side_ppm[side])
+              for side, ank in (("left", KP.LEFT_ANKLE), ("right", KP.RIGHT_ANKLE))
+              } if g.mode == "treadmill" else None
+    foot_speed = {side: None for side in ("left", "right")}
+    if stance is not None:
+        for side, (_, v) in stance.items():
+            v = v[np.isfinite(v)]
+            foot_speed[side] = float(v.mean()) if v.size else None
+        fl, fr = foot_speed["left"], foot_speed["right"]
+        if fl and fr and abs(fl - fr) > 0.1 * max(fl, fr):
+            src = f"the near ({g.near}) foot" if g.near else "the mean of both feet"
+            reasons.append(
+                f"The two feet read different belt speeds after per-leg scaling (left {fl:.2f}, right "
+                f"{fr:.2f} m/s): keypoints of the far foot are unreliable; speed is read from {src}.")
+    rows = _stride_metrics(e.side_events, fps, g.mode, g.fwd, g.pel_fwd, g.ppm, profile, xy, g.facing,
+                           g.angles, pelvis_h, thigh, stance, g.near)
+    return _Strides(rows, floor, height_up_m, foot_speed, tuple(reasons))
+
+
+def _session_mean(rows: list[dict], key: str, mode: str | None, near: str | None) -> float | None:
+    """Session value of a per-stride metric: the mean over the strides that measure it
+    (:func:`_measuring_strides`); None without a finite value."""
+    v = np.array([r[key] for r in _measuring_strides(rows, key, mode, near) if r.get(key) is not None],
+                 dtype=float)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else None
+
+
+def _session_means(rows: list[dict], events: list[GaitEvent], mode: str, near: str | None) -> _Means:
+    """Stage 6: strides per side and the session values of timing and speed.
+
+    Cadence needs only alternating contacts (:data:`MIN_STEPS_FOR_CADENCE` step
+    intervals, :func:`analysis.events.step_time_fit`), not complete strides per
+    side: a short clip with a few steps still has a cadence. The other values
+    need :data:`MIN_STRIDES` complete strides per side (None otherwise)."""
+    n_left = sum(r["side"] == "left" for r in rows)
+    n_right = sum(r["side"] == "right" for r in rows)
+    enough = n_left >= MIN_STRIDES and n_right >= MIN_STRIDES
+    reasons = () if enough else (f"Too few complete strides (left {n_left}, right {n_right}; "
+                                 f"{MIN_STRIDES} per side needed): stride statistics are null.",)
+
+    def mean_of(key):
+        return _session_mean(rows, key, mode, near) if enough else None
+
+    # step times from all alternating ICs
+    all_ic = sorted([(e.frame, e.time_s, e.side) for e in events if e.kind == "IC"])
+    steps = [b[1] - a[1] for a, b in zip(all_ic, all_ic[1:]) if a[2] != b[2]]
+    has_steps = len(steps) >= MIN_STEPS_FOR_CADENCE
+    step_time_mean = ev.step_time_fit(all_ic) if has_steps else None
+    cadence = m.cadence_spm(step_time_mean) if step_time_mean else None
+    gl = np.mean([r["contact_time_s"] for r in rows if r["side"] == "left"]) if n_left else None
+    gr = np.mean([r["contact_time_s"] for r in rows if r["side"] == "right"]) if n_right else None
+    return _Means(n_left, n_right, enough, len(steps), has_steps, step_time_mean, cadence,
+                  contact_t=mean_of("contact_time_s"), stride_t=mean_of("stride_time_s"),
+                  flight_t=mean_of("flight_time_s"), duty=mean_of("duty_factor"), speed=mean_of("speed_mps"),
+                  balance=m.balance_pct(gl, gr) if enough else None, reasons=reasons)
+
+
+def _timing(inp: _Input, fps: float, profile: RunnerProfile, params: EngineParams, frame_size,
+            xy: np.ndarray, g: _Geometry, e: _Events, s: _Strides, mn: _Means) -> _Timing:
+    """Stage 7: walking or running, whether the timing is humanly possible
+    (:func:`_judge_timing`), and the capture rate of slow motion (from the ballistic
+    flights, :func:`_ballistic_capture_fps`, or a re-analysis, :func:`_capture_fps_estimate`)."""
+    eff_fps, reasons = inp.eff_fps, []
+    trunk_h = _trunk_height_m(xy, s.floor, g.ppm)
+    bounce = _stance_bounce_m(trunk_h, e.side_events)
+    gait = None
+    if mn.enough and mn.duty is not None:
+        gait = "running" if mn.duty < 0.5 and mn.flight_t and mn.flight_t > 0 and not bounce > 0 else "walking"
+    timing = _judge_timing(e.events, e.contact, g.valid, eff_fps, float(fps), mn.cadence if mn.enough else None,
+                           gait, bounce)
+    gait = gait or timing["gait"]
+    implausible, suggested_fps = timing["implausible"], None
+    if timing["low_fps"]:
+        capture = {"fps": None, "fps_uncertainty": None, "flights": 0}
+    elif implausible and not profile.capture_fps:
+        capture = _capture_fps_estimate(inp.kp, fps, profile, params, frame_size, timing, eff_fps)
+    else:
+        capture = _ballistic_capture_fps(trunk_h, e.contact, g.valid, eff_fps)
+    if timing["low_fps"]:
+        reasons.append(f"Implausible timing: {timing['why']}.")
+    elif implausible:
+        target = TYPICAL_RUN_CADENCE_SPM if timing["gait"] == "running" else 110.0
+        guess = eff_fps * target / timing["cadence_spm"] if timing["cadence_spm"] else None
+        best = capture["fps"] if capture["fps"] is not None else guess
+        suggested_fps = min(SLOW_MOTION_RATES, key=lambda r: abs(math.log(r / best))) if best else None
+        est = ""
+        if capture["fps"] is not None:
+            est = (f" From the ballistic flight phase it was filmed at about {capture['fps']:.0f} "
+                   f"+/- {capture['fps_uncertainty']:.0f} fps")
+            est += (f" (a plausible cadence suggests {guess:.0f})." if guess else ".")
+        hint = f" — give its capture frame rate (about {suggested_fps:g} fps)." if suggested_fps else "."
+        reasons.append(f"Implausible timing: {timing['why']}; the video is probably slow motion{hint}{est}")
+    return _Timing(gait, implausible, timing["low_fps"], suggested_fps, capture, tuple(reasons))
+
+
+def _summary(rows: list[dict], mn: _Means, g: _Geometry, valid: np.ndarray, fps: float,
+             profile: RunnerProfile) -> dict:
+    """Stage 8: the session's scalar metrics (``SessionAnalysis.summary``): per-stride
+    metrics averaged over the strides that measure them, cadence from the step fit,
+    the most frequent footstrike, duration and distance (speed x duration)."""
+    def mean_of(key):
+        return _session_mean(rows, key, g.mode, g.near) if mn.enough else None
+
+    footstrikes = [r["footstrike"] for r in rows if r.get("footstrike")]
+    footstrike = max(set(footstrikes), key=footstrikes.count) if (footstrikes and mn.enough) else None
+    valid_idx = np.flatnonzero(valid)
+    first = int(valid_idx[0]) if valid_idx.size else 0
+    last = int(valid_idx[-1]) if valid_idx.size else 0
+    total_time = (last - first) / fps if mn.enough else None
+    speed = mn.speed
+    distance = (speed * total_time) if (speed is not None and total_time is not None) else None
+    return {
+        "cadence_spm": mn.cadence, "step_time_s": mn.step_time, "contact_time_s": mn.contact_t,
+        "flight_time_s": mn.flight_t, "stride_time_s": mn.stride_t,
+        "stride_length_m": mean_of("stride_length_m"), "speed_mps": speed,
+        "pace_min_per_km": m.pace_min_per_km(speed) if speed else None,
+        "power_w": mean_of("power_w"), "normalized_power_w_per_kg": mean_of("normalized_power_w_per_kg"),
+        "balance_pct": mn.balance, "contact_angle_deg": mean_of("contact_angle_deg"),
+        "footstrike": footstrike, "total_distance_m": distance, "total_time_s": total_time,
+        "incline_deg": float(profile.incline_deg), "duty_factor": mn.duty,
+        "knee_flexion_deg": mean_of("knee_flexion_deg"), "ankle_angle_deg": mean_of("ankle_angle_deg"),
+        "posture_angle_deg": mean_of("posture_angle_deg"), "com_oscillation_m": mean_of("com_oscillation_m"),
+        "stride_angle_deg": mean_of("stride_angle_deg"), "mean_h_m": mean_of("mean_h_m"),
+        "eversion_velocity_deg_per_s": None,
+        "px_per_m": g.ppm, "facing": "+x" if g.facing > 0 else "-x", "mode": g.mode,
+    }
+
+
+def _quality(summary: dict, inp: _Input, cl: _Cleaned, g: _Geometry, e: _Events, s: _Strides, mn: _Means,
+             tm: _Timing, profile: RunnerProfile, frame_size) -> dict:
+    """Stage 9: the quality flags (``SessionAnalysis.quality``): runner share, confidence,
+    repairs, strides, view, gait, timing and capture rate, per-leg scale, which summary
+    metrics are null and why (:func:`missing_metrics`), and the notes in ``reasons``."""
+    reasons = [*g.reasons, *s.reasons, *mn.reasons, *tm.reasons]
+    if profile.weight_kg is None:
+        reasons.append("Runner weight unknown: power_w is null (normalized power is still given).")
+    reasons.append("eversion_velocity needs a frontal/rear view of the foot: null in a side view.")
+    reasons.append("footstrike and ankle_angle are proxies from the shank angle (COCO-17 has no heel/toe).")
+    missing = missing_metrics(summary, enough=mn.enough, has_steps=mn.has_steps, low_fps=tm.low_fps,
+                              scale_ok=bool(math.isfinite(g.ppm) and g.ppm > 0),
+                              weight_known=profile.weight_kg is not None, side_view=g.side_view)
+    if not mn.enough:
+        reasons.append(f"Short clip: the runner is seen for {inp.n_present / inp.eff_fps:.1f} s with "
+                       f"{mn.n_steps} steps; stride statistics need {MIN_STRIDES} complete strides per side.")
+    flight_frames = g.valid & ~(e.contact["left"] | e.contact["right"])
+    cap = tm.capture
+    return {
+        "missing": missing, "short_clip": not mn.enough,
+        "runner_share": inp.n_present / inp.xy.shape[0], "mean_confidence": inp.mean_conf,
+        "swaps_repaired": cl.n_swaps, "outliers_rejected": cl.n_outliers,
+        "strides_used": len(s.rows) if mn.enough else 0,
+        "strides_left": mn.n_left, "strides_right": mn.n_right, "side_view": g.side_view,
+        "side_view_score": g.side_score, "gait": tm.gait, "implausible_timing": tm.implausible,
+        "suggested_capture_fps": tm.suggested_fps, "estimated_capture_fps": cap["fps"],
+        "estimated_capture_fps_uncertainty": cap["fps_uncertainty"],
+        "capture_fps_flights": cap["flights"], "mode": g.mode, "default_height_used": g.default_h,
+        "flight_share": float(flight_frames.sum() / max(g.valid.sum(), 1)),
+        "fps_used": inp.eff_fps, "frame_size": list(frame_size) if frame_size else None,
+        "px_per_m_left": g.side_ppm["left"], "px_per_m_right": g.side_ppm["right"], "near_leg": g.near,
+        "stance_speed_left_mps": s.foot_speed["left"], "stance_speed_right_mps": s.foot_speed["right"],
+        "reasons": reasons,
+    }
+
+
+#: Per-frame metric series: series name -> the per-stride column it shows.
+SERIES_METRICS = {"speed": "speed_mps", "pace": "pace_min_per_km", "cadence": "cadence_spm",
+                  "contact_time": "contact_time_s", "flight_time": "flight_time_s",
+                  "stride_time": "stride_time_s", "stride_length": "stride_length_m",
+                  "power": "power_w", "normalized_power": "normalized_power_w_per_kg",
+                  "balance": "balance_pct", "contact_angle": "contact_angle_deg"}
+
+
+def _frame_series(inp: _Input, xy: np.ndarray, g: _Geometry, e: _Events, s: _Strides) -> dict[str, np.ndarray]:
+    """Stage 10: per-frame series (``SessionAnalysis.frame_series``): every keypoint in px
+    and in metres (forward from the first pelvis position, up from the floor; leg
+    keypoints in their leg's scale), confidences, joint angles, contact flags, the
+    per-stride metrics held from each stride's completion on, and cumulative distance."""
+    T, fps = xy.shape[0], inp.eff_fps
+    fs: dict[str, np.ndarray] = {}
+    ref = g.pel_fwd[np.isfinite(g.pel_fwd)][0] if np.isfinite(g.pel_fwd).any() else 0.0
+    # leg keypoints in their own leg's scale (geo.side_pixels_per_metre), the rest in the body's
+    kp_ppm = np.full(len(KEYPOINT_NAMES), g.ppm)
+    for side, pre in (("left", "LEFT"), ("right", "RIGHT")):
+        kp_ppm[[KP[f"{pre}_HIP"], KP[f"{pre}_KNEE"], KP[f"{pre}_ANKLE"]]] = g.side_ppm[side]
+    for i, name in enumerate(KEYPOINT_NAMES):
+        fs[f"{name}_x_px"] = xy[:, i, 0]
+        fs[f"{name}_y_px"] = xy[:, i, 1]
+        fs[f"{name}_x_m"] = (g.fwd[:, i] - ref) / kp_ppm[i]
+        fs[f"{name}_y_m"] = s.height_up_m[:, i] * (g.ppm / kp_ppm[i])
+        fs[f"{name}_conf"] = inp.conf[:, i]
+    fs.update(g.angles)
+    fs["left_contact"] = e.contact["left"].astype(float)
+    fs["right_contact"] = e.contact["right"].astype(float)
+    rows = s.rows
+    next_ic = np.array([r["next_ic_frame"] for r in rows], dtype=np.int64)
+    for k, src in SERIES_METRICS.items():
+        # each stride's value holds from its completion on; where several strides
+        # are complete, the latest in row order wins (forward fill of row indices)
+        vals = np.array([np.nan if r.get(src) is None else r[src] for r in rows], dtype=float)
+        ok = np.isfinite(vals)
+        owner = np.full(T + 1, -1, dtype=np.int64)
+        np.maximum.at(owner, next_ic[ok], np.flatnonzero(ok))
+        owner = np.maximum.accumulate(owner)[:T]
+        arr = np.full(T, np.nan)
+        has = owner >= 0
+        arr[has] = vals[owner[has]]
+        fs[k] = arr
+    spd = np.nan_to_num(fs["speed"])
+    fs["distance"] = np.cumsum(spd) / fps
+    return fs
+
+
 def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = None,
             frame_size: tuple[int, int] | None = None, params: EngineParams | None = None) -> SessionAnalysis:
     """Analyse one runner's keypoints.
+
+    Runs the stages in order: input check (:func:`_validated_input`), clean-up
+    (:func:`_clean_up`), geometry and scale (:func:`_geometry`), events
+    (:func:`_events`), strides (:func:`_strides`), session means
+    (:func:`_session_means`), timing (:func:`_timing`), summary (:func:`_summary`),
+    quality (:func:`_quality`), frame series (:func:`_frame_series`) and phases
+    (:func:`_phases`).
 
     Parameters
     ----------
@@ -687,303 +1125,95 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     """
     profile = profile or RunnerProfile()
     params = params or EngineParams()
-    kp = validate_keypoints(keypoints)
-    if not (fps and math.isfinite(fps) and fps > 0):
-        raise AnalysisError(f"The frame rate must be a positive number, got {fps!r}.")
-    eff_fps = float(profile.capture_fps) if profile.capture_fps else float(fps)
-    if eff_fps <= 0:
-        raise AnalysisError("The capture frame rate must be positive.")
-    if profile.mode not in ("auto", "treadmill", "overground"):
-        raise AnalysisError(f"mode must be auto, treadmill or overground, got {profile.mode!r}.")
-    joints = _selected_joints(tuple(profile.joints))
-    T = kp.shape[0]
-    reasons: list[str] = []
+    inp = _validated_input(keypoints, fps, profile, params)
+    eff_fps = inp.eff_fps
+    cl = _clean_up(inp.xy, eff_fps, params)
+    xy = cl.xy
+    g = _geometry(xy, eff_fps, profile, params)
+    e = _events(xy, g, eff_fps, params)
+    s = _strides(xy, g, e, eff_fps, profile)
+    mn = _session_means(s.rows, e.events, g.mode, g.near)
+    tm = _timing(inp, fps, profile, params, frame_size, xy, g, e, s, mn)
+    summary = _summary(s.rows, mn, g, g.valid, eff_fps, profile)
+    quality = _quality(summary, inp, cl, g, e, s, mn, tm, profile, frame_size)
+    return SessionAnalysis(fps=eff_fps, time_s=np.arange(xy.shape[0]) / eff_fps,
+                           frame_series=_frame_series(inp, xy, g, e, s), events=e.events, strides=s.rows,
+                           summary=summary, quality=quality, joints=inp.joints,
+                           phases=_phases(inp.joints, s.rows, g.angles, eff_fps, mn.enough, e.events))
 
-    xy = kp[..., :2].copy()
-    conf = np.nan_to_num(kp[..., 2])
-    xy[(conf < params.min_keypoint_conf) | ~np.isfinite(xy).all(-1)] = np.nan
-    leg_pts = [KP.LEFT_HIP, KP.RIGHT_HIP, KP.LEFT_KNEE, KP.RIGHT_KNEE, KP.LEFT_ANKLE, KP.RIGHT_ANKLE]
-    present = np.isfinite(xy[:, leg_pts, 0]).sum(1) >= 4
-    n_present = int(present.sum())
-    min_frames = max(10, int(0.5 * eff_fps))
-    if T == 0 or n_present < min_frames:
-        raise AnalysisError(f"The runner's legs were found in {n_present} of {T} frames; "
-                            f"at least {min_frames} are needed.")
-    seen = conf[present]
-    mean_conf = float(seen[seen > 0].mean()) if (seen > 0).any() else 0.0
 
-    # --- clean-up ---------------------------------------------------------
-    xy, n_swaps = cleaning.repair_swaps(xy, eff_fps)
-    trunk_px = geo.segment_lengths_px(xy)["trunk"]
-    min_dev = 0.08 * trunk_px if math.isfinite(trunk_px) else 0.0
-    raw = xy
-    xy = cleaning.reject_outliers(xy, window=7, n_sigmas=3.0, min_dev=min_dev, motion_factor=1.0)
-    n_outliers = int((np.isnan(xy) & ~np.isnan(raw)).any(-1).sum())
-    xy = cleaning.interpolate_gaps(xy, max(2, int(round(params.max_gap_s * eff_fps))))
-    xy = cleaning.lowpass(xy, eff_fps, params.lowpass_hz)
+def _ms_frames(events: list[GaitEvent]) -> tuple[dict, dict]:
+    """MS frames per side in the order of a set of ``(side, frame)`` (which breaks ties as
+    before), and sorted, to find each stride's candidates by binary search."""
+    ms = {(e.side, e.frame) for e in events if e.kind == "MS"}
+    order = {sd: np.array([f for (s, f) in ms if s == sd], dtype=np.int64) for sd in ("left", "right")}
+    return order, {sd: np.sort(v) for sd, v in order.items()}
 
-    # --- geometry ---------------------------------------------------------
-    facing = geo.facing_direction(xy)
-    pelvis = geo.midpoint(xy, KP.LEFT_HIP, KP.RIGHT_HIP)
-    fwd = facing * xy[..., 0]                 # forward image coordinate (px)
-    pel_fwd = facing * pelvis[:, 0]
-    # slow pelvis drift (overground travel, treadmill position changes) without
-    # the within-stride pelvis jitter, which would add noise to the foot velocity
-    pel_slow = pelvis_reference(fwd, pel_fwd, eff_fps)
-    valid = np.isfinite(fwd[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE]]).all(1) & np.isfinite(pel_fwd)
 
-    contact, v_stance, u_ankle = {}, {}, {}
-    for side, ank in (("left", KP.LEFT_ANKLE), ("right", KP.RIGHT_ANKLE)):
-        u_ankle[side] = fwd[:, ank] - pel_slow
-        contact[side], v_stance[side] = ev.contact_mask(u_ankle[side], eff_fps)
-    vs = np.nanmean([v_stance["left"], v_stance["right"]]) if any(
-        np.isfinite(list(v_stance.values()))) else float("nan")
-    if profile.mode == "auto":
-        mode = geo.detect_mode(pel_fwd, abs(vs) * eff_fps, eff_fps)
+def _first_ms(order: np.ndarray, srt: np.ndarray, lo: int, hi: int) -> int | None:
+    """First MS frame in ``[lo, hi)`` in the set's order (``order``; ``srt`` the same sorted)."""
+    i, j = np.searchsorted(srt, lo, side="left"), np.searchsorted(srt, hi, side="left")
+    if j <= i:
+        return None
+    if j - i == 1:
+        return int(srt[i])
+    return int(order[(order >= lo) & (order < hi)][0])
+
+
+def _phase_marks(rep: dict, order: np.ndarray, srt: np.ndarray) -> dict:
+    """``strike``, ``mid_stance``, ``takeoff``, ``flight``, ``new_strike`` of the stride
+    ``rep``: ``video_frame``, ``video_phase`` (frames since strike), ``graph_phase`` (0..100)."""
+    a, t, b, c = rep["ic_frame"], rep["to_frame"], rep["next_ic_frame"], rep["contralateral_ic_frame"]
+    mid = _first_ms(order, srt, a, t)
+    mid = mid if mid is not None else (a + t) // 2
+    fl = (t + c) // 2 if (c is not None and c > t) else t
+    span = b - a
+
+    def ph(f):
+        return {"video_frame": int(f), "video_phase": int(f - a), "graph_phase": int(round(100.0 * (f - a) / span))}
+
+    return dict(zip(GAIT_PHASES, (ph(a), ph(mid), ph(t), ph(fl), ph(b))))
+
+
+def _angle_curves(series: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict | None:
+    """``current``/``std_dev``/``next`` of one angle over the strides ``[starts, ends]``
+    (None when no stride is complete).
+
+    Angles are circular: curves are resampled from the series unwrapped (so a stride
+    crossing +-180 interpolates through the seam, not through 0), taken about their
+    circular mean and wrapped back into (-180, 180] (issue 16); for angles away from
+    the seam every step is the identity. ``next`` is the per-point least-squares line
+    over stride number extrapolated to the next stride (``current`` below 3 strides)."""
+    C = _curves(ang.unwrap_deg(series), starts, ends)
+    C = C[np.isfinite(C).all(1)]
+    if C.shape[0] == 0:
+        return None
+    ref = ang.circular_mean_deg(C, axis=0)
+    C = ref + ang.wrap_deg(C - ref)
+    cur = C.mean(0)
+    sd = C.std(0, ddof=1) if C.shape[0] > 1 else np.zeros(CURVE_POINTS)
+    if C.shape[0] >= 3:
+        # closed form (np.polyfit's LAPACK call costs more than the fit on these small arrays)
+        x = np.arange(C.shape[0], dtype=np.float64)
+        xc = x - x.mean()
+        slope = xc @ (C - cur) / (xc @ xc)
+        nxt = cur + slope * (C.shape[0] - x.mean())
     else:
-        mode = profile.mode
-    ppm, default_h = geo.pixels_per_metre(xy, profile.height_m, profile.leg_length_m,
-                                           params.default_height_m)
-    if default_h:
-        reasons.append(f"Runner height unknown: scale assumes {params.default_height_m} m.")
-    if not (math.isfinite(ppm) and ppm > 0):
-        ppm = float("nan")
-        reasons.append("Image scale could not be estimated: metric lengths and speeds are null.")
-    # per-leg scale (perspective: the far leg looks smaller) and the near leg
-    side_ppm, near = geo.side_pixels_per_metre(xy, ppm)
-    side_score = geo.side_view_score(xy)
-    side_view = bool(math.isfinite(side_score) and side_score < 0.35)
-    if not side_view:
-        reasons.append("The camera does not look at the runner from the side: sagittal metrics are unreliable.")
+        nxt = cur
+    return {"current": ang.wrap_deg(cur), "std_dev": sd, "next": ang.wrap_deg(nxt)}
 
-    # --- angles -------------------------------------------------------------
-    angles = ang.joint_angles(xy, facing)
 
-    # --- events -------------------------------------------------------------
-    def detect(method: str) -> tuple[dict, list[GaitEvent]]:
-        side_events, events = {}, []
-        for side, pref in (("left", "l"), ("right", "r")):
-            ank = KP.LEFT_ANKLE if side == "left" else KP.RIGHT_ANKLE
-            # IC/TO frames and their sub-frame instants (fractional frames)
-            found = ev.side_events(method, u_ankle[side], -xy[:, ank, 1],
-                                   angles[f"{pref}kne_angle"], eff_fps, valid)
-            contact[side] = found["mask"]
-            ic, to, ic_f, to_f = found["IC"], found["TO"], found["IC_f"], found["TO_f"]
-            side_events[side] = {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f}
-            for f, x in zip(ic.tolist(), ic_f.tolist()):
-                events.append(GaitEvent(side, "IC", f, x / eff_fps))
-            for f, x in zip(to.tolist(), to_f.tolist()):
-                events.append(GaitEvent(side, "TO", f, x / eff_fps))
-            for _, f in ev.mid_stance_frames(ic, to, angles[f"{pref}kne_angle"]):
-                events.append(GaitEvent(side, "MS", int(f), f / eff_fps))
-        order = {"IC": 0, "MS": 1, "TO": 2}
-        events.sort(key=lambda e: (e.frame, order[e.kind], e.side))
-        return side_events, events
-
-    side_events, events = detect(params.event_method)
-    # Walking (the trunk highest at mid-stance, _stance_bounce_m): the ankle moves forward
-    # from heel rise on, long before toe-off, so the velocity threshold ends the stance
-    # early (the walking clip: duty 0.42 and a 0.10 s "flight"). TO is then the ankle's
-    # most backward position relative to the pelvis (Zeni 2008, a walking method): duty
-    # 0.57, no flight.
-    trunk_up_px = -np.nanmean(xy[:, [KP.LEFT_HIP, KP.RIGHT_HIP, KP.LEFT_SHOULDER, KP.RIGHT_SHOULDER], 1], axis=1) \
-        if np.isfinite(xy[:, [KP.LEFT_HIP, KP.RIGHT_HIP], 1]).any() else np.full(T, np.nan)
-    if params.event_method == "velocity" and _stance_bounce_m(trunk_up_px, side_events) > 0:
-        side_events, events = detect("velocity+zeni")
-
-    # --- per-stride metrics ----------------------------------------------------
-    floor = geo.floor_line(
-        np.concatenate([xy[:, KP.LEFT_ANKLE], xy[:, KP.RIGHT_ANKLE]]),
-        np.concatenate([contact["left"], contact["right"]]))
-    if floor is None:
-        ymax = np.nanmax(xy[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE], 1]) if np.isfinite(
-            xy[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE], 1]).any() else 0.0
-        floor = (0.0, float(ymax))
-    floor_y = floor[0] * xy[..., 0] + floor[1]
-    height_up_m = (floor_y - xy[..., 1]) / ppm          # (T,17) metres above floor line
-    pelvis_h = (floor[0] * pelvis[:, 0] + floor[1] - pelvis[:, 1]) / ppm
-    thigh = {s: ang.segment_angle(ang.to_body_frame(xy[:, KP[f"{p}_KNEE"]] - xy[:, KP[f"{p}_HIP"]], facing))
-             for s, p in (("left", "LEFT"), ("right", "RIGHT"))}
-
-    # treadmill: every stance's belt speed in its own leg's scale (m.treadmill_speed_mps)
-    stance = {side: _stance_speeds(fwd[:, ank], side_events[side]["IC"], side_events[side]["TO"],
-                                   eff_fps, side_ppm[side])
-              for side, ank in (("left", KP.LEFT_ANKLE), ("right", KP.RIGHT_ANKLE))
-              } if mode == "treadmill" else None
-    foot_speed = {side: None for side in ("left", "right")}
-    if stance is not None:
-        for side, (_, v) in stance.items():
-            v = v[np.isfinite(v)]
-            foot_speed[side] = float(v.mean()) if v.size else None
-        fl, fr = foot_speed["left"], foot_speed["right"]
-        if fl and fr and abs(fl - fr) > 0.1 * max(fl, fr):
-            src = f"the near ({near}) foot" if near else "the mean of both feet"
-            reasons.append(
-                f"The two feet read different belt speeds after per-leg scaling (left {fl:.2f}, right "
-                f"{fr:.2f} m/s): keypoints of the far foot are unreliable; speed is read from {src}.")
-    rows = _stride_metrics(side_events, eff_fps, mode, fwd, pel_fwd, ppm, profile, xy, facing,
-                           angles, pelvis_h, thigh, stance, near)
-
-    n_left = sum(r["side"] == "left" for r in rows)
-    n_right = sum(r["side"] == "right" for r in rows)
-    enough = n_left >= MIN_STRIDES and n_right >= MIN_STRIDES
-    if not enough:
-        reasons.append(f"Too few complete strides (left {n_left}, right {n_right}; "
-                       f"{MIN_STRIDES} per side needed): stride statistics are null.")
-
-    def mean_of(key):
-        """Session value of a per-stride metric: the mean over the strides that measure it."""
-        if not enough:
-            return None
-        v = np.array([r[key] for r in _measuring_strides(rows, key, mode, near) if r.get(key) is not None],
-                     dtype=float)
-        v = v[np.isfinite(v)]
-        return float(v.mean()) if v.size else None
-
-    # step times from all alternating ICs
-    all_ic = sorted([(e.frame, e.time_s, e.side) for e in events if e.kind == "IC"])
-    steps = [b[1] - a[1] for a, b in zip(all_ic, all_ic[1:]) if a[2] != b[2]]
-    # Cadence needs only alternating contacts, not complete strides per side: a
-    # short clip with a few steps still has a cadence.
-    has_steps = len(steps) >= MIN_STEPS_FOR_CADENCE
-    step_time_mean = ev.step_time_fit(all_ic) if has_steps else None
-    cadence = m.cadence_spm(step_time_mean) if step_time_mean else None
-
-    contact_t = mean_of("contact_time_s")
-    stride_t = mean_of("stride_time_s")
-    flight_t = mean_of("flight_time_s")
-    duty = mean_of("duty_factor")
-    speed = mean_of("speed_mps")
-    gl = np.mean([r["contact_time_s"] for r in rows if r["side"] == "left"]) if n_left else None
-    gr = np.mean([r["contact_time_s"] for r in rows if r["side"] == "right"]) if n_right else None
-    balance = m.balance_pct(gl, gr) if enough else None
-
-    # --- gait type and timing plausibility ---------------------------------------
-    any_contact = contact["left"] | contact["right"]
-    flight_frames = valid & ~any_contact
-    trunk_h = _trunk_height_m(xy, floor, ppm)
-    bounce = _stance_bounce_m(trunk_h, side_events)
-    gait = None
-    if enough and duty is not None:
-        gait = "running" if duty < 0.5 and flight_t and flight_t > 0 and not bounce > 0 else "walking"
-    timing = _judge_timing(events, contact, valid, eff_fps, float(fps), cadence if enough else None, gait,
-                           bounce)
-    gait = gait or timing["gait"]
-    implausible, suggested_fps = timing["implausible"], None
-    if timing["low_fps"]:
-        capture = {"fps": None, "fps_uncertainty": None, "flights": 0}
-    elif implausible and not profile.capture_fps:
-        capture = _capture_fps_estimate(kp, fps, profile, params, frame_size, timing, eff_fps)
-    else:
-        capture = _ballistic_capture_fps(trunk_h, contact, valid, eff_fps)
-    if timing["low_fps"]:
-        reasons.append(f"Implausible timing: {timing['why']}.")
-    elif implausible:
-        target = TYPICAL_RUN_CADENCE_SPM if timing["gait"] == "running" else 110.0
-        guess = eff_fps * target / timing["cadence_spm"] if timing["cadence_spm"] else None
-        best = capture["fps"] if capture["fps"] is not None else guess
-        suggested_fps = min(SLOW_MOTION_RATES, key=lambda r: abs(math.log(r / best))) if best else None
-        est = ""
-        if capture["fps"] is not None:
-            est = (f" From the ballistic flight phase it was filmed at about {capture['fps']:.0f} "
-                   f"+/- {capture['fps_uncertainty']:.0f} fps")
-            est += (f" (a plausible cadence suggests {guess:.0f})." if guess else ".")
-        hint = f" — give its capture frame rate (about {suggested_fps:g} fps)." if suggested_fps else "."
-        reasons.append(f"Implausible timing: {timing['why']}; the video is probably slow motion{hint}{est}")
-
-    footstrikes = [r["footstrike"] for r in rows if r.get("footstrike")]
-    footstrike = max(set(footstrikes), key=footstrikes.count) if (footstrikes and enough) else None
-    valid_idx = np.flatnonzero(valid)
-    first = int(valid_idx[0]) if valid_idx.size else 0
-    last = int(valid_idx[-1]) if valid_idx.size else 0
-    total_time = (last - first) / eff_fps if enough else None
-    distance = (speed * total_time) if (speed is not None and total_time is not None) else None
-
-    summary = {
-        "cadence_spm": cadence, "step_time_s": step_time_mean, "contact_time_s": contact_t,
-        "flight_time_s": flight_t, "stride_time_s": stride_t,
-        "stride_length_m": mean_of("stride_length_m"), "speed_mps": speed,
-        "pace_min_per_km": m.pace_min_per_km(speed) if speed else None,
-        "power_w": mean_of("power_w"), "normalized_power_w_per_kg": mean_of("normalized_power_w_per_kg"),
-        "balance_pct": balance, "contact_angle_deg": mean_of("contact_angle_deg"),
-        "footstrike": footstrike, "total_distance_m": distance, "total_time_s": total_time,
-        "incline_deg": float(profile.incline_deg), "duty_factor": duty,
-        "knee_flexion_deg": mean_of("knee_flexion_deg"), "ankle_angle_deg": mean_of("ankle_angle_deg"),
-        "posture_angle_deg": mean_of("posture_angle_deg"), "com_oscillation_m": mean_of("com_oscillation_m"),
-        "stride_angle_deg": mean_of("stride_angle_deg"), "mean_h_m": mean_of("mean_h_m"),
-        "eversion_velocity_deg_per_s": None,
-        "px_per_m": ppm, "facing": "+x" if facing > 0 else "-x", "mode": mode,
-    }
-    if profile.weight_kg is None:
-        reasons.append("Runner weight unknown: power_w is null (normalized power is still given).")
-    reasons.append("eversion_velocity needs a frontal/rear view of the foot: null in a side view.")
-    reasons.append("footstrike and ankle_angle are proxies from the shank angle (COCO-17 has no heel/toe).")
-
-    missing = missing_metrics(summary, enough=enough, has_steps=has_steps, low_fps=timing["low_fps"],
-                              scale_ok=bool(math.isfinite(ppm) and ppm > 0), weight_known=profile.weight_kg is not None,
-                              side_view=side_view)
-    short_clip = not enough
-    if short_clip:
-        seen_s = n_present / eff_fps
-        reasons.append(f"Short clip: the runner is seen for {seen_s:.1f} s with {len(steps)} steps; "
-                       f"stride statistics need {MIN_STRIDES} complete strides per side.")
-    quality = {
-        "missing": missing, "short_clip": short_clip,
-        "runner_share": n_present / T, "mean_confidence": mean_conf, "swaps_repaired": n_swaps,
-        "outliers_rejected": n_outliers, "strides_used": len(rows) if enough else 0,
-        "strides_left": n_left, "strides_right": n_right, "side_view": side_view,
-        "side_view_score": side_score, "gait": gait, "implausible_timing": implausible,
-        "suggested_capture_fps": suggested_fps, "estimated_capture_fps": capture["fps"],
-        "estimated_capture_fps_uncertainty": capture["fps_uncertainty"],
-        "capture_fps_flights": capture["flights"], "mode": mode, "default_height_used": default_h,
-        "flight_share": float(flight_frames.sum() / max(valid.sum(), 1)),
-        "fps_used": eff_fps, "frame_size": list(frame_size) if frame_size else None,
-        "px_per_m_left": side_ppm["left"], "px_per_m_right": side_ppm["right"], "near_leg": near,
-        "stance_speed_left_mps": foot_speed["left"], "stance_speed_right_mps": foot_speed["right"],
-        "reasons": reasons,
-    }
-
-    # --- per-frame series ----------------------------------------------------------
-    fs: dict[str, np.ndarray] = {}
-    ref = pel_fwd[np.isfinite(pel_fwd)][0] if np.isfinite(pel_fwd).any() else 0.0
-    # leg keypoints in their own leg's scale (geo.side_pixels_per_metre), the rest in the body's
-    kp_ppm = np.full(len(KEYPOINT_NAMES), ppm)
-    for side, pre in (("left", "LEFT"), ("right", "RIGHT")):
-        kp_ppm[[KP[f"{pre}_HIP"], KP[f"{pre}_KNEE"], KP[f"{pre}_ANKLE"]]] = side_ppm[side]
-    for i, name in enumerate(KEYPOINT_NAMES):
-        fs[f"{name}_x_px"] = xy[:, i, 0]
-        fs[f"{name}_y_px"] = xy[:, i, 1]
-        fs[f"{name}_x_m"] = (fwd[:, i] - ref) / kp_ppm[i]
-        fs[f"{name}_y_m"] = height_up_m[:, i] * (ppm / kp_ppm[i])
-        fs[f"{name}_conf"] = conf[:, i]
-    fs.update(angles)
-    fs["left_contact"] = contact["left"].astype(float)
-    fs["right_contact"] = contact["right"].astype(float)
-    series_keys = {"speed": "speed_mps", "pace": "pace_min_per_km", "cadence": "cadence_spm",
-                   "contact_time": "contact_time_s", "flight_time": "flight_time_s",
-                   "stride_time": "stride_time_s", "stride_length": "stride_length_m",
-                   "power": "power_w", "normalized_power": "normalized_power_w_per_kg",
-                   "balance": "balance_pct", "contact_angle": "contact_angle_deg"}
-    next_ic = np.array([r["next_ic_frame"] for r in rows], dtype=np.int64)
-    for k, src in series_keys.items():
-        # each stride's value holds from its completion on; where several strides
-        # are complete, the latest in row order wins (forward fill of row indices)
-        vals = np.array([np.nan if r.get(src) is None else r[src] for r in rows], dtype=float)
-        ok = np.isfinite(vals)
-        owner = np.full(T + 1, -1, dtype=np.int64)
-        np.maximum.at(owner, next_ic[ok], np.flatnonzero(ok))
-        owner = np.maximum.accumulate(owner)[:T]
-        arr = np.full(T, np.nan)
-        has = owner >= 0
-        arr[has] = vals[owner[has]]
-        fs[k] = arr
-    spd = np.nan_to_num(fs["speed"])
-    fs["distance"] = np.cumsum(spd) / eff_fps
-    time_s = np.arange(T) / eff_fps
-
-    return SessionAnalysis(fps=eff_fps, time_s=time_s, frame_series=fs, events=events, strides=rows,
-                           summary=summary, quality=quality, joints=joints,
-                           phases=_phases(joints, rows, angles, eff_fps, enough, events))
+def _peak_time_ms(starts: np.ndarray, tos: np.ndarray, order: np.ndarray, srt: np.ndarray,
+                  fps: float) -> float | None:
+    """Mean time (ms) from strike to the first MS in each stride's stance [IC, TO): a
+    binary search; the set's order only matters where a stance holds several MS frames."""
+    lo, hi = np.searchsorted(srt, starts, side="left"), np.searchsorted(srt, tos, side="left")
+    f_ms = np.where(hi - lo == 1, srt[np.minimum(lo, max(srt.size - 1, 0))] if srt.size else -1, -1)
+    for k in np.flatnonzero(hi - lo > 1).tolist():
+        f_ms[k] = _first_ms(order, srt, int(starts[k]), int(tos[k]))
+    got = hi > lo
+    peaks = ((f_ms[got] - starts[got]) / fps * 1000.0).tolist()
+    return float(np.mean(peaks)) if peaks else None
 
 
 def _phases(joints: tuple[str, ...], rows: list[dict], angles: dict, fps: float, enough: bool,
@@ -991,38 +1221,17 @@ def _phases(joints: tuple[str, ...], rows: list[dict], angles: dict, fps: float,
     """Gait-phase report per side (see docs/analysis.md for the defined names).
 
     For each side the representative stride is the one whose stride time is
-    closest to the side's median. ``phases`` give its ``strike`` (IC),
-    ``mid_stance`` (MS), ``takeoff`` (TO), ``flight`` (middle frame between TO
-    and the contralateral IC; TO when there is none) and ``new_strike`` (next
-    IC): ``video_frame`` (absolute frame), ``video_phase`` (frames since
-    strike) and ``graph_phase`` (index 0..100 on the normalised curve).
-    ``angles[key]``: ``current`` = mean stride-normalised curve over all
-    strides, ``std_dev`` = SD across strides, ``next`` = per-point linear
-    trend over stride number extrapolated to the next stride (= current with
-    fewer than 3 strides). ``peak_time`` = mean time (ms) from strike to
-    mid-stance (peak stance knee flexion). ``initiator`` = the side whose IC
-    comes first in the recording. ``graph_timestamps`` = ms of the 101 curve
-    points over the median stride.
+    closest to the side's median; ``phases`` are its marks (:func:`_phase_marks`).
+    ``angles[key]``: :func:`_angle_curves` over all strides of the side.
+    ``peak_time`` = mean time (ms) from strike to mid-stance (peak stance knee
+    flexion, :func:`_peak_time_ms`). ``initiator`` = the side whose IC comes first
+    in the recording. ``graph_timestamps`` = ms of the 101 curve points over the
+    median stride.
     """
     ics = [e for e in events if e.kind == "IC"]
     initiator = ics[0].side if ics else None
+    ms_order, ms_sorted = _ms_frames(events)
     out = {}
-    ms = {(e.side, e.frame) for e in events if e.kind == "MS"}
-    # MS frames per side in the set's iteration order (which breaks ties as before),
-    # and sorted, to find each stride's candidates by binary search
-    ms_order = {sd: np.array([f for (s, f) in ms if s == sd], dtype=np.int64) for sd in ("left", "right")}
-    ms_sorted = {sd: np.sort(v) for sd, v in ms_order.items()}
-
-    def first_ms(sd: str, lo: int, hi: int) -> int | None:
-        """First MS frame of ``sd`` in ``[lo, hi)`` in the set's order."""
-        srt = ms_sorted[sd]
-        i, j = np.searchsorted(srt, lo, side="left"), np.searchsorted(srt, hi, side="left")
-        if j <= i:
-            return None
-        if j - i == 1:
-            return int(srt[i])
-        cand = ms_order[sd]
-        return int(cand[(cand >= lo) & (cand < hi)][0])
     for side in SIDES:
         srows = [r for r in rows if r["side"] == side]
         if not enough or not srows:
@@ -1031,58 +1240,18 @@ def _phases(joints: tuple[str, ...], rows: list[dict], angles: dict, fps: float,
             continue
         st = np.array([r["stride_time_s"] for r in srows])
         rep = srows[int(np.argmin(np.abs(st - np.median(st))))]
-        a, t, b, c = rep["ic_frame"], rep["to_frame"], rep["next_ic_frame"], rep["contralateral_ic_frame"]
-        mid = first_ms(side, a, t)
-        mid = mid if mid is not None else (a + t) // 2
-        fl = (t + c) // 2 if (c is not None and c > t) else t
-        span = b - a
-
-        def ph(f):
-            return {"video_frame": int(f), "video_phase": int(f - a),
-                    "graph_phase": int(round(100.0 * (f - a) / span))}
-
-        phases = dict(zip(GAIT_PHASES, (ph(a), ph(mid), ph(t), ph(fl), ph(b))))
-        keys = [POSTURE_KEY] + [angle_key(side, j) for j in joints]
         starts = np.array([r["ic_frame"] for r in srows], dtype=np.int64)
         ends = np.array([r["next_ic_frame"] for r in srows], dtype=np.int64)
-        curves = {}
-        for k in keys:
-            # angles are circular: curves are resampled from the series unwrapped (so a
-            # stride crossing +-180 interpolates through the seam, not through 0), taken
-            # about their circular mean and wrapped back into (-180, 180] (issue 16);
-            # for angles away from the seam every step is the identity
-            C = _curves(ang.unwrap_deg(angles[k]), starts, ends)
-            C = C[np.isfinite(C).all(1)]
-            if C.shape[0] == 0:
-                continue
-            ref = ang.circular_mean_deg(C, axis=0)
-            C = ref + ang.wrap_deg(C - ref)
-            cur = C.mean(0)
-            sd = C.std(0, ddof=1) if C.shape[0] > 1 else np.zeros(CURVE_POINTS)
-            if C.shape[0] >= 3:
-                # per-point least-squares line over stride number, in closed form
-                # (np.polyfit's LAPACK call costs more than the fit on these small arrays)
-                x = np.arange(C.shape[0], dtype=np.float64)
-                xc = x - x.mean()
-                slope = xc @ (C - cur) / (xc @ xc)
-                nxt = cur + slope * (C.shape[0] - x.mean())
-            else:
-                nxt = cur
-            curves[k] = {"current": ang.wrap_deg(cur), "std_dev": sd, "next": ang.wrap_deg(nxt)}
-        # first MS in each stride's stance [IC, TO): a binary search; the set's
-        # order only matters where a stance holds several MS frames (loop there)
         tos = np.array([r["to_frame"] for r in srows], dtype=np.int64)
-        srt = ms_sorted[side]
-        lo, hi = np.searchsorted(srt, starts, side="left"), np.searchsorted(srt, tos, side="left")
-        f_ms = np.where(hi - lo == 1, srt[np.minimum(lo, max(srt.size - 1, 0))] if srt.size else -1, -1)
-        for k in np.flatnonzero(hi - lo > 1).tolist():
-            f_ms[k] = first_ms(side, int(starts[k]), int(tos[k]))
-        got = hi > lo
-        peaks = ((f_ms[got] - starts[got]) / fps * 1000.0).tolist()
+        curves = {}
+        for k in [POSTURE_KEY] + [angle_key(side, j) for j in joints]:
+            curve = _angle_curves(angles[k], starts, ends)
+            if curve is not None:
+                curves[k] = curve
         out[side] = {
-            "peak_time": float(np.mean(peaks)) if peaks else None,
+            "peak_time": _peak_time_ms(starts, tos, ms_order[side], ms_sorted[side], fps),
             "initiator": initiator,
-            "phases": phases,
+            "phases": _phase_marks(rep, ms_order[side], ms_sorted[side]),
             "angles": curves,
             "graph_timestamps": np.linspace(0.0, float(np.median(st)) * 1000.0, CURVE_POINTS),
         }

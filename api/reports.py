@@ -1,9 +1,12 @@
 """Building the spec's report documents from the lake (numbers) and the catalog (who, when).
 
-The lake's ``sessions`` row carries the analysis engine's documents as JSON
-strings (``summary_doc``, ``details_doc``, ``form_doc``, ``gait_doc``,
-``quality_doc``, optional ``images_doc``) plus object keys (``video_key``,
-``analyzed_video_key``). Parsed rows are cached per (session, pipeline
+The lake's ``sessions`` row carries the engine's summary as scalar columns, its
+quality and phases as JSON (``quality_doc``, ``gait_doc``, optional ``images_doc``)
+plus object keys (``video_key``, ``analyzed_video_key``); :meth:`SessionRecord.doc`
+builds the summary, details and form documents from them and the run's ``strides``
+and ``frames`` tables (:mod:`api.documents`) the first time they are asked for. Rows
+written before that still carry ``summary_doc``, ``details_doc`` and ``form_doc``,
+which are served as stored. Parsed rows are cached per (session, pipeline
 version): a served lake version never changes, so the cache never goes stale.
 """
 from __future__ import annotations
@@ -16,16 +19,19 @@ import threading
 from datetime import date
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
 from cachetools import LRUCache
 from sqlalchemy import func, select
 
+from analysis.commentary import SessionFacts
 from analysis.engine import json_safe
 from analysis.vocabulary import FORM_IMAGES, GAIT_PHASES
 from analysis.vocabulary import JOINT_PREFIX as JOINT_CODES
 from analysis.vocabulary import SUMMARY_DOCUMENT_BLOCKS as SUMMARY_BLOCKS
+from api import documents
 from api.responses import encode
 from storage.catalog import RunningSession, Thread, ThreadStatus, User
 from storage.lake import DamagedRun, Lake, Manifest
@@ -81,13 +87,31 @@ class SessionRecord:
     row: dict[str, Any]
     docs: dict[str, Any] = field(default_factory=dict)
     manifest: Manifest | None = None  # the run it was read from (None: the demo)
+    read_table: Callable[[str], pa.Table | None] | None = None  # another table of that run
 
     def doc(self, name: str) -> dict[str, Any]:
+        """A document of the session: as stored, or built from the run's typed results
+        (:data:`api.documents.BUILT`, once; the record is cached per served version)."""
         value = self.docs.get(name)
+        if value is None and name in documents.BUILT and self.read_table is not None:
+            value = self.docs[name] = documents.from_lake(name, self.row, self.doc("quality_doc"), self.read_table)
         return value if isinstance(value, dict) else {}
 
+    def strides(self) -> list[dict[str, Any]]:
+        """The run's stride rows (its ``strides`` table; [] without one)."""
+        table = self.read_table("strides") if self.read_table is not None else None
+        return table.to_pylist() if table is not None else []
 
-def record_from_row(session_id: str, pipeline_version: str, row: dict[str, Any], manifest: Manifest | None = None) -> SessionRecord:
+
+def session_facts(record: SessionRecord, profile: dict[str, Any] | None = None) -> SessionFacts:
+    """The numbers commentary may use, from a served record: the engine's summary (the row's
+    scalars), quality, phases and strides."""
+    return SessionFacts.from_results(record.row, record.doc("quality_doc"), record.doc("gait_doc"),
+                                     record.strides(), profile)
+
+
+def record_from_row(session_id: str, pipeline_version: str, row: dict[str, Any], manifest: Manifest | None = None,
+                    read_table: Callable[[str], pa.Table | None] | None = None) -> SessionRecord:
     docs = {}
     for name in DOC_COLUMNS:
         raw = row.get(name)
@@ -95,7 +119,7 @@ def record_from_row(session_id: str, pipeline_version: str, row: dict[str, Any],
             docs[name] = json.loads(raw)
         elif isinstance(raw, dict):
             docs[name] = raw
-    return SessionRecord(session_id, pipeline_version, row, docs, manifest)
+    return SessionRecord(session_id, pipeline_version, row, docs, manifest, read_table)
 
 
 class LakeReader:
@@ -150,7 +174,8 @@ class LakeReader:
             return None
         row = table.slice(0, 1).to_pylist()[0]
         try:
-            record = record_from_row(session.id, manifest.pipeline_version, row, manifest)
+            record = record_from_row(session.id, manifest.pipeline_version, row, manifest,
+                                     lambda name: self.lake.read_table(session.id, name, manifest=manifest))
         except ValueError as exc:  # a document column that is not JSON
             raise DamagedRun(session.id, manifest.files["sessions"], f"holds a document that is not JSON ({exc})") from None
         self._remember(self._records, cache_key, record)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from collections.abc import Hashable
 from typing import Annotated, Any, Callable
 
+import pyarrow as pa
 from cachetools import LRUCache
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -152,7 +153,9 @@ def demo_session() -> Loaded:
                                s.get("joints", "all"), float(s.get("incline_deg", 0.0)), s.get("height_cm"), s.get("weight_kg"), None)
     owner = reports.Owner(o["id"], o["email"], o.get("name", ""), o.get("height_cm"), o.get("weight_kg"), dict(o.get("profile") or {}),
                           o.get("admin_name"), o.get("session_count"), reports.as_utc(o.get("last_session")))
-    record = reports.record_from_row(s["id"], s.get("pipeline_version", "demo"), demo["row"])
+    strides = pa.Table.from_pylist(list(demo.get("strides") or []))
+    record = reports.record_from_row(s["id"], s.get("pipeline_version", "demo"), demo["row"],
+                                     read_table=lambda name: strides if name == "strides" else None)
     record.docs.setdefault("export_doc", dict(demo.get("export") or {}))
     texts = {"summary": dict(demo.get("summary_text") or {}), "form": dict(demo.get("form_comments") or {}),
              "recommendation": dict(demo.get("report_comments") or {})}

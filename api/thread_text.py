@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from analysis.commentary import SessionFacts, comment
+from api import reports
 from storage.catalog import Thread, ThreadStatus, utcnow
 from tasks.llm import LLMConfig, generate
 
@@ -25,8 +26,7 @@ def session_facts(record, session_row=None) -> SessionFacts:
     profile = {}
     if session_row is not None and getattr(session_row, "height_cm", None):
         profile["height_cm"] = session_row.height_cm
-    return SessionFacts.from_documents(record.doc("summary_doc"), record.doc("form_doc"), record.doc("gait_doc"),
-                                       record.doc("quality_doc"), scalars=record.row, profile=profile)
+    return reports.session_facts(record, profile)
 
 
 def _store(catalog, thread_id: str, text: str | None, engine: str, error: str | None, failed: bool = False) -> None:

@@ -29,7 +29,7 @@ prepare_environment(get_settings())  # before Prefect reads its settings
 from prefect import flow, get_run_logger, task  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from analysis.engine import AnalysisError, RunnerProfile, analyze  # noqa: E402
+from analysis.engine import AnalysisError, RunnerProfile, analyze, json_safe  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
 from flows.queue import LeaseLost, heartbeat, new_owner_id  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
@@ -37,7 +37,7 @@ from storage.lake import Lake  # noqa: E402
 from storage.objectstore import ObjectStore  # noqa: E402
 from tasks.detect import Detections, detect_video, detections_key, load_detections, save_detections  # noqa: E402
 from tasks.pose import PoseError, PosePool, replay_batches  # noqa: E402
-from tasks.results import frames_table, sessions_table, strides_table  # noqa: E402
+from tasks.results import session_tables  # noqa: E402
 from tasks.video import VideoError, VideoInfo, probe_video  # noqa: E402
 
 
@@ -277,25 +277,14 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         "content_sha256": row.content_sha256,
         "model": "pose:" + settings.pose.model_name,
     }
-    documents = {
-        "summary_doc": result.summary_document(),
-        "details_doc": result.details_document(),
-        "form_doc": result.form_analysis_document(),
-        "gait_doc": result.gait_analysis_document(),
-        "quality_doc": quality,
-        "events_doc": result.events_document(),  # the events the engine counted (for the overlay, SQL users)
-    }
-    tables = {
-        "sessions": sessions_table(meta, result.summary, documents),
-        "frames": frames_table(track, info["fps"], result.frame_series),
-        "strides": strides_table(result.strides),
-    }
+    # the engine's typed results; the API builds the spec's documents from them when it reads
+    tables = session_tables(meta, result, quality, track, info["fps"])
     manifest = lake.write_session(
         session_id, pipeline_version, settings.analysis_hash(), tables,
         date=row.created_at.strftime("%Y-%m-%d"), publish=publish,
     )
     return {"summary": result.summary, "quality": quality, "rows": manifest.rows,
-            "summary_document": documents["summary_doc"]}
+            "strides": json_safe(result.strides)}
 
 
 @task(name="render-artifacts")

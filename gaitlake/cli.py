@@ -222,11 +222,13 @@ def cmd_process(args: argparse.Namespace) -> int:
     _print_summary(row.id, outcome)
     _print_artifacts(row.id, outcome, settings)
     if args.json and "summary" in outcome:
+        from api.documents import summary_document
+
         document = {
             "session_id": row.id,
             "session_date": row.created_at.strftime("%d/%m/%Y"),
             "summary_text": None,
-            **outcome["summary_document"],
+            **summary_document(outcome["summary"], outcome.get("strides") or [], outcome["quality"]),
             "user_information": {"height": args.height_cm, "weight": args.weight_kg},
             # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
             "metrics": outcome["summary"],

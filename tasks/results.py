@@ -9,9 +9,10 @@ import orjson
 import pyarrow as pa
 
 from analysis.commentary import SessionFacts
-from analysis.engine import json_safe
+from analysis.engine import SessionAnalysis, json_safe
 from analysis.keypoints import KEYPOINT_NAMES
 from analysis.tracking import RunnerTrack
+from analysis.vocabulary import joints_text
 
 
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -91,27 +92,54 @@ def sessions_table(meta: dict[str, Any], summary: dict[str, Any], documents: dic
     return pa.table(columns)
 
 
-#: The sessions row's document columns (JSON text), by their name in the row.
-DOCUMENT_COLUMNS = ("summary_doc", "details_doc", "form_doc", "gait_doc", "quality_doc")
+#: The sessions row's JSON columns: the engine's phases, quality and events as they are.
+DOCUMENT_COLUMNS = ("gait_doc", "quality_doc", "events_doc")
+#: Spec-shaped documents that rows written before ``api/documents.py`` also hold.
+LEGACY_DOCUMENT_COLUMNS = ("summary_doc", "details_doc", "form_doc")
+
+
+def _parsed(value: Any) -> dict:
+    """A JSON column's document (``{}`` for a missing or unreadable one)."""
+    if isinstance(value, str) and value:
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            value = {}
+    return value if isinstance(value, dict) else {}
 
 
 def session_documents(row: dict[str, Any]) -> dict[str, dict]:
-    """The documents of one sessions row, parsed (``{}`` for a missing or unreadable one)."""
-    out: dict[str, dict] = {}
-    for name in DOCUMENT_COLUMNS:
-        value = row.get(name)
-        if isinstance(value, str) and value:
-            try:
-                value = orjson.loads(value)
-            except orjson.JSONDecodeError:
-                value = {}
-        out[name] = value if isinstance(value, dict) else {}
-    return out
+    """The JSON columns of one sessions row, parsed (``{}`` for a missing or unreadable one)."""
+    return {name: _parsed(row.get(name)) for name in LEGACY_DOCUMENT_COLUMNS + DOCUMENT_COLUMNS}
 
 
-def session_facts(row: dict[str, Any], profile: dict | None = None) -> SessionFacts:
-    """The numbers commentary may use, from one sessions row: its documents and its scalars."""
-    docs = session_documents(row)
-    scalars = {k: v for k, v in row.items() if k not in DOCUMENT_COLUMNS}
-    return SessionFacts.from_documents(docs["summary_doc"], docs["form_doc"], docs["gait_doc"],
-                                       docs["quality_doc"], scalars, profile)
+def events_document(events: list) -> dict:
+    """``{"events": [{side, kind, frame, time_s}, ...]}``: the IC, MS and TO events the engine
+    counted (after its validity gate), in frame order, for the lake (``events_doc``), so that
+    an overlay labels exactly these instead of re-deriving them from contact flags."""
+    return json_safe({"events": [{"side": e.side, "kind": e.kind, "frame": e.frame, "time_s": e.time_s}
+                                 for e in events]})
+
+
+def session_facts(row: dict[str, Any], profile: dict | None = None,
+                  strides: list[dict] | None = None) -> SessionFacts:
+    """The numbers commentary may use, from one sessions row (its scalars are the engine's
+    summary; ``quality_doc`` and ``gait_doc`` its quality and phases) and the run's
+    ``strides`` table as rows (for the spread over strides; none without it)."""
+    docs = {name: _parsed(row.get(name)) for name in ("quality_doc", "gait_doc")}
+    return SessionFacts.from_results(row, docs["quality_doc"], docs["gait_doc"], strides or [], profile)
+
+
+def session_tables(meta: dict[str, Any], result: SessionAnalysis, quality: dict[str, Any], track: RunnerTrack,
+                   fps: float) -> dict[str, pa.Table]:
+    """The lake's tables of one analysed session: ``sessions`` (``meta``, the reported joints,
+    the engine's summary as scalar columns, and its phases, ``quality`` and events as JSON
+    as they are), ``frames`` (``fps``: the container rate) and ``strides``. The API builds the
+    spec's documents from these when it reads them (``api/documents.py``)."""
+    stored = {"gait_doc": json_safe(result.phases), "quality_doc": quality,
+              "events_doc": events_document(result.events)}
+    return {
+        "sessions": sessions_table({**meta, "joints": joints_text(result.joints)}, result.summary, stored),
+        "frames": frames_table(track, fps, result.frame_series),
+        "strides": strides_table(result.strides),
+    }

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from analysis.engine import json_safe
+from api import documents
 from api.demo import DEMO_PATH
 from api.reports import frames_to_export
 
@@ -46,12 +48,16 @@ def build() -> dict:
     frames = pa.table({"time_s": np.asarray(result.time_s, dtype=float),
                        **{k: np.asarray(v, dtype=float) for k, v in result.frame_series.items()}})
     keypoints, contact = frames_to_export(frames)
+    docs = documents.from_analysis(result)
+    # the lake row's shape (summary scalars, quality and phases) plus the documents the API
+    # would build from it and the run's tables (stored: the demo has no lake run)
     row = {
-        "summary_doc": result.summary_document(),
-        "details_doc": result.details_document(),
-        "form_doc": result.form_analysis_document(),
-        "gait_doc": result.gait_analysis_document(),
-        "quality_doc": result.quality,
+        **{k: v for k, v in result.summary.items()},
+        "summary_doc": docs["summary_doc"],
+        "details_doc": docs["details_doc"],
+        "form_doc": docs["form_doc"],
+        "gait_doc": docs["gait_doc"],
+        "quality_doc": docs["quality_doc"],
         "video_key": None,
         "analyzed_video_key": None,
     }
@@ -66,6 +72,7 @@ def build() -> dict:
                   "profile": {"age": 32, "gender": "female", "shoeSize": 40, "brand": "Demo", "shoeModel": "Trainer 1",
                               "leg_length": 0.92}},
         "row": row,
+        "strides": json_safe(result.strides),
         "export": {"keypoints": keypoints, "contact": contact},
         "summary_text": {},
         "form_comments": {},

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from analysis.commentary import KINDS, SessionFacts, comment
+from analysis.commentary import KINDS, comment
 from api import reports
 from storage.catalog import RunningSession
 
@@ -156,8 +156,7 @@ def gait(record: reports.SessionRecord, image_url, fps: float) -> dict[str, Any]
 def commentary(record: reports.SessionRecord, saved: dict[str, dict[str, str]], profile: dict[str, Any]) -> dict[str, Any]:
     """The three thread kinds: saved thread texts where they exist, else the rule engine's text
     (``saved`` false; what the thread POSTs would store), in both unit systems."""
-    facts = SessionFacts.from_documents(record.doc("summary_doc"), record.doc("form_doc"), record.doc("gait_doc"),
-                                        record.doc("quality_doc"), record.row, profile)
+    facts = reports.session_facts(record, profile)
     out: dict[str, Any] = {}
     for kind, blocks in KINDS.items():
         items = []

@@ -8,6 +8,7 @@ from analysis.angles import joint_angles
 from analysis.engine import RunnerProfile, analyze
 from analysis.keypoints import KP
 from analysis.synthetic import make_session
+from api.documents import from_analysis
 
 
 def _in_range(v) -> bool:
@@ -60,7 +61,7 @@ def test_every_angle_output_of_the_shared_clip_is_in_range(treadmill_keypoints_d
     assert len(keys) >= 11                                  # 11 joint series + contact_angle
     for k in keys:
         assert _in_range(sa.frame_series[k]), (k, np.nanmin(sa.frame_series[k]), np.nanmax(sa.frame_series[k]))
-    details = sa.details_document()
+    details = from_analysis(sa)["details_doc"]
     for k, v in details["angles"].items():
         assert _in_range([x for x in v if x is not None]), k
     for k, v in details["calculated_metrics"].items():

@@ -11,6 +11,7 @@ from analysis.angles import wrap_deg
 from analysis.engine import AnalysisError, EngineParams, RunnerProfile, analyze
 from analysis.metrics import minetti_cost_j_per_kg_m
 from analysis.synthetic import make_session
+from api.documents import from_analysis
 
 PROFILE = RunnerProfile(height_m=1.75, weight_kg=70.0)
 
@@ -100,7 +101,7 @@ def test_perspective_far_leg_is_rescaled(far_scale, facing, noise, speed):
             assert r["speed_mps"] == pytest.approx(tr["speed_mps"], rel=0.03), (side, r["ic_frame"])
             assert r["stride_length_m"] == pytest.approx(tr["stride_length_m"], rel=0.04), side
     # the summary lists each belt-speed reading once: the near leg's strides only
-    doc_speed = sa.summary_document()["performance_metrics"]["speed"]["values"]
+    doc_speed = from_analysis(sa)["summary_doc"]["performance_metrics"]["speed"]["values"]
     assert doc_speed == [r["speed_mps"] for r in sa.strides if r["side"] == "right"]
     # timing is scale-free: the same events and times as without perspective (exactly
     # without noise; the pixel noise is not drawn smaller with the leg, so with it the
@@ -182,7 +183,7 @@ def test_too_few_strides_gives_nulls_not_statistics():
     assert sa.summary["cadence_spm"] is None and sa.summary["contact_time_s"] is None
     assert sa.quality["strides_used"] == 0
     assert any("Too few" in r for r in sa.quality["reasons"])
-    doc = sa.summary_document()
+    doc = from_analysis(sa)["summary_doc"]
     assert doc["running_mechanics"]["contact_time"]["avg"] is None
     json.dumps(doc, allow_nan=False)
 
@@ -211,19 +212,19 @@ def test_mirror_and_decimation_keep_cadence():
 def test_documents_are_json_and_shaped_like_the_spec():
     s = make_session(duration_s=6.0)
     sa = analyze(s.keypoints, s.fps, RunnerProfile(height_m=1.75, joints=("knee", "ankle")))
-    summ = sa.summary_document()
+    summ = from_analysis(sa)["summary_doc"]
     assert set(summ) == {"performance_metrics", "running_mechanics", "balance_and_posture",
                          "distance_and_duration"}
     assert set(summ["performance_metrics"]["speed"]) == {"min", "max", "avg", "values"}
     assert summ["performance_metrics"]["power"]["avg"] is None      # no weight given
-    det = sa.details_document()
+    det = from_analysis(sa)["details_doc"]
     assert set(det["angles"]) == {"posture_angle", "lkne_angle", "rkne_angle", "lank_angle", "rank_angle"}
     assert len(det["all_timestamps"]) == s.keypoints.shape[0]
-    form = sa.form_analysis_document()["metrics"]
+    form = from_analysis(sa)["form_doc"]["metrics"]
     assert set(form) == {"speed", "balance", "cadence", "contact_angle", "eversion_velocity",
                          "knee_flexion", "posture_angle", "ankle_angle", "com_oscillation",
                          "stride_angle", "mean_h"}
-    gait = sa.gait_analysis_document()
+    gait = from_analysis(sa)["gait_doc"]
     for side in ("left", "right"):
         g = gait[side]
         assert set(g["phases"]) == {"strike", "mid_stance", "takeoff", "flight", "new_strike"}
@@ -232,7 +233,7 @@ def test_documents_are_json_and_shaped_like_the_spec():
         assert len(g["angles"]["lkne_angle" if side == "left" else "rkne_angle"]["current"]) == 101
         assert len(g["graph_timestamps"]) == 101
         assert g["initiator"] in ("left", "right")
-    for doc in (summ, det, sa.form_analysis_document(), gait):
+    for doc in (summ, det, from_analysis(sa)["form_doc"], gait):
         json.dumps(doc, allow_nan=False)
     for key, arr in sa.frame_series.items():
         assert arr.shape == (s.keypoints.shape[0],), key

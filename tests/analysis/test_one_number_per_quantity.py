@@ -3,8 +3,8 @@ commentary show the same value for each session metric (issue 16: balance 50.4 v
 166.24/166.32/166.37 by endpoint, cadence targets 177 vs 178).
 
 The shared treadmill clip from its stored detections (no pose): engine -> sessions row
-(tasks.results) -> API documents built from that row (api.reports) and commentary built from that
-row (tasks.results.session_facts).
+(tasks.results) -> API documents built from that row and the strides/frames tables (api.reports,
+api.documents) and commentary built from the same (tasks.results.session_facts).
 """
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from datetime import datetime, timezone
 import pytest
 
 from analysis.commentary import Units, comments_for
-from analysis.engine import RunnerProfile, analyze
+from analysis.engine import RunnerProfile, analyze, json_safe
+from api.documents import from_analysis
 from api import reports
-from tasks.results import session_facts, sessions_table
+from tasks.results import events_document, frames_table, session_facts, sessions_table, strides_table
 from tests.analysis.treadmill_snapshot import FPS, FRAME_SIZE, HEIGHT_M, META, WEIGHT_KG, load_track
 
 #: summary key -> (summary-document block, metric name)
@@ -32,13 +33,15 @@ QUANTITIES = {
 
 @pytest.fixture(scope="module")
 def session():
-    result = analyze(load_track().keypoints, FPS, RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG),
+    track = load_track()
+    result = analyze(track.keypoints, FPS, RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG),
                      frame_size=FRAME_SIZE)
-    documents = {"summary_doc": result.summary_document(), "details_doc": result.details_document(),
-                 "form_doc": result.form_analysis_document(), "gait_doc": result.gait_analysis_document(),
-                 "quality_doc": result.quality}
-    row = sessions_table(META, result.summary, documents).to_pylist()[0]
-    record = reports.record_from_row("s1", "p-test", row)
+    # the lake's shape: typed results in the row and tables; the API builds its documents from them
+    stored = {"gait_doc": json_safe(result.phases), "quality_doc": result.quality,
+              "events_doc": events_document(result.events)}
+    row = sessions_table(META, result.summary, stored).to_pylist()[0]
+    tables = {"strides": strides_table(result.strides), "frames": frames_table(track, FPS, result.frame_series)}
+    record = reports.record_from_row("s1", "p-test", row, read_table=tables.get)
     when = datetime(2025, 7, 4, 13, 5, tzinfo=timezone.utc)
     meta = reports.SessionMeta("s1", "t", when, when, "all", 0.0, HEIGHT_M * 100, WEIGHT_KG, None)
     owner = reports.Owner("u1", "u@example.org", "U", HEIGHT_M * 100, WEIGHT_KG, {})
@@ -49,7 +52,7 @@ def session():
         "last": reports.last_session_metrics(record, 0.0),
         "totals": reports.average_metrics([record]),
     }
-    facts = session_facts(row, {"height_cm": HEIGHT_M * 100, "weight_kg": WEIGHT_KG})
+    facts = session_facts(row, {"height_cm": HEIGHT_M * 100, "weight_kg": WEIGHT_KG}, tables["strides"].to_pylist())
     texts = {kind: {b: c.text for b, c in comments_for(kind, facts).items()}
              for kind in ("summary", "form", "recommendation")}
     return result, row, api, texts
@@ -63,8 +66,8 @@ def test_every_output_shows_the_summary_value(session, key):
     assert value is not None
     shown = {
         "sessions row": row[key],
-        "summary document": result.summary_document()[block][name]["avg"],
-        "details calculated": result.details_document()["calculated_metrics"][f"{name}_avg"],
+        "summary document": from_analysis(result)["summary_doc"][block][name]["avg"],
+        "details calculated": from_analysis(result)["details_doc"]["calculated_metrics"][f"{name}_avg"],
         "GET summary": api["summary"][block][name]["avg"],
         "GET details": api["details"]["calculated_metrics"][f"{name}_avg"],
     }
@@ -79,7 +82,7 @@ def test_every_output_shows_the_summary_value(session, key):
 
 def test_events_document_lists_the_engines_events(session):
     result, row, _, _ = session
-    doc = result.events_document()
+    doc = events_document(result.events)
     assert [(e["side"], e["kind"], e["frame"]) for e in doc["events"]] == [(e.side, e.kind, e.frame)
                                                                           for e in result.events]
     counted_ic = sorted(e["frame"] for e in doc["events"] if e["kind"] == "IC" and e["side"] == "left")

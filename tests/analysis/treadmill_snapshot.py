@@ -3,9 +3,10 @@
 The detections (``data/treadmill-side-60fps.detections.npz``: every person YOLO
 found in every frame of ``../shared/videos/treadmill-side-60fps.mp4``, produced
 once with the real pose stage) go through the same steps as
-``flows.process.analyse_and_write``: runner selection, the engine, the four API
-documents, the lake's sessions/strides rows, and the rule commentary. No pose,
-no video, no lake: deterministic and fast.
+``flows.process.analyse_and_write``: runner selection, the engine, the lake's
+sessions/strides/frames tables (through Parquet in memory), the API's documents built
+from them (``api.documents.from_lake``, as the API does when it reads), and the rule
+commentary from the same tables. No pose, no video, no lake on disk: deterministic and fast.
 
 ``python -m tests.analysis.treadmill_snapshot`` (or ``GAITLAKE_UPDATE_SNAPSHOT=1``
 with the test) rewrites ``data/treadmill-snapshot.json``.
@@ -57,28 +58,41 @@ def _series_digest(series: dict[str, np.ndarray]) -> dict[str, Any]:
     return out
 
 
+def _through_parquet(table):
+    """``table`` written to Parquet and read back (the lake's round trip, dtypes included)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return pq.read_table(io.BytesIO(buf.getvalue()))
+
+
 def compute() -> dict[str, Any]:
-    """The full outputs, JSON-safe (NaN -> None)."""
-    from analysis.commentary import KINDS, SessionFacts, comments_for
+    """The full outputs, JSON-safe (NaN -> None). The documents are built by ``api.documents``
+    from the lake's tables after a Parquet round trip, as the API builds them when it reads."""
+    from analysis.commentary import KINDS, comments_for
     from analysis.engine import RunnerProfile, analyze, json_safe
-    from tasks.results import sessions_table, strides_table
+    from api import documents as api_documents
+    from tasks.results import (events_document, frames_table, session_documents, session_facts, sessions_table,
+                               strides_table)
 
     track = load_track()
     profile = RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG)
     result = analyze(track.keypoints, FPS, profile, frame_size=FRAME_SIZE)
-    documents = {
-        "summary_doc": result.summary_document(),
-        "details_doc": result.details_document(),
-        "form_doc": result.form_analysis_document(),
-        "gait_doc": result.gait_analysis_document(),
-        "quality_doc": result.quality,
-        "events_doc": result.events_document(),
-    }
-    sessions_row = sessions_table(META, result.summary, documents).to_pylist()[0]
-    scalars = {k: v for k, v in sessions_row.items() if not k.endswith("_doc")}
-    facts = SessionFacts.from_documents(documents["summary_doc"], documents["form_doc"],
-                                        documents["gait_doc"], documents["quality_doc"], scalars,
-                                        {"height_cm": HEIGHT_M * 100, "weight_kg": WEIGHT_KG})
+    stored = {"gait_doc": json_safe(result.phases), "quality_doc": result.quality,
+              "events_doc": events_document(result.events)}
+    tables = {"sessions": sessions_table(META, result.summary, stored), "strides": strides_table(result.strides),
+              "frames": frames_table(track, FPS, result.frame_series)}
+    lake = {name: _through_parquet(table) for name, table in tables.items()}
+    row = lake["sessions"].to_pylist()[0]
+    parsed = session_documents(row)
+    documents = {name: api_documents.from_lake(name, row, parsed["quality_doc"], lake.get)
+                 for name in ("summary_doc", "details_doc", "form_doc")}
+    documents.update({name: parsed[name] for name in ("gait_doc", "quality_doc", "events_doc")})
+    scalars = {k: v for k, v in row.items() if not k.endswith("_doc")}
+    facts = session_facts(row, {"height_cm": HEIGHT_M * 100, "weight_kg": WEIGHT_KG}, lake["strides"].to_pylist())
     commentary = {kind: {block: c.text for block, c in comments_for(kind, facts).items()}
                   for kind in KINDS}
     return json_safe({
@@ -87,7 +101,7 @@ def compute() -> dict[str, Any]:
         "quality": result.quality,
         "events": [[e.side, e.kind, e.frame, e.time_s] for e in result.events],
         "strides": result.strides,
-        "strides_table": strides_table(result.strides).to_pylist(),
+        "strides_table": tables["strides"].to_pylist(),
         "sessions_row_scalars": scalars,
         "documents": documents,
         "frame_series": _series_digest(result.frame_series),

@@ -97,6 +97,21 @@ def sample_documents(seed: float = 0.0) -> dict:
             "quality_doc": {"runner_share": 1.0, "view": "side"}}
 
 
+
+def summary_scalars(docs: dict) -> dict:
+    """The engine's summary a lake row holds beside these documents (as real rows do: each
+    summary block's avg, the form metrics, footstrike, distance and time), so that what is
+    read from the row's scalars (commentary) and from the documents agree."""
+    from api.documents import FORM_METRICS, SUMMARY_METRICS
+
+    s = docs["summary_doc"]
+    out = {key: s[block][name]["avg"] for block, names in SUMMARY_METRICS.items() for name, key in names.items()}
+    for name, key in FORM_METRICS.items():
+        out.setdefault(key, docs["form_doc"]["metrics"][name])
+    out.update(footstrike=s["running_mechanics"]["footstrike"], total_distance_m=s["distance_and_duration"]["total_distance"],
+               total_time_s=s["distance_and_duration"]["total_time"])
+    return out
+
 @dataclass
 class World:
     client: TestClient
@@ -149,7 +164,7 @@ class World:
             columns = {
                 "title": [f"{owner} run"], "user_id": [self.users[owner]], "created_at": ["2025-04-07T13:05:00+00:00"],
                 "fps": [60.0], "n_frames": [12], "width": [1080], "height": [1920], "duration_s": [0.2],
-                "cadence_spm": [169.0], "speed_mps": [3.05 + seed], "flight_time_s": [0.08],
+                **{key: [value] for key, value in summary_scalars(docs).items()},
                 "video_key": [video_key], "analyzed_video_key": [analyzed],
                 **{name: [json.dumps(doc)] for name, doc in docs.items()},
                 "images_doc": [json.dumps(images_doc)],

@@ -13,6 +13,7 @@ import pytest
 from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session
 from analysis.tracking import RunnerTrack
+from api.documents import from_analysis
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.results import frames_table, sessions_table, strides_table
@@ -73,8 +74,8 @@ def build_session(data_dir: Path, publish: bool = False) -> SyntheticLakeSession
     meta = {"title": "synthetic run", "user_id": "u1", "created_at": "2025-04-07T13:05:00+00:00",
             "fps": float(RATE), "n_frames": T, "width": SIZE[0], "height": SIZE[1], "video_key": video_key,
             "analyzed_video_key": None}
-    docs = {"summary_doc": result.summary_document(), "form_doc": result.form_analysis_document(),
-            "gait_doc": result.gait_analysis_document(), "quality_doc": result.quality}
+    docs = {"summary_doc": from_analysis(result)["summary_doc"], "form_doc": from_analysis(result)["form_doc"],
+            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality}
     tables = {"sessions": sessions_table(meta, result.summary, docs),
               "frames": frames_table(track, float(RATE), result.frame_series),
               "strides": strides_table(result.strides)}

@@ -10,6 +10,7 @@ import pytest
 
 from analysis.engine import RunnerProfile, analyze
 from analysis.tracking import RunnerTrack
+from api.documents import from_analysis
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.render import GAIT_PHASES, render_lake_run
@@ -27,8 +28,8 @@ def test_treadmill_overlay_renders_fast_with_every_frame(treadmill_video, treadm
     lake = Lake(store)
     store.put_file(treadmill_video, "videos/t/source.mp4")
     meta = {"title": "treadmill", "video_key": "videos/t/source.mp4"}
-    docs = {"summary_doc": result.summary_document(), "form_doc": result.form_analysis_document(),
-            "gait_doc": result.gait_analysis_document(), "quality_doc": result.quality}
+    docs = {"summary_doc": from_analysis(result)["summary_doc"], "form_doc": from_analysis(result)["form_doc"],
+            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality}
     lake.write_session("t", "pv", "cfg", {"sessions": sessions_table(meta, result.summary, docs),
                                           "frames": frames_table(track, fps, result.frame_series),
                                           "strides": strides_table(result.strides)}, publish=False)

@@ -5,6 +5,7 @@ import pytest
 
 from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session
+from api.documents import from_analysis
 from api.viewer import view
 
 
@@ -12,7 +13,7 @@ def notes_and_cards(fps_told: float, fps_filmed: float = 30.0, duration_s: float
     syn = make_session(fps=fps_filmed, duration_s=duration_s, px_per_m=150.0)
     result = analyze(syn.keypoints, fps_told, RunnerProfile(height_m=height_m, weight_kg=None), frame_size=(1920, 1080))
     notes = view.quality_notes(result.quality)
-    cards = {c["key"]: c for c in view.cards(result.summary, result.summary_document(), notes)}
+    cards = {c["key"]: c for c in view.cards(result.summary, from_analysis(result)["summary_doc"], notes)}
     return notes, cards
 
 

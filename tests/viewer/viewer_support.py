@@ -18,6 +18,7 @@ import numpy as np
 from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session
 from analysis.tracking import RunnerTrack
+from api.documents import from_analysis
 from api.keys import create_key
 from storage.catalog import Catalog, SessionStatus, User
 from storage.lake import Lake
@@ -101,8 +102,8 @@ class ViewerWorld:
         meta = {"title": title, "user_id": self.users[owner], "created_at": created, "fps": float(FPS), "n_frames": T,
                 "width": SIZE[0], "height": SIZE[1], "duration_s": T / float(FPS), "video_key": video_key,
                 "analyzed_video_key": None}
-        docs = {"summary_doc": result.summary_document(), "details_doc": result.details_document(),
-                "form_doc": result.form_analysis_document(), "gait_doc": result.gait_analysis_document(),
+        docs = {"summary_doc": from_analysis(result)["summary_doc"], "details_doc": from_analysis(result)["details_doc"],
+                "form_doc": from_analysis(result)["form_doc"], "gait_doc": from_analysis(result)["gait_doc"],
                 "quality_doc": result.quality}
         tables = {"sessions": sessions_table(meta, result.summary, docs),
                   "frames": frames_table(track, float(FPS), result.frame_series),

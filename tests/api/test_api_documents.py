@@ -1,0 +1,101 @@
+"""The spec's documents built from the lake's typed results (api/documents.py), against the
+documents rows of earlier code stored (``summary_doc``, ``details_doc``, ``form_doc``).
+
+One synthetic treadmill session goes through the engine once and is written to the lake twice:
+as the pipeline writes it now (the engine's summary as scalar columns, quality/phases/events as
+they are, the strides and frames tables) and as earlier code wrote it (the same plus the
+documents as JSON). Every read of the API must answer the same numbers for both, equal to the
+documents built straight from the engine's result.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+
+from analysis.engine import RunnerProfile, analyze
+from analysis.synthetic import make_session
+from analysis.tracking import RunnerTrack
+from api import documents
+from storage.catalog import SessionStatus
+from tasks.results import events_document, session_tables, sessions_table
+
+FPS = 60.0
+DETAILS = "/running/sessions/{}/"
+SUMMARY = "/running/sessions/{}/summary/"
+EXPORT = "/running/sessions/{}/export/"
+FORM = "/running/sessions/{}/form-analysis/"
+GAIT = "/running/sessions/{}/gait-analysis/"
+
+
+@pytest.fixture(scope="module")
+def analysed():
+    synthetic = make_session(cadence_spm=170.0, contact_time_s=0.26, speed_mps=3.1, fps=FPS, duration_s=6.0,
+                             height_m=1.75, noise_px=1.0, seed=3, mode="treadmill")
+    kp = synthetic.keypoints
+    track = RunnerTrack(keypoints=kp, boxes=np.zeros((kp.shape[0], 5)), found=np.ones(kp.shape[0], dtype=bool),
+                        n_tracks=1, track_scores={0: 1.0})
+    result = analyze(kp, FPS, RunnerProfile(height_m=1.75, weight_kg=70.0, incline_deg=1.0), frame_size=(1080, 1920))
+    return track, result
+
+
+def _write(world, track, result, legacy: bool) -> str:
+    row = world.catalog.create_session(user_id=world.users["ua"], title="run", status=SessionStatus.DONE,
+                                       video_key=None, incline_deg=1.0, joints="all",
+                                       created_at=datetime(2025, 4, 7, 13, 5, tzinfo=timezone.utc))
+    meta = {"title": "run", "user_id": world.users["ua"], "fps": FPS, "effective_fps": result.fps,
+            "n_frames": len(track.found), "video_key": None, "analyzed_video_key": None}
+    tables = session_tables(meta, result, result.quality, track, FPS)  # as the pipeline writes a run
+    if legacy:  # as earlier code wrote it: the documents in the row, no joints column
+        built = documents.from_analysis(result)
+        stored = {**{k: built[k] for k in ("summary_doc", "details_doc", "form_doc")},
+                  "gait_doc": built["gait_doc"], "quality_doc": result.quality,
+                  "events_doc": events_document(result.events)}
+        tables["sessions"] = sessions_table(meta, result.summary, stored)
+    manifest = world.lake.write_session(row.id, "v1", "cfg0", tables)
+    world.catalog.update_session(row.id, pipeline_version=manifest.pipeline_version,
+                                 finished_at=datetime(2025, 4, 7, 13, 9, tzinfo=timezone.utc))
+    return row.id
+
+
+def _reads(world, sid: str) -> dict:
+    h = world.h("alice")
+    responses = {"details": world.client.get(DETAILS.format(sid), headers=h),
+                 "summary": world.client.get(SUMMARY.format(sid), headers=h),
+                 "export": world.client.get(EXPORT.format(sid), headers=h),
+                 "form": world.client.post(FORM.format(sid), headers=h),
+                 "gait": world.client.post(GAIT.format(sid), headers=h)}
+    assert all(r.status_code == 200 for r in responses.values()), {k: r.status_code for k, r in responses.items()}
+    out = {k: r.json() for k, r in responses.items()}
+    d, s, e, f, g = out["details"], out["summary"], out["export"], out["form"], out["gait"]
+    return {
+        "details": {k: d[k] for k in ("metrics", "angles", "all_timestamps", "calculated_metrics")},
+        "summary": {k: s[k] for k in documents.SUMMARY_METRICS.keys() | {"distance_and_duration"}},
+        "export": {k: e[k] for k in ("metrics", "angles", "all_timestamps", "keypoints", "contact")},
+        "form": f["metrics"],
+        "gait": {side: {k: g[side][k] for k in ("peak_time", "angles", "graph_timestamps", "initiator")}
+                 | {"phases": {p: {k: v for k, v in ph.items() if k != "image_url"}
+                               for p, ph in g[side]["phases"].items()}}
+                 for side in ("left", "right")},
+    }
+
+
+def test_built_and_stored_documents_read_the_same(world, analysed):
+    track, result = analysed
+    sid = _write(world, track, result, legacy=False)
+    row = world.lake.read_table(sid, "sessions").to_pylist()[0]
+    assert not {"summary_doc", "details_doc", "form_doc"} & set(row)  # typed results only
+    new = _reads(world, sid)
+    old = _reads(world, _write(world, track, result, legacy=True))
+    assert new == old
+    # and both are the documents of the engine's own result (the lake round trip loses nothing)
+    built = documents.from_analysis(result)
+    assert new["summary"] == {k: v for k, v in built["summary_doc"].items()}
+    assert new["form"] == built["form_doc"]["metrics"]
+    cm = {k: v for k, v in built["details_doc"]["calculated_metrics"].items() if v is not None}
+    assert new["details"]["calculated_metrics"] == cm
+    assert new["details"]["all_timestamps"] == built["details_doc"]["all_timestamps"]
+    assert new["details"]["metrics"] == built["details_doc"]["metrics"]
+    assert new["summary"]["performance_metrics"]["speed"]["avg"] == result.summary["speed_mps"]
+
