@@ -107,7 +107,9 @@ class RenderData:
         gait_doc = _json_doc(row.get("gait_doc"))
         if isinstance(strides, pa.Table):
             strides = strides.to_pylist()
-        events = events_from_contact(contact, angles)
+        events = stored_events(row.get("events_doc"))
+        if events is None:  # a run written before the lake kept the engine's events
+            events = events_from_contact(contact, angles)
         return cls(xy=xy, contact=contact, angles=angles, series=series, time_s=time_s,
                    events=events, gait_doc=gait_doc, strides=list(strides or []), summary=row, conf=conf)
 
@@ -124,9 +126,25 @@ def _json_doc(value: Any) -> dict:
     return {}
 
 
+def stored_events(events_doc: Any) -> list[tuple[int, str, str]] | None:
+    """The IC/MS/TO events the engine counted (the sessions row's ``events_doc``), as
+    ``(frame, side, kind)`` in the overlay's order; ``None`` when the row has none.
+
+    The overlay labels exactly these: events re-derived from the contact flags would
+    skip the engine's validity gate and could mark a strike the metrics never counted."""
+    doc = _json_doc(events_doc)
+    if "events" not in doc:
+        return None
+    order = {"IC": 0, "MS": 1, "TO": 2}
+    out = [(int(e["frame"]), str(e["side"]), str(e["kind"])) for e in doc["events"] if e.get("kind") in order]
+    out.sort(key=lambda e: (e[0], order[e[2]], e[1]))
+    return out
+
+
 def events_from_contact(contact: dict[str, np.ndarray], angles: dict[str, np.ndarray]) -> list[tuple[int, str, str]]:
     """IC = first contact frame, TO = first frame off, MS = peak knee flexion in between
-    (the engine's conventions, docs/analysis.md). Only complete contacts give a TO/MS."""
+    (the engine's conventions, docs/analysis.md). Only complete contacts give a TO/MS.
+    Used only for runs whose sessions row has no ``events_doc`` (:func:`stored_events`)."""
     out: list[tuple[int, str, str]] = []
     for side in SIDES:
         c = contact[side].astype(np.int8)

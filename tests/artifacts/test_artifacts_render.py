@@ -127,3 +127,20 @@ def test_report_png_without_strides_still_renders():
                       angles={}, series={}, time_s=np.arange(T) / 30, events=[], gait_doc={})
     png = render_report_png(data, "empty")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_overlay_marks_the_events_the_engine_counted():
+    """The overlay labels the sessions row's ``events_doc`` (the engine's events, after its
+    validity gate), not events re-derived from the contact flags; old rows fall back to those."""
+    import pyarrow as pa
+
+    T = 40
+    contact = np.zeros(T)
+    contact[5:10] = contact[20:25] = 1.0            # two complete left contacts in the flags
+    frames = pa.table({"left_contact": contact, "right_contact": np.zeros(T), "time_s": np.arange(T) / 30})
+    counted = {"events": [{"side": "left", "kind": "TO", "frame": 10, "time_s": 10 / 30},
+                          {"side": "left", "kind": "IC", "frame": 5, "time_s": 5 / 30}]}
+    data = RenderData.from_tables(frames, {"events_doc": json.dumps(counted)})
+    assert data.events == [(5, "left", "IC"), (10, "left", "TO")]   # the second contact was not counted
+    legacy = RenderData.from_tables(frames, {})
+    assert legacy.events == [(5, "left", "IC"), (10, "left", "TO"), (20, "left", "IC"), (25, "left", "TO")]
