@@ -37,10 +37,10 @@ from flows.runtime import prepare_environment
 prepare_environment(get_settings())
 
 from prefect import flow, get_run_logger  # noqa: E402
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator  # noqa: E402
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator  # noqa: E402
 
 from flows.intake import VIDEO_SUFFIXES, IntakeError, create_session_from_stream  # noqa: E402
-from flows.options import OptionError, parse_joints  # noqa: E402
+from flows.options import OptionError, parse_joints, parse_number  # noqa: E402
 from storage.catalog import Catalog, SessionStatus, User  # noqa: E402
 from storage.objectstore import ObjectStore  # noqa: E402
 
@@ -51,11 +51,21 @@ MAX_SIDECAR_BYTES = 64 * 1024
 
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    height_cm: float | None = Field(None, gt=50, lt=260)
-    weight_kg: float | None = Field(None, gt=15, lt=400)
-    incline_deg: float = Field(0.0, ge=-30, le=30)
-    capture_fps: float | None = Field(None, gt=0, le=2000)
+    height_cm: float | None = None
+    weight_kg: float | None = None
+    incline_deg: float = 0.0
+    capture_fps: float | None = None
     joints: str = "all"
+
+    @field_validator("height_cm", "weight_kg", "incline_deg", "capture_fps", mode="before")
+    @classmethod
+    def _in_range(cls, value: Any, info: ValidationInfo) -> float | None:
+        """The same ranges and messages as the CLI and the API upload (``flows.options.RANGES``)."""
+        try:
+            number = parse_number(value, info.field_name, info.field_name)
+        except OptionError as exc:
+            raise ValueError(str(exc)) from None
+        return 0.0 if number is None and info.field_name == "incline_deg" else number
 
     @field_validator("joints")
     @classmethod

@@ -63,6 +63,27 @@ def test_the_api_refuses_with_the_same_rule(field, label, raw):
     assert api.value.message.replace(label, "X") == str(cli.value).replace("--" + field.replace("_", "-"), "X")
 
 
+@pytest.mark.parametrize("field", sorted(options.RANGES))
+def test_an_inbox_sidecar_takes_the_same_ranges(field):
+    """The inbox sidecar accepts exactly the CLI/API range (both ends) and refuses with its sentence."""
+    import json
+
+    from flows.ingest import SidecarError, parse_sidecar
+
+    low, high, _ = options.RANGES[field]
+
+    def sidecar(value) -> bytes:
+        return json.dumps({"user_id": "u1", "profile": {field: value}}).encode()
+
+    assert getattr(parse_sidecar(sidecar(low)).profile, field) == low
+    assert getattr(parse_sidecar(sidecar(high)).profile, field) == high
+    with pytest.raises(SidecarError) as refused:
+        parse_sidecar(sidecar(high + 1))
+    with pytest.raises(options.OptionError) as cli:
+        options.parse_number(high + 1, field, field)
+    assert str(cli.value) in str(refused.value)
+
+
 def test_good_options_are_normalised():
     assert options.parse_number(" 175 ", "height_cm") == 175.0
     assert options.parse_number("", "height_cm") is None
