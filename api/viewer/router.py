@@ -14,12 +14,13 @@ import html
 import json
 import re
 import threading
-from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, FastAPI, Request
+from cachetools import LRUCache
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
@@ -72,25 +73,6 @@ def _pdf_text(card: dict[str, Any]) -> str:
     return (fmt.format(value * factor) + (f" {unit}" if unit else "")).strip()
 
 
-class _Recent:
-    """The few most recently used values (a tiny thread-safe LRU)."""
-
-    def __init__(self, size: int):
-        self.size, self.data, self.lock = size, OrderedDict(), threading.Lock()
-
-    def get(self, key):
-        with self.lock:
-            if key in self.data:
-                self.data.move_to_end(key)
-            return self.data.get(key)
-
-    def put(self, key, value) -> None:
-        with self.lock:
-            self.data[key] = value
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
-
-
 def page(title: str, name: str, body: str, **data: str) -> str:
     attrs = "".join(f' data-{k.replace("_", "-")}="{html.escape(v)}"' for k, v in data.items())
     return f"""<!doctype html>
@@ -138,247 +120,307 @@ def _safe_next(value: str | None) -> str:
     return "/app/sessions"
 
 
-def install_viewer(app: FastAPI, *, catalog: Catalog, reader: reports.LakeReader, linker: Linker,
-                   authenticate: Authenticator, cookie_ttl_s: int | None = None) -> None:
-    """Add the viewer's routes (``/app/...``) and static files to ``app``."""
-    signer = CookieSigner(linker.secret, *([cookie_ttl_s] if cookie_ttl_s else []))
-    lake = reader.lake
-    frames_cache = _Recent(8)
-    router = APIRouter(prefix="/app", include_in_schema=False)
+@dataclass(frozen=True)
+class Viewer:
+    """What the viewer's routes use (one per app, ``app.state.viewer``)."""
 
-    def caller(request: Request) -> Principal | None:
+    catalog: Catalog
+    reader: reports.LakeReader
+    linker: Linker
+    authenticate: Authenticator
+    signer: CookieSigner
+    #: the few most recently read frames tables (a session page reads them for its series and downloads)
+    frames_cache: LRUCache = field(default_factory=lambda: LRUCache(maxsize=8))
+    frames_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def lake(self):
+        return self.reader.lake
+
+    def caller(self, request: Request) -> Principal | None:
         """The API's credentials when sent (a bad one is 401), else the sign-in cookie."""
         auth, key = request.headers.get("authorization"), request.headers.get("api-key")
         if auth or key:
-            return authenticate(auth, key)
-        return signer.principal(catalog, request.cookies.get(COOKIE_NAME))
+            return self.authenticate(auth, key)
+        return self.signer.principal(self.catalog, request.cookies.get(COOKIE_NAME))
 
-    def require(request: Request) -> Principal:
-        who = caller(request)
+    def require(self, request: Request) -> Principal:
+        who = self.caller(request)
         if who is None:
             raise ApiError(401, "sign in at /app/ or send 'Authorization: API-KEY <key>'")
         return who
 
-    def page_caller(request: Request) -> Principal | None:
+    def page_caller(self, request: Request) -> Principal | None:
         try:
-            return caller(request)
+            return self.caller(request)
         except ApiError:
             return None
 
-    def to_sign_in(request: Request) -> RedirectResponse:
-        return RedirectResponse(f"/app/?next={quote(request.url.path)}", status_code=303)
-
-    def nav(who: Principal) -> dict[str, str]:
-        return {"user": who.email}
-
-    # -- pages -------------------------------------------------------------------
-    @router.get("/")
-    def sign_in_page(request: Request, next: str | None = None):
-        if page_caller(request) is not None:
-            return RedirectResponse(_safe_next(next), status_code=303)
-        return _html(page("Sign in", "signin", SIGN_IN_FORM.format(error="", next=html.escape(_safe_next(next)))))
-
-    @router.post("/sign-in")
-    async def sign_in(request: Request):
-        form = await request.form()
-        key = str(form.get("api_key") or "").strip()
-        target = _safe_next(str(form.get("next") or ""))
-        try:
-            who = authenticate(f"API-KEY {key}", None) if key else None
-        except ApiError:
-            who = None
-        if who is None:
-            body = SIGN_IN_FORM.format(error='<p class="error" role="alert">That API key is not valid.</p>',
-                                       next=html.escape(target))
-            return _html(page("Sign in", "signin", body), status=401)
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(COOKIE_NAME, signer.issue(who.user_id, key), max_age=signer.ttl_s, path=COOKIE_PATH,
-                            httponly=True, samesite="strict", secure=request.url.scheme == "https")
-        return response
-
-    @router.post("/sign-out")
-    def sign_out():
-        response = RedirectResponse("/app/", status_code=303)
-        response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH, httponly=True, samesite="strict")
-        return response
-
-    @router.get("/sessions")
-    def sessions_page(request: Request):
-        who = page_caller(request)
-        if who is None:
-            return to_sign_in(request)
-        body = '<section class="card"><h1>Sessions</h1><div id="sessions" aria-live="polite">Loading…</div></section>'
-        return _html(page("Sessions", "sessions", body, **nav(who)))
-
-    @router.get("/sessions/{session_id}")
-    def session_page(request: Request, session_id: str):
-        who = page_caller(request)
-        if who is None:
-            return to_sign_in(request)
-        try:
-            row, _ = visible_session(catalog, who, session_id)
-        except ApiError:  # invalid, missing or someone else's: one page for all three
-            return _html(page("Not found", "notfound", NOT_FOUND, **nav(who)), status=404)
-        body = '<div id="session" aria-live="polite"><p class="card">Loading…</p></div>'
-        return _html(page(row.title, "session", body, session_id=row.id, **nav(who)))
-
-    # -- JSON ------------------------------------------------------------------
-    def runner_names(db, ids: set[str]) -> dict[str, str]:
-        if not ids:
-            return {}
-        return {u.id: (u.name or u.email) for u in db.scalars(select(User).where(User.id.in_(ids)))}
-
-    @router.get("/api/sessions")
-    def list_sessions(request: Request):
-        who = require(request)
-        with catalog.session() as db:
-            users = managed_user_ids(db, who)
-            rows = list(db.scalars(select(RunningSession).where(RunningSession.user_id.in_(users))
-                                   .order_by(RunningSession.created_at.desc()).limit(view.LIST_LIMIT)))
-            names = runner_names(db, {r.user_id for r in rows if r.user_id})
-        items = [view.list_item(r, names.get(r.user_id, ""), reader.record(r) if r.status == SessionStatus.DONE else None)
-                 for r in rows]
-        return JSONResponse({"sessions": items, "user": who.email, "limit": view.LIST_LIMIT})
-
-    def frames_of(record: reports.SessionRecord):
-        key = (record.session_id, record.pipeline_version)
-        table = frames_cache.get(key)
-        if table is None:
-            table = lake.read_table(record.session_id, "frames", manifest=lake.manifest(record.session_id, record.pipeline_version))
-            if table is not None:
-                frames_cache.put(key, table)
-        return table
-
-    def done_record(who: Principal, session_id: str) -> tuple[RunningSession, User, reports.SessionRecord]:
-        row, user = visible_session(catalog, who, session_id)
+    def done_record(self, who: Principal, session_id: str) -> tuple[RunningSession, User, reports.SessionRecord]:
+        """The caller's finished session and its served run; 409 while processing or failed, 404 without results."""
+        row, user = visible_session(self.catalog, who, session_id)
         if row.status != SessionStatus.DONE:
             if row.status == SessionStatus.FAILED:
                 raise ApiError(409, f"session processing failed: {row.error or 'unknown reason'}", status="failed")
             raise ApiError(409, "session is still processing", status=str(row.status))
-        record = reader.record(row)
+        record = self.reader.record(row)
         if record is None:
             raise ApiError(404, "session results are not available")
         return row, user, record
 
-    @router.get("/api/sessions/{session_id}")
-    def session_doc(request: Request, session_id: str):
-        who = require(request)
-        row, user = visible_session(catalog, who, session_id)
-        created = reports.as_utc(row.created_at)
-        doc: dict[str, Any] = {
-            "id": row.id, "title": row.title, "status": str(row.status),
-            "error": row.error if row.status == SessionStatus.FAILED else None,
-            "date": created.isoformat() if created else None, "runner": {"id": user.id, "name": user.name or user.email},
-            "incline_deg": row.incline_deg, "refresh_s": REFRESH_S,
-        }
-        if row.status != SessionStatus.DONE:
-            return JSONResponse(doc, headers={"Cache-Control": "no-store"})
-        record = reader.record(row)
-        if record is None:
-            doc.update(status="failed", error="the session's results are not in the lake")
-            return JSONResponse(doc)
-        base = str(request.base_url)
-        r = record.row
-        images = record.doc("images_doc")
-        video_key = images.get("video") or r.get("analyzed_video_key")
-        analysed = bool(video_key)
-        video_key = video_key or r.get("video_key") or row.video_key
-        info = images.get("video_info") or {}
-        fps = reports.number_or_none(r.get("fps")) or 30.0
-        rate = info.get("rate")
-        if isinstance(rate, str) and "/" in rate:
-            num, den = rate.split("/")
-            fps = float(num) / float(den) if float(den) else fps
-        notes = view.quality_notes(record.doc("quality_doc"))
-        with catalog.session() as db:
-            saved = {kind: reports.latest_thread_texts(db, row.id, kind) for kind in ("summary", "form", "recommendation")}
-            history_rows = list(db.scalars(
-                select(RunningSession).where(RunningSession.user_id == row.user_id, RunningSession.status == SessionStatus.DONE)
-                .order_by(RunningSession.created_at.desc()).limit(view.HISTORY_LIMIT)))
-        profile = {"height_cm": row.height_cm or user.height_cm, "weight_kg": row.weight_kg or user.weight_kg}
-        doc.update({
-            "video": {"url": linker.url(video_key, base), "analysed": analysed, "fps": fps,
-                      "frames": info.get("frames") or reports.number_or_none(r.get("n_frames")),
-                      "width": info.get("width") or r.get("width"), "height": info.get("height") or r.get("height")},
-            "series": view.frame_series(record, frames_of(record), row.joints or "all"),
-            "notes": notes,
-            "cards": view.cards(r, record.doc("summary_doc"), notes),
-            "gait": view.gait(record, lambda key: linker.url(key, base), fps),
-            "commentary": view.commentary(record, saved, profile),
-            "history": [view.history_item(h, reader.record(h), row.id) for h in reversed(history_rows)],
-            "downloads": [{"name": name, "label": label, "type": ctype.split(";")[0],
-                           "url": f"/app/api/sessions/{row.id}/downloads/{name}"} for name, (ctype, label) in DOWNLOADS.items()],
-        })
-        body = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-        headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
-        if len(body) >= 4096 and "gzip" in request.headers.get("accept-encoding", ""):   # per-frame series: ~5x smaller
-            body, headers["Content-Encoding"] = gzip.compress(body, 5), "gzip"
-        return Response(body, media_type="application/json", headers=headers)
-
-    # -- downloads ------------------------------------------------------------------
-    def table_of(record: reports.SessionRecord, name: str):
+    def table(self, record: reports.SessionRecord, name: str):
+        """One table of the served run (``frames`` from the cache); 404 when the run has none."""
+        key = (record.session_id, record.pipeline_version)
         if name == "frames":
-            table = frames_of(record)
+            with self.frames_lock:
+                table = self.frames_cache.get(key)
         else:
-            table = lake.read_table(record.session_id, name, manifest=lake.manifest(record.session_id, record.pipeline_version))
+            table = None
+        if table is None:
+            table = self.lake.read_table(record.session_id, name,
+                                         manifest=self.lake.manifest(record.session_id, record.pipeline_version))
+            if table is not None and name == "frames":
+                with self.frames_lock:
+                    self.frames_cache[key] = table
         if table is None:
             raise ApiError(404, f"this session has no {name} table")
         return table
 
-    def report_png(record: reports.SessionRecord, title: str) -> bytes:
-        key = record.doc("images_doc").get("report")
-        if key and lake.store.exists(key):
-            return lake.store.read_bytes(key)
-        from tasks.render import RenderData, render_report_png  # drawn from the lake when not rendered yet
+    def frames_or_none(self, record: reports.SessionRecord):
+        try:
+            return self.table(record, "frames")
+        except ApiError:
+            return None
 
-        data = RenderData.from_tables(table_of(record, "frames"), record.row, table_of(record, "strides"))
-        return render_report_png(data, title)
+    def saved_texts(self, session_id: str) -> dict[str, dict]:
+        with self.catalog.session() as db:
+            return {kind: reports.latest_thread_texts(db, session_id, kind) for kind in ("summary", "form", "recommendation")}
 
-    @router.get("/api/sessions/{session_id}/downloads/{name}")
-    def download(request: Request, session_id: str, name: str):
-        who = require(request)
-        if name not in DOWNLOADS:
-            raise ApiError(404, "no such download")
-        row, user, record = done_record(who, session_id)
-        ctype = DOWNLOADS[name][0]
-        stem, _, suffix = name.partition(".")
-        if stem in ("frames", "strides"):
-            table = table_of(record, stem)
-            body = exports.table_csv(table) if suffix == "csv" else exports.table_parquet(table)
-        elif name == "keypoints.trc":
-            frames = table_of(record, "frames")
-            if not any(c.endswith("_x_m") and frames.column(c).null_count < frames.num_rows for c in frames.column_names):
-                raise ApiError(404, "this session has no metric scale: keypoints in metres are not available")
-            body = exports.trc_text(frames, f"{row.id}.trc").encode()
-        elif name == "angles.mot":
-            frames = table_of(record, "frames")
-            angles = reports.filter_angles({c: frames.column(c).to_pylist() for c in frames.column_names if JOINT_ANGLE.match(c)},
-                                           row.joints or "all")
-            body = exports.mot_text(frames.column("time_s").to_pylist(), angles, f"{row.id} joint angles").encode()
-        elif name == "report.png":
-            body = report_png(record, row.title)
-        else:
-            notes = view.quality_notes(record.doc("quality_doc"))
-            card_rows = []
-            for card in view.cards(record.row, record.doc("summary_doc"), notes):
-                card_rows.append({"label": card["label"], "text": _pdf_text(card),
-                                  "notes": [notes[i]["kind"].replace("_", " ") for i in card["notes"]]})
-            with catalog.session() as db:
-                saved = {kind: reports.latest_thread_texts(db, row.id, kind) for kind in ("summary", "form", "recommendation")}
-            comments = view.commentary(record, saved, {"height_cm": row.height_cm or user.height_cm,
-                                                       "weight_kg": row.weight_kg or user.weight_kg})
-            texts = [(f"{kind} · {item['block'].replace('_', ' ')}", item["metric"]) for kind, items in comments.items()
-                     for item in items]
-            gait = view.gait(record, lambda key: None, 0)
-            curves = {side: gait[side]["curves"] for side in ("left", "right")}
-            created = reports.as_utc(row.created_at)
-            subtitle = f"{user.name or user.email} · {created:%d %b %Y %H:%M} UTC · session {row.id}"
-            body = exports.report_pdf(row.title, subtitle, card_rows, [n["text"] for n in notes], texts,
-                                      report_png(record, row.title), curves)
-        filename = f"gaitlake-{row.id}-{name}"
-        return Response(body, media_type=ctype, headers={"Content-Disposition": f'attachment; filename="{filename}"',
-                                                         "Cache-Control": "private, max-age=60"})
 
+async def viewer(request: Request) -> Viewer:  # async: no thread hop for a lookup
+    return request.app.state.viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(viewer)]
+router = APIRouter(prefix="/app", include_in_schema=False)
+
+
+def _to_sign_in(request: Request) -> RedirectResponse:
+    return RedirectResponse(f"/app/?next={quote(request.url.path)}", status_code=303)
+
+
+def _nav(who: Principal) -> dict[str, str]:
+    return {"user": who.email}
+
+
+def _profile(row: RunningSession, user: User) -> dict[str, Any]:
+    return {"height_cm": row.height_cm or user.height_cm, "weight_kg": row.weight_kg or user.weight_kg}
+
+
+# -- pages -------------------------------------------------------------------------
+@router.get("/")
+def sign_in_page(v: ViewerDep, request: Request, next: str | None = None):
+    if v.page_caller(request) is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _html(page("Sign in", "signin", SIGN_IN_FORM.format(error="", next=html.escape(_safe_next(next)))))
+
+
+@router.post("/sign-in")
+async def sign_in(v: ViewerDep, request: Request):
+    form = await request.form()
+    key = str(form.get("api_key") or "").strip()
+    target = _safe_next(str(form.get("next") or ""))
+    try:
+        who = v.authenticate(f"API-KEY {key}", None) if key else None
+    except ApiError:
+        who = None
+    if who is None:
+        body = SIGN_IN_FORM.format(error='<p class="error" role="alert">That API key is not valid.</p>',
+                                   next=html.escape(target))
+        return _html(page("Sign in", "signin", body), status=401)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE_NAME, v.signer.issue(who.user_id, key), max_age=v.signer.ttl_s, path=COOKIE_PATH,
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+@router.post("/sign-out")
+def sign_out():
+    response = RedirectResponse("/app/", status_code=303)
+    response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH, httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/sessions")
+def sessions_page(v: ViewerDep, request: Request):
+    who = v.page_caller(request)
+    if who is None:
+        return _to_sign_in(request)
+    body = '<section class="card"><h1>Sessions</h1><div id="sessions" aria-live="polite">Loading…</div></section>'
+    return _html(page("Sessions", "sessions", body, **_nav(who)))
+
+
+@router.get("/sessions/{session_id}")
+def session_page(v: ViewerDep, request: Request, session_id: str):
+    who = v.page_caller(request)
+    if who is None:
+        return _to_sign_in(request)
+    try:
+        row, _ = visible_session(v.catalog, who, session_id)
+    except ApiError:  # invalid, missing or someone else's: one page for all three
+        return _html(page("Not found", "notfound", NOT_FOUND, **_nav(who)), status=404)
+    body = '<div id="session" aria-live="polite"><p class="card">Loading…</p></div>'
+    return _html(page(row.title, "session", body, session_id=row.id, **_nav(who)))
+
+
+# -- JSON --------------------------------------------------------------------------
+@router.get("/api/sessions")
+def list_sessions(v: ViewerDep, request: Request):
+    who = v.require(request)
+    with v.catalog.session() as db:
+        users = managed_user_ids(db, who)
+        rows = list(db.scalars(select(RunningSession).where(RunningSession.user_id.in_(users))
+                               .order_by(RunningSession.created_at.desc()).limit(view.LIST_LIMIT)))
+        ids = {r.user_id for r in rows if r.user_id}
+        names = {u.id: (u.name or u.email) for u in db.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+    items = [view.list_item(r, names.get(r.user_id, ""), v.reader.record(r) if r.status == SessionStatus.DONE else None)
+             for r in rows]
+    return JSONResponse({"sessions": items, "user": who.email, "limit": view.LIST_LIMIT})
+
+
+def _video_block(v: Viewer, row: RunningSession, record: reports.SessionRecord, base: str) -> dict[str, Any]:
+    """The analysed video when rendered (else the source), with its exact frame rate."""
+    r = record.row
+    images = record.doc("images_doc")
+    video_key = images.get("video") or r.get("analyzed_video_key")
+    analysed = bool(video_key)
+    video_key = video_key or r.get("video_key") or row.video_key
+    info = images.get("video_info") or {}
+    fps = reports.number_or_none(r.get("fps")) or 30.0
+    rate = info.get("rate")
+    if isinstance(rate, str) and "/" in rate:
+        num, den = rate.split("/")
+        fps = float(num) / float(den) if float(den) else fps
+    return {"url": v.linker.url(video_key, base), "analysed": analysed, "fps": fps,
+            "frames": info.get("frames") or reports.number_or_none(r.get("n_frames")),
+            "width": info.get("width") or r.get("width"), "height": info.get("height") or r.get("height")}
+
+
+def _done_blocks(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord, base: str) -> dict[str, Any]:
+    """Everything the page shows of a finished session."""
+    video = _video_block(v, row, record, base)
+    notes = view.quality_notes(record.doc("quality_doc"))
+    with v.catalog.session() as db:
+        history_rows = list(db.scalars(
+            select(RunningSession).where(RunningSession.user_id == row.user_id, RunningSession.status == SessionStatus.DONE)
+            .order_by(RunningSession.created_at.desc()).limit(view.HISTORY_LIMIT)))
+    return {
+        "video": video,
+        "series": view.frame_series(record, v.frames_or_none(record), row.joints or "all"),
+        "notes": notes,
+        "cards": view.cards(record.row, record.doc("summary_doc"), notes),
+        "gait": view.gait(record, lambda key: v.linker.url(key, base), video["fps"]),
+        "commentary": view.commentary(record, v.saved_texts(row.id), _profile(row, user)),
+        "history": [view.history_item(h, v.reader.record(h), row.id) for h in reversed(history_rows)],
+        "downloads": [{"name": name, "label": label, "type": ctype.split(";")[0],
+                       "url": f"/app/api/sessions/{row.id}/downloads/{name}"} for name, (ctype, label) in DOWNLOADS.items()],
+    }
+
+
+@router.get("/api/sessions/{session_id}")
+def session_doc(v: ViewerDep, request: Request, session_id: str):
+    who = v.require(request)
+    row, user = visible_session(v.catalog, who, session_id)
+    created = reports.as_utc(row.created_at)
+    doc: dict[str, Any] = {
+        "id": row.id, "title": row.title, "status": str(row.status),
+        "error": row.error if row.status == SessionStatus.FAILED else None,
+        "date": created.isoformat() if created else None, "runner": {"id": user.id, "name": user.name or user.email},
+        "incline_deg": row.incline_deg, "refresh_s": REFRESH_S,
+    }
+    if row.status != SessionStatus.DONE:
+        return JSONResponse(doc, headers={"Cache-Control": "no-store"})
+    record = v.reader.record(row)
+    if record is None:
+        doc.update(status="failed", error="the session's results are not in the lake")
+        return JSONResponse(doc)
+    doc.update(_done_blocks(v, row, user, record, str(request.base_url)))
+    body = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
+    if len(body) >= 4096 and "gzip" in request.headers.get("accept-encoding", ""):   # per-frame series: ~5x smaller
+        body, headers["Content-Encoding"] = gzip.compress(body, 5), "gzip"
+    return Response(body, media_type="application/json", headers=headers)
+
+
+# -- downloads ---------------------------------------------------------------------
+def _report_png(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
+    key = record.doc("images_doc").get("report")
+    if key and v.lake.store.exists(key):
+        return v.lake.store.read_bytes(key)
+    from tasks.render import RenderData, render_report_png  # drawn from the lake when not rendered yet
+
+    data = RenderData.from_tables(v.table(record, "frames"), record.row, v.table(record, "strides"))
+    return render_report_png(data, row.title)
+
+
+def _keypoints_trc(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
+    frames = v.table(record, "frames")
+    if not any(c.endswith("_x_m") and frames.column(c).null_count < frames.num_rows for c in frames.column_names):
+        raise ApiError(404, "this session has no metric scale: keypoints in metres are not available")
+    return exports.trc_text(frames, f"{row.id}.trc").encode()
+
+
+def _angles_mot(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
+    frames = v.table(record, "frames")
+    angles = reports.filter_angles({c: frames.column(c).to_pylist() for c in frames.column_names if JOINT_ANGLE.match(c)},
+                                   row.joints or "all")
+    return exports.mot_text(frames.column("time_s").to_pylist(), angles, f"{row.id} joint angles").encode()
+
+
+def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
+    notes = view.quality_notes(record.doc("quality_doc"))
+    card_rows = [{"label": card["label"], "text": _pdf_text(card),
+                  "notes": [notes[i]["kind"].replace("_", " ") for i in card["notes"]]}
+                 for card in view.cards(record.row, record.doc("summary_doc"), notes)]
+    comments = view.commentary(record, v.saved_texts(row.id), _profile(row, user))
+    texts = [(f"{kind} · {item['block'].replace('_', ' ')}", item["metric"]) for kind, items in comments.items()
+             for item in items]
+    gait = view.gait(record, lambda key: None, 0)
+    curves = {side: gait[side]["curves"] for side in ("left", "right")}
+    created = reports.as_utc(row.created_at)
+    subtitle = f"{user.name or user.email} · {created:%d %b %Y %H:%M} UTC · session {row.id}"
+    return exports.report_pdf(row.title, subtitle, card_rows, [n["text"] for n in notes], texts,
+                              _report_png(v, row, user, record), curves)
+
+
+def _table_file(stem: str, suffix: str):
+    def build(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
+        table = v.table(record, stem)
+        return exports.table_csv(table) if suffix == "csv" else exports.table_parquet(table)
+    return build
+
+
+#: download name -> its builder (viewer, session row, owner, served run) -> bytes
+BUILDERS = {**{f"{stem}.{suffix}": _table_file(stem, suffix) for stem in ("frames", "strides") for suffix in ("csv", "parquet")},
+            "keypoints.trc": _keypoints_trc, "angles.mot": _angles_mot, "report.png": _report_png, "report.pdf": _report_pdf}
+
+
+@router.get("/api/sessions/{session_id}/downloads/{name}")
+def download(v: ViewerDep, request: Request, session_id: str, name: str):
+    who = v.require(request)
+    if name not in DOWNLOADS:
+        raise ApiError(404, "no such download")
+    row, user, record = v.done_record(who, session_id)
+    body = BUILDERS[name](v, row, user, record)
+    filename = f"gaitlake-{row.id}-{name}"
+    return Response(body, media_type=DOWNLOADS[name][0], headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                                                   "Cache-Control": "private, max-age=60"})
+
+
+def install_viewer(app: FastAPI, *, catalog: Catalog, reader: reports.LakeReader, linker: Linker,
+                   authenticate: Authenticator, cookie_ttl_s: int | None = None) -> None:
+    """Add the viewer's routes (``/app/...``) and static files to ``app``."""
+    signer = CookieSigner(linker.secret, *([cookie_ttl_s] if cookie_ttl_s else []))
+    app.state.viewer = Viewer(catalog, reader, linker, authenticate, signer)
     app.include_router(router)
     app.mount("/app/static", StaticFiles(directory=STATIC), name="viewer-static")
-
