@@ -195,6 +195,92 @@ def _page(pdf, draw) -> None:
     pdf.savefig(fig)
 
 
+def _summary_page(fig, title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], notes: Sequence[str]) -> None:
+    """Page 1: the metrics table and the quality notes."""
+    fig.text(0.07, 0.95, title, fontsize=18, weight="bold", va="top")
+    fig.text(0.07, 0.915, subtitle, fontsize=10, color="#444", va="top")
+    ax = fig.add_axes((0.07, 0.40, 0.86, 0.49))
+    ax.axis("off")
+    rows = [[c["label"], c["text"], "; ".join(c.get("notes") or [])[:80]] for c in cards]
+    if rows:
+        table = ax.table(cellText=rows, colLabels=["metric", "value", "quality"], loc="upper left",
+                         cellLoc="left", colWidths=[0.30, 0.25, 0.45])
+        table.auto_set_font_size(False)
+        table.set_fontsize(8.5)
+        table.scale(1, 1.25)
+    y = 0.37
+    fig.text(0.07, y, "Quality notes", fontsize=12, weight="bold", va="top")
+    for note in notes:
+        for line in textwrap.wrap(note, 110):
+            y -= 0.018
+            fig.text(0.08, y, line, fontsize=8.5, va="top")
+        y -= 0.006
+
+
+def _chart_page(fig, report_png: bytes) -> None:
+    """Page 2: the chart report PNG."""
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(io.BytesIO(report_png), format="png")
+    ax = fig.add_axes((0.03, 0.03, 0.94, 0.94))
+    ax.imshow(img)
+    ax.axis("off")
+
+
+def _curves_page(fig, curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]]) -> None:
+    """Page 3: mean +/- SD angle curves over the stride, both sides, one panel per joint."""
+    joints = [(name, keys) for name, keys in CURVE_JOINTS
+              if any(k in (curves.get(side) or {}) for side in SIDES for k in keys)]
+    for i, (name, keys) in enumerate(joints[:6]):
+        ax = fig.add_subplot(3, 2, i + 1)
+        for side, color, key in (("left", "#2a6fdb", keys[0]), ("right", "#e8590c", keys[-1])):
+            c = (curves.get(side) or {}).get(key)
+            if not c:
+                continue
+            m = np.asarray(c["mean"], float)
+            sd = np.asarray(c["sd"], float)
+            x = np.linspace(0, 100, len(m))
+            ax.plot(x, m, color=color, label=side)
+            ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.2)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("% of stride", fontsize=8)
+        ax.set_ylabel("deg", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    fig.suptitle("Joint angles over the stride (mean \u00b1 SD across strides)", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+
+
+def _commentary_pages(commentary: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """The commentary as ``("head" | "body", text)`` lines, laid out on as many pages as it takes."""
+    lines: list[tuple[str, str]] = []
+    for head, text in commentary:
+        lines.append(("head", head))
+        lines += [("body", line) for line in textwrap.wrap(text, 115)]
+    pages: list[list[tuple[str, str]]] = [[]]
+    y = 0.92
+    for kind, text in lines:
+        step = 0.024 if kind == "head" else 0.016
+        if y - step < 0.05:
+            pages.append([])
+            y = 0.92
+        pages[-1].append((kind, text))
+        y -= step
+    return pages if lines else []
+
+
+def _commentary_page(fig, chunk: Sequence[tuple[str, str]], first: bool) -> None:
+    fig.text(0.07, 0.95, "Commentary" if first else "Commentary (continued)", fontsize=14, weight="bold", va="top")
+    y = 0.92
+    for kind, text in chunk:
+        if kind == "head":
+            y -= 0.008
+            fig.text(0.07, y, text, fontsize=9.5, weight="bold", va="top")
+        else:
+            fig.text(0.08, y, text, fontsize=8, va="top")
+        y -= 0.016
+
+
 def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], notes: Sequence[str],
                commentary: Sequence[tuple[str, str]], report_png: bytes | None,
                curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]] | None = None) -> bytes:
@@ -205,81 +291,11 @@ def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], no
 
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"Title": title, "Creator": "gaitlake"}) as pdf:
-        def summary(fig):
-            fig.text(0.07, 0.95, title, fontsize=18, weight="bold", va="top")
-            fig.text(0.07, 0.915, subtitle, fontsize=10, color="#444", va="top")
-            ax = fig.add_axes((0.07, 0.40, 0.86, 0.49))
-            ax.axis("off")
-            rows = [[c["label"], c["text"], "; ".join(c.get("notes") or [])[:80]] for c in cards]
-            if rows:
-                table = ax.table(cellText=rows, colLabels=["metric", "value", "quality"], loc="upper left",
-                                 cellLoc="left", colWidths=[0.30, 0.25, 0.45])
-                table.auto_set_font_size(False)
-                table.set_fontsize(8.5)
-                table.scale(1, 1.25)
-            y = 0.37
-            fig.text(0.07, y, "Quality notes", fontsize=12, weight="bold", va="top")
-            for note in notes:
-                for line in textwrap.wrap(note, 110):
-                    y -= 0.018
-                    fig.text(0.08, y, line, fontsize=8.5, va="top")
-                y -= 0.006
-        _page(pdf, summary)
+        _page(pdf, lambda fig: _summary_page(fig, title, subtitle, cards, notes))
         if report_png:
-            def chart(fig):
-                import matplotlib.image as mpimg
-
-                img = mpimg.imread(io.BytesIO(report_png), format="png")
-                ax = fig.add_axes((0.03, 0.03, 0.94, 0.94))
-                ax.imshow(img)
-                ax.axis("off")
-            _page(pdf, chart)
+            _page(pdf, lambda fig: _chart_page(fig, report_png))
         if curves:
-            def phases(fig):
-                joints = [(name, keys) for name, keys in CURVE_JOINTS
-                          if any(k in (curves.get(side) or {}) for side in SIDES for k in keys)]
-                for i, (name, keys) in enumerate(joints[:6]):
-                    ax = fig.add_subplot(3, 2, i + 1)
-                    for side, color, key in (("left", "#2a6fdb", keys[0]), ("right", "#e8590c", keys[-1])):
-                        c = (curves.get(side) or {}).get(key)
-                        if not c:
-                            continue
-                        m = np.asarray(c["mean"], float)
-                        sd = np.asarray(c["sd"], float)
-                        x = np.linspace(0, 100, len(m))
-                        ax.plot(x, m, color=color, label=side)
-                        ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.2)
-                    ax.set_title(name, fontsize=9)
-                    ax.set_xlabel("% of stride", fontsize=8)
-                    ax.set_ylabel("deg", fontsize=8)
-                    ax.tick_params(labelsize=7)
-                    ax.legend(fontsize=7)
-                fig.suptitle("Joint angles over the stride (mean \u00b1 SD across strides)", fontsize=12)
-                fig.tight_layout(rect=(0, 0, 1, 0.96))
-            _page(pdf, phases)
-        lines: list[tuple[str, str]] = []   # ("head" | "body", text), laid out on as many pages as it takes
-        for head, text in commentary:
-            lines.append(("head", head))
-            lines += [("body", line) for line in textwrap.wrap(text, 115)]
-        pages: list[list[tuple[str, str]]] = [[]]
-        y = 0.92
-        for kind, text in lines:
-            step = 0.024 if kind == "head" else 0.016
-            if y - step < 0.05:
-                pages.append([])
-                y = 0.92
-            pages[-1].append((kind, text))
-            y -= step
-        for number, chunk in enumerate(pages if lines else []):
-            def comments(fig, chunk=chunk, first=number == 0):
-                fig.text(0.07, 0.95, "Commentary" if first else "Commentary (continued)", fontsize=14, weight="bold", va="top")
-                y = 0.92
-                for kind, text in chunk:
-                    if kind == "head":
-                        y -= 0.008
-                        fig.text(0.07, y, text, fontsize=9.5, weight="bold", va="top")
-                    else:
-                        fig.text(0.08, y, text, fontsize=8, va="top")
-                    y -= 0.016
-            _page(pdf, comments)
+            _page(pdf, lambda fig: _curves_page(fig, curves))
+        for number, chunk in enumerate(_commentary_pages(commentary)):
+            _page(pdf, lambda fig, chunk=chunk, first=number == 0: _commentary_page(fig, chunk, first))
     return buf.getvalue()
