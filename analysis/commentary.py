@@ -8,8 +8,9 @@ optional LLM engine (``tasks/llm.py``) is given as ground truth.
 
 Blocks (the thread endpoints of the running-sessions API):
 
-* summary (``measurement_system`` metric|imperial): performance_metrics,
-  running_mechanics, balance_and_posture, distance_and_duration, final_summary
+* summary (``measurement_system`` metric|imperial): performance, mechanics,
+  balance_posture, distance_duration, overall (the API's threads name them after its
+  summary document's blocks)
 * form: contact_angle, push_angle, knee_ankle, general_form_recommendation
 * recommendation (gait): {left,right}_{posture,hip,knee,ankle}_angle
 
@@ -27,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from analysis.engine import STRIDE_METRICS, json_safe, metric_stats
-from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_THREAD_BLOCKS, THREAD_BLOCKS,
+from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_TOPICS, THREAD_BLOCKS,
                                  angle_key)
 
 __all__ = [
@@ -35,7 +36,7 @@ __all__ = [
     "Units", "comment", "comments_for", "blocks_of",
 ]
 
-SUMMARY_BLOCKS = SUMMARY_THREAD_BLOCKS
+SUMMARY_BLOCKS = SUMMARY_TOPICS
 FORM_BLOCKS = FORM_THREAD_BLOCKS
 GAIT_BLOCKS = GAIT_THREAD_BLOCKS
 KINDS = THREAD_BLOCKS
@@ -512,7 +513,7 @@ def _performance(f: SessionFacts, u: Units) -> Comment:
         findings.append(Finding("power", "info", power, "W"))
     elif npower is not None:
         parts.append(f"Estimated metabolic power was {npower:.1f} W/kg (add your weight for watts).")
-    return Comment("summary", "performance_metrics", _join(parts), tuple(findings), u.system)
+    return Comment("summary", "performance", _join(parts), tuple(findings), u.system)
 
 
 def _mechanics(f: SessionFacts, u: Units) -> Comment:
@@ -554,7 +555,7 @@ def _mechanics(f: SessionFacts, u: Units) -> Comment:
     fs = f.metrics.get("footstrike")
     if isinstance(fs, str) and fs:
         parts.append(f"The foot-strike estimate (from the shin angle at landing, a proxy) is {fs}. {FOOTSTRIKE_NOTE}")
-    return Comment("summary", "running_mechanics", _join(parts), tuple(findings), u.system)
+    return Comment("summary", "mechanics", _join(parts), tuple(findings), u.system)
 
 
 def _balance_posture(f: SessionFacts, u: Units) -> Comment:
@@ -591,14 +592,14 @@ def _balance_posture(f: SessionFacts, u: Units) -> Comment:
         else:
             s += f", more than the usual {ft.reference}; {ft.advice}."
         parts.append(s)
-    return Comment("summary", "balance_and_posture", _join(parts), (fb, fa, ft), u.system)
+    return Comment("summary", "balance_posture", _join(parts), (fb, fa, ft), u.system)
 
 
 def _distance_duration(f: SessionFacts, u: Units) -> Comment:
     d, t = f.get("total_distance_m"), f.get("total_time_s")
     n_left, n_right = f.quality.get("strides_left"), f.quality.get("strides_right")
     if t is None:
-        return Comment("summary", "distance_and_duration", _cant("Distance and duration", f),
+        return Comment("summary", "distance_duration", _cant("Distance and duration", f),
                        (Finding("duration", "unknown"),), u.system)
     s = f"The analysed recording covers {u.duration(t)}"
     s += f" and {u.distance(d)} at the measured speed" if d is not None else ""
@@ -611,7 +612,7 @@ def _distance_duration(f: SessionFacts, u: Units) -> Comment:
         s += " Long enough for stable averages; for fatigue effects compare a clip from the end of a run."
     else:
         s += " A long recording: compare its first and last minutes to see how form changes with fatigue."
-    return Comment("summary", "distance_and_duration", s, (Finding("duration", "info", t, "s"),), u.system)
+    return Comment("summary", "distance_duration", s, (Finding("duration", "info", t, "s"),), u.system)
 
 
 SEVERITY = {"high": 3, "low": 3, "asymmetric": 3, "slightly_low": 2, "slightly_high": 2,
@@ -629,7 +630,7 @@ def _final(f: SessionFacts, u: Units) -> Comment:
     findings += [assess_knee_stance(f.get("knee_flexion_deg")), assess_oscillation(f.get("com_oscillation_m"))]
     known = [x for x in findings if x.status != "unknown" and x.value is not None]
     if not known:
-        return Comment("summary", "final_summary", _cant("Your running form", f), tuple(findings), u.system)
+        return Comment("summary", "overall", _cant("Your running form", f), tuple(findings), u.system)
     names = {"cadence": "cadence", "contact_time": "ground contact time", "balance": "left/right balance",
              "contact_angle": "landing position", "trunk_lean": "trunk posture", "knee_flexion": "knee bend in stance",
              "vertical_oscillation": "vertical bounce", "duty_factor": "time on the ground"}
@@ -661,7 +662,7 @@ def _final(f: SessionFacts, u: Units) -> Comment:
     else:
         parts.append("Nothing measured here stands out against the reference ranges; keep training consistently "
                      "and re-film every couple of months to catch changes early.")
-    return Comment("summary", "final_summary", _join(parts), tuple(findings), u.system)
+    return Comment("summary", "overall", _join(parts), tuple(findings), u.system)
 
 
 # ---------------------------------------------------------------------------
@@ -885,9 +886,8 @@ def _gait_block(f: SessionFacts, u: Units, side: str, joint: str) -> Comment:
 # ---------------------------------------------------------------------------
 # Entry points
 # ---------------------------------------------------------------------------
-_SUMMARY = {"performance_metrics": _performance, "running_mechanics": _mechanics,
-            "balance_and_posture": _balance_posture, "distance_and_duration": _distance_duration,
-            "final_summary": _final}
+_SUMMARY = {"performance": _performance, "mechanics": _mechanics, "balance_posture": _balance_posture,
+            "distance_duration": _distance_duration, "overall": _final}
 _FORM = {"contact_angle": _form_contact, "push_angle": _form_push, "knee_ankle": _form_knee_ankle,
          "general_form_recommendation": _form_general}
 

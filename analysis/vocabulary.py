@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "FORM_IMAGES", "FORM_THREAD_BLOCKS", "GAIT_PHASES", "GAIT_THREAD_BLOCKS", "JOINTS", "JOINT_PREFIX",
-    "POSTURE_KEY", "SIDES", "SUMMARY_DOCUMENT_BLOCKS", "SUMMARY_THREAD_BLOCKS", "THREAD_BLOCKS",
+    "POSTURE_KEY", "SIDES", "SUMMARY_TOPICS", "THREAD_BLOCKS",
     "UnknownJointError", "angle_key", "joints_text", "parse_joints",
 ]
 
@@ -25,15 +25,17 @@ POSTURE_KEY = "posture_angle"
 GAIT_PHASES: tuple[str, ...] = ("strike", "mid_stance", "takeoff", "flight", "new_strike")
 #: Form-analysis snapshots, one per form block.
 FORM_IMAGES: tuple[str, ...] = ("contact_angle", "push_angle", "knee_ankle")
-#: Blocks of the summary document (GET summary) ...
-SUMMARY_DOCUMENT_BLOCKS: tuple[str, ...] = ("performance_metrics", "running_mechanics", "balance_and_posture",
-                                           "distance_and_duration")
-#: ... and the commentary threads of each kind (the spec's thread block names).
-SUMMARY_THREAD_BLOCKS: tuple[str, ...] = SUMMARY_DOCUMENT_BLOCKS + ("final_summary",)
+#: Topics of the summary commentary: performance, running mechanics, balance and posture,
+#: distance and duration, and an overall verdict. The API names their threads after its
+#: summary document's blocks (``api.documents.THREAD_TOPICS`` maps them).
+SUMMARY_TOPICS: tuple[str, ...] = ("performance", "mechanics", "balance_posture", "distance_duration", "overall")
+#: Form and gait commentary blocks: the form images and joint angles they discuss (the API's
+#: thread blocks of those kinds bear the same names).
 FORM_THREAD_BLOCKS: tuple[str, ...] = FORM_IMAGES + ("general_form_recommendation",)
 GAIT_THREAD_BLOCKS: tuple[str, ...] = tuple(f"{side}_{joint}_angle" for side in SIDES
                                             for joint in ("posture", "hip", "knee", "ankle"))
-THREAD_BLOCKS: dict[str, tuple[str, ...]] = {"summary": SUMMARY_THREAD_BLOCKS, "form": FORM_THREAD_BLOCKS,
+#: The commentary's blocks of each thread kind.
+THREAD_BLOCKS: dict[str, tuple[str, ...]] = {"summary": SUMMARY_TOPICS, "form": FORM_THREAD_BLOCKS,
                                              "recommendation": GAIT_THREAD_BLOCKS}
 
 

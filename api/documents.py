@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.engine import SessionAnalysis, angle_keys, json_safe, metric_stats
-from analysis.vocabulary import JOINTS, parse_joints
+from analysis.vocabulary import FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, JOINTS, parse_joints
 
 #: Blocks of the summary document: metric name -> the per-stride column and session value it shows.
 SUMMARY_METRICS: dict[str, dict[str, str]] = {
@@ -44,6 +44,17 @@ FORM_METRICS: dict[str, str] = {
     "eversion_velocity": "eversion_velocity_deg_per_s", "knee_flexion": "knee_flexion_deg",
     "posture_angle": "posture_angle_deg", "ankle_angle": "ankle_angle_deg", "com_oscillation": "com_oscillation_m",
     "stride_angle": "stride_angle_deg", "mean_h": "mean_h_m",
+}
+#: Blocks of the summary document, in order.
+SUMMARY_BLOCKS: tuple[str, ...] = (*SUMMARY_METRICS, "distance_and_duration")
+#: The API's thread blocks of each kind (the spec's names) -> the commentary block that writes them
+#: (:data:`analysis.vocabulary.THREAD_BLOCKS`; form and gait blocks bear the same names).
+THREAD_TOPICS: dict[str, dict[str, str]] = {
+    "summary": {"performance_metrics": "performance", "running_mechanics": "mechanics",
+                "balance_and_posture": "balance_posture", "distance_and_duration": "distance_duration",
+                "final_summary": "overall"},
+    "form": {block: block for block in FORM_THREAD_BLOCKS},
+    "recommendation": {block: block for block in GAIT_THREAD_BLOCKS},
 }
 _PER_STRIDE = {name: key for names in SUMMARY_METRICS.values() for name, key in names.items()}
 #: Documents built from typed results (the others are stored in the lake as the engine gave them).
@@ -154,3 +165,9 @@ def from_lake(name: str, row: Mapping[str, Any], quality: Mapping,
     fps = row.get("effective_fps") or row.get("fps")
     time_s = index.astype(np.int64) / float(fps) if fps else np.zeros(0)
     return details_document(series, time_s, _row_joints(row), row, strides, quality)
+
+
+def comment_topic(kind: str, block: str) -> str:
+    """The commentary block (``analysis.commentary.comment``) that writes the API's thread
+    ``block`` of ``kind`` (:data:`THREAD_TOPICS`)."""
+    return THREAD_TOPICS.get(kind, {}).get(block, block)

@@ -30,7 +30,6 @@ from analysis.commentary import SessionFacts
 from analysis.engine import json_safe
 from analysis.vocabulary import FORM_IMAGES, GAIT_PHASES
 from analysis.vocabulary import JOINT_PREFIX as JOINT_CODES
-from analysis.vocabulary import SUMMARY_DOCUMENT_BLOCKS as SUMMARY_BLOCKS
 from api import documents
 from api.responses import encode
 from storage.catalog import RunningSession, Thread, ThreadStatus, User
@@ -456,7 +455,7 @@ def session_details(meta: SessionMeta, owner: Owner, record: SessionRecord, urls
 def summary(meta: SessionMeta, owner: Owner, record: SessionRecord, texts: dict[str, str]) -> dict[str, Any]:
     doc = record.doc("summary_doc")
     out: dict[str, Any] = {"summary_text": dict(texts)}  # required by the spec: {} until threads are saved
-    for block in SUMMARY_BLOCKS:
+    for block in documents.SUMMARY_BLOCKS:
         out[block] = json_safe(doc.get(block) or {})
     out["user_information"] = user_information(owner, meta.height_cm, meta.weight_kg)
     out["session_date"] = fmt_date(meta.created_at)

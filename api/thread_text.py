@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from analysis.commentary import SessionFacts, comment
-from api import reports
+from api import documents, reports
 from storage.catalog import Thread, ThreadStatus, utcnow
 from tasks.llm import LLMConfig, generate
 
@@ -46,7 +46,7 @@ def fill_rules(catalog, kind: str, threads: dict[str, str], facts: SessionFacts,
     """Write the rule engine's text into every thread (``reason``: why not the LLM, if it was meant to)."""
     for block, thread_id in threads.items():
         try:
-            text = comment(kind, block, facts, measurement_system).text
+            text = comment(kind, documents.comment_topic(kind, block), facts, measurement_system).text
         except Exception as exc:  # noqa: BLE001 - a thread records its own failure, the others still fill
             log.exception("rule commentary failed for %s/%s", kind, block)
             _store(catalog, thread_id, None, "rules", f"{exc.__class__.__name__}: {exc}", failed=True)
@@ -59,7 +59,7 @@ def fill_llm(catalog, kind: str, threads: dict[str, str], facts: SessionFacts, m
     """Background task: the LLM engine per thread, rule text (and the reason) on any failure."""
     for block, thread_id in threads.items():
         try:
-            result = generate(kind, block, facts, measurement_system, config)
+            result = generate(kind, documents.comment_topic(kind, block), facts, measurement_system, config)
         except Exception as exc:  # noqa: BLE001 - never leave a thread pending
             log.exception("llm commentary failed for %s/%s", kind, block)
             fill_rules(catalog, kind, {block: thread_id}, facts, measurement_system,

@@ -100,13 +100,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"analysed video and {len(plan)} snapshots written to {folder}", file=sys.stderr)
 
     if args.comments:
-        from analysis.commentary import KINDS, comments_for
+        from analysis.commentary import comment
+        from api.documents import THREAD_TOPICS
         from tasks.results import session_facts
 
-        facts = session_facts(row)
-        for kind in KINDS:
-            for block, c in comments_for(kind, facts, args.units).items():
-                print(f"[{kind}/{block}]\n{c.text}\n")
+        strides = tables.get("strides")
+        facts = session_facts(row, strides=strides.to_pylist() if strides is not None else None)
+        for kind, topics in THREAD_TOPICS.items():  # by the API's thread names
+            for block, topic in topics.items():
+                print(f"[{kind}/{block}]\n{comment(kind, topic, facts, args.units).text}\n")
     return 0
 
 

@@ -6,15 +6,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, BackgroundTasks, Path, Query
 from fastapi.responses import JSONResponse
 
-from api import reports, thread_text
+from api import documents, reports, thread_text
 from api.errors import ApiError
 from api.services import Caller, Services, ServicesDep
 from api.tenancy import SESSION_ID_RE, check_session_id, managed_user_ids, require_manager
 from storage.catalog import RunningSession, Thread, ThreadStatus
 
-SUMMARY_THREAD_BLOCKS = ("performance_metrics", "running_mechanics", "balance_and_posture", "distance_and_duration", "final_summary")
-FORM_THREAD_BLOCKS = ("contact_angle", "push_angle", "knee_ankle", "general_form_recommendation")
-GAIT_THREAD_BLOCKS = tuple(f"{side}_{joint}_angle" for side in ("left", "right") for joint in ("posture", "hip", "knee", "ankle"))
+#: The spec's thread blocks of each kind (api.documents.THREAD_TOPICS names the commentary that writes them).
+SUMMARY_THREAD_BLOCKS = tuple(documents.THREAD_TOPICS["summary"])
+FORM_THREAD_BLOCKS = tuple(documents.THREAD_TOPICS["form"])
+GAIT_THREAD_BLOCKS = tuple(documents.THREAD_TOPICS["recommendation"])
 
 router = APIRouter()
 SessionId = Annotated[str, Path()]

@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from analysis.commentary import KINDS, comment
-from api import reports
+from analysis.commentary import comment
+from api import documents, reports
 from storage.catalog import RunningSession
 
 #: Metric cards: (key in the lake's sessions row, label, unit kind, summary_doc block/name for the range).
@@ -158,15 +158,15 @@ def commentary(record: reports.SessionRecord, saved: dict[str, dict[str, str]], 
     (``saved`` false; what the thread POSTs would store), in both unit systems."""
     facts = reports.session_facts(record, profile)
     out: dict[str, Any] = {}
-    for kind, blocks in KINDS.items():
+    for kind, topics in documents.THREAD_TOPICS.items():
         items = []
-        for block in blocks:
+        for block, topic in topics.items():
             text = (saved.get(kind) or {}).get(block)
             if text:
                 items.append({"block": block, "saved": True, "metric": text, "imperial": text})
                 continue
-            items.append({"block": block, "saved": False, "metric": comment(kind, block, facts, "metric").text,
-                          "imperial": comment(kind, block, facts, "imperial").text})
+            items.append({"block": block, "saved": False, "metric": comment(kind, topic, facts, "metric").text,
+                          "imperial": comment(kind, topic, facts, "imperial").text})
         out[kind] = items
     return out
 

@@ -93,8 +93,8 @@ def test_events_document_lists_the_engines_events(session):
 def test_commentary_names_the_same_numbers(session):
     result, _, _, texts = session
     s, q = result.summary, result.quality
-    perf, mech = texts["summary"]["performance_metrics"], texts["summary"]["running_mechanics"]
-    bal = texts["summary"]["balance_and_posture"]
+    perf, mech = texts["summary"]["performance"], texts["summary"]["mechanics"]
+    bal = texts["summary"]["balance_posture"]
     assert f"{s['balance_pct']:.1f} % left / {100 - s['balance_pct']:.1f} % right" in bal
     assert f"cadence averaged {s['cadence_spm']:.0f} steps/min" in perf
     assert Units().speed(s["speed_mps"]) in perf
@@ -105,6 +105,6 @@ def test_commentary_names_the_same_numbers(session):
                for t in re.findall(r"\((?:about )?(\d{3}) steps/min\)", text)}
     assert len(targets) == 1, targets
     # strides are counted per side, as the quality document counts them
-    dist = texts["summary"]["distance_and_duration"]
+    dist = texts["summary"]["distance_duration"]
     assert f"({q['strides_left']} complete left and {q['strides_right']} complete right strides)" in dist
     assert not any("within 0°" in text for block in texts.values() for text in block.values())

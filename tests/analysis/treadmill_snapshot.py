@@ -72,7 +72,7 @@ def _through_parquet(table):
 def compute() -> dict[str, Any]:
     """The full outputs, JSON-safe (NaN -> None). The documents are built by ``api.documents``
     from the lake's tables after a Parquet round trip, as the API builds them when it reads."""
-    from analysis.commentary import KINDS, comments_for
+    from analysis.commentary import comment
     from analysis.engine import RunnerProfile, analyze, json_safe
     from api import documents as api_documents
     from tasks.results import (events_document, frames_table, session_documents, session_facts, sessions_table,
@@ -93,8 +93,9 @@ def compute() -> dict[str, Any]:
     documents.update({name: parsed[name] for name in ("gait_doc", "quality_doc", "events_doc")})
     scalars = {k: v for k, v in row.items() if not k.endswith("_doc")}
     facts = session_facts(row, {"height_cm": HEIGHT_M * 100, "weight_kg": WEIGHT_KG}, lake["strides"].to_pylist())
-    commentary = {kind: {block: c.text for block, c in comments_for(kind, facts).items()}
-                  for kind in KINDS}
+    # as the API's threads store it: by the spec's thread block names
+    commentary = {kind: {block: comment(kind, topic, facts).text for block, topic in topics.items()}
+                  for kind, topics in api_documents.THREAD_TOPICS.items()}
     return json_safe({
         "fps": result.fps,
         "summary": result.summary,

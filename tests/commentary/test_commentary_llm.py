@@ -74,7 +74,7 @@ def _config(server, **kw) -> LLMConfig:
 
 
 def test_llm_answer_is_used_and_prompted_with_metrics_and_findings(fake_llm, treadmill_facts):
-    r = generate("summary", "performance_metrics", treadmill_facts, "imperial", _config(fake_llm))
+    r = generate("summary", "performance", treadmill_facts, "imperial", _config(fake_llm))
     assert r.fallback_reason is None and r.engine == "llm:coach-7b"
     assert r.text.startswith("Coach says: ") and "mph" in r.text
     req = fake_llm.requests[-1]
@@ -105,10 +105,10 @@ def test_failures_fall_back_to_rules(fake_llm, treadmill_facts, mode, reason):
 
 
 def test_unreachable_and_unconfigured(treadmill_facts):
-    r = generate("summary", "final_summary", treadmill_facts, "metric",
+    r = generate("summary", "overall", treadmill_facts, "metric",
                  LLMConfig(url="http://127.0.0.1:9/v1", model="m", timeout_s=0.5))
     assert r.engine == "rules" and r.fallback_reason.startswith("llm unreachable")
-    r = generate("summary", "final_summary", treadmill_facts, "metric", LLMConfig())
+    r = generate("summary", "overall", treadmill_facts, "metric", LLMConfig())
     assert r.engine == "rules" and r.fallback_reason == "llm not configured"
 
 

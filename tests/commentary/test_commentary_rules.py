@@ -41,10 +41,14 @@ def _spec_blocks() -> dict[str, set[str]]:
             "recommendation": set(schema("/running/sessions/{session_id}/recommendation/", "post", "201")["required"])}
 
 
-def test_blocks_are_the_specs_thread_blocks():
-    spec = _spec_blocks()
-    assert {"summary": set(SUMMARY_BLOCKS), "form": set(FORM_BLOCKS), "recommendation": set(GAIT_BLOCKS)} == spec
-    assert {kind: set(blocks) for kind, blocks in KINDS.items()} == spec
+def test_every_spec_thread_block_has_one_commentary_block():
+    """The API's thread blocks are the spec's, and they map one to one onto the commentary's blocks."""
+    from api.documents import THREAD_TOPICS
+
+    assert {kind: set(topics) for kind, topics in THREAD_TOPICS.items()} == _spec_blocks()
+    blocks = {"summary": SUMMARY_BLOCKS, "form": FORM_BLOCKS, "recommendation": GAIT_BLOCKS}
+    assert {kind: sorted(topics.values()) for kind, topics in THREAD_TOPICS.items()} == \
+        {kind: sorted(KINDS[kind]) for kind in blocks} == {kind: sorted(b) for kind, b in blocks.items()}
 
 
 def test_why_missing_reads_the_quality_fields_not_reason_texts():
@@ -68,7 +72,7 @@ def test_one_cadence_target_from_the_shown_cadence(cadence, target):
     facts = _facts(cadence_spm=cadence, contact_angle_deg=25.0)
     form = comment("form", "contact_angle", facts).text
     assert f"({target} steps/min)" in form
-    perf = comment("summary", "performance_metrics", facts).text
+    perf = comment("summary", "performance", facts).text
     assert f"about {target}" in perf or "right in the" in perf
 
 
@@ -84,14 +88,14 @@ def test_sides_matching_to_the_degree_do_not_read_within_zero(treadmill_docs):
 def test_metric_texts_name_the_sessions_values(treadmill_docs, treadmill_facts):
     pm = treadmill_docs["summary_doc"]["performance_metrics"]
     rm = treadmill_docs["summary_doc"]["running_mechanics"]
-    perf = comment("summary", "performance_metrics", treadmill_facts, "metric").text
+    perf = comment("summary", "performance", treadmill_facts, "metric").text
     assert f"{pm['speed']['avg']:.2f} m/s" in perf
     assert f"{pm['cadence']['avg']:.0f} steps/min" in perf
     assert f"{pm['power']['avg']:.0f} W" in perf
-    mech = comment("summary", "running_mechanics", treadmill_facts, "metric").text
+    mech = comment("summary", "mechanics", treadmill_facts, "metric").text
     assert f"{rm['contact_time']['avg'] * 1000:.0f} ms" in mech
     assert f"{rm['stride_length']['avg']:.2f} m" in mech
-    bal = comment("summary", "balance_and_posture", treadmill_facts).text
+    bal = comment("summary", "balance_posture", treadmill_facts).text
     bp = treadmill_docs["summary_doc"]["balance_and_posture"]
     assert f"{bp['balance']['avg']:.1f} % left" in bal and f"{bp['contact_angle']['avg']:.1f}°" in bal
     form = comment("form", "contact_angle", treadmill_facts).text
@@ -101,15 +105,15 @@ def test_metric_texts_name_the_sessions_values(treadmill_docs, treadmill_facts):
 def test_imperial_texts_use_imperial_units(treadmill_docs, treadmill_facts):
     pm = treadmill_docs["summary_doc"]["performance_metrics"]
     speed = pm["speed"]["avg"]
-    perf = comment("summary", "performance_metrics", treadmill_facts, "imperial").text
+    perf = comment("summary", "performance", treadmill_facts, "imperial").text
     assert f"{speed * 2.236936:.1f} mph" in perf
     pace_mile = pm["pace"]["avg"] * 1.609344
     assert f"{int(pace_mile)}:{round((pace_mile % 1) * 60):02d} min/mile" in perf
     assert "m/s" not in perf and "km" not in perf
-    dist = comment("summary", "distance_and_duration", treadmill_facts, "imperial").text
+    dist = comment("summary", "distance_duration", treadmill_facts, "imperial").text
     feet = treadmill_docs["summary_doc"]["distance_and_duration"]["total_distance"] / 0.3048
     assert f"{feet:.0f} ft" in dist
-    mech = comment("summary", "running_mechanics", treadmill_facts, "imperial").text
+    mech = comment("summary", "mechanics", treadmill_facts, "imperial").text
     assert re.search(r"\d+ ft \d+ in", mech) and " m." not in mech
     with pytest.raises(ValueError):
         Units("furlongs")
@@ -126,7 +130,7 @@ def _facts(**metrics) -> SessionFacts:
     (196.0, "above the usual", "keep it"),
 ])
 def test_cadence_threshold_flips_advice(cadence, expect, reject):
-    text = comment("summary", "performance_metrics", _facts(cadence_spm=cadence, speed_mps=3.0)).text
+    text = comment("summary", "performance", _facts(cadence_spm=cadence, speed_mps=3.0)).text
     assert expect in text and reject not in text and f"{cadence:.0f} steps/min" in text
 
 
@@ -134,26 +138,26 @@ def test_cadence_threshold_flips_advice(cadence, expect, reject):
                                              (0.25, "within the typical range"),
                                              (0.17, "shorter than most recreational runners")])
 def test_contact_time_threshold(contact, expect):
-    text = comment("summary", "running_mechanics", _facts(contact_time_s=contact)).text
+    text = comment("summary", "mechanics", _facts(contact_time_s=contact)).text
     assert expect in text and f"{contact * 1000:.0f} ms" in text
 
 
 @pytest.mark.parametrize("balance, expect", [(50.4, "share the work evenly"), (53.5, "the left foot stays down longer"),
                                              (46.0, "the right foot stays down longer")])
 def test_balance_threshold(balance, expect):
-    assert expect in comment("summary", "balance_and_posture", _facts(balance_pct=balance)).text
+    assert expect in comment("summary", "balance_posture", _facts(balance_pct=balance)).text
 
 
 @pytest.mark.parametrize("angle, expect", [(10.0, "compact landing"), (18.0, "moderate reach"),
                                            (27.0, "overstriding")])
 def test_contact_angle_threshold(angle, expect):
-    assert expect in comment("summary", "balance_and_posture", _facts(contact_angle_deg=angle)).text
+    assert expect in comment("summary", "balance_posture", _facts(contact_angle_deg=angle)).text
 
 
 @pytest.mark.parametrize("lean, expect", [(6.0, "within the typical"), (-2.0, "slight forward lean"),
                                           (19.0, "run taller")])
 def test_trunk_lean_threshold(lean, expect):
-    assert expect in comment("summary", "balance_and_posture", _facts(posture_angle_deg=lean)).text
+    assert expect in comment("summary", "balance_posture", _facts(posture_angle_deg=lean)).text
 
 
 @pytest.mark.parametrize("knee, expect", [(30.0, "stiff-legged"), (42.0, "close to the typical peak"),
@@ -165,11 +169,11 @@ def test_knee_flexion_threshold(knee, expect):
 def test_final_summary_ranks_the_worst_finding_first():
     good = _facts(cadence_spm=178.0, contact_time_s=0.24, balance_pct=50.2, contact_angle_deg=12.0,
                   posture_angle_deg=6.0, speed_mps=3.5)
-    text = comment("summary", "final_summary", good).text
+    text = comment("summary", "overall", good).text
     assert "Nothing measured here stands out" in text
     bad = _facts(cadence_spm=150.0, contact_time_s=0.24, balance_pct=50.2, contact_angle_deg=12.0,
                  posture_angle_deg=6.0, speed_mps=3.5)
-    text = comment("summary", "final_summary", bad).text
+    text = comment("summary", "overall", bad).text
     assert "most useful thing to work on is cadence (150 steps/min)" in text
 
 
