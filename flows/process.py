@@ -4,7 +4,7 @@ probe -> decode + pose on Ray actors -> keep the runner's track -> analysis ->
 lake (atomic) -> catalog ``done``; bad input marks the session ``failed``
 with a one-sentence reason and leaves the lake untouched.
 
-The flow runs under a claim on the session (:mod:`flows.queue`): given by the
+The flow runs under a claim on the session (:mod:`flows.claims`): given by the
 caller (``claimed_by``: the worker, ``gaitlake process``) or taken by the flow
 itself (a deployment run). The lake is published only while the claim is held,
 and the catalog is finished only by the claim's owner.
@@ -31,7 +31,7 @@ from tqdm import tqdm  # noqa: E402
 
 from analysis.engine import AnalysisError, RunnerProfile, analyze, json_safe  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
-from flows.queue import LeaseLost, heartbeat, new_owner_id  # noqa: E402
+from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
 from storage.lake import Lake  # noqa: E402
 from storage.objectstore import ObjectStore  # noqa: E402
@@ -349,7 +349,7 @@ def process_session(session_id: str, max_frames: int | None = None, force: bool 
         raise
     except BaseException as exc:
         if claimed_by is None:  # our own claim: give it back (or fail it after max_attempts)
-            from flows.queue import describe_failure
+            from flows.claims import describe_failure
 
             catalog.release(session_id, owner, describe_failure(exc), settings.processing.max_attempts)
         raise

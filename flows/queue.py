@@ -1,8 +1,9 @@
 """Durable processing: claims with renewable leases, the warm queue worker, clean shutdown.
 
 The catalog's sessions table is the queue (see :mod:`storage.catalog`). Whoever
-processes a session first *claims* it; a :class:`Heartbeat` thread renews every
-claim this process holds every ``processing.lease_s / 3`` seconds. When the
+processes a session first *claims* it; a heartbeat thread (:mod:`flows.claims`, shared
+with the flow) renews every claim this process holds every ``processing.lease_s / 3``
+seconds. When the
 process dies its claims lapse and :func:`recover` (run by every worker at start
 and every ``processing.reconcile_interval_s``) puts them back in the queue, or
 fails them after ``processing.max_attempts``. A processor on this machine whose
@@ -22,111 +23,21 @@ import json
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
 from typing import Any
 
 from configs import Settings
+from flows.claims import Heartbeat, LeaseLost, describe_failure, heartbeat, new_owner_id, owner_is_dead
 from storage.catalog import Catalog, SessionStatus, lease_lapsed, utcnow
 
 log = logging.getLogger("gaitlake.queue")
 
-
-class LeaseLost(RuntimeError):
-    """This process no longer owns the session (its lease lapsed and another processor took it)."""
-
-
-# -- who owns a claim ----------------------------------------------------------------
-_HOST = socket.gethostname()
-
-
-def new_owner_id(role: str) -> str:
-    """``host:pid:role:nonce`` -- enough to tell, on this host, whether the owner still runs."""
-    return f"{_HOST}:{os.getpid()}:{role}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_is_dead(owner: str) -> bool:
-    """``True`` only when ``owner`` ran on this host and its process is gone (never guesses for other hosts)."""
-    parts = owner.split(":")
-    if len(parts) < 2 or parts[0] != _HOST:
-        return False
-    try:
-        pid = int(parts[1])
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        return False
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        return process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
-class Heartbeat:
-    """Renews the leases this process holds; marks a claim lost when renewal fails."""
-
-    def __init__(self, catalog: Catalog, lease_s: float):
-        self.catalog, self.lease_s = catalog, lease_s
-        self._held: dict[str, str] = {}  # session_id -> owner
-        self._lost: set[str] = set()
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="gaitlake-lease-heartbeat", daemon=True)
-        self._thread.start()
-
-    def hold(self, session_id: str, owner: str) -> None:
-        with self._lock:
-            self._held[session_id] = owner
-            self._lost.discard(session_id)
-
-    def drop(self, session_id: str) -> None:
-        with self._lock:
-            self._held.pop(session_id, None)
-
-    def held(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._held)
-
-    def check(self, session_id: str) -> None:
-        """Raise :class:`LeaseLost` unless this process still owns ``session_id`` (renews it too)."""
-        owner = self.held().get(session_id)
-        if owner is None or session_id in self._lost or not self.catalog.renew(session_id, owner, self.lease_s):
-            raise LeaseLost(f"session {session_id}: the processing claim was lost (lease lapsed)")
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.lease_s / 3):
-            for session_id, owner in self.held().items():
-                try:
-                    if not self.catalog.renew(session_id, owner, self.lease_s):
-                        log.warning("session %s: lease lost to another processor", session_id)
-                        with self._lock:
-                            self._lost.add(session_id)
-                except Exception:  # noqa: BLE001 - a catalog hiccup; the next beat retries
-                    log.warning("session %s: lease renewal failed; retrying", session_id, exc_info=True)
-
-    def stop(self) -> None:
-        self._stop.set()
-
-
-_HEARTBEATS: dict[str, Heartbeat] = {}
-_HEARTBEATS_LOCK = threading.Lock()
-
-
-def heartbeat(catalog: Catalog, lease_s: float) -> Heartbeat:
-    """The process-wide heartbeat for ``catalog`` (one thread, however many claims)."""
-    with _HEARTBEATS_LOCK:
-        beat = _HEARTBEATS.get(catalog.url)
-        if beat is None:
-            beat = _HEARTBEATS[catalog.url] = Heartbeat(catalog, lease_s)
-        return beat
+__all__ = ["Heartbeat", "LeaseLost", "QueueWorker", "describe_failure", "heartbeat", "install_shutdown",
+           "new_owner_id", "owner_is_dead", "recover", "run_claimed", "run_one_shot"]
 
 
 # -- recovery -------------------------------------------------------------------------
@@ -208,21 +119,6 @@ def record_outcome(settings: Settings, **fields: Any) -> None:
 def _fallback_reason(catalog: Catalog, session_id: str) -> str:
     row = catalog.get_session(session_id)
     return (row.error if row is not None and row.error else "processing failed")
-
-
-def describe_failure(exc: BaseException) -> str:
-    """One sentence for the catalog: what stopped processing."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-    module = exc.__class__.__module__ or ""
-    # Where it was raised (the innermost frame): our code runs inside Prefect's engine, so any
-    # traceback passes through Prefect; only one that ends there is the orchestration's.
-    tb, innermost = exc.__traceback__, ""
-    while tb is not None:
-        innermost, tb = tb.tb_frame.f_code.co_filename, tb.tb_next
-    raised_in_prefect = any(f"/{name}/" in innermost for name in ("prefect", "httpx", "httpcore"))
-    if module.startswith(("prefect", "httpx", "httpcore")) or "prefect" in text.lower() or raised_in_prefect:
-        return f"the orchestration (Prefect) could not run the flow: {exc.__class__.__name__}: {text[:300]}"
-    return f"internal error: {exc.__class__.__name__}: {text[:300]}"
 
 
 # -- the warm worker ------------------------------------------------------------------

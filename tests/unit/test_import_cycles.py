@@ -96,11 +96,7 @@ def test_no_import_cycle_among_our_modules():
     graph = _graph()
     assert "tasks.render.session" in graph and "tasks.detections" in graph  # the walk sees the tree
     graph = {a: {b for b in targets if not _parent_package_edge(a, b)} for a, targets in graph.items()}
-    # Known, not yet split: the queue module holds both the claims the flow uses (leases,
-    # heartbeat, describe_failure) and the worker loop that runs the flow. Remove this line
-    # when the claims get their own module; a new cycle fails here.
-    known = [["flows.process", "flows.queue"]]
-    assert _cycles(graph) == known
+    assert _cycles(graph) == []
 
 
 def test_layers_point_one_way():
