@@ -225,8 +225,8 @@ class SessionFacts:
 
     ``metrics``: session means in SI units (keys as the engine's summary:
     ``cadence_spm``, ``contact_time_s``, ``speed_mps``, ``posture_angle_deg``, ...);
-    ``spread``: ``{metric: (min, max)}`` over strides; ``gait``: the gait-analysis
-    document; ``quality``: the quality document (``strides_used``, ``reasons``).
+    ``spread``: ``{metric: (min, max)}`` over strides; ``gait``: the engine's phase
+    report (JSON-safe); ``quality``: the engine's quality (``strides_used``, ``reasons``).
     """
 
     metrics: dict[str, Any]
@@ -286,7 +286,7 @@ class SessionFacts:
                     f"give its capture frame rate{hint}.")
         return "The recording did not give enough clean strides for it."
 
-    # gait-document access -------------------------------------------------
+    # phase-report access -------------------------------------------------
     def curve(self, side: str, key: str) -> list[float] | None:
         c = ((self.gait.get(side) or {}).get("angles") or {}).get(key) or {}
         cur = c.get("current")

@@ -1,8 +1,10 @@
 """The gait engine: keypoints of one tracked runner in, a SessionAnalysis out.
 
-``analyze`` runs clean-up -> geometry -> angles -> events -> strides ->
-metrics -> phases -> quality, and the ``*_document`` methods shape the
-results like the running-sessions API spec (JSON-safe: NaN -> None).
+``analyze`` runs named stages (input check -> clean-up -> geometry and scale ->
+events -> strides -> session means -> timing -> summary -> quality -> frame
+series -> phases), each a documented function over the earlier stages' frozen
+results. The results are typed, not shaped like the API: ``api/documents.py``
+builds the running-sessions spec's documents from them.
 """
 from __future__ import annotations
 
