@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -37,21 +37,38 @@ ENV_NOT_SETTINGS = frozenset({
 })
 
 
+@lru_cache(maxsize=1)
+def _default_tables() -> dict[str, Any]:
+    return tomllib.loads(DEFAULT_TOML.read_text())
+
+
 class _Section(BaseModel):
+    """One ``[section]`` of default.toml. Its defaults live only there: a section built in code
+    (``ApiSettings(launch_processing=False)``) takes every value it is not given from the file."""
+
     model_config = ConfigDict(extra="forbid")
+    #: the TOML table this model reads (set below from :class:`Settings`' field names)
+    toml_table: ClassVar[str | None] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_toml(cls, data: Any) -> Any:
+        if cls.toml_table is None or not isinstance(data, dict):
+            return data
+        return {**_default_tables().get(cls.toml_table, {}), **data}
 
 
 class StorageSettings(_Section):
     url: str
     endpoint_url: str
     max_upload_mb: int
-    region: str = ""
-    retry_attempts: int = 5
-    retry_backoff_s: float = 0.2
+    region: str
+    retry_attempts: int
+    retry_backoff_s: float
     # S3 endpoint browsers reach for presigned links (empty -> endpoint_url).
-    public_endpoint_url: str = ""
+    public_endpoint_url: str
     # Refuse to run with an empty url (deployments on a work pool set it: never fall back to local files).
-    require_url: bool = False
+    require_url: bool
 
     @model_validator(mode="after")
     def _url_when_required(self) -> "StorageSettings":
@@ -63,44 +80,44 @@ class StorageSettings(_Section):
 
 class CatalogSettings(_Section):
     url: str
-    migrate: bool = True
+    migrate: bool
 
 
 class PipelineSettings(_Section):
-    version: str = ""
-    task_retries: int = 2
-    task_retry_delay_s: float = 2.0
+    version: str
+    task_retries: int
+    task_retry_delay_s: float
 
 
 class IngestSettings(_Section):
-    prefix: str = "inbox"
-    interval_s: int = 60
-    max_files: int = 200
-    process: bool = True
+    prefix: str
+    interval_s: int
+    max_files: int
+    process: bool
 
 
 class ProcessingSettings(_Section):
     """The session queue: leases, attempts, the warm worker (see README "Processing queue")."""
-    concurrency: int = Field(1, ge=1)
-    lease_s: float = Field(60.0, gt=0)
-    max_attempts: int = Field(3, ge=1)
-    poll_interval_s: float = Field(1.0, gt=0)
-    reconcile_interval_s: float = Field(30.0, gt=0)
-    orchestration_timeout_s: float = Field(120.0, gt=0)
-    dispatch_grace_s: float = Field(300.0, gt=0)
-    deployment: str = "process-session/process-session"
-    embedded_worker: bool = True
-    shutdown_grace_s: float = Field(5.0, ge=0)
+    concurrency: int = Field(ge=1)
+    lease_s: float = Field(gt=0)
+    max_attempts: int = Field(ge=1)
+    poll_interval_s: float = Field(gt=0)
+    reconcile_interval_s: float = Field(gt=0)
+    orchestration_timeout_s: float = Field(gt=0)
+    dispatch_grace_s: float = Field(gt=0)
+    deployment: str
+    embedded_worker: bool
+    shutdown_grace_s: float = Field(ge=0)
 
 
 class ReprocessSettings(_Section):
-    concurrency: int = 4
+    concurrency: int
 
 
 class CompactSettings(_Section):
-    min_files: int = 4
-    row_group_rows: int = 65536
-    grace_s: float = 600.0
+    min_files: int
+    row_group_rows: int
+    grace_s: float
 
 
 class PrefectSettings(_Section):
@@ -113,10 +130,10 @@ class VideoSettings(_Section):
     max_pixel_frames: int
     max_side_px: int
     min_frames: int
-    decoder: Literal["auto", "opencv", "nvdec"] = "auto"
-    prefetch_chunks: int = Field(2, ge=0)
-    max_decode_mb: int = Field(1024, gt=0)
-    min_decoded_share: float = Field(0.5, ge=0, le=1)
+    decoder: Literal["auto", "opencv", "nvdec"]
+    prefetch_chunks: int = Field(ge=0)
+    max_decode_mb: int = Field(gt=0)
+    min_decoded_share: float = Field(ge=0, le=1)
 
 
 PoseBackend = Literal["auto", "ultralytics", "openvino", "onnx", "replay"]
@@ -132,17 +149,17 @@ class PoseSettings(_Section):
     # "auto", "cpu", "cuda" or "cuda:<index>": a typo fails when settings load, before pose
     device: str = Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     half: bool
-    preprocess: Literal["auto", "predict", "tensor"] = "auto"
-    pinned_memory: bool = True
-    tensorrt: bool = False
+    preprocess: Literal["auto", "predict", "tensor"]
+    pinned_memory: bool
+    tensorrt: bool
     # Exported OpenVINO/ONNX models; empty -> <data_dir>/ultralytics/exports.
-    export_dir: str = ""
-    openvino_precision: Literal["auto", "f32", "bf16"] = "f32"
-    roi: bool = False
-    roi_imgsz: int = Field(320, ge=32)
-    roi_margin: float = Field(0.3, ge=0.0)
-    roi_refresh_frames: int = Field(60, ge=1)
-    roi_max_area_share: float = Field(0.5, gt=0.0, le=1.0)
+    export_dir: str
+    openvino_precision: Literal["auto", "f32", "bf16"]
+    roi: bool
+    roi_imgsz: int = Field(ge=32)
+    roi_margin: float = Field(ge=0.0)
+    roi_refresh_frames: int = Field(ge=1)
+    roi_max_area_share: float = Field(gt=0.0, le=1.0)
 
 
 class RaySettings(_Section):
@@ -152,12 +169,12 @@ class RaySettings(_Section):
     num_cpus_per_actor: float
     max_inflight_per_actor: int
     max_restarts: int
-    namespace: str = "gaitlake"
-    actor_start_timeout_s: float = 300.0
+    namespace: str
+    actor_start_timeout_s: float
     # Ray token auth for clusters we join: "" (Ray's own rule), "token" or "disabled" (-> RAY_AUTH_MODE).
-    auth_mode: Literal["", "token", "disabled"] = ""
+    auth_mode: Literal["", "token", "disabled"]
     # File holding the cluster's token (-> RAY_AUTH_TOKEN_PATH); empty -> RAY_AUTH_TOKEN or ~/.ray/auth_token.
-    auth_token_path: str = ""
+    auth_token_path: str
 
 
 class TrackingSettings(_Section):
@@ -192,33 +209,31 @@ class AnalysisSettings(_Section):
 class ApiSettings(_Section):
     """The REST API (see docs/api.md)."""
 
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str
+    port: int
     # Absolute base for links in responses ("https://api.example.org"); empty -> the request's base URL.
-    public_base_url: str = ""
+    public_base_url: str
     # HMAC secret for signed local-storage links; empty -> <data_dir>/api-signing.key (created 0600).
-    signing_secret: str = ""
+    signing_secret: str
     # Lifetime of signed links (local) and presigned URLs (S3), seconds.
-    link_ttl_s: int = 3600
+    link_ttl_s: int
     # Bearer JWTs (Firebase-style RS256): a PEM public key/certificate file, a JWKS
     # JSON file, or a directory of them. Empty -> Bearer tokens are refused.
-    jwt_public_keys: str = ""
-    jwt_issuer: str = ""
-    jwt_audience: str = ""
-    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"])
-    jwt_leeway_s: int = 30
+    jwt_public_keys: str
+    jwt_issuer: str
+    jwt_audience: str
+    jwt_algorithms: list[str]
+    jwt_leeway_s: int
     # Sessions a user may create per window, per plan ("free" = no plan); -1 = unlimited.
-    session_limits: dict[str, int] = Field(
-        default_factory=lambda: {"free": 3, "standard": 30, "pro": 100, "premium": 500, "enterprise": -1}
-    )
-    session_limit_window_days: int = 30
+    session_limits: dict[str, int]
+    session_limit_window_days: int
     # Seconds a verified API key is trusted without a catalog lookup (0 = always look up);
     # revoking a key or changing a role takes effect within this time.
-    auth_cache_ttl_s: float = 5.0
+    auth_cache_ttl_s: float
     # Start processing after an upload (tests switch it off).
-    launch_processing: bool = True
+    launch_processing: bool
     # Parsed report documents kept in memory (per served lake version).
-    cache_size: int = 256
+    cache_size: int
 
     def resolved_signing_secret(self, data_path: Path) -> bytes:
         if self.signing_secret:
@@ -235,21 +250,21 @@ class ApiSettings(_Section):
 class RenderSettings(_Section):
     """Analysed video, snapshots and chart report (tasks/render/)."""
 
-    enabled: bool = True
-    max_side: int = 1280
-    crf: int = 23
-    preset: str = "veryfast"
+    enabled: bool
+    max_side: int
+    crf: int
+    preset: str
 
 
 class LlmSettings(_Section):
     """Optional OpenAI-compatible commentary engine; empty url or model -> rule engine only."""
 
-    url: str = ""
-    model: str = ""
-    api_key: str = ""
-    timeout_s: float = 20.0
-    max_tokens: int = 400
-    temperature: float = 0.3
+    url: str
+    model: str
+    api_key: str
+    timeout_s: float
+    max_tokens: int
+    temperature: float
 
 
 class Settings(_Section):
@@ -262,14 +277,14 @@ class Settings(_Section):
     ray: RaySettings
     tracking: TrackingSettings
     analysis: AnalysisSettings
-    api: ApiSettings = Field(default_factory=ApiSettings)
-    pipeline: PipelineSettings = PipelineSettings()
-    processing: ProcessingSettings = ProcessingSettings()
-    ingest: IngestSettings = IngestSettings()
-    reprocess: ReprocessSettings = ReprocessSettings()
-    compact: CompactSettings = CompactSettings()
-    render: RenderSettings = RenderSettings()
-    llm: LlmSettings = LlmSettings()
+    api: ApiSettings
+    pipeline: PipelineSettings
+    processing: ProcessingSettings
+    ingest: IngestSettings
+    reprocess: ReprocessSettings
+    compact: CompactSettings
+    render: RenderSettings
+    llm: LlmSettings
 
     # Derived locations: the embedded defaults all live under data_dir.
     @property
@@ -308,6 +323,11 @@ class Settings(_Section):
         relevant = {k: self.model_dump()[k] for k in ("pose", "tracking", "analysis")}
         relevant["pose"] = {k: v for k, v in relevant["pose"].items() if k not in ("device", "batch_size")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
+
+
+for _name, _field in Settings.model_fields.items():
+    if isinstance(_field.annotation, type) and issubclass(_field.annotation, _Section):
+        _field.annotation.toml_table = _name
 
 
 class SettingsError(ValueError):

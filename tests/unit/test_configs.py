@@ -92,3 +92,24 @@ def test_cpu_and_gpu_profiles_load(name, device, gpus):
     settings = load_settings({"GAITLAKE_CONFIG": str(DEFAULT_TOML.parent / "profiles" / f"{name}.toml")})
     assert settings.pose.device == device
     assert settings.ray.num_gpus_per_actor == gpus
+
+
+def test_defaults_live_only_in_default_toml():
+    """No settings model carries a default of its own (issue 13.1): every value comes from
+    default.toml, and a section built in code takes from the file what it is not given."""
+    import tomllib
+
+    import configs
+
+    tables = tomllib.loads(configs.DEFAULT_TOML.read_text())
+    for name, field in configs.Settings.model_fields.items():
+        assert field.is_required(), f"Settings.{name} has a Python default"
+        model = field.annotation
+        if not hasattr(model, "model_fields"):
+            continue
+        for key, sub in model.model_fields.items():
+            assert sub.is_required(), f"{name}.{key} has a Python default besides default.toml"
+            assert key in tables[name], f"{name}.{key} is not in default.toml"
+    built = configs.ApiSettings(launch_processing=False)
+    assert built.launch_processing is False
+    assert built.model_dump() == {**tables["api"], "launch_processing": False}
