@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "FORM_IMAGES", "FORM_THREAD_BLOCKS", "GAIT_PHASES", "GAIT_THREAD_BLOCKS", "JOINTS", "JOINT_PREFIX",
-    "POSTURE_KEY", "SIDES", "SUMMARY_TOPICS", "THREAD_BLOCKS",
+    "ANGLE_KEYS", "POSTURE_KEY", "SIDES", "SUMMARY_TOPICS", "THREAD_BLOCKS",
     "UnknownJointError", "angle_key", "joints_text", "parse_joints",
 ]
 
@@ -45,6 +45,10 @@ def angle_key(side: str, joint: str) -> str:
     if joint == "posture":
         return POSTURE_KEY
     return f"{side[0]}{JOINT_PREFIX[joint]}_angle"
+
+
+#: Every angle series the engine reports: posture, then each joint's left and right.
+ANGLE_KEYS: tuple[str, ...] = (POSTURE_KEY,) + tuple(angle_key(side, j) for j in JOINTS for side in SIDES)
 
 
 class UnknownJointError(ValueError):

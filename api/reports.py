@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import threading
 from datetime import date
 from dataclasses import dataclass, field
@@ -29,7 +28,7 @@ from sqlalchemy import func, select
 from analysis.commentary import SessionFacts
 from analysis.engine import json_safe
 from analysis.vocabulary import FORM_IMAGES, GAIT_PHASES
-from analysis.vocabulary import JOINT_PREFIX as JOINT_CODES
+from analysis.vocabulary import ANGLE_KEYS, POSTURE_KEY, SIDES, UnknownJointError, angle_key, parse_joints
 from api import documents
 from api.responses import encode
 from storage.catalog import RunningSession, Thread, ThreadStatus, User
@@ -41,7 +40,6 @@ FORM_METRICS = (
     "speed", "balance", "cadence", "contact_angle", "eversion_velocity", "knee_flexion",
     "posture_angle", "ankle_angle", "com_oscillation", "stride_angle", "mean_h",
 )
-_ANGLE_RE = re.compile(r"^[lr](sho|elb|hip|kne|ank)_angle$")
 
 
 def dumps(value: Any) -> str:
@@ -268,15 +266,16 @@ def frames_to_export(frames: pa.Table) -> tuple[dict[str, list], list[bool]]:
 
 # -- documents ---------------------------------------------------------------------
 def filter_angles(angles: dict[str, Any], joints: str | None) -> dict[str, Any]:
+    """``angles`` without the joint-angle series of joints not in ``joints`` (stored selection text;
+    ``all`` or empty keeps everything); posture and other series are always kept."""
     if not joints or joints.strip().lower() == "all":
         return angles
-    wanted = {JOINT_CODES[j] for j in joints.split(",") if j in JOINT_CODES}
-    out = {}
-    for key, value in angles.items():
-        match = _ANGLE_RE.match(key)
-        if match is None or match.group(1) in wanted:
-            out[key] = value
-    return out
+    try:
+        selected = parse_joints(joints)
+    except UnknownJointError:
+        selected = ()
+    dropped = set(ANGLE_KEYS) - {POSTURE_KEY} - {angle_key(side, j) for j in selected for side in SIDES}
+    return {key: value for key, value in angles.items() if key not in dropped}
 
 
 def flatten_calculated(calculated: Any) -> dict[str, float]:
@@ -342,7 +341,7 @@ def age_on(birth_date: date, today: date) -> int:
     return today.year - birth_date.year - ((today.month, today.day) < (birth_date.month, birth_date.day))
 
 
-def _age(profile: dict[str, Any], today: date | None = None) -> int | None:
+def age_years(profile: dict[str, Any], today: date | None = None) -> int | None:
     """Age in whole years: from ``profile["birth_date"]`` (ISO date) when stored, else ``profile["age"]``."""
     born = profile.get("birth_date")
     if isinstance(born, str) and born:
@@ -360,7 +359,7 @@ def user_info(owner: Owner, session_height: float | None, session_weight: float 
     """``user_info`` of form/gait reports; required keys are null when unknown (see docs/api.md)."""
     p = owner.profile
     info: dict[str, Any] = {
-        "age": _age(p),
+        "age": age_years(p),
         "height": number_or_none(session_height or owner.height_cm),
         "weight": number_or_none(session_weight or owner.weight_kg),
         "email": owner.email,
@@ -400,8 +399,8 @@ def user_information(owner: Owner, session_height: float | None, session_weight:
         info["height"] = height
     if weight is not None:
         info["weight"] = weight
-    if _age(p) is not None:
-        info["age"] = str(_age(p))
+    if age_years(p) is not None:
+        info["age"] = str(age_years(p))
     for key in ("gender", "brand", "shoeModel"):
         if isinstance(p.get(key), str):
             info[key] = p[key]

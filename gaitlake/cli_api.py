@@ -122,11 +122,11 @@ def _user_facts(db, user) -> dict:
 
     admin = db.get(type(user), user.admin_id) if user.admin_id else None
     sessions = db.scalar(select(func.count()).select_from(RunningSession).where(RunningSession.user_id == user.id))
-    from api.reports import _age
+    from api.reports import age_years
 
     return {"id": user.id, "email": user.email, "name": user.name or "", "role": user.role, "plan": user.plan,
             "admin": admin.email if admin else None, "height_cm": user.height_cm, "weight_kg": user.weight_kg,
-            "age": _age(dict(user.profile or {})), "profile": dict(user.profile or {}), "sessions": sessions,
+            "age": age_years(dict(user.profile or {})), "profile": dict(user.profile or {}), "sessions": sessions,
             "created_at": user.created_at.isoformat() if user.created_at else None}
 
 

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
+from analysis.vocabulary import ANGLE_KEYS  # the MOT's columns (contact_angle is a per-stride metric)
 from api import reports
 from api.auth import Authenticator, Principal
 from api.errors import ApiError
@@ -38,8 +39,6 @@ STATIC = Path(__file__).with_name("static")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
        "media-src 'self' https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 REFRESH_S = 2
-#: Joint-angle columns of the frames table (the MOT's columns); ``contact_angle`` is a per-stride metric series.
-JOINT_ANGLE = re.compile(r"^(?:[lr](?:sho|elb|hip|kne|ank)|posture)_angle$")
 
 #: name -> (content type, label)
 DOWNLOADS: dict[str, tuple[str, str]] = {
@@ -372,7 +371,7 @@ def _keypoints_trc(v: Viewer, row: RunningSession, user: User, record: reports.S
 
 def _angles_mot(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
     frames = v.table(record, "frames")
-    angles = reports.filter_angles({c: frames.column(c).to_pylist() for c in frames.column_names if JOINT_ANGLE.match(c)},
+    angles = reports.filter_angles({c: frames.column(c).to_pylist() for c in frames.column_names if c in ANGLE_KEYS},
                                    row.joints or "all")
     return exports.mot_text(frames.column("time_s").to_pylist(), angles, f"{row.id} joint angles").encode()
 
