@@ -14,7 +14,7 @@ from collections.abc import Hashable
 from typing import Annotated, Any, Callable
 
 import pyarrow as pa
-from cachetools import LRUCache
+from cachetools import LRUCache, TTLCache
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -62,12 +62,15 @@ class Services:
     max_upload: int
     documents: DocumentCache = field(init=False)
     _texts: LRUCache = field(init=False, repr=False)
+    _views: TTLCache | None = field(init=False, repr=False)
     _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         # cache_size records; documents bounded by bytes (256 KB per record slot: 64 MB by default).
         self.documents = DocumentCache(max(1 << 20, self.api_settings.cache_size << 18))
         self._texts = LRUCache(max(16, self.api_settings.cache_size * 4))
+        ttl = self.api_settings.view_cache_ttl_s
+        self._views = TTLCache(max(16, self.api_settings.cache_size * 4), ttl) if ttl > 0 else None
 
     @property
     def inline_catalog(self) -> bool:
@@ -100,11 +103,35 @@ class Services:
     def view(self, caller: Principal, session_id: str, plan_status: int | None = None) -> SessionView:
         """The visible, processed (409 otherwise), paid-for-if-``plan_status`` session: one catalog query."""
         check_session_id(session_id)
-        view = session_view(self.catalog, caller, session_id)
+        view = self._session_view(caller, session_id)
         if plan_status is not None and not has_paid_plan(view.plan):
             raise ApiError(plan_status, "no valid payment plan: a Standard, Pro, Premium or Enterprise plan is required for this report")
         require_done(view)
         return view
+
+    def _session_view(self, caller: Principal, session_id: str) -> SessionView:
+        """:func:`api.tenancy.session_view`, kept for ``api.view_cache_ttl_s`` per caller and session:
+        under load the catalog query was half of a cached read's server time. A refusal (404) is never
+        kept; what another process changes (a profile, a reprocessed version) shows within the TTL, and
+        this process's own writes (saved threads) drop the session's views at once (:meth:`forget_session`)."""
+        if self._views is None:
+            return session_view(self.catalog, caller, session_id)
+        key = (caller.user_id, caller.role, session_id)
+        with self._lock:
+            view = self._views.get(key)
+        if view is None:
+            view = session_view(self.catalog, caller, session_id)
+            with self._lock:
+                self._views[key] = view
+        return view
+
+    def forget_session(self, session_id: str) -> None:
+        """Drop the kept views of ``session_id`` (after this process changed what they show)."""
+        if self._views is None:
+            return
+        with self._lock:
+            for key in [k for k in self._views.keys() if k[2] == session_id]:
+                self._views.pop(key, None)
 
     def loaded(self, view: SessionView, record: reports.SessionRecord | None) -> Loaded:
         if record is None:

@@ -230,6 +230,9 @@ class ApiSettings(_Section):
     # Seconds a verified API key is trusted without a catalog lookup (0 = always look up);
     # revoking a key or changing a role takes effect within this time.
     auth_cache_ttl_s: float
+    # Seconds a caller's view of a session (visibility, status, owner, saved threads) is reused
+    # without a catalog query (0 = query on every read).
+    view_cache_ttl_s: float = Field(ge=0)
     # Start processing after an upload (tests switch it off).
     launch_processing: bool
     # Parsed report documents kept in memory (per served lake version).

@@ -36,6 +36,7 @@ def create_threads(svc: Services, caller, session_id: str, kind: str, blocks: tu
             mapping[block] = thread.id
     # Commentary: rule engine now (done before the 201), or the LLM engine in the background.
     thread_text.fill_threads(svc.catalog, svc.settings, kind, mapping, s.record, s.row, options, background)
+    svc.forget_session(session_id)  # the saved texts are in the documents from now on
     return JSONResponse(mapping, status_code=201)
 
 

@@ -31,7 +31,9 @@ def settings(tmp_path):
 @pytest.fixture
 def world(settings):
     launched: list[str] = []
-    app = create_app(settings, ApiSettings(launch_processing=False, signing_secret="test-secret"),
+    # The world writes the catalog directly, as another process would: reads see it at once only
+    # without the view cache (its own tests are in test_api_caching.py).
+    app = create_app(settings, ApiSettings(launch_processing=False, signing_secret="test-secret", view_cache_ttl_s=0),
                      launcher=lambda sid: launched.append(sid) or "test")
     client = TestClient(app, raise_server_exceptions=False)
     store = ObjectStore.from_settings(settings)

@@ -127,3 +127,45 @@ def test_a_warm_read_costs_one_catalog_query(world, method, template, spec_path)
     # The API-key check is cached for auth_cache_ttl_s (5 s); on a slow machine it may have lapsed.
     reads = [sql for sql in statements if "api_keys" not in sql and "FROM users \nWHERE users.id = ?" not in sql]
     assert len(reads) == 1, statements
+
+
+def test_views_are_reused_for_the_ttl_and_dropped_by_this_process_s_writes(settings, world):
+    """api.view_cache_ttl_s: a repeated read within the TTL makes no catalog query; a catalog change
+    by another process shows once the TTL has passed; threads saved here show at once."""
+    from cachetools import TTLCache
+    from sqlalchemy import event
+
+    from api.app import create_app
+    from api.settings import ApiSettings
+    from fastapi.testclient import TestClient
+
+    app = create_app(settings, ApiSettings(launch_processing=False, signing_secret="test-secret", view_cache_ttl_s=30))
+    svc = app.state.services
+    now = [0.0]
+    svc._views = TTLCache(64, 30, timer=lambda: now[0])   # a clock the test moves
+    client = TestClient(app, raise_server_exceptions=False)
+    sid = world.add_session("ua")
+    path = f"/running/sessions/{sid}/summary/"
+    first = client.get(path, headers=world.h("alice"))
+    assert first.status_code == 200 and first.json()["user_information"]["age"] == "34"
+
+    statements: list[str] = []
+    engine = world.catalog.engine
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert client.get(path, headers=world.h("alice")).status_code == 200
+    assert [sql for sql in statements if "api_keys" not in sql and "FROM users \nWHERE users.id = ?" not in sql] == []
+
+    with world.catalog.session() as db:   # another process edits the runner's profile
+        user = db.get(User, world.users["ua"])
+        user.profile = {**user.profile, "birth_date": "1990-01-01"}
+    assert client.get(path, headers=world.h("alice")).json()["user_information"]["age"] == "34"   # within the TTL
+    now[0] += 31
+    import datetime as dt
+
+    age = str(dt.datetime.now(dt.timezone.utc).date().year - 1990)   # born on 1 January
+    assert client.get(path, headers=world.h("alice")).json()["user_information"]["age"] == age
+
+    assert client.post(path, headers=world.h("alice")).status_code == 201   # saved here: shown at once
+    assert set(client.get(path, headers=world.h("alice")).json()["summary_text"]) >= {"final_summary"}
+    # another caller's view is its own: bob (another tenant) still gets 404, never alice's view
+    assert client.get(path, headers=world.h("bob")).status_code == 404
