@@ -79,8 +79,12 @@ def weights():
 
 
 @pytest.fixture(scope="module")
-def export_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("exports")
+def export_cache():
+    """The run's own export cache (``GAITLAKE_POSE__EXPORT_DIR``, set in tests/conftest.py): the 640 px
+    OpenVINO export the shared pose pool made is reused here instead of being made a second time."""
+    from pathlib import Path
+
+    return Path(os.environ["GAITLAKE_POSE__EXPORT_DIR"])
 
 
 @pytest.fixture(scope="module")
