@@ -71,7 +71,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
                 print(f"  {sid}: processing by {row.lease_owner}; --force to take it anyway", file=sys.stderr)
                 continue
             if args.sessions_command == "requeue":
-                ok = catalog.finish(sid, row.lease_owner, status=SessionStatus.QUEUED, error=None)
+                ok = catalog.finish(sid, row.lease_owner, status=SessionStatus.QUEUED, error="requeued by an operator")
                 if ok:
                     catalog.update_session(sid, attempts=0)
             else:

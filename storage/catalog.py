@@ -287,7 +287,9 @@ class Catalog:
         """Claim the oldest queued session; its id, or ``None`` when the queue is empty.
 
         ``older_than_s`` leaves younger sessions to the claimant they were dispatched
-        to (a deployment run at scale).
+        to (a deployment run at scale). Only sessions never claimed wait for it: one that
+        was given back (a lapsed lease recovered, a failure retried, a stopped worker, an
+        operator's requeue: each leaves its reason in ``error``) has no run coming for it.
 
         PostgreSQL skips rows another claimant has locked (``FOR UPDATE SKIP
         LOCKED``); on SQLite the conditional update in :meth:`claim` decides.
@@ -296,7 +298,8 @@ class Catalog:
             query = (select(RunningSession.id).where(RunningSession.status == SessionStatus.QUEUED)
                      .order_by(RunningSession.created_at).limit(1))
             if older_than_s > 0:
-                query = query.where(RunningSession.updated_at < utcnow() - timedelta(seconds=older_than_s))
+                never_claimed = (RunningSession.attempts == 0) & RunningSession.error.is_(None)
+                query = query.where(~never_claimed | (RunningSession.updated_at < utcnow() - timedelta(seconds=older_than_s)))
             with self.session() as db:
                 if db.bind.dialect.name == "postgresql":
                     query = query.with_for_update(skip_locked=True)

@@ -83,6 +83,25 @@ def test_claim_next_hands_out_each_queued_session_once(catalog):
     assert ids <= set(taken)
 
 
+def test_the_dispatch_grace_holds_back_only_sessions_never_claimed(catalog):
+    """At scale the worker leaves a fresh session to its deployment run for older_than_s, but one
+    given back (a lapsed lease, a stopped worker, a retried failure) has no run coming: taken at once."""
+    fresh = catalog.create_session(title="fresh").id
+    given_back = catalog.create_session(title="given back").id
+    assert catalog.claim(given_back, "dead-worker", lease_s=60)
+    assert catalog.release(given_back, "dead-worker", "the worker stopped", max_attempts=3) == SessionStatus.QUEUED
+    stopped = catalog.create_session(title="stopped worker").id
+    assert catalog.claim(stopped, "stopped-worker", lease_s=60)
+    assert catalog.finish(stopped, "stopped-worker", status=SessionStatus.QUEUED, error="requeued: the worker was stopped",
+                          refund_attempt=True)
+    taken = []
+    while (sid := catalog.claim_next("safety-net", 60, older_than_s=300)) is not None:
+        taken.append(sid)
+    # (the PostgreSQL database is shared with other tests: their given-back rows may be handed out too)
+    assert given_back in taken and stopped in taken
+    assert fresh not in taken and catalog.get_session(fresh).status == SessionStatus.QUEUED
+
+
 def test_a_lapsed_lease_is_requeued_then_failed_after_max_attempts(catalog):
     sid = catalog.create_session(title="lapse").id
     assert catalog.claim(sid, "a", lease_s=0.05)
