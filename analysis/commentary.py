@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from analysis.engine import STRIDE_METRICS, json_safe, metric_stats
+from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_TOPICS, THREAD_BLOCKS,
                                  angle_key)
 
@@ -242,10 +243,12 @@ class SessionFacts:
 
     @classmethod
     def from_results(cls, summary: dict, quality: dict | None = None, phases: dict | None = None,
-                     strides: list[dict] | None = None, profile: dict | None = None) -> "SessionFacts":
+                     strides: StrideTable | list[dict] | None = None, profile: dict | None = None) -> "SessionFacts":
         """From the engine's typed results: ``summary`` (``SessionAnalysis.summary``, or a lake
-        sessions row, whose scalars are that summary), ``quality``, ``phases`` and the stride
-        rows (for the spread over strides, :func:`analysis.engine.metric_stats`)."""
+        sessions row, whose scalars are that summary), ``quality``, ``phases`` and the strides
+        (a :class:`analysis.strides.StrideTable`, or stride rows such as the lake's
+        ``strides`` table's; for the spread over strides, :func:`analysis.engine.metric_stats`)."""
+        table = as_stride_table(strides)
         quality = dict(quality or {})
         metrics: dict[str, Any] = {key: _num(summary.get(key)) for key in cls.KEYS}
         if summary.get("footstrike") is not None:
@@ -257,7 +260,7 @@ class SessionFacts:
                 metrics[key] = value if isinstance(value, str) else _num(value)
         spread: dict[str, tuple[float, float]] = {}
         for key in STRIDE_METRICS:
-            s = metric_stats(list(strides or []), key, summary, quality)
+            s = metric_stats(table, key, summary, quality)
             if s.min is not None and s.max is not None:
                 spread[key] = (s.min, s.max)
         return cls(metrics=metrics, spread=spread, gait=json_safe(dict(phases or {})), quality=quality,

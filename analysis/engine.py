@@ -17,9 +17,11 @@ from analysis import angles as ang
 from analysis import cleaning, events as ev, geometry as geo, metrics as m
 from analysis.events import GaitEvent
 from analysis.keypoints import KEYPOINT_NAMES, KP, validate_keypoints
+from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import GAIT_PHASES, JOINTS, POSTURE_KEY, SIDES, UnknownJointError, angle_key, parse_joints
 
-__all__ = ["AnalysisError", "EngineParams", "GaitEvent", "RunnerProfile", "SessionAnalysis", "analyze", "json_safe"]
+__all__ = ["AnalysisError", "EngineParams", "GaitEvent", "RunnerProfile", "SessionAnalysis", "StrideTable", "analyze",
+           "json_safe"]
 
 #: Cut-off (Hz) of the pelvis track that the foot position is referred to.
 PELVIS_CUTOFF_HZ = 0.5
@@ -101,7 +103,10 @@ class RunnerProfile:
 
 
 def json_safe(x):
-    """JSON-safe conversion, recursively: NaN/inf -> None, numpy arrays and scalars -> Python."""
+    """JSON-safe conversion, recursively: NaN/inf -> None, numpy arrays and scalars -> Python,
+    a :class:`StrideTable` -> its rows."""
+    if isinstance(x, StrideTable):
+        return x.rows()
     if isinstance(x, dict):
         return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -143,17 +148,19 @@ STRIDE_METRICS = ("speed_mps", "pace_min_per_km", "cadence_spm", "power_w", "nor
                   "contact_angle_deg")
 
 
-def _measuring_strides(rows: list[dict], key: str, mode: str | None, near: str | None) -> list[dict]:
-    """The strides whose ``key`` enters the session's statistics of it.
+def _measuring_strides(strides: StrideTable, key: str, mode: str | None, near: str | None) -> np.ndarray:
+    """The values of column ``key`` of the strides that enter the session's statistics of it
+    (in stride order, NaN where a stride does not measure it).
 
     All strides, except for speed-derived metrics on a treadmill with a near leg:
     every stride reads the near foot's stance inside it, so a far-leg stride
     repeats its neighbour's reading and only the near leg's strides count (each
     belt-speed reading once, ``m.treadmill_belt_speed_mps``).
     """
+    values = strides.column(key)
     if key in SPEED_DERIVED and mode == "treadmill" and near in ("left", "right"):
-        return [r for r in rows if r.get("side") == near]
-    return rows
+        return values[strides.side == near]
+    return values
 
 
 @dataclass(frozen=True)
@@ -173,14 +180,13 @@ class MetricStats:
     values: tuple[float, ...]
 
 
-def metric_stats(strides: list[dict], key: str, summary: dict, quality: dict) -> MetricStats:
+def metric_stats(strides: StrideTable | list[dict], key: str, summary: dict, quality: dict) -> MetricStats:
     """:class:`MetricStats` of the per-stride column ``key`` (e.g. ``speed_mps``).
 
-    ``strides`` are the engine's stride rows (or the lake's ``strides`` table as
-    rows), ``summary``/``quality`` the session's (``quality`` gives ``mode`` and
-    ``near_leg``)."""
-    rows = _measuring_strides(strides, key, quality.get("mode"), quality.get("near_leg"))
-    v = np.asarray([r.get(key) for r in rows if r.get(key) is not None], dtype=float)
+    ``strides``: the engine's :class:`StrideTable` (or stride rows, e.g. the lake's
+    ``strides`` table as rows: :meth:`StrideTable.from_rows`), ``summary``/``quality``
+    the session's (``quality`` gives ``mode`` and ``near_leg``)."""
+    v = _measuring_strides(as_stride_table(strides), key, quality.get("mode"), quality.get("near_leg"))
     v = v[np.isfinite(v)]
     values = tuple(float(a) for a in v)
     avg = summary.get(key)
@@ -194,7 +200,7 @@ class SessionAnalysis:
     """Everything the engine measured on one session (see module docs); frozen.
 
     ``summary``: session scalars (units in the names); ``strides``: one row per
-    complete stride and side; ``quality``: flags, with reason codes in
+    complete stride and side (:class:`analysis.strides.StrideTable`); ``quality``: flags, with reason codes in
     ``missing``; ``phases``: gait-phase report per side (:func:`_phases`);
     ``frame_series``: per-frame series; ``events``: the counted IC/MS/TO events.
     The API shapes these as the spec's documents (``api/documents.py``)."""
@@ -203,7 +209,7 @@ class SessionAnalysis:
     time_s: np.ndarray
     frame_series: dict[str, np.ndarray]
     events: list[GaitEvent]
-    strides: list[dict]
+    strides: StrideTable
     summary: dict
     quality: dict
     phases: dict = field(default_factory=dict)
@@ -295,7 +301,7 @@ def _lookup(table: tuple[np.ndarray, np.ndarray], frames: np.ndarray) -> np.ndar
 def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, pel_fwd: np.ndarray,
                     ppm: float, profile: RunnerProfile, xy: np.ndarray, facing: float,
                     angles: dict, pelvis_h: np.ndarray, thigh: dict,
-                    stance: dict | None = None, near: str | None = None) -> list[dict]:
+                    stance: dict | None = None, near: str | None = None) -> StrideTable:
     """One row per complete stride and side (sorted by IC frame), every metric of
     ``analysis.metrics`` computed for all strides at once (same definitions, see there).
 
@@ -305,7 +311,7 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
     tab = _stride_table(side_events)
     R = tab["a"].size
     if R == 0:
-        return []
+        return StrideTable.empty()
     left = tab["left"]
     a, t, b, c = tab["a"], tab["t"], tab["b"], tab["c"]
     has_c = c >= 0
@@ -317,7 +323,7 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
     flight_t = m.flight_time_s(tt, tc)
     cadence = m.cadence_spm(step_t)
     duty = m.duty_factor(contact_t, stride_t)
-    cad_none = ~has_c | (step_t == 0)                          # no step (or a zero one): None
+    cad_none = ~has_c | (step_t == 0)                          # no step (or a zero one): NaN
 
     def by_side(lf: np.ndarray, rt: np.ndarray) -> np.ndarray:
         return np.where(left, lf, rt)
@@ -345,26 +351,20 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
     stride_angle = m.stride_angle_deg(thigh["left"], thigh["right"], a, b)
     mean_h = m.mean_height_m(pelvis_h, a, b)
     bal, bal_none = _stride_balance(left, a, contact_t)
-    cols = {
-        "side": side.tolist(), "ic_frame": a.tolist(), "to_frame": t.tolist(),
-        "next_ic_frame": b.tolist(), "contralateral_ic_frame": _column(c, ~has_c),
-        "ic_time_s": _column(ta), "contact_time_s": _column(contact_t), "stride_time_s": _column(stride_t),
-        "step_time_s": _column(step_t, ~has_c), "flight_time_s": _column(flight_t, ~has_c),
-        "cadence_spm": _column(cadence, cad_none), "duty_factor": _column(duty),
-        "speed_mps": _column(speed), "pace_min_per_km": _column(pace), "stride_length_m": _column(stride_len),
-        "power_w": _column(power), "normalized_power_w_per_kg": _column(norm_power),
-        "contact_angle_deg": _column(contact_angle), "knee_flexion_deg": _column(knee),
-        "ankle_angle_deg": _column(ankle), "footstrike": m.footstrike_proxy(ankle),
-        "posture_angle_deg": _column(posture), "com_oscillation_m": _column(com),
-        "stride_angle_deg": _column(stride_angle), "mean_h_m": _column(mean_h), "balance_pct": _column(bal, bal_none),
-    }
-    names = list(cols)
-    return [dict(zip(names, vals)) for vals in zip(*cols.values())]
+    return StrideTable(
+        side=side, ic_frame=a, to_frame=t, next_ic_frame=b, contralateral_ic_frame=c, has_contralateral_ic=has_c,
+        ic_time_s=ta, contact_time_s=contact_t, stride_time_s=stride_t, step_time_s=_nan_where(step_t, ~has_c),
+        flight_time_s=_nan_where(flight_t, ~has_c), cadence_spm=_nan_where(cadence, cad_none), duty_factor=duty,
+        speed_mps=speed, pace_min_per_km=pace, stride_length_m=stride_len, power_w=power,
+        normalized_power_w_per_kg=norm_power, contact_angle_deg=contact_angle, knee_flexion_deg=knee,
+        ankle_angle_deg=ankle, footstrike=np.asarray(m.footstrike_proxy(ankle), dtype=object),
+        posture_angle_deg=posture, com_oscillation_m=com, stride_angle_deg=stride_angle, mean_h_m=mean_h,
+        balance_pct=_nan_where(bal, bal_none))
 
 
 def _stride_balance(left: np.ndarray, ic: np.ndarray, contact_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`analysis.metrics.balance_pct` of every stride: its contact against the first later
-    stride of the other side; and where there is none (None in the rows)."""
+    stride of the other side; and where there is none (NaN in the table)."""
     bal = np.full(ic.size, np.nan)
     none = np.ones(ic.size, dtype=bool)
     for is_left in (True, False):
@@ -381,13 +381,9 @@ def _stride_balance(left: np.ndarray, ic: np.ndarray, contact_t: np.ndarray) -> 
     return bal, none
 
 
-def _column(v: np.ndarray, none: np.ndarray | None = None) -> list:
-    """A row column as a list, None where ``none``."""
-    out = v.tolist()
-    if none is not None:
-        for i in np.flatnonzero(none).tolist():
-            out[i] = None
-    return out
+def _nan_where(v: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``v`` as float, NaN where ``missing`` (a stride that does not measure it)."""
+    return np.where(missing, np.nan, np.asarray(v, dtype=np.float64))
 
 
 def _curves(series: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -696,11 +692,11 @@ class _Events:
 
 @dataclass(frozen=True)
 class _Strides:
-    """Stage 5 (:func:`_strides`): one row per complete stride and side, the floor line
+    """Stage 5 (:func:`_strides`): the strides (one row per complete stride and side), the floor line
     (slope, intercept px), keypoint heights above it (T, 17) m, and each foot's
     mean stance (belt) speed on a treadmill (m/s)."""
 
-    rows: list
+    table: StrideTable
     floor: tuple
     height_up_m: np.ndarray
     foot_speed: dict
@@ -891,35 +887,33 @@ def _strides(xy: np.ndarray, g: _Geometry, e: _Events, fps: float, profile: Runn
             reasons.append(
                 f"The two feet read different belt speeds after per-leg scaling (left {fl:.2f}, right "
                 f"{fr:.2f} m/s): keypoints of the far foot are unreliable; speed is read from {src}.")
-    rows = _stride_metrics(e.side_events, fps, g.mode, g.fwd, g.pel_fwd, g.ppm, profile, xy, g.facing,
-                           g.angles, pelvis_h, thigh, stance, g.near)
-    return _Strides(rows, floor, height_up_m, foot_speed, tuple(reasons))
+    table = _stride_metrics(e.side_events, fps, g.mode, g.fwd, g.pel_fwd, g.ppm, profile, xy, g.facing,
+                            g.angles, pelvis_h, thigh, stance, g.near)
+    return _Strides(table, floor, height_up_m, foot_speed, tuple(reasons))
 
 
-def _session_mean(rows: list[dict], key: str, mode: str | None, near: str | None) -> float | None:
+def _session_mean(strides: StrideTable, key: str, mode: str | None, near: str | None) -> float | None:
     """Session value of a per-stride metric: the mean over the strides that measure it
     (:func:`_measuring_strides`); None without a finite value."""
-    v = np.array([r[key] for r in _measuring_strides(rows, key, mode, near) if r.get(key) is not None],
-                 dtype=float)
+    v = _measuring_strides(strides, key, mode, near)
     v = v[np.isfinite(v)]
     return float(v.mean()) if v.size else None
 
 
-def _session_means(rows: list[dict], events: list[GaitEvent], mode: str, near: str | None) -> _Means:
+def _session_means(strides: StrideTable, events: list[GaitEvent], mode: str, near: str | None) -> _Means:
     """Stage 6: strides per side and the session values of timing and speed.
 
     Cadence needs only alternating contacts (:data:`MIN_STEPS_FOR_CADENCE` step
     intervals, :func:`analysis.events.step_time_fit`), not complete strides per
     side: a short clip with a few steps still has a cadence. The other values
     need :data:`MIN_STRIDES` complete strides per side (None otherwise)."""
-    n_left = sum(r["side"] == "left" for r in rows)
-    n_right = sum(r["side"] == "right" for r in rows)
+    n_left, n_right = strides.count("left"), strides.count("right")
     enough = n_left >= MIN_STRIDES and n_right >= MIN_STRIDES
     reasons = () if enough else (f"Too few complete strides (left {n_left}, right {n_right}; "
                                  f"{MIN_STRIDES} per side needed): stride statistics are null.",)
 
     def mean_of(key):
-        return _session_mean(rows, key, mode, near) if enough else None
+        return _session_mean(strides, key, mode, near) if enough else None
 
     # step times from all alternating ICs
     all_ic = sorted([(e.frame, e.time_s, e.side) for e in events if e.kind == "IC"])
@@ -927,8 +921,8 @@ def _session_means(rows: list[dict], events: list[GaitEvent], mode: str, near: s
     has_steps = len(steps) >= MIN_STEPS_FOR_CADENCE
     step_time_mean = ev.step_time_fit(all_ic) if has_steps else None
     cadence = m.cadence_spm(step_time_mean) if step_time_mean else None
-    gl = np.mean([r["contact_time_s"] for r in rows if r["side"] == "left"]) if n_left else None
-    gr = np.mean([r["contact_time_s"] for r in rows if r["side"] == "right"]) if n_right else None
+    gl = np.mean(strides.contact_time_s[strides.side == "left"]) if n_left else None
+    gr = np.mean(strides.contact_time_s[strides.side == "right"]) if n_right else None
     return _Means(n_left, n_right, enough, len(steps), has_steps, step_time_mean, cadence,
                   contact_t=mean_of("contact_time_s"), stride_t=mean_of("stride_time_s"),
                   flight_t=mean_of("flight_time_s"), duty=mean_of("duty_factor"), speed=mean_of("speed_mps"),
@@ -973,15 +967,15 @@ def _timing(inp: _Input, fps: float, profile: RunnerProfile, params: EngineParam
     return _Timing(gait, implausible, timing["low_fps"], suggested_fps, capture, tuple(reasons))
 
 
-def _summary(rows: list[dict], mn: _Means, g: _Geometry, valid: np.ndarray, fps: float,
+def _summary(strides: StrideTable, mn: _Means, g: _Geometry, valid: np.ndarray, fps: float,
              profile: RunnerProfile) -> dict:
     """Stage 8: the session's scalar metrics (``SessionAnalysis.summary``): per-stride
     metrics averaged over the strides that measure them, cadence from the step fit,
     the most frequent footstrike, duration and distance (speed x duration)."""
     def mean_of(key):
-        return _session_mean(rows, key, g.mode, g.near) if mn.enough else None
+        return _session_mean(strides, key, g.mode, g.near) if mn.enough else None
 
-    footstrikes = [r["footstrike"] for r in rows if r.get("footstrike")]
+    footstrikes = [f for f in strides.footstrike.tolist() if f]
     footstrike = max(set(footstrikes), key=footstrikes.count) if (footstrikes and mn.enough) else None
     valid_idx = np.flatnonzero(valid)
     first = int(valid_idx[0]) if valid_idx.size else 0
@@ -1028,7 +1022,7 @@ def _quality(summary: dict, inp: _Input, cl: _Cleaned, g: _Geometry, e: _Events,
         "missing": missing, "short_clip": not mn.enough,
         "runner_share": inp.n_present / inp.xy.shape[0], "mean_confidence": inp.mean_conf,
         "swaps_repaired": cl.n_swaps, "outliers_rejected": cl.n_outliers,
-        "strides_used": len(s.rows) if mn.enough else 0,
+        "strides_used": len(s.table) if mn.enough else 0,
         "strides_left": mn.n_left, "strides_right": mn.n_right, "side_view": g.side_view,
         "side_view_score": g.side_score, "gait": tm.gait, "implausible_timing": tm.implausible,
         "suggested_capture_fps": tm.suggested_fps, "estimated_capture_fps": cap["fps"],
@@ -1071,12 +1065,11 @@ def _frame_series(inp: _Input, xy: np.ndarray, g: _Geometry, e: _Events, s: _Str
     fs.update(g.angles)
     fs["left_contact"] = e.contact["left"].astype(float)
     fs["right_contact"] = e.contact["right"].astype(float)
-    rows = s.rows
-    next_ic = np.array([r["next_ic_frame"] for r in rows], dtype=np.int64)
+    next_ic = s.table.next_ic_frame
     for k, src in SERIES_METRICS.items():
         # each stride's value holds from its completion on; where several strides
         # are complete, the latest in row order wins (forward fill of row indices)
-        vals = np.array([np.nan if r.get(src) is None else r[src] for r in rows], dtype=float)
+        vals = s.table.column(src)
         ok = np.isfinite(vals)
         owner = np.full(T + 1, -1, dtype=np.int64)
         np.maximum.at(owner, next_ic[ok], np.flatnonzero(ok))
@@ -1134,14 +1127,14 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     g = _geometry(xy, eff_fps, profile, params)
     e = _events(xy, g, eff_fps, params)
     s = _strides(xy, g, e, eff_fps, profile)
-    mn = _session_means(s.rows, e.events, g.mode, g.near)
+    mn = _session_means(s.table, e.events, g.mode, g.near)
     tm = _timing(inp, fps, profile, params, frame_size, xy, g, e, s, mn)
-    summary = _summary(s.rows, mn, g, g.valid, eff_fps, profile)
+    summary = _summary(s.table, mn, g, g.valid, eff_fps, profile)
     quality = _quality(summary, inp, cl, g, e, s, mn, tm, profile, frame_size)
     return SessionAnalysis(fps=eff_fps, time_s=np.arange(xy.shape[0]) / eff_fps,
-                           frame_series=_frame_series(inp, xy, g, e, s), events=e.events, strides=s.rows,
+                           frame_series=_frame_series(inp, xy, g, e, s), events=e.events, strides=s.table,
                            summary=summary, quality=quality, joints=inp.joints,
-                           phases=_phases(inp.joints, s.rows, g.angles, eff_fps, mn.enough, e.events))
+                           phases=_phases(inp.joints, s.table, g.angles, eff_fps, mn.enough, e.events))
 
 
 def _ms_frames(events: list[GaitEvent]) -> tuple[dict, dict]:
@@ -1162,10 +1155,11 @@ def _first_ms(order: np.ndarray, srt: np.ndarray, lo: int, hi: int) -> int | Non
     return int(order[(order >= lo) & (order < hi)][0])
 
 
-def _phase_marks(rep: dict, order: np.ndarray, srt: np.ndarray) -> dict:
-    """``strike``, ``mid_stance``, ``takeoff``, ``flight``, ``new_strike`` of the stride
-    ``rep``: ``video_frame``, ``video_phase`` (frames since strike), ``graph_phase`` (0..100)."""
-    a, t, b, c = rep["ic_frame"], rep["to_frame"], rep["next_ic_frame"], rep["contralateral_ic_frame"]
+def _phase_marks(strides: StrideTable, i: int, order: np.ndarray, srt: np.ndarray) -> dict:
+    """``strike``, ``mid_stance``, ``takeoff``, ``flight``, ``new_strike`` of stride ``i``:
+    ``video_frame``, ``video_phase`` (frames since strike), ``graph_phase`` (0..100)."""
+    a, t, b = int(strides.ic_frame[i]), int(strides.to_frame[i]), int(strides.next_ic_frame[i])
+    c = int(strides.contralateral_ic_frame[i]) if strides.has_contralateral_ic[i] else None
     mid = _first_ms(order, srt, a, t)
     mid = mid if mid is not None else (a + t) // 2
     fl = (t + c) // 2 if (c is not None and c > t) else t
@@ -1218,7 +1212,7 @@ def _peak_time_ms(starts: np.ndarray, tos: np.ndarray, order: np.ndarray, srt: n
     return float(np.mean(peaks)) if peaks else None
 
 
-def _phases(joints: tuple[str, ...], rows: list[dict], angles: dict, fps: float, enough: bool,
+def _phases(joints: tuple[str, ...], strides: StrideTable, angles: dict, fps: float, enough: bool,
             events: list[GaitEvent]) -> dict:
     """Gait-phase report per side (see docs/analysis.md for the defined names).
 
@@ -1235,16 +1229,14 @@ def _phases(joints: tuple[str, ...], rows: list[dict], angles: dict, fps: float,
     ms_order, ms_sorted = _ms_frames(events)
     out = {}
     for side in SIDES:
-        srows = [r for r in rows if r["side"] == side]
-        if not enough or not srows:
+        own = strides.of_side(side)
+        if not enough or not len(own):
             out[side] = {"peak_time": None, "initiator": initiator, "phases": {}, "angles": {},
                          "graph_timestamps": []}
             continue
-        st = np.array([r["stride_time_s"] for r in srows])
-        rep = srows[int(np.argmin(np.abs(st - np.median(st))))]
-        starts = np.array([r["ic_frame"] for r in srows], dtype=np.int64)
-        ends = np.array([r["next_ic_frame"] for r in srows], dtype=np.int64)
-        tos = np.array([r["to_frame"] for r in srows], dtype=np.int64)
+        st = own.stride_time_s
+        rep = int(np.argmin(np.abs(st - np.median(st))))
+        starts, ends, tos = own.ic_frame, own.next_ic_frame, own.to_frame
         curves = {}
         for k in [POSTURE_KEY] + [angle_key(side, j) for j in joints]:
             curve = _angle_curves(angles[k], starts, ends)
@@ -1253,7 +1245,7 @@ def _phases(joints: tuple[str, ...], rows: list[dict], angles: dict, fps: float,
         out[side] = {
             "peak_time": _peak_time_ms(starts, tos, ms_order[side], ms_sorted[side], fps),
             "initiator": initiator,
-            "phases": _phase_marks(rep, ms_order[side], ms_sorted[side]),
+            "phases": _phase_marks(own, rep, ms_order[side], ms_sorted[side]),
             "angles": curves,
             "graph_timestamps": np.linspace(0.0, float(np.median(st)) * 1000.0, CURVE_POINTS),
         }

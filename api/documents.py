@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.engine import SessionAnalysis, angle_keys, json_safe, metric_stats
+from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, JOINTS, parse_joints
 
 #: Blocks of the summary document: metric name -> the per-stride column and session value it shows.
@@ -61,15 +62,17 @@ _PER_STRIDE = {name: key for names in SUMMARY_METRICS.values() for name, key in 
 BUILT = ("summary_doc", "details_doc", "form_doc")
 
 
-def _block(strides: list[dict], key: str, summary: Mapping, quality: Mapping) -> dict:
+def _block(strides: StrideTable, key: str, summary: Mapping, quality: Mapping) -> dict:
     """``{min, max, avg, values}`` of one per-stride metric (:func:`analysis.engine.metric_stats`)."""
     s = metric_stats(strides, key, summary, quality)
     return {"min": s.min, "max": s.max, "avg": s.avg, "values": list(s.values)}
 
 
-def summary_document(summary: Mapping, strides: list[dict], quality: Mapping) -> dict:
+def summary_document(summary: Mapping, strides: StrideTable | list[dict], quality: Mapping) -> dict:
     """Blocks of GET /running/sessions/{id}/summary/ (without user_information,
-    session_date and summary_text, which :func:`api.reports.summary` adds)."""
+    session_date and summary_text, which :func:`api.reports.summary` adds); ``strides``
+    a :class:`StrideTable` or stride rows."""
+    strides = as_stride_table(strides)
     doc: dict = {block: {name: _block(strides, key, summary, quality) for name, key in names.items()}
                  for block, names in SUMMARY_METRICS.items()}
     doc["running_mechanics"]["footstrike"] = summary.get("footstrike")
@@ -79,14 +82,15 @@ def summary_document(summary: Mapping, strides: list[dict], quality: Mapping) ->
 
 
 def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joints: tuple[str, ...],
-                     summary: Mapping, strides: list[dict], quality: Mapping) -> dict:
+                     summary: Mapping, strides: StrideTable | list[dict], quality: Mapping) -> dict:
     """Session details: ``metrics`` and ``angles`` (key -> per-frame array), ``all_timestamps``
     (s) and ``calculated_metrics`` (``<metric>_avg/_min/_max``).
 
     A metric of the summary document gets that document's avg/min/max (the
     session value and the stride extremes); ``posture_angle_avg`` is the
     session's ``posture_angle_deg``; other series (joint angles, cumulative
-    distance) are summarised over their frames."""
+    distance) are summarised over their frames. ``strides``: a :class:`StrideTable` or stride rows."""
+    strides = as_stride_table(strides)
     metrics = {k: series[k] for k in DETAILS_METRICS if k in series}
     angles = {k: series[k] for k in angle_keys(joints)}
     calc = {}
@@ -153,7 +157,7 @@ def from_lake(name: str, row: Mapping[str, Any], quality: Mapping,
     if name == "form_doc":
         return form_document(row)
     strides_table = read_table("strides")
-    strides = strides_table.to_pylist() if strides_table is not None else []
+    strides = StrideTable.from_rows(strides_table.to_pylist() if strides_table is not None else [])
     if name == "summary_doc":
         return summary_document(row, strides, quality)
     if name != "details_doc":

@@ -29,7 +29,7 @@ prepare_environment(get_settings())  # before Prefect reads its settings
 from prefect import flow, get_run_logger, task  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from analysis.engine import AnalysisError, RunnerProfile, analyze, json_safe  # noqa: E402
+from analysis.engine import AnalysisError, RunnerProfile, analyze  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
@@ -284,7 +284,7 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         date=row.created_at.strftime("%Y-%m-%d"), publish=publish,
     )
     return {"summary": result.summary, "quality": quality, "rows": manifest.rows,
-            "strides": json_safe(result.strides)}
+            "strides": result.strides.rows()}
 
 
 @task(name="render-artifacts")

@@ -101,11 +101,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     if args.comments:
         from analysis.commentary import comment
+        from analysis.strides import StrideTable
         from api.documents import THREAD_TOPICS
         from tasks.results import session_facts
 
         strides = tables.get("strides")
-        facts = session_facts(row, strides=strides.to_pylist() if strides is not None else None)
+        facts = session_facts(row, strides=StrideTable.from_rows(strides.to_pylist()) if strides is not None else None)
         for kind, topics in THREAD_TOPICS.items():  # by the API's thread names
             for block, topic in topics.items():
                 print(f"[{kind}/{block}]\n{comment(kind, topic, facts, args.units).text}\n")

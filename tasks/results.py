@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from analysis.commentary import SessionFacts
 from analysis.engine import SessionAnalysis, json_safe
+from analysis.strides import StrideTable
 from analysis.keypoints import KEYPOINT_NAMES
 from analysis.tracking import RunnerTrack
 from analysis.vocabulary import joints_text
@@ -58,11 +59,12 @@ def frames_table(track: RunnerTrack, fps: float, frame_series: dict[str, np.ndar
     return pa.table(columns)
 
 
-def strides_table(strides: list[dict]) -> pa.Table:
-    if not strides:
+def strides_table(strides: StrideTable) -> pa.Table:
+    """The lake's ``strides`` table: ``stride_index`` and the table's columns (missing values
+    null; a column with no value at all has the null type)."""
+    if not len(strides):
         return pa.table({"stride_index": pa.array([], pa.int32())})
-    rows = [{"stride_index": i, **json_safe(dict(row))} for i, row in enumerate(strides)]
-    return pa.Table.from_pylist(rows)
+    return pa.Table.from_pylist([{"stride_index": i, **row} for i, row in enumerate(strides.rows())])
 
 
 def _typed_column(value: Any, numeric: bool) -> pa.Array:
@@ -122,12 +124,13 @@ def events_document(events: list) -> dict:
 
 
 def session_facts(row: dict[str, Any], profile: dict | None = None,
-                  strides: list[dict] | None = None) -> SessionFacts:
+                  strides: StrideTable | list[dict] | None = None) -> SessionFacts:
     """The numbers commentary may use, from one sessions row (its scalars are the engine's
-    summary; ``quality_doc`` and ``gait_doc`` its quality and phases) and the run's
-    ``strides`` table as rows (for the spread over strides; none without it)."""
+    summary; ``quality_doc`` and ``gait_doc`` its quality and phases) and the run's strides
+    (a :class:`StrideTable` or the ``strides`` table as rows; for the spread over strides,
+    none without them)."""
     docs = {name: _parsed(row.get(name)) for name in ("quality_doc", "gait_doc")}
-    return SessionFacts.from_results(row, docs["quality_doc"], docs["gait_doc"], strides or [], profile)
+    return SessionFacts.from_results(row, docs["quality_doc"], docs["gait_doc"], strides, profile)
 
 
 def session_tables(meta: dict[str, Any], result: SessionAnalysis, quality: dict[str, Any], track: RunnerTrack,

@@ -71,6 +71,6 @@ def test_every_angle_output_of_the_shared_clip_is_in_range(treadmill_keypoints_d
         for k, curves in sa.phases[side]["angles"].items():
             for name in ("current", "next"):
                 assert _in_range(curves[name]), (side, k, name)
-    for row in sa.strides:
+    for row in sa.strides.rows():
         for k in ("contact_angle_deg", "knee_flexion_deg", "ankle_angle_deg", "posture_angle_deg", "stride_angle_deg"):
             assert row[k] is None or -180.0 < row[k] <= 180.0, (k, row[k])

@@ -95,14 +95,14 @@ def test_perspective_far_leg_is_rescaled(far_scale, facing, noise, speed):
     assert q["px_per_m_left"] == pytest.approx(far_scale * tr["px_per_m"], rel=0.01)
     for side in ("left", "right"):                      # each foot in its own scale
         assert q[f"stance_speed_{side}_mps"] == pytest.approx(tr["speed_mps"], rel=0.03), side
-        rows = [r for r in sa.strides if r["side"] == side]
+        rows = sa.strides.of_side(side).rows()
         assert len(rows) >= 8
         for r in rows:                                  # every stride, both sides
             assert r["speed_mps"] == pytest.approx(tr["speed_mps"], rel=0.03), (side, r["ic_frame"])
             assert r["stride_length_m"] == pytest.approx(tr["stride_length_m"], rel=0.04), side
     # the summary lists each belt-speed reading once: the near leg's strides only
     doc_speed = from_analysis(sa)["summary_doc"]["performance_metrics"]["speed"]["values"]
-    assert doc_speed == [r["speed_mps"] for r in sa.strides if r["side"] == "right"]
+    assert doc_speed == sa.strides.of_side("right").speed_mps.tolist()
     # timing is scale-free: the same events and times as without perspective (exactly
     # without noise; the pixel noise is not drawn smaller with the leg, so with it the
     # sub-frame instants may move by a little)

@@ -69,11 +69,11 @@ def _check_side_speeds(keypoints, fps):
     q = sa.quality
     assert q["near_leg"] == "right"
     assert q["px_per_m_left"] < q["px_per_m_right"] == pytest.approx(sa.summary["px_per_m"])
-    mean = {side: np.mean([r["speed_mps"] for r in sa.strides if r["side"] == side]) for side in ("left", "right")}
+    mean = {side: np.mean(sa.strides.of_side(side).speed_mps) for side in ("left", "right")}
     assert abs(mean["left"] - mean["right"]) < 0.05 * max(mean.values()), mean
     assert 2.0 < sa.summary["speed_mps"] < 4.5                  # a running belt speed
     for side in ("left", "right"):
-        sl = [r["stride_length_m"] for r in sa.strides if r["side"] == side]
+        sl = sa.strides.of_side(side).stride_length_m
         assert np.mean(sl) == pytest.approx(sa.summary["stride_length_m"], rel=0.05), side
 
 

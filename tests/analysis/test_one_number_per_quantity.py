@@ -86,8 +86,8 @@ def test_events_document_lists_the_engines_events(session):
     assert [(e["side"], e["kind"], e["frame"]) for e in doc["events"]] == [(e.side, e.kind, e.frame)
                                                                           for e in result.events]
     counted_ic = sorted(e["frame"] for e in doc["events"] if e["kind"] == "IC" and e["side"] == "left")
-    strides = [r for r in result.strides if r["side"] == "left"]
-    assert {r["ic_frame"] for r in strides} | {r["next_ic_frame"] for r in strides} <= set(counted_ic)
+    left = result.strides.of_side("left")
+    assert set(left.ic_frame.tolist()) | set(left.next_ic_frame.tolist()) <= set(counted_ic)
 
 
 def test_commentary_names_the_same_numbers(session):
