@@ -498,6 +498,35 @@ def missing_metrics(summary: dict, *, enough: bool, has_steps: bool, low_fps: bo
     return out
 
 
+def _first_after(times: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The first of the sorted ``times`` strictly after each ``t``; NaN where there is none."""
+    j = np.searchsorted(times, t, side="right")
+    out = np.full(t.shape, np.nan)
+    ok = j < times.size
+    out[ok] = times[j[ok]]
+    return out
+
+
+def _contacts_and_flights(ic: list[tuple[float, str]], to: list[tuple[float, str]]) -> tuple[list[float], list[float]]:
+    """Stance durations (s: an IC to the first TO of that foot before its next IC) and flight
+    durations (s: a TO to the other foot's next IC, before the same foot's), in no particular
+    order (only their medians are used). Binary searches per side: linear in the events."""
+    def times(events: list[tuple[float, str]], side: str) -> np.ndarray:
+        return np.sort(np.array([t for t, s in events if s == side], dtype=float))
+
+    contacts: list[float] = []
+    flights: list[float] = []
+    for side, other in (("left", "right"), ("right", "left")):
+        ic_own, to_own, ic_other = times(ic, side), times(to, side), times(ic, other)
+        nxt_to, nxt_ic = _first_after(to_own, ic_own), _first_after(ic_own, ic_own)
+        ok = np.isfinite(nxt_to) & (np.isnan(nxt_ic) | (nxt_to < nxt_ic))
+        contacts += (nxt_to[ok] - ic_own[ok]).tolist()
+        strike_other, strike_own = _first_after(ic_other, to_own), _first_after(ic_own, to_own)
+        ok = np.isfinite(strike_other) & (np.isnan(strike_own) | (strike_other < strike_own))
+        flights += (strike_other[ok] - to_own[ok]).tolist()
+    return contacts, flights
+
+
 def _judge_timing(events: list[GaitEvent], contact: dict, valid: np.ndarray, eff_fps: float,
                   container_fps: float, cadence: float | None, gait: str | None,
                   bounce_m: float = float("nan")) -> dict:
@@ -524,18 +553,7 @@ def _judge_timing(events: list[GaitEvent], contact: dict, valid: np.ndarray, eff
     if cadence is None and steps:
         cadence = m.cadence_spm(float(np.median(steps)))
     out["cadence_spm"] = cadence
-    # stances (IC -> first TO of that foot before its next IC) and flights (TO -> other foot's IC)
-    contacts, flights = [], []
-    for t_ic, side in ic:
-        nxt = [t for t, s in to if s == side and t > t_ic]
-        later_ic = [t for t, s in ic if s == side and t > t_ic]
-        if nxt and (not later_ic or nxt[0] < later_ic[0]):
-            contacts.append(nxt[0] - t_ic)
-    for t_to, side in to:
-        other = [t for t, s in ic if s != side and t > t_to]
-        own = [t for t, s in ic if s == side and t > t_to]
-        if other and (not own or other[0] < own[0]):
-            flights.append(other[0] - t_to)
+    contacts, flights = _contacts_and_flights(ic, to)
     # running: flight between the feet's contacts, each contact shorter than a step (duty < 0.5)
     running = bool(flights) and float(np.median(flights)) > 0 and (
         not contacts or not steps or float(np.median(contacts)) < float(np.median(steps)))

@@ -449,23 +449,29 @@ def ballistic_gravity(height_m: np.ndarray, segments: list[tuple[int, int]], fps
         groups += 1
     if groups < 2:
         return float("nan"), float("nan"), 0
-    n = sum(t.size for _, t in rows)
-    A = np.zeros((n, 2 * groups + 1))
-    k = 0
-    for g, t in rows:
-        A[k:k + t.size, 2 * g] = 1.0
-        A[k:k + t.size, 2 * g + 1] = t
-        A[k:k + t.size, -1] = -0.5 * t ** 2
-        k += t.size
-    y = np.concatenate(ys)
-    coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-    dof = n - A.shape[1]
-    if dof < 1:
+    # The per-flight h0 and v0 are projected out flight by flight (Frisch-Waugh-Lovell): g is the
+    # slope of the flights' height residuals on their -t^2/2 residuals, and its variance
+    # s^2 / sum(rq^2) is the same entry of s^2 (A'A)^-1 as the full fit's. The full fit's design
+    # matrix has 2 columns per flight, so its least squares grew with the cube of the clip's
+    # length (600 s: 140 s of the engine's time); this is linear.
+    ry_parts, rq_parts = [], []
+    for (_, t), y in zip(rows, ys):
+        tc = t - t.mean()
+        q = -0.5 * t ** 2
+        yc, qc = y - y.mean(), q - q.mean()
+        tt = float(tc @ tc)
+        ry_parts.append(yc - tc * (float(tc @ yc) / tt))
+        rq_parts.append(qc - tc * (float(tc @ qc) / tt))
+    ry, rq = np.concatenate(ry_parts), np.concatenate(rq_parts)
+    n = ry.size
+    dof = n - (2 * groups + 1)
+    sqq = float(rq @ rq)
+    if dof < 1 or sqq <= 0:
         return float("nan"), float("nan"), n
-    resid = y - A @ coef
+    g = float(rq @ ry) / sqq
+    resid = ry - g * rq
     s2 = float(resid @ resid) / dof
-    cov = s2 * np.linalg.pinv(A.T @ A)
-    return float(coef[-1]), float(math.sqrt(max(cov[-1, -1], 0.0))), n
+    return g, float(math.sqrt(max(s2 / sqq, 0.0))), n
 
 
 def step_time_fit(ics: list[tuple[int, float, str]]) -> float | None:
