@@ -55,11 +55,6 @@ RUN_ENV = {
 }
 LOOPBACK = ("127.0.0.1", "::ffff:127.0.0.1", "::1")
 RECOVERY_LEASE_S = "20"
-# The restarted worker's queue loop takes a queued session only once it has been left alone this long
-# (processing.dispatch_grace_s, 300 s by default: at scale a fresh session belongs to its deployment run).
-# The session it recovers from the killed worker has no deployment run coming, so the test does not wait
-# the default 300 s after the requeue.
-RECOVERY_DISPATCH_GRACE_S = "5"
 
 
 def _step(name: str, started: float) -> float:
@@ -209,7 +204,7 @@ def topology(tmp_path_factory):
     from gaitlake.stack import Stack, StackError
 
     root = tmp_path_factory.mktemp("stack")
-    saved = {k: os.environ.get(k) for k in [*RUN_ENV, "GAITLAKE_PROCESSING__DISPATCH_GRACE_S"]}
+    saved = {k: os.environ.get(k) for k in RUN_ENV}
     os.environ.update(RUN_ENV)
     stack = Stack(root / "s")
     try:
@@ -413,7 +408,6 @@ def test_a_worker_killed_during_pose_is_recovered_by_the_next(topology, people, 
     assert topology.status(sid) == "processing"   # the killed run published nothing
     started = time.monotonic()
     os.environ["GAITLAKE_PROCESSING__LEASE_S"] = RECOVERY_LEASE_S   # restored by the fixture
-    os.environ["GAITLAKE_PROCESSING__DISPATCH_GRACE_S"] = RECOVERY_DISPATCH_GRACE_S
     topology.stack.start_worker(timeout_s=240)
     _step("worker restart (started; deployments already registered)", started)
     topology.wait("recovered session done", lambda: topology.status(sid) in ("done", "failed"), 600)
