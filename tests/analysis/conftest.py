@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.analysis.commentary_fixtures import treadmill_docs, treadmill_facts  # noqa: F401  (fixtures)
+
 DATA = Path(__file__).resolve().parent / "data"
 TREADMILL_DETECTIONS = DATA / "treadmill-side-60fps.detections.npz"
 WALKING_DETECTIONS = DATA / "walking-multiperson-30fps.detections.npz"

@@ -91,7 +91,7 @@ def test_one_fps_clip_is_flagged():
 def test_walking_clip_is_walking_without_flight_and_not_flagged(walking_stored_detections):
     """Before the trunk-bounce test and the walking TO, the stored detections of the walking
     clip gave duty 0.44, a 0.09 s 'flight', gait 'running' at 112 steps/min and a slow-motion
-    flag; now duty 0.57, no flight, walking (tests/integration/test_walking_multiperson.py
+    flag; now duty 0.57, no flight, walking (tests/tasks/test_walking_multiperson.py
     asks the same of a fresh pose run)."""
     track = select_runner(*walking_stored_detections)
     sa = _analyze(track.keypoints, 30.0)

@@ -25,7 +25,7 @@ CONTENT_TYPES = {
 }
 
 
-DOC_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "img"
+DOC_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "img"
 
 
 def doc_image(shot: Path, name: str, height: int, width: int) -> None:

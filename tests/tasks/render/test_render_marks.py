@@ -99,7 +99,7 @@ def test_form_snapshots_use_the_near_leg_or_say_why_not():
 
 @pytest.fixture
 def published(tmp_path):
-    from tests.artifacts.conftest import build_session
+    from tests.tasks.render.conftest import build_session
 
     s = build_session(tmp_path / "data")
     images = render_lake_run(s.store, s.lake, s.session_id, s.version, crf=30)

@@ -1,4 +1,4 @@
-"""The shared treadmill session's documents (from one real `gaitlake process` run) and crafted facts.
+"""Commentary fixtures (used by tests/analysis and tests/tasks): the shared treadmill session's documents (from one real `gaitlake process` run) and crafted facts.
 
 ``treadmill_session.json`` holds that run's lake documents in the shape rows had before the API
 built them (``summary_doc`` blocks with min/max/avg, ``form_doc``, ``gait_doc``, ``quality_doc``)
@@ -16,12 +16,12 @@ import pytest
 from analysis.commentary import SessionFacts
 from api.documents import FORM_METRICS, SUMMARY_METRICS
 
-HERE = Path(__file__).parent
+DATA = Path(__file__).with_name("data")
 
 
 @pytest.fixture(scope="session")
 def treadmill_docs() -> dict:
-    return json.loads((HERE / "treadmill_session.json").read_text())
+    return json.loads((DATA / "treadmill_session.json").read_text())
 
 
 def facts_from_documents(d: dict, profile: dict) -> SessionFacts:
