@@ -130,7 +130,6 @@ class VideoSettings(_Section):
     max_pixel_frames: int
     max_side_px: int
     min_frames: int
-    decoder: Literal["auto", "opencv", "nvdec"]
     prefetch_chunks: int = Field(ge=0)
     max_decode_mb: int = Field(gt=0)
     min_decoded_share: float = Field(ge=0, le=1)

@@ -112,9 +112,8 @@ def test_gpu_options_fall_back_on_cpu(tmp_path):
 def test_settings_accept_the_performance_keys():
     from configs import SettingsError, load_settings
 
-    s = load_settings(environ={"GAITLAKE_POSE__PREPROCESS": "tensor", "GAITLAKE_POSE__ROI": "true",
-                               "GAITLAKE_VIDEO__DECODER": "opencv"})
-    assert s.pose.preprocess == "tensor" and s.pose.roi is True and s.video.decoder == "opencv"
+    s = load_settings(environ={"GAITLAKE_POSE__PREPROCESS": "tensor", "GAITLAKE_POSE__ROI": "true"})
+    assert s.pose.preprocess == "tensor" and s.pose.roi is True
     with pytest.raises(SettingsError):
         load_settings(environ={"GAITLAKE_POSE__PREPROCESS": "gpu-please"})
 
