@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import threading
+from contextlib import contextmanager
 from datetime import date
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -119,6 +120,28 @@ def record_from_row(session_id: str, pipeline_version: str, row: dict[str, Any],
     return SessionRecord(session_id, pipeline_version, row, docs, manifest, read_table)
 
 
+class _KeyedLocks:
+    """One lock per key while it is in use: work on one key runs once at a time, other keys in parallel."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[Any, list] = {}   # key -> [lock, holders and waiters]
+
+    @contextmanager
+    def hold(self, key: Any):
+        with self._lock:
+            entry = self._held.setdefault(key, [threading.Lock(), 0])
+            entry[1] += 1
+        try:
+            with entry[0]:
+                yield
+        finally:
+            with self._lock:
+                entry[1] -= 1
+                if not entry[1]:
+                    del self._held[key]
+
+
 class LakeReader:
     """Served lake rows of catalog sessions, parsed once per (session, served version).
 
@@ -131,6 +154,7 @@ class LakeReader:
         self._records: LRUCache = LRUCache(max(1, cache_size))
         self._exports: LRUCache = LRUCache(max(4, cache_size // 8))
         self._lock = threading.Lock()
+        self._loading = _KeyedLocks()
 
     def _cached(self, cache: LRUCache, key: Any) -> Any:
         with self._lock:
@@ -156,6 +180,15 @@ class LakeReader:
 
     def record(self, session: RunningSession) -> SessionRecord | None:
         cached = self.cached(session)
+        if cached is not None:
+            return cached
+        # One lake read per session at a time: the many readers of a session nobody has read yet
+        # (a new server, a newly processed session) wait for the first instead of each reading it.
+        with self._loading.hold(session.id):
+            return self._load(session)
+
+    def _load(self, session: RunningSession) -> SessionRecord | None:
+        cached = self.cached(session)   # read by a concurrent reader while this one waited
         if cached is not None:
             return cached
         manifest = self.manifest(session)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from cachetools import LRUCache
+from cachetools import LRUCache, cached
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -86,25 +86,21 @@ def respond(request: Request, doc: Encoded, status_code: int = 200) -> Response:
 
 
 class DocumentCache:
-    """Encoded documents by key (LRU bounded in bytes, thread-safe); ``build`` runs only on a miss."""
+    """Encoded documents by key (LRU bounded in bytes, thread-safe); ``build`` runs only on a miss,
+    once per key: concurrent readers of a key being built wait for that build (no herd of identical
+    builds when a new server or a new version meets many clients at once)."""
 
     def __init__(self, max_bytes: int):
         # A document's weight: its bytes plus room for its gzip (typically well under a quarter).
         self._data: LRUCache = LRUCache(max(1, max_bytes), getsizeof=lambda doc: len(doc.body) * 5 // 4 + 1)
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        # A document larger than the whole cache is answered, not kept (cachetools drops it).
+        self._build_once = cached(self._data, key=lambda key, build: key, condition=self._lock)(
+            lambda key, build: Encoded.of(build()))
 
     def peek(self, key: Hashable) -> Encoded | None:
         with self._lock:
             return self._data.get(key)
 
     def get(self, key: Hashable, build: Callable[[], Any]) -> Encoded:
-        hit = self.peek(key)
-        if hit is not None:
-            return hit
-        encoded = Encoded.of(build())
-        with self._lock:
-            try:
-                self._data[key] = encoded
-            except ValueError:  # larger than the whole cache: answered, not kept
-                pass
-        return encoded
+        return self._build_once(key, build)

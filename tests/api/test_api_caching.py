@@ -169,3 +169,50 @@ def test_views_are_reused_for_the_ttl_and_dropped_by_this_process_s_writes(setti
     assert set(client.get(path, headers=world.h("alice")).json()["summary_text"]) >= {"final_summary"}
     # another caller's view is its own: bob (another tenant) still gets 404, never alice's view
     assert client.get(path, headers=world.h("bob")).status_code == 404
+
+
+def test_concurrent_first_reads_read_the_lake_once_and_build_once(world, monkeypatch):
+    """Many clients meeting a session nobody has read yet (a new server, a newly processed session):
+    one lake read and one document build, the other readers wait for it and get the same bytes."""
+    import threading
+    import time
+
+    from api import reports
+
+    sid = world.add_session("ua")
+    services = world.client.app.state.services
+    reads: list[str] = []
+    read_table = services.reader.lake.read_table
+
+    def slow_read(session_id, name, **kw):   # widens the window in which the readers overlap
+        reads.append(name)
+        time.sleep(0.2)
+        return read_table(session_id, name, **kw)
+
+    monkeypatch.setattr(services.reader.lake, "read_table", slow_read)
+    builds: list[str] = []
+    summary = reports.summary
+
+    def counted_summary(*args, **kw):
+        builds.append("summary")
+        time.sleep(0.1)
+        return summary(*args, **kw)
+
+    monkeypatch.setattr(reports, "summary", counted_summary)
+    start = threading.Barrier(8)
+    bodies: list[bytes] = []
+
+    def reader():
+        start.wait()
+        r = world.client.get(f"/running/sessions/{sid}/summary/", headers=world.h("alice"))
+        assert r.status_code == 200, r.text
+        bodies.append(r.content)
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(bodies) == 8 and len(set(bodies)) == 1
+    assert reads.count("sessions") == 1, reads
+    assert builds == ["summary"]
