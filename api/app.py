@@ -124,7 +124,7 @@ def app_from_env() -> FastAPI:
 
     What the server built at start (modules, the app, settings) lives as long as the process, so
     it is moved out of the garbage collector's sight (``gc.freeze``): a full collection then scans
-    only what requests made (it paused every reader for 100-150 ms at the p99 once pandas, which
+    only what requests made (it paused every reader for 130-175 ms at the p99 once pandas, which
     pyarrow imports, was loaded at start; benchmarks/README.md). Not in :func:`create_app`, which
     tests call many times and whose apps must stay collectable."""
     app = create_app()
