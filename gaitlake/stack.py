@@ -149,11 +149,29 @@ def process_tree(pid: int) -> list:
 
 
 def kill_tree(*pids: int, sig: int = signal.SIGTERM, grace_s: float = 10.0) -> None:
-    """Signal each pid's process group and every descendant at once; SIGKILL what is left after ``grace_s``."""
+    """Stop each pid and all its descendants; SIGKILL what is left after ``grace_s``.
+
+    A graceful ``sig`` goes to the leaders first, which stop their own children in order: Ray's
+    ``ray start --block`` stops its head in about 3 s this way, while its processes signalled all
+    at once took 35 s to wind down (raylet waiting on agents already gone). What is still there
+    when the leaders have exited (or the grace has run out) gets ``sig`` too, then SIGKILL.
+    """
     import psutil
 
     tree = [p for pid in pids for p in process_tree(pid)]
+    deadline = time.monotonic() + grace_s
+    if sig != signal.SIGKILL and grace_s > 0:
+        leaders = [p for p in tree if p.pid in pids]
+        for proc in leaders:
+            try:
+                proc.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        psutil.wait_procs(leaders, timeout=grace_s)
+        tree = [p for p in tree if p.is_running()]
     for sent in (sig, signal.SIGKILL):
+        if not tree:
+            break
         for pid in pids:
             try:
                 os.killpg(pid, sent)
@@ -164,9 +182,8 @@ def kill_tree(*pids: int, sig: int = signal.SIGTERM, grace_s: float = 10.0) -> N
                 proc.send_signal(sent)
             except psutil.NoSuchProcess:
                 pass
-        _, tree = psutil.wait_procs(tree, timeout=grace_s if sent != signal.SIGKILL else 5)
-        if not tree:
-            break
+        wait_s = 5.0 if sent == signal.SIGKILL else max(2.0, deadline - time.monotonic())
+        _, tree = psutil.wait_procs(tree, timeout=wait_s)
     for pid in pids:  # reap our own children
         try:
             os.waitpid(pid, os.WNOHANG)
