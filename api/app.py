@@ -75,22 +75,9 @@ class UploadLimitMiddleware:
                 await error_response(413, message, headers={"Connection": "close"})(scope, receive, send)
 
 
-def _import_read_path() -> None:
-    """Import now what the first lake read would: pyarrow imports pandas on its first Parquet read
-    (its pandas-metadata check, about 0.3 s), which otherwise lands on the first reader's latency
-    (and on every reader queued behind it) instead of on the server's start."""
-    import pyarrow.parquet  # noqa: F401
-
-    try:
-        import pandas  # noqa: F401
-    except ImportError:  # pyarrow reads without it
-        pass
-
-
 def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None, launcher=None) -> FastAPI:
     settings = settings or get_settings()
     api_settings = api_settings or load_api_settings(settings)
-    _import_read_path()
     catalog = Catalog.from_settings(settings)
     store = ObjectStore.from_settings(settings)
     lake = Lake(store)
@@ -120,13 +107,18 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn factory: ``uvicorn --factory api.app:app_from_env``.
+    """uvicorn factory: ``uvicorn --factory api.app:app_from_env``; the process made ready to serve.
 
-    What the server built at start (modules, the app, settings) lives as long as the process, so
-    it is moved out of the garbage collector's sight (``gc.freeze``): a full collection then scans
-    only what requests made (it paused every reader for 130-175 ms at the p99 once pandas, which
-    pyarrow imports, was loaded at start; benchmarks/README.md). Not in :func:`create_app`, which
-    tests call many times and whose apps must stay collectable."""
+    pyarrow imports pandas on its first Parquet read (its pandas-metadata check, about 0.3 s), so
+    pandas is imported here, at start, not on the first reader's latency (and every reader queued
+    behind it). What start-up built then lives as long as the process and is moved out of the
+    garbage collector's sight (``gc.freeze``): a full collection scans only what requests made
+    (it paused every reader for 130-175 ms at the p99 with pandas loaded; benchmarks/README.md).
+    Not in :func:`create_app`, which tests call many times and whose apps must stay collectable."""
+    try:
+        import pandas  # noqa: F401
+    except ImportError:  # pyarrow reads without it
+        pass
     app = create_app()
     gc.collect()
     gc.freeze()

@@ -121,7 +121,10 @@ def record_from_row(session_id: str, pipeline_version: str, row: dict[str, Any],
 
 
 class _KeyedLocks:
-    """One lock per key while it is in use: work on one key runs once at a time, other keys in parallel."""
+    """One lock per key while it is in use: work on one key runs once at a time, other keys in parallel.
+
+    (cachetools' ``cached(condition=)``, which the document cache uses, would also keep a ``None``
+    record, which must be looked for again, and cannot file a record under its manifest's version.)"""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

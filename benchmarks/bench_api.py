@@ -146,13 +146,13 @@ def run(args) -> dict:
         for name, method, template in OPERATIONS:
             path = template.format(sid=sid)
             auth = None if name == "healthz" else key
+            raw = _raw(method, path, auth)
             # The first C requests at once on a new server (the record and the documents not yet in
             # memory): the slowest waits for whatever the cold read does under contention.
-            cold, _ = asyncio.run(_load(port, _raw(method, path, auth), conc, conc))
+            cold, _ = asyncio.run(_load(port, raw, conc, conc))
             result[f"{name}_cold_max_ms"] = round(max(cold), 1)
             plain = httpx.request(method, base + path, headers={"Authorization": f"API-KEY {auth}"} if auth else {})
             plain.raise_for_status()
-            raw = _raw(method, path, auth)
             asyncio.run(_load(port, raw, min(total, 200), conc))  # warm-up
             cpu0 = _server_cpu_s(srv.pid)
             lat, elapsed = asyncio.run(_load(port, raw, total, conc))
