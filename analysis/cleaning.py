@@ -196,8 +196,24 @@ def reject_outliers(series: np.ndarray, window: int = 7, n_sigmas: float = 4.0,
     return arr
 
 
+#: A peak of the autocorrelation at least this fraction of the strongest one is taken
+#: as the fundamental period when it comes at a shorter lag (McLeod & Wyvill 2005,
+#: "A smarter way to find pitch": the first peak above k x the highest, k 0.8-1.0).
+FUNDAMENTAL_PEAK_FRACTION = 0.8
+
+
 def dominant_period_frames(signal: np.ndarray, min_lag: int, max_lag: int) -> float | None:
-    """Period (frames) of the strongest autocorrelation peak within ``[min_lag, max_lag]``.
+    """Fundamental period (frames) of a periodic signal by autocorrelation, within
+    ``[min_lag, max_lag]``.
+
+    A signal with period P correlates as well at 2P, 3P, ... as at P, and any
+    slower repetition (a looped clip, a drift on the belt) adds peaks at its
+    own long lag whose height grows with the record's length (the biased
+    estimate scales lag L by ``(n - L) / n``). The strongest peak alone
+    therefore jumps to a multiple once a session is long enough (issue 21: a
+    6.5 s clip looped 12 times gave the loop, 388 frames, as the stride). The
+    fundamental is the shortest-lag peak within
+    :data:`FUNDAMENTAL_PEAK_FRACTION` of the strongest.
 
     Returns ``None`` when the signal is too short or shows no periodicity.
     """
@@ -219,9 +235,10 @@ def dominant_period_frames(signal: np.ndarray, min_lag: int, max_lag: int) -> fl
     peaks = peaks[peaks >= min_lag]
     if peaks.size == 0:
         return None
-    best = peaks[np.argmax(ac[peaks])]
-    if ac[best] < 0.1:
+    strongest = float(ac[peaks].max())
+    if strongest < 0.1:
         return None
+    best = int(peaks[np.argmax(ac[peaks] >= FUNDAMENTAL_PEAK_FRACTION * strongest)])
     # parabolic refinement
     if 0 < best < hi:
         y0, y1, y2 = ac[best - 1], ac[best], ac[best + 1]
