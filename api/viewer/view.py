@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from analysis.commentary import comment
 from api import documents, reports
 from storage.catalog import RunningSession
@@ -98,16 +100,70 @@ def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str
     return out
 
 
+#: Most points one chart of the page receives: two per CSS pixel of a wide desktop chart.
+#: Longer sessions are sent as a min/max envelope (a 10-minute 60 fps session has
+#: 36,000 frames: ~0.6 MB of JSON per series, and a phone draws ~400 px); the
+#: exports keep every frame.
+DISPLAY_MAX_POINTS = 2000
+
+
 def _series(values: Any, digits: int = 2) -> list[float | None]:
     out = []
-    for v in values or []:
+    for v in (values if values is not None else []):
         n = reports.number_or_none(v)
         out.append(None if n is None else round(n, digits))
     return out
 
 
+def _as_float(values: Any) -> np.ndarray:
+    if values is None:
+        return np.empty(0)
+    return np.array([np.nan if (n := reports.number_or_none(v)) is None else n for v in values], dtype=float)
+
+
+def _envelope(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Per bucket ``[edges[i], edges[i+1])`` its minimum and maximum in time order
+    (two points; NaN where the bucket has none), so that peaks survive decimation."""
+    out = np.full(2 * (edges.size - 1), np.nan)
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        chunk = values[a:b]
+        ok = np.flatnonzero(np.isfinite(chunk))
+        if ok.size:
+            lo, hi = ok[np.argmin(chunk[ok])], ok[np.argmax(chunk[ok])]
+            out[2 * i], out[2 * i + 1] = (chunk[lo], chunk[hi]) if lo <= hi else (chunk[hi], chunk[lo])
+    return out
+
+
+def display_series(time_s: Any, series: dict[str, Any], max_points: int = DISPLAY_MAX_POINTS
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The time axis and the series as the page draws them: every frame up to
+    ``max_points``, else a min/max envelope over ``max_points // 2`` equal buckets
+    (time: each bucket's first and last frame)."""
+    t = _as_float(time_s)
+    values = {k: _as_float(v) for k, v in series.items()}
+    if t.size <= max_points:
+        return t, values
+    edges = np.linspace(0, t.size, max_points // 2 + 1).astype(int)
+    t_out = np.column_stack([t[edges[:-1]], t[edges[1:] - 1]]).ravel()
+    return t_out, {k: _envelope(v, edges) if v.size == t.size else v for k, v in values.items()}
+
+
+def contact_runs(flags: list[int], time_s: np.ndarray) -> list[list[float]]:
+    """Contact intervals ``[start_s, end_s]`` (end = one frame after the last contact
+    frame): the strip draws ~2 per stride whatever the session's length."""
+    f = np.asarray(flags, dtype=np.int8)
+    n = min(f.size, time_s.size)
+    if n == 0:
+        return []
+    f = f[:n]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], f, [0]])))
+    dt = float(np.nanmedian(np.diff(time_s[:n]))) if n > 1 else 0.0
+    return [[round(float(time_s[a]), 4), round(float(time_s[b - 1] + dt), 4)] for a, b in zip(edges[::2], edges[1::2])]
+
+
 def frame_series(record: reports.SessionRecord, frames, joints: str) -> dict[str, Any]:
-    """Per-frame series the charts and the contact timeline draw: time, angles, metrics, contact."""
+    """Per-frame series the charts and the contact timeline draw: time, angles, metrics
+    (decimated for display by :func:`display_series`) and contact intervals per side."""
     details = record.doc("details_doc")
     time_s = details.get("all_timestamps") or []
     angles = reports.filter_angles(details.get("angles") or {}, joints)
@@ -121,11 +177,15 @@ def frame_series(record: reports.SessionRecord, frames, joints: str) -> dict[str
             if name in frames.column_names:
                 contact[side] = [1 if (v is not None and not (isinstance(v, float) and math.isnan(v)) and v > 0.5) else 0
                                  for v in frames.column(name).to_pylist()]
+    full_t = _as_float(time_s)
+    t, shown = display_series(full_t, {**{f"a:{k}": v for k, v in angles.items()},
+                                       **{f"m:{k}": v for k, v in metrics.items()}})
     return {
-        "time_s": _series(time_s, 4),
-        "angles": {k: _series(v) for k, v in angles.items()},
-        "metrics": {k: _series(v, 4) for k, v in metrics.items()},
-        "contact": contact,
+        "time_s": _series(t, 4),
+        "frames": int(full_t.size),
+        "angles": {k[2:]: _series(v) for k, v in shown.items() if k.startswith("a:")},
+        "metrics": {k[2:]: _series(v, 4) for k, v in shown.items() if k.startswith("m:")},
+        "contact": {side: contact_runs(flags, full_t) for side, flags in contact.items()},
     }
 
 

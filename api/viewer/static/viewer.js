@@ -171,21 +171,15 @@
     var root = s("svg", { viewBox: "0 0 " + W + " " + H, class: "strip", role: "img", "aria-label": "Contact timeline" });
     var t0 = t.length ? t[0] : 0, t1 = t.length ? t[t.length - 1] : 1;
     if (t1 <= t0) t1 = t0 + 1;
-    var dt = t.length > 1 ? (t1 - t0) / (t.length - 1) : 1 / 30;
     function X(v) { return L + (v - t0) / (t1 - t0) * (W - L - R); }
     [["left", 4, "L"], ["right", 25, "R"]].forEach(function (row) {
-      var flags = contact[row[0]] || [];
+      var runs = contact[row[0]] || [];   // [[start_s, end_s], ...]
       root.appendChild(s("text", { x: L - 8, y: row[1] + 13, class: "tick", "text-anchor": "end", text: row[2] }));
       root.appendChild(s("rect", { x: L, y: row[1], width: W - L - R, height: 17, class: "track" }));
-      var start = -1;
-      for (var i = 0; i <= flags.length; i++) {
-        var on = i < flags.length && flags[i] === 1;
-        if (on && start < 0) start = i;
-        if (!on && start >= 0) {
-          root.appendChild(s("rect", { x: X(t[start]), y: row[1], width: Math.max(1, X(t[i - 1] + dt) - X(t[start])), height: 17, class: "contact " + row[0] }));
-          start = -1;
-        }
-      }
+      runs.forEach(function (run) {
+        var a = Math.max(t0, run[0]), b = Math.min(t1, run[1]);
+        if (b > a) root.appendChild(s("rect", { x: X(a), y: row[1], width: Math.max(1, X(b) - X(a)), height: 17, class: "contact " + row[0] }));
+      });
     });
     var cursor = s("line", { class: "cursor", x1: L, x2: L, y1: 0, y2: H });
     root.appendChild(cursor);
