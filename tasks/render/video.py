@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from av.video.reformatter import VideoReformatter
 import cv2
 import numpy as np
 
@@ -162,6 +163,11 @@ def render_video(source: str | Path, data: RenderData, out_path: str | Path, *, 
     wanted = set(int(f) for f in snapshot_frames)
     out_path = Path(out_path)
     n = 0
+    # Our own converter, freed when this returns. ``VideoFrame.reformat`` would cache one in a
+    # thread-local for the thread's life; a process forked later from another thread with a
+    # ``preexec_fn`` (Ray starting its GCS, raylet...) frees that converter in the child, where
+    # swscale waits forever on its slice threads' condition variable (the child never execs).
+    to_yuv = VideoReformatter()
     container = av.open(str(out_path), mode="w", format="mp4", options={"movflags": "+faststart"})
     try:
         stream = None
@@ -181,7 +187,7 @@ def render_video(source: str | Path, data: RenderData, out_path: str | Path, *, 
                 img = frame if scale == 1.0 else cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
                 img = np.ascontiguousarray(img)
                 overlay.draw(img, n)
-                vf = av.VideoFrame.from_ndarray(img, format="bgr24").reformat(format="yuv420p")
+                vf = to_yuv.reformat(av.VideoFrame.from_ndarray(img, format="bgr24"), format="yuv420p")
                 vf.pts = n
                 vf.time_base = frame_tb
                 for packet in stream.encode(vf):

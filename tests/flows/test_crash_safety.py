@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from storage.catalog import Catalog, SessionStatus
+from tests.video_support import reformat
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +47,7 @@ def short_clip(tmp_path_factory, treadmill_video_path) -> Path:
         for i, frame in enumerate(src.decode(stream_in)):
             if i >= CLIP_FRAMES:
                 break
-            for packet in stream.encode(frame.reformat(width=540, height=960, format="yuv420p")):
+            for packet in stream.encode(reformat(frame, width=540, height=960, format="yuv420p")):
                 dst.mux(packet)
         for packet in stream.encode():
             dst.mux(packet)

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.video_support import reformat
+
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,7 +83,7 @@ def _cut(src: Path, dst: Path, seconds: float, start_s: float = 0.0) -> Path:
                 continue
             if t >= start_s + seconds:
                 break
-            image = frame.reformat(width=vout.width, height=vout.height, format="yuv420p")
+            image = reformat(frame, width=vout.width, height=vout.height, format="yuv420p")
             image.pts, image.time_base = n, 1 / Fraction(rate)
             n += 1
             for packet in vout.encode(image):

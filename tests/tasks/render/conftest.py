@@ -17,6 +17,7 @@ from api.documents import from_analysis
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.results import frames_table, sessions_table, strides_table
+from tests.video_support import reformat
 
 RATE = Fraction(30000, 1001)
 SIZE = (480, 320)            # width, height
@@ -46,7 +47,7 @@ def write_plain_video(path: Path, n_frames: int, rate: Fraction = RATE, size=SIZ
         s = c.add_stream("libx264", rate=rate, options={"preset": "ultrafast", "crf": "18"})
         s.width, s.height, s.pix_fmt = w, h, "yuv420p"
         for i in range(n_frames):
-            vf = av.VideoFrame.from_ndarray(frame, format="bgr24").reformat(format="yuv420p")
+            vf = reformat(av.VideoFrame.from_ndarray(frame, format="bgr24"), format="yuv420p")
             vf.pts = i
             vf.time_base = 1 / rate
             for p in s.encode(vf):

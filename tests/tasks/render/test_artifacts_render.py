@@ -11,6 +11,7 @@ import pytest
 
 from analysis.keypoints import KP
 from tasks.render import COLOR, FORM_IMAGES, GAIT_PHASES, RenderData, render_lake_run, render_report_png
+from tests.video_support import to_ndarray
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,7 @@ def _decode(store, key):
         stream = c.streams.video[0]
         info = {"codec": stream.codec_context.name, "pix_fmt": stream.codec_context.pix_fmt,
                 "rate": Fraction(stream.average_rate), "size": (stream.width, stream.height)}
-        frames = [f.to_ndarray(format="bgr24") for f in c.decode(stream)]
+        frames = [to_ndarray(f, format="bgr24") for f in c.decode(stream)]
     return info, frames
 
 
