@@ -1092,7 +1092,7 @@ def _quality(summary: dict, inp: _Input, cl: _Cleaned, g: _Geometry, e: _Events,
         "px_per_m_left": g.side_ppm["left"], "px_per_m_right": g.side_ppm["right"], "near_leg": g.near,
         "stance_speed_left_mps": s.foot_speed["left"], "stance_speed_right_mps": s.foot_speed["right"],
         "angle_shown_share": {k: v for k, v in g.reliable_share.items() if k in angle_keys(inp.joints)},
-        "frame_time_s": 1.0 / inp.eff_fps,
+        "frame_time_s": 1.0 / inp.eff_fps, "joints": list(inp.joints),
         "reasons": reasons,
     }
 

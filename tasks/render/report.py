@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from analysis.vocabulary import SIDES, angle_key
+from analysis.vocabulary import SIDES, angle_key, joint_selected
 from tasks.render.data import RenderData
 
 #: Angle panels: title, joint (``analysis.vocabulary.angle_key``; ``posture`` is the trunk).
@@ -19,11 +19,20 @@ _MPL = {"left": "#2a7de1", "right": "#e4572e"}
 
 
 def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> bytes:
-    """The session chart report as PNG bytes.
+    """The session chart report (:func:`report_figure`) as PNG bytes."""
+    fig = report_figure(data, title, dpi=dpi)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def report_figure(data: RenderData, title: str = "", dpi: int = 110):
+    """The session chart report as a matplotlib ``Figure`` on the Agg canvas (no pyplot).
 
     Panels: knee, hip, ankle-proxy and trunk angle over the normalised stride
     (mean +/- SD across strides, left vs right, from the gait-analysis
     document), contact and flight time per stride, cadence and speed over time.
+    A joint the session did not select says so instead of a curve.
     """
     os.environ.setdefault("MPLBACKEND", "Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -56,7 +65,8 @@ def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> byte
         if any_curve:
             ax.legend(fontsize=8, loc="best")
         else:
-            ax.text(0.5, 0.5, "not enough strides", ha="center", va="center", transform=ax.transAxes)
+            why = "not enough clean strides" if joint_selected(data.quality, joint) else "not selected for this session"
+            ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
     # contact / flight per stride
     ax = flat[4]
     rows = sorted((r for r in data.strides if r.get("contact_time_s") is not None),
@@ -105,6 +115,4 @@ def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> byte
             facts.append(fmt.format(v))
     fig.suptitle(head + ("\n" + " · ".join(facts) if facts else ""), fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return fig

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from analysis.keypoints import KP
-from analysis.vocabulary import GAIT_PHASES, POSTURE_KEY, SIDES, angle_key
+from analysis.vocabulary import GAIT_PHASES, POSTURE_KEY, SIDES, angle_key, joint_selected
 from tasks.render.data import LOW_CONF, RenderData, doubt_mark
 from tasks.render.draw import COLOR, DOTS, draw_angle, draw_skeleton, fmt_value, put_text
 
@@ -61,7 +61,8 @@ def _snapshot_base(frame: np.ndarray, data: RenderData, frame_index: int,
 
 def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, side: str, phase: str,
                         scale: float) -> np.ndarray:
-    """A gait-phase image: skeleton, and for ``side`` the knee, hip and trunk angles drawn with values."""
+    """A gait-phase image: skeleton, and for ``side`` the knee, hip and trunk angles drawn with
+    values (a joint the session did not select is named as such, never measured)."""
     img, i, xy, thick = _snapshot_base(frame, data, frame_index, scale)
     hip, knee, ank = _kp(xy, side, "hip"), _kp(xy, side, "knee"), _kp(xy, side, "ankle")
     sho = _kp(xy, side, "shoulder")
@@ -69,14 +70,22 @@ def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, s
     post_v = _angle_at(data, POSTURE_KEY, i)
     thigh = float(np.linalg.norm(knee - hip)) if np.isfinite(knee - hip).all() else 80.0
     q = doubt_mark(data, i, side)
-    draw_angle(img, knee, hip, ank, f"knee {fmt_value(knee_v, '{:.0f}')}{q}", scale, thickness=thick)
-    draw_angle(img, hip, knee, sho, f"hip {fmt_value(hip_v, '{:+.0f}')}{q}", scale, thickness=thick)
+    lines = []
+    if joint_selected(data.quality, "knee"):
+        draw_angle(img, knee, hip, ank, f"knee {fmt_value(knee_v, '{:.0f}')}{q}", scale, thickness=thick)
+        lines.append(f"knee flexion {fmt_value(knee_v, '{:.0f}', ' deg')}")
+    else:
+        lines.append("knee: not selected")
+    if joint_selected(data.quality, "hip"):
+        draw_angle(img, hip, knee, sho, f"hip {fmt_value(hip_v, '{:+.0f}')}{q}", scale, thickness=thick)
+        lines.append(f"hip {fmt_value(hip_v, '{:+.0f}', ' deg')} (+ flexion)")
+    else:
+        lines.append("hip: not selected")
     mid_hip = np.nanmean([xy[KP.LEFT_HIP], xy[KP.RIGHT_HIP]], axis=0)
     mid_sho = np.nanmean([xy[KP.LEFT_SHOULDER], xy[KP.RIGHT_SHOULDER]], axis=0)
     draw_angle(img, mid_hip, mid_sho, _above(mid_hip, thigh), f"trunk {fmt_value(post_v, '{:+.0f}')}", scale,
                color=COLOR["center"], thickness=max(1, thick - 1))
-    lines = [f"knee flexion {fmt_value(knee_v, '{:.0f}', ' deg')}", f"hip {fmt_value(hip_v, '{:+.0f}', ' deg')} (+ flexion)",
-             f"trunk lean {fmt_value(post_v, '{:+.0f}', ' deg')}"]
+    lines.append(f"trunk lean {fmt_value(post_v, '{:+.0f}', ' deg')} (+ forward)")
     if phase in ("strike", "new_strike"):
         ca = _leg_vs_vertical(hip, ank)
         draw_angle(img, hip, ank, _below(hip, thigh * 1.8), f"{fmt_value(ca, '{:.0f}')}{q}", scale,
@@ -113,16 +122,23 @@ def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, si
     else:
         kv, av_ = _angle_at(data, angle_key(side, "knee"), i), _angle_at(data, angle_key(side, "ankle"), i)
         pv = _angle_at(data, POSTURE_KEY, i)
-        draw_angle(img, knee, hip, ank, f"knee {fmt_value(kv, '{:.0f}')}{q}", scale, thickness=thick + 1)
-        draw_angle(img, knee, ank, _below(knee, seg), f"shank {fmt_value(av_, '{:+.0f}')}{q}", scale,
-                   color=COLOR["contact"], thickness=thick)
+        title, lines = "KNEE & ANKLE AT STRIKE", []
+        if joint_selected(data.quality, "knee"):
+            draw_angle(img, knee, hip, ank, f"knee {fmt_value(kv, '{:.0f}')}{q}", scale, thickness=thick + 1)
+            lines.append(f"knee flexion {fmt_value(kv, '{:.0f}', ' deg')}")
+        else:
+            lines.append("knee: not selected")
+        if joint_selected(data.quality, "ankle"):
+            draw_angle(img, knee, ank, _below(knee, seg), f"shank {fmt_value(av_, '{:+.0f}')}{q}", scale,
+                       color=COLOR["contact"], thickness=thick)
+            lines.append(f"shank vs vertical {fmt_value(av_, '{:+.0f}', ' deg')} (ankle proxy)")
+        else:
+            lines.append("ankle: not selected")
         mid_hip = np.nanmean([xy[KP.LEFT_HIP], xy[KP.RIGHT_HIP]], axis=0)
         mid_sho = np.nanmean([xy[KP.LEFT_SHOULDER], xy[KP.RIGHT_SHOULDER]], axis=0)
         draw_angle(img, mid_hip, mid_sho, _above(mid_hip, seg), f"trunk {fmt_value(pv, '{:+.0f}')}", scale,
                    color=COLOR["center"], thickness=thick)
-        title, lines = "KNEE & ANKLE AT STRIKE", [f"knee flexion {fmt_value(kv, '{:.0f}', ' deg')}",
-                                                  f"shank vs vertical {fmt_value(av_, '{:+.0f}', ' deg')} (proxy)",
-                                                  f"trunk lean {fmt_value(pv, '{:+.0f}', ' deg')}"]
+        lines.append(f"trunk lean {fmt_value(pv, '{:+.0f}', ' deg')} (+ forward)")
     _, why = form_side_and_reason(data)
     _annotate_common(img, xy, side, scale, f"{title} ({side}: {why})", lines + [f"frame {frame_index}"]
                      + _low_note(data, i))
@@ -186,8 +202,10 @@ def snapshot_plan(data: RenderData) -> dict[str, tuple[int, str, str, str]]:
     phases = (data.gait_doc.get(side) or {}).get("phases") or {}
     if phases:
         plan["form/contact_angle"] = (int(phases["strike"]["video_frame"]), side, "form", "contact_angle")
-        plan["form/push_angle"] = (int(phases["takeoff"]["video_frame"]), side, "form", "push_angle")
-        plan["form/knee_ankle"] = (int(phases["strike"]["video_frame"]), side, "form", "knee_ankle")
+        if joint_selected(data.quality, "hip"):        # the push angle is a hip angle
+            plan["form/push_angle"] = (int(phases["takeoff"]["video_frame"]), side, "form", "push_angle")
+        if joint_selected(data.quality, "knee") or joint_selected(data.quality, "ankle"):
+            plan["form/knee_ankle"] = (int(phases["strike"]["video_frame"]), side, "form", "knee_ankle")
     return plan
 
 
