@@ -402,15 +402,24 @@
           h("div", { class: "label", text: c.label }),
           h("div", { class: "value", text: c.value === null ? "not measured" : fmt(c.value, c.unit) }),
           c.range && c.unit !== "text" ? h("div", { class: "range", text: "strides " + fmt(c.range[0], c.unit) + " – " + fmt(c.range[1], c.unit) }) : null,
-          c.notes.map(function (i) { return h("div", { class: "note " + notes[i].kind, title: notes[i].text, text: "⚠ " + notes[i].text }); }));
+          c.resolution ? h("div", { class: "resolution", text: c.resolution }) : null,
+          // a card points at its notes; each note's full text is written once, in the list below
+          c.notes.length ? h("div", { class: "note-refs" }, c.notes.map(function (i) {
+            return h("a", { class: "note-ref " + notes[i].kind, href: "#note-" + (i + 1), text: "⚠ note " + (i + 1) });
+          })) : null);
         cardGrid.appendChild(el);
       });
     }
     drawCards();
     unitListeners.push(drawCards);
-    var general = notes.filter(function (n) { return !n.applies_to.length; });
+    var labelOf = {};
+    doc.cards.forEach(function (c) { labelOf[c.key] = c.label; });
     var cardsCard = h("section", { class: "card metrics" }, h("h2", { text: "Metrics" }), cardGrid,
-      general.length ? h("div", { class: "notes" }, h("h3", { text: "Quality notes" }), h("ul", null, general.map(function (n) { return h("li", { class: "note " + n.kind, text: n.text }); }))) : null);
+      notes.length ? h("div", { class: "notes" }, h("h3", { text: "Quality notes" }), h("ol", null, notes.map(function (n, i) {
+        var applies = n.applies_to.map(function (k) { return labelOf[k]; }).filter(Boolean);
+        return h("li", { class: "note " + n.kind, id: "note-" + (i + 1) }, h("span", { class: "text", text: n.text }),
+          applies.length ? h("span", { class: "applies", text: " Applies to: " + applies.join(", ") + "." }) : null);
+      }))) : null);
 
     // gait phases
     var gaitCard = h("section", { class: "card gait" }, h("h2", { text: "Gait phases" }));

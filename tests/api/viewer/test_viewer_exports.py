@@ -96,7 +96,7 @@ def test_pdf_report_is_one_file_with_a_page_per_part():
     pdf = report_pdf("Run", "Runner", cards, ["a quality note"], [("summary", "text")], None,
                      {"left": {"lkne_angle": curve}, "right": {"rkne_angle": curve}})
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
-    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 3   # metrics, curves, commentary (no chart PNG given)
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 3   # metrics, curves, commentary (no charts given)
     long = [(f"block {i}", "word " * 400) for i in range(6)]      # ~110 lines: the commentary takes 3 pages
     pdf = report_pdf("Run", "Runner", cards, [], long, None, None)
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1 + 3
