@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from viewer_support import FPS, sign_in
+from viewer_support import FPS, VERSION, sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -62,4 +62,29 @@ def test_every_quality_note_is_shown_once_in_full(viewer_server, browser_page, w
     for i in range(refs.count()):
         target = refs.nth(i).get_attribute("href")
         assert page.locator(target).count() == 1
+    assert not w.problems, w.problems
+
+
+def test_the_video_panel_text_is_readable_on_a_laptop_screen(viewer_server, browser_page):
+    """At 1440x900 the panel's digits are at least 10 px tall on screen (about 7 before), and
+    the contact timeline is drawn once, under the video (none burned into the frames)."""
+    from tasks.render.data import RenderData
+    from tasks.render.video import Overlay
+    from tests.tasks.render.test_overlay_hud import cap_height_px
+
+    w, page = _open(viewer_server, browser_page, 1440, 900)
+    page.wait_for_function("() => document.getElementById('video').readyState >= 2")
+    shown = page.evaluate("""() => { const v = document.getElementById('video'); const r = v.getBoundingClientRect();
+        return {w: v.videoWidth, h: v.videoHeight, ch: r.height, cw: r.width}; }""")
+    # the displayed picture: the element's box, letterboxed to the video's aspect
+    ratio = min(shown["cw"] / shown["w"], shown["ch"] / shown["h"])
+    world = viewer_server.world
+    sid = world.sessions["main"]
+    m = world.lake.manifest(sid, VERSION)
+    data = RenderData.from_tables(world.lake.read_table(sid, "frames", manifest=m),
+                                  world.lake.read_table(sid, "sessions", manifest=m))
+    size = (shown["w"], shown["h"])
+    cap = cap_height_px(Overlay(data, size, 1.0, 30.0), size, data, frame=40)
+    assert cap * ratio >= 10.0, (cap, ratio)
+    assert page.locator("svg.strip").count() == 1
     assert not w.problems, w.problems
