@@ -158,6 +158,8 @@ def frame_series(record: reports.SessionRecord, frames, joints: str) -> dict[str
 def gait(record: reports.SessionRecord, image_url, fps: float) -> dict[str, Any]:
     doc = record.doc("gait_doc")
     images = record.doc("images_doc").get("gait") or {}
+    # the frames the snapshots show (the cleanest stride), where the renderer recorded them
+    shown = record.doc("images_doc").get("gait_frames") or {}
     out = {}
     for side in ("left", "right"):
         src = doc.get(side) or {}
@@ -166,7 +168,7 @@ def gait(record: reports.SessionRecord, image_url, fps: float) -> dict[str, Any]
             phase = (src.get("phases") or {}).get(name)
             if not phase:
                 continue
-            frame = int(phase.get("video_frame") or 0)
+            frame = int(((shown.get(side) or {}).get(name)) or phase.get("video_frame") or 0)
             phases.append({"name": name, "frame": frame, "time_s": round(frame / fps, 4) if fps else None,
                            "graph_phase": int(phase.get("graph_phase") or 0),
                            "image_url": image_url((images.get(side) or {}).get(name))})
