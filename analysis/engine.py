@@ -1192,10 +1192,34 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     tm = _timing(inp, fps, profile, params, frame_size, xy, g, e, s, mn)
     summary = _summary(s.table, mn, g, g.valid, eff_fps, profile)
     quality = _quality(summary, inp, cl, g, e, s, mn, tm, profile, frame_size)
+    phases = _phases(inp.joints, s.table, g.shown_angles, eff_fps, mn.enough, e.events)
+    quality["reasons"].extend(_curve_spread_reasons(phases))
     return SessionAnalysis(fps=eff_fps, time_s=np.arange(xy.shape[0]) / eff_fps,
                            frame_series=_frame_series(inp, xy, g, e, s), events=e.events, strides=s.table,
-                           summary=summary, quality=quality, joints=inp.joints,
-                           phases=_phases(inp.joints, s.table, g.shown_angles, eff_fps, mn.enough, e.events))
+                           summary=summary, quality=quality, joints=inp.joints, phases=phases)
+
+
+#: Largest stride-to-stride SD (deg) of a joint angle at one point of the stride that is
+#: read as the runner's own variability. Sagittal joint angles repeat within a few degrees
+#: from stride to stride in steady running (the knees of both shared treadmill clips: SD
+#: at most 7-12 deg at any point of the stride); several times that is keypoints that
+#: jump between strides (a swapped or misplaced wrist: the 60 fps clip's right elbow, 70).
+CURVE_SD_NOTE_DEG = 25.0
+
+
+def _curve_spread_reasons(phases: dict) -> list[str]:
+    """A quality note per stride curve whose SD across strides exceeds
+    :data:`CURVE_SD_NOTE_DEG` somewhere: its band is keypoint noise, not variability."""
+    out = []
+    for side in SIDES:
+        for key, curve in ((phases.get(side) or {}).get("angles") or {}).items():
+            sd = np.asarray(curve.get("std_dev"), dtype=np.float64)
+            if not (sd.size and np.nanmax(sd) > CURVE_SD_NOTE_DEG):
+                continue
+            what = f"trunk lean over the {side} strides" if key == POSTURE_KEY else f"{_angle_label(key)} angle"
+            out.append(f"The {what} varies by up to {np.nanmax(sd):.0f} deg (SD) between strides at the same "
+                       "point of the stride: its keypoints are unreliable, so read its curve as rough.")
+    return out
 
 
 def _ms_frames(events: list[GaitEvent]) -> tuple[dict, dict]:

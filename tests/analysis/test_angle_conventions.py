@@ -165,3 +165,20 @@ def test_stride_knee_flexion_is_never_negative_on_real_footage(treadmill_stored_
         sa = analyze(kp, fps, RunnerProfile())
         knee = np.array([r["knee_flexion_deg"] for r in sa.strides.rows()], float)
         assert np.isfinite(knee).sum() >= 8 and np.nanmin(knee) > 0.0
+
+
+def test_a_stride_curve_that_is_keypoint_noise_is_named(treadmill_stored_detections):
+    """The 60 fps clip's right elbow varies by ~70 deg (SD) between strides at one point of
+    the stride (a wrist that jumps); its knees by at most ~11: only the elbow gets a note."""
+    from analysis.engine import CURVE_SD_NOTE_DEG
+    from analysis.tracking import select_runner
+
+    sa = analyze(select_runner(*treadmill_stored_detections).keypoints.astype(float), TREADMILL_FPS, RunnerProfile())
+    noisy = [r for r in sa.quality["reasons"] if "between strides" in r]
+    assert any(r.startswith("The right elbow angle varies") for r in noisy), sa.quality["reasons"]
+    assert not any("knee" in r for r in noisy)
+    for side in ("left", "right"):
+        for key, curve in sa.phases[side]["angles"].items():
+            if np.nanmax(curve["std_dev"]) <= CURVE_SD_NOTE_DEG and key != "posture_angle":
+                label = {"elb": "elbow", "sho": "shoulder", "kne": "knee", "hip": "hip", "ank": "ankle"}[key[1:4]]
+                assert not any(r.startswith(f"The {side} {label} angle varies") for r in noisy), key
