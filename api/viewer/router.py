@@ -318,6 +318,7 @@ def _done_blocks(v: Viewer, row: RunningSession, user: User, record: reports.Ses
         "video": video,
         "series": view.frame_series(record, v.frames_or_none(record), row.joints or "all"),
         "notes": notes,
+        "near_leg": record.doc("quality_doc").get("near_leg"),
         "cards": view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc")),
         "gait": view.gait(record, lambda key: v.linker.url(key, base), video["fps"]),
         "commentary": view.commentary(record, v.saved_texts(row.id), _profile(row, user)),

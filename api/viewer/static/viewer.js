@@ -358,6 +358,8 @@
 
     // charts
     var angles = doc.series.angles, metrics = doc.series.metrics;
+    var near = doc.near_leg === "left" || doc.near_leg === "right" ? doc.near_leg : null;
+    var far = near ? (near === "left" ? "right" : "left") : null;
     var groups = ANGLE_GROUPS.filter(function (g) { return g[1] === "posture" ? angles.posture_angle : angles["l" + g[1] + "_angle"] || angles["r" + g[1] + "_angle"]; });
     var angleSel = h("select", { id: "angle-select", "aria-label": "Joint" }, groups.map(function (g) { return h("option", { value: g[1], text: pretty(g[0]) }); }));
     var angleChart = timeChart({
@@ -365,7 +367,9 @@
       series: function () {
         var g = angleSel.value || "kne";
         if (g === "posture") return [{ name: "trunk", color: CENTER, values: angles.posture_angle || [] }];
-        return [{ name: "left", color: LEFT, values: angles["l" + g + "_angle"] || [] }, { name: "right", color: RIGHT, values: angles["r" + g + "_angle"] || [] }];
+        // the far leg is drawn dashed, as its points are less reliable (doc.near_leg)
+        return [{ name: "left", color: LEFT, values: angles["l" + g + "_angle"] || [], dash: far === "left" ? "6 4" : null },
+                { name: "right", color: RIGHT, values: angles["r" + g + "_angle"] || [], dash: far === "right" ? "6 4" : null }];
       }
     });
     angleChart.el.id = "angle-chart";
@@ -387,8 +391,11 @@
     charts.push(metricChart);
     var chartCard = h("section", { class: "card charts" },
       h("div", { class: "chart-head" }, h("h2", { text: "Joint angles" }), angleSel,
-        h("span", { class: "legend" }, h("span", { class: "key left" }, "left"), h("span", { class: "key right" }, "right"))),
+        h("span", { class: "legend" }, h("span", { class: "key left" }, near ? "left (" + (near === "left" ? "near" : "far") + ")" : "left"),
+          h("span", { class: "key right" }, near ? "right (" + (near === "right" ? "near" : "far") + ")" : "right"))),
       angleChart.el,
+      h("p", { class: "muted", id: "angle-note", text: (far ? "Dashed: the " + far + " leg, farther from the camera and partly hidden, so less reliable. " : "")
+        + "Gaps: frames whose keypoints were unreliable are left out, not drawn." }),
       h("div", { class: "chart-head" }, h("h2", { text: "Metrics" }), metricSel), metricChart.el,
       h("p", { class: "hint", text: "Click a chart to move the video there." }));
 

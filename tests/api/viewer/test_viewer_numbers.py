@@ -88,3 +88,32 @@ def test_the_video_panel_text_is_readable_on_a_laptop_screen(viewer_server, brow
     assert cap * ratio >= 10.0, (cap, ratio)
     assert page.locator("svg.strip").count() == 1
     assert not w.problems, w.problems
+
+
+def test_the_far_legs_angles_are_drawn_dashed_and_gaps_explained(viewer_server, browser_page):
+    """The synthetic session has no near leg; the session document is given one on its way
+    to the page (as a real side view has), and the far leg's angle line turns dashed."""
+    import json
+
+    w = browser_page(1280, 900)
+    sign_in(w, viewer_server)
+    page = w.page
+    sid = viewer_server.world.sessions["main"]
+
+    def near_left(route):
+        response = route.fetch()
+        doc = response.json()
+        assert "near_leg" in doc
+        doc["near_leg"] = "left"
+        route.fulfill(response=response, body=json.dumps(doc))
+
+    page.route(f"**/app/api/sessions/{sid}", near_left)
+    page.goto(f"{viewer_server.url}/app/sessions/{sid}")
+    page.wait_for_selector("#angle-chart path.line")
+    dashes = page.evaluate("""() => Array.from(document.querySelectorAll('#angle-chart path.line'))
+        .map(p => [p.getAttribute('stroke'), p.getAttribute('stroke-dasharray')])""")
+    assert ["#e8590c", "6 4"] in dashes and ["#2a6fdb", None] in dashes        # right far: dashed
+    note = page.inner_text("#angle-note")
+    assert "Dashed: the right leg, farther from the camera" in note and "Gaps" in note
+    assert "right (far)" in page.inner_text(".charts .legend")
+    assert not w.problems, w.problems
