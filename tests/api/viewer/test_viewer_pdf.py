@@ -43,6 +43,12 @@ def pdf(tmp_path_factory):
     doc = client.get(f"/app/api/sessions/{sid}", headers={"Authorization": f"API-KEY {w.keys['coach']}"}).json()
     path = data.parent / "report.pdf"
     path.write_bytes(r.content)
+    no_hip = w.add_session("coach", "No hip", datetime(2025, 4, 8, 8, 30, tzinfo=timezone.utc), render=False,
+                           joints="elbow,knee,ankle")
+    r = client.get(f"/app/api/sessions/{no_hip}/downloads/report.pdf",
+                   headers={"Authorization": f"API-KEY {w.keys['coach']}"})
+    assert r.status_code == 200, r.text
+    (data.parent / "no-hip.pdf").write_bytes(r.content)
     return path, doc
 
 
@@ -104,3 +110,16 @@ def test_the_first_page_has_no_blank_block(pdf, tmp_path):
     inked = np.flatnonzero((img < 200).any(axis=1))
     gaps = np.diff(inked)
     assert gaps.max() < 0.06 * img.shape[0], (gaps.max(), img.shape[0])
+
+
+@needs_poppler
+def test_a_joint_not_selected_is_said_so_in_the_pdf(pdf):
+    """Upload with body_joint_angles=elbow, knee, ankle (issue 25, item 2): the chart page's
+    hip panel and the commentary say 'not selected', never 'not enough clean strides'."""
+    path, _ = pdf
+    no_hip = path.with_name("no-hip.pdf")
+    text = subprocess.run(["pdftotext", str(no_hip), "-"], capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    assert "not selected for this session" in flat                         # the hip chart panel
+    assert "Hip extension at toe-off (push angle) was not measured: the hip was not selected" in flat
+    assert "enough clean strides" not in flat
