@@ -24,6 +24,9 @@ _MPL = {"left": "#2a7de1", "right": "#e4572e"}
 CADENCE_OUTLIER_FRACTION = 0.3
 #: Smallest y range of an angle panel (deg), so a steady angle reads as one.
 MIN_ANGLE_SPAN_DEG = 10.0
+#: Smallest y range of the cadence axis (steps/min): 0.6 steps/min of quantisation noise
+#: must not fill the panel.
+MIN_CADENCE_SPAN_SPM = 10.0
 LANDSCAPE_SIZE_IN = (15.0, 9.5)
 PORTRAIT_SIZE_IN = (8.27, 11.69)        # A4
 
@@ -186,6 +189,10 @@ def _cadence_panel(ax, data: RenderData, small: int) -> None:
                     + " steps/min: over 30 % from the median, left out", transform=ax.transAxes, fontsize=small,
                     color="#666666")
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        lo, hi = ax.get_ylim()
+        if hi - lo < MIN_CADENCE_SPAN_SPM:                 # a steady cadence reads steady
+            mid = 0.5 * (lo + hi)
+            ax.set_ylim(mid - MIN_CADENCE_SPAN_SPM / 2, mid + MIN_CADENCE_SPAN_SPM / 2)
         ax.set_ylabel("cadence (steps/min)", fontsize=small)
         ax.set_xlabel("time (s)", fontsize=small)
         ax2 = ax.twinx()
