@@ -190,7 +190,7 @@ def _cadence_panel(ax, data: RenderData, small: int) -> None:
                     color="#666666")
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
         lo, hi = ax.get_ylim()
-        if hi - lo < MIN_CADENCE_SPAN_SPM:                 # a steady cadence reads steady
+        if hi - lo < MIN_CADENCE_SPAN_SPM and not out.any():   # a steady cadence reads steady
             mid = 0.5 * (lo + hi)
             ax.set_ylim(mid - MIN_CADENCE_SPAN_SPM / 2, mid + MIN_CADENCE_SPAN_SPM / 2)
         ax.set_ylabel("cadence (steps/min)", fontsize=small)
