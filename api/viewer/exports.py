@@ -242,7 +242,8 @@ def _rule(fig, y: float):
     return Line2D([0.07, 0.93], [y, y], transform=fig.transFigure, color="#999", lw=0.6)
 
 
-def _curves_page(fig, curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]], near_far: str = "") -> None:
+def _curves_page(fig, curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]], near_far: str = "",
+                 near_leg: str | None = None) -> None:
     """Page 3: mean +/- SD angle curves over the stride, both sides, one panel per joint,
     captioned with which leg is near the camera."""
     joints = [(name, keys) for name, keys in CURVE_JOINTS
@@ -256,7 +257,9 @@ def _curves_page(fig, curves: Mapping[str, Mapping[str, Mapping[str, Sequence[fl
             m = np.asarray(c["mean"], float)
             sd = np.asarray(c["sd"], float)
             x = np.linspace(0, 100, len(m))
-            ax.plot(x, m, color=color, label=side)
+            far = near_leg in SIDES and side != near_leg
+            ax.plot(x, m, color=color, ls="--" if far else "-",
+                    label=f"{side} ({'far' if far else 'near'})" if near_leg in SIDES else side)
             ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.2)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("% of stride", fontsize=8)
@@ -301,10 +304,11 @@ def _commentary_page(fig, chunk: Sequence[tuple[str, str]], first: bool) -> None
 def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], notes: Sequence[str],
                commentary: Sequence[tuple[str, str]], charts: Callable[[Any], None] | None,
                curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]] | None = None,
-               near_far: str = "") -> bytes:
+               near_far: str = "", near_leg: str | None = None) -> bytes:
     """A PDF: page 1 metrics table and quality notes; page 2 the charts, drawn by ``charts`` on an
     A4 portrait ``Figure`` (vectors, e.g. :func:`tasks.render.report.draw_report`); page 3 mean
-    +/- SD angle curves per side, captioned with ``near_far`` (which leg is near the camera);
+    +/- SD angle curves per side, captioned with ``near_far`` (which leg is near the camera) and
+    the far leg (``near_leg``'s other) dashed;
     then the commentary (as many pages as it takes). Matplotlib's PdfPages on Figure objects
     (no pyplot, no raster images)."""
     from matplotlib.backends.backend_pdf import PdfPages
@@ -315,7 +319,7 @@ def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], no
         if charts is not None:
             _page(pdf, charts)
         if curves:
-            _page(pdf, lambda fig: _curves_page(fig, curves, near_far))
+            _page(pdf, lambda fig: _curves_page(fig, curves, near_far, near_leg))
         for number, chunk in enumerate(_commentary_pages(commentary)):
             _page(pdf, lambda fig, chunk=chunk, first=number == 0: _commentary_page(fig, chunk, first))
     return buf.getvalue()

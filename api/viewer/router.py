@@ -397,7 +397,7 @@ def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.Sess
     data = RenderData.from_tables(v.table(record, "frames"), record.row, v.table(record, "strides"))
     return exports.report_pdf(row.title, subtitle, card_rows, [n["text"] for n in notes], texts,
                               lambda fig: draw_report(fig, data, row.title, portrait=True), curves,
-                              near_far_text(data.quality))
+                              near_far_text(data.quality), data.quality.get("near_leg"))
 
 
 def _table_file(stem: str, suffix: str):
