@@ -169,7 +169,8 @@ def test_stride_knee_flexion_is_never_negative_on_real_footage(treadmill_stored_
 
 def test_a_stride_curve_that_is_keypoint_noise_is_named(treadmill_stored_detections):
     """The 60 fps clip's right elbow varies by ~70 deg (SD) between strides at one point of
-    the stride (a wrist that jumps); its knees by at most ~11: only the elbow gets a note."""
+    the stride (a wrist that jumps), its shoulders by ~40, its knees by at most ~11: the arm
+    curves get a note, no curve under the limit does."""
     from analysis.engine import CURVE_SD_NOTE_DEG
     from analysis.tracking import select_runner
 
