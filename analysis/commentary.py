@@ -30,7 +30,7 @@ from typing import Any, Iterable
 from analysis.engine import STRIDE_METRICS, json_safe, metric_stats
 from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_TOPICS, THREAD_BLOCKS,
-                                 angle_key)
+                                 angle_key, joint_selected, selected_joints)
 
 __all__ = [
     "SUMMARY_BLOCKS", "FORM_BLOCKS", "GAIT_BLOCKS", "KINDS", "Comment", "Finding", "SessionFacts",
@@ -269,6 +269,10 @@ class SessionFacts:
     def get(self, key: str) -> float | None:
         return _num(self.metrics.get(key))
 
+    def selected(self, joint: str) -> bool:
+        """Whether the session selected ``joint`` for angle reporting (quality ``joints``)."""
+        return joint_selected(self.quality, joint)
+
     def why_missing(self) -> str:
         """One sentence on why a metric is null, from the quality document's fields
         (``px_per_m``, ``side_view``, ``strides_used``/``strides_left``/``strides_right``,
@@ -332,6 +336,14 @@ def _join(parts: Iterable[str]) -> str:
 
 def _cant(what: str, facts: SessionFacts) -> str:
     return f"{what} could not be assessed in this recording. {facts.why_missing()}"
+
+
+def _cant_joint(what: str, joint: str, facts: SessionFacts) -> str:
+    """Why an angle of ``joint`` is missing: not selected at upload, or :func:`_cant`'s reason."""
+    if facts.selected(joint):
+        return _cant(what, facts)
+    chosen = ", ".join(selected_joints(facts.quality)) or "none"
+    return f"{what} was not measured: the {joint} was not selected for this session (selected: {chosen})."
 
 
 # ---------------------------------------------------------------------------
@@ -672,9 +684,10 @@ def _final(f: SessionFacts, u: Units) -> Comment:
 # Form blocks
 # ---------------------------------------------------------------------------
 def _best_side(f: SessionFacts) -> str | None:
-    for s in SIDES:
-        if f.curve(s, angle_key(s, "hip")) is not None:
-            return s
+    for joint in ("hip", "knee"):
+        for s in SIDES:
+            if f.curve(s, angle_key(s, joint)) is not None:
+                return s
     return None
 
 
@@ -715,7 +728,7 @@ def _form_push(f: SessionFacts, u: Units) -> Comment:
     sides = {s: _hip_extension(f, s) for s in SIDES}
     known = {s: v for s, v in sides.items() if v is not None}
     if not known:
-        return Comment("form", "push_angle", _cant("Hip extension at toe-off (push angle)", f),
+        return Comment("form", "push_angle", _cant_joint("Hip extension at toe-off (push angle)", "hip", f),
                        (Finding("hip_extension", "unknown"),), u.system)
     mean = sum(known.values()) / len(known)
     fh = assess_hip_extension(mean)
@@ -811,7 +824,7 @@ def _gait_block(f: SessionFacts, u: Units, side: str, joint: str) -> Comment:
     key = key_of(side)
     cur = f.curve(side, key)
     if cur is None:
-        return Comment("recommendation", block, _cant(f"The {side} {joint} angle", f),
+        return Comment("recommendation", block, _cant_joint(f"The {side} {joint} angle", joint, f),
                        (Finding(block, "unknown"),), u.system)
     at = {ph: f.at_phase(side, key, ph) for ph in ("strike", "mid_stance", "takeoff")}
     sd = f.curve_sd(side, key)

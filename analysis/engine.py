@@ -18,7 +18,7 @@ from analysis import cleaning, events as ev, geometry as geo, metrics as m
 from analysis.events import GaitEvent
 from analysis.keypoints import KEYPOINT_NAMES, KP, validate_keypoints
 from analysis.strides import StrideTable, as_stride_table
-from analysis.vocabulary import GAIT_PHASES, JOINTS, POSTURE_KEY, SIDES, UnknownJointError, angle_key, parse_joints
+from analysis.vocabulary import GAIT_PHASES, JOINT_PREFIX, JOINTS, POSTURE_KEY, SIDES, UnknownJointError, angle_key, parse_joints
 
 __all__ = ["AnalysisError", "EngineParams", "GaitEvent", "RunnerProfile", "SessionAnalysis", "StrideTable", "analyze",
            "json_safe"]
@@ -679,7 +679,10 @@ class _Geometry:
     keypoint / the pelvis; ``u_ankle``: each ankle's forward position relative
     to the slow pelvis (px); ``valid``: both ankles and the pelvis seen;
     ``ppm`` body scale (px/m), ``side_ppm`` per leg, ``near`` the near leg;
-    ``angles``: every joint angle series (deg); ``reasons``: quality notes."""
+    ``angles``: every joint angle series (deg), as measured (events read the knee);
+    ``shown_angles``: the same, NaN where :func:`analysis.angles.angle_reliability`
+    rejects a frame (every output shows these); ``reliable_share``: each angle's
+    share of frames shown; ``reasons``: quality notes."""
 
     facing: float
     pelvis: np.ndarray
@@ -695,6 +698,8 @@ class _Geometry:
     side_score: float
     side_view: bool
     angles: dict
+    shown_angles: dict
+    reliable_share: dict
     reasons: tuple[str, ...]
 
 
@@ -799,7 +804,8 @@ def _clean_up(xy: np.ndarray, fps: float, params: EngineParams) -> _Cleaned:
     return _Cleaned(xy, n_swaps, n_outliers)
 
 
-def _geometry(xy: np.ndarray, fps: float, profile: RunnerProfile, params: EngineParams) -> _Geometry:
+def _geometry(xy: np.ndarray, conf: np.ndarray, fps: float, profile: RunnerProfile,
+              params: EngineParams) -> _Geometry:
     """Stage 3: facing direction, forward coordinates, treadmill or overground, the image
     scale (body and per leg, :mod:`analysis.geometry`), side-view check and joint angles."""
     reasons: list[str] = []
@@ -830,8 +836,42 @@ def _geometry(xy: np.ndarray, fps: float, profile: RunnerProfile, params: Engine
     side_view = bool(math.isfinite(side_score) and side_score < 0.35)
     if not side_view:
         reasons.append("The camera does not look at the runner from the side: sagittal metrics are unreliable.")
+    angles = ang.joint_angles(xy, facing)
+    reliable = ang.angle_reliability(xy, conf, facing, angles, fps)
+    shown = {k: np.where(reliable[k], v, np.nan) for k, v in angles.items()}
+    share = {k: float(r.mean()) if r.size else 0.0 for k, r in reliable.items()}
     return _Geometry(facing, pelvis, fwd, pel_fwd, valid, u_ankle, mode, ppm, default_h, side_ppm, near,
-                     side_score, side_view, ang.joint_angles(xy, facing), tuple(reasons))
+                     side_score, side_view, angles, shown, share, tuple(reasons))
+
+
+#: An angle shown in fewer than this share of frames gets its own quality note.
+ANGLE_NOTE_BELOW_SHARE = 0.8
+
+
+def _angle_reasons(share: dict[str, float], near: str | None, joints: tuple[str, ...]) -> list[str]:
+    """Quality notes on the selected joints' angles: the far side's are less reliable (as
+    the far foot is), and each angle blanked in many frames is named with its share."""
+    out = []
+    share = {k: v for k, v in share.items() if k in angle_keys(joints)}
+    if near in SIDES and joints:
+        far = "left" if near == "right" else "right"
+        out.append(f"Joint angles of the far ({far}) side are read from limbs partly hidden "
+                   "behind the body: treat them as less reliable than the near side's.")
+    low = [(k, v) for k, v in share.items() if v < ANGLE_NOTE_BELOW_SHARE]
+    if low:
+        names = ", ".join(f"{_angle_label(k)} {100.0 * v:.0f} %" for k, v in low)
+        out.append("Some joint angles are left out where their keypoints are unreliable (low "
+                   "confidence, a joint bent the impossible way or outside its physiological "
+                   f"range); share of frames shown: {names}.")
+    return out
+
+
+def _angle_label(key: str) -> str:
+    """Words for an angle key (``'lelb_angle'`` -> ``'left elbow'``)."""
+    if key == POSTURE_KEY:
+        return "trunk lean"
+    joint = {v: k for k, v in JOINT_PREFIX.items()}[key[1:4]]
+    return f"{'left' if key[0] == 'l' else 'right'} {joint}"
 
 
 def _detect_events(method: str, xy: np.ndarray, g: _Geometry, fps: float) -> _Events:
@@ -906,7 +946,7 @@ def _strides(xy: np.ndarray, g: _Geometry, e: _Events, fps: float, profile: Runn
                 f"The two feet read different belt speeds after per-leg scaling (left {fl:.2f}, right "
                 f"{fr:.2f} m/s): keypoints of the far foot are unreliable; speed is read from {src}.")
     table = _stride_metrics(e.side_events, fps, g.mode, g.fwd, g.pel_fwd, g.ppm, profile, xy, g.facing,
-                            g.angles, pelvis_h, thigh, stance, g.near)
+                            g.shown_angles, pelvis_h, thigh, stance, g.near)
     return _Strides(table, floor, height_up_m, foot_speed, tuple(reasons))
 
 
@@ -1023,7 +1063,8 @@ def _quality(summary: dict, inp: _Input, cl: _Cleaned, g: _Geometry, e: _Events,
     """Stage 9: the quality flags (``SessionAnalysis.quality``): runner share, confidence,
     repairs, strides, view, gait, timing and capture rate, per-leg scale, which summary
     metrics are null and why (:func:`missing_metrics`), and the notes in ``reasons``."""
-    reasons = [*g.reasons, *s.reasons, *mn.reasons, *tm.reasons]
+    reasons = [*g.reasons, *_angle_reasons(g.reliable_share, g.near, inp.joints), *s.reasons, *mn.reasons,
+               *tm.reasons]
     if profile.weight_kg is None:
         reasons.append("Runner weight unknown: power_w is null (normalized power is still given).")
     reasons.append("eversion_velocity needs a frontal/rear view of the foot: null in a side view.")
@@ -1050,6 +1091,8 @@ def _quality(summary: dict, inp: _Input, cl: _Cleaned, g: _Geometry, e: _Events,
         "fps_used": inp.eff_fps, "frame_size": list(frame_size) if frame_size else None,
         "px_per_m_left": g.side_ppm["left"], "px_per_m_right": g.side_ppm["right"], "near_leg": g.near,
         "stance_speed_left_mps": s.foot_speed["left"], "stance_speed_right_mps": s.foot_speed["right"],
+        "angle_shown_share": {k: v for k, v in g.reliable_share.items() if k in angle_keys(inp.joints)},
+        "frame_time_s": 1.0 / inp.eff_fps, "joints": list(inp.joints),
         "reasons": reasons,
     }
 
@@ -1080,7 +1123,7 @@ def _frame_series(inp: _Input, xy: np.ndarray, g: _Geometry, e: _Events, s: _Str
         fs[f"{name}_x_m"] = (g.fwd[:, i] - ref) / kp_ppm[i]
         fs[f"{name}_y_m"] = s.height_up_m[:, i] * (g.ppm / kp_ppm[i])
         fs[f"{name}_conf"] = inp.conf[:, i]
-    fs.update(g.angles)
+    fs.update(g.shown_angles)
     fs["left_contact"] = e.contact["left"].astype(float)
     fs["right_contact"] = e.contact["right"].astype(float)
     next_ic = s.table.next_ic_frame
@@ -1142,17 +1185,41 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     eff_fps = inp.eff_fps
     cl = _clean_up(inp.xy, eff_fps, params)
     xy = cl.xy
-    g = _geometry(xy, eff_fps, profile, params)
+    g = _geometry(xy, inp.conf, eff_fps, profile, params)
     e = _events(xy, g, eff_fps, params)
     s = _strides(xy, g, e, eff_fps, profile)
     mn = _session_means(s.table, e.events, g.mode, g.near)
     tm = _timing(inp, fps, profile, params, frame_size, xy, g, e, s, mn)
     summary = _summary(s.table, mn, g, g.valid, eff_fps, profile)
     quality = _quality(summary, inp, cl, g, e, s, mn, tm, profile, frame_size)
+    phases = _phases(inp.joints, s.table, g.shown_angles, eff_fps, mn.enough, e.events)
+    quality["reasons"].extend(_curve_spread_reasons(phases))
     return SessionAnalysis(fps=eff_fps, time_s=np.arange(xy.shape[0]) / eff_fps,
                            frame_series=_frame_series(inp, xy, g, e, s), events=e.events, strides=s.table,
-                           summary=summary, quality=quality, joints=inp.joints,
-                           phases=_phases(inp.joints, s.table, g.angles, eff_fps, mn.enough, e.events))
+                           summary=summary, quality=quality, joints=inp.joints, phases=phases)
+
+
+#: Largest stride-to-stride SD (deg) of a joint angle at one point of the stride that is
+#: read as the runner's own variability. Sagittal joint angles repeat within a few degrees
+#: from stride to stride in steady running (the knees of both shared treadmill clips: SD
+#: at most 7-12 deg at any point of the stride); several times that is keypoints that
+#: jump between strides (a swapped or misplaced wrist: the 60 fps clip's right elbow, 70).
+CURVE_SD_NOTE_DEG = 25.0
+
+
+def _curve_spread_reasons(phases: dict) -> list[str]:
+    """A quality note per stride curve whose SD across strides exceeds
+    :data:`CURVE_SD_NOTE_DEG` somewhere: its band is keypoint noise, not variability."""
+    out = []
+    for side in SIDES:
+        for key, curve in ((phases.get(side) or {}).get("angles") or {}).items():
+            sd = np.asarray(curve.get("std_dev"), dtype=np.float64)
+            if not (sd.size and np.nanmax(sd) > CURVE_SD_NOTE_DEG):
+                continue
+            what = f"trunk lean over the {side} strides" if key == POSTURE_KEY else f"{_angle_label(key)} angle"
+            out.append(f"The {what} varies by up to {np.nanmax(sd):.0f} deg (SD) between strides at the same "
+                       "point of the stride: its keypoints are unreliable, so read its curve as rough.")
+    return out
 
 
 def _ms_frames(events: list[GaitEvent]) -> tuple[dict, dict]:

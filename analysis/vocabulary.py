@@ -6,12 +6,13 @@ lake tables, the API, the renderer), so a name changes in one place. Pure: no I/
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 __all__ = [
     "FORM_IMAGES", "FORM_THREAD_BLOCKS", "GAIT_PHASES", "GAIT_THREAD_BLOCKS", "JOINTS", "JOINT_PREFIX",
     "ANGLE_KEYS", "POSTURE_KEY", "SIDES", "SUMMARY_TOPICS", "THREAD_BLOCKS",
-    "UnknownJointError", "angle_key", "joints_text", "parse_joints",
+    "UnknownJointError", "angle_key", "joint_selected", "joints_text", "parse_joints", "selected_joints",
 ]
 
 #: Joints whose angles the engine measures, in the order their series are reported.
@@ -78,6 +79,23 @@ def parse_joints(value: str | Iterable[str] | None) -> tuple[str, ...]:
     if unknown:
         raise UnknownJointError(unknown)
     return tuple(j for j in JOINTS if j in names)
+
+
+def selected_joints(quality: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The joints a session selected, from its quality document's ``joints`` (the engine
+    writes it); every joint for a document written before it was kept."""
+    raw = (quality or {}).get("joints")
+    if raw is None:
+        return JOINTS
+    try:
+        return parse_joints(list(raw)) if raw else ()
+    except UnknownJointError:
+        return JOINTS
+
+
+def joint_selected(quality: Mapping[str, Any] | None, joint: str) -> bool:
+    """Whether ``joint`` was selected (the trunk, ``posture``, always is)."""
+    return joint == "posture" or joint in selected_joints(quality)
 
 
 def joints_text(joints: Iterable[str]) -> str:

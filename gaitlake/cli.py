@@ -251,10 +251,15 @@ def _print_summary(session_id: str, outcome: dict) -> None:
     print(f"  frames            {quality['decoded_frames']} (runner found in {quality['runner_share']:.1%})")
     if quality.get("mean_confidence") is not None:
         print(f"  keypoint conf     {quality['mean_confidence']:.2f}")
+    from analysis.resolution import TIMED_METRICS, frame_time_s, resolution_text
+
+    frame_s = frame_time_s(quality)
     for key, label, fmt in SUMMARY_LINES:
         value = summary.get(key)
         if value is not None:
-            print(f"  {label:<17} {fmt.format(value)}")
+            # durations between frame-located events are known to one frame: say so
+            res = resolution_text(value, frame_s) if key in TIMED_METRICS else None
+            print(f"  {label:<17} {fmt.format(value)}" + (f"  {res}" if res else ""))
     for reason in quality.get("reasons", []) or []:
         print(f"  note: {reason}")
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -195,40 +195,57 @@ def _page(pdf, draw) -> None:
     pdf.savefig(fig)
 
 
+#: Line heights of the summary page (fraction of the A4 page height).
+_ROW_STEP = 0.0165
+_NOTE_STEP = 0.016
+
+
 def _summary_page(fig, title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], notes: Sequence[str]) -> None:
-    """Page 1: the metrics table and the quality notes."""
+    """Page 1: the metrics as a three-column table (metric, value, what to keep in mind, in
+    sentences) with the numbered quality notes right below it, each line placed as it comes
+    (no fixed block, so no blank gap). Text that does not fit wraps within its column."""
     fig.text(0.07, 0.95, title, fontsize=18, weight="bold", va="top")
     fig.text(0.07, 0.915, subtitle, fontsize=10, color="#444", va="top")
-    ax = fig.add_axes((0.07, 0.40, 0.86, 0.49))
-    ax.axis("off")
-    rows = [[c["label"], c["text"], "; ".join(c.get("notes") or [])[:80]] for c in cards]
-    if rows:
-        table = ax.table(cellText=rows, colLabels=["metric", "value", "quality"], loc="upper left",
-                         cellLoc="left", colWidths=[0.30, 0.25, 0.45])
-        table.auto_set_font_size(False)
-        table.set_fontsize(8.5)
-        table.scale(1, 1.25)
-    y = 0.37
+    columns = (0.07, 0.33, 0.55)
+    y = 0.88
+    for x, head in zip(columns, ("Metric", "Value", "Keep in mind")):
+        fig.text(x, y, head, fontsize=9, weight="bold", va="top")
+    y -= _ROW_STEP
+    fig.add_artist(_rule(fig, y + 0.004))
+    for card in cards:
+        quality = textwrap.wrap("; ".join(card.get("notes") or []), 58) or [""]
+        value = textwrap.wrap(str(card["text"]), 30) or [""]
+        for i in range(max(len(quality), len(value))):
+            if i == 0:
+                fig.text(columns[0], y, card["label"], fontsize=8.5, va="top")
+            if i < len(value):
+                fig.text(columns[1], y, value[i], fontsize=8.5, va="top")
+            if i < len(quality):
+                fig.text(columns[2], y, quality[i], fontsize=8, va="top", color="#8a5a00")
+            y -= _ROW_STEP
+    if not notes:
+        return
+    y -= 0.02
     fig.text(0.07, y, "Quality notes", fontsize=12, weight="bold", va="top")
-    for note in notes:
-        for line in textwrap.wrap(note, 110):
-            y -= 0.018
-            fig.text(0.08, y, line, fontsize=8.5, va="top")
-        y -= 0.006
+    y -= 0.024
+    for number, note in enumerate(notes, 1):
+        for k, line in enumerate(textwrap.wrap(note, 105)):
+            fig.text(0.07, y, f"{number}." if k == 0 else "", fontsize=8.5, va="top")
+            fig.text(0.10, y, line, fontsize=8.5, va="top")
+            y -= _NOTE_STEP
+        y -= 0.004
 
 
-def _chart_page(fig, report_png: bytes) -> None:
-    """Page 2: the chart report PNG."""
-    import matplotlib.image as mpimg
+def _rule(fig, y: float):
+    from matplotlib.lines import Line2D
 
-    img = mpimg.imread(io.BytesIO(report_png), format="png")
-    ax = fig.add_axes((0.03, 0.03, 0.94, 0.94))
-    ax.imshow(img)
-    ax.axis("off")
+    return Line2D([0.07, 0.93], [y, y], transform=fig.transFigure, color="#999", lw=0.6)
 
 
-def _curves_page(fig, curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]]) -> None:
-    """Page 3: mean +/- SD angle curves over the stride, both sides, one panel per joint."""
+def _curves_page(fig, curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]], near_far: str = "",
+                 near_leg: str | None = None) -> None:
+    """Page 3: mean +/- SD angle curves over the stride, both sides, one panel per joint,
+    captioned with which leg is near the camera."""
     joints = [(name, keys) for name, keys in CURVE_JOINTS
               if any(k in (curves.get(side) or {}) for side in SIDES for k in keys)]
     for i, (name, keys) in enumerate(joints[:6]):
@@ -240,15 +257,18 @@ def _curves_page(fig, curves: Mapping[str, Mapping[str, Mapping[str, Sequence[fl
             m = np.asarray(c["mean"], float)
             sd = np.asarray(c["sd"], float)
             x = np.linspace(0, 100, len(m))
-            ax.plot(x, m, color=color, label=side)
+            far = near_leg in SIDES and side != near_leg
+            ax.plot(x, m, color=color, ls="--" if far else "-",
+                    label=f"{side} ({'far' if far else 'near'})" if near_leg in SIDES else side)
             ax.fill_between(x, m - sd, m + sd, color=color, alpha=0.2)
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("% of stride", fontsize=8)
         ax.set_ylabel("deg", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.legend(fontsize=7)
-    fig.suptitle("Joint angles over the stride (mean \u00b1 SD across strides)", fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.suptitle("Joint angles over the stride (mean \u00b1 SD across strides)"
+                 + ("\n" + "\n".join(textwrap.wrap(near_far, 100)) if near_far else ""), fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.94 if near_far else 0.96))
 
 
 def _commentary_pages(commentary: Sequence[tuple[str, str]]) -> list[list[tuple[str, str]]]:
@@ -282,20 +302,24 @@ def _commentary_page(fig, chunk: Sequence[tuple[str, str]], first: bool) -> None
 
 
 def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], notes: Sequence[str],
-               commentary: Sequence[tuple[str, str]], report_png: bytes | None,
-               curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]] | None = None) -> bytes:
-    """A PDF: page 1 metrics table and quality notes; page 2 the chart report PNG; page 3 mean +/- SD
-    angle curves per side; then the commentary (as many pages as it takes). Matplotlib's PdfPages on
-    Figure objects (no pyplot)."""
+               commentary: Sequence[tuple[str, str]], charts: Callable[[Any], None] | None,
+               curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]] | None = None,
+               near_far: str = "", near_leg: str | None = None) -> bytes:
+    """A PDF: page 1 metrics table and quality notes; page 2 the charts, drawn by ``charts`` on an
+    A4 portrait ``Figure`` (vectors, e.g. :func:`tasks.render.report.draw_report`); page 3 mean
+    +/- SD angle curves per side, captioned with ``near_far`` (which leg is near the camera) and
+    the far leg (``near_leg``'s other) dashed;
+    then the commentary (as many pages as it takes). Matplotlib's PdfPages on Figure objects
+    (no pyplot, no raster images)."""
     from matplotlib.backends.backend_pdf import PdfPages
 
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"Title": title, "Creator": "gaitlake"}) as pdf:
         _page(pdf, lambda fig: _summary_page(fig, title, subtitle, cards, notes))
-        if report_png:
-            _page(pdf, lambda fig: _chart_page(fig, report_png))
+        if charts is not None:
+            _page(pdf, charts)
         if curves:
-            _page(pdf, lambda fig: _curves_page(fig, curves))
+            _page(pdf, lambda fig: _curves_page(fig, curves, near_far, near_leg))
         for number, chunk in enumerate(_commentary_pages(commentary)):
             _page(pdf, lambda fig, chunk=chunk, first=number == 0: _commentary_page(fig, chunk, first))
     return buf.getvalue()

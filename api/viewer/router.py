@@ -69,7 +69,8 @@ def _pdf_text(card: dict[str, Any]) -> str:
         seconds = round(value * 60)
         return f"{seconds // 60}:{seconds % 60:02d} min/km"
     fmt, unit, factor = _PDF_UNITS[card["unit"]]
-    return (fmt.format(value * factor) + (f" {unit}" if unit else "")).strip()
+    text = (fmt.format(value * factor) + (f" {unit}" if unit else "")).strip()
+    return text + (f" {card['resolution']}" if card.get("resolution") else "")
 
 
 def page(title: str, name: str, body: str, **data: str) -> str:
@@ -317,7 +318,8 @@ def _done_blocks(v: Viewer, row: RunningSession, user: User, record: reports.Ses
         "video": video,
         "series": view.frame_series(record, v.frames_or_none(record), row.joints or "all"),
         "notes": notes,
-        "cards": view.cards(record.row, record.doc("summary_doc"), notes),
+        "near_leg": record.doc("quality_doc").get("near_leg"),
+        "cards": view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc")),
         "gait": view.gait(record, lambda key: v.linker.url(key, base), video["fps"]),
         "commentary": view.commentary(record, v.saved_texts(row.id), _profile(row, user)),
         "history": [view.history_item(h, v.reader.record(h), row.id) for h in reversed(history_rows)],
@@ -379,8 +381,8 @@ def _angles_mot(v: Viewer, row: RunningSession, user: User, record: reports.Sess
 def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
     notes = view.quality_notes(record.doc("quality_doc"))
     card_rows = [{"label": card["label"], "text": _pdf_text(card),
-                  "notes": [notes[i]["kind"].replace("_", " ") for i in card["notes"]]}
-                 for card in view.cards(record.row, record.doc("summary_doc"), notes)]
+                  "notes": [view.note_sentence(notes, i) for i in card["notes"]]}
+                 for card in view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc"))]
     comments = view.commentary(record, v.saved_texts(row.id), _profile(row, user))
     texts = [(f"{kind} · {item['block'].replace('_', ' ')}", item["metric"]) for kind, items in comments.items()
              for item in items]
@@ -388,8 +390,14 @@ def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.Sess
     curves = {side: gait[side]["curves"] for side in ("left", "right")}
     created = reports.as_utc(row.created_at)
     subtitle = f"{user.name or user.email} · {created:%d %b %Y %H:%M} UTC · session {row.id}"
+    from tasks.render import RenderData
+    from tasks.render.report import draw_report, near_far_text
+
+    # the charts drawn as vectors on their own A4 page, from the lake (not the stored PNG)
+    data = RenderData.from_tables(v.table(record, "frames"), record.row, v.table(record, "strides"))
     return exports.report_pdf(row.title, subtitle, card_rows, [n["text"] for n in notes], texts,
-                              _report_png(v, row, user, record), curves)
+                              lambda fig: draw_report(fig, data, row.title, portrait=True), curves,
+                              near_far_text(data.quality), data.quality.get("near_leg"))
 
 
 def _table_file(stem: str, suffix: str):

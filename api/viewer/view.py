@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from analysis.commentary import comment
+from analysis.resolution import TIMED_METRICS, frame_time_s, resolution_text
 from api import documents, reports
 from storage.catalog import RunningSession
 
@@ -52,6 +53,25 @@ def number(value: Any, digits: int = 4) -> float | None:
     return None if n is None else round(n, digits)
 
 
+#: What a quality note of each kind means for the metrics it qualifies, in one sentence (the
+#: PDF's "Keep in mind" column; the full note is listed under the table by its number).
+NOTE_SENTENCES: dict[str, str] = {
+    "scale": "Rests on an estimated image scale.",
+    "slow_motion": "Timing may be off: the clip looks slowed down.",
+    "few_strides": "Few complete strides: a rough value.",
+    "near_far": "From the near foot; the far foot is unreliable.",
+    "proxy": "From the shin angle; the pose has no foot points.",
+    "view": "Camera not side-on: angles are less reliable.",
+    "weight": "Needs the runner's weight.",
+    "general": "See the note.",
+}
+
+
+def note_sentence(notes: list[dict[str, Any]], index: int) -> str:
+    """The PDF's sentence for ``notes[index]``, with the note's number (1-based)."""
+    return f"{NOTE_SENTENCES.get(notes[index]['kind'], NOTE_SENTENCES['general'])} (note {index + 1})"
+
+
 def quality_notes(quality: dict[str, Any]) -> list[dict[str, Any]]:
     """The quality document's reasons, each with the metric cards it qualifies (``applies_to``)."""
     notes = []
@@ -81,8 +101,12 @@ def quality_notes(quality: dict[str, Any]) -> list[dict[str, Any]]:
     return notes
 
 
-def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str, Any]],
+          quality: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The metric cards; contact and flight carry ``resolution``, the one-frame timing
+    uncertainty (:func:`analysis.resolution.resolution_text`) of the session's frame rate."""
     out = []
+    frame_s = frame_time_s(quality)
     for key, label, unit, stats_at in CARDS:
         value = row.get(key)
         card: dict[str, Any] = {"key": key, "label": label, "unit": unit}
@@ -96,6 +120,8 @@ def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str
             if lo is not None and hi is not None:
                 card["range"] = [lo, hi]
         card["notes"] = [i for i, n in enumerate(notes) if key in n["applies_to"]]
+        if key in TIMED_METRICS and card["value"] is not None:
+            card["resolution"] = resolution_text(card["value"], frame_s)
         out.append(card)
     return out
 
@@ -192,6 +218,8 @@ def frame_series(record: reports.SessionRecord, frames, joints: str) -> dict[str
 def gait(record: reports.SessionRecord, image_url, fps: float) -> dict[str, Any]:
     doc = record.doc("gait_doc")
     images = record.doc("images_doc").get("gait") or {}
+    # the frames the snapshots show (the cleanest stride), where the renderer recorded them
+    shown = record.doc("images_doc").get("gait_frames") or {}
     out = {}
     for side in ("left", "right"):
         src = doc.get(side) or {}
@@ -200,7 +228,7 @@ def gait(record: reports.SessionRecord, image_url, fps: float) -> dict[str, Any]
             phase = (src.get("phases") or {}).get(name)
             if not phase:
                 continue
-            frame = int(phase.get("video_frame") or 0)
+            frame = int(((shown.get(side) or {}).get(name)) or phase.get("video_frame") or 0)
             phases.append({"name": name, "frame": frame, "time_s": round(frame / fps, 4) if fps else None,
                            "graph_phase": int(phase.get("graph_phase") or 0),
                            "image_url": image_url((images.get(side) or {}).get(name))})

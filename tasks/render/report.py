@@ -1,6 +1,7 @@
-"""The chart report (``report.png``): joint angles over the normalised stride, contact and
-flight per stride, cadence and speed, with the session's headline numbers. matplotlib on the
-Agg canvas (no pyplot global state).
+"""The chart report (``report.png``, and the charts of the PDF): joint angles over the
+normalised stride, contact and flight per stride, cadence and speed, with the session's
+headline numbers and which leg is near the camera. matplotlib ``Figure`` objects, no pyplot
+global state: the PNG on the Agg canvas, the PDF as vectors on its own page.
 """
 from __future__ import annotations
 
@@ -10,29 +11,75 @@ import os
 
 import numpy as np
 
-from analysis.vocabulary import SIDES, angle_key
+from analysis.vocabulary import SIDES, angle_key, joint_selected
 from tasks.render.data import RenderData
 
 #: Angle panels: title, joint (``analysis.vocabulary.angle_key``; ``posture`` is the trunk).
-CHART_JOINTS = (("knee", "knee"), ("hip", "hip"), ("ankle (shank proxy)", "ankle"), ("trunk lean", "posture"))
+CHART_JOINTS = (("knee flexion", "knee"), ("hip flexion (+) / extension (-)", "hip"),
+                ("ankle (shank proxy, + ankle ahead of knee)", "ankle"), ("trunk lean (+ forward)", "posture"))
 _MPL = {"left": "#2a7de1", "right": "#e4572e"}
+#: A stride's cadence this far (fraction) from the session's median is drawn as an outlier
+#: (hollow, left out of the line and the axis range): one mislocated strike makes a step of
+#: a few frames, whose cadence (229 steps/min on the walking clip) is no runner's.
+CADENCE_OUTLIER_FRACTION = 0.3
+#: Smallest y range of an angle panel (deg), so a steady angle reads as one.
+MIN_ANGLE_SPAN_DEG = 10.0
+#: Smallest y range of the cadence axis (steps/min): 0.6 steps/min of quantisation noise
+#: must not fill the panel.
+MIN_CADENCE_SPAN_SPM = 10.0
+LANDSCAPE_SIZE_IN = (15.0, 9.5)
+PORTRAIT_SIZE_IN = (8.27, 11.69)        # A4
 
 
 def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> bytes:
-    """The session chart report as PNG bytes.
+    """The session chart report (:func:`report_figure`) as PNG bytes."""
+    fig = report_figure(data, title, dpi=dpi)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
 
-    Panels: knee, hip, ankle-proxy and trunk angle over the normalised stride
-    (mean +/- SD across strides, left vs right, from the gait-analysis
-    document), contact and flight time per stride, cadence and speed over time.
-    """
+
+def report_figure(data: RenderData, title: str = "", dpi: int = 110, portrait: bool = False):
+    """The session chart report as a matplotlib ``Figure`` on the Agg canvas (no pyplot):
+    landscape (the PNG) or A4 portrait (:func:`draw_report`)."""
     os.environ.setdefault("MPLBACKEND", "Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(15, 9.5), dpi=dpi)
+    fig = Figure(figsize=PORTRAIT_SIZE_IN if portrait else LANDSCAPE_SIZE_IN, dpi=dpi)
     FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 3)
+    draw_report(fig, data, title, portrait=portrait)
+    return fig
+
+
+def near_far_text(quality: dict) -> str:
+    """Which leg is near the camera, for the charts' legend and caption."""
+    near = quality.get("near_leg")
+    if near not in SIDES:
+        return "Which leg is near the camera is not known: both legs' points are read alike."
+    far = "left" if near == "right" else "right"
+    return (f"The {near} leg is near the camera; the {far} leg is partly hidden behind the body, "
+            f"so its points and curves are less reliable.")
+
+
+def _side_label(side: str, quality: dict) -> str:
+    near = quality.get("near_leg")
+    return f"{side} ({'near' if side == near else 'far'})" if near in SIDES else side
+
+
+def draw_report(fig, data: RenderData, title: str = "", portrait: bool = False) -> None:
+    """Draw the chart report on ``fig``.
+
+    Panels: knee, hip, ankle-proxy and trunk angle over the normalised stride
+    (mean +/- SD across strides, left vs right, each leg labelled near or far,
+    from the gait-analysis document), contact and flight time per stride,
+    cadence and speed per stride. A joint the session did not select says so
+    instead of a curve. ``portrait``: 3 x 2 panels for an A4 page, else 2 x 3.
+    """
+    quality = data.quality
+    axes = fig.subplots(3, 2) if portrait else fig.subplots(2, 3)
     flat = list(axes.flat)
+    small = 7 if portrait else 8
     for ax, (label, joint) in zip(flat[:4], CHART_JOINTS):
         any_curve = False
         for side in SIDES:
@@ -43,22 +90,48 @@ def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> byte
             cur = np.array([np.nan if v is None else v for v in c["current"]], float)
             sd = np.array([np.nan if v is None else v for v in (c.get("std_dev") or [0] * len(cur))], float)
             xx = np.linspace(0, 100, len(cur))
-            ax.plot(xx, cur, color=_MPL[side], lw=2, label=f"{side} (mean)")
-            ax.fill_between(xx, cur - sd, cur + sd, color=_MPL[side], alpha=0.2, lw=0, label=f"{side} ±SD")
+            far = quality.get("near_leg") in SIDES and side != quality.get("near_leg")
+            ax.plot(xx, cur, color=_MPL[side], lw=2, ls="--" if far else "-",
+                    label=f"{_side_label(side, quality)} mean ± SD")
+            ax.fill_between(xx, cur - sd, cur + sd, color=_MPL[side], alpha=0.2, lw=0)
             to = ((data.gait_doc.get(side) or {}).get("phases") or {}).get("takeoff")
             if to and to.get("graph_phase") is not None:
                 ax.axvline(to["graph_phase"], color=_MPL[side], ls=":", lw=1)
             any_curve = True
-        ax.set_title(f"{label} angle over the stride")
-        ax.set_xlabel("% of stride (0 = strike; dotted = toe-off)")
-        ax.set_ylabel("deg")
+        ax.set_title(f"{label}", fontsize=small + 2)
+        ax.set_xlabel("% of stride (0 = strike; dotted = toe-off)", fontsize=small)
+        ax.set_ylabel("deg", fontsize=small)
+        ax.tick_params(labelsize=small)
         ax.set_xlim(0, 100)
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        lo, hi = ax.get_ylim()
+        if any_curve and hi - lo < MIN_ANGLE_SPAN_DEG:        # a steady angle: a flat line, not noise
+            mid = 0.5 * (lo + hi)
+            ax.set_ylim(mid - MIN_ANGLE_SPAN_DEG / 2, mid + MIN_ANGLE_SPAN_DEG / 2)
         if any_curve:
-            ax.legend(fontsize=8, loc="best")
+            ax.legend(fontsize=small, loc="best")
         else:
-            ax.text(0.5, 0.5, "not enough strides", ha="center", va="center", transform=ax.transAxes)
-    # contact / flight per stride
-    ax = flat[4]
+            why = "not enough clean strides" if joint_selected(quality, joint) else "not selected for this session"
+            ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
+    _contact_panel(flat[4], data, small)
+    _cadence_panel(flat[5], data, small)
+    s = data.summary
+    head = title or "gaitlake session report"
+    facts = []
+    for key, fmt in (("cadence_spm", "cadence {:.0f} spm"), ("contact_time_s", "contact {:.3f} s"),
+                     ("flight_time_s", "flight {:.3f} s"), ("speed_mps", "speed {:.2f} m/s"),
+                     ("balance_pct", "balance L {:.1f} %"), ("contact_angle_deg", "contact angle {:.1f} deg")):
+        v = s.get(key)
+        if isinstance(v, (int, float)) and math.isfinite(v):
+            facts.append(fmt.format(v))
+    lines = [head, " · ".join(facts), near_far_text(quality)]
+    fig.suptitle("\n".join(x for x in lines if x), fontsize=10 if portrait else 12)
+    fig.tight_layout(rect=(0, 0, 1, 0.95 if portrait else 0.92))
+
+
+def _contact_panel(ax, data: RenderData, small: int) -> None:
+    """Contact (solid) and flight (hatched) per stride, stacked; the y range holds every bar
+    with room for the legend above them."""
     rows = sorted((r for r in data.strides if r.get("contact_time_s") is not None),
                   key=lambda r: r.get("ic_time_s") or 0)
     if rows:
@@ -70,41 +143,65 @@ def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> byte
         ax.bar(t, ct, width=width, color=colors, label="contact")
         ax.bar(t, np.nan_to_num(ft), width=width, bottom=ct, color=colors, alpha=0.35, hatch="//",
                label="flight")
-        ax.set_xlabel("strike time (s)   (blue = left, red = right)")
-        ax.set_ylabel("ms")
-        ax.legend(fontsize=8)
+        top = float(np.nanmax(ct + np.nan_to_num(ft)))
+        ax.set_ylim(0, top * 1.3)                      # every bar inside, the legend above them
+        ax.set_xlim(t.min() - width, t.max() + width)
+        near = data.quality.get("near_leg")
+        ax.set_xlabel("strike time (s)   (blue = left, red = right"
+                      + (f"; {near} near)" if near in SIDES else ")"), fontsize=small)
+        ax.set_ylabel("ms", fontsize=small)
+        ax.legend(fontsize=small, loc="upper left", ncol=2)
     else:
         ax.text(0.5, 0.5, "no complete strides", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("contact (solid) + flight (hatched) per stride")
-    # cadence and speed over time
-    ax = flat[5]
+    ax.tick_params(labelsize=small)
+    ax.set_title("contact (solid) + flight (hatched) per stride", fontsize=small + 2)
+
+
+def cadence_outliers(cadence_spm: np.ndarray) -> np.ndarray:
+    """Strides whose cadence is more than :data:`CADENCE_OUTLIER_FRACTION` from the median."""
+    c = np.asarray(cadence_spm, float)
+    ok = np.isfinite(c)
+    if not ok.any():
+        return np.zeros(c.shape, bool)
+    med = float(np.median(c[ok]))
+    with np.errstate(invalid="ignore"):
+        return ok & (np.abs(c / med - 1.0) > CADENCE_OUTLIER_FRACTION)
+
+
+def _cadence_panel(ax, data: RenderData, small: int) -> None:
+    """Cadence and speed per stride; a stride with an outlying cadence is drawn hollow on
+    the axis edge and named, never as a point of the line."""
     rows = sorted((r for r in data.strides if r.get("ic_time_s") is not None), key=lambda r: r["ic_time_s"])
     if rows:
         t = np.array([r["ic_time_s"] for r in rows], float)
         cad = np.array([np.nan if r.get("cadence_spm") is None else r["cadence_spm"] for r in rows], float)
         spd = np.array([np.nan if r.get("speed_mps") is None else r["speed_mps"] for r in rows], float)
-        ax.plot(t, cad, "o-", color="#333333", label="cadence")
-        ax.set_ylabel("cadence (steps/min)")
-        ax.set_xlabel("time (s)")
+        out = cadence_outliers(cad)
+        shown = np.where(out, np.nan, cad)
+        ax.plot(t, shown, "o-", color="#333333", label="cadence")
+        if out.any() and np.isfinite(shown).any():
+            lo, hi = float(np.nanmin(shown)), float(np.nanmax(shown))
+            pad = max(2.0, 0.15 * (hi - lo))
+            ax.set_ylim(lo - pad, hi + pad)
+            edge = np.where(cad[out] > hi, hi + pad, lo - pad)
+            ax.plot(t[out], edge, "o", mfc="none", color="#999999", clip_on=False)
+            ax.text(0.02, 0.02, "hollow: " + ", ".join(f"{v:.0f}" for v in cad[out])
+                    + " steps/min: over 30 % from the median, left out", transform=ax.transAxes, fontsize=small,
+                    color="#666666")
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        lo, hi = ax.get_ylim()
+        if hi - lo < MIN_CADENCE_SPAN_SPM and not out.any():   # a steady cadence reads steady
+            mid = 0.5 * (lo + hi)
+            ax.set_ylim(mid - MIN_CADENCE_SPAN_SPM / 2, mid + MIN_CADENCE_SPAN_SPM / 2)
+        ax.set_ylabel("cadence (steps/min)", fontsize=small)
+        ax.set_xlabel("time (s)", fontsize=small)
         ax2 = ax.twinx()
         ax2.plot(t, spd, "s--", color="#2a9d8f", label="speed")
-        ax2.set_ylabel("speed (m/s)", color="#2a9d8f")
-        lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-        ax.legend(lines, ["cadence", "speed"], fontsize=8, loc="lower right")
+        ax2.set_ylabel("speed (m/s)", color="#2a9d8f", fontsize=small)
+        ax2.tick_params(labelsize=small)
+        lines = ax.get_legend_handles_labels()[0][:1] + ax2.get_legend_handles_labels()[0]
+        ax.legend(lines, ["cadence", "speed"], fontsize=small, loc="upper right")
     else:
         ax.text(0.5, 0.5, "no complete strides", ha="center", va="center", transform=ax.transAxes)
-    ax.set_title("cadence and speed per stride")
-    s = data.summary
-    head = title or "gaitlake session report"
-    facts = []
-    for key, fmt in (("cadence_spm", "cadence {:.0f} spm"), ("contact_time_s", "contact {:.3f} s"),
-                     ("flight_time_s", "flight {:.3f} s"), ("speed_mps", "speed {:.2f} m/s"),
-                     ("balance_pct", "balance L {:.1f} %"), ("contact_angle_deg", "contact angle {:.1f} deg")):
-        v = s.get(key)
-        if isinstance(v, (int, float)) and math.isfinite(v):
-            facts.append(fmt.format(v))
-    fig.suptitle(head + ("\n" + " · ".join(facts) if facts else ""), fontsize=12)
-    fig.tight_layout(rect=(0, 0, 1, 0.94))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    ax.tick_params(labelsize=small)
+    ax.set_title("cadence and speed per stride", fontsize=small + 2)

@@ -47,9 +47,9 @@ def render_session(store, session_id: str, pipeline_version: str, video_key: str
                    joints: Iterable[str] = DEFAULT_PANEL_JOINTS, title: str = "") -> dict[str, Any]:
     """Render every artifact of one session into the object store; return the images document.
 
-    ``{"video": key, "report": key, "gait": {side: {phase: key}}, "form": {image: key},
-    "video_info": {...}}``; phases/images that cannot be drawn (too few strides)
-    are left out. Each object is written atomically.
+    ``{"video": key, "report": key, "gait": {side: {phase: key}}, "gait_frames": {side:
+    {phase: frame}}, "form": {image: key}, "video_info": {...}}``; phases/images that
+    cannot be drawn (too few strides, no flight) are left out. Each object is written atomically.
     """
     keys = artifact_keys(session_id, pipeline_version)
     plan = snapshot_plan(data)
@@ -60,13 +60,15 @@ def render_session(store, session_id: str, pipeline_version: str, video_key: str
         info = render_video(src, data, out, max_side=max_side, crf=crf, preset=preset, joints=joints,
                             snapshot_frames=wanted, on_snapshot=lambda i, f: clean.__setitem__(i, f.copy()))
         store.put_file(out, keys["video"])
-    doc: dict[str, Any] = {"video": keys["video"], "video_info": info, "gait": {}, "form": {}}
+    doc: dict[str, Any] = {"video": keys["video"], "video_info": info, "gait": {}, "gait_frames": {}, "form": {}}
     for name, jpeg in render_snapshots(clean, data, plan, max_side).items():
         group, leaf = name.split("/", 1)
         if group == "gait":
             side, phase = leaf.split("_", 1)
             key = keys["gait"][side][phase]
             doc["gait"].setdefault(side, {})[phase] = key
+            # the frame the image shows (the cleanest stride's, tasks.render.snapshots.clean_phase_frames)
+            doc["gait_frames"].setdefault(side, {})[phase] = plan[name][0]
         else:
             key = keys["form"][leaf]
             doc["form"][leaf] = key

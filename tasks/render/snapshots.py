@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from analysis.keypoints import KP
-from analysis.vocabulary import GAIT_PHASES, POSTURE_KEY, SIDES, angle_key
+from analysis.vocabulary import GAIT_PHASES, POSTURE_KEY, SIDES, angle_key, joint_selected
 from tasks.render.data import LOW_CONF, RenderData, doubt_mark
 from tasks.render.draw import COLOR, DOTS, draw_angle, draw_skeleton, fmt_value, put_text
 
@@ -61,7 +61,8 @@ def _snapshot_base(frame: np.ndarray, data: RenderData, frame_index: int,
 
 def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, side: str, phase: str,
                         scale: float) -> np.ndarray:
-    """A gait-phase image: skeleton, and for ``side`` the knee, hip and trunk angles drawn with values."""
+    """A gait-phase image: skeleton, and for ``side`` the knee, hip and trunk angles drawn with
+    values (a joint the session did not select is named as such, never measured)."""
     img, i, xy, thick = _snapshot_base(frame, data, frame_index, scale)
     hip, knee, ank = _kp(xy, side, "hip"), _kp(xy, side, "knee"), _kp(xy, side, "ankle")
     sho = _kp(xy, side, "shoulder")
@@ -69,14 +70,22 @@ def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, s
     post_v = _angle_at(data, POSTURE_KEY, i)
     thigh = float(np.linalg.norm(knee - hip)) if np.isfinite(knee - hip).all() else 80.0
     q = doubt_mark(data, i, side)
-    draw_angle(img, knee, hip, ank, f"knee {fmt_value(knee_v, '{:.0f}')}{q}", scale, thickness=thick)
-    draw_angle(img, hip, knee, sho, f"hip {fmt_value(hip_v, '{:+.0f}')}{q}", scale, thickness=thick)
+    lines = []
+    if joint_selected(data.quality, "knee"):
+        draw_angle(img, knee, hip, ank, f"knee {fmt_value(knee_v, '{:.0f}')}{q}", scale, thickness=thick)
+        lines.append(f"knee flexion {fmt_value(knee_v, '{:.0f}', ' deg')}")
+    else:
+        lines.append("knee: not selected")
+    if joint_selected(data.quality, "hip"):
+        draw_angle(img, hip, knee, sho, f"hip {fmt_value(hip_v, '{:+.0f}')}{q}", scale, thickness=thick)
+        lines.append(f"hip {fmt_value(hip_v, '{:+.0f}', ' deg')} (+ flexion)")
+    else:
+        lines.append("hip: not selected")
     mid_hip = np.nanmean([xy[KP.LEFT_HIP], xy[KP.RIGHT_HIP]], axis=0)
     mid_sho = np.nanmean([xy[KP.LEFT_SHOULDER], xy[KP.RIGHT_SHOULDER]], axis=0)
     draw_angle(img, mid_hip, mid_sho, _above(mid_hip, thigh), f"trunk {fmt_value(post_v, '{:+.0f}')}", scale,
                color=COLOR["center"], thickness=max(1, thick - 1))
-    lines = [f"knee flexion {fmt_value(knee_v, '{:.0f}', ' deg')}", f"hip {fmt_value(hip_v, '{:+.0f}', ' deg')} (+ flexion)",
-             f"trunk lean {fmt_value(post_v, '{:+.0f}', ' deg')}"]
+    lines.append(f"trunk lean {fmt_value(post_v, '{:+.0f}', ' deg')} (+ forward)")
     if phase in ("strike", "new_strike"):
         ca = _leg_vs_vertical(hip, ank)
         draw_angle(img, hip, ank, _below(hip, thigh * 1.8), f"{fmt_value(ca, '{:.0f}')}{q}", scale,
@@ -113,16 +122,23 @@ def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, si
     else:
         kv, av_ = _angle_at(data, angle_key(side, "knee"), i), _angle_at(data, angle_key(side, "ankle"), i)
         pv = _angle_at(data, POSTURE_KEY, i)
-        draw_angle(img, knee, hip, ank, f"knee {fmt_value(kv, '{:.0f}')}{q}", scale, thickness=thick + 1)
-        draw_angle(img, knee, ank, _below(knee, seg), f"shank {fmt_value(av_, '{:+.0f}')}{q}", scale,
-                   color=COLOR["contact"], thickness=thick)
+        title, lines = "KNEE & ANKLE AT STRIKE", []
+        if joint_selected(data.quality, "knee"):
+            draw_angle(img, knee, hip, ank, f"knee {fmt_value(kv, '{:.0f}')}{q}", scale, thickness=thick + 1)
+            lines.append(f"knee flexion {fmt_value(kv, '{:.0f}', ' deg')}")
+        else:
+            lines.append("knee: not selected")
+        if joint_selected(data.quality, "ankle"):
+            draw_angle(img, knee, ank, _below(knee, seg), f"shank {fmt_value(av_, '{:+.0f}')}{q}", scale,
+                       color=COLOR["contact"], thickness=thick)
+            lines.append(f"shank vs vertical {fmt_value(av_, '{:+.0f}', ' deg')} (ankle proxy)")
+        else:
+            lines.append("ankle: not selected")
         mid_hip = np.nanmean([xy[KP.LEFT_HIP], xy[KP.RIGHT_HIP]], axis=0)
         mid_sho = np.nanmean([xy[KP.LEFT_SHOULDER], xy[KP.RIGHT_SHOULDER]], axis=0)
         draw_angle(img, mid_hip, mid_sho, _above(mid_hip, seg), f"trunk {fmt_value(pv, '{:+.0f}')}", scale,
                    color=COLOR["center"], thickness=thick)
-        title, lines = "KNEE & ANKLE AT STRIKE", [f"knee flexion {fmt_value(kv, '{:.0f}', ' deg')}",
-                                                  f"shank vs vertical {fmt_value(av_, '{:+.0f}', ' deg')} (proxy)",
-                                                  f"trunk lean {fmt_value(pv, '{:+.0f}', ' deg')}"]
+        lines.append(f"trunk lean {fmt_value(pv, '{:+.0f}', ' deg')} (+ forward)")
     _, why = form_side_and_reason(data)
     _annotate_common(img, xy, side, scale, f"{title} ({side}: {why})", lines + [f"frame {frame_index}"]
                      + _low_note(data, i))
@@ -173,21 +189,116 @@ def form_side_and_reason(data: RenderData) -> tuple[str, str]:
     return best, "the leg seen best; the near leg is not known"
 
 
-def snapshot_plan(data: RenderData) -> dict[str, tuple[int, str, str, str]]:
-    """``name -> (frame, side, kind, what)``; names ``gait/<side>_<phase>``, ``form/<image>``."""
-    plan: dict[str, tuple[int, str, str, str]] = {}
-    for side in SIDES:
-        phases = (data.gait_doc.get(side) or {}).get("phases") or {}
-        for phase in GAIT_PHASES:
-            ph = phases.get(phase)
-            if ph and ph.get("video_frame") is not None:
-                plan[f"gait/{side}_{phase}"] = (int(ph["video_frame"]), side, "gait", phase)
-    side, _ = form_side_and_reason(data)
+#: Fewest frames between the takeoff and flight snapshots: one frame apart they show the
+#: same picture.
+MIN_FLIGHT_GAP_FRAMES = 2
+#: Leg separation (share of the median thigh length) above which two legs read apart.
+CLEAN_SEPARATION_SHARE = 0.5
+#: Weight of the mid-stance frame in a stride's clean-view score: there the swing leg
+#: passes the stance leg, and the two merge most often.
+MID_STANCE_WEIGHT = 2.0
+
+
+def clean_view_score(data: RenderData, frame: int) -> float:
+    """How clean the legs look in ``frame`` (0..2): the share of the four knee and ankle
+    points drawn solid (:func:`tasks.render.data.low_confidence_mask`: confident and not
+    collapsed onto the other leg), plus the knees' and ankles' smaller separation as a
+    share of the median thigh length, capped at :data:`CLEAN_SEPARATION_SHARE` and scaled to 1."""
+    i = min(max(frame, 0), data.n_frames - 1)
+    legs = [KP.LEFT_KNEE, KP.RIGHT_KNEE, KP.LEFT_ANKLE, KP.RIGHT_ANKLE]
+    solid = 1.0 - float(data.low_confidence[i, legs].mean())
+    xy = data.xy[i]
+    with np.errstate(invalid="ignore"):
+        sep = np.nanmin([np.linalg.norm(xy[KP.LEFT_KNEE] - xy[KP.RIGHT_KNEE]),
+                         np.linalg.norm(xy[KP.LEFT_ANKLE] - xy[KP.RIGHT_ANKLE])])
+    thigh = _median_thigh_px(data)
+    share = float(sep / thigh) if np.isfinite(sep) and thigh > 0 else 0.0
+    return solid + min(share, CLEAN_SEPARATION_SHARE) / CLEAN_SEPARATION_SHARE
+
+
+def _median_thigh_px(data: RenderData) -> float:
+    t = np.concatenate([np.linalg.norm(data.xy[:, k] - data.xy[:, h], axis=1)
+                        for h, k in ((KP.LEFT_HIP, KP.LEFT_KNEE), (KP.RIGHT_HIP, KP.RIGHT_KNEE))])
+    t = t[np.isfinite(t)]
+    return float(np.median(t)) if t.size else 0.0
+
+
+def _flight_frame(data: RenderData, takeoff: int, next_strike: int) -> int | None:
+    """A frame with both feet off the ground at least :data:`MIN_FLIGHT_GAP_FRAMES` after
+    ``takeoff`` (the middle of the stride's flight, or its first such frame), else None."""
+    free = [f for f in range(takeoff, min(next_strike, data.n_frames))
+            if not any(bool(data.contact[s][f]) for s in SIDES)]
+    run = []
+    for f in free:                       # the contact-free run that starts at takeoff
+        if run and f != run[-1] + 1:
+            break
+        run.append(f)
+    if not run or run[0] != takeoff:
+        return None
+    f = max(run[len(run) // 2], takeoff + MIN_FLIGHT_GAP_FRAMES)
+    return f if f in run else None
+
+
+def _stride_phase_frames(data: RenderData, side: str) -> list[dict[str, int]]:
+    """Each complete stride of ``side``: its strike, mid-stance (the engine's MS event),
+    takeoff, flight (:func:`_flight_frame`; missing when there is none) and new-strike frames."""
+    ms = sorted(f for f, s, kind in data.events if s == side and kind == "MS")
+    out = []
+    for r in data.strides:
+        if r.get("side") != side or any(r.get(k) is None for k in ("ic_frame", "to_frame", "next_ic_frame")):
+            continue
+        a, t, b = int(r["ic_frame"]), int(r["to_frame"]), int(r["next_ic_frame"])
+        if not (a < t < b <= data.n_frames):
+            continue
+        mid = next((f for f in ms if a <= f < t), (a + t) // 2)
+        frames = {"strike": a, "mid_stance": mid, "takeoff": t, "new_strike": min(b, data.n_frames - 1)}
+        fl = _flight_frame(data, t, b)
+        if fl is not None:
+            frames["flight"] = fl
+        out.append(frames)
+    return out
+
+
+def clean_phase_frames(data: RenderData, side: str) -> dict[str, int]:
+    """The frames of ``side``'s gait-phase snapshots: one stride, the one that looks
+    cleanest (:func:`clean_view_score` over its phases, mid-stance weighted
+    :data:`MID_STANCE_WEIGHT`, a real flight frame worth a full point), so no snapshot shows
+    merged legs when a stride without them exists and the flight snapshot is a different
+    picture from the takeoff's. Falls back to the gait-analysis document's representative
+    stride when the strides table is missing."""
+    best, best_score = None, -math.inf
+    for frames in _stride_phase_frames(data, side):
+        score = sum((MID_STANCE_WEIGHT if p == "mid_stance" else 1.0) * clean_view_score(data, f)
+                    for p, f in frames.items()) + (1.0 if "flight" in frames else 0.0)
+        if score > best_score:
+            best, best_score = frames, score
+    if best is not None:
+        return best
     phases = (data.gait_doc.get(side) or {}).get("phases") or {}
-    if phases:
-        plan["form/contact_angle"] = (int(phases["strike"]["video_frame"]), side, "form", "contact_angle")
-        plan["form/push_angle"] = (int(phases["takeoff"]["video_frame"]), side, "form", "push_angle")
-        plan["form/knee_ankle"] = (int(phases["strike"]["video_frame"]), side, "form", "knee_ankle")
+    return {p: int(ph["video_frame"]) for p, ph in phases.items() if ph and ph.get("video_frame") is not None}
+
+
+def snapshot_plan(data: RenderData) -> dict[str, tuple[int, str, str, str]]:
+    """``name -> (frame, side, kind, what)``; names ``gait/<side>_<phase>``, ``form/<image>``;
+    frames from :func:`clean_phase_frames` (a phase without a clean frame, such as the
+    flight of a walk, has no snapshot)."""
+    plan: dict[str, tuple[int, str, str, str]] = {}
+    chosen = {}
+    for side in SIDES:
+        if not (data.gait_doc.get(side) or {}).get("phases"):
+            continue
+        chosen[side] = clean_phase_frames(data, side)
+        for phase in GAIT_PHASES:
+            if phase in chosen[side]:
+                plan[f"gait/{side}_{phase}"] = (chosen[side][phase], side, "gait", phase)
+    side, _ = form_side_and_reason(data)
+    frames = chosen.get(side) or {}
+    if "strike" in frames and "takeoff" in frames:
+        plan["form/contact_angle"] = (frames["strike"], side, "form", "contact_angle")
+        if joint_selected(data.quality, "hip"):        # the push angle is a hip angle
+            plan["form/push_angle"] = (frames["takeoff"], side, "form", "push_angle")
+        if joint_selected(data.quality, "knee") or joint_selected(data.quality, "ankle"):
+            plan["form/knee_ankle"] = (frames["strike"], side, "form", "knee_ankle")
     return plan
 
 

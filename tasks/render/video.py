@@ -27,6 +27,15 @@ from tasks.video import VideoError, iter_frame_chunks, stream_rate
 EVENT_LABEL = {"IC": "STRIKE", "MS": "MID-STANCE", "TO": "TOE-OFF"}
 #: The joints the live panel shows when the session selected all of them.
 DEFAULT_PANEL_JOINTS = ("knee", "hip", "ankle")
+#: Panel labels: what each joint's number is, in the conventions of analysis.angles.
+PANEL_LABEL = {"knee": "Knee flex", "hip": "Hip flex", "ankle": "Shank*", "elbow": "Elbow flex",
+               "shoulder": "Shoulder"}
+#: Cap height of the panel's digits as a share of the frame's shorter side: 2.8 % of a
+#: 720 px wide portrait frame is 20 px, ~11 px where a 1440x900 page shows that video
+#: (it was 13 px in the frame, ~7 px on that page). Hershey simplex digits are ~22 px
+#: tall at scale 1.
+TEXT_CAP_SHARE = 0.028
+_HERSHEY_CAP_PX = 22.0
 
 
 def source_rate(path: str | Path) -> Fraction:
@@ -58,35 +67,22 @@ def _output_size(width: int, height: int, max_side: int) -> tuple[int, int, floa
 
 
 class Overlay:
-    """Per-frame drawing of the analysed video: skeleton, contact, events, live panel, timeline."""
+    """Per-frame drawing of the analysed video: skeleton, contact, events, live panel.
+
+    The contact timeline is not burned in: the page draws it under the video, seekable,
+    so the frame stays the runner's (it was drawn twice)."""
 
     def __init__(self, data: RenderData, size: tuple[int, int], scale: float, fps: float,
                  joints: Iterable[str] = DEFAULT_PANEL_JOINTS):
         self.d, (self.w, self.h), self.scale, self.fps = data, size, scale, fps
-        self.unit = max(0.45, self.h / 1600.0)       # text size
+        # text size: scale 1 of the panel is 0.75 * unit (put_text sizes are multiples of it)
+        self.unit = max(0.6, TEXT_CAP_SHARE * min(self.w, self.h) / _HERSHEY_CAP_PX / 0.75)
         self.thick = max(2, int(round(self.h / 400)))
         self.joints = [j for j in joints if j in JOINTS][:3] or list(DEFAULT_PANEL_JOINTS)
         self.hold = max(1, int(round(0.25 * fps)))    # frames an event label stays up
         self.by_frame: dict[int, list[tuple[str, str]]] = {}
         for f, side, kind in data.events:
             self.by_frame.setdefault(f, []).append((side, kind))
-        self.strip = self._timeline()
-
-    def _timeline(self) -> np.ndarray:
-        """A strip under the video: left/right contact bars over the whole clip, event ticks."""
-        T = max(1, self.d.n_frames)
-        sh = max(24, int(self.h * 0.045))
-        strip = np.full((sh, self.w, 3), 30, np.uint8)
-        row = sh // 2
-        for k, side in enumerate(SIDES):
-            c = self.d.contact[side]
-            y0, y1 = k * row + 3, (k + 1) * row - 3
-            for a in np.flatnonzero(np.diff(np.concatenate([[0], c.astype(np.int8)])) == 1):
-                b = a + int(np.argmin(c[a:])) if not c[a:].all() else T
-                cv2.rectangle(strip, (int(a * self.w / T), y0), (int(b * self.w / T), y1), COLOR[side], -1)
-        put_text(strip, "L", (4, row - 5), self.unit * 0.6, bg=True)
-        put_text(strip, "R", (4, 2 * row - 5), self.unit * 0.6, bg=True)
-        return strip
 
     def draw(self, img: np.ndarray, i: int) -> np.ndarray:
         d = self.d
@@ -104,25 +100,29 @@ class Overlay:
                         if ank:
                             cv2.circle(img, ank, 9 * self.thick, COLOR["event"], self.thick, cv2.LINE_AA)
             self._panel(img, i, labels)
-        self._strip(img, i)
         return img
 
     def _panel(self, img: np.ndarray, i: int, labels: list[tuple[str, str]]) -> None:
         d, u = self.d, self.unit
         cad = d.series.get("cadence", [np.nan])[i] if i < len(d.series.get("cadence", [])) else np.nan
         ct = d.series.get("contact_time", [np.nan])[i] if i < len(d.series.get("contact_time", [])) else np.nan
-        lines = [f"Cadence  {fmt_value(cad, '{:.0f}', ' spm')}",
-                 f"Contact  {fmt_value(ct * 1000 if np.isfinite(ct) else None, '{:.0f}', ' ms')}"]
+        lines = [f"Cadence {fmt_value(cad, '{:.0f}', ' spm')}",
+                 f"Contact {fmt_value(ct * 1000 if np.isfinite(ct) else None, '{:.0f}', ' ms')}"]
         for j in self.joints:
             lv = d.angles.get(angle_key("left", j), np.full(d.n_frames, np.nan))[i]
             rv = d.angles.get(angle_key("right", j), np.full(d.n_frames, np.nan))[i]
             lq, rq = (doubt_mark(d, i, side) if j in ("knee", "ankle", "hip") and np.isfinite(v) else ""
                       for side, v in zip(SIDES, (lv, rv)))
-            lines.append(f"{j.capitalize():<8} L {fmt_value(lv, '{:.0f}')}{lq}  R {fmt_value(rv, '{:.0f}')}{rq}")
+            fmt = "{:+.0f}" if j != "knee" and j != "elbow" else "{:.0f}"     # signed angles carry a sign
+            lines.append(f"{PANEL_LABEL[j]} L {fmt_value(lv, fmt)}{lq} R {fmt_value(rv, fmt)}{rq}")
         post = d.angles.get(POSTURE_KEY, np.full(d.n_frames, np.nan))[i]
-        lines.append(f"Trunk    {fmt_value(post, '{:+.0f}', ' deg')}")
+        lines.append(f"Trunk lean {fmt_value(post, '{:+.0f}')} (+fwd)")
+        if "ankle" in self.joints:
+            lines.append("*ankle proxy: shank")
+        self.panel_lines = lines
         lh = int(32 * u)
-        pw, ph = int(330 * u), lh * len(lines) + int(14 * u)
+        width = max(cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, 0.75 * u, 1)[0][0] for line in lines)
+        pw, ph = width + int(16 * u), lh * len(lines) + int(14 * u)
         x0, y0 = int(10 * u), int(10 * u)
         roi = img[y0:y0 + ph, x0:x0 + pw]
         roi[:] = (roi.astype(np.uint16) * 2 // 5).astype(np.uint8)  # darken: 40 % brightness
@@ -140,12 +140,6 @@ class Overlay:
         state = " + ".join(s.upper() for s in SIDES if d.contact[s][i]) or "FLIGHT"
         put_text(img, state, (self.w - int(200 * u), int(40 * u)), 0.9 * u,
               COLOR["contact"] if state != "FLIGHT" else COLOR["event"], 2)
-
-    def _strip(self, img: np.ndarray, i: int) -> None:
-        sh = self.strip.shape[0]
-        img[self.h - sh:self.h] = self.strip
-        x = int((i + 0.5) * self.w / max(1, self.d.n_frames))
-        cv2.line(img, (x, self.h - sh), (x, self.h - 1), (255, 255, 255), 2)
 
 
 def render_video(source: str | Path, data: RenderData, out_path: str | Path, *, max_side: int = 1280,

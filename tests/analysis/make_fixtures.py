@@ -28,7 +28,7 @@ def main() -> None:
 
         pool = PosePool(load_settings(overrides={"data_dir": os.path.join(home, "data")}))
         try:
-            for name in ("treadmill-side-60fps", "walking-multiperson-30fps"):
+            for name in ("treadmill-side-60fps", "treadmill-garage-30fps", "walking-multiperson-30fps"):
                 d = detect_video(pool, str(VIDEOS / f"{name}.mp4"), chunk_frames=64)
                 (DATA / f"{name}.detections.npz").write_bytes(d.to_bytes())
                 print(name, d.n_frames, "frames,", len(d.boxes), "detections")

@@ -318,3 +318,28 @@ def test_the_summary_says_the_power_is_metabolic(capsys):
     out = capsys.readouterr().out
     assert "  metabolic power   830 W (Minetti cost of running)" in out
     assert "  cadence           166.2 steps/min" in out
+
+
+def test_the_summary_states_the_frame_time_next_to_contact_and_flight(capsys):
+    """The engine's real outcome on the 60 fps clip: flight 0.06 s is known to one frame
+    (17 ms), about 28 %: both are printed (issue 25, item 3)."""
+    import re
+
+    from analysis.engine import RunnerProfile, analyze
+    from analysis.tracking import select_runner
+    from gaitlake.cli import _print_summary
+    from tests.analysis.conftest import TREADMILL_DETECTIONS, TREADMILL_FPS, load_detections
+
+    keypoints = select_runner(*load_detections(TREADMILL_DETECTIONS)).keypoints.astype(float)
+    result = analyze(keypoints, TREADMILL_FPS, RunnerProfile())
+    quality = {**result.quality, "decoded_frames": keypoints.shape[0]}
+    _print_summary("s1", {"summary": result.summary, "quality": quality})
+    out = capsys.readouterr().out
+    for key, label in (("contact_time_s", "contact time"), ("flight_time_s", "flight time")):
+        value = result.summary[key]
+        line = next(x for x in out.splitlines() if x.startswith(f"  {label}"))
+        rel = (1 / 60) / value
+        want = f"  {label:<17} {value:.3f} s  ±17 ms (1 frame at 60 fps)" + (f", ±{100 * rel:.0f} %" if rel > 0.10 else "")
+        assert line == want
+    assert re.search(r"flight time .* ±\d+ %", out)            # 1 frame of ~0.06 s: large, so stated
+    assert "cadence" in out and "±" not in next(x for x in out.splitlines() if x.startswith("  cadence"))

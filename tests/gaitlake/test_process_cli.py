@@ -28,30 +28,36 @@ def _lake_counts(settings) -> dict[str, int]:
 
 def test_process_first_frames_of_the_treadmill_video(settings, treadmill_video, tmp_path, capsys):
     out = tmp_path / "summary.json"
-    code = main(["process", str(treadmill_video), "--max-frames", "120", "--height-cm", "175",
+    code = main(["process", str(treadmill_video), "--max-frames", "200", "--height-cm", "175",
                  "--weight-kg", "70", "--json", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "cadence" in captured.out
+    # contact and flight are counted in frames: the line says what one frame is (issue 25, item 3)
+    lines = {line.split()[0]: line for line in captured.out.splitlines() if line.startswith("  contact time")
+             or line.startswith("  flight time")}
+    assert set(lines) == {"contact", "flight"}, captured.out
+    for line in lines.values():
+        assert "±17 ms (1 frame at 60 fps)" in line, line
 
     document = json.loads(out.read_text())
     quality = document["quality"]
     assert quality["runner_share"] >= 0.95
     assert quality["mean_confidence"] >= 0.5
-    assert quality["decoded_frames"] == 120
+    assert quality["decoded_frames"] == 200
     for block in ("performance_metrics", "running_mechanics", "balance_and_posture", "distance_and_duration"):
         assert block in document
-    # Two seconds hold ~5 steps: enough for cadence (ground truth 168.6 steps/min over the clip).
+    # 3.3 s hold ~9 steps: enough for cadence, and for contact and flight (2 strides a side) (ground truth 168.6 steps/min over the clip).
     assert document["performance_metrics"]["cadence"]["avg"] == pytest.approx(168.6, abs=8)
 
     rows = _catalog_rows(settings)
     assert [r.status for r in rows] == [SessionStatus.DONE]
     assert rows[0].id == document["session_id"] and len(rows[0].content_sha256) == 64
-    assert _lake_counts(settings) == {"sessions": 1, "frames": 120}
+    assert _lake_counts(settings) == {"sessions": 1, "frames": 200}
 
     code = main(["query", "select count(*) as n, count(distinct session_id) as s from frames", "--format", "json"])
     assert code == 0
-    assert json.loads(capsys.readouterr().out) == [{"n": 120, "s": 1}]
+    assert json.loads(capsys.readouterr().out) == [{"n": 200, "s": 1}]
 
 
 def _no_person_video(path, n_frames=24):

@@ -352,6 +352,8 @@
 
     // charts
     var angles = doc.series.angles, metrics = doc.series.metrics;
+    var near = doc.near_leg === "left" || doc.near_leg === "right" ? doc.near_leg : null;
+    var far = near ? (near === "left" ? "right" : "left") : null;
     var groups = ANGLE_GROUPS.filter(function (g) { return g[1] === "posture" ? angles.posture_angle : angles["l" + g[1] + "_angle"] || angles["r" + g[1] + "_angle"]; });
     var angleSel = h("select", { id: "angle-select", "aria-label": "Joint" }, groups.map(function (g) { return h("option", { value: g[1], text: pretty(g[0]) }); }));
     var angleChart = timeChart({
@@ -359,7 +361,9 @@
       series: function () {
         var g = angleSel.value || "kne";
         if (g === "posture") return [{ name: "trunk", color: CENTER, values: angles.posture_angle || [] }];
-        return [{ name: "left", color: LEFT, values: angles["l" + g + "_angle"] || [] }, { name: "right", color: RIGHT, values: angles["r" + g + "_angle"] || [] }];
+        // the far leg is drawn dashed, as its points are less reliable (doc.near_leg)
+        return [{ name: "left", color: LEFT, values: angles["l" + g + "_angle"] || [], dash: far === "left" ? "6 4" : null },
+                { name: "right", color: RIGHT, values: angles["r" + g + "_angle"] || [], dash: far === "right" ? "6 4" : null }];
       }
     });
     angleChart.el.id = "angle-chart";
@@ -381,8 +385,11 @@
     charts.push(metricChart);
     var chartCard = h("section", { class: "card charts" },
       h("div", { class: "chart-head" }, h("h2", { text: "Joint angles" }), angleSel,
-        h("span", { class: "legend" }, h("span", { class: "key left" }, "left"), h("span", { class: "key right" }, "right"))),
+        h("span", { class: "legend" }, h("span", { class: "key left" }, near ? "left (" + (near === "left" ? "near" : "far") + ")" : "left"),
+          h("span", { class: "key right" }, near ? "right (" + (near === "right" ? "near" : "far") + ")" : "right"))),
       angleChart.el,
+      h("p", { class: "muted", id: "angle-note", text: (far ? "Dashed: the " + far + " leg, farther from the camera and partly hidden, so less reliable. " : "")
+        + "Gaps: frames whose keypoints were unreliable are left out, not drawn." }),
       h("div", { class: "chart-head" }, h("h2", { text: "Metrics" }), metricSel), metricChart.el,
       h("p", { class: "hint", text: "Click a chart to move the video there." }));
 
@@ -396,15 +403,24 @@
           h("div", { class: "label", text: c.label }),
           h("div", { class: "value", text: c.value === null ? "not measured" : fmt(c.value, c.unit) }),
           c.range && c.unit !== "text" ? h("div", { class: "range", text: "strides " + fmt(c.range[0], c.unit) + " – " + fmt(c.range[1], c.unit) }) : null,
-          c.notes.map(function (i) { return h("div", { class: "note " + notes[i].kind, title: notes[i].text, text: "⚠ " + notes[i].text }); }));
+          c.resolution ? h("div", { class: "resolution", text: c.resolution }) : null,
+          // a card points at its notes; each note's full text is written once, in the list below
+          c.notes.length ? h("div", { class: "note-refs" }, c.notes.map(function (i) {
+            return h("a", { class: "note-ref " + notes[i].kind, href: "#note-" + (i + 1), text: "⚠ note " + (i + 1) });
+          })) : null);
         cardGrid.appendChild(el);
       });
     }
     drawCards();
     unitListeners.push(drawCards);
-    var general = notes.filter(function (n) { return !n.applies_to.length; });
+    var labelOf = {};
+    doc.cards.forEach(function (c) { labelOf[c.key] = c.label; });
     var cardsCard = h("section", { class: "card metrics" }, h("h2", { text: "Metrics" }), cardGrid,
-      general.length ? h("div", { class: "notes" }, h("h3", { text: "Quality notes" }), h("ul", null, general.map(function (n) { return h("li", { class: "note " + n.kind, text: n.text }); }))) : null);
+      notes.length ? h("div", { class: "notes" }, h("h3", { text: "Quality notes" }), h("ol", null, notes.map(function (n, i) {
+        var applies = n.applies_to.map(function (k) { return labelOf[k]; }).filter(Boolean);
+        return h("li", { class: "note " + n.kind, id: "note-" + (i + 1) }, h("span", { class: "text", text: n.text }),
+          applies.length ? h("span", { class: "applies", text: " Applies to: " + applies.join(", ") + "." }) : null);
+      }))) : null);
 
     // gait phases
     var gaitCard = h("section", { class: "card gait" }, h("h2", { text: "Gait phases" }));

@@ -96,7 +96,22 @@ def test_pdf_report_is_one_file_with_a_page_per_part():
     pdf = report_pdf("Run", "Runner", cards, ["a quality note"], [("summary", "text")], None,
                      {"left": {"lkne_angle": curve}, "right": {"rkne_angle": curve}})
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
-    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 3   # metrics, curves, commentary (no chart PNG given)
+    assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 3   # metrics, curves, commentary (no charts given)
     long = [(f"block {i}", "word " * 400) for i in range(6)]      # ~110 lines: the commentary takes 3 pages
     pdf = report_pdf("Run", "Runner", cards, [], long, None, None)
     assert len(re.findall(rb"/Type\s*/Page\b", pdf)) == 1 + 3
+
+
+def test_pdf_curves_name_and_dash_the_far_leg():
+    """Page 3 of the PDF labels the legs near/far and dashes the far one (issue 25, item 14)."""
+    from matplotlib.figure import Figure
+
+    from api.viewer.exports import _curves_page
+
+    curve = {"mean": list(np.linspace(0, 40, 101)), "sd": [2.0] * 101}
+    fig = Figure(figsize=(8.27, 11.69))
+    _curves_page(fig, {"left": {"lkne_angle": curve}, "right": {"rkne_angle": curve}}, "The left leg is near.", "left")
+    ax = fig.axes[0]
+    styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
+    assert styles == {"left (near)": "-", "right (far)": "--"}
+    assert "The left leg is near." in fig._suptitle.get_text()

@@ -50,14 +50,15 @@ def write_source_clip(path: Path, n_frames: int, rate: Fraction = FPS, size=SIZE
         writer.release()
 
 
-def synthetic_analysis(duration_s: float = 4.0, cadence: float = TRUTH["cadence_spm"], seed: int = 0):
+def synthetic_analysis(duration_s: float = 4.0, cadence: float = TRUTH["cadence_spm"], seed: int = 0,
+                       joints: tuple[str, ...] = ("all",)):
     syn = make_session(cadence_spm=cadence, contact_time_s=TRUTH["contact_time_s"], speed_mps=TRUTH["speed_mps"],
                        fps=float(FPS), duration_s=duration_s, px_per_m=150.0, seed=seed)
     kp = syn.keypoints.copy()
     x, y = kp[..., 0], kp[..., 1]
     kp[..., 0] += SIZE[0] * 0.55 - (np.nanmin(x) + np.nanmax(x)) / 2   # centred, feet on the belt
     kp[..., 1] += (SIZE[1] - 32) - np.nanmax(y)
-    result = analyze(kp, float(FPS), RunnerProfile(height_m=1.75, weight_kg=70.0), frame_size=SIZE)
+    result = analyze(kp, float(FPS), RunnerProfile(height_m=1.75, weight_kg=70.0, joints=joints), frame_size=SIZE)
     T = kp.shape[0]
     xs, ys = kp[..., 0], kp[..., 1]
     boxes = np.stack([np.nanmin(xs, 1), np.nanmin(ys, 1), np.nanmax(xs, 1), np.nanmax(ys, 1), np.ones(T)], 1)
@@ -86,14 +87,15 @@ class ViewerWorld:
         return self.users[name]
 
     def add_session(self, owner: str, title: str, created: datetime, status: str = SessionStatus.DONE,
-                    render: bool = True, cadence: float = TRUTH["cadence_spm"], error: str | None = None) -> str:
+                    render: bool = True, cadence: float = TRUTH["cadence_spm"], error: str | None = None,
+                    joints: str = "all") -> str:
         row = self.catalog.create_session(user_id=self.users[owner], title=title, status=status, video_key=None,
-                                          incline_deg=1.0, joints="all", created_at=created, error=error,
+                                          incline_deg=1.0, joints=joints, created_at=created, error=error,
                                           height_cm=175.0, weight_kg=70.0)
         sid = row.id
         if status != SessionStatus.DONE:
             return sid
-        result, track, T = synthetic_analysis(cadence=cadence)
+        result, track, T = synthetic_analysis(cadence=cadence, joints=tuple(joints.split(",")))
         video_key = f"videos/{sid}/source.mp4"
         with tempfile.TemporaryDirectory(prefix="gaitlake-viewer-") as tmp:
             clip = Path(tmp) / "source.mp4"

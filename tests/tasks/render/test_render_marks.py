@@ -146,5 +146,5 @@ def test_the_video_panel_marks_angles_from_doubtful_legs(monkeypatch):
         return drawn
 
     collapsed, normal = panel(3), panel(4)
-    assert "Knee     L 20?  R 30?" in collapsed and "Hip      L --  R --" in collapsed
-    assert "Knee     L 20  R 30" in normal
+    assert "Knee flex L 20? R 30?" in collapsed and "Hip flex L -- R --" in collapsed
+    assert "Knee flex L 20 R 30" in normal
