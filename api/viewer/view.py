@@ -179,11 +179,14 @@ def history_item(row: RunningSession, record: reports.SessionRecord | None, curr
             "contact_time_s": number(r.get("contact_time_s")), "speed_mps": number(r.get("speed_mps"))}
 
 
-def list_item(row: RunningSession, runner: str, record: reports.SessionRecord | None) -> dict[str, Any]:
+def list_item(row: RunningSession, runner: str, record: reports.SessionRecord | None,
+              damage: str | None = None) -> dict[str, Any]:
+    """One row of the session list; ``damage`` (what is damaged, the repair) makes it a ``damaged`` row."""
     r = record.row if record is not None else {}
     created = reports.as_utc(row.created_at)
-    return {"id": row.id, "title": row.title, "status": str(row.status),
-            "error": row.error if str(row.status) == "failed" else None, "runner": runner,
+    status = "damaged" if damage else str(row.status)
+    return {"id": row.id, "title": row.title, "status": status,
+            "error": damage or (row.error if status == "failed" else None), "runner": runner,
             "date": created.isoformat() if created else None,
             "cadence_spm": number(r.get("cadence_spm")), "contact_time_s": number(r.get("contact_time_s")),
             "speed_mps": number(r.get("speed_mps"))}
