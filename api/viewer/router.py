@@ -337,7 +337,7 @@ def _done_blocks(v: Viewer, row: RunningSession, user: User, record: reports.Ses
     the metric cards (its summary), the gait phases and curves (its gait analysis), the commentary
     (its threads) and the downloads that draw them; ``plan_required`` says why."""
     video = _video_block(v, row, record, base)
-    notes = view.quality_notes(record.doc("quality_doc"))
+    notes = view.session_notes(record)
     with v.catalog.session() as db:
         history_rows = list(db.scalars(
             select(RunningSession).where(RunningSession.user_id == row.user_id, RunningSession.status == SessionStatus.DONE)
@@ -421,7 +421,7 @@ def _angles_mot(v: Viewer, row: RunningSession, user: User, record: reports.Sess
 
 
 def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
-    notes = view.quality_notes(record.doc("quality_doc"))
+    notes = view.session_notes(record)
     card_rows = [{"label": card["label"], "text": _pdf_text(card),
                   "notes": [notes[i]["kind"].replace("_", " ") for i in card["notes"]]}
                  for card in view.cards(record.row, record.doc("summary_doc"), notes)]

@@ -79,6 +79,28 @@ def quality_notes(quality: dict[str, Any]) -> list[dict[str, Any]]:
     return notes
 
 
+def _artifact_name(name: str) -> str:
+    if name == "video":
+        return "The analysed video"
+    if name == "report":
+        return "The chart report"
+    group, _, leaf = name.partition("/")
+    return f"The {leaf.replace('_', ' ')} {'phase ' if group == 'gait' else ''}snapshot"
+
+
+def artifact_notes(images_doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A note per artifact the renderer could not draw (``images_doc.failed``: name -> reason,
+    :func:`tasks.render.render_session`): said on the page and in the PDF, not silently missing."""
+    failed = images_doc.get("failed") or {}
+    return [{"kind": "artifact", "text": f"{_artifact_name(str(name))} could not be rendered ({reason}).",
+             "applies_to": []} for name, reason in failed.items()]
+
+
+def session_notes(record: reports.SessionRecord) -> list[dict[str, Any]]:
+    """The session's notes: the quality document's, then the renderer's (:func:`artifact_notes`)."""
+    return quality_notes(record.doc("quality_doc")) + artifact_notes(record.doc("images_doc"))
+
+
 def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for key, label, unit, stats_at in CARDS:

@@ -4,6 +4,7 @@ Agg canvas (no pyplot global state).
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -16,6 +17,18 @@ from tasks.render.data import RenderData
 #: Angle panels: title, joint (``analysis.vocabulary.angle_key``; ``posture`` is the trunk).
 CHART_JOINTS = (("knee", "knee"), ("hip", "hip"), ("ankle (shank proxy)", "ankle"), ("trunk lean", "posture"))
 _MPL = {"left": "#2a7de1", "right": "#e4572e"}
+#: matplotlib settings under which every string is drawn as it is: a session name or a coach's note
+#: such as ``Treadmill run $\foo$`` is text, never mathtext (which draws it differently or raises
+#: on an unknown symbol) nor LaTeX. Text objects read these when they are created.
+LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
+
+
+def literal_text() -> contextlib.AbstractContextManager:
+    """A context in which the figures made draw all their text literally (:data:`LITERAL_TEXT`);
+    the chart report and the PDF report are made in one."""
+    import matplotlib
+
+    return matplotlib.rc_context(LITERAL_TEXT)
 
 
 def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> bytes:
@@ -23,8 +36,14 @@ def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> byte
 
     Panels: knee, hip, ankle-proxy and trunk angle over the normalised stride
     (mean +/- SD across strides, left vs right, from the gait-analysis
-    document), contact and flight time per stride, cadence and speed over time.
+    document), contact and flight time per stride, cadence and speed over time. ``title``
+    (the user's session name) and every other text are drawn literally (:func:`literal_text`).
     """
+    with literal_text():
+        return _render_report_png(data, title, dpi)
+
+
+def _render_report_png(data: RenderData, title: str, dpi: int) -> bytes:
     os.environ.setdefault("MPLBACKEND", "Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from conftest import Server
-from viewer_support import ViewerWorld, sign_in
+from viewer_support import VERSION, Server, ViewerWorld, sign_in
 
 from api.app import create_app
 from api.settings import ApiSettings
@@ -14,8 +13,10 @@ from api.tenancy import PLAN_REQUIRED
 from configs import load_settings
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
+from tasks.render import render_lake_run
 
 pytestmark = pytest.mark.slow
+MATHTEXT_TITLE = r"Treadmill run $\foo$"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,13 @@ def robust_server(tmp_path_factory):
     w.sessions["corrupt"] = w.add_session("runner", "Corrupt parquet", day + timedelta(hours=1), render=False)
     w.sessions["garbled"] = w.add_session("runner", "Garbled manifest", day + timedelta(hours=2), render=False)
     w.sessions["free"] = w.add_session("freerunner", "Free plan run", day, render=False)
+    w.sessions["mathtext"] = w.add_session("runner", MATHTEXT_TITLE, day + timedelta(hours=3), render=False)
+    # A source that stopped decoding: the renderer draws what it can and the session says what it could not.
+    sid = w.sessions["mathtext"]
+    broken = f"videos/{sid}/broken.mp4"
+    store.write_bytes(broken, b"\x00\x00\x00\x18ftypmp42" + b"\x13not a video" * 200)
+    w.lake.attach_artifacts(sid, VERSION, render_lake_run(store, w.lake, sid, VERSION, broken, preset="ultrafast"),
+                            publish=True)
     # Real damage in the real lake: the sessions file overwritten with bytes that are not Parquet,
     # the other run's manifest cut in the middle of its JSON.
     key = w.lake.current_manifest(w.sessions["corrupt"]).files["sessions"]
@@ -82,3 +90,23 @@ def test_a_free_plan_page_shows_no_paid_report(robust_server, browser_page):
     assert "frames.csv" in links and "report.pdf" not in links and "report.png" not in links
     assert page.locator("#angle-chart").count() == 1     # the per-frame series the API's details give a free plan
     assert not [p for p in w.problems if "HTTP" in p or "page error" in p], w.problems
+
+
+def test_a_mathtext_session_name_renders_and_a_failed_artifact_is_a_note(robust_server, browser_page):
+    """Issue 25 item 19: report.png and report.pdf of a session named ``Treadmill run $\\foo$`` answer
+    200 (500 before); the overlay that could not be rendered is a note on the page."""
+    import httpx
+
+    world = robust_server.world
+    sid = world.sessions["mathtext"]
+    headers = {"Authorization": f"API-KEY {world.keys['coach']}"}
+    for name, magic in (("report.png", b"\x89PNG"), ("report.pdf", b"%PDF-")):
+        r = httpx.get(f"{robust_server.url}/app/api/sessions/{sid}/downloads/{name}", headers=headers, timeout=60)
+        assert r.status_code == 200 and r.content.startswith(magic), (name, r.status_code, r.text[:200])
+    w = browser_page()
+    sign_in(w, robust_server)
+    page = w.page
+    page.goto(f"{robust_server.url}/app/sessions/{sid}")
+    page.wait_for_selector("#cards .metric")
+    assert page.locator("h1").first.inner_text() == MATHTEXT_TITLE
+    assert "The analysed video could not be rendered (InvalidDataError" in page.locator("#main").inner_text()
