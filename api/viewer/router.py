@@ -20,7 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from cachetools import LRUCache
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -127,6 +127,26 @@ def _safe_next(value: str | None) -> str:
     if value and re.fullmatch(r"/app/[A-Za-z0-9_/\-]*", value) and "//" not in value:
         return value
     return "/app/sessions"
+
+
+def _origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of a URL (lowercase), None when it has none (``null``, garbage)."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def same_origin_post(request: Request, public_base_url: str = "") -> bool:
+    """Whether a form POST comes from a page of this server (login CSRF: a foreign page must not sign
+    a victim's browser in as the attacker). Browsers send ``Origin`` on every cross-origin POST;
+    it (else ``Referer``) must name this server, as the request reached it or as
+    ``api.public_base_url`` says (behind a proxy). ``Origin: null`` (a sandboxed or privacy-stripped
+    page) is refused. A request with neither header comes from no browser page and passes."""
+    allowed = {_origin(str(request.base_url)), _origin(public_base_url)} - {None}
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return _origin(origin) in allowed
+    referer = request.headers.get("referer")
+    return referer is None or _origin(referer) in allowed
 
 
 @dataclass(frozen=True)
@@ -254,6 +274,11 @@ async def sign_in(v: ViewerDep, request: Request):
     form = await request.form()
     key = str(form.get("api_key") or "").strip()
     target = _safe_next(str(form.get("next") or ""))
+    if not same_origin_post(request, v.linker.public_base_url):
+        log.warning("viewer: sign-in refused: posted from %s", request.headers.get("origin") or request.headers.get("referer"))
+        body = SIGN_IN_FORM.format(error='<p class="error" role="alert">Sign in from this site\'s own form.</p>',
+                                   next=html.escape(target))
+        return _html(page("Sign in", "signin", body), status=403)
     try:
         who = v.authenticate(f"API-KEY {key}", None) if key else None
     except ApiError:
@@ -269,7 +294,9 @@ async def sign_in(v: ViewerDep, request: Request):
 
 
 @router.post("/sign-out")
-def sign_out():
+def sign_out(v: ViewerDep, request: Request):
+    if not same_origin_post(request, v.linker.public_base_url):   # a foreign page must not sign anyone out either
+        raise ApiError(403, "sign out from this site's own pages")
     response = RedirectResponse("/app/", status_code=303)
     response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH, httponly=True, samesite="strict")
     return response

@@ -110,3 +110,38 @@ def test_a_mathtext_session_name_renders_and_a_failed_artifact_is_a_note(robust_
     page.wait_for_selector("#cards .metric")
     assert page.locator("h1").first.inner_text() == MATHTEXT_TITLE
     assert "The analysed video could not be rendered (InvalidDataError" in page.locator("#main").inner_text()
+
+
+def test_a_foreign_page_cannot_sign_the_browser_in_as_the_attacker(robust_server, browser_page):
+    """Login CSRF (issue 25 item 22): a page on another origin auto-posts the attacker's key to the
+    sign-in form; the victim's browser gets no session cookie (it did before)."""
+    import http.server
+    import threading
+
+    attack = (f'<!doctype html><form id="f" method="post" action="{robust_server.url}/app/sign-in">'
+              f'<input name="api_key" value="{robust_server.world.keys["freecoach"]}"><input name="next" value="/app/sessions">'
+              '</form><script>document.getElementById("f").submit()</script>').encode()
+
+    class Foreign(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(attack)
+
+        def log_message(self, *args):
+            pass
+
+    foreign = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Foreign)
+    threading.Thread(target=foreign.serve_forever, daemon=True).start()
+    try:
+        w = browser_page()
+        with w.page.expect_response(lambda r: r.url.endswith("/app/sign-in")) as posted:
+            w.page.goto(f"http://127.0.0.1:{foreign.server_address[1]}/attack.html")
+        assert posted.value.status == 403
+        assert not [c for c in w.context.cookies() if c["name"] == "gaitlake_session"]
+        w.page.goto(f"{robust_server.url}/app/sessions")
+        assert "/app/?next=" in w.page.url          # still signed out
+    finally:
+        foreign.shutdown()
+        foreign.server_close()
