@@ -16,6 +16,7 @@ from api.links import Linker
 from api.openapi import app_openapi
 from api.routers import reads, system, threads, uploads
 from api.routers.uploads import _parse_float, parse_joints  # noqa: F401  (re-exported: tests, CLI checks)
+from api.server import BodyTimeoutMiddleware, closing
 from api.services import Services
 from api.settings import ApiSettings, load_api_settings
 from api.viewer import install_viewer
@@ -31,7 +32,10 @@ FORM_SLACK_BYTES = 1 << 20  # multipart overhead and text fields on top of the v
 
 
 class UploadLimitMiddleware:
-    """413 (JSON) as soon as an upload's body passes the limit, chunked or not, before it is stored."""
+    """413 (JSON) as soon as an upload's body passes the limit, chunked or not, before it is stored,
+    and the connection closed after it (``Connection: close``): the server stops reading there.
+    Kept alive, the HTTP server would have to read the rest of the body (gigabytes, as long as
+    the client sends) to find the next request."""
 
     def __init__(self, app, max_body: int):
         self.app = app
@@ -53,6 +57,8 @@ class UploadLimitMiddleware:
 
         async def limited_receive():
             nonlocal total
+            if total > self.max_body:   # read past the limit once: nothing more is read
+                raise ApiError(413, message)
             msg = await receive()
             if msg["type"] == "http.request":
                 total += len(msg.get("body", b""))
@@ -64,6 +70,8 @@ class UploadLimitMiddleware:
             nonlocal started
             if msg["type"] == "http.response.start":
                 started = True
+                if total > self.max_body:   # the app's 413 (its ApiError handler): close after it
+                    msg = closing(msg)
             await send(msg)
 
         try:
@@ -96,6 +104,7 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     app.state.settings, app.state.api_settings, app.state.catalog, app.state.lake = settings, api_settings, catalog, lake
     install_error_handlers(app)
     app.add_middleware(UploadLimitMiddleware, max_body=max_upload + FORM_SLACK_BYTES)
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=api_settings.body_timeout_s)  # outermost: slow bodies first
 
     document = app_openapi()
     app.openapi = lambda: document  # type: ignore[method-assign]

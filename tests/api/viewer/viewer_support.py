@@ -6,10 +6,7 @@ A module of its own (not conftest) so tests and scripts can import it by a uniqu
 """
 from __future__ import annotations
 
-import socket
 import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
@@ -17,7 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import uvicorn
+from api_support import Server  # noqa: F401  (re-exported: the viewer's tests start their servers with it)
 
 from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session
@@ -145,31 +142,3 @@ def sign_in(watched, server, who: str = "coach") -> None:
     page.click("button[type=submit]")
     page.wait_for_url(f"{server.url}/app/sessions")
     page.wait_for_selector("table.list tbody tr")   # the list's request is done before the test navigates on
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    def __init__(self, app, world):
-        self.app, self.world = app, world
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False, lifespan="off"))
-        self.thread = threading.Thread(target=self.server.run, name="viewer-uvicorn", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
