@@ -16,7 +16,7 @@ from api.links import Linker
 from api.openapi import app_openapi
 from api.routers import reads, system, threads, uploads
 from api.routers.uploads import _parse_float, parse_joints  # noqa: F401  (re-exported: tests, CLI checks)
-from api.server import BodyTimeoutMiddleware, closing
+from api.server import BodyTimeoutMiddleware, closing, with_header
 from api.services import Services
 from api.settings import ApiSettings, load_api_settings
 from api.viewer import install_viewer
@@ -83,6 +83,23 @@ class UploadLimitMiddleware:
                 await error_response(413, message, headers={"Connection": "close"})(scope, receive, send)
 
 
+class NoSniffMiddleware:
+    """``X-Content-Type-Options: nosniff`` on every response (JSON, downloads, signed files, the
+    Swagger page, errors): a browser never runs a body as another type than the one declared."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_nosniff(msg):
+            await send(with_header(msg, b"x-content-type-options", b"nosniff") if msg["type"] == "http.response.start" else msg)
+
+        await self.app(scope, receive, send_nosniff)
+
+
 def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None, launcher=None) -> FastAPI:
     settings = settings or get_settings()
     api_settings = api_settings or load_api_settings(settings)
@@ -104,7 +121,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     app.state.settings, app.state.api_settings, app.state.catalog, app.state.lake = settings, api_settings, catalog, lake
     install_error_handlers(app)
     app.add_middleware(UploadLimitMiddleware, max_body=max_upload + FORM_SLACK_BYTES)
-    app.add_middleware(BodyTimeoutMiddleware, timeout_s=api_settings.body_timeout_s)  # outermost: slow bodies first
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=api_settings.body_timeout_s)  # slow bodies first
+    app.add_middleware(NoSniffMiddleware)  # outermost: on every answer, the middlewares' own included
 
     document = app_openapi()
     app.openapi = lambda: document  # type: ignore[method-assign]

@@ -37,11 +37,16 @@ _HEAD_TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: applic
                           b"content-length: %d\r\n\r\n%s" % (len(_HEAD_TIMEOUT_BODY), _HEAD_TIMEOUT_BODY))
 
 
+def with_header(message: dict[str, Any], name: bytes, value: bytes) -> dict[str, Any]:
+    """An ASGI ``http.response.start`` message with header ``name`` (lowercase) set to ``value``."""
+    headers = [h for h in message.get("headers", []) if h[0].lower() != name]
+    return {**message, "headers": [*headers, (name, value)]}
+
+
 def closing(message: dict[str, Any]) -> dict[str, Any]:
     """An ASGI ``http.response.start`` message with ``Connection: close``: the server closes the
     connection after this response instead of reading on (the rest of a refused body, say)."""
-    headers = [h for h in message.get("headers", []) if h[0].lower() != b"connection"]
-    return {**message, "headers": [*headers, (b"connection", b"close")]}
+    return with_header(message, b"connection", b"close")
 
 
 class GuardedH11Protocol(H11Protocol):

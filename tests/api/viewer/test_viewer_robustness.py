@@ -145,3 +145,15 @@ def test_a_foreign_page_cannot_sign_the_browser_in_as_the_attacker(robust_server
     finally:
         foreign.shutdown()
         foreign.server_close()
+
+
+def test_swagger_page_renders_under_its_csp(robust_server, browser_page):
+    """``/docs`` keeps working under its Content-Security-Policy (issue 25 item 22): the operations
+    render and the browser reports no CSP violation."""
+    w = browser_page()
+    response = w.page.goto(f"{robust_server.url}/docs")
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+    w.page.wait_for_selector(".opblock")
+    assert w.page.locator(".opblock").count() >= 10
+    assert not w.problems, w.problems

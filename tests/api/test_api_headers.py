@@ -1,0 +1,37 @@
+"""Security headers (issue 25 item 22): ``X-Content-Type-Options: nosniff`` on every answer (JSON,
+errors, downloads, signed files, the Swagger page) and a Content-Security-Policy with
+``frame-ancestors 'none'`` on ``/docs``."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+
+def test_nosniff_on_json_errors_downloads_files_and_docs(world):
+    sid = world.add_session("ua")
+    details = world.client.get(f"/running/sessions/{sid}/", headers=world.h("alice"))
+    assert details.status_code == 200
+    video = urlsplit(details.json()["video_url"])
+    answers = {
+        "json": details,
+        "error json": world.client.get("/running/sessions/nosuch/", headers=world.h("alice")),
+        "401": world.client.get(f"/running/sessions/{sid}/"),
+        "413": world.client.post("/running/sessions/", content=b"x", headers={
+            **world.h("alice"), "Content-Type": "multipart/form-data; boundary=x", "Content-Length": str(50 << 20)}),
+        "download": world.client.get(f"/app/api/sessions/{sid}/downloads/frames.csv", headers=world.h("alice")),
+        "signed file": world.client.get(f"{video.path}?{video.query}"),
+        "docs": world.client.get("/docs"),
+        "openapi": world.client.get("/openapi.json"),
+        "docs asset": world.client.get("/docs/static/swagger-ui.css"),
+    }
+    for name, r in answers.items():
+        assert r.headers.get("x-content-type-options") == "nosniff", (name, r.status_code, dict(r.headers))
+    assert answers["download"].status_code == 200 and answers["signed file"].status_code == 200
+
+
+def test_docs_has_a_csp_that_forbids_framing_and_foreign_scripts(world):
+    r = world.client.get("/docs")
+    assert r.status_code == 200
+    csp = {d.split()[0]: d.split()[1:] for d in r.headers["content-security-policy"].split("; ")}
+    assert csp["frame-ancestors"] == ["'none'"] and csp["object-src"] == ["'none'"]
+    assert csp["script-src"][0] == "'self'" and all(s.startswith("'sha256-") for s in csp["script-src"][1:])
+    assert "'unsafe-inline'" not in csp["script-src"] and r.headers["x-frame-options"] == "DENY"
