@@ -35,3 +35,17 @@ def test_docs_has_a_csp_that_forbids_framing_and_foreign_scripts(world):
     assert csp["frame-ancestors"] == ["'none'"] and csp["object-src"] == ["'none'"]
     assert csp["script-src"][0] == "'self'" and all(s.startswith("'sha256-") for s in csp["script-src"][1:])
     assert "'unsafe-inline'" not in csp["script-src"] and r.headers["x-frame-options"] == "DENY"
+
+
+def test_405_allow_lists_every_method_served_on_the_path(world):
+    """``/summary/`` serves GET (the report) and POST (its threads): a 405 there says both
+    (issue 25 item 22: it said ``Allow: GET``), and every method it names is served."""
+    sid = world.add_session("ua")
+    for path, served in ((f"/running/sessions/{sid}/summary/", {"GET", "POST"}),
+                         (f"/running/sessions/{sid}/export/", {"GET"}),
+                         (f"/running/sessions/{sid}/gait-analysis/", {"POST"})):
+        r = world.client.request("DELETE", path, headers=world.h("alice"))
+        assert r.status_code == 405 and r.json() == {"error": "method not allowed"}
+        assert set(r.headers["allow"].split(", ")) == served, (path, r.headers["allow"])
+        for method in served:
+            assert world.client.request(method, path, headers=world.h("alice")).status_code != 405, (path, method)
