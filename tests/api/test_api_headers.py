@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import jsonschema
+import pytest
+
+from api.tenancy import SESSION_ID_RE
+
 
 def test_nosniff_on_json_errors_downloads_files_and_docs(world):
     sid = world.add_session("ua")
@@ -49,3 +54,20 @@ def test_405_allow_lists_every_method_served_on_the_path(world):
         assert set(r.headers["allow"].split(", ")) == served, (path, r.headers["allow"])
         for method in served:
             assert world.client.request(method, path, headers=world.h("alice")).status_code != 405, (path, method)
+
+
+@pytest.mark.parametrize("session_id", ["abc", "A_b-9", "a" * 64, "a" * 65, "a.b", "a%20b", "%C3%A4", "a;b", "%00"])
+def test_the_served_schema_states_the_id_rule_the_server_enforces(world, session_id):
+    """Issue 25 item 22: every id path parameter of /openapi.json carries the pattern, and the
+    schema's verdict on an id is the server's (400 exactly for the ids the pattern refuses)."""
+    from urllib.parse import unquote
+
+    served = world.client.get("/openapi.json").json()
+    params = [p for ops in served["paths"].values() for op in ops.values() for p in op.get("parameters", [])
+              if p["in"] == "path" and p["name"] in ("session_id", "thread_id")]
+    assert len(params) == 9
+    schema = params[0]["schema"]
+    assert all(p["schema"] == schema for p in params) and schema["pattern"] == SESSION_ID_RE.pattern
+    schema_ok = jsonschema.Draft202012Validator(schema).is_valid(unquote(session_id))
+    r = world.client.get(f"/running/sessions/{session_id}/", headers=world.h("alice"))
+    assert (r.status_code != 400) == schema_ok, (session_id, r.status_code, r.text)
