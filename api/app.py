@@ -16,7 +16,7 @@ from api.links import Linker
 from api.openapi import app_openapi
 from api.routers import reads, system, threads, uploads
 from api.routers.uploads import _parse_float, parse_joints  # noqa: F401  (re-exported: tests, CLI checks)
-from api.server import BodyTimeoutMiddleware, closing, with_header
+from api.server import BodyTimeoutMiddleware, with_header
 from api.services import Services
 from api.settings import ApiSettings, load_api_settings
 from api.viewer import install_viewer
@@ -32,10 +32,9 @@ FORM_SLACK_BYTES = 1 << 20  # multipart overhead and text fields on top of the v
 
 
 class UploadLimitMiddleware:
-    """413 (JSON) as soon as an upload's body passes the limit, chunked or not, before it is stored,
-    and the connection closed after it (``Connection: close``): the server stops reading there.
-    Kept alive, the HTTP server would have to read the rest of the body (gigabytes, as long as
-    the client sends) to find the next request."""
+    """413 (JSON) as soon as an upload's body passes the limit, chunked or not, before it is stored.
+    The connection is closed after it (``Connection: close``, :class:`api.server.BodyTimeoutMiddleware`
+    for an answer given before the body's end): the server reads no more of the body."""
 
     def __init__(self, app, max_body: int):
         self.app = app
@@ -70,8 +69,6 @@ class UploadLimitMiddleware:
             nonlocal started
             if msg["type"] == "http.response.start":
                 started = True
-                if total > self.max_body:   # the app's 413 (its ApiError handler): close after it
-                    msg = closing(msg)
             await send(msg)
 
         try:

@@ -11,7 +11,9 @@ long as it liked. Two guards close that:
   has ``header_timeout_s`` in all, however its bytes trickle; then ``408`` and the connection
   is closed.
 * :class:`BodyTimeoutMiddleware` (ASGI, in :func:`api.app.create_app`): a body that stalls for
-  ``body_timeout_s`` between two pieces is answered ``408`` and the connection closed.
+  ``body_timeout_s`` between two pieces is answered ``408`` and the connection closed; so is the
+  connection after any answer given before the body was read to its end (an upload past the
+  limit: the server stops reading there).
 
 See docs/api.md ("Limits").
 """
@@ -101,8 +103,22 @@ def uvicorn_options(api_settings) -> dict[str, Any]:
             "h11_max_incomplete_event_size": MAX_HEAD_BYTES}
 
 
+def _declares_body(scope) -> bool:
+    headers = dict(scope.get("headers") or [])
+    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        return True
+    try:
+        return int(headers.get(b"content-length", b"0")) > 0
+    except ValueError:
+        return True
+
+
 class BodyTimeoutMiddleware:
-    """408 (JSON, ``Connection: close``) when a request body stalls ``timeout_s`` between two pieces."""
+    """408 (JSON, ``Connection: close``) when a request body stalls ``timeout_s`` between two pieces;
+    and ``Connection: close`` on any answer given before the request's body was read to its end
+    (a 413 past the upload limit, a 401 before an upload was read, the 408): kept alive, the HTTP
+    server would read and discard the rest of the body, as much as the client cares to send, to
+    find the next request."""
 
     def __init__(self, app, timeout_s: float):
         self.app = app
@@ -112,7 +128,7 @@ class BodyTimeoutMiddleware:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         stalled = False
-        body_done = False   # after the body (or a disconnect), receive() waits for a disconnect: no deadline
+        body_done = not _declares_body(scope)   # after the body (or a disconnect), receive() waits for a disconnect: no deadline
 
         async def timed_receive():
             nonlocal stalled, body_done
@@ -130,6 +146,6 @@ class BodyTimeoutMiddleware:
             return msg
 
         async def closing_send(msg):
-            await send(closing(msg) if msg["type"] == "http.response.start" and stalled else msg)
+            await send(closing(msg) if msg["type"] == "http.response.start" and (stalled or not body_done) else msg)
 
         await self.app(scope, timed_receive, closing_send)

@@ -72,27 +72,44 @@ def _closed(sock: socket.socket, within_s: float = 5.0) -> bool:
         return False
 
 
-def test_chunked_upload_over_the_limit_gets_413_and_the_connection_closed(server):
+def _chunked_upload(server, authorization: str) -> tuple[socket.socket, int]:
+    """Start a chunked multipart upload of up to 13 MB; stop sending once the server answers.
+    The socket (its answer unread) and the bytes sent."""
     sock = _connect(server)
-    head = (f"POST /running/sessions/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: API-KEY {server.key}\r\n"
+    head = (f"POST /running/sessions/ HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {authorization}\r\n"
             "Content-Type: multipart/form-data; boundary=XyZzY\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
     sock.sendall(head)
     part = (f'--XyZzY\r\nContent-Disposition: form-data; name="user_id"\r\n\r\n{server.user_id}\r\n'
             '--XyZzY\r\nContent-Disposition: form-data; name="video"; filename="v.mp4"\r\nContent-Type: video/mp4\r\n\r\n'
             ).encode() + b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 1000
     sent = 0
-    chunk = b"\x01" * 32768
-    pieces = [part] + [chunk] * 400          # 13 MB on offer; the limit is 2 MB (1 MB + form slack)
-    for piece in pieces:
+    for piece in [part] + [b"\x01" * 32768] * 400:   # 13 MB on offer; the limit is 2 MB (1 MB + form slack)
         if select.select([sock], [], [], 0)[0]:
-            break                             # the server answered: stop sending, as a client should
-        sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            break                                        # the server answered: stop sending, as a client should
+        try:
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        except (BrokenPipeError, ConnectionResetError):
+            break
         sent += len(piece)
+    return sock, sent
+
+
+def test_chunked_upload_over_the_limit_gets_413_and_the_connection_closed(server):
+    sock, sent = _chunked_upload(server, f"API-KEY {server.key}")
     status, headers, body = _response(sock)
     assert status == 413 and b"limit" in body
     assert headers.get("connection") == "close"
     assert sent < 6 << 20, sent              # refused near the limit, not after the whole body
     assert _closed(sock), "the connection stayed open after the 413: the server would read on"
+    sock.close()
+
+
+def test_an_upload_refused_before_its_body_was_read_closes_the_connection(server):
+    """A 401 answered before the body was read: closed too, or the server would read the body to its end."""
+    sock, _ = _chunked_upload(server, "API-KEY glk_not_a_key")
+    status, headers, _ = _response(sock)
+    assert status == 401 and headers.get("connection") == "close"
+    assert _closed(sock)
     sock.close()
 
 
