@@ -15,7 +15,7 @@ long as it liked. Two guards close that:
   connection after any answer given before the body was read to its end (an upload past the
   limit: the server stops reading there).
 
-See docs/api.md ("Limits").
+See docs/api.md (error codes 408 and 413).
 """
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ import functools
 import logging
 from typing import Any
 
-import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api.errors import ApiError
 
 log = logging.getLogger("gaitlake.api")
 
-#: The longest request head (request line and headers) read: larger is refused (431 by h11's
-#: rules, a closed connection by uvicorn's), as browsers and proxies cap theirs near 8-16 KB.
+#: The most of an unfinished request head (request line and headers) h11 buffers: a trickled head
+#: that grows past it is refused (uvicorn answers 400 and closes) before its deadline. A head that
+#: arrives whole is parsed as it is (h11 checks the limit only on what it must keep waiting on).
 MAX_HEAD_BYTES = 32 * 1024
 _HEAD_TIMEOUT_BODY = b'{"error": "the request head did not arrive in time"}'
 _HEAD_TIMEOUT_RESPONSE = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n"
