@@ -16,6 +16,7 @@ from api.links import Linker
 from api.openapi import app_openapi
 from api.routers import reads, system, threads, uploads
 from api.routers.uploads import _parse_float, parse_joints  # noqa: F401  (re-exported: tests, CLI checks)
+from api.server import BodyTimeoutMiddleware, with_header
 from api.services import Services
 from api.settings import ApiSettings, load_api_settings
 from api.viewer import install_viewer
@@ -31,7 +32,9 @@ FORM_SLACK_BYTES = 1 << 20  # multipart overhead and text fields on top of the v
 
 
 class UploadLimitMiddleware:
-    """413 (JSON) as soon as an upload's body passes the limit, chunked or not, before it is stored."""
+    """413 (JSON) as soon as an upload's body passes the limit, chunked or not, before it is stored.
+    The connection is closed after it (``Connection: close``, :class:`api.server.BodyTimeoutMiddleware`
+    for an answer given before the body's end): the server reads no more of the body."""
 
     def __init__(self, app, max_body: int):
         self.app = app
@@ -53,6 +56,8 @@ class UploadLimitMiddleware:
 
         async def limited_receive():
             nonlocal total
+            if total > self.max_body:   # read past the limit once: nothing more is read
+                raise ApiError(413, message)
             msg = await receive()
             if msg["type"] == "http.request":
                 total += len(msg.get("body", b""))
@@ -73,6 +78,23 @@ class UploadLimitMiddleware:
                 raise
             if not started:
                 await error_response(413, message, headers={"Connection": "close"})(scope, receive, send)
+
+
+class NoSniffMiddleware:
+    """``X-Content-Type-Options: nosniff`` on every response (JSON, downloads, signed files, the
+    Swagger page, errors): a browser never runs a body as another type than the one declared."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_nosniff(msg):
+            await send(with_header(msg, b"x-content-type-options", b"nosniff") if msg["type"] == "http.response.start" else msg)
+
+        await self.app(scope, receive, send_nosniff)
 
 
 def create_app(settings: Settings | None = None, api_settings: ApiSettings | None = None, launcher=None) -> FastAPI:
@@ -96,6 +118,8 @@ def create_app(settings: Settings | None = None, api_settings: ApiSettings | Non
     app.state.settings, app.state.api_settings, app.state.catalog, app.state.lake = settings, api_settings, catalog, lake
     install_error_handlers(app)
     app.add_middleware(UploadLimitMiddleware, max_body=max_upload + FORM_SLACK_BYTES)
+    app.add_middleware(BodyTimeoutMiddleware, timeout_s=api_settings.body_timeout_s)  # slow bodies first
+    app.add_middleware(NoSniffMiddleware)  # outermost: on every answer, the middlewares' own included
 
     document = app_openapi()
     app.openapi = lambda: document  # type: ignore[method-assign]

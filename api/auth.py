@@ -3,7 +3,8 @@
 Bearer tokens are Firebase-style RS256 JWTs verified against configured public
 keys (PEM public keys or certificates, a JWKS file, or Firebase's
 ``{kid: certificate}`` JSON). The token's ``sub`` (or ``user_id``/``uid``)
-names a catalog user id; failing that, a verified ``email`` claim names one.
+names a catalog user id; failing that, a verified ``email`` claim names one
+(``email_verified`` must be the JSON value ``true``).
 Anything else is 401.
 """
 from __future__ import annotations
@@ -168,6 +169,8 @@ class Authenticator:
                     if user is not None:
                         return user
             email = claims.get("email")
-            if isinstance(email, str) and email and claims.get("email_verified", True) is not False:
+            # Only a JSON true verifies: a missing claim, false, "false", "true" or 1 do not (an
+            # unverified address could be anyone's, and would sign in as its catalog user).
+            if isinstance(email, str) and email and claims.get("email_verified") is True:
                 return db.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
         return None

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from storage.lake import DamagedRun
 
@@ -51,6 +52,17 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "invalid request: " + "; ".join(parts) if parts else "invalid request"
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on the request's path. Starlette's 405 names only the first
+    route whose path matched (``Allow: GET`` on ``/summary/``, whose POST another route serves)."""
+    routes = request.app.router.routes
+    return [method for method in HTTP_METHODS
+            if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> JSONResponse:
@@ -71,9 +83,11 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail else _DEFAULT_MESSAGES.get(exc.status_code, "error")
         if exc.status_code == 404 and detail == "Not Found":
             detail = "not found"
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
             detail = "method not allowed"
-        return error_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(_request))}
+        return error_response(exc.status_code, detail, headers=headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

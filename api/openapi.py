@@ -171,6 +171,17 @@ def _security(spec: dict) -> None:
     )
 
 
+def _id_pattern(spec: dict) -> None:
+    from api.tenancy import SESSION_ID_RE
+
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            for param in op.get("parameters", []) if isinstance(op, dict) else []:
+                if param.get("in") == "path" and param.get("name") in ("session_id", "thread_id"):
+                    param["schema"] = {**param.get("schema", {}), "pattern": SESSION_ID_RE.pattern,
+                                       "minLength": 1, "maxLength": 64}
+
+
 def _servers(spec: dict) -> None:
     spec["servers"] = [{"url": "/", "description": "This gaitlake server"}]
 
@@ -204,6 +215,9 @@ CORRECTIONS: tuple[Correction, ...] = (
     Correction("securitySchemes.Bearer", "description also names `Authorization: API-KEY <key>`",
                "The prose asks for the API key in the Authorization header; the scheme only named Bearer.", _security),
     Correction("servers", "`https://api.aikynetix.app` -> `/`", "Served by this deployment.", _servers),
+    Correction("every `session_id` path parameter", "`pattern: ^[A-Za-z0-9_-]{1,64}$`, `minLength` 1, `maxLength` 64",
+               "The server refuses any other id with 400 before a query (`api.tenancy.SESSION_ID_RE`); the schema says so, "
+               "so clients and schema-driven tests know the rule.", _id_pattern),
 )
 
 
@@ -277,6 +291,7 @@ def _extensions(spec: dict) -> None:
 def app_openapi(version: str = "") -> dict[str, Any]:
     spec = corrected_spec()
     _extensions(spec)
+    _id_pattern(spec)   # the extensions' thread_id too
     spec["info"] = dict(spec["info"], **({"x-gaitlake-version": version} if version else {}))
     spec["info"]["description"] = (
         "gaitlake's implementation of the running-sessions API. Corrections to the shared spec and extensions "

@@ -25,7 +25,7 @@ from api.errors import ApiError
 from api.links import Linker
 from api.responses import DocumentCache, Encoded
 from api.settings import ApiSettings
-from api.tenancy import SessionView, check_session_id, has_paid_plan, session_view
+from api.tenancy import SessionView, check_session_id, require_paid_plan, session_view
 from configs import Settings
 from storage.catalog import Catalog, SessionStatus
 from storage.lake import Lake
@@ -104,8 +104,8 @@ class Services:
         """The visible, processed (409 otherwise), paid-for-if-``plan_status`` session: one catalog query."""
         check_session_id(session_id)
         view = self._session_view(caller, session_id)
-        if plan_status is not None and not has_paid_plan(view.plan):
-            raise ApiError(plan_status, "no valid payment plan: a Standard, Pro, Premium or Enterprise plan is required for this report")
+        if plan_status is not None:
+            require_paid_plan(view.plan, plan_status)
         require_done(view)
         return view
 

@@ -76,8 +76,20 @@ def effective_plan(db, user: User) -> str | None:
     return None
 
 
+PLAN_REQUIRED = "no valid payment plan: a Standard, Pro, Premium or Enterprise plan is required for this report"
+
+
 def has_paid_plan(plan: str | None) -> bool:
     return (plan or "").lower() in PAID_PLANS
+
+
+def require_paid_plan(plan: str | None, status: int) -> None:
+    """The plan gate, for both doors: the API's paid reports (summary metrics, form and gait analysis,
+    commentary threads) and the viewer's page blocks and report downloads that show the same things.
+    ``plan`` is the owner's effective plan (:func:`effective_plan`, :attr:`SessionView.plan`);
+    ``status`` is the refusal's HTTP status (the spec answers 404 or 403 per operation)."""
+    if not has_paid_plan(plan):
+        raise ApiError(status, PLAN_REQUIRED)
 
 
 def check_session_id(session_id: str) -> None:
@@ -222,14 +234,6 @@ def check_session_limit(catalog: Catalog, user: User, limits: dict[str, int], wi
     if count >= quota.limit:
         raise session_limit_error(catalog, user, quota, window_days)
     return quota
-
-
-def require_paid_plan(catalog: Catalog, owner: User, status: int) -> None:
-    with catalog.session() as db:
-        user = db.get(User, owner.id)
-        plan = effective_plan(db, user) if user else None
-    if not has_paid_plan(plan):
-        raise ApiError(status, "no valid payment plan: a Standard, Pro, Premium or Enterprise plan is required for this report")
 
 
 def require_manager(principal: Principal) -> None:

@@ -236,6 +236,10 @@ class ApiSettings(_Section):
     launch_processing: bool
     # Parsed report documents kept in memory (per served lake version).
     cache_size: int
+    # Slow clients (slowloris): seconds a request head may take in all, and a request body between
+    # two of its pieces; then 408 and the connection is closed (api/server.py).
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
 
     def resolved_signing_secret(self, data_path: Path) -> bytes:
         if self.signing_secret:

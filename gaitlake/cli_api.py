@@ -245,6 +245,7 @@ def serve(args: argparse.Namespace) -> int:
     """
     import uvicorn
 
+    from api.server import uvicorn_options
     from api.settings import load_api_settings
     from configs import get_settings
     from flows.runtime import prepare_environment
@@ -269,7 +270,8 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(signum, stop_serving)
     try:
         uvicorn.run("api.app:app_from_env", factory=True, host=args.host or api_settings.host,
-                    port=args.port or api_settings.port, workers=args.workers, log_level="info")
+                    port=args.port or api_settings.port, workers=args.workers, log_level="info",
+                    **uvicorn_options(api_settings))   # slow-client deadlines (api/server.py)
     finally:
         if supervisor is not None:
             supervisor.stop()

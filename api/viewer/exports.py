@@ -313,8 +313,11 @@ def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], no
     (no pyplot, no raster images)."""
     from matplotlib.backends.backend_pdf import PdfPages
 
+    from tasks.render.report import literal_text
+
     buf = io.BytesIO()
-    with PdfPages(buf, metadata={"Title": title, "Creator": "gaitlake"}) as pdf:
+    # Titles, names, notes and commentary come from users: drawn literally, never as mathtext.
+    with literal_text(), PdfPages(buf, metadata={"Title": title, "Creator": "gaitlake"}) as pdf:
         _page(pdf, lambda fig: _summary_page(fig, title, subtitle, cards, notes))
         if charts is not None:
             _page(pdf, charts)

@@ -4,20 +4,23 @@ Served by the API process: ``install_viewer(app, catalog=..., reader=..., linker
 authenticate=...)`` adds the routes and the static files. Authentication is the
 API's (``Authorization: API-KEY``/``Bearer``, ``API-KEY`` header) or the signed,
 HttpOnly, SameSite=Strict cookie the sign-in form sets. Tenancy is the API's
-:func:`api.tenancy.visible_session`: someone else's session is the same
-not-found page (404) as a missing one.
+:func:`api.tenancy.session_view`: someone else's session is the same
+not-found page (404) as a missing one. The plan gate is the API's
+(:func:`api.tenancy.require_paid_plan`): without a paid plan the page and the
+report downloads leave out what the API's paid reports refuse.
 """
 from __future__ import annotations
 
 import gzip
 import html
 import json
+import logging
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from cachetools import LRUCache
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -28,13 +31,15 @@ from sqlalchemy import select
 from analysis.vocabulary import ANGLE_KEYS  # the MOT's columns (contact_angle is a per-stride metric)
 from api import reports
 from api.auth import Authenticator, Principal
-from api.errors import ApiError
+from api.errors import ApiError, damaged_message
 from api.links import Linker
-from api.tenancy import managed_user_ids, visible_session
+from api.tenancy import PLAN_REQUIRED, check_session_id, has_paid_plan, managed_user_ids, require_paid_plan, session_view, visible_session
 from api.viewer import exports, view
 from api.viewer.cookies import COOKIE_NAME, COOKIE_PATH, CookieSigner
 from storage.catalog import Catalog, RunningSession, SessionStatus, User
+from storage.lake import DamagedRun
 
+log = logging.getLogger("gaitlake.viewer")
 STATIC = Path(__file__).with_name("static")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
        "media-src 'self' https:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -51,6 +56,11 @@ DOWNLOADS: dict[str, tuple[str, str]] = {
     "report.png": ("image/png", "Chart report (PNG)"),
     "report.pdf": ("application/pdf", "Report (PDF)"),
 }
+#: Downloads that show what the API's paid reports show (summary metrics, gait curves and phases,
+#: commentary): behind the same plan gate (:func:`api.tenancy.require_paid_plan`).
+PAID_DOWNLOADS = ("report.png", "report.pdf")
+#: The viewer's refusal of a paid download without a paid plan (the page never links it then).
+PLAN_STATUS = 403
 
 # metric formatting for the PDF (the page formats in the browser, in either unit system)
 _PDF_UNITS = {"cadence": ("{:.0f}", "spm", 1), "time": ("{:.0f}", "ms", 1000), "ratio": ("{:.2f}", "", 1),
@@ -120,6 +130,26 @@ def _safe_next(value: str | None) -> str:
     return "/app/sessions"
 
 
+def _origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of a URL (lowercase), None when it has none (``null``, garbage)."""
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def same_origin_post(request: Request, public_base_url: str = "") -> bool:
+    """Whether a form POST comes from a page of this server (login CSRF: a foreign page must not sign
+    a victim's browser in as the attacker). Browsers send ``Origin`` on every cross-origin POST;
+    it (else ``Referer``) must name this server, as the request reached it or as
+    ``api.public_base_url`` says (behind a proxy). ``Origin: null`` (a sandboxed or privacy-stripped
+    page) is refused. A request with neither header comes from no browser page and passes."""
+    allowed = {_origin(str(request.base_url)), _origin(public_base_url)} - {None}
+    origin = request.headers.get("origin")
+    if origin is not None:
+        return _origin(origin) in allowed
+    referer = request.headers.get("referer")
+    return referer is None or _origin(referer) in allowed
+
+
 @dataclass(frozen=True)
 class Viewer:
     """What the viewer's routes use (one per app, ``app.state.viewer``)."""
@@ -156,9 +186,14 @@ class Viewer:
         except ApiError:
             return None
 
-    def done_record(self, who: Principal, session_id: str) -> tuple[RunningSession, User, reports.SessionRecord]:
-        """The caller's finished session and its served run; 409 while processing or failed, 404 without results."""
-        row, user = visible_session(self.catalog, who, session_id)
+    def done_record(self, who: Principal, session_id: str, paid: bool = False) -> tuple[RunningSession, User, reports.SessionRecord]:
+        """The caller's finished session and its served run; 409 while processing or failed, 404 without
+        results; ``paid``: 403 unless the owner's plan passes the API's plan gate (checked first, as the API does)."""
+        check_session_id(session_id)
+        found = session_view(self.catalog, who, session_id)
+        if paid:
+            require_paid_plan(found.plan, PLAN_STATUS)
+        row, user = found.session, found.owner
         if row.status != SessionStatus.DONE:
             if row.status == SessionStatus.FAILED:
                 raise ApiError(409, f"session processing failed: {row.error or 'unknown reason'}", status="failed")
@@ -191,6 +226,16 @@ class Viewer:
             return self.table(record, "frames")
         except ApiError:
             return None
+
+    def record_or_damage(self, row: RunningSession) -> tuple[reports.SessionRecord | None, str | None]:
+        """(served record, None), or (None, what is damaged and how to repair it) when the session's lake
+        files are damaged: one damaged session is one damaged row or page, never the list or the
+        runner's other pages (their 503 is the API's answer for that one session only)."""
+        try:
+            return self.reader.record(row), None
+        except DamagedRun as exc:
+            log.warning("viewer: damaged lake results: %s (repair: %s)", exc, exc.repair)
+            return None, damaged_message(exc)
 
     def saved_texts(self, session_id: str) -> dict[str, dict]:
         with self.catalog.session() as db:
@@ -230,6 +275,11 @@ async def sign_in(v: ViewerDep, request: Request):
     form = await request.form()
     key = str(form.get("api_key") or "").strip()
     target = _safe_next(str(form.get("next") or ""))
+    if not same_origin_post(request, v.linker.public_base_url):
+        log.warning("viewer: sign-in refused: posted from %s", request.headers.get("origin") or request.headers.get("referer"))
+        body = SIGN_IN_FORM.format(error='<p class="error" role="alert">Sign in from this site\'s own form.</p>',
+                                   next=html.escape(target))
+        return _html(page("Sign in", "signin", body), status=403)
     try:
         who = v.authenticate(f"API-KEY {key}", None) if key else None
     except ApiError:
@@ -245,7 +295,9 @@ async def sign_in(v: ViewerDep, request: Request):
 
 
 @router.post("/sign-out")
-def sign_out():
+def sign_out(v: ViewerDep, request: Request):
+    if not same_origin_post(request, v.linker.public_base_url):   # a foreign page must not sign anyone out either
+        raise ApiError(403, "sign out from this site's own pages")
     response = RedirectResponse("/app/", status_code=303)
     response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH, httponly=True, samesite="strict")
     return response
@@ -283,7 +335,7 @@ def list_sessions(v: ViewerDep, request: Request):
                                .order_by(RunningSession.created_at.desc()).limit(view.LIST_LIMIT)))
         ids = {r.user_id for r in rows if r.user_id}
         names = {u.id: (u.name or u.email) for u in db.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
-    items = [view.list_item(r, names.get(r.user_id, ""), v.reader.record(r) if r.status == SessionStatus.DONE else None)
+    items = [view.list_item(r, names.get(r.user_id, ""), *(v.record_or_damage(r) if r.status == SessionStatus.DONE else (None, None)))
              for r in rows]
     return JSONResponse({"sessions": items, "user": who.email, "limit": view.LIST_LIMIT})
 
@@ -306,32 +358,43 @@ def _video_block(v: Viewer, row: RunningSession, record: reports.SessionRecord, 
             "width": info.get("width") or r.get("width"), "height": info.get("height") or r.get("height")}
 
 
-def _done_blocks(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord, base: str) -> dict[str, Any]:
-    """Everything the page shows of a finished session."""
+def _done_blocks(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord, base: str,
+                 paid: bool) -> dict[str, Any]:
+    """Everything the page shows of a finished session. Without a paid plan (``paid`` false: the API's
+    plan gate, :func:`api.tenancy.require_paid_plan`) what the API's paid reports hold stays out:
+    the metric cards (its summary), the gait phases and curves (its gait analysis), the commentary
+    (its threads) and the downloads that draw them; ``plan_required`` says why."""
     video = _video_block(v, row, record, base)
-    notes = view.quality_notes(record.doc("quality_doc"))
+    notes = view.session_notes(record)
     with v.catalog.session() as db:
         history_rows = list(db.scalars(
             select(RunningSession).where(RunningSession.user_id == row.user_id, RunningSession.status == SessionStatus.DONE)
             .order_by(RunningSession.created_at.desc()).limit(view.HISTORY_LIMIT)))
-    return {
+    blocks: dict[str, Any] = {
         "video": video,
         "series": view.frame_series(record, v.frames_or_none(record), row.joints or "all"),
         "notes": notes,
         "near_leg": record.doc("quality_doc").get("near_leg"),
-        "cards": view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc")),
-        "gait": view.gait(record, lambda key: v.linker.url(key, base), video["fps"]),
-        "commentary": view.commentary(record, v.saved_texts(row.id), _profile(row, user)),
-        "history": [view.history_item(h, v.reader.record(h), row.id) for h in reversed(history_rows)],
+        "cards": [], "gait": {}, "commentary": {}, "plan_required": PLAN_REQUIRED,
+        "history": [view.history_item(h, v.record_or_damage(h)[0], row.id) for h in reversed(history_rows)],
         "downloads": [{"name": name, "label": label, "type": ctype.split(";")[0],
-                       "url": f"/app/api/sessions/{row.id}/downloads/{name}"} for name, (ctype, label) in DOWNLOADS.items()],
+                       "url": f"/app/api/sessions/{row.id}/downloads/{name}"} for name, (ctype, label) in DOWNLOADS.items()
+                      if paid or name not in PAID_DOWNLOADS],
     }
+    if paid:
+        blocks.update(plan_required=None,
+                      cards=view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc")),
+                      gait=view.gait(record, lambda key: v.linker.url(key, base), video["fps"]),
+                      commentary=view.commentary(record, v.saved_texts(row.id), _profile(row, user)))
+    return blocks
 
 
 @router.get("/api/sessions/{session_id}")
 def session_doc(v: ViewerDep, request: Request, session_id: str):
     who = v.require(request)
-    row, user = visible_session(v.catalog, who, session_id)
+    check_session_id(session_id)
+    found = session_view(v.catalog, who, session_id)
+    row, user = found.session, found.owner
     created = reports.as_utc(row.created_at)
     doc: dict[str, Any] = {
         "id": row.id, "title": row.title, "status": str(row.status),
@@ -341,11 +404,19 @@ def session_doc(v: ViewerDep, request: Request, session_id: str):
     }
     if row.status != SessionStatus.DONE:
         return JSONResponse(doc, headers={"Cache-Control": "no-store"})
-    record = v.reader.record(row)
-    if record is None:
+    record, damage = v.record_or_damage(row)
+    if record is None and damage is None:
         doc.update(status="failed", error="the session's results are not in the lake")
         return JSONResponse(doc)
-    doc.update(_done_blocks(v, row, user, record, str(request.base_url)))
+    if record is not None:
+        try:
+            doc.update(_done_blocks(v, row, user, record, str(request.base_url), has_paid_plan(found.plan)))
+        except DamagedRun as exc:  # a table the page reads (frames, strides) is damaged past its footer
+            log.warning("viewer: damaged lake results: %s (repair: %s)", exc, exc.repair)
+            damage = damaged_message(exc)
+    if damage is not None:
+        doc.update(status="damaged", error=damage)
+        return JSONResponse(doc, headers={"Cache-Control": "no-store"})
     body = json.dumps(doc, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
     headers = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding"}
     if len(body) >= 4096 and "gzip" in request.headers.get("accept-encoding", ""):   # per-frame series: ~5x smaller
@@ -379,7 +450,7 @@ def _angles_mot(v: Viewer, row: RunningSession, user: User, record: reports.Sess
 
 
 def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
-    notes = view.quality_notes(record.doc("quality_doc"))
+    notes = view.session_notes(record)
     card_rows = [{"label": card["label"], "text": _pdf_text(card),
                   "notes": [view.note_sentence(notes, i) for i in card["notes"]]}
                  for card in view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc"))]
@@ -417,7 +488,7 @@ def download(v: ViewerDep, request: Request, session_id: str, name: str):
     who = v.require(request)
     if name not in DOWNLOADS:
         raise ApiError(404, "no such download")
-    row, user, record = v.done_record(who, session_id)
+    row, user, record = v.done_record(who, session_id, paid=name in PAID_DOWNLOADS)
     body = BUILDERS[name](v, row, user, record)
     filename = f"gaitlake-{row.id}-{name}"
     return Response(body, media_type=DOWNLOADS[name][0], headers={"Content-Disposition": f'attachment; filename="{filename}"',

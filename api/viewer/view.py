@@ -101,6 +101,28 @@ def quality_notes(quality: dict[str, Any]) -> list[dict[str, Any]]:
     return notes
 
 
+def _artifact_name(name: str) -> str:
+    if name == "video":
+        return "The analysed video"
+    if name == "report":
+        return "The chart report"
+    group, _, leaf = name.partition("/")
+    return f"The {leaf.replace('_', ' ')} {'phase ' if group == 'gait' else ''}snapshot"
+
+
+def artifact_notes(images_doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """A note per artifact the renderer could not draw (``images_doc.failed``: name -> reason,
+    :func:`tasks.render.render_session`): said on the page and in the PDF, not silently missing."""
+    failed = images_doc.get("failed") or {}
+    return [{"kind": "artifact", "text": f"{_artifact_name(str(name))} could not be rendered ({reason}).",
+             "applies_to": []} for name, reason in failed.items()]
+
+
+def session_notes(record: reports.SessionRecord) -> list[dict[str, Any]]:
+    """The session's notes: the quality document's, then the renderer's (:func:`artifact_notes`)."""
+    return quality_notes(record.doc("quality_doc")) + artifact_notes(record.doc("images_doc"))
+
+
 def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str, Any]],
           quality: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The metric cards; contact and flight carry ``resolution``, the one-frame timing
@@ -267,11 +289,14 @@ def history_item(row: RunningSession, record: reports.SessionRecord | None, curr
             "contact_time_s": number(r.get("contact_time_s")), "speed_mps": number(r.get("speed_mps"))}
 
 
-def list_item(row: RunningSession, runner: str, record: reports.SessionRecord | None) -> dict[str, Any]:
+def list_item(row: RunningSession, runner: str, record: reports.SessionRecord | None,
+              damage: str | None = None) -> dict[str, Any]:
+    """One row of the session list; ``damage`` (what is damaged, the repair) makes it a ``damaged`` row."""
     r = record.row if record is not None else {}
     created = reports.as_utc(row.created_at)
-    return {"id": row.id, "title": row.title, "status": str(row.status),
-            "error": row.error if str(row.status) == "failed" else None, "runner": runner,
+    status = "damaged" if damage else str(row.status)
+    return {"id": row.id, "title": row.title, "status": status,
+            "error": damage or (row.error if status == "failed" else None), "runner": runner,
             "date": created.isoformat() if created else None,
             "cadence_spm": number(r.get("cadence_spm")), "contact_time_s": number(r.get("contact_time_s")),
             "speed_mps": number(r.get("speed_mps"))}

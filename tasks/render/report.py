@@ -5,6 +5,7 @@ global state: the PNG on the Agg canvas, the PDF as vectors on its own page.
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
@@ -29,6 +30,18 @@ MIN_ANGLE_SPAN_DEG = 10.0
 MIN_CADENCE_SPAN_SPM = 10.0
 LANDSCAPE_SIZE_IN = (15.0, 9.5)
 PORTRAIT_SIZE_IN = (8.27, 11.69)        # A4
+#: matplotlib settings under which every string is drawn as it is: a session name or a coach's note
+#: such as ``Treadmill run $\foo$`` is text, never mathtext (which draws it differently or raises
+#: on an unknown symbol) nor LaTeX. Text objects read these when they are created.
+LITERAL_TEXT = {"text.parse_math": False, "text.usetex": False}
+
+
+def literal_text() -> contextlib.AbstractContextManager:
+    """A context in which the figures made draw all their text literally (:data:`LITERAL_TEXT`);
+    the chart report and the PDF report are made in one."""
+    import matplotlib
+
+    return matplotlib.rc_context(LITERAL_TEXT)
 
 
 def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> bytes:
@@ -41,7 +54,13 @@ def render_report_png(data: RenderData, title: str = "", dpi: int = 110) -> byte
 
 def report_figure(data: RenderData, title: str = "", dpi: int = 110, portrait: bool = False):
     """The session chart report as a matplotlib ``Figure`` on the Agg canvas (no pyplot):
-    landscape (the PNG) or A4 portrait (:func:`draw_report`)."""
+    landscape (the PNG) or A4 portrait (:func:`draw_report`). ``title`` (the user's session
+    name) and every other text are drawn literally (:func:`literal_text`)."""
+    with literal_text():
+        return _report_figure(data, title, dpi, portrait)
+
+
+def _report_figure(data: RenderData, title: str, dpi: int, portrait: bool):
     os.environ.setdefault("MPLBACKEND", "Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

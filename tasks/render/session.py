@@ -13,6 +13,8 @@ naming the artifacts in the run's sessions row is the lake's job
 """
 from __future__ import annotations
 
+import logging
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,6 +28,9 @@ from tasks.render.data import RenderData, RenderError
 from tasks.render.report import render_report_png
 from tasks.render.snapshots import render_snapshots, snapshot_plan
 from tasks.render.video import DEFAULT_PANEL_JOINTS, render_video
+
+log = logging.getLogger("gaitlake.render")
+_LOCAL_PATH = re.compile(r"""['"]?(?:[A-Za-z]:)?[/\\][^\s'"]+['"]?""")
 
 
 def artifact_prefix(session_id: str, pipeline_version: str) -> str:
@@ -42,39 +47,72 @@ def artifact_keys(session_id: str, pipeline_version: str) -> dict[str, Any]:
     }
 
 
+def failure_reason(exc: BaseException) -> str:
+    """Why an artifact failed, for the session's notes: the exception's class and message, local
+    file paths (a temporary copy of the source, say) left out; the log keeps them."""
+    message = _LOCAL_PATH.sub("", str(exc)).strip(" :") or "no detail"
+    return f"{exc.__class__.__name__}: {message[:300]}"
+
+
 def render_session(store, session_id: str, pipeline_version: str, video_key: str, data: RenderData, *,
                    max_side: int = 1280, crf: int = 23, preset: str = "veryfast",
                    joints: Iterable[str] = DEFAULT_PANEL_JOINTS, title: str = "") -> dict[str, Any]:
     """Render every artifact of one session into the object store; return the images document.
 
     ``{"video": key, "report": key, "gait": {side: {phase: key}}, "gait_frames": {side:
-    {phase: frame}}, "form": {image: key}, "video_info": {...}}``; phases/images that
-    cannot be drawn (too few strides, no flight) are left out. Each object is written atomically.
+    {phase: frame}}, "form": {image: key}, "video_info": {...}, "failed": {artifact: reason}}``;
+    phases/images that cannot be drawn (too few strides, no flight) are left out. Each artifact
+    is rendered and written on its own (atomically): one that fails is logged, named in
+    ``failed`` (the page and the PDF show it among the session's quality notes) and left out,
+    and never takes the others with it. The snapshots are cut from the frames the video pass
+    decodes, so they are missing where the source does not decode.
     """
     keys = artifact_keys(session_id, pipeline_version)
     plan = snapshot_plan(data)
     clean: dict[int, np.ndarray] = {}
     wanted = {f for f, *_ in plan.values()}
-    with store.local_copy(video_key) as src, tempfile.TemporaryDirectory(prefix="gaitlake-render-") as tmp:
-        out = Path(tmp) / "analyzed.mp4"
-        info = render_video(src, data, out, max_side=max_side, crf=crf, preset=preset, joints=joints,
-                            snapshot_frames=wanted, on_snapshot=lambda i, f: clean.__setitem__(i, f.copy()))
-        store.put_file(out, keys["video"])
-    doc: dict[str, Any] = {"video": keys["video"], "video_info": info, "gait": {}, "gait_frames": {}, "form": {}}
-    for name, jpeg in render_snapshots(clean, data, plan, max_side).items():
+    doc: dict[str, Any] = {"gait": {}, "gait_frames": {}, "form": {}}
+    failed: dict[str, str] = {}
+
+    def attempt(artifact: str, render) -> None:
+        try:
+            render()
+        except Exception as exc:  # noqa: BLE001 - an artifact is not worth the others
+            log.warning("session %s: %s not rendered: %s: %s", session_id, artifact, exc.__class__.__name__, exc)
+            failed[artifact] = failure_reason(exc)
+
+    def video() -> None:
+        with store.local_copy(video_key) as src, tempfile.TemporaryDirectory(prefix="gaitlake-render-") as tmp:
+            out = Path(tmp) / "analyzed.mp4"
+            info = render_video(src, data, out, max_side=max_side, crf=crf, preset=preset, joints=joints,
+                                snapshot_frames=wanted, on_snapshot=lambda i, f: clean.__setitem__(i, f.copy()))
+            store.put_file(out, keys["video"])
+        doc.update(video=keys["video"], video_info=info)
+
+    def snapshot(name: str, jpeg: bytes) -> None:
         group, leaf = name.split("/", 1)
         if group == "gait":
             side, phase = leaf.split("_", 1)
             key = keys["gait"][side][phase]
+            store.write_bytes(key, jpeg)
             doc["gait"].setdefault(side, {})[phase] = key
             # the frame the image shows (the cleanest stride's, tasks.render.snapshots.clean_phase_frames)
             doc["gait_frames"].setdefault(side, {})[phase] = plan[name][0]
         else:
             key = keys["form"][leaf]
+            store.write_bytes(key, jpeg)
             doc["form"][leaf] = key
-        store.write_bytes(key, jpeg)
-    store.write_bytes(keys["report"], render_report_png(data, title or f"session {session_id}"))
-    doc["report"] = keys["report"]
+
+    def report() -> None:
+        store.write_bytes(keys["report"], render_report_png(data, title or f"session {session_id}"))
+        doc["report"] = keys["report"]
+
+    attempt("video", video)
+    for name, jpeg in render_snapshots(clean, data, plan, max_side, failed=failed).items():
+        attempt(name, lambda name=name, jpeg=jpeg: snapshot(name, jpeg))
+    attempt("report", report)
+    if failed:
+        doc["failed"] = failed
     return doc
 
 

@@ -302,21 +302,30 @@ def snapshot_plan(data: RenderData) -> dict[str, tuple[int, str, str, str]]:
     return plan
 
 
-def render_snapshots(frames: dict[int, np.ndarray], data: RenderData, plan: dict, max_side: int = 1280
-                     ) -> dict[str, bytes]:
-    """JPEG bytes per snapshot name from clean source frames keyed by index."""
+def render_snapshots(frames: dict[int, np.ndarray], data: RenderData, plan: dict, max_side: int = 1280,
+                     failed: dict[str, str] | None = None) -> dict[str, bytes]:
+    """JPEG bytes per snapshot name from clean source frames keyed by index.
+
+    ``failed`` given: a snapshot that cannot be drawn is named there with the reason and left out
+    (the others are drawn); without it the first failure raises."""
     out = {}
     for name, (f, side, what, kind) in plan.items():
         frame = frames.get(f)
         if frame is None:
             continue
-        H, W = frame.shape[:2]
-        scale = min(1.0, max_side / max(H, W))
-        if what == "gait":
-            img = draw_phase_snapshot(frame, data, f, side, kind, scale)
-        else:
-            img = draw_form_snapshot(frame, data, f, side, kind, scale)
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        try:
+            H, W = frame.shape[:2]
+            scale = min(1.0, max_side / max(H, W))
+            if what == "gait":
+                img = draw_phase_snapshot(frame, data, f, side, kind, scale)
+            else:
+                img = draw_form_snapshot(frame, data, f, side, kind, scale)
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        except Exception as exc:  # noqa: BLE001 - one snapshot is not worth the others
+            if failed is None:
+                raise
+            failed[name] = f"{exc.__class__.__name__}: {str(exc)[:300]}"  # drawing errors name no files
+            continue
         if ok:
             out[name] = buf.tobytes()
     return out

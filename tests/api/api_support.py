@@ -5,11 +5,15 @@ A module of its own (not conftest) so tests can import it by a unique name.
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import jsonschema
 import pyarrow as pa
+import uvicorn
 from fastapi.testclient import TestClient
 
 from api.keys import create_key
@@ -197,3 +201,34 @@ def assert_matches(payload, path: str, method: str, status: int = 200) -> None:
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     errors = sorted(validator.iter_errors(payload), key=lambda e: list(e.path))
     assert not errors, "; ".join(f"{list(e.path)}: {e.message}" for e in errors[:5])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``app`` under a real uvicorn on 127.0.0.1 (a thread), with ``options`` (e.g.
+    :func:`api.server.uvicorn_options`) on top of quiet logging."""
+
+    def __init__(self, app, world=None, **options):
+        self.app, self.world = app, world
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    access_log=False, lifespan="off", **options))
+        self.thread = threading.Thread(target=self.server.run, name="viewer-uvicorn", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)

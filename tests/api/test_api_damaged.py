@@ -101,3 +101,43 @@ def test_lake_check_names_every_damaged_session(damaged, env_data, capsys):
         world.store.delete(f"lake/_current/{sids[name]}.json")
     assert run_cli("lake", "check") == 0
     assert "checked 2 served sessions" in capsys.readouterr().out
+
+
+def test_viewer_list_shows_each_damaged_session_as_one_row(damaged):
+    """Issue 25 item 16: the page's session list answers 200 with one ``damaged`` row per damaged
+    session (what is damaged, the repair) and the healthy ones as they are."""
+    world, sids = damaged
+    r = world.client.get("/app/api/sessions", headers=world.h("alice"))
+    assert r.status_code == 200, r.text
+    rows = {item["id"]: item for item in r.json()["sessions"]}
+    assert set(rows) == set(sids.values())
+    for name in DAMAGED:
+        row = rows[sids[name]]
+        assert row["status"] == "damaged", (name, row)
+        assert f"gaitlake reprocess {sids[name]} --force" in row["error"] and "lake/" not in row["error"]
+        assert row["cadence_spm"] is None
+    for name in ("healthy", "healthy2"):
+        assert rows[sids[name]]["status"] == "done" and rows[sids[name]]["cadence_spm"] is not None
+
+
+def test_viewer_session_pages_of_a_runner_with_a_damaged_session(damaged):
+    """The damaged session's own document says it is damaged (200, no 503); the runner's other
+    sessions keep their pages, their history listing the damaged one without numbers."""
+    world, sids = damaged
+    for name in DAMAGED:
+        r = world.client.get(f"/app/api/sessions/{sids[name]}", headers=world.h("alice"))
+        assert r.status_code == 200, (name, r.status_code, r.text)
+        doc = r.json()
+        assert doc["status"] == "damaged" and f"gaitlake reprocess {sids[name]} --force" in doc["error"]
+        page = world.client.get(f"/app/sessions/{sids[name]}", headers=world.h("alice"))
+        assert page.status_code == 200
+    for name in ("healthy", "healthy2"):
+        r = world.client.get(f"/app/api/sessions/{sids[name]}", headers=world.h("alice"))
+        assert r.status_code == 200, (name, r.text)
+        doc = r.json()
+        assert doc["status"] == "done" and doc["cards"]
+        history = {h["id"]: h for h in doc["history"]}
+        assert sids["truncated"] in history and history[sids["truncated"]]["cadence_spm"] is None
+    # A download of a damaged session is that session's 503, naming the repair.
+    r = world.client.get(f"/app/api/sessions/{sids['truncated']}/downloads/frames.csv", headers=world.h("alice"))
+    assert r.status_code == 503 and "gaitlake reprocess" in r.json()["error"]

@@ -190,6 +190,11 @@ def test_bad_jwts_are_401(jwt_world):
         "no exp": _token(private, sub=uid, exp=None),
         "unknown subject": _token(private, sub="ghost"),
         "unverified email": _token(private, sub="x", email="ua@example.org", email_verified=False),
+        # issue 25 item 22: only a JSON true verifies an e-mail
+        "email without email_verified": _token(private, sub="x", email="ua@example.org"),
+        "email_verified the string false": _token(private, sub="x", email="ua@example.org", email_verified="false"),
+        "email_verified the string true": _token(private, sub="x", email="ua@example.org", email_verified="true"),
+        "email_verified 1": _token(private, sub="x", email="ua@example.org", email_verified=1),
         "alg none": jwt.encode({"sub": uid, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60}, None, algorithm="none"),
         "HS256 with the public key as secret": _hs256_confusion(
             {"sub": uid, "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 60}, pem),

@@ -264,7 +264,7 @@
       var tbody = h("tbody");
       doc.sessions.forEach(function (it) {
         tbody.appendChild(h("tr", { class: "status-" + it.status },
-          h("td", null, h("span", { class: "badge " + it.status, text: it.status })),
+          h("td", null, h("span", { class: "badge " + it.status, text: it.status, title: it.status === "damaged" ? it.error : null })),
           h("td", null, h("a", { href: "/app/sessions/" + encodeURIComponent(it.id), text: it.title })),
           h("td", { text: it.runner }),
           h("td", { text: dateText(it.date) }),
@@ -286,8 +286,9 @@
         var head = h("section", { class: "card state " + doc.status },
           h("h1", { text: doc.title }),
           h("p", { class: "meta", text: doc.runner.name + " · " + dateText(doc.date) }));
-        if (doc.status === "failed") {
-          append(head, [h("p", { class: "state-line" }, h("span", { class: "badge failed", text: "failed" }), " Processing failed."),
+        if (doc.status === "failed" || doc.status === "damaged") {
+          append(head, [h("p", { class: "state-line" }, h("span", { class: "badge " + doc.status, text: doc.status }),
+            doc.status === "failed" ? " Processing failed." : " The stored results of this session are damaged."),
             h("p", { class: "reason", id: "reason", text: doc.error || "unknown reason" })]);
         } else {
           append(head, [h("p", { class: "state-line" }, h("span", { class: "badge " + doc.status, text: doc.status }),
@@ -478,8 +479,11 @@
     var dl = h("section", { class: "card downloads" }, h("h2", { text: "Downloads" }),
       h("ul", null, doc.downloads.map(function (d) { return h("li", null, h("a", { href: d.url, download: "", "data-name": d.name, text: d.label }), h("span", { class: "muted", text: " " + d.name })); })));
 
-    append(box, [header, h("div", { class: "layout" }, h("div", { class: "col main-col" }, videoCard, chartCard), h("div", { class: "col side-col" }, cardsCard, histCard)),
-      gaitCard, commentCard, dl]);
+    // without a paid plan the server sends no metrics, phases or commentary (the API's plan gate): say so once
+    var planCard = doc.plan_required ? h("section", { class: "card plan", id: "plan-required" }, h("h2", { text: "Metrics, gait phases and commentary" }),
+      h("p", { class: "note", text: doc.plan_required })) : null;
+    append(box, [header, h("div", { class: "layout" }, h("div", { class: "col main-col" }, videoCard, chartCard), h("div", { class: "col side-col" }, planCard || cardsCard, histCard)),
+      planCard ? null : gaitCard, planCard ? null : commentCard, dl]);
     document.addEventListener("keydown", function (e) {
       if (e.target && /INPUT|SELECT|TEXTAREA|BUTTON/.test(e.target.tagName)) return;
       if (e.key === " ") { e.preventDefault(); if (video.paused) video.play(); else video.pause(); }

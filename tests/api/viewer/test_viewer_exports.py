@@ -115,3 +115,31 @@ def test_pdf_curves_name_and_dash_the_far_leg():
     styles = {line.get_label(): line.get_linestyle() for line in ax.get_lines()}
     assert styles == {"left (near)": "-", "right (far)": "--"}
     assert "The left leg is near." in fig._suptitle.get_text()
+
+
+def _pdf_text_runs(pdf: bytes) -> list[str]:
+    """The strings matplotlib's PDF backend shows (each ``[...] TJ`` array joined), from the
+    deflated content streams: what a reader sees, without a PDF library."""
+    import zlib
+
+    runs = []
+    for stream in re.findall(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S):
+        try:
+            content = zlib.decompress(stream)
+        except zlib.error:
+            continue
+        for array in re.findall(rb"\[(.*?)\]\s*TJ", content, re.S):
+            parts = re.findall(rb"\(((?:\\.|[^\\)])*)\)", array)
+            runs.append(b"".join(re.sub(rb"\\(.)", rb"\1", p) for p in parts).decode("latin-1"))
+    return runs
+
+
+def test_pdf_report_draws_user_text_literally():
+    """Issue 25 item 19: a session name, runner name, note or comment that matplotlib would read as
+    mathtext is printed as typed (it raised, and report.pdf answered 500)."""
+    title, runner, note, text = r"Treadmill run $\foo$", "Runner $x^2$", r"note $\alpha$", "costs $5 and $10"
+    cards = [{"label": "Cadence", "text": "170 spm", "notes": ["$proxy$"]}]
+    pdf = report_pdf(title, runner, cards, [note], [("summary", text)], None, None)
+    runs = _pdf_text_runs(pdf)
+    for typed in (title, runner, note, text, "$proxy$"):
+        assert typed in runs, (typed, runs)

@@ -152,3 +152,25 @@ def test_states_pages_headers_and_unrendered_downloads(world):
     assert client.get(f"/app/api/sessions/{world.sessions['plain']}/downloads/secrets.txt").status_code == 404
     assert client.get("/app/static/viewer.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
     client.cookies.clear()
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "http://evil.example"},
+    {"Origin": "null"},
+    {"Referer": "http://evil.example/page.html"},
+    {"Origin": "http://testserver.evil.example", "Referer": "http://testserver/app/"},
+])
+def test_a_foreign_page_cannot_sign_a_browser_in(world, headers):
+    """Login CSRF (issue 25 item 22): a sign-in posted from another origin sets no cookie."""
+    world.client.cookies.clear()
+    r = world.client.post("/app/sign-in", data={"api_key": world.keys["coach"]}, headers=headers)
+    assert r.status_code == 403 and "set-cookie" not in r.headers
+    assert world.client.post("/app/sign-out", headers=headers).status_code == 403
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://testserver"}, {"Referer": "http://testserver/app/?next=/app/sessions"}, {}])
+def test_this_sites_form_signs_in(world, headers):
+    world.client.cookies.clear()
+    r = world.client.post("/app/sign-in", data={"api_key": world.keys["coach"]}, headers=headers)
+    assert r.status_code == 303 and r.headers["set-cookie"].startswith(f"{COOKIE_NAME}=")
+    world.client.cookies.clear()

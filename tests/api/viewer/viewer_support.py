@@ -14,6 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from api_support import Server  # noqa: F401  (re-exported: the viewer's tests start their servers with it)
 
 from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session
