@@ -27,6 +27,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from analysis.catalogue import commentary_keys
 from analysis.engine import STRIDE_METRICS, json_safe, metric_stats
 from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_TOPICS, THREAD_BLOCKS,
@@ -238,8 +239,7 @@ class SessionFacts:
 
     #: Session values commentary reads (null ones are kept as None; other keys of the summary
     #: only when they have a value).
-    KEYS = STRIDE_METRICS + ("total_distance_m", "total_time_s", "knee_flexion_deg", "posture_angle_deg",
-                             "ankle_angle_deg", "com_oscillation_m", "stride_angle_deg", "mean_h_m")
+    KEYS = commentary_keys()
 
     @classmethod
     def from_results(cls, summary: dict, quality: dict | None = None, phases: dict | None = None,

@@ -37,10 +37,7 @@ from storage.lake import DamagedRun, Lake, Manifest
 
 ACTIVITY = "Running"
 DOC_COLUMNS = ("summary_doc", "details_doc", "form_doc", "gait_doc", "quality_doc", "images_doc", "export_doc")
-FORM_METRICS = (
-    "speed", "balance", "cadence", "contact_angle", "eversion_velocity", "knee_flexion",
-    "posture_angle", "ankle_angle", "com_oscillation", "stride_angle", "mean_h",
-)
+FORM_METRICS = tuple(documents.FORM_METRICS)
 
 
 def dumps(value: Any) -> str:
