@@ -90,6 +90,37 @@ def summary_document(summary: Mapping, strides: StrideTable | list[dict], qualit
     return json_safe(doc)
 
 
+def _session_speed(block: Any) -> float | None:
+    """The session speed (m/s) of a ``{avg, ...}`` block or a number; None when unknown."""
+    value = block.get("avg") if isinstance(block, Mapping) else block
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def with_references(summary_doc: Mapping) -> dict:
+    """The summary document's metric blocks, each per-stride metric that has a published range
+    (:attr:`analysis.catalogue.Metric.reference`, where it holds at the session's speed) with it
+    as ``reference`` ``{low, high, unit, source, conditions}`` beside ``min/max/avg/values``.
+    An extension: the spec's metric objects allow other properties, strict clients ignore it."""
+    speed = _session_speed((summary_doc.get("performance_metrics") or {}).get("speed"))
+    out = {block: dict(value) if isinstance(value, Mapping) else value for block, value in summary_doc.items()}
+    for block, names in SUMMARY_METRICS.items():
+        for name, key in names.items():
+            stats = (out.get(block) or {}).get(name)
+            reference = by_name(key).reference_json(speed)
+            if isinstance(stats, Mapping) and reference is not None:
+                out[block][name] = {**stats, "reference": reference}
+    return out
+
+
+def form_references(metrics: Mapping[str, Any]) -> dict[str, dict]:
+    """``{form metric: reference}`` for the form-analysis ``metrics`` that have a published range
+    at the session's speed (``metrics["speed"]``): the extension ``reference_ranges`` beside
+    ``metrics``, whose values the spec types as numbers."""
+    speed = _session_speed(metrics.get("speed"))
+    refs = {name: by_name(key).reference_json(speed) for name, key in FORM_METRICS.items()}
+    return {name: ref for name, ref in refs.items() if ref is not None}
+
+
 def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joints: tuple[str, ...],
                      summary: Mapping, strides: StrideTable | list[dict], quality: Mapping) -> dict:
     """Session details: ``metrics`` and ``angles`` (key -> per-frame array), ``all_timestamps``
