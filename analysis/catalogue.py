@@ -13,7 +13,9 @@ the engine's ``STRIDE_METRICS`` and ``SERIES_METRICS``
 (:func:`spread_metrics`, :func:`series_metrics`), the commentary's
 ``SessionFacts.KEYS`` (:func:`commentary_keys`), the CLI's summary lines
 (:func:`cli_summary`) and the API documents' metric maps (``api/documents.py``).
-Adding a metric to a document is adding (or extending) its entry here.
+Adding a metric to a document is adding (or extending) its entry here. The
+functions read :data:`METRICS` when called, so the lists are derived when
+their modules are imported.
 
 Not metrics, so not here: ``ic_time_s`` (a timestamp), the frame columns of
 the stride table, and the summary's calibration/context keys ``px_per_m``,
@@ -242,21 +244,19 @@ METRICS: tuple[Metric, ...] = (
            side_view=False, spec=SpecKeys(form="eversion_velocity")),
 )
 
-_BY_NAME = {metric.name: metric for metric in METRICS}
-
-
 def by_name(name: str) -> Metric:
     """The metric ``name`` (a summary key such as ``cadence_spm``); KeyError when unknown."""
-    try:
-        return _BY_NAME[name]
-    except KeyError:
-        raise KeyError(f"no metric {name!r} in analysis.catalogue.METRICS") from None
+    for metric in METRICS:
+        if metric.name == name:
+            return metric
+    raise KeyError(f"no metric {name!r} in analysis.catalogue.METRICS")
 
 
-def spread_metrics(metrics: tuple[Metric, ...] = METRICS) -> tuple[str, ...]:
+def spread_metrics(metrics: tuple[Metric, ...] | None = None) -> tuple[str, ...]:
     """Per-stride metrics whose min/max/values the documents report (the engine's
     ``STRIDE_METRICS``), in the summary document's order: block by block
     (:data:`SUMMARY_METRIC_BLOCKS`), catalogue order within a block."""
+    metrics = METRICS if metrics is None else metrics
     spread = [m for m in metrics if m.spread]
     for m in spread:
         if not m.per_stride or m.spec.summary is None or m.spec.summary[0] not in SUMMARY_METRIC_BLOCKS:
@@ -264,29 +264,33 @@ def spread_metrics(metrics: tuple[Metric, ...] = METRICS) -> tuple[str, ...]:
     return tuple(m.name for m in sorted(spread, key=lambda m: SUMMARY_METRIC_BLOCKS.index(m.spec.summary[0])))
 
 
-def series_metrics(metrics: tuple[Metric, ...] = METRICS) -> dict[str, str]:
+def series_metrics(metrics: tuple[Metric, ...] | None = None) -> dict[str, str]:
     """Per-frame series of per-stride metrics: series name -> stride column (the engine's
     ``SERIES_METRICS``; each stride's value holds from its completion on)."""
+    metrics = METRICS if metrics is None else metrics
     return {m.series: m.name for m in metrics if m.per_stride and m.series}
 
 
-def commentary_keys(metrics: tuple[Metric, ...] = METRICS) -> tuple[str, ...]:
+def commentary_keys(metrics: tuple[Metric, ...] | None = None) -> tuple[str, ...]:
     """Session values the commentary reads (``SessionFacts.KEYS``): the spread metrics,
     then every other number a document reports and a side view can measure."""
+    metrics = METRICS if metrics is None else metrics
     spread = spread_metrics(metrics)
     rest = tuple(m.name for m in metrics if m.name not in spread and not m.is_category and m.side_view
                  and (m.spec.summary or m.spec.form))
     return spread + rest
 
 
-def cli_summary(metrics: tuple[Metric, ...] = METRICS) -> tuple[Metric, ...]:
+def cli_summary(metrics: tuple[Metric, ...] | None = None) -> tuple[Metric, ...]:
     """The metrics the CLI prints after processing, in its order."""
+    metrics = METRICS if metrics is None else metrics
     return tuple(sorted((m for m in metrics if m.cli_order is not None), key=lambda m: m.cli_order))
 
 
-def reference_table(metrics: tuple[Metric, ...] = METRICS) -> str:
+def reference_table(metrics: tuple[Metric, ...] | None = None) -> str:
     """The Markdown table of reference ranges (docs/analysis.md): every metric, its unit,
     its range (or "none": no defensible published range), source and conditions."""
+    metrics = METRICS if metrics is None else metrics
     lines = ["| metric | unit | range | source | conditions |", "|---|---|---|---|---|"]
     for m in metrics:
         unit = "category" if m.is_category else (m.unit or "1")
