@@ -70,8 +70,8 @@ DUTY_RUNNING_MAX = 0.5
 BALANCE_SYMMETRIC = (49.0, 51.0)
 BALANCE_NOTABLE = 2.0  # % off 50 beyond which we call it a clear asymmetry (ours)
 #: Trunk lean (deg forward of vertical). Typical endurance running ~2-10 deg;
-#: a little forward lean moves load from knee to hip (Teng & Powers 2014, Med
-#: Sci Sports Exerc 46:1479); > 15 deg is excessive (ours).
+#: a little forward lean moves load from knee to hip (Teng & Powers 2014, J Orthop
+#: Sports Phys Ther 44:785; 2015, Med Sci Sports Exerc 47:625); > 15 deg is excessive (ours).
 TRUNK_LEAN_TYPICAL = (2.0, 10.0)
 TRUNK_LEAN_EXCESSIVE = 15.0
 #: Contact angle (leg hip->ankle vs vertical at initial contact, ankle ahead).

@@ -131,7 +131,8 @@ def test_a_speed_bound_range_applies_only_in_its_window():
     assert contact.reference_json(3.5) == {"low": 0.20, "high": 0.30, "unit": "s",
                                            "source": contact.reference.source,
                                            "conditions": contact.reference.conditions}
-    assert contact.reference_json(2.5) is None and contact.reference_json(4.2) is None
+    assert contact.reference_json(2.7) is None and contact.reference_json(4.2) is None
+    assert contact.reference_json(2.8) is not None and contact.reference_json(4.0) is not None
     assert contact.reference_json(None) is None and contact.reference_json(math.nan) is None
     cadence = catalogue.by_name("cadence_spm")
     assert cadence.reference_json(None)["low"] == 160.0

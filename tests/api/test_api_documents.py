@@ -117,7 +117,7 @@ def test_documents_carry_the_catalogues_reference_ranges(world, analysed):
     assert_matches(summary, "/running/sessions/{session_id}/summary/", "get")
     assert_matches(form, "/running/sessions/{session_id}/form-analysis/", "post")
     speed = summary["performance_metrics"]["speed"]["avg"]
-    assert 3.0 <= speed <= 4.0                                      # the synthetic runner at 3.1 m/s
+    assert 2.8 <= speed <= 4.0                                      # the synthetic runner at 3.1 m/s
     with_ref = {(block, name) for block, names in documents.SUMMARY_METRICS.items() for name in names
                 if "reference" in summary[block][name]}
     assert with_ref == {("performance_metrics", "cadence"), ("running_mechanics", "contact_time")}
@@ -131,6 +131,6 @@ def test_documents_carry_the_catalogues_reference_ranges(world, analysed):
 
     slow = documents.with_references({"performance_metrics": {"speed": {"avg": 2.2}, "cadence": {"avg": 160.0}},
                                       "running_mechanics": {"contact_time": {"avg": 0.3}}})
-    assert "reference" not in slow["running_mechanics"]["contact_time"]   # 0.20-0.30 s holds at 3-4 m/s
+    assert "reference" not in slow["running_mechanics"]["contact_time"]   # 0.20-0.30 s holds at 2.8-4 m/s
     assert slow["performance_metrics"]["cadence"]["reference"]["low"] == 160.0
     assert "reference" not in slow["performance_metrics"]["speed"]
