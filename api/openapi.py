@@ -224,8 +224,32 @@ def corrected_spec() -> dict[str, Any]:
     return json.loads(_corrected())
 
 
+#: A published reference range of a metric (``analysis.catalogue.Reference``), an extension.
+REFERENCE = {
+    "type": "object", "required": ["low", "high", "unit", "source", "conditions"],
+    "description": "Extension: the published typical range of the metric (SI, the metric's unit), with its "
+                   "source and the conditions it holds for; absent where no defensible range exists.",
+    "properties": {"low": {"type": "number"}, "high": {"type": "number"}, "unit": {"type": "string"},
+                   "source": {"type": "string"}, "conditions": {"type": "string"}},
+}
+
+
+def _reference_ranges(spec: dict) -> None:
+    """Name the reference-range extensions in the app's document: ``reference`` beside each
+    summary metric's statistics, ``reference_ranges`` beside the form-analysis metrics."""
+    summary = _ok_schema(spec, "/running/sessions/{session_id}/summary/", "get")["properties"]
+    for block in ("performance_metrics", "running_mechanics", "balance_and_posture"):
+        for prop in summary[block]["properties"].values():
+            if prop.get("type") == "object":
+                prop["properties"]["reference"] = REFERENCE
+    form = _ok_schema(spec, "/running/sessions/{session_id}/form-analysis/", "post")["properties"]
+    form["reference_ranges"] = {"type": "object", "additionalProperties": REFERENCE,
+                                "description": "Extension: form metric -> its published reference range."}
+
+
 def _extensions(spec: dict) -> None:
     security = [{"Bearer": []}, {"ApiKeyAuth": []}]
+    _reference_ranges(spec)
     spec["paths"]["/running/threads/{thread_id}/"] = {
         "get": {
             "operationId": "running_threads_read",

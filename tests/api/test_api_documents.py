@@ -9,6 +9,7 @@ documents built straight from the engine's result.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import numpy as np
@@ -128,6 +129,21 @@ def test_documents_carry_the_catalogues_reference_ranges(world, analysed):
     assert summary["running_mechanics"]["contact_time"]["reference"]["high"] == 0.30
     assert set(form["reference_ranges"]) == {"cadence", "knee_flexion", "posture_angle", "com_oscillation"}
     assert form["reference_ranges"]["knee_flexion"]["low"] == 35.0 and form["metrics"]["knee_flexion"] is not None
+
+    # the app's own OpenAPI document names the extension (schemathesis checks it on every read)
+    import jsonschema
+    from api.openapi import app_openapi
+
+    ops = app_openapi()["paths"]
+    for doc, path, method in ((summary, "/running/sessions/{session_id}/summary/", "get"),
+                              (form, "/running/sessions/{session_id}/form-analysis/", "post")):
+        schema = ops[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        jsonschema.Draft202012Validator(schema).validate(doc)
+        bad = json.loads(json.dumps(doc))
+        target = (bad["performance_metrics"]["cadence"]["reference"] if "performance_metrics" in bad
+                  else bad["reference_ranges"]["cadence"])
+        del target["source"]
+        assert not jsonschema.Draft202012Validator(schema).is_valid(bad)
 
     slow = documents.with_references({"performance_metrics": {"speed": {"avg": 2.2}, "cadence": {"avg": 160.0}},
                                       "running_mechanics": {"contact_time": {"avg": 0.3}}})
