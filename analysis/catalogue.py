@@ -246,6 +246,7 @@ METRICS: tuple[Metric, ...] = (
            side_view=False, spec=SpecKeys(form="eversion_velocity")),
 )
 
+
 def by_name(name: str) -> Metric:
     """The metric ``name`` (a summary key such as ``cadence_spm``); KeyError when unknown."""
     for metric in METRICS:
