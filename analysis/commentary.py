@@ -27,6 +27,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from analysis.catalogue import commentary_keys
 from analysis.engine import STRIDE_METRICS, json_safe, metric_stats
 from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_TOPICS, THREAD_BLOCKS,
@@ -69,8 +70,8 @@ DUTY_RUNNING_MAX = 0.5
 BALANCE_SYMMETRIC = (49.0, 51.0)
 BALANCE_NOTABLE = 2.0  # % off 50 beyond which we call it a clear asymmetry (ours)
 #: Trunk lean (deg forward of vertical). Typical endurance running ~2-10 deg;
-#: a little forward lean moves load from knee to hip (Teng & Powers 2014, Med
-#: Sci Sports Exerc 46:1479); > 15 deg is excessive (ours).
+#: a little forward lean moves load from knee to hip (Teng & Powers 2014, J Orthop
+#: Sports Phys Ther 44:785; 2015, Med Sci Sports Exerc 47:625); > 15 deg is excessive (ours).
 TRUNK_LEAN_TYPICAL = (2.0, 10.0)
 TRUNK_LEAN_EXCESSIVE = 15.0
 #: Contact angle (leg hip->ankle vs vertical at initial contact, ankle ahead).
@@ -238,8 +239,7 @@ class SessionFacts:
 
     #: Session values commentary reads (null ones are kept as None; other keys of the summary
     #: only when they have a value).
-    KEYS = STRIDE_METRICS + ("total_distance_m", "total_time_s", "knee_flexion_deg", "posture_angle_deg",
-                             "ankle_angle_deg", "com_oscillation_m", "stride_angle_deg", "mean_h_m")
+    KEYS = commentary_keys()
 
     @classmethod
     def from_results(cls, summary: dict, quality: dict | None = None, phases: dict | None = None,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from analysis import angles as ang
+from analysis.catalogue import series_metrics, spread_metrics
 from analysis import cleaning, events as ev, geometry as geo, metrics as m
 from analysis.events import GaitEvent
 from analysis.keypoints import KEYPOINT_NAMES, KP, validate_keypoints
@@ -143,9 +144,7 @@ def _selected_joints(joints: tuple[str, ...]) -> tuple[str, ...]:
 #: Per-stride columns derived from the stride's speed (one belt-speed reading each, see below).
 SPEED_DERIVED = ("speed_mps", "pace_min_per_km", "power_w", "normalized_power_w_per_kg")
 #: Per-stride metrics whose session value is the mean over strides (their spread is reported too).
-STRIDE_METRICS = ("speed_mps", "pace_min_per_km", "cadence_spm", "power_w", "normalized_power_w_per_kg",
-                  "contact_time_s", "flight_time_s", "stride_time_s", "stride_length_m", "balance_pct",
-                  "contact_angle_deg")
+STRIDE_METRICS = spread_metrics()
 
 
 def _measuring_strides(strides: StrideTable, key: str, mode: str | None, near: str | None) -> np.ndarray:
@@ -1098,11 +1097,7 @@ def _quality(summary: dict, inp: _Input, cl: _Cleaned, g: _Geometry, e: _Events,
 
 
 #: Per-frame metric series: series name -> the per-stride column it shows.
-SERIES_METRICS = {"speed": "speed_mps", "pace": "pace_min_per_km", "cadence": "cadence_spm",
-                  "contact_time": "contact_time_s", "flight_time": "flight_time_s",
-                  "stride_time": "stride_time_s", "stride_length": "stride_length_m",
-                  "power": "power_w", "normalized_power": "normalized_power_w_per_kg",
-                  "balance": "balance_pct", "contact_angle": "contact_angle_deg"}
+SERIES_METRICS = series_metrics()
 
 
 def _frame_series(inp: _Input, xy: np.ndarray, g: _Geometry, e: _Events, s: _Strides) -> dict[str, np.ndarray]:

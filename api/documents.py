@@ -24,28 +24,37 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from analysis.catalogue import METRICS, SUMMARY_METRIC_BLOCKS, by_name, spread_metrics
 from analysis.engine import SessionAnalysis, angle_keys, json_safe, metric_stats
 from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, JOINTS, parse_joints
+from api.openapi import shared_spec
 
-#: Blocks of the summary document: metric name -> the per-stride column and session value it shows.
+#: Blocks of the summary document: metric name -> the per-stride column and session value it shows
+#: (the metric catalogue's spread metrics, :func:`analysis.catalogue.spread_metrics`).
 SUMMARY_METRICS: dict[str, dict[str, str]] = {
-    "performance_metrics": {"speed": "speed_mps", "pace": "pace_min_per_km", "cadence": "cadence_spm",
-                            "power": "power_w", "normalized_power": "normalized_power_w_per_kg"},
-    "running_mechanics": {"contact_time": "contact_time_s", "flight_time": "flight_time_s",
-                          "stride_time": "stride_time_s", "stride_length": "stride_length_m"},
-    "balance_and_posture": {"balance": "balance_pct", "contact_angle": "contact_angle_deg"},
+    block: {metric.spec.summary[1]: metric.name
+            for metric in map(by_name, spread_metrics()) if metric.spec.summary[0] == block}
+    for block in SUMMARY_METRIC_BLOCKS
 }
 #: Per-frame metric series of the details document, in their order there.
-DETAILS_METRICS = ("speed", "pace", "cadence", "contact_time", "flight_time", "stride_time", "stride_length",
-                   "power", "normalized_power", "balance", "contact_angle", "distance")
-#: Form-analysis metrics: name -> the summary value it shows.
-FORM_METRICS: dict[str, str] = {
-    "speed": "speed_mps", "balance": "balance_pct", "cadence": "cadence_spm", "contact_angle": "contact_angle_deg",
-    "eversion_velocity": "eversion_velocity_deg_per_s", "knee_flexion": "knee_flexion_deg",
-    "posture_angle": "posture_angle_deg", "ankle_angle": "ankle_angle_deg", "com_oscillation": "com_oscillation_m",
-    "stride_angle": "stride_angle_deg", "mean_h": "mean_h_m",
-}
+DETAILS_METRICS = tuple(metric.series for metric in METRICS if metric.series)
+
+
+def _spec_ordered(names: list[str], spec_order: list[str]) -> list[str]:
+    """``names`` in the spec's order; names the spec does not list keep their order, after it."""
+    return sorted(names, key=lambda n: (0, spec_order.index(n)) if n in spec_order else (1, names.index(n)))
+
+
+def _form_metrics() -> dict[str, str]:
+    form = shared_spec()["paths"]["/running/sessions/{session_id}/form-analysis/"]["post"]
+    order = form["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["metrics"]["properties"]
+    by_form = {metric.spec.form: metric.name for metric in METRICS if metric.spec.form}
+    return {name: by_form[name] for name in _spec_ordered(list(by_form), list(order))}
+
+
+#: Form-analysis metrics: name -> the summary value it shows (in the spec's order).
+FORM_METRICS: dict[str, str] = _form_metrics()
 #: Blocks of the summary document, in order.
 SUMMARY_BLOCKS: tuple[str, ...] = (*SUMMARY_METRICS, "distance_and_duration")
 #: The API's thread blocks of each kind (the spec's names) -> the commentary block that writes them
@@ -79,6 +88,37 @@ def summary_document(summary: Mapping, strides: StrideTable | list[dict], qualit
     doc["distance_and_duration"] = {"total_distance": summary.get("total_distance_m"),
                                     "total_time": summary.get("total_time_s")}
     return json_safe(doc)
+
+
+def _session_speed(block: Any) -> float | None:
+    """The session speed (m/s) of a ``{avg, ...}`` block or a number; None when unknown."""
+    value = block.get("avg") if isinstance(block, Mapping) else block
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def with_references(summary_doc: Mapping) -> dict:
+    """The summary document's metric blocks, each per-stride metric that has a published range
+    (:attr:`analysis.catalogue.Metric.reference`, where it holds at the session's speed) with it
+    as ``reference`` ``{low, high, unit, source, conditions}`` beside ``min/max/avg/values``.
+    An extension: the spec's metric objects allow other properties, strict clients ignore it."""
+    speed = _session_speed((summary_doc.get("performance_metrics") or {}).get("speed"))
+    out = {block: dict(value) if isinstance(value, Mapping) else value for block, value in summary_doc.items()}
+    for block, names in SUMMARY_METRICS.items():
+        for name, key in names.items():
+            stats = (out.get(block) or {}).get(name)
+            reference = by_name(key).reference_json(speed)
+            if isinstance(stats, Mapping) and reference is not None:
+                out[block][name] = {**stats, "reference": reference}
+    return out
+
+
+def form_references(metrics: Mapping[str, Any]) -> dict[str, dict]:
+    """``{form metric: reference}`` for the form-analysis ``metrics`` that have a published range
+    at the session's speed (``metrics["speed"]``): the extension ``reference_ranges`` beside
+    ``metrics``, whose values the spec types as numbers."""
+    speed = _session_speed(metrics.get("speed"))
+    refs = {name: by_name(key).reference_json(speed) for name, key in FORM_METRICS.items()}
+    return {name: ref for name, ref in refs.items() if ref is not None}
 
 
 def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joints: tuple[str, ...],

@@ -172,7 +172,7 @@ def _security(spec: dict) -> None:
 
 
 def _id_pattern(spec: dict) -> None:
-    from api.tenancy import SESSION_ID_RE
+    from api.settings import SESSION_ID_RE
 
     for ops in spec["paths"].values():
         for op in ops.values():
@@ -216,7 +216,7 @@ CORRECTIONS: tuple[Correction, ...] = (
                "The prose asks for the API key in the Authorization header; the scheme only named Bearer.", _security),
     Correction("servers", "`https://api.aikynetix.app` -> `/`", "Served by this deployment.", _servers),
     Correction("every `session_id` path parameter", "`pattern: ^[A-Za-z0-9_-]{1,64}$`, `minLength` 1, `maxLength` 64",
-               "The server refuses any other id with 400 before a query (`api.tenancy.SESSION_ID_RE`); the schema says so, "
+               "The server refuses any other id with 400 before a query (`api.settings.SESSION_ID_RE`); the schema says so, "
                "so clients and schema-driven tests know the rule.", _id_pattern),
 )
 
@@ -238,8 +238,32 @@ def corrected_spec() -> dict[str, Any]:
     return json.loads(_corrected())
 
 
+#: A published reference range of a metric (``analysis.catalogue.Reference``), an extension.
+REFERENCE = {
+    "type": "object", "required": ["low", "high", "unit", "source", "conditions"],
+    "description": "Extension: the published typical range of the metric (SI, the metric's unit), with its "
+                   "source and the conditions it holds for; absent where no defensible range exists.",
+    "properties": {"low": {"type": "number"}, "high": {"type": "number"}, "unit": {"type": "string"},
+                   "source": {"type": "string"}, "conditions": {"type": "string"}},
+}
+
+
+def _reference_ranges(spec: dict) -> None:
+    """Name the reference-range extensions in the app's document: ``reference`` beside each
+    summary metric's statistics, ``reference_ranges`` beside the form-analysis metrics."""
+    summary = _ok_schema(spec, "/running/sessions/{session_id}/summary/", "get")["properties"]
+    for block in ("performance_metrics", "running_mechanics", "balance_and_posture"):
+        for prop in summary[block]["properties"].values():
+            if prop.get("type") == "object":
+                prop["properties"]["reference"] = REFERENCE
+    form = _ok_schema(spec, "/running/sessions/{session_id}/form-analysis/", "post")["properties"]
+    form["reference_ranges"] = {"type": "object", "additionalProperties": REFERENCE,
+                                "description": "Extension: form metric -> its published reference range."}
+
+
 def _extensions(spec: dict) -> None:
     security = [{"Bearer": []}, {"ApiKeyAuth": []}]
+    _reference_ranges(spec)
     spec["paths"]["/running/threads/{thread_id}/"] = {
         "get": {
             "operationId": "running_threads_read",

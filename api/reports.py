@@ -37,10 +37,7 @@ from storage.lake import DamagedRun, Lake, Manifest
 
 ACTIVITY = "Running"
 DOC_COLUMNS = ("summary_doc", "details_doc", "form_doc", "gait_doc", "quality_doc", "images_doc", "export_doc")
-FORM_METRICS = (
-    "speed", "balance", "cadence", "contact_angle", "eversion_velocity", "knee_flexion",
-    "posture_angle", "ankle_angle", "com_oscillation", "stride_angle", "mean_h",
-)
+FORM_METRICS = tuple(documents.FORM_METRICS)
 
 
 def dumps(value: Any) -> str:
@@ -490,6 +487,7 @@ def session_details(meta: SessionMeta, owner: Owner, record: SessionRecord, urls
 def summary(meta: SessionMeta, owner: Owner, record: SessionRecord, texts: dict[str, str]) -> dict[str, Any]:
     doc = record.doc("summary_doc")
     out: dict[str, Any] = {"summary_text": dict(texts)}  # required by the spec: {} until threads are saved
+    doc = documents.with_references(doc)
     for block in documents.SUMMARY_BLOCKS:
         out[block] = json_safe(doc.get(block) or {})
     out["user_information"] = user_information(owner, meta.height_cm, meta.weight_kg)
@@ -522,6 +520,9 @@ def form_analysis(meta: SessionMeta, owner: Owner, record: SessionRecord, image_
         "user_info": user_info(owner, meta.height_cm, meta.weight_kg, with_count=False),
         "date": fmt_date(meta.finished_at or meta.created_at),
     }
+    references = documents.form_references(metrics)
+    if references:
+        out["reference_ranges"] = references
     if comments:
         out["form_comments"] = comments
     return out

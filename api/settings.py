@@ -6,11 +6,16 @@ override it, and ``create_app(api_settings=...)`` overrides everything.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from configs import ApiSettings
 
 ENV_PREFIX = "GAITLAKE_API__"
+
+#: Session and thread ids the server accepts (anything else is a 400 before any query); the
+#: served OpenAPI schema carries the same pattern.
+SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # Plans that unlock reports and thread operations (compared case-insensitively).
 PAID_PLANS = ("standard", "pro", "premium", "enterprise")

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -23,10 +22,9 @@ from sqlalchemy import bindparam, func, select
 
 from api.auth import Principal
 from api.errors import ApiError
-from api.settings import PAID_PLANS
+from api.settings import PAID_PLANS, SESSION_ID_RE
 from storage.catalog import Catalog, Quota, RunningSession, Thread, ThreadStatus, User, utcnow
 
-SESSION_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 NOT_FOUND = "session not found"
 

@@ -15,22 +15,11 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+from analysis.catalogue import cli_summary
 from configs import SettingsError, get_settings, install_log_masking, mask_text, masked, secret_values
 
-SUMMARY_LINES = (
-    ("cadence_spm", "cadence", "{:.1f} steps/min"),
-    ("contact_time_s", "contact time", "{:.3f} s"),
-    ("flight_time_s", "flight time", "{:.3f} s"),
-    ("stride_time_s", "stride time", "{:.3f} s"),
-    ("stride_length_m", "stride length", "{:.2f} m"),
-    ("speed_mps", "speed", "{:.2f} m/s"),
-    ("pace_min_per_km", "pace", "{:.2f} min/km"),
-    # The metabolic cost of running (Minetti et al. 2002) x mass x speed, not mechanical power.
-    ("power_w", "metabolic power", "{:.0f} W (Minetti cost of running)"),
-    ("balance_pct", "balance (L)", "{:.1f} %"),
-    ("contact_angle_deg", "contact angle", "{:.1f} deg"),
-    ("footstrike", "foot strike", "{}"),
-)
+#: The summary lines printed after processing: label, decimals and unit from the metric catalogue.
+SUMMARY_LINES = cli_summary()
 
 # One example per top-level command, shown by `gaitlake --help` (a test keeps this complete). A
 # command registered elsewhere may instead carry its own: an "example:" block in its epilog.
@@ -254,12 +243,12 @@ def _print_summary(session_id: str, outcome: dict) -> None:
     from analysis.resolution import TIMED_METRICS, frame_time_s, resolution_text
 
     frame_s = frame_time_s(quality)
-    for key, label, fmt in SUMMARY_LINES:
-        value = summary.get(key)
+    for metric in SUMMARY_LINES:
+        value = summary.get(metric.name)
         if value is not None:
             # durations between frame-located events are known to one frame: say so
-            res = resolution_text(value, frame_s) if key in TIMED_METRICS else None
-            print(f"  {label:<17} {fmt.format(value)}" + (f"  {res}" if res else ""))
+            res = resolution_text(value, frame_s) if metric.name in TIMED_METRICS else None
+            print(f"  {metric.label:<17} {metric.format(value)}" + (f"  {res}" if res else ""))
     for reason in quality.get("reasons", []) or []:
         print(f"  note: {reason}")
 

@@ -9,6 +9,7 @@ documents built straight from the engine's result.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import numpy as np
@@ -91,7 +92,7 @@ def test_built_and_stored_documents_read_the_same(world, analysed):
     assert new == old
     # and both are the documents of the engine's own result (the lake round trip loses nothing)
     built = documents.from_analysis(result)
-    assert new["summary"] == {k: v for k, v in built["summary_doc"].items()}
+    assert new["summary"] == documents.with_references(built["summary_doc"])   # + the published ranges
     assert new["form"] == built["form_doc"]["metrics"]
     cm = {k: v for k, v in built["details_doc"]["calculated_metrics"].items() if v is not None}
     assert new["details"]["calculated_metrics"] == cm
@@ -99,3 +100,53 @@ def test_built_and_stored_documents_read_the_same(world, analysed):
     assert new["details"]["metrics"] == built["details_doc"]["metrics"]
     assert new["summary"]["performance_metrics"]["speed"]["avg"] == result.summary["speed_mps"]
 
+
+
+def test_documents_carry_the_catalogues_reference_ranges(world, analysed):
+    """Each summary metric with a published range (analysis.catalogue) carries it as ``reference``
+    beside min/max/avg/values, form-analysis as ``reference_ranges``; a speed-bound range only at
+    a speed in its window; the documents still match the spec's schemas (an extension a strict
+    client ignores)."""
+    from analysis.catalogue import by_name
+    from tests.api.api_support import assert_matches
+
+    track, result = analysed
+    sid = _write(world, track, result, legacy=False)
+    h = world.h("alice")
+    summary = world.client.get(SUMMARY.format(sid), headers=h).json()
+    form = world.client.post(FORM.format(sid), headers=h).json()
+    assert_matches(summary, "/running/sessions/{session_id}/summary/", "get")
+    assert_matches(form, "/running/sessions/{session_id}/form-analysis/", "post")
+    speed = summary["performance_metrics"]["speed"]["avg"]
+    assert 2.8 <= speed <= 4.0                                      # the synthetic runner at 3.1 m/s
+    with_ref = {(block, name) for block, names in documents.SUMMARY_METRICS.items() for name in names
+                if "reference" in summary[block][name]}
+    assert with_ref == {("performance_metrics", "cadence"), ("running_mechanics", "contact_time")}
+    cadence = summary["performance_metrics"]["cadence"]["reference"]
+    assert cadence == {"low": 160.0, "high": 180.0, "unit": "steps/min",
+                       "source": by_name("cadence_spm").reference.source,
+                       "conditions": by_name("cadence_spm").reference.conditions}
+    assert summary["running_mechanics"]["contact_time"]["reference"]["high"] == 0.30
+    assert set(form["reference_ranges"]) == {"cadence", "knee_flexion", "posture_angle", "com_oscillation"}
+    assert form["reference_ranges"]["knee_flexion"]["low"] == 35.0 and form["metrics"]["knee_flexion"] is not None
+
+    # the app's own OpenAPI document names the extension (schemathesis checks it on every read)
+    import jsonschema
+    from api.openapi import app_openapi
+
+    ops = app_openapi()["paths"]
+    for doc, path, method in ((summary, "/running/sessions/{session_id}/summary/", "get"),
+                              (form, "/running/sessions/{session_id}/form-analysis/", "post")):
+        schema = ops[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        jsonschema.Draft202012Validator(schema).validate(doc)
+        bad = json.loads(json.dumps(doc))
+        target = (bad["performance_metrics"]["cadence"]["reference"] if "performance_metrics" in bad
+                  else bad["reference_ranges"]["cadence"])
+        del target["source"]
+        assert not jsonschema.Draft202012Validator(schema).is_valid(bad)
+
+    slow = documents.with_references({"performance_metrics": {"speed": {"avg": 2.2}, "cadence": {"avg": 160.0}},
+                                      "running_mechanics": {"contact_time": {"avg": 0.3}}})
+    assert "reference" not in slow["running_mechanics"]["contact_time"]   # 0.20-0.30 s holds at 2.8-4 m/s
+    assert slow["performance_metrics"]["cadence"]["reference"]["low"] == 160.0
+    assert "reference" not in slow["performance_metrics"]["speed"]
