@@ -181,3 +181,26 @@ def self_consistent_capture_fps(estimate_at: Callable[[float], float | None], gu
             break
         rate = step
     return (best[0], best[1]) if best[0] is not None else (None, None)
+
+
+def keypoints_in_real_time(keypoints: np.ndarray, fps: float, frame_times_s: list[float] | None
+                           ) -> tuple[np.ndarray, float, str | None]:
+    """The keypoints ``(T, 17, 3)`` and frame rate the engine should analyse, and a note.
+
+    Without timestamps (or with fewer than ``T``): unchanged, ``fps`` as given. With a
+    variable frame rate: resampled onto evenly spaced real time
+    (:func:`resample_to_uniform_time`) at the timestamps' mean rate, and a note that
+    says so (how many frames were stretched or dropped)."""
+    kp = np.asarray(keypoints, dtype=np.float64)
+    if not frame_times_s or len(frame_times_s) < kp.shape[0] or kp.shape[0] < 2:
+        return kp, float(fps), None
+    times = np.asarray(frame_times_s[: kp.shape[0]], dtype=np.float64)
+    timing = frame_timing(times)
+    if not timing.variable:
+        return kp, float(fps), None
+    out, rate = resample_to_uniform_time(kp, times)
+    note = (f"Variable frame rate: frames came {1.0 / timing.median_interval_s:.1f} per second at the median "
+            f"interval, {timing.long_intervals} intervals were longer (dropped or stretched frames, up to "
+            f"{timing.max_offset_frames:.1f} frames off an even rate); every time is taken from the frames' "
+            f"timestamps ({rate:.2f} frames/s on average), not the nominal rate.")
+    return out, rate, note

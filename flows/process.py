@@ -30,6 +30,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from analysis.engine import AnalysisError, RunnerProfile, analyze  # noqa: E402
+from analysis.timebase import keypoints_in_real_time  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
@@ -130,6 +131,10 @@ def session_pose_pool(settings) -> Iterator[PosePool]:
 
 def probe_key(session_id: str) -> str:
     return f"work/{session_id}/probe.json"
+
+
+def _fmt_rate(rate: float | None) -> str:
+    return f"{rate:.0f} frames/s" if rate else "not measurable here"
 
 
 def _resources():
@@ -234,19 +239,31 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
             f"the runner was found in only {track.found_share:.0%} of frames "
             f"(at least {settings.tracking.min_runner_share:.0%} are needed)"
         )
+    # Real time: the frames' timestamps (variable-rate phone video), and the capture rate the
+    # user gave or, failing that, the one the container declares for slow motion.
+    keypoints, fps, time_note = keypoints_in_real_time(track.keypoints, info["fps"], info.get("frame_times_s"))
+    declared = info.get("declared_capture_fps")
+    capture_fps = row.capture_fps or declared
     profile = RunnerProfile(
         height_m=row.height_cm / 100 if row.height_cm else None,
         weight_kg=row.weight_kg,
         incline_deg=row.incline_deg or 0.0,
         mode=settings.analysis.mode,
-        capture_fps=row.capture_fps,
+        capture_fps=capture_fps,
         joints=tuple(j.strip() for j in (row.joints or "all").split(",") if j.strip()) or ("all",),
     )
     # The engine runs on the [analysis] settings it is hashed under (config_hash).
-    result = analyze(track.keypoints, info["fps"], profile, frame_size=(info["width"], info["height"]),
+    result = analyze(keypoints, fps, profile, frame_size=(info["width"], info["height"]),
                      params=settings.analysis.engine_params())
+    notes = [time_note] if time_note else []
+    if capture_fps and not row.capture_fps:
+        notes.append(f"Slow motion: the file declares it was filmed at {declared:g} frames/s and plays at "
+                     f"{info['fps']:.4g}; every time uses the capture rate (the flight-phase estimate, "
+                     f"{_fmt_rate(result.quality.get('estimated_capture_fps'))}, cross-checks it).")
     quality = {
         **result.quality,
+        "frame_times": "variable" if time_note else "constant",
+        "capture_fps_source": ("given" if row.capture_fps else "container") if capture_fps else None,
         "runner_share": track.found_share,
         "tracks_seen": track.n_tracks,
         "fragments_joined": track.fragments_joined,
@@ -254,6 +271,8 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         "reported_frames": info["reported_frames"],
         "declared_frames": expected_frames(info),
     }
+    if notes:
+        quality["reasons"] = notes + list(quality.get("reasons") or [])
     expected = info.get("expected_frames") or expected_frames(info)
     if detections.n_frames < expected:
         quality["truncated"] = True

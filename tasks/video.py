@@ -1,7 +1,8 @@
 """Video probing and chunked decoding.
 
-Probing demuxes with PyAV (no decode) to count packets and read fps, codec and
-rotation, then decodes the first frame to prove the stream is usable. The
+Probing demuxes with PyAV (no decode) to count packets and read fps, codec,
+rotation, every frame's presentation timestamp and a capture rate the container
+declares for slow motion, then decodes the first frame to prove the stream is usable. The
 container's reported frame count is recorded but never trusted: the number of
 frames that actually decode is what the lake stores. Decoding uses OpenCV,
 which applies the rotation metadata, in fixed-size chunks so memory stays flat.
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from analysis.timebase import declared_capture_fps, frame_timing
 
 
 class VideoError(ValueError):
@@ -31,6 +34,12 @@ class VideoInfo:
     reported_frames: int       # what the container claims (0 if unknown); not trusted
     packet_frames: int         # video packets found by demuxing the whole file
     duration_s: float | None
+    # Presentation timestamps (s from the first frame, presentation order), kept only when the
+    # frame rate varies (analysis.timebase.frame_timing): a constant-rate file's are its index / fps.
+    frame_times_s: list[float] | None = None
+    timestamp_fps: float | None = None        # frames/s of real playback time from the timestamps
+    variable_frame_rate: bool = False
+    declared_capture_fps: float | None = None  # slow motion: the rate the container says it was filmed at
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,10 +89,16 @@ def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int
             raise VideoError(f"{path.name} is {width}x{height}; frames larger than {max_side_px} px are refused")
         reported = int(stream.frames or 0)
         duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        metadata = {**dict(container.metadata or {}), **dict(stream.metadata or {})}
+        packets, pts = 0, []
         try:
-            packets = sum(1 for packet in container.demux(stream) if packet.size > 0)
+            for packet in container.demux(stream):
+                if packet.size > 0:
+                    packets += 1
+                    pts.append(packet.pts)
         except av.error.FFmpegError as exc:
             raise VideoError(f"{path.name} is corrupt: demuxing failed ({exc.__class__.__name__})") from None
+        time_base = stream.time_base
     if packets == 0:
         raise VideoError(f"{path.name} contains no video frames")
     if width * height * packets > max_pixel_frames:
@@ -98,6 +113,8 @@ def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int
     if not ok or frame is None:
         raise VideoError(f"{path.name} has a video stream but its first frame does not decode")
     rotation = cv_rotation or rotation
+    times = presentation_times_s(pts, time_base)
+    timing = frame_timing(times) if times is not None else None
     return VideoInfo(
         fps=fps,
         width=int(frame.shape[1]),
@@ -107,7 +124,23 @@ def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int
         reported_frames=reported,
         packet_frames=packets,
         duration_s=duration,
+        frame_times_s=[round(float(t), 6) for t in times] if timing is not None and timing.variable else None,
+        timestamp_fps=timing.mean_fps if timing is not None else None,
+        variable_frame_rate=bool(timing is not None and timing.variable),
+        declared_capture_fps=declared_capture_fps(metadata, fps),
     )
+
+
+def presentation_times_s(pts: list, time_base) -> np.ndarray | None:
+    """Seconds from the first frame of each frame, in presentation order, from the video
+    packets' ``pts`` (in ``time_base``); None when a packet has none or two share one
+    (then the timestamps cannot time frames and the nominal rate is used)."""
+    if len(pts) < 2 or time_base is None or any(p is None for p in pts):
+        return None
+    ordered = np.sort(np.asarray(pts, dtype=np.int64))
+    if (np.diff(ordered) <= 0).any():
+        return None
+    return (ordered - ordered[0]).astype(np.float64) * float(time_base)
 
 
 def iter_frame_chunks(
