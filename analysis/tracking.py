@@ -18,6 +18,10 @@ Three steps:
    overground), size, velocity and ankle-swing amplitude (gait periodicity).
    The chain with the largest total score is the runner; the number of links
    is reported as ``fragments_joined``.
+
+In an edited clip (hard cuts between shots) tracking restarts at every cut:
+:func:`select_runner` with ``cuts`` selects the runner in each continuous segment on
+its own (no track or chain link crosses a cut, where the runner jumps in the frame).
 """
 from __future__ import annotations
 
@@ -299,7 +303,7 @@ def grow_chain(seed: int, fragments: list[Fragment], max_gap_frames: int = 300,
 
 def select_runner(boxes_per_frame: list[np.ndarray], keypoints_per_frame: list[np.ndarray],
                   max_jump_box_heights: float = 0.75, max_gap_frames: int = 15,
-                  max_link_gap_frames: int = 300, n_seeds: int = 3) -> RunnerTrack:
+                  max_link_gap_frames: int = 300, n_seeds: int = 3, cuts=()) -> RunnerTrack:
     """Pick the runner's chain of track fragments and lay it out over every frame.
 
     Fragment score = frames present x median box height x (0.05 + ankle
@@ -307,8 +311,19 @@ def select_runner(boxes_per_frame: list[np.ndarray], keypoints_per_frame: list[n
     from a bystander. Chains are grown (:func:`grow_chain`) from the
     ``n_seeds`` best fragments; the chain with the largest total score wins.
     ``max_link_gap_frames`` bounds the gap (frames) a link may bridge.
+    ``cuts``: first frames of new shots; tracking restarts at each (every
+    continuous segment selects its runner on its own, then they are joined).
     """
     n_frames = len(boxes_per_frame)
+    edges = sorted({0, n_frames, *(int(c) for c in cuts if 0 < int(c) < n_frames)})
+    if len(edges) > 2:
+        parts = [select_runner(boxes_per_frame[a:b], keypoints_per_frame[a:b], max_jump_box_heights,
+                               max_gap_frames, max_link_gap_frames, n_seeds) for a, b in zip(edges[:-1], edges[1:])]
+        scores = {k * 1000 + j: v for k, p in enumerate(parts) for j, v in p.track_scores.items()}
+        return RunnerTrack(np.concatenate([p.keypoints for p in parts]), np.concatenate([p.boxes for p in parts]),
+                           np.concatenate([p.found for p in parts]), sum(p.n_tracks for p in parts), scores,
+                           fragments_joined=sum(p.fragments_joined for p in parts),
+                           n_fragments=sum(p.n_fragments for p in parts))
     keypoints = np.full((n_frames, N_KEYPOINTS, 3), np.nan, np.float32)
     keypoints[..., 2] = 0.0
     boxes = np.full((n_frames, 5), np.nan, np.float32)

@@ -144,12 +144,13 @@ def presentation_times_s(pts: list, time_base) -> np.ndarray | None:
 
 
 def iter_frame_chunks(
-    path: str | Path, chunk_frames: int, max_frames: int | None = None, transform=None
+    path: str | Path, chunk_frames: int, max_frames: int | None = None, transform=None, on_frame=None
 ) -> Iterator[list]:
     """Yield lists of up to ``chunk_frames`` BGR frames in decode order, rotation applied.
 
     ``transform(frame)`` is applied as each frame decodes (e.g. the downscale to the
     model's size), so a chunk never holds more than one full-resolution frame.
+    ``on_frame(frame)`` sees every full-resolution frame first (e.g. :class:`FrameSignals`).
     """
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
@@ -161,6 +162,8 @@ def iter_frame_chunks(
             ok, frame = capture.read()
             if not ok:
                 break
+            if on_frame is not None:
+                on_frame(frame)
             chunk.append(frame if transform is None else transform(frame))
             del frame
             decoded += 1
@@ -171,6 +174,102 @@ def iter_frame_chunks(
             yield chunk
     finally:
         capture.release()
+
+
+class FrameSignals:
+    """Cheap per-frame image evidence of cuts and camera motion, measured while decoding.
+
+    Each frame is reduced to a grey thumbnail of :attr:`thumb_px` on its long side
+    (phase correlation on 64 px tiles of a 256 px thumbnail follows a pan of 8 px per
+    frame at 640 px within a few percent; smaller tiles under-read it). Kept per frame, not the thumbnails (a 10-minute clip
+    stays a few MB):
+
+    * ``frame_change``: how much the picture changed from the previous frame, 0..1: the
+      larger of half the L1 distance between the normalised 32-bin grey histograms and
+      ``(1 - r) / 2`` of the thumbnails' correlation coefficient ``r`` (two indoor shots
+      can share a histogram but not a picture). Within a shot 0.005-0.05, a hard cut
+      0.15-0.9. NaN for the first frame.
+    * ``tile_shift``: ``(rows, cols, 2)`` image shift (source px, x then y) of each tile
+      of a ``rows x cols`` grid (tiles of about ``tile_px`` thumbnail px) since the previous
+      frame, by phase correlation
+      (``cv2.phaseCorrelate`` with a Hann window): the background's tiles give the
+      camera's motion once the runner's tiles are left out (``analysis.camera``).
+    * ``tile_response``: the phase-correlation peak of each tile (0..1; low: no texture,
+      or the content changed too much to match).
+    """
+
+    def __init__(self, thumb_px: int = 256, tile_px: int = 64):
+        self.thumb_px, self.tile_px = thumb_px, tile_px
+        self.rows = self.cols = 0                             # set by the first frame: tiles of ~tile_px
+        self.frame_size: tuple[int, int] | None = None     # (width, height) of the source
+        self._prev: np.ndarray | None = None
+        self._prev_hist: np.ndarray | None = None
+        self._window: np.ndarray | None = None
+        self._change: list[float] = []
+        self._shift: list[np.ndarray] = []
+        self._response: list[np.ndarray] = []
+
+    def __call__(self, frame: np.ndarray) -> None:
+        self.update(frame)
+
+    def update(self, frame: np.ndarray) -> None:
+        """Measure one decoded BGR (or grey) frame against the previous one."""
+        h, w = frame.shape[:2]
+        scale = self.thumb_px / max(h, w)
+        if self.frame_size is None:
+            self.frame_size = (w, h)
+            self.rows = max(2, round(h * scale / self.tile_px))
+            self.cols = max(2, round(w * scale / self.tile_px))
+        size = (max(self.cols * 8, round(w * scale)), max(self.rows * 8, round(h * scale)))
+        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        thumb = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        hist = cv2.calcHist([thumb], [0], None, [32], [0, 256]).ravel()
+        hist /= max(float(hist.sum()), 1.0)
+        shift = np.full((self.rows, self.cols, 2), np.nan, np.float32)
+        response = np.zeros((self.rows, self.cols), np.float32)
+        if self._prev is None or self._prev.shape != thumb.shape:
+            self._change.append(float("nan"))
+        else:
+            r = float(np.corrcoef(self._prev.ravel(), thumb.ravel())[0, 1])
+            r = r if np.isfinite(r) else 0.0                # a flat (black) frame correlates with nothing
+            self._change.append(max(0.5 * float(np.abs(hist - self._prev_hist).sum()), 0.5 * (1.0 - r)))
+            th, tw = thumb.shape[0] // self.rows, thumb.shape[1] // self.cols
+            if self._window is None or self._window.shape != (th, tw):
+                self._window = cv2.createHanningWindow((tw, th), cv2.CV_32F)
+            for r in range(self.rows):
+                for c in range(self.cols):
+                    a = self._prev[r * th:(r + 1) * th, c * tw:(c + 1) * tw]
+                    b = thumb[r * th:(r + 1) * th, c * tw:(c + 1) * tw]
+                    (dx, dy), peak = cv2.phaseCorrelate(a, b, self._window)
+                    shift[r, c] = (dx / scale, dy / scale)
+                    response[r, c] = peak
+        self._shift.append(shift)
+        self._response.append(response)
+        self._prev, self._prev_hist = thumb, hist
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``frame_change`` (T,), ``tile_shift`` (T, rows, cols, 2), ``tile_response``
+        (T, rows, cols) and ``frame_size`` (2,) (width, height)."""
+        n = len(self._change)
+        return {"frame_change": np.asarray(self._change, np.float32),
+                "tile_shift": np.asarray(self._shift, np.float32).reshape(n, self.rows, self.cols, 2),
+                "tile_response": np.asarray(self._response, np.float32).reshape(n, self.rows, self.cols),
+                "frame_size": np.asarray(self.frame_size or (0, 0), np.int32)}
+
+    def to_bytes(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **self.arrays())
+        return buffer.getvalue()
+
+
+def load_frame_signals(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of :meth:`FrameSignals.to_bytes`."""
+    import io
+
+    with np.load(io.BytesIO(data)) as npz:
+        return {k: npz[k] for k in npz.files}
 
 
 def resize_long_side(frame: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:
