@@ -69,7 +69,7 @@ def test_static_pan_and_shake_are_told_apart(garage):
     for name, frames in (("static", static), ("pan", pan), ("shake", shake)):
         s = _signals(frames)
         motion = background_motion(s["tile_shift"], s["tile_response"], tuple(s["frame_size"]))
-        out[name] = (classify_camera(motion, 30.0, box_h), motion)
+        out[name] = (classify_camera(motion, 30.0, box_h, 480.0), motion)
     assert out["static"][0] == "static"
     assert out["pan"][0] == "tracking"
     assert out["shake"][0] == "hand-held"
