@@ -180,8 +180,9 @@ class FrameSignals:
     """Cheap per-frame image evidence of cuts and camera motion, measured while decoding.
 
     Each frame is reduced to a grey thumbnail of :attr:`thumb_px` on its long side
-    (phase correlation on 64 px tiles of a 256 px thumbnail follows a pan of 8 px per
-    frame at 640 px within a few percent; smaller tiles under-read it). Kept per frame, not the thumbnails (a 10-minute clip
+    (phase correlation on 64 px tiles follows a pan of 8 px per frame at 640 px within a
+    few percent, smaller tiles under-read it; a 384 px thumbnail gives a portrait
+    close-up of a runner a 6 x 3 grid, enough tiles beside the runner for the background). Kept per frame, not the thumbnails (a 10-minute clip
     stays a few MB):
 
     * ``frame_change``: how much the picture changed from the previous frame, 0..1: the
@@ -198,7 +199,7 @@ class FrameSignals:
       or the content changed too much to match).
     """
 
-    def __init__(self, thumb_px: int = 256, tile_px: int = 64):
+    def __init__(self, thumb_px: int = 384, tile_px: int = 64):
         self.thumb_px, self.tile_px = thumb_px, tile_px
         self.rows = self.cols = 0                             # set by the first frame: tiles of ~tile_px
         self.frame_size: tuple[int, int] | None = None     # (width, height) of the source
