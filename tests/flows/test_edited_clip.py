@@ -98,3 +98,28 @@ def test_edited_clip_is_three_segments_in_the_lake_and_the_api(settings, edit, t
     lake = Lake(store)
     details = from_lake("details_doc", {"effective_fps": 30.0}, q, lambda table: lake.read_table(row.id, table))
     assert details["segments"] == 3
+
+
+def test_a_declared_capture_rate_times_slow_motion_and_says_so(settings):
+    """The shared 60 fps clip as a phone's 4x slow motion: the file plays at 15 fps and
+    declares ``com.android.capture.fps`` 60 (``VideoInfo.declared_capture_fps``). Without
+    the declaration the engine would flag 42 steps/min as implausible."""
+    from flows.intake import create_session_from_stream
+    from flows.process import analyse_and_write
+    from storage.catalog import Catalog
+    from storage.objectstore import ObjectStore
+
+    store, catalog = ObjectStore.from_settings(settings), Catalog.from_settings(settings)
+    row = create_session_from_stream(store, catalog, io.BytesIO(b"\0" * 64), "slomo.mp4", title="slomo")
+    detections = Detections.from_bytes(TREADMILL_DETECTIONS.read_bytes())
+    key = f"work/{row.id}/detections.npz"
+    store.write_bytes(key, detections.to_bytes())
+    info = {"fps": 15.0, "width": 1080, "height": 1920, "rotation_deg": 0, "reported_frames": detections.n_frames,
+            "packet_frames": detections.n_frames, "declared_capture_fps": 60.0}
+    out = analyse_and_write(row.id, info, detections, key)
+    q = out["quality"]
+    assert q["capture_fps_source"] == "container" and q["implausible_timing"] is False
+    assert q["fps_used"] == 60.0 and q["frame_times"] == "constant"
+    assert out["summary"]["cadence_spm"] == pytest.approx(168.6, abs=1.0)
+    assert any("declares it was filmed at 60 frames/s" in r for r in q["reasons"])
+    assert q["estimated_capture_fps"] == pytest.approx(60.0, rel=0.15)      # the cross-check agrees
