@@ -7,7 +7,7 @@ own evidence (``tasks.video.FrameSignals``) is at hand:
    was selected (the selection restarts at them) plus re-framings of the runner's box
    (:func:`analysis.segments.reframing_cuts`);
 2. the camera (:mod:`analysis.camera`): the background's motion, static / tracking /
-   hand-held;
+   hand-held, for each continuous segment (each shot of an edit has its own camera);
 3. camera-compensated keypoints: ``image - cumulative background shift``, a frame fixed to
    the scene, so a panning or shaking camera adds nothing to foot velocities, events and
    speed (angles are unchanged by a shift);
@@ -16,8 +16,9 @@ own evidence (``tasks.video.FrameSignals``) is at hand:
    the engine decides from the compensated track;
 5. :func:`analysis.segments.analyze_segments` over the continuous segments.
 
-``quality`` gains ``camera``, ``camera_speed_box_heights_per_s`` and a note saying which
-speed is reported (belt speed on a treadmill, ground speed overground).
+``quality`` gains ``camera`` (the camera of most frames), ``camera_speed_box_heights_per_s``,
+each segment's ``camera`` in ``segments_detail``, and a note saying which speed is
+reported (belt speed on a treadmill, ground speed overground).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import numpy as np
 
 from analysis import camera as cam
 from analysis.engine import EngineParams, RunnerProfile, SessionAnalysis
-from analysis.segments import analyze_segments, reframing_cuts
+from analysis.segments import analyze_segments, continuous_segments, reframing_cuts
 
 CAMERA_WORDS = {
     "static": "static (the background does not move)",
@@ -54,28 +55,50 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
     kp = np.asarray(keypoints, dtype=np.float64).copy()
     boxes = np.asarray(runner_boxes, dtype=np.float64)
     cuts = np.asarray(cuts, dtype=np.int64)
-    camera, speed = "unknown", None
+    ranges = continuous_segments(kp.shape[0], cuts)
+    cameras, speeds = ["unknown"] * len(ranges), [None] * len(ranges)
     if tile_shift is not None and tile_response is not None and frame_size is not None:
         motion = cam.background_motion(tile_shift, tile_response, frame_size, boxes, cuts)
-        heights = boxes[:, 3] - boxes[:, 1]
-        box_h = float(np.nanmedian(heights)) if np.isfinite(heights).any() else float("nan")
-        camera = cam.classify_camera(motion, fps, box_h, float(max(frame_size)))
-        v = motion.shift[np.isfinite(motion.shift[:, 0]), 0]
-        speed = float(abs(v.mean()) * fps / box_h) if v.size and box_h > 0 else None
-        if camera in ("tracking", "hand-held"):
-            kp[..., 0] -= motion.cumulative_shift[:, None, 0]
-            kp[..., 1] -= motion.cumulative_shift[:, None, 1]
-    mode = cam.mode_for_camera(camera)
-    if mode is not None and profile.mode == "auto":
-        profile = replace(profile, mode=mode)
-    sa = analyze_segments(kp, fps, cuts, profile, frame_size, params)
+        for i, (a, b) in enumerate(ranges):
+            cameras[i], speeds[i] = _segment_camera(motion, a, b, boxes, fps, float(max(frame_size)))
+            if cameras[i] in ("tracking", "hand-held"):
+                # scene coordinates: the camera's own motion since the segment's first frame removed
+                offset = motion.cumulative_shift[a:b] - motion.cumulative_shift[a]
+                kp[a:b, :, 0] -= offset[:, None, 0]
+                kp[a:b, :, 1] -= offset[:, None, 1]
+    profiles = [replace(profile, mode=cam.mode_for_camera(c)) if cam.mode_for_camera(c) and profile.mode == "auto"
+                else profile for c in cameras]
+    sa = analyze_segments(kp, fps, cuts, profile, frame_size, params, segment_profiles=profiles)
     q = dict(sa.quality)
+    frames = [b - a for a, b in ranges]
+    camera = max(set(cameras), key=lambda c: sum(f for f, x in zip(frames, cameras) if x == c))
+    main = cameras.index(camera)
+    detail = [{**d, "camera": c} for d, c in zip(q.get("segments_detail", []), cameras)]
     speed_words = ("belt speed (the treadmill's)" if q.get("mode") == "treadmill"
                    else "ground speed (the runner's over the ground)")
     note = f"Camera: {CAMERA_WORDS[camera]}; the speed reported is {speed_words}."
+    if len(set(cameras)) > 1:
+        note += " The shots differ: " + ", ".join(f"segment {i + 1} {c}" for i, c in enumerate(cameras)) + "."
     if camera in ("tracking", "hand-held"):
         note += " Events and speed are measured in scene coordinates (the camera's motion, from the background, removed)."
     if camera == "tracking":
         note += " The runner stays in frame because the camera follows: overground, not a treadmill."
-    q.update(camera=camera, camera_speed_box_heights_per_s=speed, reasons=[note, *q.get("reasons", [])])
+    q.update(camera=camera, camera_speed_box_heights_per_s=speeds[main], segments_detail=detail,
+             reasons=[note, *q.get("reasons", [])])
     return replace(sa, quality=q)
+
+
+def _segment_camera(motion: cam.CameraMotion, a: int, b: int, boxes: np.ndarray, fps: float,
+                    frame_long_side_px: float) -> tuple[str, float | None]:
+    """The camera of frames ``[a, b)`` (:func:`analysis.camera.classify_camera`) and the
+    background's mean horizontal speed there (box heights per second)."""
+    shift = motion.shift[a:b].copy()
+    shift[0] = np.nan                                     # the cut into this segment is no motion
+    part = cam.CameraMotion(shift, np.cumsum(np.where(np.isfinite(shift), shift, 0.0), axis=0),
+                            float(np.isfinite(shift[:, 0]).mean()))
+    heights = boxes[a:b, 3] - boxes[a:b, 1]
+    box_h = float(np.nanmedian(heights)) if np.isfinite(heights).any() else float("nan")
+    camera = cam.classify_camera(part, fps, box_h, frame_long_side_px)
+    v = shift[np.isfinite(shift[:, 0]), 0]
+    speed = float(abs(v.mean()) * fps / box_h) if v.size and box_h > 0 else None
+    return camera, speed

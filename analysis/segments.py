@@ -132,7 +132,8 @@ def segment_summary(start: int, end: int, sa: SessionAnalysis | None, fps: float
 
 def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[int] = (),
                      profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None,
-                     params: EngineParams | None = None) -> SessionAnalysis:
+                     params: EngineParams | None = None,
+                     segment_profiles: list[RunnerProfile] | None = None) -> SessionAnalysis:
     """:func:`analysis.engine.analyze` of each continuous segment between ``cuts``, merged.
 
     Without cuts this is ``analyze`` itself, with ``quality['segments'] = 1``. With cuts,
@@ -145,25 +146,31 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
     gains ``segments`` (segments analysed), ``cuts`` (their first frames) and
     ``segments_detail`` (:func:`segment_summary` of every segment).
 
+    ``segment_profiles``: one profile per continuous segment (e.g. its own mode, when one
+    shot follows the runner and another watches a treadmill); default ``profile`` for all.
+
     Raises :class:`AnalysisError` when no segment can be analysed.
     """
     kp = np.asarray(keypoints, dtype=np.float64)
     T = kp.shape[0]
     ranges = continuous_segments(T, np.asarray(cuts, dtype=np.int64))
+    profiles = segment_profiles or [profile] * len(ranges)
+    if len(profiles) != len(ranges):
+        raise ValueError(f"{len(profiles)} segment profiles for {len(ranges)} segments")
     if len(ranges) <= 1:
-        sa = analyze(kp, fps, profile, frame_size, params)
+        sa = analyze(kp, fps, profiles[0], frame_size, params)
         quality = {**sa.quality, "segments": 1, "cuts": [],
                    "segments_detail": [segment_summary(0, T, sa, sa.fps)]}
         return replace(sa, quality=quality)
     parts: list[tuple[int, int, SessionAnalysis]] = []
     detail, errors = [], []
     min_frames = max(10, int(MIN_SEGMENT_S * fps))
-    for a, b in ranges:
+    for (a, b), seg_profile in zip(ranges, profiles):
         if b - a < min_frames:
             detail.append(segment_summary(a, b, None, fps, f"shorter than {MIN_SEGMENT_S:g} s"))
             continue
         try:
-            sa = analyze(kp[a:b], fps, profile, frame_size, params)
+            sa = analyze(kp[a:b], fps, seg_profile, frame_size, params)
         except AnalysisError as exc:
             detail.append(segment_summary(a, b, None, fps, str(exc)))
             errors.append(str(exc))

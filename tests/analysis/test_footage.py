@@ -122,3 +122,28 @@ def test_a_zoom_is_a_cut():
     boxes = np.tile([100.0, 100.0, 300.0, 500.0], (100, 1))
     boxes[60:, 3] = 350.0                                 # the runner's box 400 -> 250 px tall at frame 60
     assert all_cuts([30], boxes).tolist() == [30, 60]
+
+
+def test_each_shot_of_an_edit_has_its_own_camera_and_mode(treadmill_keypoints_dev):
+    """Shot 1: the shared treadmill clip from a static phone; shot 2: a synthetic runner
+    overground followed by a panning camera. One camera for the whole edit would have
+    compensated the treadmill shot for a pan it does not have, or called the road a belt."""
+    kp1, fps = treadmill_keypoints_dev
+    s = make_session(fps=fps, duration_s=5.0, mode="overground", noise_px=1.0, seed=3)
+    kp2 = s.keypoints.copy()
+    pelvis_x = np.nanmean(kp2[:, [11, 12], 0], axis=1)
+    t = np.arange(len(kp2)) / fps
+    follow = np.polyval(np.polyfit(t, pelvis_x, 1), t) - pelvis_x[0]
+    camera2 = np.stack([follow, np.zeros_like(follow)], axis=1)
+    kp2[..., :2] -= camera2[:, None, :]
+    edit = np.concatenate([kp1, kp2])
+    camera = np.concatenate([np.zeros((len(kp1), 2)), camera2 + 500.0])        # the cut jumps the view
+    shift, resp = _tiles(camera)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sa = analyze_footage(edit, _boxes(edit), fps, [len(kp1)], shift, resp, frame_size=(1080, 1920))
+    d = sa.quality["segments_detail"]
+    assert [x["camera"] for x in d] == ["static", "tracking"]
+    assert [x["mode"] for x in d] == ["treadmill", "overground"]
+    assert d[1]["speed_mps"] == pytest.approx(s.truth["speed_mps"], rel=0.05)
+    assert "segment 2 tracking" in sa.quality["reasons"][0]
