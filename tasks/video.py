@@ -231,8 +231,10 @@ class FrameSignals:
         if self._prev is None or self._prev.shape != thumb.shape:
             self._change.append(float("nan"))
         else:
-            r = float(np.corrcoef(self._prev.ravel(), thumb.ravel())[0, 1])
-            r = r if np.isfinite(r) else 0.0                # a flat (black) frame correlates with nothing
+            if float(self._prev.std()) < 1e-3 or float(thumb.std()) < 1e-3:
+                r = 1.0                                     # a flat frame (black, a fade): the histogram tells
+            else:
+                r = float(np.corrcoef(self._prev.ravel(), thumb.ravel())[0, 1])
             self._change.append(max(0.5 * float(np.abs(hist - self._prev_hist).sum()), 0.5 * (1.0 - r)))
             th, tw = thumb.shape[0] // self.rows, thumb.shape[1] // self.cols
             if self._window is None or self._window.shape != (th, tw):

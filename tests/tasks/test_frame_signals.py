@@ -80,3 +80,36 @@ def test_static_pan_and_shake_are_told_apart(garage):
     assert np.median(np.diff(pan_measured)) == pytest.approx(-8.0, rel=0.06)
     shake_truth = -(wander - wander[0])
     assert np.median(np.abs(out["shake"][1].cumulative_shift - shake_truth)) < 2.0
+
+
+def test_detection_measures_the_signals_in_its_own_decode(tmp_path, garage):
+    """``detect_video(..., signals=FrameSignals())`` sees every decoded frame once: an MP4 of
+    40 frames of one clip and 40 of the other gives 80 measurements and the cut at 40."""
+    from tasks.detect import FrameDetections, detect_video
+    from tests.tasks.test_video import write_timed_video
+
+    side = _frames("treadmill-side-60fps.mp4", 40)
+    small = [cv2.resize(f, (270, 480), interpolation=cv2.INTER_AREA) for f in garage[:40]]
+    path = write_timed_video(tmp_path / "edit.mp4", side + small, [10 * i for i in range(80)])
+
+    class NoPose:                        # the decode loop only: nobody is found
+        batch_size, imgsz = 8, 320
+
+        def map(self, batches):
+            for batch in batches:
+                yield [FrameDetections.empty() for _ in batch[0]]
+
+    signals = FrameSignals()
+    detections = detect_video(NoPose(), str(path), chunk_frames=16, signals=signals)
+    s = signals.arrays()
+    assert detections.n_frames == 80 and s["frame_change"].shape == (80,)
+    assert tuple(s["frame_size"]) == (270, 480)
+    assert cut_frames(s["frame_change"]).tolist() == [40]
+
+
+def test_flat_frames_are_no_cut():
+    sig = FrameSignals()
+    for v in (0, 0, 0, 200, 200):
+        sig.update(np.full((480, 270, 3), v, np.uint8))
+    change = sig.arrays()["frame_change"]
+    assert change[1] == 0.0 and change[2] == 0.0 and change[3] == 1.0 and change[4] == 0.0
