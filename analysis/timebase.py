@@ -54,6 +54,8 @@ class FrameTiming:
     variable: bool
     max_offset_frames: float
     long_intervals: int
+    min_interval_s: float = float("nan")
+    max_interval_s: float = float("nan")
 
 
 def frame_timing(times_s: np.ndarray) -> FrameTiming:
@@ -71,7 +73,8 @@ def frame_timing(times_s: np.ndarray) -> FrameTiming:
     offset = float(np.max(np.abs(t - grid)) * mean_fps)
     return FrameTiming(mean_fps=mean_fps, median_interval_s=median,
                        variable=offset > VARIABLE_RATE_TOLERANCE,
-                       max_offset_frames=offset, long_intervals=int((dt > 1.5 * median).sum()))
+                       max_offset_frames=offset, long_intervals=int((dt > 1.5 * median).sum()),
+                       min_interval_s=float(dt.min()), max_interval_s=float(dt.max()))
 
 
 def resample_to_uniform_time(values: np.ndarray, times_s: np.ndarray) -> tuple[np.ndarray, float]:
@@ -199,8 +202,9 @@ def keypoints_in_real_time(keypoints: np.ndarray, fps: float, frame_times_s: lis
     if not timing.variable:
         return kp, float(fps), None
     out, rate = resample_to_uniform_time(kp, times)
-    note = (f"Variable frame rate: frames came {1.0 / timing.median_interval_s:.1f} per second at the median "
-            f"interval, {timing.long_intervals} intervals were longer (dropped or stretched frames, up to "
-            f"{timing.max_offset_frames:.1f} frames off an even rate); every time is taken from the frames' "
-            f"timestamps ({rate:.2f} frames/s on average), not the nominal rate.")
+    note = (f"Variable frame rate: frame intervals ranged from {1000 * timing.min_interval_s:.1f} to "
+            f"{1000 * timing.max_interval_s:.1f} ms (median {1000 * timing.median_interval_s:.1f} ms, "
+            f"{timing.long_intervals} dropped or stretched frames, up to {timing.max_offset_frames:.1f} frames off "
+            f"an even rate); every time is taken from the frames' timestamps ({rate:.2f} frames/s on average), "
+            f"not the nominal rate.")
     return out, rate, note

@@ -10,7 +10,7 @@ which applies the rotation metadata, in fixed-size chunks so memory stays flat.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -36,7 +36,7 @@ class VideoInfo:
     duration_s: float | None
     # Presentation timestamps (s from the first frame, presentation order), kept only when the
     # frame rate varies (analysis.timebase.frame_timing): a constant-rate file's are its index / fps.
-    frame_times_s: list[float] | None = None
+    frame_times_s: list[float] | None = field(default=None, repr=False)   # thousands of numbers: not for logs
     timestamp_fps: float | None = None        # frames/s of real playback time from the timestamps
     variable_frame_rate: bool = False
     declared_capture_fps: float | None = None  # slow motion: the rate the container says it was filmed at
