@@ -27,7 +27,9 @@ from dataclasses import replace
 import numpy as np
 
 from analysis import camera as cam
+from analysis import timebase
 from analysis.engine import EngineParams, RunnerProfile, SessionAnalysis
+from analysis.strides import StrideTable
 from analysis.segments import analyze_segments, continuous_segments, reframing_cuts
 
 CAMERA_WORDS = {
@@ -46,11 +48,30 @@ def all_cuts(picture_cuts: np.ndarray | list[int], runner_boxes: np.ndarray) -> 
 def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float, cuts: np.ndarray | list[int],
                     tile_shift: np.ndarray | None, tile_response: np.ndarray | None,
                     profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None,
-                    params: EngineParams | None = None) -> SessionAnalysis:
+                    params: EngineParams | None = None, frame_times_s: list[float] | None = None) -> SessionAnalysis:
     """The session's analysis from the runner's ``keypoints`` (T, 17, 3) and ``runner_boxes``
     (T, >=4; NaN where not found) with the frames' evidence: ``cuts`` (first frames of new
     shots) and the tile shifts of ``tasks.video.FrameSignals`` (None: the camera is not
-    measured and treated as static). See the module docs."""
+    measured and treated as static). See the module docs.
+
+    ``frame_times_s``: the decoded frames' presentation times of a variable-frame-rate
+    clip (``VideoInfo.frame_times_s``). Then everything per frame goes onto an evenly
+    spaced grid in real time (:class:`analysis.timebase.TimeGrid`), the engine runs there
+    at the timestamps' mean rate (``fps`` is not used for time), and the results come
+    back on the decoded frames (:func:`on_decoded_frames`)."""
+    grid = timebase.time_grid(frame_times_s, np.asarray(keypoints).shape[0])
+    if grid is not None:
+        shifts = None
+        if tile_shift is not None:
+            cumulative = np.cumsum(np.nan_to_num(np.asarray(tile_shift, dtype=np.float64)), axis=0)
+            shifts = np.diff(grid.to_grid(cumulative), axis=0, prepend=np.nan)
+        sa = analyze_footage(grid.to_grid(keypoints), grid.to_grid(runner_boxes), grid.rate,
+                             np.unique(grid.grid_frames(np.asarray(cuts, dtype=np.int64))), shifts,
+                             None if tile_response is None else grid.to_grid(tile_response),
+                             profile, frame_size, params)
+        sa = on_decoded_frames(sa, grid)
+        return replace(sa, quality={**sa.quality, "reasons": [timebase.variable_rate_note(grid),
+                                                                *sa.quality.get("reasons", [])]})
     profile = profile or RunnerProfile()
     kp = np.asarray(keypoints, dtype=np.float64).copy()
     boxes = np.asarray(runner_boxes, dtype=np.float64)
@@ -102,3 +123,47 @@ def _segment_camera(motion: cam.CameraMotion, a: int, b: int, boxes: np.ndarray,
     v = shift[np.isfinite(shift[:, 0]), 0]
     speed = float(abs(v.mean()) * fps / box_h) if v.size and box_h > 0 else None
     return camera, speed
+
+
+def on_decoded_frames(sa: SessionAnalysis, grid: timebase.TimeGrid) -> SessionAnalysis:
+    """``sa`` (computed on ``grid``'s evenly spaced frames) given on the decoded frames: every
+    event at the first decoded frame shown at or after its instant (``time_s`` stays the
+    instant, s from the first frame), the strides' frames those of their events, each
+    frame series sampled at the grid frame nearest in time to each decoded frame,
+    ``time_s`` the decoded frames' own times, the phases' frames mapped alike."""
+    mapped = {}
+    events = []
+    for e in sa.events:
+        frame = int(grid.decoded_frames(np.array([e.time_s]), first_at_or_after=e.kind != "MS")[0])
+        mapped[(e.side, e.kind, e.frame)] = frame
+        events.append(replace(e, frame=frame))
+
+    def frame_of(side: str, kind: str, grid_frame: int) -> int:
+        if (side, kind, grid_frame) in mapped:
+            return mapped[(side, kind, grid_frame)]
+        return int(grid.decoded_frames(np.array([grid_frame / grid.rate]))[0])
+
+    rows = sa.strides.rows()
+    for r in rows:
+        other = "right" if r["side"] == "left" else "left"
+        r["ic_frame"] = frame_of(r["side"], "IC", r["ic_frame"])
+        r["to_frame"] = frame_of(r["side"], "TO", r["to_frame"])
+        r["next_ic_frame"] = frame_of(r["side"], "IC", r["next_ic_frame"])
+        if r["contralateral_ic_frame"] is not None:
+            r["contralateral_ic_frame"] = frame_of(other, "IC", r["contralateral_ic_frame"])
+    strides = StrideTable.from_rows(rows) if rows else sa.strides
+    nearest = grid.grid_frames(np.arange(grid.decoded_s.size))
+    series = {k: np.asarray(v)[nearest] for k, v in sa.frame_series.items()}
+    grid_to_decoded = grid.decoded_frames(np.arange(grid.decoded_s.size) / grid.rate, first_at_or_after=False)
+    phases = {}
+    for side, block in sa.phases.items():
+        marks = {name: {**mk, "video_frame": int(grid_to_decoded[mk["video_frame"]])}
+                 for name, mk in block.get("phases", {}).items()}
+        phases[side] = {**block, "phases": marks}
+    q = dict(sa.quality)
+    if q.get("cuts"):
+        q["cuts"] = [int(grid_to_decoded[c]) for c in q["cuts"]]
+    q["segments_detail"] = [{**d, "start_frame": int(grid_to_decoded[d["start_frame"]]),
+                             "end_frame": int(grid_to_decoded[d["end_frame"]])} for d in q.get("segments_detail", [])]
+    return replace(sa, events=events, strides=strides, frame_series=series,
+                   time_s=grid.decoded_s - grid.decoded_s[0], phases=phases, quality=q)

@@ -5,9 +5,9 @@ Three questions about time, each answered from evidence in order of trust:
 1. When was each frame shown? The presentation timestamps (PTS) the container
    stores, not the nominal rate: phones write variable-frame-rate video (the
    interval stretches in low light, frames drop under load).
-   :func:`frame_timing` summarises them; :func:`resample_to_uniform_time`
-   puts keypoints onto an evenly spaced grid in real time so the filters and
-   the event detector (which assume even sampling) see true time.
+   :func:`frame_timing` summarises them; a :class:`TimeGrid` puts keypoints onto an
+   evenly spaced grid in real time so the filters and the event detector (which
+   assume even sampling) see true time, and maps the results' frames back.
 2. When was each frame *captured*? Slow motion plays back slower than it was
    filmed; phones write the capture rate into the container (Android's
    ``com.android.capture.fps``). :func:`declared_capture_fps` reads it.
@@ -186,25 +186,59 @@ def self_consistent_capture_fps(estimate_at: Callable[[float], float | None], gu
     return (best[0], best[1]) if best[0] is not None else (None, None)
 
 
-def keypoints_in_real_time(keypoints: np.ndarray, fps: float, frame_times_s: list[float] | None
-                           ) -> tuple[np.ndarray, float, str | None]:
-    """The keypoints ``(T, 17, 3)`` and frame rate the engine should analyse, and a note.
+@dataclass(frozen=True)
+class TimeGrid:
+    """The decoded frames' presentation times and the evenly spaced grid the engine runs on.
 
-    Without timestamps (or with fewer than ``T``): unchanged, ``fps`` as given. With a
-    variable frame rate: resampled onto evenly spaced real time
-    (:func:`resample_to_uniform_time`) at the timestamps' mean rate, and a note that
-    says so (how many frames were stretched or dropped)."""
-    kp = np.asarray(keypoints, dtype=np.float64)
-    if not frame_times_s or len(frame_times_s) < kp.shape[0] or kp.shape[0] < 2:
-        return kp, float(fps), None
-    times = np.asarray(frame_times_s[: kp.shape[0]], dtype=np.float64)
+    The grid has as many frames as were decoded, from the first frame's time at the
+    timestamps' mean rate (``rate``): grid frame ``k`` is at ``t0 + k / rate``. Values
+    per decoded frame go onto the grid (:meth:`to_grid`, linear in time), frame numbers
+    both ways (:meth:`grid_frames`, :meth:`decoded_frames`), so the results can be
+    given back on the decoded frames (``analysis.footage.on_decoded_frames``) even when
+    the rate switches mid-clip and grid frame ``k`` is far from decoded frame ``k``."""
+
+    decoded_s: np.ndarray
+    rate: float
+
+    @property
+    def grid_s(self) -> np.ndarray:
+        return self.decoded_s[0] + np.arange(self.decoded_s.size) / self.rate
+
+    def to_grid(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (T, ...) per decoded frame at the grid's instants (:func:`resample_to_uniform_time`)."""
+        return resample_to_uniform_time(values, self.decoded_s)[0]
+
+    def grid_frames(self, decoded: np.ndarray) -> np.ndarray:
+        """The grid frame nearest in time to each decoded frame index."""
+        t = self.decoded_s[np.asarray(decoded, dtype=np.int64)] - self.decoded_s[0]
+        return np.clip(np.rint(t * self.rate), 0, self.decoded_s.size - 1).astype(np.int64)
+
+    def decoded_frames(self, instants_s: np.ndarray, first_at_or_after: bool = True) -> np.ndarray:
+        """Decoded frame of each instant (s from the first frame): the first frame shown at or
+        after it (an IC or TO: the first frame in contact / off the ground), or the nearest."""
+        t = np.asarray(instants_s, dtype=np.float64) + self.decoded_s[0]
+        n = self.decoded_s.size
+        if first_at_or_after:
+            return np.clip(np.searchsorted(self.decoded_s, t - 1e-9, side="left"), 0, n - 1).astype(np.int64)
+        j = np.clip(np.searchsorted(self.decoded_s, t), 1, n - 1)
+        nearer_left = (t - self.decoded_s[j - 1]) <= (self.decoded_s[j] - t)
+        return np.where(nearer_left, j - 1, j).astype(np.int64)
+
+
+def time_grid(frame_times_s: list[float] | None, n_frames: int) -> TimeGrid | None:
+    """The :class:`TimeGrid` of a variable-frame-rate clip's first ``n_frames`` timestamps; None
+    for a constant rate or without (enough) timestamps."""
+    if not frame_times_s or len(frame_times_s) < n_frames or n_frames < 2:
+        return None
+    times = np.asarray(frame_times_s[:n_frames], dtype=np.float64)
     timing = frame_timing(times)
-    if not timing.variable:
-        return kp, float(fps), None
-    out, rate = resample_to_uniform_time(kp, times)
-    note = (f"Variable frame rate: frame intervals ranged from {1000 * timing.min_interval_s:.1f} to "
+    return TimeGrid(times, timing.mean_fps) if timing.variable else None
+
+
+def variable_rate_note(grid: TimeGrid) -> str:
+    """The quality note of a clip timed by its timestamps."""
+    timing = frame_timing(grid.decoded_s)
+    return (f"Variable frame rate: frame intervals ranged from {1000 * timing.min_interval_s:.1f} to "
             f"{1000 * timing.max_interval_s:.1f} ms (median {1000 * timing.median_interval_s:.1f} ms, "
-            f"{timing.long_intervals} dropped or stretched frames, up to {timing.max_offset_frames:.1f} frames off "
-            f"an even rate); every time is taken from the frames' timestamps ({rate:.2f} frames/s on average), "
-            f"not the nominal rate.")
-    return out, rate, note
+            f"{timing.long_intervals} dropped or stretched frames); every time is taken from the frames' "
+            f"timestamps, not the nominal rate, and every frame number is a decoded frame's.")

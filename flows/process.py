@@ -33,7 +33,7 @@ from tqdm import tqdm  # noqa: E402
 from analysis.engine import AnalysisError, RunnerProfile  # noqa: E402
 from analysis.footage import all_cuts, analyze_footage  # noqa: E402
 from analysis.segments import cut_frames  # noqa: E402
-from analysis.timebase import keypoints_in_real_time  # noqa: E402
+from analysis.timebase import time_grid  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
@@ -256,9 +256,8 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
             f"the runner was found in only {track.found_share:.0%} of frames "
             f"(at least {settings.tracking.min_runner_share:.0%} are needed)"
         )
-    # Real time: the frames' timestamps (variable-rate phone video), and the capture rate the
-    # user gave or, failing that, the one the container declares for slow motion.
-    keypoints, fps, time_note = keypoints_in_real_time(track.keypoints, info["fps"], info.get("frame_times_s"))
+    # Real time: the frames' timestamps (variable-rate phone video, in analyze_footage), and the
+    # capture rate the user gave or, failing that, the one the container declares for slow motion.
     declared = info.get("declared_capture_fps")
     capture_fps = row.capture_fps or declared
     profile = RunnerProfile(
@@ -271,18 +270,20 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
     )
     # The engine runs on the [analysis] settings it is hashed under (config_hash).
     frame_size = (info["width"], info["height"])
-    result = analyze_footage(keypoints, track.boxes, fps, all_cuts(picture_cuts, track.boxes),
+    frame_times = info.get("frame_times_s")
+    result = analyze_footage(track.keypoints, track.boxes, info["fps"], all_cuts(picture_cuts, track.boxes),
                              signals["tile_shift"] if signals is not None else None,
                              signals["tile_response"] if signals is not None else None,
-                             profile, frame_size, params=settings.analysis.engine_params())
-    notes = [time_note] if time_note else []
+                             profile, frame_size, params=settings.analysis.engine_params(),
+                             frame_times_s=frame_times)
+    notes = []
     if capture_fps and not row.capture_fps:
         notes.append(f"Slow motion: the file declares it was filmed at {declared:g} frames/s and plays at "
                      f"{info['fps']:.4g}; every time uses the capture rate (the flight-phase estimate, "
                      f"{_fmt_rate(result.quality.get('estimated_capture_fps'))}, cross-checks it).")
     quality = {
         **result.quality,
-        "frame_times": "variable" if time_note else "constant",
+        "frame_times": "variable" if time_grid(frame_times, detections.n_frames) is not None else "constant",
         "capture_fps_source": ("given" if row.capture_fps else "container") if capture_fps else None,
         "runner_share": track.found_share,
         "tracks_seen": track.n_tracks,

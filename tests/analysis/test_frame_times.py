@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from analysis.engine import RunnerProfile, analyze
-from analysis.timebase import (declared_capture_fps, frame_timing, keypoints_in_real_time,
-                               resample_to_uniform_time)
+from analysis.footage import analyze_footage
+from analysis.timebase import declared_capture_fps, frame_timing, resample_to_uniform_time, time_grid
 
 GT = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "ground-truth.json"
 FOOT_SIDE = {"near": "right", "far": "left"}
@@ -73,27 +73,36 @@ def test_variable_frame_rate_clip_is_timed_by_its_timestamps(treadmill_keypoints
     keep = _half_rate_after(kp.shape[0])
     times = keep / fps                                   # the timestamps a phone would write
     nominal = (keep.size - 1) / (times[-1] - times[0])   # the container's average rate: ~45 fps
+    boxes = np.full((keep.size, 4), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         by_nominal = analyze(kp[keep], nominal, RunnerProfile())
-        real_kp, rate, note = keypoints_in_real_time(kp[keep], nominal, list(times))
-        by_time = analyze(real_kp, rate, RunnerProfile())
+        by_time = analyze_footage(kp[keep], boxes, nominal, [], None, None, frame_times_s=list(times))
     truth = gt["derived"]
-    assert note and "Variable frame rate" in note and rate == pytest.approx(nominal)
+    assert by_time.quality["reasons"][0].startswith("Variable frame rate")
+    assert by_time.fps == pytest.approx(nominal)
     # the average rate is wrong everywhere: 60 fps half runs slow, 30 fps half fast
     err_nominal = _ic_to_errors_s(by_nominal, gt["events"], 0.0)
-    assert np.mean(np.abs(err_nominal["IC"]) <= 1 / 60) < 0.5
+    assert np.mean(np.abs(err_nominal["IC"]) <= 1 / 30) < 0.5
     errors = _ic_to_errors_s(by_time, gt["events"], 0.0)
     # one frame of the coarser (30 fps) half: 33 ms. Measured: IC 15/18, TO 18/18 (the clip
-    # decimated to a constant 30 fps: IC 17/18, TO 18/18; the resampling to the mean rate
-    # keeps the frame count, so frame k stays the k-th decoded frame, at some cost in IC).
+    # decimated to a constant 30 fps: IC 17/18, TO 18/18; the grid at the mean rate, 45.5
+    # fps, is coarser than the first part's 60 fps)
     assert np.mean(np.abs(errors["IC"]) <= 1 / 30 + 1e-6) >= 0.8, errors["IC"]
     assert np.mean(np.abs(errors["TO"]) <= 1 / 30 + 1e-6) >= 0.9, errors["TO"]
     assert by_time.summary["cadence_spm"] == pytest.approx(truth["cadence_steps_per_min"], rel=0.02)
     assert by_time.summary["contact_time_s"] == pytest.approx(truth["mean_contact_time_s"], abs=1 / 30)
+    # frame numbers are the decoded frames' (kept frame k is the clip's frame keep[k]), not the grid's
+    # (on the grid, frame k is up to 63 clip frames from the k-th kept frame here)
+    ics = [(e.side, int(keep[e.frame])) for e in by_time.events if e.kind == "IC"]
+    off = [min(abs(f - e["frame"]) for s, f in ics if s == FOOT_SIDE[e["foot"]])
+           for e in gt["events"] if e["event"] == "IC"]
+    assert max(off) <= 4 and np.median(off) <= 1, off
+    assert len(by_time.frame_series["left_contact"]) == keep.size
+    assert np.allclose(by_time.time_s, times - times[0])
 
 
-def test_constant_rate_keypoints_are_left_alone(treadmill_keypoints_dev):
+def test_constant_rate_timestamps_make_no_grid(treadmill_keypoints_dev):
     kp, fps = treadmill_keypoints_dev
-    out, rate, note = keypoints_in_real_time(kp, fps, list(np.arange(kp.shape[0]) / fps))
-    assert note is None and rate == fps and out is not kp or np.array_equal(out, kp)
+    assert time_grid(list(np.arange(kp.shape[0]) / fps), kp.shape[0]) is None
+    assert time_grid(None, kp.shape[0]) is None
