@@ -56,30 +56,41 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
 
     ``frame_times_s``: the decoded frames' presentation times of a variable-frame-rate
     clip (``VideoInfo.frame_times_s``). Then everything per frame goes onto an evenly
-    spaced grid in real time (:class:`analysis.timebase.TimeGrid`), the engine runs there
-    at the timestamps' mean rate (``fps`` is not used for time), and the results come
-    back on the decoded frames (:func:`on_decoded_frames`)."""
-    grid = timebase.time_grid(frame_times_s, np.asarray(keypoints).shape[0])
-    if grid is not None:
-        shifts = None
-        if tile_shift is not None:
-            cumulative = np.cumsum(np.nan_to_num(np.asarray(tile_shift, dtype=np.float64)), axis=0)
-            shifts = np.diff(grid.to_grid(cumulative), axis=0, prepend=np.nan)
-        sa = analyze_footage(grid.to_grid(keypoints), grid.to_grid(runner_boxes), grid.rate,
-                             np.unique(grid.grid_frames(np.asarray(cuts, dtype=np.int64))), shifts,
-                             None if tile_response is None else grid.to_grid(tile_response),
-                             profile, frame_size, params)
-        sa = on_decoded_frames(sa, grid)
-        return replace(sa, quality={**sa.quality, "reasons": [timebase.variable_rate_note(grid),
-                                                                *sa.quality.get("reasons", [])]})
-    profile = profile or RunnerProfile()
-    kp = np.asarray(keypoints, dtype=np.float64).copy()
+    spaced grid in real time (:class:`analysis.timebase.TimeGrid`, at the clip's finest
+    common rate), the engine runs there (``fps`` is not used for time), and the results
+    come back on the decoded frames (:func:`on_decoded_frames`)."""
     boxes = np.asarray(runner_boxes, dtype=np.float64)
     cuts = np.asarray(cuts, dtype=np.int64)
-    ranges = continuous_segments(kp.shape[0], cuts)
-    cameras, speeds = ["unknown"] * len(ranges), [None] * len(ranges)
+    motion = None
     if tile_shift is not None and tile_response is not None and frame_size is not None:
         motion = cam.background_motion(tile_shift, tile_response, frame_size, boxes, cuts)
+    grid = timebase.time_grid(frame_times_s, np.asarray(keypoints).shape[0])
+    if grid is None:
+        return _analyze_scene(np.asarray(keypoints, dtype=np.float64), boxes, fps, cuts, motion, profile,
+                              frame_size, params)
+    # Variable frame rate: the camera's path (measured frame to frame on the decoded frames,
+    # zero across cuts) goes onto the grid as a path, not its per-frame steps
+    grid_cuts = np.unique(grid.grid_frames(cuts))
+    if motion is not None:
+        step = np.diff(grid.to_grid(motion.cumulative_shift), axis=0, prepend=np.full((1, 2), np.nan))
+        step[grid_cuts] = 0.0
+        motion = cam.CameraMotion(step, np.cumsum(np.nan_to_num(step), axis=0), motion.measured_share)
+    sa = _analyze_scene(grid.to_grid(keypoints), grid.to_grid(boxes), grid.rate, grid_cuts, motion, profile,
+                        frame_size, params)
+    sa = on_decoded_frames(sa, grid)
+    return replace(sa, quality={**sa.quality, "reasons": [timebase.variable_rate_note(grid),
+                                                            *sa.quality.get("reasons", [])]})
+
+
+def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarray, motion: cam.CameraMotion | None,
+                   profile: RunnerProfile | None, frame_size: tuple[int, int] | None,
+                   params: EngineParams | None) -> SessionAnalysis:
+    """:func:`analyze_footage` on evenly spaced frames, with the background's ``motion``."""
+    profile = profile or RunnerProfile()
+    kp = kp.copy()
+    ranges = continuous_segments(kp.shape[0], cuts)
+    cameras, speeds = ["unknown"] * len(ranges), [None] * len(ranges)
+    if motion is not None:
         for i, (a, b) in enumerate(ranges):
             cameras[i], speeds[i] = _segment_camera(motion, a, b, boxes, fps, float(max(frame_size)))
             if cameras[i] in ("tracking", "hand-held"):
@@ -154,7 +165,7 @@ def on_decoded_frames(sa: SessionAnalysis, grid: timebase.TimeGrid) -> SessionAn
     strides = StrideTable.from_rows(rows) if rows else sa.strides
     nearest = grid.grid_frames(np.arange(grid.decoded_s.size))
     series = {k: np.asarray(v)[nearest] for k, v in sa.frame_series.items()}
-    grid_to_decoded = grid.decoded_frames(np.arange(grid.decoded_s.size) / grid.rate, first_at_or_after=False)
+    grid_to_decoded = grid.decoded_frames(np.arange(grid.n) / grid.rate, first_at_or_after=False)
     phases = {}
     for side, block in sa.phases.items():
         marks = {name: {**mk, "video_frame": int(grid_to_decoded[mk["video_frame"]])}
@@ -165,5 +176,8 @@ def on_decoded_frames(sa: SessionAnalysis, grid: timebase.TimeGrid) -> SessionAn
         q["cuts"] = [int(grid_to_decoded[c]) for c in q["cuts"]]
     q["segments_detail"] = [{**d, "start_frame": int(grid_to_decoded[d["start_frame"]]),
                              "end_frame": int(grid_to_decoded[d["end_frame"]])} for d in q.get("segments_detail", [])]
-    return replace(sa, events=events, strides=strides, frame_series=series,
+    # fps: the decoded frames' mean rate, so frame index / fps (the lake's timestamps) stays
+    # within the reported offsets of each frame's time; quality's fps_used is the grid's
+    mean_fps = (grid.decoded_s.size - 1) / float(grid.decoded_s[-1] - grid.decoded_s[0])
+    return replace(sa, fps=mean_fps, events=events, strides=strides, frame_series=series,
                    time_s=grid.decoded_s - grid.decoded_s[0], phases=phases, quality=q)

@@ -77,29 +77,32 @@ def frame_timing(times_s: np.ndarray) -> FrameTiming:
                        min_interval_s=float(dt.min()), max_interval_s=float(dt.max()))
 
 
-def resample_to_uniform_time(values: np.ndarray, times_s: np.ndarray) -> tuple[np.ndarray, float]:
-    """``values`` (T, ...) sampled at ``times_s`` resampled onto T evenly spaced instants
-    from the first to the last time; returns them and the grid's rate (frames/s).
+def resample_at(values: np.ndarray, times_s: np.ndarray, instants_s: np.ndarray) -> np.ndarray:
+    """``values`` (T, ...) sampled at increasing ``times_s`` at the ``instants_s`` (within them).
 
     Linear interpolation per channel between the two frames around each instant; an
     instant next to a missing (NaN) sample stays NaN (a gap is not bridged here: the
-    engine's gap filling decides that). Grid frame ``k`` is at ``t0 + k / rate``: the
-    same count as the decoded frames, so frame indices keep meaning "the k-th
-    frame" and sit within :attr:`FrameTiming.max_offset_frames` of it."""
+    engine's gap filling decides that), unless it falls exactly on a finite sample."""
     v = np.asarray(values, dtype=np.float64)
     t = np.asarray(times_s, dtype=np.float64)
     if v.shape[0] != t.size:
         raise ValueError(f"{v.shape[0]} samples but {t.size} timestamps")
-    timing = frame_timing(t)
-    grid = t[0] + np.arange(t.size) / timing.mean_fps
-    j = np.clip(np.searchsorted(t, grid, side="right") - 1, 0, t.size - 2)
-    w = ((grid - t[j]) / (t[j + 1] - t[j])).clip(0.0, 1.0)
+    at = np.asarray(instants_s, dtype=np.float64)
+    j = np.clip(np.searchsorted(t, at, side="right") - 1, 0, t.size - 2)
+    w = ((at - t[j]) / (t[j + 1] - t[j])).clip(0.0, 1.0)
     shape = (-1,) + (1,) * (v.ndim - 1)
     out = v[j] * (1.0 - w.reshape(shape)) + v[j + 1] * w.reshape(shape)
     # a sample that contributes nothing (weight 0) must not poison the instant with its NaN
     exact_lo, exact_hi = (w == 0.0).reshape(shape), (w == 1.0).reshape(shape)
-    out = np.where(exact_lo, v[j], np.where(exact_hi, v[j + 1], out))
-    return out, timing.mean_fps
+    return np.where(exact_lo, v[j], np.where(exact_hi, v[j + 1], out))
+
+
+def resample_to_uniform_time(values: np.ndarray, times_s: np.ndarray) -> tuple[np.ndarray, float]:
+    """``values`` (T, ...) sampled at ``times_s`` on T evenly spaced instants from the first to
+    the last time (:func:`resample_at`); returns them and the grid's rate (frames/s)."""
+    timing = frame_timing(times_s)
+    t = np.asarray(times_s, dtype=np.float64)
+    return resample_at(values, t, t[0] + np.arange(t.size) / timing.mean_fps), timing.mean_fps
 
 
 def declared_capture_fps(metadata: Mapping[str, str], playback_fps: float) -> float | None:
@@ -190,28 +193,32 @@ def self_consistent_capture_fps(estimate_at: Callable[[float], float | None], gu
 class TimeGrid:
     """The decoded frames' presentation times and the evenly spaced grid the engine runs on.
 
-    The grid has as many frames as were decoded, from the first frame's time at the
-    timestamps' mean rate (``rate``): grid frame ``k`` is at ``t0 + k / rate``. Values
-    per decoded frame go onto the grid (:meth:`to_grid`, linear in time), frame numbers
-    both ways (:meth:`grid_frames`, :meth:`decoded_frames`), so the results can be
-    given back on the decoded frames (``analysis.footage.on_decoded_frames``) even when
-    the rate switches mid-clip and grid frame ``k`` is far from decoded frame ``k``."""
+    The grid runs from the first frame's time at ``rate``, ``n`` frames to the last frame's
+    time: grid frame ``k`` is at ``t0 + k / rate``. :func:`time_grid` takes the
+    timestamps' mean rate and as many frames as were decoded (measured on the shared
+    clip switching 60 -> 30 fps with real pose: a 60 fps grid, linear interpolation
+    in the 30 fps part, read cadence 167.5 for 168.6 and 168.3, the mean rate 168.5
+    and 168.1, with the same events within a frame). Values per decoded frame go onto the grid
+    (:meth:`to_grid`, linear in time), frame numbers both ways (:meth:`grid_frames`,
+    :meth:`decoded_frames`), so the results are given back on the decoded frames
+    (``analysis.footage.on_decoded_frames``)."""
 
     decoded_s: np.ndarray
     rate: float
+    n: int
 
     @property
     def grid_s(self) -> np.ndarray:
-        return self.decoded_s[0] + np.arange(self.decoded_s.size) / self.rate
+        return self.decoded_s[0] + np.arange(self.n) / self.rate
 
     def to_grid(self, values: np.ndarray) -> np.ndarray:
-        """``values`` (T, ...) per decoded frame at the grid's instants (:func:`resample_to_uniform_time`)."""
-        return resample_to_uniform_time(values, self.decoded_s)[0]
+        """``values`` (T, ...) per decoded frame at the grid's instants (:func:`resample_at`)."""
+        return resample_at(values, self.decoded_s, np.minimum(self.grid_s, self.decoded_s[-1]))
 
     def grid_frames(self, decoded: np.ndarray) -> np.ndarray:
         """The grid frame nearest in time to each decoded frame index."""
         t = self.decoded_s[np.asarray(decoded, dtype=np.int64)] - self.decoded_s[0]
-        return np.clip(np.rint(t * self.rate), 0, self.decoded_s.size - 1).astype(np.int64)
+        return np.clip(np.rint(t * self.rate), 0, self.n - 1).astype(np.int64)
 
     def decoded_frames(self, instants_s: np.ndarray, first_at_or_after: bool = True) -> np.ndarray:
         """Decoded frame of each instant (s from the first frame): the first frame shown at or
@@ -232,7 +239,9 @@ def time_grid(frame_times_s: list[float] | None, n_frames: int) -> TimeGrid | No
         return None
     times = np.asarray(frame_times_s[:n_frames], dtype=np.float64)
     timing = frame_timing(times)
-    return TimeGrid(times, timing.mean_fps) if timing.variable else None
+    if not timing.variable:
+        return None
+    return TimeGrid(times, timing.mean_fps, n_frames)
 
 
 def variable_rate_note(grid: TimeGrid) -> str:
