@@ -147,3 +147,24 @@ def test_each_shot_of_an_edit_has_its_own_camera_and_mode(treadmill_keypoints_de
     assert [x["mode"] for x in d] == ["treadmill", "overground"]
     assert d[1]["speed_mps"] == pytest.approx(s.truth["speed_mps"], rel=0.05)
     assert "segment 2 tracking" in sa.quality["reasons"][0]
+
+
+def test_variable_rate_edit_with_a_static_camera_stays_static(treadmill_keypoints_dev):
+    """A clip at 60 fps, then 30 fps, a cut (the tiles' shift there is the jump between shots,
+    not motion), then more: on the time grid each shot must stay static. Before, the cut's
+    jump was interpolated into the last grid frames of the first shot: hand-held."""
+    kp, fps = treadmill_keypoints_dev
+    keep = np.array([i for i in range(len(kp)) if i < 200 or i % 2 == 0])
+    edit = np.concatenate([kp[keep], kp[:150]])
+    times = np.r_[keep / 60.0, keep[-1] / 60.0 + 1 / 30 + np.arange(150) / 60.0]
+    cut = keep.size
+    shift, resp = _tiles(np.zeros((len(edit), 2)))
+    shift[cut] = [[-150.0, 90.0]]                         # phase correlation across the cut
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sa = analyze_footage(edit, _boxes(edit), 45.0, [cut], shift, resp, frame_size=(1080, 1920),
+                             frame_times_s=list(times))
+    q = sa.quality
+    assert [d["camera"] for d in q["segments_detail"]] == ["static", "static"]
+    assert q["cuts"] == [cut]
+    assert all(e.frame < cut for e in sa.events if e.time_s < times[cut - 1] - times[0])
