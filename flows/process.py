@@ -310,7 +310,8 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         "width": info["width"],
         "height": info["height"],
         "rotation_deg": info["rotation_deg"],
-        "duration_s": detections.n_frames / info["fps"],
+        # playback time; the timestamps' mean rate where the container's average differs from it
+        "duration_s": detections.n_frames / (info.get("timestamp_fps") or info["fps"]),
         "video_key": row.video_key,
         "detections_key": detections_key,
         "analyzed_video_key": None,
