@@ -56,9 +56,9 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
 
     ``frame_times_s``: the decoded frames' presentation times of a variable-frame-rate
     clip (``VideoInfo.frame_times_s``). Then everything per frame goes onto an evenly
-    spaced grid in real time (:class:`analysis.timebase.TimeGrid`, at the clip's finest
-    common rate), the engine runs there (``fps`` is not used for time), and the results
-    come back on the decoded frames (:func:`on_decoded_frames`)."""
+    spaced grid in real time (:class:`analysis.timebase.TimeGrid`, at the timestamps' mean
+    rate), the engine runs there (``fps`` is not used for time), and the results come back
+    on the decoded frames (:func:`on_decoded_frames`)."""
     boxes = np.asarray(runner_boxes, dtype=np.float64)
     cuts = np.asarray(cuts, dtype=np.int64)
     motion = None
