@@ -312,7 +312,8 @@ DUPLICATE_COVER = 0.85
 def suppress_duplicates(boxes_per_frame: list[np.ndarray], keypoints_per_frame: list[np.ndarray],
                         cover: float = DUPLICATE_COVER) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per frame, drop a box that another box of that frame covers (intersection >= ``cover``
-    of the smaller box's area), keeping the one whose keypoints are more confident.
+    of the smaller box's area), keeping the larger: the covered one is a part of the
+    person the larger one holds whole (a leg or the head cut off).
 
     Why: a duplicate starts a second track on the same runner; the two then share the
     runner's frames between them (each frame's one detection goes to one or the other),
@@ -325,8 +326,7 @@ def suppress_duplicates(boxes_per_frame: list[np.ndarray], keypoints_per_frame: 
             out_kps.append(kps)
             continue
         b = np.asarray(boxes, dtype=np.float64)
-        conf = np.nanmean(np.asarray(kps, dtype=np.float64)[..., 2], axis=1)
-        order = np.argsort(-conf, kind="stable")
+        order = np.argsort(-(b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]), kind="stable")
         keep: list[int] = []
         for i in order:
             area_i = max((b[i, 2] - b[i, 0]) * (b[i, 3] - b[i, 1]), 1e-9)
