@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from analysis import angles as ang
+from analysis import cleaning, events as ev, geometry as geo, metrics as m, timebase
 from analysis.catalogue import series_metrics, spread_metrics
-from analysis import cleaning, events as ev, geometry as geo, metrics as m
 from analysis.events import GaitEvent
 from analysis.keypoints import KEYPOINT_NAMES, KP, validate_keypoints
 from analysis.strides import StrideTable, as_stride_table
@@ -602,24 +602,30 @@ def _capture_fps_estimate(kp: np.ndarray, fps: float, profile: RunnerProfile, pa
                           frame_size, timing: dict, eff_fps: float) -> dict:
     """Capture rate of a slow-motion clip without user input.
 
-    The clip is analysed again with the capture rate a typical cadence
-    suggests (170 steps/min running, 110 walking), so that the filter, the
-    stance rules and the flights are in about real time; the ballistic flight
-    then gives the rate itself (``guess * sqrt(9.81 / g)``: a wrong guess by
-    a factor r shows g r^2 and cancels). Falls back to no estimate when the
-    re-analysis finds no flights."""
+    The clip is analysed again at candidate capture rates, starting from the one a
+    typical cadence suggests (170 steps/min running, 110 walking), until the
+    ballistic flight's own estimate agrees with the rate analysed at
+    (:func:`analysis.timebase.self_consistent_capture_fps`: the estimate drifts with
+    the analysis rate, so one re-analysis at a wrong guess is not enough).
+    Falls back to no estimate when no re-analysis finds flights."""
+    none = {"fps": None, "fps_uncertainty": None, "flights": 0}
     cad = timing["cadence_spm"]
     if not cad:
-        return {"fps": None, "fps_uncertainty": None, "flights": 0}
+        return none
     target = TYPICAL_RUN_CADENCE_SPM if timing["gait"] == "running" else 110.0
-    guess = eff_fps * target / cad
-    try:
-        again = analyze(kp, fps, replace(profile, capture_fps=guess), frame_size, params)
-    except AnalysisError:
-        return {"fps": None, "fps_uncertainty": None, "flights": 0}
-    q = again.quality
-    return {"fps": q["estimated_capture_fps"], "fps_uncertainty": q["estimated_capture_fps_uncertainty"],
-            "flights": q["capture_fps_flights"]}
+    tries: dict[float, dict] = {}
+
+    def estimate_at(rate: float) -> float | None:
+        try:
+            q = analyze(kp, fps, replace(profile, capture_fps=rate), frame_size, params).quality
+        except AnalysisError:
+            return None
+        tries[rate] = {"fps": q["estimated_capture_fps"], "fps_uncertainty": q["estimated_capture_fps_uncertainty"],
+                       "flights": q["capture_fps_flights"]}
+        return q["estimated_capture_fps"]
+
+    rate, _ = timebase.self_consistent_capture_fps(estimate_at, eff_fps * target / cad)
+    return tries[rate] if rate is not None else none
 
 
 def pelvis_reference(fwd: np.ndarray, pel_fwd: np.ndarray, fps: float) -> np.ndarray:

@@ -124,7 +124,8 @@ def form_references(metrics: Mapping[str, Any]) -> dict[str, dict]:
 def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joints: tuple[str, ...],
                      summary: Mapping, strides: StrideTable | list[dict], quality: Mapping) -> dict:
     """Session details: ``metrics`` and ``angles`` (key -> per-frame array), ``all_timestamps``
-    (s) and ``calculated_metrics`` (``<metric>_avg/_min/_max``).
+    (s), ``calculated_metrics`` (``<metric>_avg/_min/_max``) and ``segments`` (the number of
+    continuous segments analysed, ``quality['segments']``: 1 for a clip without cuts).
 
     A metric of the summary document gets that document's avg/min/max (the
     session value and the stride extremes); ``posture_angle_avg`` is the
@@ -146,7 +147,10 @@ def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joint
         calc[f"{k}_max"] = float(f.max()) if f.size else None
     if "posture_angle_avg" in calc:
         calc["posture_angle_avg"] = summary.get("posture_angle_deg")
-    return json_safe({"metrics": metrics, "angles": angles, "all_timestamps": time_s, "calculated_metrics": calc})
+    # the continuous segments analysed (an edited clip's shots between cuts; 1 without cuts)
+    segments = int(quality.get("segments") or 1)
+    return json_safe({"metrics": metrics, "angles": angles, "all_timestamps": time_s, "calculated_metrics": calc,
+                      "segments": segments})
 
 
 def form_document(summary: Mapping) -> dict:

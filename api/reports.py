@@ -469,7 +469,7 @@ def session_details(meta: SessionMeta, owner: Owner, record: SessionRecord, urls
         "metrics": json_safe(doc.get("metrics") or {}),
         "angles": json_safe(filter_angles(doc.get("angles") or {}, meta.joints)),
         "all_timestamps": json_safe(doc.get("all_timestamps") or []),
-        "segments": int(doc.get("segments") or record.row.get("n_strides") or 0),
+        "segments": int(doc.get("segments") or 1),      # continuous segments analysed (1 without cuts)
         "created_at": {"date": fmt_date(meta.created_at), "time": fmt_time(meta.created_at)},
         "user_name": owner.name or owner.email,
         "activity": ACTIVITY,

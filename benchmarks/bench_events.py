@@ -8,7 +8,9 @@ copies of them (smaller runner = more keypoint noise and a coarser grid, 25/30
 fps, a swaying camera, motion blur), and each copy is analysed with each
 ``analysis.events.EVENT_METHODS`` entry against the clip's hand annotation.
 Synthetic runs (``analysis.synthetic.make_session``, exact events) cover
-120 and 240 fps and an overground runner under a panning camera.
+120 and 240 fps and an overground runner under a panning camera. Issue 24 adds a
+hand-held camera (with and without camera compensation), an edit of four pieces
+of the clip (with and without segments) and the second shared clip (garage, 30 fps).
 
 Per condition and method: share of annotated IC and TO matched by a
 detected event within one frame (of that frame rate), mean absolute event
@@ -108,12 +110,15 @@ def evaluate(methods: tuple[str, ...] | None = None, seeds: tuple[int, ...] = (0
     kp0 = clip_keypoints()
     results: dict[str, dict] = {}
 
-    def run(cond: str, kp: np.ndarray, fps: float, tr, contact_s, flight_s, shift_s=0.0):
+    def run(cond: str, kp: np.ndarray, fps: float, tr, contact_s, flight_s, shift_s=0.0, analyse=None):
         for m in methods:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
-                    sa = analyze(kp, fps, RunnerProfile(), params=EngineParams(event_method=m))
+                    if analyse is None:
+                        sa = analyze(kp, fps, RunnerProfile(), params=EngineParams(event_method=m))
+                    else:
+                        sa = analyse(kp, fps, EngineParams(event_method=m))
                 except Exception as exc:  # noqa: BLE001 - a failing method is a result
                     results.setdefault(cond, {}).setdefault(m, []).append({"error": str(exc)})
                     continue
@@ -134,6 +139,7 @@ def evaluate(methods: tuple[str, ...] | None = None, seeds: tuple[int, ...] = (0
             tr = [(side, kind, (f - 0.5) / s.fps) for side in ("left", "right") for kind in ("IC", "TO")
                   for f in s.events[side][kind] if 0.3 * s.fps <= f < kp.shape[0] - 0.3 * s.fps]
             run(cond, kp, fps, tr, s.truth["contact_time_s"], s.truth["flight_time_s"])
+    footage_conditions(run, kp0, truth, d, seeds)
     out = {}
     for cond, per in results.items():
         out[cond] = {}
@@ -155,6 +161,74 @@ def evaluate(methods: tuple[str, ...] | None = None, seeds: tuple[int, ...] = (0
                     agg[k] = float(np.mean(vals)) if vals else None
             out[cond][m] = agg
     return out
+
+
+#: The edit of the footage conditions: (first, end) frames of the shared clip's pieces, joined.
+EDIT_PIECES = ((0, 130), (150, 280), (40, 190), (250, 388))
+GARAGE_TRUTH = REPO.parent / "shared" / "videos" / "treadmill-garage-30fps.truth.json"
+GARAGE_DETECTIONS = REPO / "tests" / "analysis" / "data" / "treadmill-garage-30fps.detections.npz"
+
+
+def shaken(kp: np.ndarray, fps: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``kp`` seen by a hand-held phone (a random-walk aim, 1.5 px/frame, and a 2.3 / 3.1 Hz
+    sway of 30 / 21 px, in the band of the steps), and the tile shifts (T, 4, 2, 2) and
+    responses a background would give (the camera's shift plus 0.15 px noise per tile)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(len(kp)) / fps
+    camera = np.cumsum(rng.normal(0, 1.5, (len(kp), 2)), axis=0) + np.stack(
+        [30 * np.sin(2 * np.pi * 2.3 * t), 21 * np.sin(2 * np.pi * 3.1 * t + 1)], axis=1)
+    out = kp.copy()
+    out[..., :2] -= camera[:, None, :]
+    step = np.diff(camera, axis=0, prepend=camera[:1])
+    shift = -step[:, None, None, :] + rng.normal(0, 0.15, (len(kp), 4, 2, 2))
+    shift[0] = np.nan
+    return out, shift, np.full((len(kp), 4, 2), 0.5)
+
+
+def _boxes(kp: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        xy = kp[..., :2]
+        return np.stack([np.nanmin(xy[..., 0], 1), np.nanmin(xy[..., 1], 1),
+                         np.nanmax(xy[..., 0], 1), np.nanmax(xy[..., 1], 1)], axis=1)
+
+
+def footage_conditions(run, kp0: np.ndarray, truth: list, derived: dict, seeds: tuple[int, ...]) -> None:
+    """Issue 24's conditions: a hand-held camera (with and without camera compensation,
+    ``analysis.footage.analyze_footage``), an edit of four pieces of the clip (cuts; with
+    and without ``analysis.segments.analyze_segments``) and the second shared clip
+    (garage, 30 fps, its own annotation)."""
+    from analysis.engine import RunnerProfile
+    from analysis.footage import analyze_footage
+    from analysis.segments import analyze_segments
+    from analysis.tracking import select_runner
+    from tasks.detect import Detections
+
+    contact, flight = derived["mean_contact_time_s"], derived["mean_flight_time_s"]
+    for seed in seeds:
+        kp, shift, resp = shaken(kp0, 60.0, seed)
+        run("hand-held shake, uncompensated", kp, 60.0, truth, contact, flight)
+        run("hand-held shake, camera-compensated", kp, 60.0, truth, contact, flight,
+            analyse=lambda k, f, p, s=shift, r=resp: analyze_footage(k, _boxes(k), f, [], s, r, RunnerProfile(),
+                                                                     (1080, 1920), p))
+    pieces = [kp0[a:b] for a, b in EDIT_PIECES]
+    cuts = np.cumsum([len(p) for p in pieces])[:-1]
+    starts = np.r_[0, cuts]
+    edit_truth = [(side, kind, (f_edit - 0.5) / 60.0)
+                  for (a, b), start in zip(EDIT_PIECES, starts)
+                  for side, kind, t in truth
+                  for f_edit in [round(t * 60.0 + 0.5) - a + start] if a <= round(t * 60.0 + 0.5) < b]
+    edit = np.concatenate(pieces)
+    run("edit of 4 pieces (3 cuts), one analysis", edit, 60.0, edit_truth, contact, flight)
+    run("edit of 4 pieces (3 cuts), segments", edit, 60.0, edit_truth, contact, flight,
+        analyse=lambda k, f, p: analyze_segments(k, f, cuts, RunnerProfile(), None, p))
+    if GARAGE_TRUTH.exists():
+        garage = json.loads(GARAGE_TRUTH.read_text())
+        boxes, kps = Detections.from_bytes(GARAGE_DETECTIONS.read_bytes()).per_frame()
+        kp = select_runner(boxes, kps).keypoints.astype(float)
+        tr = [(e["side"], e["event"], (e["frame"] - 0.5) / 30.0) for e in garage["events"]]
+        g = garage["derived"]
+        run("garage clip 30 fps", kp, 30.0, tr, g["mean_contact_time_s"], g["mean_flight_time_s"])
 
 
 def markdown(res: dict) -> str:

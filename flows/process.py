@@ -27,9 +27,13 @@ from flows.runtime import prepare_environment
 prepare_environment(get_settings())  # before Prefect reads its settings
 
 from prefect import flow, get_run_logger, task  # noqa: E402
+import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from analysis.engine import AnalysisError, RunnerProfile, analyze  # noqa: E402
+from analysis.engine import AnalysisError, RunnerProfile  # noqa: E402
+from analysis.footage import all_cuts, analyze_footage  # noqa: E402
+from analysis.segments import cut_frames  # noqa: E402
+from analysis.timebase import time_grid  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
@@ -38,7 +42,7 @@ from storage.objectstore import ObjectStore  # noqa: E402
 from tasks.detect import Detections, detect_video, detections_key, load_detections, save_detections  # noqa: E402
 from tasks.pose import PoseError, PosePool, replay_batches  # noqa: E402
 from tasks.results import session_tables  # noqa: E402
-from tasks.video import VideoError, VideoInfo, probe_video  # noqa: E402
+from tasks.video import FrameSignals, VideoError, VideoInfo, load_frame_signals, probe_video  # noqa: E402
 
 
 class ProcessingFailed(RuntimeError):
@@ -132,6 +136,15 @@ def probe_key(session_id: str) -> str:
     return f"work/{session_id}/probe.json"
 
 
+def frame_signals_key(session_id: str) -> str:
+    """The decoded frames' cut and camera-motion evidence (``tasks.video.FrameSignals``)."""
+    return f"work/{session_id}/frame-signals.npz"
+
+
+def _fmt_rate(rate: float | None) -> str:
+    return f"{rate:.0f} frames/s" if rate else "not measurable here"
+
+
 def _resources():
     settings = get_settings()
     store = ObjectStore.from_settings(settings)
@@ -165,7 +178,10 @@ def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = 
     with session_pose_pool(settings) as pool, store.local_copy(row.video_key) as path, tqdm(
         total=expected, unit="frame", desc="pose", file=sys.stderr, dynamic_ncols=True
     ) as bar:
-        detections = detect_video(pool, str(path), decode_chunk_frames(settings, info), max_frames, bar.update)
+        signals = FrameSignals()
+        detections = detect_video(pool, str(path), decode_chunk_frames(settings, info), max_frames, bar.update,
+                                  signals=signals)
+    store.write_bytes(frame_signals_key(session_id), signals.to_bytes())
     if detections.n_frames < settings.video.min_frames:
         raise ProcessingFailed(
             f"only {detections.n_frames} frames of the video decode; at least {settings.video.min_frames} are needed"
@@ -226,7 +242,13 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
     pipeline_version = pipeline_version or settings.pipeline_version
     row = catalog.get_session(session_id)
     boxes, keypoints = detections.per_frame()
-    track = select_runner(boxes, keypoints, settings.tracking.max_jump_box_heights, settings.tracking.max_gap_frames)
+    signals = (load_frame_signals(store.read_bytes(frame_signals_key(session_id)))
+               if store.exists(frame_signals_key(session_id)) else None)
+    if signals is not None and len(signals["frame_change"]) != detections.n_frames:
+        signals = None                        # from another decode (max_frames): not these frames'
+    picture_cuts = cut_frames(signals["frame_change"]) if signals is not None else np.zeros(0, np.int64)
+    track = select_runner(boxes, keypoints, settings.tracking.max_jump_box_heights, settings.tracking.max_gap_frames,
+                          cuts=picture_cuts)
     if not track.found.any():
         raise ProcessingFailed("no person was found in the video")
     if track.found_share < settings.tracking.min_runner_share:
@@ -234,19 +256,35 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
             f"the runner was found in only {track.found_share:.0%} of frames "
             f"(at least {settings.tracking.min_runner_share:.0%} are needed)"
         )
+    # Real time: the frames' timestamps (variable-rate phone video, in analyze_footage), and the
+    # capture rate the user gave or, failing that, the one the container declares for slow motion.
+    declared = info.get("declared_capture_fps")
+    capture_fps = row.capture_fps or declared
     profile = RunnerProfile(
         height_m=row.height_cm / 100 if row.height_cm else None,
         weight_kg=row.weight_kg,
         incline_deg=row.incline_deg or 0.0,
         mode=settings.analysis.mode,
-        capture_fps=row.capture_fps,
+        capture_fps=capture_fps,
         joints=tuple(j.strip() for j in (row.joints or "all").split(",") if j.strip()) or ("all",),
     )
     # The engine runs on the [analysis] settings it is hashed under (config_hash).
-    result = analyze(track.keypoints, info["fps"], profile, frame_size=(info["width"], info["height"]),
-                     params=settings.analysis.engine_params())
+    frame_size = (info["width"], info["height"])
+    frame_times = info.get("frame_times_s")
+    result = analyze_footage(track.keypoints, track.boxes, info["fps"], all_cuts(picture_cuts, track.boxes),
+                             signals["tile_shift"] if signals is not None else None,
+                             signals["tile_response"] if signals is not None else None,
+                             profile, frame_size, params=settings.analysis.engine_params(),
+                             frame_times_s=frame_times)
+    notes = []
+    if capture_fps and not row.capture_fps:
+        notes.append(f"Slow motion: the file declares it was filmed at {declared:g} frames/s and plays at "
+                     f"{info['fps']:.4g}; every time uses the capture rate (the flight-phase estimate, "
+                     f"{_fmt_rate(result.quality.get('estimated_capture_fps'))}, cross-checks it).")
     quality = {
         **result.quality,
+        "frame_times": "variable" if time_grid(frame_times, detections.n_frames) is not None else "constant",
+        "capture_fps_source": ("given" if row.capture_fps else "container") if capture_fps else None,
         "runner_share": track.found_share,
         "tracks_seen": track.n_tracks,
         "fragments_joined": track.fragments_joined,
@@ -254,6 +292,8 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         "reported_frames": info["reported_frames"],
         "declared_frames": expected_frames(info),
     }
+    if notes:
+        quality["reasons"] = notes + list(quality.get("reasons") or [])
     expected = info.get("expected_frames") or expected_frames(info)
     if detections.n_frames < expected:
         quality["truncated"] = True
@@ -270,7 +310,8 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         "width": info["width"],
         "height": info["height"],
         "rotation_deg": info["rotation_deg"],
-        "duration_s": detections.n_frames / info["fps"],
+        # playback time; the timestamps' mean rate where the container's average differs from it
+        "duration_s": detections.n_frames / (info.get("timestamp_fps") or info["fps"]),
         "video_key": row.video_key,
         "detections_key": detections_key,
         "analyzed_video_key": None,

@@ -15,22 +15,24 @@ import numpy as np
 from tasks.detections import (Detections, FrameDetections, detections_key, load_detections,  # noqa: F401
                               save_detections)
 from tasks.pose import PosePool
-from tasks.video import iter_frame_chunks, prefetch, resize_long_side
+from tasks.video import FrameSignals, iter_frame_chunks, prefetch, resize_long_side
 
 
 def frame_batches(video_path: str, chunk_frames: int, batch_size: int, imgsz: int,
                   max_frames: int | None = None,
                   on_decoded: Callable[[int], None] | None = None,
-                  prefetch_chunks: int = 0) -> Iterator[tuple[list[np.ndarray], float]]:
+                  prefetch_chunks: int = 0,
+                  on_frame: Callable[[np.ndarray], None] | None = None) -> Iterator[tuple[list[np.ndarray], float]]:
     """Decoded, downscaled frames in batches of ``batch_size`` with their scale factor.
 
     ``prefetch_chunks`` > 0 decodes (and downscales) on a background thread that
     many chunks ahead, so decoding overlaps whatever consumes the batches.
+    ``on_frame`` sees each full-resolution frame as it decodes (``FrameSignals``).
     """
     def chunks():
         # Downscaled as each frame decodes: memory stays chunk_frames x imgsz^2, whatever the source size.
         for chunk in iter_frame_chunks(video_path, chunk_frames, max_frames,
-                                       transform=lambda frame: resize_long_side(frame, imgsz)):
+                                       transform=lambda frame: resize_long_side(frame, imgsz), on_frame=on_frame):
             yield len(chunk), chunk
 
     source = prefetch(chunks(), prefetch_chunks) if prefetch_chunks > 0 else chunks()
@@ -130,7 +132,7 @@ def crop_frames(frames: list[np.ndarray], box: Box, imgsz: int) -> tuple[list[np
 
 
 def _detect_video_roi(pool, video_path: str, chunk_frames: int, max_frames: int | None,
-                      on_progress: Callable[[int], None] | None, ps) -> Detections:
+                      on_progress: Callable[[int], None] | None, ps, on_frame=None) -> Detections:
     per_frame: list[FrameDetections] = []
     meta: deque = deque()
     state: dict = {"tracker": None, "full": 0, "roi": 0, "lost": 0}
@@ -138,7 +140,7 @@ def _detect_video_roi(pool, video_path: str, chunk_frames: int, max_frames: int 
 
     def batches():
         index = 0
-        for chunk in iter_frame_chunks(video_path, chunk_frames, max_frames):
+        for chunk in iter_frame_chunks(video_path, chunk_frames, max_frames, on_frame=on_frame):
             if state["tracker"] is None:
                 h, w = chunk[0].shape[:2]
                 state["tracker"] = RoiTracker(w, h, ps.roi_margin, ps.roi_refresh_frames, ps.roi_max_area_share)
@@ -186,18 +188,21 @@ def _detect_video_roi(pool, video_path: str, chunk_frames: int, max_frames: int 
 
 
 def detect_video(pool: PosePool, video_path: str, chunk_frames: int, max_frames: int | None = None,
-                 on_progress: Callable[[int], None] | None = None, roi: bool | None = None) -> Detections:
+                 on_progress: Callable[[int], None] | None = None, roi: bool | None = None,
+                 signals: FrameSignals | None = None) -> Detections:
     """Run pose over every decodable frame of ``video_path``.
 
     ``roi`` (default: the pool's ``pose.roi`` setting) infers on crops around the
     tracked people once found (see :class:`RoiTracker`); image backends only.
+    ``signals`` (a :class:`tasks.video.FrameSignals`) measures every decoded frame's
+    cut and camera-motion evidence on the way, in the same decode.
     """
     ps = getattr(pool, "pose_settings", None)
     use_roi = bool(ps is not None and ps.backend != "replay" and (ps.roi if roi is None else roi))
     if use_roi:
-        return _detect_video_roi(pool, video_path, chunk_frames, max_frames, on_progress, ps)
+        return _detect_video_roi(pool, video_path, chunk_frames, max_frames, on_progress, ps, signals)
     per_frame: list[FrameDetections] = []
-    batches = frame_batches(video_path, chunk_frames, pool.batch_size, pool.imgsz, max_frames)
+    batches = frame_batches(video_path, chunk_frames, pool.batch_size, pool.imgsz, max_frames, on_frame=signals)
     for result in pool.map(batches):
         per_frame.extend(result)
         if on_progress:

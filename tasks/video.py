@@ -1,7 +1,8 @@
 """Video probing and chunked decoding.
 
-Probing demuxes with PyAV (no decode) to count packets and read fps, codec and
-rotation, then decodes the first frame to prove the stream is usable. The
+Probing demuxes with PyAV (no decode) to count packets and read fps, codec,
+rotation, every frame's presentation timestamp and a capture rate the container
+declares for slow motion, then decodes the first frame to prove the stream is usable. The
 container's reported frame count is recorded but never trusted: the number of
 frames that actually decode is what the lake stores. Decoding uses OpenCV,
 which applies the rotation metadata, in fixed-size chunks so memory stays flat.
@@ -9,12 +10,14 @@ which applies the rotation metadata, in fixed-size chunks so memory stays flat.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from analysis.timebase import declared_capture_fps, frame_timing
 
 
 class VideoError(ValueError):
@@ -31,6 +34,12 @@ class VideoInfo:
     reported_frames: int       # what the container claims (0 if unknown); not trusted
     packet_frames: int         # video packets found by demuxing the whole file
     duration_s: float | None
+    # Presentation timestamps (s from the first frame, presentation order), kept only when the
+    # frame rate varies (analysis.timebase.frame_timing): a constant-rate file's are its index / fps.
+    frame_times_s: list[float] | None = field(default=None, repr=False)   # thousands of numbers: not for logs
+    timestamp_fps: float | None = None        # frames/s of real playback time from the timestamps
+    variable_frame_rate: bool = False
+    declared_capture_fps: float | None = None  # slow motion: the rate the container says it was filmed at
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -80,10 +89,16 @@ def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int
             raise VideoError(f"{path.name} is {width}x{height}; frames larger than {max_side_px} px are refused")
         reported = int(stream.frames or 0)
         duration = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        metadata = {**dict(container.metadata or {}), **dict(stream.metadata or {})}
+        packets, pts = 0, []
         try:
-            packets = sum(1 for packet in container.demux(stream) if packet.size > 0)
+            for packet in container.demux(stream):
+                if packet.size > 0:
+                    packets += 1
+                    pts.append(packet.pts)
         except av.error.FFmpegError as exc:
             raise VideoError(f"{path.name} is corrupt: demuxing failed ({exc.__class__.__name__})") from None
+        time_base = stream.time_base
     if packets == 0:
         raise VideoError(f"{path.name} contains no video frames")
     if width * height * packets > max_pixel_frames:
@@ -98,6 +113,8 @@ def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int
     if not ok or frame is None:
         raise VideoError(f"{path.name} has a video stream but its first frame does not decode")
     rotation = cv_rotation or rotation
+    times = presentation_times_s(pts, time_base)
+    timing = frame_timing(times) if times is not None else None
     return VideoInfo(
         fps=fps,
         width=int(frame.shape[1]),
@@ -107,16 +124,33 @@ def probe_video(path: str | Path, max_side_px: int = 4096, max_pixel_frames: int
         reported_frames=reported,
         packet_frames=packets,
         duration_s=duration,
+        frame_times_s=[round(float(t), 6) for t in times] if timing is not None and timing.variable else None,
+        timestamp_fps=timing.mean_fps if timing is not None else None,
+        variable_frame_rate=bool(timing is not None and timing.variable),
+        declared_capture_fps=declared_capture_fps(metadata, fps),
     )
 
 
+def presentation_times_s(pts: list, time_base) -> np.ndarray | None:
+    """Seconds from the first frame of each frame, in presentation order, from the video
+    packets' ``pts`` (in ``time_base``); None when a packet has none or two share one
+    (then the timestamps cannot time frames and the nominal rate is used)."""
+    if len(pts) < 2 or time_base is None or any(p is None for p in pts):
+        return None
+    ordered = np.sort(np.asarray(pts, dtype=np.int64))
+    if (np.diff(ordered) <= 0).any():
+        return None
+    return (ordered - ordered[0]).astype(np.float64) * float(time_base)
+
+
 def iter_frame_chunks(
-    path: str | Path, chunk_frames: int, max_frames: int | None = None, transform=None
+    path: str | Path, chunk_frames: int, max_frames: int | None = None, transform=None, on_frame=None
 ) -> Iterator[list]:
     """Yield lists of up to ``chunk_frames`` BGR frames in decode order, rotation applied.
 
     ``transform(frame)`` is applied as each frame decodes (e.g. the downscale to the
     model's size), so a chunk never holds more than one full-resolution frame.
+    ``on_frame(frame)`` sees every full-resolution frame first (e.g. :class:`FrameSignals`).
     """
     capture = cv2.VideoCapture(str(path))
     if not capture.isOpened():
@@ -128,6 +162,8 @@ def iter_frame_chunks(
             ok, frame = capture.read()
             if not ok:
                 break
+            if on_frame is not None:
+                on_frame(frame)
             chunk.append(frame if transform is None else transform(frame))
             del frame
             decoded += 1
@@ -138,6 +174,105 @@ def iter_frame_chunks(
             yield chunk
     finally:
         capture.release()
+
+
+class FrameSignals:
+    """Cheap per-frame image evidence of cuts and camera motion, measured while decoding.
+
+    Each frame is reduced to a grey thumbnail of :attr:`thumb_px` on its long side
+    (phase correlation on 64 px tiles follows a pan of 8 px per frame at 640 px within a
+    few percent, smaller tiles under-read it; a 384 px thumbnail gives a portrait
+    close-up of a runner a 6 x 3 grid, enough tiles beside the runner for the background). Kept per frame, not the thumbnails (a 10-minute clip
+    stays a few MB):
+
+    * ``frame_change``: how much the picture changed from the previous frame, 0..1: the
+      larger of half the L1 distance between the normalised 32-bin grey histograms and
+      ``(1 - r) / 2`` of the thumbnails' correlation coefficient ``r`` (two indoor shots
+      can share a histogram but not a picture). Within a shot 0.005-0.05, a hard cut
+      0.15-0.9. NaN for the first frame.
+    * ``tile_shift``: ``(rows, cols, 2)`` image shift (source px, x then y) of each tile
+      of a ``rows x cols`` grid (tiles of about ``tile_px`` thumbnail px) since the previous
+      frame, by phase correlation
+      (``cv2.phaseCorrelate`` with a Hann window): the background's tiles give the
+      camera's motion once the runner's tiles are left out (``analysis.camera``).
+    * ``tile_response``: the phase-correlation peak of each tile (0..1; low: no texture,
+      or the content changed too much to match).
+    """
+
+    def __init__(self, thumb_px: int = 384, tile_px: int = 64):
+        self.thumb_px, self.tile_px = thumb_px, tile_px
+        self.rows = self.cols = 0                             # set by the first frame: tiles of ~tile_px
+        self.frame_size: tuple[int, int] | None = None     # (width, height) of the source
+        self._prev: np.ndarray | None = None
+        self._prev_hist: np.ndarray | None = None
+        self._window: np.ndarray | None = None
+        self._change: list[float] = []
+        self._shift: list[np.ndarray] = []
+        self._response: list[np.ndarray] = []
+
+    def __call__(self, frame: np.ndarray) -> None:
+        self.update(frame)
+
+    def update(self, frame: np.ndarray) -> None:
+        """Measure one decoded BGR (or grey) frame against the previous one."""
+        h, w = frame.shape[:2]
+        scale = self.thumb_px / max(h, w)
+        if self.frame_size is None:
+            self.frame_size = (w, h)
+            self.rows = max(2, round(h * scale / self.tile_px))
+            self.cols = max(2, round(w * scale / self.tile_px))
+        size = (max(self.cols * 8, round(w * scale)), max(self.rows * 8, round(h * scale)))
+        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        thumb = cv2.resize(grey, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        hist = cv2.calcHist([thumb], [0], None, [32], [0, 256]).ravel()
+        hist /= max(float(hist.sum()), 1.0)
+        shift = np.full((self.rows, self.cols, 2), np.nan, np.float32)
+        response = np.zeros((self.rows, self.cols), np.float32)
+        if self._prev is None or self._prev.shape != thumb.shape:
+            self._change.append(float("nan"))
+        else:
+            if float(self._prev.std()) < 1e-3 or float(thumb.std()) < 1e-3:
+                r = 1.0                                     # a flat frame (black, a fade): the histogram tells
+            else:
+                r = float(np.corrcoef(self._prev.ravel(), thumb.ravel())[0, 1])
+            self._change.append(max(0.5 * float(np.abs(hist - self._prev_hist).sum()), 0.5 * (1.0 - r)))
+            th, tw = thumb.shape[0] // self.rows, thumb.shape[1] // self.cols
+            if self._window is None or self._window.shape != (th, tw):
+                self._window = cv2.createHanningWindow((tw, th), cv2.CV_32F)
+            for r in range(self.rows):
+                for c in range(self.cols):
+                    a = self._prev[r * th:(r + 1) * th, c * tw:(c + 1) * tw]
+                    b = thumb[r * th:(r + 1) * th, c * tw:(c + 1) * tw]
+                    (dx, dy), peak = cv2.phaseCorrelate(a, b, self._window)
+                    shift[r, c] = (dx / scale, dy / scale)
+                    response[r, c] = peak
+        self._shift.append(shift)
+        self._response.append(response)
+        self._prev, self._prev_hist = thumb, hist
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """``frame_change`` (T,), ``tile_shift`` (T, rows, cols, 2), ``tile_response``
+        (T, rows, cols) and ``frame_size`` (2,) (width, height)."""
+        n = len(self._change)
+        return {"frame_change": np.asarray(self._change, np.float32),
+                "tile_shift": np.asarray(self._shift, np.float32).reshape(n, self.rows, self.cols, 2),
+                "tile_response": np.asarray(self._response, np.float32).reshape(n, self.rows, self.cols),
+                "frame_size": np.asarray(self.frame_size or (0, 0), np.int32)}
+
+    def to_bytes(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **self.arrays())
+        return buffer.getvalue()
+
+
+def load_frame_signals(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of :meth:`FrameSignals.to_bytes`."""
+    import io
+
+    with np.load(io.BytesIO(data)) as npz:
+        return {k: npz[k] for k in npz.files}
 
 
 def resize_long_side(frame: np.ndarray, long_side: int) -> tuple[np.ndarray, float]:

@@ -1,6 +1,7 @@
 """Regenerate tests/analysis/data/*.detections.npz with the pipeline's detector (real pose).
 
-``python -m tests.analysis.make_fixtures`` (about a minute on two CPU cores).
+``python -m tests.analysis.make_fixtures [NAME ...]`` (about a minute per clip on two CPU
+cores; no names: every clip of :data:`CLIPS`).
 Run it when the pose model or its settings change; the files are what
 ``tasks.detect.detect_video`` returns for the shared videos.
 """
@@ -16,7 +17,11 @@ from tests.analysis.conftest import DATA
 VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "videos"
 
 
-def main() -> None:
+#: The shared videos whose detections are stored (``shared/videos/<name>.mp4``).
+CLIPS = ("treadmill-side-60fps", "walking-multiperson-30fps", "treadmill-garage-30fps")
+
+
+def main(names: list[str] | None = None) -> None:
     home = tempfile.mkdtemp(prefix="gaitlake-fixtures-")
     os.environ.setdefault("YOLO_CONFIG_DIR", os.path.join(home, "ultralytics"))
     os.environ.setdefault("YOLO_OFFLINE", "true")
@@ -28,7 +33,7 @@ def main() -> None:
 
         pool = PosePool(load_settings(overrides={"data_dir": os.path.join(home, "data")}))
         try:
-            for name in ("treadmill-side-60fps", "treadmill-garage-30fps", "walking-multiperson-30fps"):
+            for name in names or CLIPS:
                 d = detect_video(pool, str(VIDEOS / f"{name}.mp4"), chunk_frames=64)
                 (DATA / f"{name}.detections.npz").write_bytes(d.to_bytes())
                 print(name, d.n_frames, "frames,", len(d.boxes), "detections")
@@ -39,4 +44,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])

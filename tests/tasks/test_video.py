@@ -63,3 +63,63 @@ def test_resize_long_side():
     assert small.shape[:2] == (640, 360) and scale == pytest.approx(1 / 3)
     same, one = resize_long_side(np.zeros((100, 50, 3), np.uint8), 640)
     assert same.shape == (100, 50, 3) and one == 1.0
+
+
+# --- frame times and declared capture rates (issue 24) ----------------------------------
+SHARED_CLIP = __import__("pathlib").Path(__file__).resolve().parents[2].parent / "shared" / "videos" \
+    / "treadmill-side-60fps.mp4"
+
+
+def write_timed_video(path, frames, pts_600: list[int], metadata: dict | None = None):
+    """An H.264 MP4 whose frame ``k`` is shown at ``pts_600[k] / 600`` s (variable rate when the
+    steps differ), with container ``metadata`` written as MP4 tags (as phones write them)."""
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), "w", options={"movflags": "use_metadata_tags"}) as out:
+        for k, v in (metadata or {}).items():
+            out.metadata[k] = v
+        stream = out.add_stream("libx264", rate=60)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 600)
+        for frame, pts in zip(frames, pts_600):
+            vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:, :, ::-1]), format="rgb24")
+            vf.pts, vf.time_base = pts, Fraction(1, 600)
+            for packet in stream.encode(vf):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def shared_frames():
+    if not SHARED_CLIP.exists():
+        pytest.skip("shared video not found")
+    return [cv2.resize(f, (136, 240)) for chunk in iter_frame_chunks(SHARED_CLIP, 64, 160) for f in chunk]
+
+
+def test_variable_frame_rate_file_keeps_each_frames_timestamp(tmp_path, shared_frames):
+    """The shared clip's first 160 frames, every frame up to 100 and every other one after
+    (a phone halving its rate): the probe gives each frame's time, not the average rate's."""
+    keep = [i for i in range(len(shared_frames)) if i < 100 or i % 2 == 0]
+    path = write_timed_video(tmp_path / "vfr.mp4", [shared_frames[i] for i in keep], [10 * i for i in keep])
+    info = probe_video(path)
+    assert info.variable_frame_rate and info.packet_frames == len(keep)
+    assert np.allclose(info.frame_times_s, (np.array(keep) - keep[0]) / 60.0, atol=1e-3)
+    assert info.timestamp_fps == pytest.approx((len(keep) - 1) / ((keep[-1] - keep[0]) / 60.0), rel=1e-3)
+    assert info.declared_capture_fps is None
+    decoded = sum(len(c) for c in iter_frame_chunks(path, 64))
+    assert decoded == len(info.frame_times_s)            # one time per decoded frame
+
+
+def test_constant_rate_file_stores_no_times_and_declared_capture_rate_is_read(tmp_path, shared_frames):
+    frames = shared_frames[:40]
+    path = write_timed_video(tmp_path / "slomo.mp4", frames, [20 * i for i in range(len(frames))],
+                             {"com.android.capture.fps": "240.000000"})
+    info = probe_video(path)
+    assert not info.variable_frame_rate and info.frame_times_s is None
+    assert info.timestamp_fps == pytest.approx(30.0, rel=1e-3)
+    assert info.declared_capture_fps == 240.0
