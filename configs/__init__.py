@@ -161,6 +161,17 @@ class PoseSettings(_Section):
     roi_max_area_share: float = Field(gt=0.0, le=1.0)
 
 
+class FeetSettings(_Section):
+    """The foot stage (``tasks.feet``): heel and toe from BlazePose's landmark model on the runner's crop."""
+
+    enabled: bool
+    # Explicit .tflite path; empty -> the copy inside the installed mediapipe package; none -> shank proxy.
+    model_path: str
+    crop_scale: float = Field(gt=1.0, le=3.0)
+    batch_size: int = Field(ge=1)
+    num_threads: int = Field(ge=0)
+
+
 class RaySettings(_Section):
     address: str
     num_actors: int
@@ -276,6 +287,7 @@ class Settings(_Section):
     prefect: PrefectSettings
     video: VideoSettings
     pose: PoseSettings
+    feet: FeetSettings
     ray: RaySettings
     tracking: TrackingSettings
     analysis: AnalysisSettings
@@ -323,6 +335,10 @@ class Settings(_Section):
     def analysis_hash(self) -> str:
         """Short hash of the settings that change results (pose + tracking + analysis)."""
         relevant = {k: self.model_dump()[k] for k in ("pose", "tracking", "analysis")}
+        # the foot stage changes results only when it runs; its thread count and batch never do
+        feet = self.model_dump()["feet"]
+        if feet["enabled"]:
+            relevant["feet"] = {k: feet[k] for k in ("model_path", "crop_scale")}
         relevant["pose"] = {k: v for k, v in relevant["pose"].items() if k not in ("device", "batch_size")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
 

