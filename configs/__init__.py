@@ -170,6 +170,7 @@ class FeetSettings(_Section):
     crop_scale: float = Field(gt=1.0, le=3.0)
     batch_size: int = Field(ge=1)
     num_threads: int = Field(ge=0)
+    max_people: int = Field(ge=1)
 
 
 class RaySettings(_Section):

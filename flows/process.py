@@ -248,7 +248,7 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
                      params=settings.analysis.engine_params())
     # heel and toe: the measured foot strike and ankle angle, or the shank proxy with the reason why
     result = apply_foot_stage(settings, store, session_id, row.video_key, result, track.boxes,
-                              (info["width"], info["height"]), len(track.boxes))
+                              (info["width"], info["height"]), len(track.boxes), detections)
     quality = {
         **result.quality,
         "runner_share": track.found_share,

