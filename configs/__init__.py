@@ -171,6 +171,7 @@ class FeetSettings(_Section):
     batch_size: int = Field(ge=1)
     num_threads: int = Field(ge=0)
     max_people: int = Field(ge=1)
+    runtime: Literal["openvino", "litert"]
 
 
 class RaySettings(_Section):

