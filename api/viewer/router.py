@@ -64,7 +64,7 @@ def _pdf_text(card: dict[str, Any]) -> str:
     if value is None:
         return "not measured"
     if card["unit"] == "text":
-        return str(value)
+        return str(value) + (f"; {card['detail']}" if card.get("detail") else "")
     if card["unit"] == "pace":
         seconds = round(value * 60)
         return f"{seconds // 60}:{seconds % 60:02d} min/km"
@@ -317,7 +317,7 @@ def _done_blocks(v: Viewer, row: RunningSession, user: User, record: reports.Ses
         "video": video,
         "series": view.frame_series(record, v.frames_or_none(record), row.joints or "all"),
         "notes": notes,
-        "cards": view.cards(record.row, record.doc("summary_doc"), notes),
+        "cards": view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc")),
         "gait": view.gait(record, lambda key: v.linker.url(key, base), video["fps"]),
         "commentary": view.commentary(record, v.saved_texts(row.id), _profile(row, user)),
         "history": [view.history_item(h, v.reader.record(h), row.id) for h in reversed(history_rows)],
@@ -380,7 +380,7 @@ def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.Sess
     notes = view.quality_notes(record.doc("quality_doc"))
     card_rows = [{"label": card["label"], "text": _pdf_text(card),
                   "notes": [notes[i]["kind"].replace("_", " ") for i in card["notes"]]}
-                 for card in view.cards(record.row, record.doc("summary_doc"), notes)]
+                 for card in view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc"))]
     comments = view.commentary(record, v.saved_texts(row.id), _profile(row, user))
     texts = [(f"{kind} · {item['block'].replace('_', ' ')}", item["metric"]) for kind, items in comments.items()
              for item in items]

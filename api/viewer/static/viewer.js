@@ -402,6 +402,7 @@
           h("div", { class: "label", text: c.label }),
           h("div", { class: "value", text: c.value === null ? "not measured" : fmt(c.value, c.unit) }),
           c.range && c.unit !== "text" ? h("div", { class: "range", text: "strides " + fmt(c.range[0], c.unit) + " – " + fmt(c.range[1], c.unit) }) : null,
+          c.detail ? h("div", { class: "range detail", text: c.detail }) : null,
           c.notes.map(function (i) { return h("div", { class: "note " + notes[i].kind, title: notes[i].text, text: "⚠ " + notes[i].text }); }));
         cardGrid.appendChild(el);
       });
