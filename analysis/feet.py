@@ -34,7 +34,9 @@ Method (one function per measure below):
    gets no angle and no pattern.
 7. **Ankle angle** (:func:`ankle_angle_deg`): shank (knee -> ankle) against the
    foot (heel -> toe) minus 90 deg, + dorsiflexion; its offset at neutral is
-   the landmarks' (the same convention as Sports2D's ankle angle).
+   the landmarks' (the same convention as Sports2D's ankle angle). It replaces
+   the shank proxy in the angle series; the strides' ``ankle_angle_deg`` stays
+   the shank's angle to vertical at IC, which the commentary's advice reads.
 """
 from __future__ import annotations
 
@@ -256,10 +258,10 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     """``result`` (``analysis.engine.SessionAnalysis``) with the foot strike measured from ``points``.
 
     Per stride: ``footstrike`` (the measured pattern; None where the contact was
-    unusable), ``footstrike_angle_deg``, ``footstrike_confidence`` and
-    ``ankle_angle_deg`` (the true ankle angle at IC). Summary: ``footstrike`` =
-    the majority pattern of measured contacts. Frame series: heel and toe per side
-    (px, m, confidence) and the ankle angle series (shank-foot). Quality:
+    unusable), ``footstrike_angle_deg`` and ``footstrike_confidence``. Summary:
+    ``footstrike`` = the majority pattern of measured contacts. Frame series: heel
+    and toe per side (px, m, confidence) and the ankle angle series ``{l,r}ank_angle``
+    (shank-foot where the foot is seen). Quality:
     ``footstrike_source`` = "measured", the per-side angle summary, the share of
     the majority pattern, contacts left out by reason, and frames whose foot
     sides the model had the other way round.
@@ -303,17 +305,17 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
         row["footstrike"] = c.pattern if c else None
         row["footstrike_angle_deg"] = c.angle_deg if c and np.isfinite(c.angle_deg) else None
         row["footstrike_confidence"] = c.confidence if c else None
-        a = ankle[row["side"]][row["ic_frame"]] if 0 <= row["ic_frame"] < len(ankle[row["side"]]) else np.nan
-        row["ankle_angle_deg"] = float(a) if np.isfinite(a) else None
     strides = StrideTable.from_rows(rows) if rows else table
 
     pattern, share, left_out = session_pattern(strikes)
     summary = dict(result.summary)
     summary["footstrike"] = pattern
-    angles = strides.ankle_angle_deg
-    summary["ankle_angle_deg"] = float(np.nanmean(angles)) if np.isfinite(angles).any() else None
     quality = dict(result.quality)
+    # ankle_angle_deg (strides, summary) stays the shank angle at IC: the commentary's vertical-shin
+    # advice reads it as such; the shank-foot angle is the series and the per-side value below
     reasons = [r for r in quality.get("reasons", []) if not r.startswith("footstrike and ankle_angle are proxies")]
+    reasons.append("ankle_angle_deg is the shank's angle to vertical at contact; the shank-foot ankle angle "
+                   "is in the angle series and quality.footstrike_<side>.ankle_at_ic_deg.")
     excluded = dict(Counter(c.reason for c in strikes if c.reason))
     if excluded:
         reasons.append(f"Foot strike: {left_out} of {len(strikes)} contacts left out ("
@@ -326,10 +328,27 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     quality.update({
         "missing": missing, "reasons": reasons, "footstrike_source": "measured", "foot_model": model,
         "footstrike_share": share, "footstrike_contacts": len(strikes), "footstrike_excluded": excluded,
-        "footstrike_left": side_summary(strikes, "left"), "footstrike_right": side_summary(strikes, "right"),
+        "footstrike_left": {**side_summary(strikes, "left"), "ankle_at_ic_deg": _mean_at(ankle["left"], ics["left"])},
+        "footstrike_right": {**side_summary(strikes, "right"),
+                             "ankle_at_ic_deg": _mean_at(ankle["right"], ics["right"])},
         "foot_sides_swapped_frames": int(feet.swapped.sum()),
     })
-    return replace(result, frame_series=fs, strides=strides, summary=summary, quality=quality)
+    # the gait report's angle curves again, so its ankle curves are the series' shank-foot angle too
+    from analysis.engine import _phases
+    from analysis.vocabulary import ANGLE_KEYS
+
+    angles = {k: fs[k] for k in ANGLE_KEYS if k in fs}
+    phases = _phases(result.joints, strides, angles, result.fps, not result.quality.get("short_clip", False),
+                     result.events)
+    return replace(result, frame_series=fs, strides=strides, summary=summary, quality=quality, phases=phases)
+
+
+def _mean_at(series: np.ndarray, frames: np.ndarray) -> float | None:
+    """Mean of ``series`` at ``frames`` (NaN skipped); None when none is finite."""
+    idx = np.asarray(frames, dtype=np.int64)
+    values = series[idx[(idx >= 0) & (idx < len(series))]]
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if values.size else None
 
 
 def _metres_per_px(fs: dict, side: str) -> float | None:

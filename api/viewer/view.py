@@ -80,7 +80,7 @@ def quality_notes(quality: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 #: Card labels when the foot stage measured the feet (``quality.footstrike_source == "measured"``).
-MEASURED_FOOT_LABELS = {"footstrike": "Foot strike", "ankle_angle_deg": "Ankle at contact (shank-foot)"}
+MEASURED_FOOT_LABELS = {"footstrike": "Foot strike", "ankle_angle_deg": "Shank at contact"}
 
 
 def footstrike_detail(quality: dict[str, Any]) -> str | None:

@@ -69,7 +69,7 @@ def test_measured_feet_drop_the_proxy_label_and_note_and_show_the_angle_per_side
     assert cards["footstrike"]["label"] == "Foot strike" and cards["footstrike"]["value"] == "rearfoot"
     detail = cards["footstrike"]["detail"]
     assert detail.startswith("touchdown sole angle left +") and "right +" in detail and "left out" in detail
-    assert cards["ankle_angle_deg"]["label"] == "Ankle at contact (shank-foot)"
+    assert cards["ankle_angle_deg"]["label"] == "Shank at contact"     # a real shank angle, no longer a proxy
     # the proxy session keeps its labels
     plain = {c["key"]: c for c in view.cards(result.summary, from_analysis(result)["summary_doc"],
                                              view.quality_notes(result.quality), result.quality)}
