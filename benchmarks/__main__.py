@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--roi-imgsz", type=int, help="ROI image size (roi)")
     p.add_argument("--roi-area", type=float, help="pose.roi_max_area_share (roi)")
     p.add_argument("--duration", type=float, help="synthetic session length, s (analysis)")
-    p.add_argument("--repeat", type=int, help="repeats, best taken (analysis, feet)")
+    p.add_argument("--repeat", type=int, help="repeats, best taken (analysis)")
     p.add_argument("--sessions", type=int, help="synthetic sessions in the lake (lake); sessions queued for the warm worker (worker)")
     p.add_argument("--requests", type=int, help="requests (api)")
     p.add_argument("--clients", type=int, help="concurrent clients (api), default 50")

@@ -115,7 +115,7 @@ class FootModel:
         self.batch_size = max(1, int(batch_size))
         self.runtime = runtime
         self.threads = num_threads or min(4, os.cpu_count() or 1)
-        self._batch = 0
+        self._runners: dict[int, object] = {}
         if runtime == "openvino":
             self._load_openvino()
         elif runtime == "litert":
@@ -163,23 +163,38 @@ class FootModel:
         return Path(self.model_path).name
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        """Landmark rows ``(n, 195)`` of a batch of model inputs ``(n, 256, 256, 3)``."""
-        if len(batch) != self._batch:    # the networks take any batch once reshaped (one compile per size)
-            if self.runtime == "openvino":
-                self._ov_model.reshape({self._ov_model.inputs[0]: [len(batch), MODEL_INPUT_PX, MODEL_INPUT_PX, 3]})
-                compiled = self._core.compile_model(self._ov_model, "CPU", {
-                    "INFERENCE_NUM_THREADS": self.threads, "INFERENCE_PRECISION_HINT": "f32"})
-                self._request = compiled.create_infer_request()
-            else:
-                self._interpreter.resize_tensor_input(self._input, [len(batch), MODEL_INPUT_PX, MODEL_INPUT_PX, 3])
-                self._interpreter.allocate_tensors()
-            self._batch = len(batch)
+        """Landmark rows ``(n, 195)`` of a batch of model inputs ``(n, 256, 256, 3)``.
+
+        One compiled network (OpenVINO) or interpreter (LiteRT) per batch size, kept: a frame
+        with more people than the last one must not cost a recompile on every batch."""
+        n = len(batch)
+        runner = self._runners.get(n)
+        if runner is None:
+            runner = self._runners[n] = self._compile(n)
         if self.runtime == "openvino":
-            self._request.infer({0: batch})
-            return self._request.get_output_tensor(self._landmarks).data.copy()
-        self._interpreter.set_tensor(self._input, batch)
-        self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._landmarks).copy()
+            runner.infer({0: batch})
+            return runner.get_output_tensor(self._landmarks).data.copy()
+        runner.set_tensor(self._input, batch)
+        runner.invoke()
+        return runner.get_tensor(self._landmarks).copy()
+
+    def _compile(self, n: int):
+        shape = [n, MODEL_INPUT_PX, MODEL_INPUT_PX, 3]
+        if self.runtime == "openvino":
+            model = self._core.read_model(self.model_path)
+            model.reshape({model.inputs[0]: shape})
+            # no pinning: OpenVINO would pin every actor's threads to the same first cores
+            # (tasks/pose_export.py does the same for the pose network)
+            compiled = self._core.compile_model(model, "CPU", {
+                "INFERENCE_NUM_THREADS": self.threads, "INFERENCE_PRECISION_HINT": "f32",
+                "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False})
+            return compiled.create_infer_request()
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=self.model_path, num_threads=self.threads)
+        interpreter.resize_tensor_input(self._input, shape)
+        interpreter.allocate_tensors()
+        return interpreter
 
     def infer(self, frames_bgr: list[np.ndarray], boxes: np.ndarray, crop_scale: float = 1.25) -> np.ndarray:
         """Foot points ``(n, 6, 3)`` (order :data:`FOOT_POINTS`) of one person box per frame.
