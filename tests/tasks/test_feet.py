@@ -149,3 +149,25 @@ def test_openvino_and_litert_give_the_same_landmarks():
     assert np.abs(ov.reshape(3, 39, 5)[xy] - lite.reshape(3, 39, 5)[xy]).max() < 0.1   # crop px of 256
     with pytest.raises(T.FootModelError, match="unknown foot model runtime"):
         T.FootModel(path, 1, 3, "tensorflow")
+
+
+def test_detections_keep_feet_through_the_file_and_the_replay_backend(tmp_path):
+    """detections.npz carries the foot points when the stage ran and reads without them when it did
+    not (files written before it); the replay backend serves what was stored."""
+    from storage.objectstore import ObjectStore
+    from tasks.detections import Detections, FrameDetections, save_detections
+    from tasks.pose import ReplayFrame, ReplayPose
+
+    feet = np.arange(2 * 6 * 3, dtype=np.float32).reshape(2, 6, 3)
+    frames = [FrameDetections(np.ones((2, 5), np.float32), np.ones((2, 17, 3), np.float32), feet),
+              FrameDetections.empty()]
+    d = Detections.from_frames(frames)
+    back = Detections.from_bytes(d.to_bytes())
+    assert back.feet.tolist() == feet.tolist() and [len(f) for f in back.per_frame_feet()] == [2, 0]
+    plain = Detections.from_bytes(Detections(d.n_frames, d.frame_index, d.boxes, d.keypoints).to_bytes())
+    assert plain.feet is None and plain.per_frame_feet() is None
+
+    store = ObjectStore(tmp_path.as_uri())
+    save_detections(store, "s1", d)
+    got = ReplayPose(tmp_path.as_uri()).infer([ReplayFrame("s1", 0), ReplayFrame("s1", 1)])
+    assert got[0].feet.tolist() == feet.tolist() and len(got[1].feet) == 0
