@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import REPO, SHARED, bench_settings, emit
+from benchmarks.common import SHARED, bench_settings, emit
 
 CLIPS = {"treadmill-side-60fps": (60.0, (1080, 1920)), "treadmill-garage-30fps": (30.0, (720, 1280))}
 SIZES = (640, 480, 416)
@@ -48,4 +48,4 @@ def run(args) -> dict:
                          "cadence_spm": round(result.summary.get("cadence_spm") or float("nan"), 1),
                          "leg_keypoints_moved_px_median": round(float(np.nanmedian(moved)), 2),
                          "leg_keypoints_moved_px_p90": round(float(np.nanpercentile(moved, 90)), 2)})
-    return emit({"benchmark": "feet-imgsz", "repo": str(REPO.name), "rows": rows}, args.out)
+    return emit({"benchmark": "feet-imgsz", "rows": rows}, args.out)
