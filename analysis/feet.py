@@ -322,7 +322,8 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
                        + ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())) + ").")
     missing = dict(quality.get("missing") or {})
     if pattern is None:
-        missing["footstrike"] = max(excluded, key=excluded.get) if excluded else "no_contacts"
+        # the commonest reason a contact was left out (codes in analysis.engine.MISSING_REASONS)
+        missing["footstrike"] = max(excluded, key=excluded.get) if excluded else "not_measured"
     else:
         missing.pop("footstrike", None)
     quality.update({

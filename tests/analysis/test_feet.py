@@ -170,6 +170,27 @@ def test_every_truth_contact_is_measured_or_left_out_with_a_reason(name):
     assert all(r["footstrike"] is None or r["footstrike_angle_deg"] is not None for r in rows)
 
 
+@needs_videos
+def test_hidden_feet_give_no_pattern_and_say_why_in_missing():
+    """Every heel/toe below the visibility floor (a dark shoe on a dark belt): no session pattern, no
+    per-stride pattern, and quality.missing names the reason with a code the engine documents."""
+    from analysis.engine import MISSING_REASONS
+    from tasks.feet import FootTrack
+
+    name = "treadmill-garage-30fps"
+    fps, size = CLIPS[name]
+    result = analyze(select_runner(*load_detections(DATA / f"{name}.detections.npz")).keypoints.astype(float),
+                     fps, frame_size=size)
+    points = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes()).points.copy()
+    points[..., 2] = np.minimum(points[..., 2], 0.3)
+    hidden = F.with_feet(result, points, size, "test")
+    assert hidden.summary["footstrike"] is None
+    assert all(r["footstrike"] is None for r in hidden.strides.rows())
+    assert hidden.quality["missing"]["footstrike"] == "foot_hidden" in MISSING_REASONS
+    assert set(hidden.quality["missing"].values()) <= set(MISSING_REASONS)
+    assert hidden.quality["footstrike_excluded"] == {"foot_hidden": hidden.quality["footstrike_contacts"]}
+
+
 # The issue's targets. Measured here (README "Feet"): on the 60 fps clip the near (right) foot's toe
 # leaves the frame at most contacts (left out as foot_cut_off), and on both clips BlazePose's heel
 # point rides up the heel counter while the blurred foot is flat on the belt, so the foot's own
