@@ -169,3 +169,27 @@ def test_the_overlay_draws_the_contact_foot_sole_line_and_skips_unseen_feet():
     data.feet = None                                      # a session without the foot stage: no sole line
     img = video.Overlay(data, (700, 900), 1.0, 30.0).draw(np.zeros((900, 700, 3), np.uint8), 1)
     assert np.abs(img[712, 305].astype(int) - green).max() > 40
+
+
+def test_strike_snapshot_prints_the_measured_foot_strike(monkeypatch):
+    """The strike image says the contact's measured touchdown angle and pattern (the strides row of
+    that IC); a contact left out says so; a session without the foot stage adds nothing."""
+    import tasks.render.snapshots as snaps
+
+    T = 6
+    feet = {s: np.tile(np.array([[[270.0, 720.0, 0.9], [340.0, 705.0, 0.9]]]), (T, 1, 1)) for s in ("left", "right")}
+    strides = [{"side": "left", "ic_frame": 3, "footstrike_angle_deg": 18.6, "footstrike": "rearfoot"},
+               {"side": "right", "ic_frame": 3, "footstrike_angle_deg": None, "footstrike": None}]
+    data = RenderData(xy=_standing(T), contact={"left": np.ones(T, bool), "right": np.zeros(T, bool)}, angles={},
+                      series={}, time_s=np.arange(T) / 30, events=[], gait_doc={}, strides=strides, feet=feet)
+
+    def lines(side: str) -> list[str]:
+        drawn: list[str] = []
+        monkeypatch.setattr(snaps, "put_text", lambda img, text, *a, **k: drawn.append(text))
+        snaps.draw_phase_snapshot(np.zeros((900, 700, 3), np.uint8), data, 3, side, "strike", 1.0)
+        return drawn
+
+    assert "foot strike +19 deg (rearfoot)" in lines("left")
+    assert "foot strike not measured" in lines("right")
+    data.feet = None
+    assert not any(t.startswith("foot strike") for t in lines("left"))
