@@ -229,8 +229,8 @@ METRICS: tuple[Metric, ...] = (
                                "self-selected 7.3 +/- 3.6 deg in Teng & Powers 2014")),
     Metric("ankle_angle_deg", "shank angle at contact", "ankle (proxy)", "deg", 1, per_stride=True, basis="proxy",
            spec=SpecKeys(form="ankle_angle")),
-    # The foot-strike-angle classes of Altman & Davis 2012 (Gait Posture 35:298) need the foot,
-    # which COCO-17 does not see: the class here is a shank-angle proxy, so no range.
+    # Measured from heel and toe by the foot stage (Altman & Davis 2012 cut-offs, analysis.feet);
+    # without it, a shank-angle proxy (``quality.footstrike_source``). Classes, not a normal range.
     Metric("footstrike", "foot strike", "foot strike", None, 0, per_stride=True, basis="proxy", cli_order=11),
     Metric("com_oscillation_m", "vertical oscillation", "oscillation", "m", 3, per_stride=True,
            spec=SpecKeys(form="com_oscillation"), imperial=Imperial("in", _M_TO_IN),
@@ -245,6 +245,13 @@ METRICS: tuple[Metric, ...] = (
     Metric("eversion_velocity_deg_per_s", "eversion velocity", "eversion", "deg/s", 0, per_stride=False,
            side_view=False, spec=SpecKeys(form="eversion_velocity")),
 )
+
+
+#: Per-contact columns of the strides table that the foot stage (issue 23, ``analysis.feet``)
+#: fills after the engine: the measured touchdown sole angle (deg, + toe up) and its
+#: confidence. Not session metrics: the session's foot strike is ``footstrike`` (the
+#: majority pattern) and the per-side angle means are in ``quality.footstrike_{side}``.
+FOOT_STAGE_COLUMNS = ("footstrike_angle_deg", "footstrike_confidence")
 
 
 def by_name(name: str) -> Metric:

@@ -465,6 +465,12 @@ MISSING_REASONS = {
     "needs_rear_view": "It needs a frontal or rear view of the foot; a side view cannot show it.",
     "not_side_view": "The camera does not look at the runner from the side.",
     "not_measured": "No stride gave a value for it.",
+    # the measured foot strike (analysis.feet): why no contact could be measured
+    "foot_undetected": "The foot model found no heel or toe at the contacts.",
+    "foot_cut_off": "The foot is cut off by the frame edge at the contacts.",
+    "foot_hidden": "The heel or toe is hidden at the contacts (the foot model marks it not visible).",
+    "foot_too_small": "The foot is too small in the image (heel to toe under 40 px) to read its angle.",
+    "floor_line_unknown": "The foot was never seen flat on the ground, so there is no floor line.",
 }
 _LENGTH_KEYS = ("stride_length_m", "speed_mps", "pace_min_per_km", "power_w", "normalized_power_w_per_kg",
                 "total_distance_m", "com_oscillation_m", "mean_h_m")

@@ -30,7 +30,7 @@ FLOAT_COLUMNS = (
     "ic_time_s", "contact_time_s", "stride_time_s", "step_time_s", "flight_time_s", "cadence_spm", "duty_factor",
     "speed_mps", "pace_min_per_km", "stride_length_m", "power_w", "normalized_power_w_per_kg",
     "contact_angle_deg", "knee_flexion_deg", "ankle_angle_deg", "posture_angle_deg", "com_oscillation_m",
-    "stride_angle_deg", "mean_h_m", "balance_pct",
+    "stride_angle_deg", "mean_h_m", "balance_pct", "footstrike_angle_deg", "footstrike_confidence",
 )
 #: Every column, in the order of the rows and of the lake's ``strides`` table.
 COLUMNS = ("side", *FRAME_COLUMNS, "contralateral_ic_frame", *FLOAT_COLUMNS[:15], "footstrike",
@@ -105,6 +105,11 @@ class StrideTable:
     balance_pct : np.ndarray of float64
         Contact-time balance (%, 50 = symmetric) against the other side's next
         stride, :func:`analysis.metrics.balance_pct`; NaN where there is none.
+    footstrike_angle_deg : np.ndarray of float64
+        Measured sole angle at touchdown (deg, + toe up), :func:`analysis.feet.touchdown_angle_deg`;
+        NaN without the foot stage or for an unusable contact (then ``footstrike`` is None).
+    footstrike_confidence : np.ndarray of float64
+        Smallest heel/toe confidence of that measurement (0..1), :func:`analysis.feet.contact_quality`.
 
     Raises
     ------
@@ -140,8 +145,13 @@ class StrideTable:
     stride_angle_deg: np.ndarray
     mean_h_m: np.ndarray
     balance_pct: np.ndarray
+    footstrike_angle_deg: np.ndarray | None = None
+    footstrike_confidence: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        for name in ("footstrike_angle_deg", "footstrike_confidence"):   # added later: NaN when not given
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.full(np.asarray(self.side).size, np.nan))
         n = None
         for f in fields(self):
             value = np.asarray(getattr(self, f.name), dtype=_dtype(f.name))

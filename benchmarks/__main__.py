@@ -1,6 +1,6 @@
 """``python -m benchmarks NAME [options]``: one entry point for every benchmark.
 
-NAME: pose | cpu-backends | roi | analysis | events | lake | api | scaling | gpu | worker | all. Each prints one JSON
+NAME: pose | feet | feet-imgsz | cpu-backends | roi | analysis | events | lake | api | scaling | gpu | worker | all. Each prints one JSON
 line (written to --out / $OUT as bench-NAME.json too). See benchmarks/README.md.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-NAMES = ("pose", "cpu-backends", "roi", "analysis", "events", "lake", "api", "scaling", "gpu", "worker")
+NAMES = ("pose", "feet", "feet-imgsz", "cpu-backends", "roi", "analysis", "events", "lake", "api", "scaling", "gpu", "worker")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -161,6 +161,19 @@ class PoseSettings(_Section):
     roi_max_area_share: float = Field(gt=0.0, le=1.0)
 
 
+class FeetSettings(_Section):
+    """The foot stage (``tasks.feet``): heel and toe from BlazePose's landmark model on the runner's crop."""
+
+    enabled: bool
+    # Explicit .tflite path; empty -> the copy inside the installed mediapipe package; none -> shank proxy.
+    model_path: str
+    crop_scale: float = Field(gt=1.0, le=3.0)
+    batch_size: int = Field(ge=1)
+    num_threads: int = Field(ge=0)
+    max_people: int = Field(ge=1)
+    runtime: Literal["openvino", "litert"]
+
+
 class RaySettings(_Section):
     address: str
     num_actors: int
@@ -238,8 +251,8 @@ class ApiSettings(_Section):
     cache_size: int
     # Slow clients (slowloris): seconds a request head may take in all, and a request body between
     # two of its pieces; then 408 and the connection is closed (api/server.py).
-    header_timeout_s: float = Field(default=10.0, gt=0)
-    body_timeout_s: float = Field(default=30.0, gt=0)
+    header_timeout_s: float = Field(gt=0)
+    body_timeout_s: float = Field(gt=0)
 
     def resolved_signing_secret(self, data_path: Path) -> bytes:
         if self.signing_secret:
@@ -280,6 +293,7 @@ class Settings(_Section):
     prefect: PrefectSettings
     video: VideoSettings
     pose: PoseSettings
+    feet: FeetSettings
     ray: RaySettings
     tracking: TrackingSettings
     analysis: AnalysisSettings
@@ -327,6 +341,10 @@ class Settings(_Section):
     def analysis_hash(self) -> str:
         """Short hash of the settings that change results (pose + tracking + analysis)."""
         relevant = {k: self.model_dump()[k] for k in ("pose", "tracking", "analysis")}
+        # the foot stage changes results only when it runs; its thread count and batch never do
+        feet = self.model_dump()["feet"]
+        if feet["enabled"]:
+            relevant["feet"] = {k: feet[k] for k in ("model_path", "crop_scale")}
         relevant["pose"] = {k: v for k, v in relevant["pose"].items() if k not in ("device", "batch_size")}
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
 

@@ -35,6 +35,7 @@ from analysis.footage import all_cuts, analyze_footage  # noqa: E402
 from analysis.segments import cut_frames  # noqa: E402
 from analysis.timebase import time_grid  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
+from tasks.feet import apply_foot_stage  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
 from storage.lake import Lake  # noqa: E402
@@ -276,6 +277,9 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
                              signals["tile_response"] if signals is not None else None,
                              profile, frame_size, params=settings.analysis.engine_params(),
                              frame_times_s=frame_times)
+    # heel and toe: the measured foot strike and ankle angle, or the shank proxy with the reason why
+    result = apply_foot_stage(settings, store, session_id, row.video_key, result, track.boxes, frame_size,
+                              len(track.boxes), detections)
     notes = []
     if capture_fps and not row.capture_fps:
         notes.append(f"Slow motion: the file declares it was filmed at {declared:g} frames/s and plays at "

@@ -26,10 +26,13 @@ class FrameDetections:
     """Every person found in one frame, in source-image pixels.
 
     boxes: ``(n, 5)`` x1, y1, x2, y2, confidence. keypoints: ``(n, 17, 3)`` x, y, confidence.
+    feet: ``(n, 6, 3)`` the foot stage's points (``tasks.feet.FOOT_POINTS``; NaN for a person it
+    did not run on), or None when the foot stage is off.
     """
 
     boxes: np.ndarray
     keypoints: np.ndarray
+    feet: np.ndarray | None = None
 
     @classmethod
     def empty(cls) -> "FrameDetections":
@@ -71,6 +74,7 @@ class Detections:
     frame_index: np.ndarray  # (N,) int32
     boxes: np.ndarray        # (N, 5)
     keypoints: np.ndarray    # (N, 17, 3)
+    feet: np.ndarray | None = None   # (N, 6, 3) foot points per detection; None: no foot stage
 
     @classmethod
     def from_frames(cls, per_frame: list[FrameDetections]) -> "Detections":
@@ -79,7 +83,10 @@ class Detections:
         boxes = np.concatenate([d.boxes for d in per_frame]) if per_frame else np.zeros((0, 5), np.float32)
         keypoints = (np.concatenate([d.keypoints for d in per_frame]) if per_frame
                      else np.zeros((0, 17, 3), np.float32))
-        return cls(len(per_frame), frame_index, boxes, keypoints)
+        feet = None
+        if per_frame and any(d.feet is not None for d in per_frame):
+            feet = np.concatenate([d.feet if d.feet is not None else _no_feet(len(d)) for d in per_frame])
+        return cls(len(per_frame), frame_index, boxes, keypoints, feet)
 
     def per_frame(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """Boxes and keypoints split back into one array per frame."""
@@ -88,16 +95,32 @@ class Detections:
         keypoints = [self.keypoints[bounds[i]:bounds[i + 1]] for i in range(self.n_frames)]
         return boxes, keypoints
 
+    def per_frame_feet(self) -> list[np.ndarray] | None:
+        """The foot points split back into one ``(n_i, 6, 3)`` array per frame (None without a foot stage)."""
+        if self.feet is None:
+            return None
+        bounds = np.searchsorted(self.frame_index, np.arange(self.n_frames + 1))
+        return [self.feet[bounds[i]:bounds[i + 1]] for i in range(self.n_frames)]
+
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
+        extra = {} if self.feet is None else {"feet": self.feet.astype(np.float32)}
         np.savez_compressed(buffer, n_frames=self.n_frames, frame_index=self.frame_index,
-                            boxes=self.boxes, keypoints=self.keypoints)
+                            boxes=self.boxes, keypoints=self.keypoints, **extra)
         return buffer.getvalue()
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Detections":
+        """A detections file; one written before the foot stage existed reads with ``feet`` None."""
         with np.load(io.BytesIO(data)) as npz:
-            return cls(int(npz["n_frames"]), npz["frame_index"], npz["boxes"], npz["keypoints"])
+            feet = npz["feet"] if "feet" in npz.files else None
+            return cls(int(npz["n_frames"]), npz["frame_index"], npz["boxes"], npz["keypoints"], feet)
+
+
+def _no_feet(n: int) -> np.ndarray:
+    out = np.full((n, 6, 3), np.nan, np.float32)
+    out[..., 2] = 0.0
+    return out
 
 
 def detections_key(session_id: str) -> str:

@@ -278,7 +278,7 @@ class ReplayPose:
         self.store = ObjectStore(store_url, storage_options, retry_attempts=retry_attempts,
                                  retry_backoff_s=retry_backoff_s)
         self.cache_sessions = max(1, cache_sessions)
-        self._cache: dict[str, tuple[int, list[np.ndarray], list[np.ndarray]]] = {}
+        self._cache: dict[str, tuple] = {}   # session -> (frames, boxes, keypoints, feet or None)
 
     def info(self) -> dict:
         return {"backend": "replay", "weights": None, "device": "cpu", "store": self.store.url}
@@ -292,7 +292,7 @@ class ReplayPose:
             boxes, keypoints = detections.per_frame()
             while len(self._cache) >= self.cache_sessions:
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[session_id] = (detections.n_frames, boxes, keypoints)
+            self._cache[session_id] = (detections.n_frames, boxes, keypoints, detections.per_frame_feet())
         return self._cache[session_id]
 
     def infer(self, frames: list, scale: float = 1.0, offsets=None) -> list[FrameDetections]:
@@ -300,10 +300,11 @@ class ReplayPose:
         for token in frames:
             if not isinstance(token, ReplayFrame):
                 raise PoseError("the replay backend takes ReplayFrame tokens, not images")
-            n, boxes, keypoints = self._session(token.session_id)
+            n, boxes, keypoints, feet = self._session(token.session_id)
             if not 0 <= token.index < n:
                 raise PoseError(f"session {token.session_id} has no frame {token.index} (it has {n})")
-            out.append(FrameDetections(boxes[token.index].copy(), keypoints[token.index].copy()))
+            out.append(FrameDetections(boxes[token.index].copy(), keypoints[token.index].copy(),
+                                       None if feet is None else feet[token.index].copy()))
         return out
 
 
@@ -385,8 +386,12 @@ def build_backend(pose_settings, config_dir: str | None = None, storage: dict | 
 class PoseActor:
     """Body of the Ray actor: one backend, loaded once, serving many batches."""
 
-    def __init__(self, pose_settings, config_dir: str | None = None, storage: dict | None = None):
-        self.backend = build_backend(pose_settings, config_dir, storage)
+    def __init__(self, pose_settings, config_dir: str | None = None, storage: dict | None = None,
+                 feet_settings=None, feet_threads: int = 1):
+        from tasks.feet import with_foot_stage
+
+        self.backend = with_foot_stage(build_backend(pose_settings, config_dir, storage), feet_settings,
+                                       feet_threads)
 
     def info(self) -> dict:
         return self.backend.info()
@@ -507,7 +512,10 @@ class PosePool:
         storage = {"url": settings.storage_url, "options": settings.storage_options(),
                    "retry_attempts": settings.storage.retry_attempts,
                    "retry_backoff_s": settings.storage.retry_backoff_s}
-        self.actors = [remote_cls.options(**options).remote(settings.pose, config_dir, storage)
+        # the foot stage runs in each actor on its batch, on the actor's share of the CPUs
+        feet_threads = settings.feet.num_threads or max(1, int(settings.ray.num_cpus_per_actor))
+        self.actors = [remote_cls.options(**options).remote(settings.pose, config_dir, storage,
+                                                            settings.feet, feet_threads)
                        for _ in range(settings.ray.num_actors)]
         self.max_inflight = settings.ray.num_actors * settings.ray.max_inflight_per_actor
         self.batch_size = settings.pose.batch_size
@@ -567,7 +575,12 @@ class LocalPosePool:
 
     def __init__(self, settings, backend=None):
         config_dir = str(settings.data_path / "ultralytics")
-        self.backend = backend or build_backend(settings.pose, config_dir)
+        if backend is None:
+            from tasks.feet import with_foot_stage
+
+            backend = with_foot_stage(build_backend(settings.pose, config_dir), settings.feet,
+                                      settings.feet.num_threads)
+        self.backend = backend
         self.batch_size = settings.pose.batch_size
         self.imgsz = settings.pose.imgsz
         self.pose_settings = settings.pose

@@ -6,7 +6,9 @@ documented in docs/viewer.md.
 
 TRC (``PathFileType 4 (X/Y/Z)``, as Sports2D/Pose2Sim write 2D results):
 the 17 COCO keypoints in metres, named as Pose2Sim's COCO_17 skeleton
-(``Nose``, ``LShoulder``, ``RKnee``...). Axes follow OpenSim's ground frame:
+(``Nose``, ``LShoulder``, ``RKnee``...), plus, where the foot stage measured them,
+heel and toe as HALPE_26's ``LHeel``/``RHeel``/``LBigToe``/``RBigToe`` with the floor
+moved down to the sole (:func:`sole_floor_offset_m`). Axes follow OpenSim's ground frame:
 **X** = direction of travel (forward, whatever way the runner faces in the
 image), **Y** = up, height above the fitted floor line, **Z** = 0 (one camera
 sees no depth). Origin: X at the pelvis's first measured position, Y on the
@@ -35,7 +37,7 @@ from analysis.keypoints import KEYPOINT_NAMES
 from analysis.vocabulary import POSTURE_KEY, SIDES, angle_key
 
 __all__ = [
-    "TRC_MARKERS", "table_csv", "table_parquet", "trc_text", "parse_trc", "mot_text", "parse_mot",
+    "TRC_MARKERS", "TRC_FOOT_MARKERS", "sole_floor_offset_m", "table_csv", "table_parquet", "trc_text", "parse_trc", "mot_text", "parse_mot",
     "report_pdf", "frame_rate",
 ]
 
@@ -46,6 +48,27 @@ TRC_MARKERS: dict[str, str] = {
     "left_wrist": "LWrist", "right_wrist": "RWrist", "left_hip": "LHip", "right_hip": "RHip",
     "left_knee": "LKnee", "right_knee": "RKnee", "left_ankle": "LAnkle", "right_ankle": "RAnkle",
 }
+#: The foot stage's points (lake ``{side}_{heel,toe}_*``) -> Pose2Sim's HALPE_26 marker names
+#: (BlazePose's foot index is the tip of the shoe, HALPE's big toe).
+TRC_FOOT_MARKERS: dict[str, str] = {"left_heel": "LHeel", "right_heel": "RHeel",
+                                    "left_toe": "LBigToe", "right_toe": "RBigToe"}
+
+
+def sole_floor_offset_m(frames: pa.Table) -> float:
+    """Height (m) of the sole above the lake's floor line: the median, over each leg's contact
+    frames (``{side}_contact``), of the lower of that leg's heel and toe; 0 without the foot
+    stage's columns. Subtracted from every Y, it puts the TRC's floor at the sole, not the ankle."""
+    lows = []
+    for side in ("left", "right"):
+        cols = [f"{side}_heel_y_m", f"{side}_toe_y_m", f"{side}_contact"]
+        if not all(c in frames.column_names for c in cols):
+            return 0.0
+        with np.errstate(all="ignore"):
+            low = np.fmin(_column(frames, cols[0]), _column(frames, cols[1]))
+        lows.append(low[_column(frames, cols[2]) > 0.5])
+    low = np.concatenate(lows)
+    low = low[np.isfinite(low)]
+    return float(np.median(low)) if low.size else 0.0
 
 
 def table_csv(table: pa.Table) -> bytes:
@@ -87,7 +110,10 @@ def trc_text(frames: pa.Table, name: str = "keypoints.trc", fps: float | None = 
     index = _column(frames, "frame_index") if "frame_index" in frames.column_names else np.arange(n)
     rate = fps or frame_rate(time)
     markers = [(kp, TRC_MARKERS[kp]) for kp in KEYPOINT_NAMES if kp in TRC_MARKERS]
-    coords = [(_column(frames, f"{kp}_x_m"), _column(frames, f"{kp}_y_m")) for kp, _ in markers]
+    markers += [(p, m) for p, m in TRC_FOOT_MARKERS.items()
+                if f"{p}_x_m" in frames.column_names and f"{p}_y_m" in frames.column_names]
+    floor = sole_floor_offset_m(frames)
+    coords = [(_column(frames, f"{kp}_x_m"), _column(frames, f"{kp}_y_m") - floor) for kp, _ in markers]
     rate_s = f"{rate:.6g}"
     lines = [
         f"PathFileType\t4\t(X/Y/Z)\t{name}",

@@ -74,7 +74,7 @@ def _pdf_text(card: dict[str, Any]) -> str:
     if value is None:
         return "not measured"
     if card["unit"] == "text":
-        return str(value)
+        return str(value) + (f"; {card['detail']}" if card.get("detail") else "")
     if card["unit"] == "pace":
         seconds = round(value * 60)
         return f"{seconds // 60}:{seconds % 60:02d} min/km"

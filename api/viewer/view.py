@@ -123,15 +123,45 @@ def session_notes(record: reports.SessionRecord) -> list[dict[str, Any]]:
     return quality_notes(record.doc("quality_doc")) + artifact_notes(record.doc("images_doc"))
 
 
+#: Card labels when the foot stage measured the feet (``quality.footstrike_source == "measured"``).
+MEASURED_FOOT_LABELS = {"footstrike": "Foot strike", "ankle_angle_deg": "Shank at contact"}
+
+
+def footstrike_detail(quality: dict[str, Any]) -> str | None:
+    """The measured foot strike card's detail: touchdown angle mean +- SD per side and the pattern's share."""
+    if (quality or {}).get("footstrike_source") != "measured":
+        return None
+    parts = []
+    for side in ("left", "right"):
+        s = quality.get(f"footstrike_{side}") or {}
+        mean, sd = number(s.get("angle_mean_deg"), 1), number(s.get("angle_sd_deg"), 1)
+        if mean is not None:
+            parts.append(f"{side} {mean:+.1f}°" + (f" ± {sd:.1f}°" if sd is not None else "") + f" ({s.get('measured', 0)})")
+    share = number(quality.get("footstrike_share"), 3)
+    if share is not None:
+        parts.append(f"{share:.0%} of measured contacts")
+    left_out = sum((quality.get("footstrike_excluded") or {}).values())
+    if left_out:
+        parts.append(f"{left_out} left out")
+    return "touchdown sole angle " + ", ".join(parts) if parts else None
+
+
 def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str, Any]],
           quality: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The metric cards; contact and flight carry ``resolution``, the one-frame timing
-    uncertainty (:func:`analysis.resolution.resolution_text`) of the session's frame rate."""
+    uncertainty (:func:`analysis.resolution.resolution_text`) of the session's frame rate.
+    With ``quality`` from a session whose feet were measured, the foot strike and ankle cards
+    say so (no "proxy" label) and the foot strike card carries its ``detail``."""
+    measured = (quality or {}).get("footstrike_source") == "measured"
     out = []
     frame_s = frame_time_s(quality)
     for key, label, unit, stats_at in CARDS:
         value = row.get(key)
+        if measured:
+            label = MEASURED_FOOT_LABELS.get(key, label)
         card: dict[str, Any] = {"key": key, "label": label, "unit": unit}
+        if measured and key == "footstrike":
+            card["detail"] = footstrike_detail(quality)
         if unit == "text":
             card["value"] = value if isinstance(value, str) and value else None
         else:

@@ -58,6 +58,9 @@ class RenderData:
     summary: dict = field(default_factory=dict)
     #: Pose confidence per keypoint (T, 17) from ``<name>_conf``; None = unknown (all trusted).
     conf: np.ndarray | None = None
+    #: Heel and toe per side from the foot stage: side -> (T, 2, 3) [heel, toe] x px, y px, confidence;
+    #: None for a session written without it.
+    feet: dict[str, np.ndarray] | None = None
     _low: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -110,8 +113,13 @@ class RenderData:
         events = stored_events(row.get("events_doc"))
         if events is None:  # a run written before the lake kept the engine's events
             events = events_from_contact(contact, angles)
+        feet = None
+        if all(f"{s}_{p}_{c}" in cols for s in SIDES for p in ("heel", "toe") for c in ("x_px", "y_px", "conf")):
+            feet = {s: np.stack([np.stack([col(f"{s}_{p}_x_px"), col(f"{s}_{p}_y_px"), col(f"{s}_{p}_conf")], axis=1)
+                                 for p in ("heel", "toe")], axis=1) for s in SIDES}
         return cls(xy=xy, contact=contact, angles=angles, series=series, time_s=time_s,
-                   events=events, gait_doc=gait_doc, strides=list(strides or []), summary=row, conf=conf)
+                   events=events, gait_doc=gait_doc, strides=list(strides or []), summary=row, conf=conf,
+                   feet=feet)
 
 
 def _json_doc(value: Any) -> dict:

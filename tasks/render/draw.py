@@ -97,6 +97,25 @@ def draw_skeleton(img: np.ndarray, xy: np.ndarray, scale: float, contact: dict[s
             cv2.circle(img, p, r, (0, 0, 0), 1, cv2.LINE_AA)
 
 
+#: A heel or toe below this confidence is not drawn (analysis.feet.MIN_POINT_CONF: the same rule
+#: that keeps it out of the foot-strike angle).
+MIN_FOOT_CONF = 0.5
+
+
+def draw_foot(img: np.ndarray, heel_toe: np.ndarray, scale: float, color, thickness: int = 3) -> bool:
+    """The sole line heel -> toe with both points, from ``heel_toe`` ``(2, 3)`` (x px, y px, confidence);
+    nothing when either point is missing or below :data:`MIN_FOOT_CONF`. True when drawn."""
+    if not np.isfinite(heel_toe).all() or (heel_toe[:, 2] < MIN_FOOT_CONF).any():
+        return False
+    heel, toe = pixel(heel_toe[0, :2], scale), pixel(heel_toe[1, :2], scale)
+    cv2.line(img, heel, toe, color, thickness, cv2.LINE_AA)
+    r = max(3, thickness + 1)
+    for p in (heel, toe):
+        cv2.circle(img, p, r, color, -1, cv2.LINE_AA)
+        cv2.circle(img, p, r, (0, 0, 0), 1, cv2.LINE_AA)
+    return True
+
+
 def draw_angle(img: np.ndarray, vertex, p1, p2, label: str, scale: float, color=COLOR["angle"],
                thickness: int = 2, radius: int | None = None) -> None:
     """Two rays from ``vertex`` to ``p1`` and ``p2`` with the arc between them and ``label``.

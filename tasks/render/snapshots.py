@@ -12,7 +12,7 @@ import numpy as np
 from analysis.keypoints import KP
 from analysis.vocabulary import GAIT_PHASES, POSTURE_KEY, SIDES, angle_key, joint_selected
 from tasks.render.data import LOW_CONF, RenderData, doubt_mark
-from tasks.render.draw import COLOR, DOTS, draw_angle, draw_skeleton, fmt_value, put_text
+from tasks.render.draw import COLOR, DOTS, draw_angle, draw_foot, draw_skeleton, fmt_value, put_text
 
 
 def _kp(xy: np.ndarray, side: str, joint: str) -> np.ndarray:
@@ -91,10 +91,25 @@ def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, s
         draw_angle(img, hip, ank, _below(hip, thigh * 1.8), f"{fmt_value(ca, '{:.0f}')}{q}", scale,
                    color=COLOR["contact"], thickness=thick)
         lines.append(f"leg vs vertical {fmt_value(ca, '{:.0f}', ' deg')}")
+        lines += _foot_strike_lines(img, data, i, side, scale, thick)
     t = data.time_s[i] if i < len(data.time_s) else float("nan")
     _annotate_common(img, xy, side, scale, f"{side.upper()} {phase.replace('_', ' ').upper()}",
                      lines + [f"frame {frame_index}  t={fmt_value(t, '{:.2f}', ' s')}"] + _low_note(data, i))
     return img
+
+
+def _foot_strike_lines(img: np.ndarray, data: RenderData, i: int, side: str, scale: float, thick: int) -> list[str]:
+    """On a strike image of a session with the foot stage: the sole line drawn, and the contact's
+    measured touchdown angle and pattern (the strides row whose IC is this frame, +-1)."""
+    if data.feet is None:
+        return []
+    draw_foot(img, data.feet[side][i], scale, COLOR["contact"], thick + 1)
+    rows = [r for r in data.strides if r.get("side") == side and r.get("ic_frame") is not None
+            and abs(int(r["ic_frame"]) - i) <= 1]
+    angle = rows[0].get("footstrike_angle_deg") if rows else None
+    if angle is None:
+        return ["foot strike not measured"]
+    return [f"foot strike {fmt_value(angle, '{:+.0f}', ' deg')} ({rows[0].get('footstrike') or '--'})"]
 
 
 def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, side: str, kind: str,

@@ -21,7 +21,7 @@ import numpy as np
 from analysis.keypoints import KP
 from analysis.vocabulary import JOINTS, POSTURE_KEY, SIDES, angle_key
 from tasks.render.data import RenderData, RenderError, doubt_mark
-from tasks.render.draw import COLOR, draw_skeleton, fmt_value, pixel, put_text
+from tasks.render.draw import COLOR, draw_foot, draw_skeleton, fmt_value, pixel, put_text
 from tasks.video import VideoError, iter_frame_chunks, stream_rate
 
 EVENT_LABEL = {"IC": "STRIKE", "MS": "MID-STANCE", "TO": "TOE-OFF"}
@@ -90,6 +90,10 @@ class Overlay:
             xy = d.xy[i]
             contact = {s: bool(d.contact[s][i]) for s in SIDES}
             draw_skeleton(img, xy, self.scale, contact, self.thick, d.low_confidence[i])
+            if d.feet is not None:   # heel, toe and the sole line: the contact foot green, the other its side's colour
+                for side in SIDES:
+                    draw_foot(img, d.feet[side][i], self.scale, COLOR["contact" if contact[side] else side],
+                              self.thick + (1 if contact[side] else 0))
             # events: a ring at the ankle on the event frame, a label for ~0.25 s
             labels = []
             for f in range(max(0, i - self.hold + 1), i + 1):

@@ -11,7 +11,7 @@ import pytest
 
 import analysis.catalogue as catalogue
 import analysis.commentary as commentary
-from analysis.catalogue import METRICS, Metric, Reference, SpecKeys
+from analysis.catalogue import FOOT_STAGE_COLUMNS, METRICS, Metric, Reference, SpecKeys
 from analysis.engine import SERIES_METRICS, STRIDE_METRICS, RunnerProfile, analyze
 from analysis.strides import COLUMNS, FLOAT_COLUMNS
 from analysis.synthetic import make_session
@@ -66,7 +66,7 @@ def test_cli_lines_print_as_before(value):
 def test_every_stride_column_and_summary_key_is_declared_once():
     names = [m.name for m in METRICS]
     assert len(names) == len(set(names))
-    stride_metrics = {c for c in FLOAT_COLUMNS if c != "ic_time_s"} | {"footstrike"}
+    stride_metrics = {c for c in FLOAT_COLUMNS if c not in ("ic_time_s", *FOOT_STAGE_COLUMNS)} | {"footstrike"}
     assert {m.name for m in METRICS if m.per_stride} == stride_metrics
     assert stride_metrics <= set(COLUMNS)
     s = make_session(duration_s=6.0)

@@ -74,3 +74,20 @@ def test_of_side_and_count():
     assert len(left) == t.count("left") == 2
     assert left.ic_frame.tolist() == [0, 60] and left.footstrike.tolist() == ["midfoot", "rearfoot"]
     assert t.of_side("right").has_contralateral_ic.tolist() == [False]
+
+
+def test_rows_written_before_the_foot_stage_read_with_nan_foot_columns():
+    """A lake ``strides`` row from before issue 23 has no footstrike_angle_deg/_confidence: it reads,
+    the two columns are NaN, and a table built without them (the engine's) has them NaN too."""
+    old = {"side": "left", "ic_frame": 10, "to_frame": 27, "next_ic_frame": 53, "contralateral_ic_frame": 31,
+           "cadence_spm": 168.0, "footstrike": "rearfoot"}
+    table = StrideTable.from_rows([old])
+    assert math.isnan(table.footstrike_angle_deg[0]) and math.isnan(table.footstrike_confidence[0])
+    assert table.footstrike.tolist() == ["rearfoot"]
+    row = table.rows()[0]
+    assert row["footstrike_angle_deg"] is None and row["footstrike_confidence"] is None
+    assert list(row)[-2:] == ["footstrike_angle_deg", "footstrike_confidence"]
+    rebuilt = StrideTable(**{name: getattr(table, name) for name in (
+        "side", "ic_frame", "to_frame", "next_ic_frame", "contralateral_ic_frame", "has_contralateral_ic",
+        *[c for c in FLOAT_COLUMNS if not c.startswith("footstrike_")], "footstrike")})
+    assert math.isnan(rebuilt.footstrike_angle_deg[0])

@@ -59,6 +59,18 @@ def test_process_first_frames_of_the_treadmill_video(settings, treadmill_video, 
     assert code == 0
     assert json.loads(capsys.readouterr().out) == [{"n": 200, "s": 1}]
 
+    # the foot stage ran in the pose actors: heel and toe per frame, the measured strike per contact
+    assert quality["footstrike_source"] == "measured" and quality["foot_model"] == "pose_landmark_full.tflite"
+    code = main(["query", "select count(left_heel_x_px) as heels, count(right_toe_y_m) as toes from frames",
+                 "--format", "json"])
+    assert code == 0
+    seen = json.loads(capsys.readouterr().out)[0]
+    assert seen["heels"] >= 100 and seen["toes"] >= 100
+    code = main(["query", "select footstrike, footstrike_angle_deg from strides", "--format", "json"])
+    assert code == 0
+    strides = json.loads(capsys.readouterr().out)
+    assert strides and all((r["footstrike"] is None) == (r["footstrike_angle_deg"] is None) for r in strides)
+
 
 def _no_person_video(path, n_frames=24):
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (320, 240))

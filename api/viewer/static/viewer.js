@@ -404,6 +404,7 @@
           h("div", { class: "label", text: c.label }),
           h("div", { class: "value", text: c.value === null ? "not measured" : fmt(c.value, c.unit) }),
           c.range && c.unit !== "text" ? h("div", { class: "range", text: "strides " + fmt(c.range[0], c.unit) + " – " + fmt(c.range[1], c.unit) }) : null,
+          c.detail ? h("div", { class: "range detail", text: c.detail }) : null,
           c.resolution ? h("div", { class: "resolution", text: c.resolution }) : null,
           // a card points at its notes; each note's full text is written once, in the list below
           c.notes.length ? h("div", { class: "note-refs" }, c.notes.map(function (i) {

@@ -143,3 +143,31 @@ def test_pdf_report_draws_user_text_literally():
     runs = _pdf_text_runs(pdf)
     for typed in (title, runner, note, text, "$proxy$"):
         assert typed in runs, (typed, runs)
+
+
+def test_trc_gains_heel_and_toe_and_puts_the_floor_at_the_sole():
+    """The shared treadmill clip with its stored foot points: HALPE_26 heel/toe markers; in stance the
+    lower of heel and toe sits on the floor (Y ~ 0) and the ankle above it, not on it."""
+    from pathlib import Path
+
+    import analysis.feet as feet
+    from analysis.engine import analyze
+    from analysis.tracking import select_runner
+    from api.viewer.exports import TRC_FOOT_MARKERS
+    from tasks.feet import FootTrack
+    from tests.analysis.conftest import DATA, load_detections
+
+    track = select_runner(*load_detections(DATA / "treadmill-side-60fps.detections.npz"))
+    result = analyze(track.keypoints.astype(float), 60.0, frame_size=(1080, 1920))
+    stored = FootTrack.from_bytes(Path(DATA / "treadmill-side-60fps.feet.npz").read_bytes())
+    measured = feet.with_feet(result, stored.points, (1080, 1920), stored.model)
+    table = frames_table(track, 60.0, measured.frame_series)
+    trc = parse_trc(trc_text(table))
+    assert trc["markers"] == list(TRC_MARKERS.values()) + list(TRC_FOOT_MARKERS.values())
+    m = {name: trc["xyz"][:, i] for i, name in enumerate(trc["markers"])}
+    stance = col(table, "right_contact") > 0.5
+    sole = np.fmin(m["RHeel"][stance, 1], m["RBigToe"][stance, 1])
+    assert abs(np.nanmedian(sole)) < 0.03                              # m: the sole on the floor
+    assert 0.04 < np.nanmedian(m["RAnkle"][stance, 1]) < 0.2           # the ankle above it
+    # without the foot stage the TRC is as before: 17 markers, floor at the lake's line
+    assert parse_trc(trc_text(frames_table(track, 60.0, result.frame_series)))["markers"] == list(TRC_MARKERS.values())

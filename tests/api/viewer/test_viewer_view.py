@@ -46,3 +46,31 @@ def test_a_clean_session_has_only_the_proxy_and_general_notes():
     assert {n["kind"] for n in notes} == {"proxy", "general", "weight"}
     assert cards["cadence_spm"]["value"] == pytest.approx(170.0, abs=1.0)
     assert [c for c in cards.values() if c["notes"] and c["key"] not in ("footstrike", "ankle_angle_deg", "power_w")] == []
+
+
+def test_measured_feet_drop_the_proxy_label_and_note_and_show_the_angle_per_side():
+    """On the shared treadmill clip with its stored foot points: no proxy note, the cards say what
+    was measured and the foot strike card gives mean +- SD per side and the pattern's share."""
+    from pathlib import Path
+
+    import analysis.feet as feet
+    from analysis.tracking import select_runner
+    from tasks.feet import FootTrack
+    from tests.analysis.conftest import DATA, load_detections
+
+    track = select_runner(*load_detections(DATA / "treadmill-side-60fps.detections.npz"))
+    result = analyze(track.keypoints.astype(float), 60.0, frame_size=(1080, 1920))
+    stored = FootTrack.from_bytes(Path(DATA / "treadmill-side-60fps.feet.npz").read_bytes())
+    measured = feet.with_feet(result, stored.points, (1080, 1920), stored.model)
+    notes = view.quality_notes(measured.quality)
+    cards = {c["key"]: c for c in view.cards(measured.summary, from_analysis(measured)["summary_doc"], notes,
+                                             measured.quality)}
+    assert "proxy" not in {n["kind"] for n in notes}
+    assert cards["footstrike"]["label"] == "Foot strike" and cards["footstrike"]["value"] == "rearfoot"
+    detail = cards["footstrike"]["detail"]
+    assert detail.startswith("touchdown sole angle left +") and "right +" in detail and "left out" in detail
+    assert cards["ankle_angle_deg"]["label"] == "Shank at contact"     # a real shank angle, no longer a proxy
+    # the proxy session keeps its labels
+    plain = {c["key"]: c for c in view.cards(result.summary, from_analysis(result)["summary_doc"],
+                                             view.quality_notes(result.quality), result.quality)}
+    assert plain["footstrike"]["label"] == "Foot strike (proxy)" and "detail" not in plain["footstrike"]

@@ -148,3 +148,48 @@ def test_the_video_panel_marks_angles_from_doubtful_legs(monkeypatch):
     collapsed, normal = panel(3), panel(4)
     assert "Knee flex L 20? R 30?" in collapsed and "Hip flex L -- R --" in collapsed
     assert "Knee flex L 20 R 30" in normal
+
+
+def test_the_overlay_draws_the_contact_foot_sole_line_and_skips_unseen_feet():
+    """Heel (270, 720) -> toe (340, 705) of the left foot in contact: green pixels along that line;
+    the right foot below the confidence floor is not drawn at all."""
+    import tasks.render.video as video
+
+    T = 4
+    xy = _standing(T)
+    feet = {"left": np.tile(np.array([[[270.0, 720.0, 0.9], [340.0, 705.0, 0.9]]]), (T, 1, 1)),
+            "right": np.tile(np.array([[[500.0, 820.0, 0.2], [570.0, 805.0, 0.2]]]), (T, 1, 1))}
+    data = RenderData(xy=xy, contact={"left": np.ones(T, bool), "right": np.zeros(T, bool)}, angles={},
+                      series={}, time_s=np.arange(T) / 30, events=[], gait_doc={}, feet=feet)
+    img = video.Overlay(data, (700, 900), 1.0, 30.0).draw(np.zeros((900, 700, 3), np.uint8), 1)
+    green = np.array(COLOR["contact"])
+    mid = img[712, 305]                                   # the sole line's midpoint
+    assert np.abs(mid.astype(int) - green).max() < 40
+    assert img[790:830, 480:590].max() == 0              # the unseen right foot: nothing drawn
+    data.feet = None                                      # a session without the foot stage: no sole line
+    img = video.Overlay(data, (700, 900), 1.0, 30.0).draw(np.zeros((900, 700, 3), np.uint8), 1)
+    assert np.abs(img[712, 305].astype(int) - green).max() > 40
+
+
+def test_strike_snapshot_prints_the_measured_foot_strike(monkeypatch):
+    """The strike image says the contact's measured touchdown angle and pattern (the strides row of
+    that IC); a contact left out says so; a session without the foot stage adds nothing."""
+    import tasks.render.snapshots as snaps
+
+    T = 6
+    feet = {s: np.tile(np.array([[[270.0, 720.0, 0.9], [340.0, 705.0, 0.9]]]), (T, 1, 1)) for s in ("left", "right")}
+    strides = [{"side": "left", "ic_frame": 3, "footstrike_angle_deg": 18.6, "footstrike": "rearfoot"},
+               {"side": "right", "ic_frame": 3, "footstrike_angle_deg": None, "footstrike": None}]
+    data = RenderData(xy=_standing(T), contact={"left": np.ones(T, bool), "right": np.zeros(T, bool)}, angles={},
+                      series={}, time_s=np.arange(T) / 30, events=[], gait_doc={}, strides=strides, feet=feet)
+
+    def lines(side: str) -> list[str]:
+        drawn: list[str] = []
+        monkeypatch.setattr(snaps, "put_text", lambda img, text, *a, **k: drawn.append(text))
+        snaps.draw_phase_snapshot(np.zeros((900, 700, 3), np.uint8), data, 3, side, "strike", 1.0)
+        return drawn
+
+    assert "foot strike +19 deg (rearfoot)" in lines("left")
+    assert "foot strike not measured" in lines("right")
+    data.feet = None
+    assert not any(t.startswith("foot strike") for t in lines("left"))

