@@ -376,7 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--joints", default="all", help="comma-separated ankle,knee,elbow,hip,shoulder, or all (default)")
     p.add_argument("--title", help="session title (default: the file name)")
     p.add_argument("--user-id", help="owner of the session in the catalog (a user id)")
-    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="analyse only the first N frames")
+    p.add_argument("--max-frames", type=positive_int, metavar="N", help="analyse only the first N frames")
     p.add_argument("--json", metavar="OUT", help="also write the summary document (GET summary shape) to OUT")
     p.set_defaults(func=cmd_process)
 
@@ -415,13 +415,23 @@ def examples(parser: argparse.ArgumentParser) -> dict[str, str]:
     return found
 
 
-def _positive_int(raw: str) -> int:
+def positive_int(raw: str) -> int:
+    return _int_between(raw, 1, None)
+
+
+def port_number(raw: str) -> int:
+    """A TCP port to listen on, 1-65535 (0 would let the system pick one nobody could be told)."""
+    return _int_between(raw, 1, 65535)
+
+
+def _int_between(raw: str, low: int, high: int | None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {raw!r}")
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        span = f"between {low} and {high}" if high is not None else f"of at least {low}"
+        raise argparse.ArgumentTypeError(f"must be a whole number {span}, got {raw!r}")
     return value
 
 

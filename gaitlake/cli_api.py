@@ -269,7 +269,8 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(signum, stop_serving)
     try:
         uvicorn.run("api.app:app_from_env", factory=True, host=args.host or api_settings.host,
-                    port=args.port or api_settings.port, workers=args.workers, log_level="info")
+                    port=api_settings.port if args.port is None else args.port, workers=args.workers,
+                    log_level="info")
     finally:
         if supervisor is not None:
             supervisor.stop()
@@ -277,6 +278,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers) -> None:
+    from gaitlake.cli import port_number, positive_int
+
     users = subparsers.add_parser("users", help="manage API users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="add a user, sub-admin or admin")
@@ -320,8 +323,8 @@ def register_cli(subparsers) -> None:
 
     srv = subparsers.add_parser("serve", help="run the API (uvicorn)")
     srv.add_argument("--host", default=None)
-    srv.add_argument("--port", type=int, default=None)
-    srv.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    srv.add_argument("--port", type=port_number, default=None)
+    srv.add_argument("--workers", type=positive_int, default=1, help="uvicorn worker processes")
     srv.add_argument("--no-worker", action="store_true",
                      help="do not start the embedded queue worker (run `gaitlake worker` yourself)")
     srv.set_defaults(func=serve)

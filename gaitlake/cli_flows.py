@@ -155,11 +155,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers) -> None:
+    from gaitlake.cli import positive_int
+
     w = subparsers.add_parser("worker", help="process the session queue (warm: Prefect, Ray and the model start "
                                              "once); with a Prefect server also serve the deployments")
-    w.add_argument("--limit", type=int, help="most deployment flow runs at once with a Prefect server "
+    w.add_argument("--limit", type=positive_int, help="most deployment flow runs at once with a Prefect server "
                                              "(default: processing.concurrency + 2)")
-    w.add_argument("--max-sessions", type=int, help="exit after processing this many sessions")
+    w.add_argument("--max-sessions", type=positive_int, help="exit after processing this many sessions")
     w.add_argument("--idle-exit-s", type=float, help="exit once the queue has been empty this long (seconds)")
     w.set_defaults(func=cmd_worker)
 
@@ -170,7 +172,7 @@ def register_cli(subparsers) -> None:
     q_list.add_argument("--status", action="append", choices=("queued", "processing", "done", "failed"),
                         help="only these states (repeatable)")
     q_list.add_argument("--stuck", action="store_true", help="only queued or processing sessions")
-    q_list.add_argument("--limit", type=int, default=200, help="most rows shown (newest first)")
+    q_list.add_argument("--limit", type=positive_int, default=200, help="most rows shown (newest first)")
     q_list.set_defaults(func=cmd_sessions)
     q_requeue = q_sub.add_parser("requeue", help="put sessions back in the queue (attempts reset)")
     q_requeue.add_argument("ids", nargs="+", help="session ids")
@@ -193,7 +195,7 @@ def register_cli(subparsers) -> None:
     r.add_argument("--older", action="store_true", help="only sessions served at another pipeline_version")
     r.add_argument("--all", action="store_true", help="every done session, whatever its version")
     r.add_argument("--pipeline-version", help="version to write (default: pipeline.version / the package's)")
-    r.add_argument("--concurrency", type=int, help="sessions at once (default: reprocess.concurrency)")
+    r.add_argument("--concurrency", type=positive_int, help="sessions at once (default: reprocess.concurrency)")
     r.add_argument("--force", action="store_true", help="recompute even sessions already at that version")
     r.add_argument("--include-failed", action="store_true", help="also retry failed sessions")
     r.add_argument("--no-switch", action="store_true", help="write the new version without serving it")
@@ -202,7 +204,7 @@ def register_cli(subparsers) -> None:
 
     c = subparsers.add_parser("compact", help="merge small lake files per partition (compact-lake)")
     c.add_argument("--table", action="append", choices=("sessions", "frames", "strides"))
-    c.add_argument("--min-files", type=int, help="compact partitions with at least this many files")
+    c.add_argument("--min-files", type=positive_int, help="compact partitions with at least this many files")
     c.add_argument("--grace-s", type=float, help="keep superseded files this long (seconds)")
     c.set_defaults(func=cmd_compact)
 

@@ -1,0 +1,93 @@
+"""The CLI a newcomer meets, round two (issue 25): settings with ranges, corrupt videos refused
+before anything exists, quiet pipes, one rule for a person's height/weight/e-mail, JSON for every
+DuckDB type, owners and duplicates. Each runs the real entry point (``python -m gaitlake.cli``)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from configs import Settings, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 120,
+            **kwargs) -> tuple[subprocess.CompletedProcess, float]:
+    """``python -m gaitlake.cli ARGS`` in this checkout; (finished process, seconds)."""
+    full_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "gaitlake.cli", *args], capture_output=True, text=True,
+                          env=full_env, cwd=REPO, timeout=timeout, **kwargs)
+    return proc, time.perf_counter() - started
+
+
+def errors(err: str) -> list[str]:
+    """stderr lines other than the data-dir line."""
+    return [line for line in err.splitlines() if line.strip() and not line.startswith("gaitlake: data dir ")]
+
+
+# -- 7. every setting has its range, refused at start in one line (exit 2) ------------------------
+
+
+def _numeric_fields(model: type[BaseModel], prefix: str = ""):
+    for name, field in model.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            yield from _numeric_fields(field.annotation, f"{prefix}{name}.")
+        elif field.annotation in (int, float):
+            yield f"{prefix}{name}", field
+
+
+def test_every_numeric_setting_has_a_lower_bound():
+    unbounded = [key for key, field in _numeric_fields(Settings)
+                 if not any(hasattr(m, "ge") or hasattr(m, "gt") for m in field.metadata)]
+    assert unbounded == []
+
+
+@pytest.mark.parametrize("variable, value, named", [
+    ("GAITLAKE_RAY__NUM_ACTORS", "-3", "ray.num_actors"),
+    ("GAITLAKE_POSE__BATCH_SIZE", "0", "pose.batch_size"),
+    ("GAITLAKE_POSE__IMGSZ", "-5", "pose.imgsz"),
+    ("GAITLAKE_API__PORT", "99999", "api.port"),
+    ("GAITLAKE_API__SESSION_LIMITS__FREE", "-7", "api.session_limits.free"),
+])
+def test_an_out_of_range_setting_is_refused_at_start(tmp_path, variable, value, named):
+    proc, elapsed = run_cli(["config"], {variable: value, "GAITLAKE_DATA_DIR": str(tmp_path / "d")})
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gaitlake: invalid configuration: " + named), lines
+    assert proc.stdout == "" and elapsed < 20
+
+
+def test_the_worker_and_the_api_refuse_the_same_setting(tmp_path):
+    env = {"GAITLAKE_RAY__NUM_ACTORS": "-3", "GAITLAKE_DATA_DIR": str(tmp_path / "d")}
+    for command in (["worker", "--max-sessions", "1"], ["serve", "--no-worker"]):
+        proc, _ = run_cli(command, env)
+        assert proc.returncode == 2 and "ray.num_actors" in proc.stderr, (command, proc.stderr)
+    full_env = dict(os.environ, PYTHONPATH=str(REPO), **env)
+    flow = subprocess.run([sys.executable, "-c", "import flows.process"], capture_output=True, text=True,
+                          env=full_env, cwd=REPO, timeout=120)
+    assert flow.returncode != 0 and "ray.num_actors" in flow.stderr
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["serve", "--port", "0"], "argument --port: must be a whole number between 1 and 65535, got '0'"),
+    (["serve", "--port", "70000"], "argument --port: must be a whole number between 1 and 65535"),
+    (["worker", "--limit", "-1"], "argument --limit: must be a whole number of at least 1"),
+    (["stack", "up", "--api-port", "0"], "argument --api-port: must be a whole number between 1 and 65535"),
+])
+def test_a_port_or_count_option_out_of_range_is_refused(tmp_path, argv, says):
+    proc, _ = run_cli(argv, {"GAITLAKE_DATA_DIR": str(tmp_path / "d")})
+    assert proc.returncode == 2 and says in proc.stderr, proc.stderr
+    assert not (tmp_path / "d").exists()
+
+
+def test_unknown_variables_are_still_refused():
+    with pytest.raises(ValueError, match="pose.imgz"):
+        load_settings({"GAITLAKE_POSE__IMGZ": "480"})
