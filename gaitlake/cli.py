@@ -143,8 +143,11 @@ def _check_options(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _check_video(path: Path, settings) -> str | None:
-    """Why ``path`` is not an analysable video (one sentence naming it), or None. About a second."""
+def _check_video(path: Path, settings, max_frames: int | None = None) -> str | None:
+    """Why ``path`` is not an analysable video (one sentence naming it), or None. About a second.
+
+    Header, packets and the decoding of its first and last frames: a file cut short or
+    damaged is refused here, before a session row, Prefect or Ray exists."""
     from api.sniff import HEAD_BYTES, describe_non_video, sniff_video
 
     if not path.exists():
@@ -161,10 +164,11 @@ def _check_video(path: Path, settings) -> str | None:
     if sniff_video(head) is None:
         why = describe_non_video(head, None).removeprefix("the uploaded file ")
         return f"{path} is not a video: it {why.replace('; upload an', '; give an')}"
-    from tasks.video import VideoError, probe_video
+    from tasks.video import VideoError, probe_video, verify_decodes
 
     try:
         info = probe_video(path, settings.video.max_side_px, settings.video.max_pixel_frames)
+        verify_decodes(path, info, settings.video.min_decoded_share, max_frames)
     except VideoError as exc:
         return str(exc)  # names the file: "run.mp4 is corrupt: demuxing failed (...)"
     if info.packet_frames < settings.video.min_frames:
@@ -180,7 +184,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     if problem:
         return _fail(problem, 2)
     settings = get_settings()
-    problem = _check_video(Path(args.video), settings)
+    problem = _check_video(Path(args.video), settings, args.max_frames)
     if problem:
         return _fail(problem, 2)
     from flows.runtime import prepare_environment
@@ -448,6 +452,9 @@ def _finish(parser: argparse.ArgumentParser, path: str = "") -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # OpenCV's bundled FFmpeg prints decoder complaints ("[h264 @ 0x...] cabac decode ...") on
+    # stderr; a damaged file is reported in one sentence instead. GAITLAKE users may set it back.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         args = build_parser().parse_args(argv)
         settings = get_settings()

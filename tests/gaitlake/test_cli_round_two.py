@@ -91,3 +91,44 @@ def test_a_port_or_count_option_out_of_range_is_refused(tmp_path, argv, says):
 def test_unknown_variables_are_still_refused():
     with pytest.raises(ValueError, match="pose.imgz"):
         load_settings({"GAITLAKE_POSE__IMGZ": "480"})
+
+
+# -- 6. a truncated or damaged MP4 is refused in about a second, before anything exists -----------
+
+def _damaged(source: Path, kind: str, folder: Path) -> Path:
+    """The treadmill clip cut to 30 % of its bytes (an interrupted copy: the sample table still
+    declares 388 frames), or with its last 10 % overwritten (decodes until near the end)."""
+    data = bytearray(source.read_bytes())
+    if kind == "truncated":
+        data = data[: len(data) * 3 // 10]
+    else:
+        start = len(data) * 9 // 10
+        data[start:] = os.urandom(len(data) - start)
+    path = folder / f"{kind}.mp4"
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("kind, says", [
+    ("truncated", "truncated.mp4 is cut short: only 112 of the 388 frames the file declares decode (29%)"),
+    ("garbled", "garbled.mp4 is damaged: its frames do not decode"),
+])
+def test_a_damaged_mp4_is_refused_in_about_a_second_before_anything_exists(treadmill_video, tmp_path, kind, says):
+    video = _damaged(treadmill_video, kind, tmp_path)
+    data = tmp_path / "data"
+    proc, elapsed = run_cli(["process", str(video), "--height-cm", "175"], {"GAITLAKE_DATA_DIR": str(data)})
+    print(f"{kind}: refused in {elapsed:.2f} s (interpreter start included)")
+    assert proc.returncode == 2, proc.stderr
+    assert errors(proc.stderr) == [errors(proc.stderr)[0]] and says in proc.stderr, proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    assert elapsed < 5
+    assert not data.exists()  # no session row, catalog, Prefect or Ray
+
+
+def test_the_shared_clips_pass_the_decode_check(treadmill_video):
+    from tasks.video import probe_video, verify_decodes
+
+    for name in ("treadmill-side-60fps.mp4", "treadmill-garage-30fps.mp4", "walking-multiperson-30fps.mp4"):
+        path = treadmill_video.with_name(name)
+        if path.exists():
+            verify_decodes(path, probe_video(path))
