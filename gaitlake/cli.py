@@ -331,13 +331,19 @@ def _format_table(table, max_rows: int = 200) -> str:
     rows = [[("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row.values()]
             for row in table.slice(0, max_rows).to_pylist()]
     widths = [min(40, max([len(n)] + [len(r[i]) for r in rows])) for i, n in enumerate(names)]
-    lines = [" | ".join(n.ljust(w)[:w] for n, w in zip(names, widths)),
+    lines = [" | ".join(ellipsize(n, w).ljust(w) for n, w in zip(names, widths)),
              "-+-".join("-" * w for w in widths)]
-    lines += [" | ".join(c.ljust(w)[:w] for c, w in zip(r, widths)) for r in rows]
+    lines += [" | ".join(ellipsize(c, w).ljust(w) for c, w in zip(r, widths)) for r in rows]
     if table.num_rows > max_rows:
         lines.append(f"... {table.num_rows - max_rows} more rows (use --format csv)")
     lines.append(f"({table.num_rows} rows)")
     return "\n".join(lines) + "\n"
+
+
+def ellipsize(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, ending in "…" when something was cut (and on one line)."""
+    text = " ".join(text.split()) if "\n" in text else text
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def cmd_config(args: argparse.Namespace) -> int:
@@ -461,11 +467,26 @@ def main(argv: list[str] | None = None) -> int:
         _SECRETS[:] = secret_values(settings)
         install_log_masking(settings)
         print(_data_dir_line(settings), file=sys.stderr)
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
+        return code
     except SettingsError as exc:
         return _fail(f"invalid configuration: {exc}", 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return _closed_stdout()
+
+
+def _closed_stdout() -> int:
+    """The reader of stdout went away (``gaitlake config | head -1``): stop quietly, as `cat` would.
+
+    Python would report the pipe again when it flushes stdout at exit: point stdout at
+    /dev/null first. The exit status is the shell's for a SIGPIPE death (128 + 13)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def _user_id(catalog, ref: str) -> str | None:
         user = _find_user(db, ref)
         if user is not None:
             return user.id
-    print(f"error: no user {ref}", file=sys.stderr)
+    print(f"gaitlake: no user {ref}", file=sys.stderr)
     return None
 
 
@@ -49,15 +49,15 @@ def _profile(args: argparse.Namespace) -> dict | None:
         try:
             born = date.fromisoformat(args.birth_date)
         except ValueError:
-            print(f"error: --birth-date must be YYYY-MM-DD, got {args.birth_date!r}", file=sys.stderr)
+            print(f"gaitlake: --birth-date must be YYYY-MM-DD, got {args.birth_date!r}", file=sys.stderr)
             return None
         if not date(1900, 1, 1) <= born <= date.today():
-            print("error: --birth-date must lie between 1900-01-01 and today", file=sys.stderr)
+            print("gaitlake: --birth-date must lie between 1900-01-01 and today", file=sys.stderr)
             return None
         return {"birth_date": born.isoformat()}
     if args.age is not None:
         if not 1 <= args.age <= 120:
-            print("error: --age must be between 1 and 120 years", file=sys.stderr)
+            print("gaitlake: --age must be between 1 and 120 years", file=sys.stderr)
             return None
         return {"age": args.age}
     return {}
@@ -73,26 +73,26 @@ def users_add(args: argparse.Namespace) -> int:
         return 2
     with catalog.session() as db:
         if db.scalars(select(User).where(func.lower(User.email) == email)).first() is not None:
-            print(f"error: a user with e-mail {email} already exists", file=sys.stderr)
+            print(f"gaitlake: a user with e-mail {email} already exists", file=sys.stderr)
             return 1
         admin_id = None
         if args.admin:
             admin = _find_user(db, args.admin)
             if admin is None:
-                print(f"error: no user {args.admin}", file=sys.stderr)
+                print(f"gaitlake: no user {args.admin}", file=sys.stderr)
                 return 1
             if admin.role not in ("admin", "sub-admin"):
-                print(f"error: {args.admin} is a {admin.role}, not an admin or sub-admin", file=sys.stderr)
+                print(f"gaitlake: {args.admin} is a {admin.role}, not an admin or sub-admin", file=sys.stderr)
                 return 1
             if args.role == "sub-admin" and admin.role != "admin":
-                print("error: a sub-admin's --admin must be an admin", file=sys.stderr)
+                print("gaitlake: a sub-admin's --admin must be an admin", file=sys.stderr)
                 return 1
             if args.role == "admin":
-                print("error: an admin has no --admin", file=sys.stderr)
+                print("gaitlake: an admin has no --admin", file=sys.stderr)
                 return 1
             admin_id = admin.id
         elif args.role == "sub-admin":
-            print("error: a sub-admin needs --admin EMAIL (its admin)", file=sys.stderr)
+            print("gaitlake: a sub-admin needs --admin EMAIL (its admin)", file=sys.stderr)
             return 1
         user = User(email=email, name=args.name or "", role=args.role, admin_id=admin_id,
                     plan=args.plan.lower() if args.plan else None, height_cm=args.height_cm, weight_kg=args.weight_kg,
@@ -164,7 +164,7 @@ def users_show(args: argparse.Namespace) -> int:
     with _catalog().session() as db:
         user = _find_user(db, args.user)
         if user is None:
-            print(f"error: no user {args.user}", file=sys.stderr)
+            print(f"gaitlake: no user {args.user}", file=sys.stderr)
             return 1
         facts = _user_facts(db, user)
         facts["keys"] = [_key_facts(k, user.email) for k in db.scalars(
@@ -181,7 +181,7 @@ def keys_list(args: argparse.Namespace) -> int:
         if args.user:
             user = _find_user(db, args.user)
             if user is None:
-                print(f"error: no user {args.user}", file=sys.stderr)
+                print(f"gaitlake: no user {args.user}", file=sys.stderr)
                 return 1
             query = query.where(ApiKey.user_id == user.id)
         rows = [_key_facts(k, email) for k, email in db.execute(query)]
@@ -202,14 +202,14 @@ def keys_revoke(args: argparse.Namespace) -> int:
         print(f"revoked {revoke_keys(catalog, user_id)} key(s) of {args.user}")
         return 0
     if not args.key:
-        print("error: name a key (or its prefix) or --user EMAIL", file=sys.stderr)
+        print("gaitlake: name a key (or its prefix) or --user EMAIL", file=sys.stderr)
         return 2
     match = KEY_RE.match(args.key.strip())
     prefix = match.group(1) if match else args.key.strip()
     with catalog.session() as db:
         key = db.get(ApiKey, prefix)
         if key is None:
-            print(f"error: no key with prefix {prefix}", file=sys.stderr)
+            print(f"gaitlake: no key with prefix {prefix}", file=sys.stderr)
             return 1
         already = key.revoked_at is not None
         if not already:

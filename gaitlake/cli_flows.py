@@ -50,8 +50,7 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     from flows.queue import owner_is_dead, recover
     from storage.catalog import Catalog, SessionStatus
 
-    catalog = Catalog.from_settings(settings)
-    print(f"gaitlake: data dir {settings.data_path}", file=sys.stderr)
+    catalog = Catalog.from_settings(settings)  # (gaitlake.cli.main has said which data dir)
     if args.sessions_command == "recover":
         outcome = recover(settings, catalog)
         print(f"recovered {len(outcome)} session(s)")
@@ -91,10 +90,12 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no sessions")
     if rows:
         print(f"{'session':<32}  {'status':<10}  {'age':>6}  {'updated':>7}  attempts  owner / reason")
+    from gaitlake.cli import ellipsize
+
     for row in rows:
         detail = row.lease_owner or row.error or ""
         print(f"{row.id:<32}  {row.status:<10}  {_age(row.created_at):>6}  {_age(row.updated_at):>7}  "
-              f"{row.attempts or 0:>8}  {detail[:80]}")
+              f"{row.attempts or 0:>8}  {ellipsize(detail, 80)}")
     return 0
 
 

@@ -132,3 +132,80 @@ def test_the_shared_clips_pass_the_decode_check(treadmill_video):
         path = treadmill_video.with_name(name)
         if path.exists():
             verify_decodes(path, probe_video(path))
+
+
+# -- 10. quiet pipes, the failure reason, one data-dir line, ellipses, one error prefix ----------
+
+
+def _lake_dir(tmp_path: Path) -> dict[str, str]:
+    """A data dir with an (empty) lake: queries run over empty views."""
+    (tmp_path / "data" / "store").mkdir(parents=True)
+    return {"GAITLAKE_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.mark.parametrize("argv", [
+    ["config"],
+    ["query", "SELECT * FROM range(50000)", "--format", "csv"],
+    ["query", "SELECT * FROM range(50000)", "--format", "json"],
+    ["query", "SELECT * FROM range(500)"],
+])
+def test_a_closed_stdout_ends_quietly(tmp_path, argv):
+    """``gaitlake config | head -1``: the reader is gone before the command writes (a pipe whose
+    read end is closed), so every write fails with EPIPE, as when head has exited."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "gaitlake.cli", *argv], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=60,
+                              env=dict(os.environ, PYTHONPATH=str(REPO), **_lake_dir(tmp_path)))
+    finally:
+        os.close(write_end)
+    assert errors(proc.stderr) == [], proc.stderr
+    assert proc.returncode == 141
+
+
+def _catalog_row(env: dict[str, str], **fields):
+    from configs import load_settings
+    from storage.catalog import Catalog
+
+    return Catalog.from_settings(load_settings(env)).create_session(**fields)
+
+
+def test_report_of_a_failed_session_says_why(tmp_path):
+    env = _lake_dir(tmp_path)
+    reason = "no runner was found in 80% of the frames; film the runner side-on and whole"
+    row = _catalog_row(env, status="failed", error=reason)
+    proc, _ = run_cli(["report", row.id], env)
+    assert proc.returncode == 1
+    assert errors(proc.stderr) == [f"gaitlake: session {row.id} failed: {reason}"]
+    proc, _ = run_cli(["report", "0" * 32], env)
+    assert errors(proc.stderr) == [f"gaitlake: no session {'0' * 32} in the catalog of {tmp_path / 'data'}"]
+
+
+def test_sessions_list_says_its_data_dir_once_and_marks_cut_reasons(tmp_path):
+    env = _lake_dir(tmp_path)
+    reason = "the video decodes, but " + "the runner leaves the frame again and again; " * 4
+    row = _catalog_row(env, status="failed", error=reason)
+    proc, _ = run_cli(["sessions", "list"], env)
+    assert proc.returncode == 0
+    assert proc.stderr.count("data dir") == 1, proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if line.startswith(row.id))
+    assert line.endswith("…") and reason[:79] in line
+
+
+def test_query_table_cells_cut_with_an_ellipsis(tmp_path):
+    proc, _ = run_cli(["query", "SELECT repeat('x', 60) AS s, 'short' AS t"], _lake_dir(tmp_path))
+    assert proc.returncode == 0
+    assert proc.stdout.splitlines()[2] == "x" * 39 + "…" + " | short"
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["users", "show", "nobody@example.org"], "gaitlake: no user nobody@example.org"),
+    (["keys", "create", "nobody@example.org"], "gaitlake: no user nobody@example.org"),
+    (["keys", "revoke"], "gaitlake: name a key (or its prefix) or --user EMAIL"),
+    (["users", "add", "a@example.org", "--role", "sub-admin"], "gaitlake: a sub-admin needs --admin EMAIL"),
+])
+def test_users_and_keys_errors_start_like_every_other_command(tmp_path, argv, says):
+    proc, _ = run_cli(argv, {"GAITLAKE_DATA_DIR": str(tmp_path / "data")})
+    assert proc.returncode != 0
+    assert len(errors(proc.stderr)) == 1 and errors(proc.stderr)[0].startswith(says), proc.stderr
