@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from configs import SettingsError, get_settings, install_log_masking, mask_text, masked, secret_values
+from gaitlake.cli_types import ellipsize, positive_int
 
 SUMMARY_LINES = (
     ("cadence_spm", "cadence", "{:.1f} steps/min"),
@@ -340,12 +341,6 @@ def _format_table(table, max_rows: int = 200) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ellipsize(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters, ending in "…" when something was cut (and on one line)."""
-    text = " ".join(text.split()) if "\n" in text else text
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
 def cmd_config(args: argparse.Namespace) -> int:
     settings = get_settings()
     data = masked(settings.model_dump())
@@ -423,26 +418,6 @@ def examples(parser: argparse.ArgumentParser) -> dict[str, str]:
         if line:
             found[name] = line
     return found
-
-
-def positive_int(raw: str) -> int:
-    return _int_between(raw, 1, None)
-
-
-def port_number(raw: str) -> int:
-    """A TCP port to listen on, 1-65535 (0 would let the system pick one nobody could be told)."""
-    return _int_between(raw, 1, 65535)
-
-
-def _int_between(raw: str, low: int, high: int | None) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
-        span = f"between {low} and {high}" if high is not None else f"of at least {low}"
-        raise argparse.ArgumentTypeError(f"must be a whole number {span}, got {raw!r}")
-    return value
 
 
 def _finish(parser: argparse.ArgumentParser, path: str = "") -> None:

@@ -12,6 +12,8 @@ import sys
 
 from sqlalchemy import func, select
 
+from gaitlake.cli_types import port_number, positive_int
+
 ROLES = ("admin", "sub-admin", "user")
 PLANS = ("standard", "pro", "premium", "enterprise")
 
@@ -63,14 +65,36 @@ def _profile(args: argparse.Namespace) -> dict | None:
     return {}
 
 
+def _person(args: argparse.Namespace, email_label: str) -> dict | None:
+    """The e-mail, height and weight given, checked with the API upload's rules (flows.options: one
+    rule, one message); None after saying why on stderr. Options not given are left out."""
+    from flows import options
+
+    person = {}
+    try:
+        if args.email is not None:
+            person["email"] = options.parse_email(args.email, email_label)
+        for field in ("height_cm", "weight_kg"):
+            value = options.parse_number(getattr(args, field), field, "--" + field.replace("_", "-"))
+            if value is not None:
+                person[field] = value
+    except options.OptionError as exc:
+        print(f"gaitlake: {exc}", file=sys.stderr)
+        return None
+    return person
+
+
 def users_add(args: argparse.Namespace) -> int:
     from storage.catalog import User
 
-    catalog = _catalog()
-    email = args.email.strip().lower()
+    person = _person(args, "the e-mail")
+    if person is None:
+        return 2
+    email = person["email"]
     profile = _profile(args)
     if profile is None:
         return 2
+    catalog = _catalog()
     with catalog.session() as db:
         if db.scalars(select(User).where(func.lower(User.email) == email)).first() is not None:
             print(f"gaitlake: a user with e-mail {email} already exists", file=sys.stderr)
@@ -95,12 +119,52 @@ def users_add(args: argparse.Namespace) -> int:
             print("gaitlake: a sub-admin needs --admin EMAIL (its admin)", file=sys.stderr)
             return 1
         user = User(email=email, name=args.name or "", role=args.role, admin_id=admin_id,
-                    plan=args.plan.lower() if args.plan else None, height_cm=args.height_cm, weight_kg=args.weight_kg,
-                    profile=profile)
+                    plan=args.plan.lower() if args.plan else None, height_cm=person.get("height_cm"),
+                    weight_kg=person.get("weight_kg"), profile=profile)
         db.add(user)
         db.flush()
         user_id = user.id
     print(user_id)
+    return 0
+
+
+def users_edit(args: argparse.Namespace) -> int:
+    """Change a user's e-mail, name, plan, height, weight or age, with the rules of ``users add``."""
+    from storage.catalog import User
+
+    person = _person(args, "--email")
+    if person is None:
+        return 2
+    profile = _profile(args)
+    if profile is None:
+        return 2
+    if args.name is not None:
+        person["name"] = args.name
+    if args.plan is not None:
+        person["plan"] = None if args.plan == "none" else args.plan
+    if not person and not profile:
+        print("gaitlake: nothing to change: give --email, --name, --plan, --height-cm, --weight-kg, "
+              "--birth-date or --age", file=sys.stderr)
+        return 2
+    with _catalog().session() as db:
+        user = _find_user(db, args.user)
+        if user is None:
+            print(f"gaitlake: no user {args.user}", file=sys.stderr)
+            return 1
+        taken = person.get("email") and db.scalars(
+            select(User).where(func.lower(User.email) == person["email"], User.id != user.id)).first()
+        if taken:
+            print(f"gaitlake: a user with e-mail {person['email']} already exists", file=sys.stderr)
+            return 1
+        for field, value in person.items():
+            setattr(user, field, value)
+        if profile:  # a birth date replaces an age and the other way round
+            kept = {k: v for k, v in dict(user.profile or {}).items() if k not in ("age", "birth_date")}
+            user.profile = {**kept, **profile}
+        facts = _user_facts(db, user)
+    import json
+
+    print(json.dumps(facts, indent=1, default=str))
     return 0
 
 
@@ -277,9 +341,16 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def register_cli(subparsers) -> None:
-    from gaitlake.cli import port_number, positive_int
+def _person_options(parser: argparse.ArgumentParser) -> None:
+    """--height-cm, --weight-kg (the API's ranges) and --birth-date | --age."""
+    parser.add_argument("--height-cm", metavar="CM", help="runner height, 50-260 cm (scales pixels to metres)")
+    parser.add_argument("--weight-kg", metavar="KG", help="runner weight, 10-400 kg (for metabolic power)")
+    born = parser.add_mutually_exclusive_group()
+    born.add_argument("--birth-date", metavar="YYYY-MM-DD", help="date of birth: reports give the age on the day they are read")
+    born.add_argument("--age", type=int, help="age in years, when the birth date is not known")
 
+
+def register_cli(subparsers) -> None:
     users = subparsers.add_parser("users", help="manage API users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     add = users_sub.add_parser("add", help="add a user, sub-admin or admin")
@@ -288,12 +359,15 @@ def register_cli(subparsers) -> None:
     add.add_argument("--admin", metavar="EMAIL", help="the admin or sub-admin managing this user")
     add.add_argument("--plan", type=str.lower, choices=PLANS, help="subscription plan (session limit, paid reports)")
     add.add_argument("--name", default="", help="display name")
-    add.add_argument("--height-cm", type=float, help="runner height in cm (scales pixels to metres)")
-    add.add_argument("--weight-kg", type=float, help="runner weight in kg (for power)")
-    born = add.add_mutually_exclusive_group()
-    born.add_argument("--birth-date", metavar="YYYY-MM-DD", help="date of birth: reports give the age on the day they are read")
-    born.add_argument("--age", type=int, help="age in years, when the birth date is not known")
+    _person_options(add)
     add.set_defaults(func=users_add)
+    edit = users_sub.add_parser("edit", help="change a user's e-mail, name, plan, height, weight or age")
+    edit.add_argument("user", help="e-mail address (any case) or user id")
+    edit.add_argument("--email", help="the new e-mail address")
+    edit.add_argument("--name", help="display name")
+    edit.add_argument("--plan", type=str.lower, choices=(*PLANS, "none"), help="subscription plan (none: the free plan)")
+    _person_options(edit)
+    edit.set_defaults(func=users_edit)
     lst = users_sub.add_parser("list", help="list every user with role, plan, manager and session count")
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lst.set_defaults(func=users_list)

@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from gaitlake.cli_types import ellipsize, positive_int
+
 
 def _fail(message: str, code: int = 1) -> int:
     print(f"gaitlake: {message}", file=sys.stderr)
@@ -90,8 +92,6 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     print("  ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no sessions")
     if rows:
         print(f"{'session':<32}  {'status':<10}  {'age':>6}  {'updated':>7}  attempts  owner / reason")
-    from gaitlake.cli import ellipsize
-
     for row in rows:
         detail = row.lease_owner or row.error or ""
         print(f"{row.id:<32}  {row.status:<10}  {_age(row.created_at):>6}  {_age(row.updated_at):>7}  "
@@ -156,8 +156,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers) -> None:
-    from gaitlake.cli import positive_int
-
     w = subparsers.add_parser("worker", help="process the session queue (warm: Prefect, Ray and the model start "
                                              "once); with a Prefect server also serve the deployments")
     w.add_argument("--limit", type=positive_int, help="most deployment flow runs at once with a Prefect server "

@@ -41,6 +41,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from gaitlake.cli_types import port_number, positive_int
+
 STATE = "stack.json"
 ENV_FILE = "stack.env"
 BUCKET = "gaitlake"
@@ -428,8 +430,6 @@ def _cmd_stack(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers) -> None:
-    from gaitlake.cli import port_number, positive_int
-
     s = subparsers.add_parser("stack", help="bring the scale-out topology (S3, PostgreSQL, Prefect server, Ray head, "
                                             "worker, API) up or down on this machine, without Docker")
     sub = s.add_subparsers(dest="stack_command", required=True)

@@ -209,3 +209,56 @@ def test_users_and_keys_errors_start_like_every_other_command(tmp_path, argv, sa
     proc, _ = run_cli(argv, {"GAITLAKE_DATA_DIR": str(tmp_path / "data")})
     assert proc.returncode != 0
     assert len(errors(proc.stderr)) == 1 and errors(proc.stderr)[0].startswith(says), proc.stderr
+
+
+# -- 4. a person's height, weight and e-mail: the API's rule and message, at creation and edit ----
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["users", "add", "r@example.org", "--height-cm", "-5"], "--height-cm must be between 50 and 260 cm, got -5"),
+    (["users", "add", "r@example.org", "--height-cm", "9999"], "--height-cm must be between 50 and 260 cm, got 9999"),
+    (["users", "add", "r@example.org", "--weight-kg", "0"], "--weight-kg must be between 10 and 400 kg, got 0"),
+    (["users", "add", "bad-email"], "the e-mail must be an address like name@example.org, got 'bad-email'"),
+    (["users", "add", "a@b"], "must be an address like name@example.org, got 'a@b'"),
+    (["users", "edit", "coach@example.org", "--height-cm", "-5"], "--height-cm must be between 50 and 260 cm, got -5"),
+    (["users", "edit", "coach@example.org", "--weight-kg", "nan"], "--weight-kg must be between 10 and 400 kg, got nan"),
+    (["users", "edit", "coach@example.org", "--email", "coach at example"], "--email must be an address like name@example.org"),
+])
+def test_a_person_out_of_range_is_refused_with_the_api_sentence(tmp_path, argv, says):
+    env = {"GAITLAKE_DATA_DIR": str(tmp_path / "data")}
+    assert run_cli(["users", "add", "coach@example.org", "--height-cm", "180"], env)[0].returncode == 0
+    proc, _ = run_cli(argv, env)
+    assert proc.returncode == 2, proc.stderr
+    assert len(errors(proc.stderr)) == 1 and errors(proc.stderr)[0].startswith("gaitlake: "), proc.stderr
+    assert says in errors(proc.stderr)[0], proc.stderr
+    shown, _ = run_cli(["users", "show", "coach@example.org"], env)  # nothing was created or changed
+    import json
+
+    assert json.loads(shown.stdout)["height_cm"] == 180.0
+
+
+def test_the_api_upload_refuses_a_height_with_the_same_sentence():
+    from api.errors import ApiError
+    from api.routers.uploads import _parse_float
+    from flows import options
+
+    with pytest.raises(ApiError) as api:
+        _parse_float({"height_cm": "-5"}, "height_cm", "height_cm")
+    with pytest.raises(options.OptionError) as cli:
+        options.parse_number("-5", "height_cm", "--height-cm")
+    assert api.value.message.replace("height_cm", "X") == str(cli.value).replace("--height-cm", "X")
+
+
+def test_users_edit_changes_a_person_within_the_ranges(tmp_path):
+    import json
+
+    env = {"GAITLAKE_DATA_DIR": str(tmp_path / "data")}
+    assert run_cli(["users", "add", "Runner@Example.org"], env)[0].returncode == 0
+    proc, _ = run_cli(["users", "edit", "runner@example.org", "--height-cm", "172.5", "--weight-kg", "61",
+                       "--email", "New@Example.org", "--age", "34"], env)
+    assert proc.returncode == 0, proc.stderr
+    facts = json.loads(proc.stdout)
+    assert (facts["email"], facts["height_cm"], facts["weight_kg"], facts["age"]) == ("new@example.org", 172.5, 61.0, 34)
+    assert run_cli(["users", "add", "other@example.org"], env)[0].returncode == 0
+    taken, _ = run_cli(["users", "edit", "other@example.org", "--email", "NEW@example.org"], env)
+    assert taken.returncode == 1 and "already exists" in taken.stderr
