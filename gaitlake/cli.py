@@ -317,9 +317,12 @@ def cmd_query(args: argparse.Namespace) -> int:
         else:
             pacsv.write_csv(table, sys.stdout.buffer)
     elif args.format == "json":
-        from tasks.results import to_json
+        from gaitlake.query_json import UnsupportedColumn, rows_as_json
 
-        text = to_json(table.to_pylist()) + "\n"
+        try:
+            text = rows_as_json(table) + "\n"
+        except UnsupportedColumn as exc:
+            return _fail(f"query --format json: {exc}")
         out.write_text(text) if out else sys.stdout.write(text)
     else:
         text = _format_table(table)

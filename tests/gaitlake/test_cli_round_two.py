@@ -262,3 +262,53 @@ def test_users_edit_changes_a_person_within_the_ranges(tmp_path):
     assert run_cli(["users", "add", "other@example.org"], env)[0].returncode == 0
     taken, _ = run_cli(["users", "edit", "other@example.org", "--email", "NEW@example.org"], env)
     assert taken.returncode == 1 and "already exists" in taken.stderr
+
+
+# -- 5. query --format json: every DuckDB type, or one sentence naming it ------------------------
+
+# (SQL expression, its JSON value): one column per DuckDB type a query can return.
+JSON_TYPES = {
+    "sum_int": ("sum(x)", 3),  # HUGEINT -> DECIMAL(38,0) in Arrow: the sum(n_frames)
+    "decimal": ("1.5", 1.5),
+    "decimal_exact": ("12.25::DECIMAL(4,2)", 12.25),
+    "decimal_null": ("NULL::DECIMAL(4,2)", None),
+    "hugeint": ("170141183460469231731687303715884105727::HUGEINT", 170141183460469231731687303715884105727),
+    "uhugeint": ("12345678901234567890123::UHUGEINT", 12345678901234567890123),
+    "interval": ("INTERVAL 14 MONTH + INTERVAL 3 DAY + INTERVAL 1 HOUR + INTERVAL 5.25 SECOND", "P1Y2M3DT1H5.25S"),
+    "interval_negative": ("-(INTERVAL 90 MINUTE)", "PT-1H-30M"),
+    "interval_zero": ("INTERVAL 0 SECOND", "PT0S"),
+    "date": ("DATE '2026-01-02'", "2026-01-02"),
+    "time": ("TIME '12:34:56.5'", "12:34:56.500000"),
+    "timestamp": ("TIMESTAMP '2026-01-02 03:04:05.123'", "2026-01-02T03:04:05.123000"),
+    "timestamp_ns": ("'2026-01-01 00:00:00.123456789'::TIMESTAMP_NS", "2026-01-01T00:00:00.123456789"),
+    "blob": ("'\\xAA\\x00abc'::BLOB", "qgBhYmM="),
+    "list": ("[1, 2, NULL]", [1, 2, None]),
+    "array": ("[1, 2]::INTEGER[2]", [1, 2]),
+    "struct": ("{'a': 1, 'b': [INTERVAL 1 DAY]}", {"a": 1, "b": ["P1D"]}),
+    "map_text_keys": ("MAP(['k'], [1.5])", {"k": 1.5}),
+    "map_int_keys": ("MAP([1, 2], ['a', 'b'])", [{"key": 1, "value": "a"}, {"key": 2, "value": "b"}]),
+    "uuid": ("'5c6d6b2e-0b2a-4f6e-9a3e-2b2d3f9b7c11'::UUID", "5c6d6b2e-0b2a-4f6e-9a3e-2b2d3f9b7c11"),
+    "union": ("union_value(num := 2)::UNION(num INTEGER, s VARCHAR)", 2),
+    "enum": ("'a'::ENUM('a', 'b')", "a"),
+    "json": ("'{\"a\": 1}'::JSON", '{"a": 1}'),
+    "nan": ("'nan'::DOUBLE", None),
+    "text": ("'é'", "é"),
+}
+
+
+def test_query_json_serialises_every_duckdb_type(tmp_path):
+    import json
+
+    columns = ", ".join(f"{sql} AS {name}" for name, (sql, _) in JSON_TYPES.items())
+    proc, _ = run_cli(["query", "--format", "json", f"SELECT {columns} FROM (VALUES (1), (2)) t(x)"],
+                      _lake_dir(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [{name: value for name, (_, value) in JSON_TYPES.items()}]
+
+
+def test_query_json_names_a_type_it_cannot_write(tmp_path):
+    proc, _ = run_cli(["query", "--format", "json", "SELECT 12::VARINT AS big"], _lake_dir(tmp_path))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert errors(proc.stderr) == ["gaitlake: query --format json: column 'big' has the DuckDB type bignum, which "
+                                   "has no JSON form: cast it in the query (CAST(big AS VARCHAR), or AS DOUBLE "
+                                   "for a number)"]
