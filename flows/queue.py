@@ -214,6 +214,20 @@ class QueueWorker:
 
 
 # -- Ctrl-C and SIGTERM -----------------------------------------------------------------
+# The end of the reaper and the guardian scripts below: terminate `procs`, kill what lingers after `grace`.
+_STOP_PROCS = """
+for p in procs:
+    try:
+        p.terminate()
+    except psutil.Error:
+        pass
+_, alive = psutil.wait_procs(procs, timeout=grace)
+for p in alive:
+    try:
+        p.kill()
+    except psutil.Error:
+        pass
+"""
 _REAPER = """
 import sys, time, psutil
 parent, grace = int(sys.argv[1]), float(sys.argv[2])
@@ -228,18 +242,43 @@ for spec in sys.argv[3:]:
         pass
 while psutil.pid_exists(parent) and psutil.Process(parent).status() != psutil.STATUS_ZOMBIE:
     time.sleep(0.05)
-for p in procs:
+"""+_STOP_PROCS
+
+
+_GUARDIAN = """
+import os, sys, time, psutil
+parent, grace = psutil.Process(int(sys.argv[1])), float(sys.argv[2])
+known = {}
+while True:
     try:
-        p.terminate()
-    except psutil.Error:
-        pass
-_, alive = psutil.wait_procs(procs, timeout=grace)
-for p in alive:
-    try:
-        p.kill()
-    except psutil.Error:
-        pass
-"""
+        if parent.status() == psutil.STATUS_ZOMBIE:
+            break
+        for child in parent.children(recursive=True):
+            if child.pid != os.getpid():
+                known.setdefault(child.pid, child)
+    except psutil.NoSuchProcess:
+        break
+    time.sleep(0.2)
+procs = [p for p in known.values() if p.is_running()]  # is_running: the same process, not a reused pid
+"""+_STOP_PROCS
+
+
+def guard_children(grace_s: float) -> int:
+    """Have every process this one starts from now on (the ephemeral Prefect server, local Ray)
+    stopped when this process dies, however it dies: SIGKILL included, which no handler sees.
+
+    A small guardian in its own session notes this process's descendants every 0.2 s and,
+    once this process is gone, terminates them (SIGKILL after ``grace_s``). Ray's own
+    processes already share their driver's fate; Prefect's server subprocess does not, and
+    was left running (200-240 MB each) by every killed worker or ``gaitlake process``.
+    Returns the guardian's pid.
+    """
+    import subprocess
+
+    guardian = subprocess.Popen([sys.executable, "-c", _GUARDIAN, str(os.getpid()), str(grace_s)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, close_fds=True)
+    return guardian.pid
 
 
 def stop_children_after_exit(grace_s: float) -> int:

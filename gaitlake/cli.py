@@ -36,7 +36,7 @@ SUMMARY_LINES = (
 # One example per top-level command, shown by `gaitlake --help` (a test keeps this complete). A
 # command registered elsewhere may instead carry its own: an "example:" block in its epilog.
 EXAMPLES = {
-    "process": "gaitlake process run.mp4 --height-cm 175 --weight-kg 70 --json summary.json",
+    "process": "gaitlake process run.mp4 --user runner@example.org --height-cm 175 --weight-kg 70 --json summary.json",
     "query": 'gaitlake query "SELECT session_id, cadence_spm FROM sessions" --format csv',
     "report": "gaitlake report SESSION_ID -o report.png --comments",
     "config": "gaitlake config",
@@ -191,6 +191,9 @@ def cmd_process(args: argparse.Namespace) -> int:
     from flows.runtime import prepare_environment
 
     prepare_environment(settings)
+    from flows.queue import guard_children
+
+    guard_children(settings.processing.shutdown_grace_s)  # Prefect's server and Ray die with this process
     from flows.intake import IntakeError, create_session_from_path
     from storage.catalog import Catalog
     from storage.objectstore import ObjectStore
@@ -199,14 +202,28 @@ def cmd_process(args: argparse.Namespace) -> int:
     from flows.queue import new_owner_id
     from storage.catalog import SessionStatus, utcnow
 
+    person = None
+    if args.user:
+        person = catalog.find_user(args.user)
+        if person is None:
+            return _fail(f"no user {args.user}: add one first (gaitlake users add {args.user} ...) "
+                         f"or give an existing e-mail or id", 2)
+    earlier = None if args.force else catalog.earlier_upload(_sha256(Path(args.video)), person and person.id)
+    if earlier is not None:
+        print(f"{args.video} was already processed as {earlier.id} ({earlier.status}, "
+              f"{earlier.created_at:%Y-%m-%d %H:%M} UTC); not processed again (--force does)")
+        _print_where(earlier.id, person, settings)
+        return 0
+
     owner = new_owner_id("process")  # the session is inserted already claimed by this command
     try:
         row = create_session_from_path(
             store, catalog, Path(args.video),
             title=args.title or Path(args.video).stem,
-            user_id=args.user_id,
-            height_cm=args.height_cm,
-            weight_kg=args.weight_kg,
+            user_id=person.id if person else None,
+            # the owner's height and weight unless given (as an API upload does)
+            height_cm=args.height_cm or (person.height_cm if person else None),
+            weight_kg=args.weight_kg or (person.weight_kg if person else None),
             incline_deg=args.incline_deg,
             capture_fps=args.capture_fps,
             joints=args.joints,
@@ -215,8 +232,9 @@ def cmd_process(args: argparse.Namespace) -> int:
         )
     except IntakeError as exc:
         return _fail(str(exc))
-    print(f"session {row.id}: accepted ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]})",
-          file=sys.stderr)
+    log_path = _library_logs_to_file(settings.data_path / "logs" / "process.log")
+    print(f"session {row.id}: accepted ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]}); "
+          f"Prefect and Ray log to {log_path}", file=sys.stderr)
     from flows.queue import run_one_shot
 
     try:
@@ -226,6 +244,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         return _fail(f"session {row.id} failed: {failed.error if failed else 'unknown reason'}")
     _print_summary(row.id, outcome)
     _print_artifacts(row.id, outcome, settings)
+    _print_where(row.id, person, settings)
     if args.json and "summary" in outcome:
         from api.documents import summary_document
 
@@ -234,7 +253,7 @@ def cmd_process(args: argparse.Namespace) -> int:
             "session_date": row.created_at.strftime("%d/%m/%Y"),
             "summary_text": None,
             **summary_document(outcome["summary"], outcome.get("strides") or [], outcome["quality"]),
-            "user_information": {"height": args.height_cm, "weight": args.weight_kg},
+            "user_information": {"height": row.height_cm, "weight": row.weight_kg},
             # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
             "metrics": outcome["summary"],
             "quality": outcome["quality"],
@@ -279,6 +298,70 @@ def _print_artifacts(session_id: str, outcome: dict, settings) -> None:
     for label, where in artifact_lines(ObjectStore.from_settings(settings), images):
         print(f"  {label:<17} {where}")
     print(f"  (gaitlake report {session_id} lists them again)")
+
+
+#: Libraries whose log lines are for developers (Prefect's INFO lines and doc links, Ray's
+#: SIGTERM-handler and token notices): `gaitlake process` sends them to its log file.
+LIBRARY_LOGGERS = ("prefect", "ray")
+
+
+def _library_logs_to_file(path: Path) -> Path:
+    """Send every Prefect and Ray log line to ``path`` instead of the terminal; the user sees
+    gaitlake's own lines (progress, summary, one-sentence errors) and other warnings.
+
+    Both libraries set up console handlers when imported (so they are imported first), and
+    ``ray.init(configure_logging=False)`` clears the "ray" logger's handlers later, which
+    would hand its warnings to logging's last-resort stderr handler: the routing therefore
+    lives on the root logger, which Ray leaves alone."""
+    import logging
+
+    import prefect  # noqa: F401 - configures its loggers
+    import ray  # noqa: F401 - configures its loggers
+
+    def from_library(record: logging.LogRecord) -> bool:
+        return record.name.split(".")[0] in LIBRARY_LOGGERS
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    to_file.addFilter(from_library)
+    others = logging.StreamHandler(sys.stderr)  # what the last-resort handler did for everything else
+    others.setLevel(logging.WARNING)
+    others.addFilter(lambda record: not from_library(record))
+    for name in [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in LIBRARY_LOGGERS]:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                logger.removeHandler(handler)
+        if not logger.propagate and name.count(".") and to_file not in logger.handlers:
+            logger.addHandler(to_file)  # Prefect's run loggers do not propagate
+        if name in LIBRARY_LOGGERS:
+            logger.propagate = True
+    logging.root.addHandler(to_file)
+    logging.root.addHandler(others)
+    return path
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _print_where(session_id: str, person, settings) -> None:
+    """Where the session can be seen: its owner's page and the API, or why nowhere but here."""
+    if person is None:
+        print(f"  owner             none: the page and the API show it to no one (give --user EMAIL); "
+              f"gaitlake report {session_id} shows it")
+        return
+    base = settings.api.public_base_url.rstrip("/") or f"http://{settings.api.host}:{settings.api.port}"
+    print(f"  owner             {person.email} ({person.id})")
+    print(f"  page              {base}/app/sessions/{session_id} (gaitlake serve)")
+    print(f"  API               GET {base}/running/sessions/{session_id}/summary/")
 
 
 def _open_lake(settings):
@@ -383,7 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capture-fps", metavar="FPS", help="true capture rate of slow-motion footage, 1-10000")
     p.add_argument("--joints", default="all", help="comma-separated ankle,knee,elbow,hip,shoulder, or all (default)")
     p.add_argument("--title", help="session title (default: the file name)")
-    p.add_argument("--user-id", help="owner of the session in the catalog (a user id)")
+    p.add_argument("--user", "--user-id", dest="user", metavar="EMAIL|ID",
+                   help="the runner who owns the session (e-mail or id): the page and the API show it to them")
+    p.add_argument("--force", action="store_true",
+                   help="process the video even if the same file (same SHA-256) was processed before")
     p.add_argument("--max-frames", type=positive_int, metavar="N", help="analyse only the first N frames")
     p.add_argument("--json", metavar="OUT", help="also write the summary document (GET summary shape) to OUT")
     p.set_defaults(func=cmd_process)
@@ -435,7 +521,10 @@ def _finish(parser: argparse.ArgumentParser, path: str = "") -> None:
             action.help = FALLBACK_HELP.get((path, action.dest))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, exit_fast: bool | None = None) -> int:
+    """Run one command; its exit status. As the program (``argv`` None, or ``exit_fast``), a command
+    that started Prefect's server or Ray returns as soon as its work is done (:func:`_exit_now`)."""
+    exit_fast = argv is None if exit_fast is None else exit_fast
     # OpenCV's bundled FFmpeg prints decoder complaints ("[h264 @ 0x...] cabac decode ...") on
     # stderr; a damaged file is reported in one sentence instead. GAITLAKE users may set it back.
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
@@ -447,6 +536,8 @@ def main(argv: list[str] | None = None) -> int:
         print(_data_dir_line(settings), file=sys.stderr)
         code = args.func(args)
         sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
+        if exit_fast:
+            _exit_now(code, settings.processing.shutdown_grace_s)
         return code
     except SettingsError as exc:
         return _fail(f"invalid configuration: {exc}", 2)
@@ -454,6 +545,27 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("interrupted", 130)
     except BrokenPipeError:
         return _closed_stdout()
+
+
+def _exit_now(code: int, grace_s: float) -> None:
+    """Exit with ``code`` now if this process has children (the ephemeral Prefect server, local Ray).
+
+    Their orderly shutdown at interpreter exit took 15-20 s after the summary was printed,
+    for nothing the user waits for: the results are published and the catalog row is final.
+    A detached reaper stops them once this process is gone (SIGTERM, then SIGKILL after
+    ``grace_s``: flows.queue.stop_children_after_exit). Without children, returns."""
+    import logging
+
+    import psutil
+
+    if not psutil.Process().children(recursive=True):
+        return
+    from flows.queue import stop_children_after_exit
+
+    logging.shutdown()  # flush the log file
+    sys.stderr.flush()
+    stop_children_after_exit(grace_s)
+    os._exit(code)
 
 
 def _closed_stdout() -> int:

@@ -27,10 +27,9 @@ def _catalog():
 
 def _find_user(db, ref: str):
     """A user by id or e-mail (any case), or None."""
-    from storage.catalog import User
+    from storage.catalog import user_by_ref
 
-    ref = ref.strip()
-    return db.get(User, ref) or db.scalars(select(User).where(func.lower(User.email) == ref.lower())).first()
+    return user_by_ref(db, ref)
 
 
 def _user_id(catalog, ref: str) -> str | None:
@@ -315,6 +314,9 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     prepare_environment(settings)
+    from flows.queue import guard_children
+
+    guard_children(settings.processing.shutdown_grace_s)  # the queue worker dies with the server, SIGKILL too
     api_settings = load_api_settings(settings)
     supervisor = None
     if (api_settings.launch_processing and settings.processing.embedded_worker and not settings.prefect.api_url

@@ -13,12 +13,18 @@ def _fail(message: str, code: int = 1) -> int:
     return code
 
 
-def _settings():
+def _settings(starts_children: bool = True):
+    """The settings, with the environment Prefect and Ray read; a command that may start them
+    (``starts_children``) has them stopped when it dies, SIGKILL included (flows.queue.guard_children)."""
     from configs import get_settings
     from flows.runtime import prepare_environment
 
     settings = get_settings()
     prepare_environment(settings)
+    if starts_children:
+        from flows.queue import guard_children
+
+        guard_children(settings.processing.shutdown_grace_s)
     return settings
 
 
@@ -48,7 +54,7 @@ def _age(moment) -> str:
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     """List the queue by state; requeue, fail or recover sessions."""
-    settings = _settings()
+    settings = _settings(starts_children=False)
     from flows.queue import owner_is_dead, recover
     from storage.catalog import Catalog, SessionStatus
 

@@ -312,3 +312,122 @@ def test_query_json_names_a_type_it_cannot_write(tmp_path):
     assert errors(proc.stderr) == ["gaitlake: query --format json: column 'big' has the DuckDB type bignum, which "
                                    "has no JSON form: cast it in the query (CAST(big AS VARCHAR), or AS DOUBLE "
                                    "for a number)"]
+
+
+# -- 18. SIGKILL of gaitlake process or of the queue worker leaves no child running --------------
+
+
+def _descendants(pid: int) -> dict[int, float]:
+    import psutil
+
+    try:
+        return {c.pid: c.create_time() for c in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return {}
+
+
+def _alive(pid: int, created: float) -> bool:
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        return abs(process.create_time() - created) < 0.01 and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["process", "worker"])
+def test_sigkill_leaves_no_prefect_server_or_ray_behind(treadmill_video, tmp_path, command):
+    import signal
+
+    import psutil
+
+    argv = {"process": ["process", str(treadmill_video), "--max-frames", "60"], "worker": ["worker"]}[command]
+    env = dict(os.environ, PYTHONPATH=str(REPO), GAITLAKE_DATA_DIR=str(tmp_path / "data"),
+               GAITLAKE_PROCESSING__SHUTDOWN_GRACE_S="2")
+    if command == "worker":  # a queued session, so that the worker starts Prefect's server to process it
+        from configs import load_settings
+        from flows.intake import create_session_from_path
+        from storage.catalog import Catalog
+        from storage.objectstore import ObjectStore
+
+        settings = load_settings(env)
+        create_session_from_path(ObjectStore.from_settings(settings), Catalog.from_settings(settings),
+                                 treadmill_video, title="queued")
+    parent = subprocess.Popen([sys.executable, "-m", "gaitlake.cli", *argv], env=env, cwd=REPO,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: dict[int, float] = {}
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:  # until Prefect's server runs under it
+            seen.update(_descendants(parent.pid))
+            servers = [pid for pid in seen if _alive(pid, seen[pid])
+                       and "prefect" in " ".join(psutil.Process(pid).cmdline())]
+            if servers:
+                break
+            assert parent.poll() is None, f"{command} ended before starting Prefect"
+            time.sleep(0.5)
+        else:
+            pytest.fail("Prefect's server never started")
+        time.sleep(3)  # and whatever else starts with it (Ray)
+        seen.update(_descendants(parent.pid))
+        parent.send_signal(signal.SIGKILL)
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 15  # the grace (2 s), then SIGKILL
+        while time.monotonic() < deadline and any(_alive(pid, t) for pid, t in seen.items()):
+            time.sleep(0.5)
+        survivors = {pid: " ".join(psutil.Process(pid).cmdline())[:120]
+                     for pid, t in seen.items() if _alive(pid, t)}
+        assert survivors == {}, survivors
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for pid, created in seen.items():  # a failed run cleans up after itself
+            if _alive(pid, created):
+                os.kill(pid, signal.SIGKILL)
+
+
+# -- 8 and 9. process: an owner, where to see it, no duplicate; back within seconds, quiet -------
+
+
+@pytest.mark.slow
+def test_process_gives_an_owner_refuses_a_duplicate_and_returns_at_once(treadmill_video, tmp_path):
+    import json
+    import threading
+
+    env = {"GAITLAKE_DATA_DIR": str(tmp_path / "data")}
+    user_id = run_cli(["users", "add", "Runner@Example.org", "--height-cm", "178"], env)[0].stdout.strip()
+    full_env = dict(os.environ, PYTHONPATH=str(REPO), **env)
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "gaitlake.cli", "process", str(treadmill_video), "--max-frames",
+                             "60", "--user", "runner@example.org"], env=full_env, cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stdout: list[tuple[float, str]] = []
+    reader = threading.Thread(target=lambda: stdout.extend((time.monotonic(), line) for line in proc.stdout))
+    reader.start()
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=600) == 0, stderr
+    ended = time.monotonic()
+    reader.join()
+    lines = [line.rstrip("\n") for _, line in stdout]
+    print(f"process took {ended - started:.1f} s; exit {ended - stdout[-1][0]:.2f} s after the last summary line")
+    assert ended - stdout[-1][0] < 5  # Prefect and Ray are not waited for (took 15-20 s)
+    session_id = lines[0].split()[1].rstrip(":")
+    assert f"  owner             runner@example.org ({user_id})" in lines
+    assert f"  page              http://127.0.0.1:8000/app/sessions/{session_id} (gaitlake serve)" in lines
+    assert f"  API               GET http://127.0.0.1:8000/running/sessions/{session_id}/summary/" in lines
+    assert not any("height unknown" in line for line in lines)  # the owner's height was used
+    # stderr: gaitlake's own lines and the pose bar; Prefect's and Ray's go to the log file
+    for line in stderr.replace("\r", "\n").splitlines():
+        assert not line.strip() or line.startswith(("gaitlake: data dir", "video: ", f"session {session_id}: accepted",
+                                                    "pose:")), line
+    log = (tmp_path / "data" / "logs" / "process.log").read_text()
+    assert "SIGTERM handler is not set" in log  # Ray's notice, moved off the terminal
+
+    again, elapsed = run_cli(["process", str(treadmill_video), "--max-frames", "60", "--user", user_id], env)
+    assert again.returncode == 0 and elapsed < 20, again.stderr
+    assert f"was already processed as {session_id} (done," in again.stdout
+    assert "accepted" not in again.stderr
+    sessions = json.loads(run_cli(["query", "--format", "json", "SELECT session_id FROM sessions"], env)[0].stdout)
+    assert [row["session_id"] for row in sessions] == [session_id]
