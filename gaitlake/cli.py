@@ -522,8 +522,9 @@ def _finish(parser: argparse.ArgumentParser, path: str = "") -> None:
 
 
 def main(argv: list[str] | None = None, exit_fast: bool | None = None) -> int:
-    """Run one command; its exit status. As the program (``argv`` None, or ``exit_fast``), a command
-    that started Prefect's server or Ray returns as soon as its work is done (:func:`_exit_now`)."""
+    """Run one command; its exit status. As the program (``argv`` None, or ``exit_fast``), the process
+    ends as soon as the command is done, without waiting for Prefect, Ray or the interpreter's
+    teardown of native libraries (:func:`_exit_now`)."""
     exit_fast = argv is None if exit_fast is None else exit_fast
     # OpenCV's bundled FFmpeg prints decoder complaints ("[h264 @ 0x...] cabac decode ...") on
     # stderr; a damaged file is reported in one sentence instead. GAITLAKE users may set it back.
@@ -548,23 +549,28 @@ def main(argv: list[str] | None = None, exit_fast: bool | None = None) -> int:
 
 
 def _exit_now(code: int, grace_s: float) -> None:
-    """Exit with ``code`` now if this process has children (the ephemeral Prefect server, local Ray).
+    """End the program with ``code`` now, its output flushed, without the interpreter's teardown.
 
-    Their orderly shutdown at interpreter exit took 15-20 s after the summary was printed,
-    for nothing the user waits for: the results are published and the catalog row is final.
-    A detached reaper stops them once this process is gone (SIGTERM, then SIGKILL after
-    ``grace_s``: flows.queue.stop_children_after_exit). Without children, returns."""
+    - Children (the ephemeral Prefect server, local Ray): their orderly shutdown at interpreter
+      exit took 15-20 s after `process` printed its summary, for nothing the user waits for (the
+      results are published, the catalog row is final). A detached reaper stops them once this
+      process is gone (SIGTERM, then SIGKILL after ``grace_s``: flows.queue.stop_children_after_exit).
+    - Native libraries: tearing down DuckDB's and Arrow's thread pools while the interpreter
+      finalises aborted `gaitlake lake check` (exit 134, after its report) in 30-50 % of runs
+      (std::terminate on a still-joinable native thread; duckdb/duckdb#13904). Nothing is left
+      to do once the command returned, so the teardown is skipped.
+    """
     import logging
 
     import psutil
 
-    if not psutil.Process().children(recursive=True):
-        return
-    from flows.queue import stop_children_after_exit
-
     logging.shutdown()  # flush the log file
+    sys.stdout.flush()
     sys.stderr.flush()
-    stop_children_after_exit(grace_s)
+    if psutil.Process().children(recursive=True):
+        from flows.queue import stop_children_after_exit
+
+        stop_children_after_exit(grace_s)
     os._exit(code)
 
 

@@ -431,3 +431,36 @@ def test_process_gives_an_owner_refuses_a_duplicate_and_returns_at_once(treadmil
     assert "accepted" not in again.stderr
     sessions = json.loads(run_cli(["query", "--format", "json", "SELECT session_id FROM sessions"], env)[0].stdout)
     assert [row["session_id"] for row in sessions] == [session_id]
+
+
+# -- 21. lake check ends with its own exit status, every time --------------------------------------
+
+
+def _healthy_lake(data: Path, sessions: int = 4) -> list[str]:
+    """A lake with ``sessions`` served runs (sessions + frames tables) written by storage.lake."""
+    import pyarrow as pa
+
+    from configs import load_settings
+    from storage.lake import Lake
+    from storage.objectstore import ObjectStore
+
+    lake = Lake(ObjectStore.from_settings(load_settings({"GAITLAKE_DATA_DIR": str(data)})))
+    ids = []
+    for i in range(sessions):
+        session_id = f"{i:032x}"
+        frames = pa.table({"frame_index": pa.array(range(120), pa.int32()), "time_s": [f / 60 for f in range(120)]})
+        lake.write_session(session_id, "v1", "cfg0", {"sessions": pa.table({"title": [f"run {i}"], "fps": [60.0]}),
+                                                      "frames": frames})
+        ids.append(session_id)
+    return ids
+
+
+def test_lake_check_exits_with_its_status_every_time(tmp_path):
+    env = {"GAITLAKE_DATA_DIR": str(tmp_path / "data")}
+    _healthy_lake(tmp_path / "data")
+    codes = []
+    for _ in range(10):  # aborted (134) after its report in 30-50 % of runs
+        proc, _ = run_cli(["lake", "check"], env)
+        codes.append(proc.returncode)
+        assert proc.stdout == "checked 4 served sessions, 8 files: all readable\n", proc.stderr
+    assert codes == [0] * 10
