@@ -354,7 +354,7 @@ def process_session(session_id: str, max_frames: int | None = None, force: bool 
 def _run_stages(session_id, owner, settings, catalog, lake, max_frames, force, beat) -> dict[str, Any]:
     logger = get_run_logger()
     version = settings.pipeline_version
-    if not force and lake.served_version(session_id) == version:
+    if not force and lake.serves_intact(session_id, version):
         catalog.finish(session_id, owner, status=SessionStatus.DONE, pipeline_version=version)
         logger.info("session %s is already published at %s; marked done (force=True reprocesses)",
                     session_id, version)

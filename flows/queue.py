@@ -56,7 +56,7 @@ def recover(settings: Settings, catalog: Catalog | None = None) -> dict[str, str
     outcome: dict[str, str] = {}
     now = utcnow()
     for row in catalog.processing_sessions():
-        if lease_lapsed(row, now, owner_is_dead) and lake.served_version(row.id) == settings.pipeline_version:
+        if lease_lapsed(row, now, owner_is_dead) and lake.serves_intact(row.id, settings.pipeline_version):
             if catalog.finish(row.id, row.lease_owner, status=SessionStatus.DONE,
                               pipeline_version=settings.pipeline_version):
                 outcome[row.id] = str(SessionStatus.DONE)
@@ -400,7 +400,7 @@ def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any)
         from storage.objectstore import ObjectStore
 
         lake = Lake(ObjectStore.from_settings(settings))
-        if lake.served_version(session_id) == settings.pipeline_version and catalog.finish(
+        if lake.serves_intact(session_id, settings.pipeline_version) and catalog.finish(
                 session_id, owner, status=SessionStatus.DONE, pipeline_version=settings.pipeline_version):
             return f"gaitlake: stopped by {name} after session {session_id} was published; it is done"
         catalog.finish(session_id, owner, status=SessionStatus.FAILED,

@@ -432,6 +432,19 @@ def test_process_gives_an_owner_refuses_a_duplicate_and_returns_at_once(treadmil
     sessions = json.loads(run_cli(["query", "--format", "json", "SELECT session_id FROM sessions"], env)[0].stdout)
     assert [row["session_id"] for row in sessions] == [session_id]
 
+    # 17. a garbled manifest is repaired by the command lake check prints
+    manifest = next((tmp_path / "data" / "store" / "lake" / "_manifests" / session_id).glob("*.json"))
+    manifest.write_text(manifest.read_text()[:40])
+    check, _ = run_cli(["lake", "check"], env)
+    assert check.returncode == 1
+    repair = check.stdout.split("repair: ", 1)[1].split("\n", 1)[0]
+    assert repair == f"gaitlake reprocess {session_id} --force"
+    fixed, _ = run_cli(repair.split()[1:], env, timeout=600)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "1 done, 0 resumed, 0 failed, 1 switched" in fixed.stdout
+    check, _ = run_cli(["lake", "check"], env)
+    assert check.returncode == 0 and check.stdout.endswith("all readable\n"), check.stdout
+
 
 # -- 21. lake check ends with its own exit status, every time --------------------------------------
 
@@ -464,3 +477,28 @@ def test_lake_check_exits_with_its_status_every_time(tmp_path):
         codes.append(proc.returncode)
         assert proc.stdout == "checked 4 served sessions, 8 files: all readable\n", proc.stderr
     assert codes == [0] * 10
+
+
+def test_a_damaged_run_is_not_taken_for_done(tmp_path):
+    """sessions requeue / recover: a served pointer whose manifest is garbled is not "already done"."""
+    from datetime import timedelta
+
+    from configs import load_settings
+    from flows.queue import recover
+    from storage.catalog import Catalog, SessionStatus, utcnow
+    from storage.lake import Lake
+    from storage.objectstore import ObjectStore
+
+    settings = load_settings({"GAITLAKE_DATA_DIR": str(tmp_path / "data")})
+    healthy, damaged = _healthy_lake(tmp_path / "data", sessions=2)
+    lake = Lake(ObjectStore.from_settings(settings))
+    manifest = next((tmp_path / "data" / "store" / "lake" / "_manifests" / damaged).glob("*.json"))
+    manifest.write_text("{not json")
+    assert lake.serves_intact(healthy, "v1") and not lake.serves_intact(damaged, "v1")
+    catalog = Catalog.from_settings(settings)
+    for session_id in (healthy, damaged):  # both claimed by a processor whose lease lapsed
+        catalog.create_session(id=session_id, status=SessionStatus.PROCESSING, lease_owner="gone",
+                               lease_expires_at=utcnow() - timedelta(seconds=5), attempts=1)
+    settings = load_settings({"GAITLAKE_DATA_DIR": str(tmp_path / "data"), "GAITLAKE_PIPELINE__VERSION": "v1"})
+    outcome = recover(settings, catalog)
+    assert outcome == {healthy: "done", damaged: "queued"}
