@@ -323,6 +323,7 @@ def _library_logs_to_file(path: Path) -> Path:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     to_file = logging.FileHandler(path, encoding="utf-8")
+    to_file.set_name("gaitlake-library-logs")
     to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     to_file.addFilter(from_library)
     others = logging.StreamHandler(sys.stderr)  # what the last-resort handler did for everything else
@@ -331,14 +332,19 @@ def _library_logs_to_file(path: Path) -> Path:
     for name in [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] in LIBRARY_LOGGERS]:
         logger = logging.getLogger(name)
         for handler in list(logger.handlers):
-            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            console = isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+            if console or handler.get_name() == "gaitlake-library-logs":
                 logger.removeHandler(handler)
         if not logger.propagate and name.count(".") and to_file not in logger.handlers:
             logger.addHandler(to_file)  # Prefect's run loggers do not propagate
         if name in LIBRARY_LOGGERS:
             logger.propagate = True
-    logging.root.addHandler(to_file)
-    logging.root.addHandler(others)
+    for handler in [h for h in logging.root.handlers if h.get_name() == "gaitlake-library-logs"]:
+        logging.root.removeHandler(handler)  # an earlier call in this process (tests call main() again)
+        handler.close()
+    others.set_name("gaitlake-library-logs")
+    for handler in (to_file, others):
+        logging.root.addHandler(handler)
     return path
 
 
