@@ -562,9 +562,10 @@ def _exit_now(code: int, grace_s: float) -> None:
       results are published, the catalog row is final). A detached reaper stops them once this
       process is gone (SIGTERM, then SIGKILL after ``grace_s``: flows.queue.stop_children_after_exit).
     - Native libraries: tearing down DuckDB's and Arrow's thread pools while the interpreter
-      finalises aborted `gaitlake lake check` (exit 134, after its report) in 30-50 % of runs
-      (std::terminate on a still-joinable native thread; duckdb/duckdb#13904). Nothing is left
-      to do once the command returned, so the teardown is skipped.
+      finalises aborted `gaitlake lake check` after its report ("terminate called without an
+      active exception", exit 134: std::terminate on a still-joinable native thread; 5 of 30
+      runs on a healthy 4-session lake here). Nothing is left to do once the command returned,
+      so the teardown is skipped.
     """
     import logging
 
