@@ -107,6 +107,10 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     settings = _settings()
+    from gaitlake.cli_logs import library_logs_to_file
+
+    print(f"gaitlake: Prefect and Ray log to {library_logs_to_file(settings.data_path / 'logs' / 'reprocess.log')}",
+          file=sys.stderr)
     if not (args.ids or args.since or args.until or args.user or args.older or args.all):
         return _fail("say which sessions: IDS, --since/--until, --user, --older or --all", 2)
     from flows.reprocess import reprocess
