@@ -18,7 +18,7 @@ import tomllib
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -61,10 +61,10 @@ class _Section(BaseModel):
 class StorageSettings(_Section):
     url: str
     endpoint_url: str
-    max_upload_mb: int
+    max_upload_mb: int = Field(ge=1)
     region: str
-    retry_attempts: int
-    retry_backoff_s: float
+    retry_attempts: int = Field(ge=1)
+    retry_backoff_s: float = Field(ge=0)
     # S3 endpoint browsers reach for presigned links (empty -> endpoint_url).
     public_endpoint_url: str
     # Refuse to run with an empty url (deployments on a work pool set it: never fall back to local files).
@@ -85,14 +85,14 @@ class CatalogSettings(_Section):
 
 class PipelineSettings(_Section):
     version: str
-    task_retries: int
-    task_retry_delay_s: float
+    task_retries: int = Field(ge=0)
+    task_retry_delay_s: float = Field(ge=0)
 
 
 class IngestSettings(_Section):
     prefix: str
-    interval_s: int
-    max_files: int
+    interval_s: int = Field(ge=1)
+    max_files: int = Field(ge=1)
     process: bool
 
 
@@ -111,13 +111,13 @@ class ProcessingSettings(_Section):
 
 
 class ReprocessSettings(_Section):
-    concurrency: int
+    concurrency: int = Field(ge=1)
 
 
 class CompactSettings(_Section):
-    min_files: int
-    row_group_rows: int
-    grace_s: float
+    min_files: int = Field(ge=2)  # one file is already compact
+    row_group_rows: int = Field(ge=1)
+    grace_s: float = Field(ge=0)
 
 
 class PrefectSettings(_Section):
@@ -126,10 +126,10 @@ class PrefectSettings(_Section):
 
 
 class VideoSettings(_Section):
-    chunk_frames: int
-    max_pixel_frames: int
-    max_side_px: int
-    min_frames: int
+    chunk_frames: int = Field(ge=1)
+    max_pixel_frames: int = Field(ge=1)
+    max_side_px: int = Field(ge=16)
+    min_frames: int = Field(ge=1)
     prefetch_chunks: int = Field(ge=0)
     max_decode_mb: int = Field(gt=0)
     min_decoded_share: float = Field(ge=0, le=1)
@@ -142,9 +142,10 @@ class PoseSettings(_Section):
     backend: PoseBackend
     weights: str
     model_name: str
-    imgsz: int
-    batch_size: int
-    det_conf: float
+    # the network's input side, px (YOLO rounds it up to its stride of 32)
+    imgsz: int = Field(ge=32, le=4096)
+    batch_size: int = Field(ge=1)
+    det_conf: float = Field(ge=0, le=1)
     # "auto", "cpu", "cuda" or "cuda:<index>": a typo fails when settings load, before pose
     device: str = Field(pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     half: bool
@@ -176,13 +177,13 @@ class FeetSettings(_Section):
 
 class RaySettings(_Section):
     address: str
-    num_actors: int
-    num_gpus_per_actor: float
-    num_cpus_per_actor: float
-    max_inflight_per_actor: int
-    max_restarts: int
+    num_actors: int = Field(ge=1)
+    num_gpus_per_actor: float = Field(ge=0)
+    num_cpus_per_actor: float = Field(ge=0)
+    max_inflight_per_actor: int = Field(ge=1)
+    max_restarts: int = Field(ge=-1)  # Ray's -1: restart without limit
     namespace: str
-    actor_start_timeout_s: float
+    actor_start_timeout_s: float = Field(gt=0)
     # Ray token auth for clusters we join: "" (Ray's own rule), "token" or "disabled" (-> RAY_AUTH_MODE).
     auth_mode: Literal["", "token", "disabled"]
     # File holding the cluster's token (-> RAY_AUTH_TOKEN_PATH); empty -> RAY_AUTH_TOKEN or ~/.ray/auth_token.
@@ -222,33 +223,33 @@ class ApiSettings(_Section):
     """The REST API (see docs/api.md)."""
 
     host: str
-    port: int
+    port: int = Field(ge=1, le=65535)
     # Absolute base for links in responses ("https://api.example.org"); empty -> the request's base URL.
     public_base_url: str
     # HMAC secret for signed local-storage links; empty -> <data_dir>/api-signing.key (created 0600).
     signing_secret: str
     # Lifetime of signed links (local) and presigned URLs (S3), seconds.
-    link_ttl_s: int
+    link_ttl_s: int = Field(ge=1)
     # Bearer JWTs (Firebase-style RS256): a PEM public key/certificate file, a JWKS
     # JSON file, or a directory of them. Empty -> Bearer tokens are refused.
     jwt_public_keys: str
     jwt_issuer: str
     jwt_audience: str
     jwt_algorithms: list[str]
-    jwt_leeway_s: int
+    jwt_leeway_s: int = Field(ge=0)
     # Sessions a user may create per window, per plan ("free" = no plan); -1 = unlimited.
-    session_limits: dict[str, int]
-    session_limit_window_days: int
+    session_limits: dict[str, Annotated[int, Field(ge=-1)]]
+    session_limit_window_days: int = Field(ge=1)
     # Seconds a verified API key is trusted without a catalog lookup (0 = always look up);
     # revoking a key or changing a role takes effect within this time.
-    auth_cache_ttl_s: float
+    auth_cache_ttl_s: float = Field(ge=0)
     # Seconds a caller's view of a session (visibility, status, owner, saved threads) is reused
     # without a catalog query (0 = query on every read).
     view_cache_ttl_s: float = Field(ge=0)
     # Start processing after an upload (tests switch it off).
     launch_processing: bool
     # Parsed report documents kept in memory (per served lake version).
-    cache_size: int
+    cache_size: int = Field(ge=1)
     # Slow clients (slowloris): seconds a request head may take in all, and a request body between
     # two of its pieces; then 408 and the connection is closed (api/server.py).
     header_timeout_s: float = Field(gt=0)
@@ -270,8 +271,8 @@ class RenderSettings(_Section):
     """Analysed video, snapshots and chart report (tasks/render/)."""
 
     enabled: bool
-    max_side: int
-    crf: int
+    max_side: int = Field(ge=16)
+    crf: int = Field(ge=0, le=51)  # libx264's scale
     preset: str
 
 
@@ -281,9 +282,9 @@ class LlmSettings(_Section):
     url: str
     model: str
     api_key: str
-    timeout_s: float
-    max_tokens: int
-    temperature: float
+    timeout_s: float = Field(gt=0)
+    max_tokens: int = Field(ge=1)
+    temperature: float = Field(ge=0, le=2)
 
 
 class Settings(_Section):

@@ -9,6 +9,7 @@ Callers pass the name the user typed (``--height-cm`` or ``height_cm``) as
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from analysis.vocabulary import JOINTS, UnknownJointError, joints_text
@@ -25,6 +26,22 @@ RANGES: dict[str, tuple[float, float, str]] = {
 
 class OptionError(ValueError):
     """An option value is refused; the message is one sentence naming the option."""
+
+
+# One '@', something before it, a dotted domain after it, no spaces: what a person's e-mail
+# must look like to be one (deliverability is the mail server's business, not ours).
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+EMAIL_MAX_CHARS = 320  # the catalog column's size (RFC 5321's 64 + 1 + 255)
+
+
+def parse_email(raw: Any, label: str = "email") -> str:
+    """``raw`` as a person's e-mail address, stripped and lowercased (addresses compare case-insensitively)."""
+    if not isinstance(raw, str):
+        raise OptionError(f"{label} must be a text field")
+    email = raw.strip().lower()
+    if len(email) > EMAIL_MAX_CHARS or not _EMAIL.match(email):
+        raise OptionError(f"{label} must be an address like name@example.org, got {raw.strip()[:60]!r}")
+    return email
 
 
 def parse_number(raw: Any, field: str, label: str | None = None) -> float | None:

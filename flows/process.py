@@ -43,7 +43,8 @@ from storage.objectstore import ObjectStore  # noqa: E402
 from tasks.detect import Detections, detect_video, detections_key, load_detections, save_detections  # noqa: E402
 from tasks.pose import PoseError, PosePool, replay_batches  # noqa: E402
 from tasks.results import session_tables  # noqa: E402
-from tasks.video import FrameSignals, VideoError, VideoInfo, load_frame_signals, probe_video  # noqa: E402
+from tasks.video import (FrameSignals, VideoError, VideoInfo, declared_frames, decoded_share_problem,  # noqa: E402
+                         load_frame_signals, probe_video)
 
 
 class ProcessingFailed(RuntimeError):
@@ -192,23 +193,16 @@ def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = 
 
 
 def expected_frames(info: dict[str, Any], max_frames: int | None = None) -> int:
-    """Frames the file declares (container count or packets, whichever is larger), capped by ``max_frames``.
-
-    A truncated MP4 keeps its full sample table but loses packets, so the
-    container's count is the one that tells.
-    """
-    declared = max(int(info.get("reported_frames") or 0), int(info["packet_frames"]))
-    return min(declared, max_frames) if max_frames else declared
+    """Frames the file declares, capped by ``max_frames`` (:func:`tasks.video.declared_frames`)."""
+    return declared_frames(info, max_frames)
 
 
 def check_decoded_share(decoded: int, expected: int, min_share: float) -> None:
-    """Fail a file that decodes less than ``min_share`` of the frames it declares."""
-    share = decoded / max(1, expected)
-    if share < min_share:
-        raise ProcessingFailed(
-            f"only {decoded} of the {expected} frames the file declares decode ({share:.0%}); "
-            f"the file is truncated or damaged"
-        )
+    """Fail a file that decodes less than ``min_share`` of the frames it declares (the rule
+    :func:`tasks.video.decoded_share_problem` that ``gaitlake process`` applies before anything exists)."""
+    problem = decoded_share_problem(decoded, expected, min_share)
+    if problem:
+        raise ProcessingFailed(problem)
 
 
 def decode_chunk_frames(settings, info: dict[str, Any]) -> int:
@@ -406,7 +400,7 @@ def process_session(session_id: str, max_frames: int | None = None, force: bool 
 def _run_stages(session_id, owner, settings, catalog, lake, max_frames, force, beat) -> dict[str, Any]:
     logger = get_run_logger()
     version = settings.pipeline_version
-    if not force and lake.served_version(session_id) == version:
+    if not force and lake.serves_intact(session_id, version):
         catalog.finish(session_id, owner, status=SessionStatus.DONE, pipeline_version=version)
         logger.info("session %s is already published at %s; marked done (force=True reprocesses)",
                     session_id, version)

@@ -56,7 +56,7 @@ def recover(settings: Settings, catalog: Catalog | None = None) -> dict[str, str
     outcome: dict[str, str] = {}
     now = utcnow()
     for row in catalog.processing_sessions():
-        if lease_lapsed(row, now, owner_is_dead) and lake.served_version(row.id) == settings.pipeline_version:
+        if lease_lapsed(row, now, owner_is_dead) and lake.serves_intact(row.id, settings.pipeline_version):
             if catalog.finish(row.id, row.lease_owner, status=SessionStatus.DONE,
                               pipeline_version=settings.pipeline_version):
                 outcome[row.id] = str(SessionStatus.DONE)
@@ -214,6 +214,20 @@ class QueueWorker:
 
 
 # -- Ctrl-C and SIGTERM -----------------------------------------------------------------
+# The end of the reaper and the guardian scripts below: terminate `procs`, kill what lingers after `grace`.
+_STOP_PROCS = """
+for p in procs:
+    try:
+        p.terminate()
+    except psutil.Error:
+        pass
+_, alive = psutil.wait_procs(procs, timeout=grace)
+for p in alive:
+    try:
+        p.kill()
+    except psutil.Error:
+        pass
+"""
 _REAPER = """
 import sys, time, psutil
 parent, grace = int(sys.argv[1]), float(sys.argv[2])
@@ -228,18 +242,43 @@ for spec in sys.argv[3:]:
         pass
 while psutil.pid_exists(parent) and psutil.Process(parent).status() != psutil.STATUS_ZOMBIE:
     time.sleep(0.05)
-for p in procs:
+"""+_STOP_PROCS
+
+
+_GUARDIAN = """
+import os, sys, time, psutil
+parent, grace = psutil.Process(int(sys.argv[1])), float(sys.argv[2])
+known = {}
+while True:
     try:
-        p.terminate()
-    except psutil.Error:
-        pass
-_, alive = psutil.wait_procs(procs, timeout=grace)
-for p in alive:
-    try:
-        p.kill()
-    except psutil.Error:
-        pass
-"""
+        if parent.status() == psutil.STATUS_ZOMBIE:
+            break
+        for child in parent.children(recursive=True):
+            if child.pid != os.getpid():
+                known.setdefault(child.pid, child)
+    except psutil.NoSuchProcess:
+        break
+    time.sleep(0.2)
+procs = [p for p in known.values() if p.is_running()]  # is_running: the same process, not a reused pid
+"""+_STOP_PROCS
+
+
+def guard_children(grace_s: float) -> int:
+    """Have every process this one starts from now on (the ephemeral Prefect server, local Ray)
+    stopped when this process dies, however it dies: SIGKILL included, which no handler sees.
+
+    A small guardian in its own session notes this process's descendants every 0.2 s and,
+    once this process is gone, terminates them (SIGKILL after ``grace_s``). Ray's own
+    processes already share their driver's fate; Prefect's server subprocess does not, and
+    was left running (200-240 MB each) by every killed worker or ``gaitlake process``.
+    Returns the guardian's pid.
+    """
+    import subprocess
+
+    guardian = subprocess.Popen([sys.executable, "-c", _GUARDIAN, str(os.getpid()), str(grace_s)],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, close_fds=True)
+    return guardian.pid
 
 
 def stop_children_after_exit(grace_s: float) -> int:
@@ -361,7 +400,7 @@ def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any)
         from storage.objectstore import ObjectStore
 
         lake = Lake(ObjectStore.from_settings(settings))
-        if lake.served_version(session_id) == settings.pipeline_version and catalog.finish(
+        if lake.serves_intact(session_id, settings.pipeline_version) and catalog.finish(
                 session_id, owner, status=SessionStatus.DONE, pipeline_version=settings.pipeline_version):
             return f"gaitlake: stopped by {name} after session {session_id} was published; it is done"
         catalog.finish(session_id, owner, status=SessionStatus.FAILED,

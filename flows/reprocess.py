@@ -36,7 +36,7 @@ from prefect import flow, get_run_logger  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from storage.catalog import Catalog, RunningSession, SessionStatus, utcnow  # noqa: E402
-from storage.lake import Lake  # noqa: E402
+from storage.lake import DamagedRun, Lake  # noqa: E402
 from storage.objectstore import ObjectStore  # noqa: E402
 
 
@@ -87,7 +87,10 @@ def stored_probe(store: ObjectStore, lake: Lake, session_id: str) -> dict[str, A
         return json.loads(store.read_bytes(probe_key(session_id)))
     except FileNotFoundError:
         pass
-    table = lake.read_table(session_id, "sessions")
+    try:
+        table = lake.read_table(session_id, "sessions")
+    except DamagedRun:  # the served run is what is being repaired: probe the video instead
+        return None
     if table is None or table.num_rows == 0:
         return None
     row = table.slice(0, 1).to_pylist()[0]
@@ -142,8 +145,12 @@ class _Progress:
 
 
 def served_frames(lake: Lake, session_id: str) -> int | None:
-    """Frames the served run of ``session_id`` analysed (its frames row count; from the manifest)."""
-    manifest = lake.current_manifest(session_id)
+    """Frames the served run of ``session_id`` analysed (its frames row count; from the manifest);
+    None when nothing, or a damaged run, is served (all frames are then analysed)."""
+    try:
+        manifest = lake.current_manifest(session_id)
+    except DamagedRun:
+        return None
     return (manifest.rows or {}).get("frames") if manifest is not None else None
 
 

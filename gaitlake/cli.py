@@ -17,6 +17,7 @@ from pathlib import Path
 
 from analysis.catalogue import cli_summary
 from configs import SettingsError, get_settings, install_log_masking, mask_text, masked, secret_values
+from gaitlake.cli_types import ellipsize, positive_int
 
 #: The summary lines printed after processing: label, decimals and unit from the metric catalogue.
 SUMMARY_LINES = cli_summary()
@@ -24,7 +25,7 @@ SUMMARY_LINES = cli_summary()
 # One example per top-level command, shown by `gaitlake --help` (a test keeps this complete). A
 # command registered elsewhere may instead carry its own: an "example:" block in its epilog.
 EXAMPLES = {
-    "process": "gaitlake process run.mp4 --height-cm 175 --weight-kg 70 --json summary.json",
+    "process": "gaitlake process run.mp4 --user runner@example.org --height-cm 175 --weight-kg 70 --json summary.json",
     "query": 'gaitlake query "SELECT session_id, cadence_spm FROM sessions" --format csv',
     "report": "gaitlake report SESSION_ID -o report.png --comments",
     "config": "gaitlake config",
@@ -132,8 +133,11 @@ def _check_options(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _check_video(path: Path, settings) -> str | None:
-    """Why ``path`` is not an analysable video (one sentence naming it), or None. About a second."""
+def _check_video(path: Path, settings, max_frames: int | None = None) -> str | None:
+    """Why ``path`` is not an analysable video (one sentence naming it), or None. About a second.
+
+    Header, packets and the decoding of its first and last frames: a file cut short or
+    damaged is refused here, before a session row, Prefect or Ray exists."""
     from api.sniff import HEAD_BYTES, describe_non_video, sniff_video
 
     if not path.exists():
@@ -150,10 +154,11 @@ def _check_video(path: Path, settings) -> str | None:
     if sniff_video(head) is None:
         why = describe_non_video(head, None).removeprefix("the uploaded file ")
         return f"{path} is not a video: it {why.replace('; upload an', '; give an')}"
-    from tasks.video import VideoError, probe_video
+    from tasks.video import VideoError, probe_video, verify_decodes
 
     try:
         info = probe_video(path, settings.video.max_side_px, settings.video.max_pixel_frames)
+        verify_decodes(path, info, settings.video.min_decoded_share, max_frames)
     except VideoError as exc:
         return str(exc)  # names the file: "run.mp4 is corrupt: demuxing failed (...)"
     if info.packet_frames < settings.video.min_frames:
@@ -169,12 +174,15 @@ def cmd_process(args: argparse.Namespace) -> int:
     if problem:
         return _fail(problem, 2)
     settings = get_settings()
-    problem = _check_video(Path(args.video), settings)
+    problem = _check_video(Path(args.video), settings, args.max_frames)
     if problem:
         return _fail(problem, 2)
     from flows.runtime import prepare_environment
 
     prepare_environment(settings)
+    from flows.queue import guard_children
+
+    guard_children(settings.processing.shutdown_grace_s)  # Prefect's server and Ray die with this process
     from flows.intake import IntakeError, create_session_from_path
     from storage.catalog import Catalog
     from storage.objectstore import ObjectStore
@@ -183,14 +191,28 @@ def cmd_process(args: argparse.Namespace) -> int:
     from flows.queue import new_owner_id
     from storage.catalog import SessionStatus, utcnow
 
+    person = None
+    if args.user:
+        person = catalog.find_user(args.user)
+        if person is None:
+            return _fail(f"no user {args.user}: add one first (gaitlake users add {args.user} ...) "
+                         f"or give an existing e-mail or id", 2)
+    earlier = None if args.force else catalog.earlier_upload(_sha256(Path(args.video)), person and person.id)
+    if earlier is not None:
+        print(f"{args.video} was already processed as {earlier.id} ({earlier.status}, "
+              f"{earlier.created_at:%Y-%m-%d %H:%M} UTC); not processed again (--force does)")
+        _print_where(earlier.id, person, settings)
+        return 0
+
     owner = new_owner_id("process")  # the session is inserted already claimed by this command
     try:
         row = create_session_from_path(
             store, catalog, Path(args.video),
             title=args.title or Path(args.video).stem,
-            user_id=args.user_id,
-            height_cm=args.height_cm,
-            weight_kg=args.weight_kg,
+            user_id=person.id if person else None,
+            # the owner's height and weight unless given (as an API upload does)
+            height_cm=args.height_cm or (person.height_cm if person else None),
+            weight_kg=args.weight_kg or (person.weight_kg if person else None),
             incline_deg=args.incline_deg,
             capture_fps=args.capture_fps,
             joints=args.joints,
@@ -199,8 +221,11 @@ def cmd_process(args: argparse.Namespace) -> int:
         )
     except IntakeError as exc:
         return _fail(str(exc))
-    print(f"session {row.id}: accepted ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]})",
-          file=sys.stderr)
+    from gaitlake.cli_logs import library_logs_to_file
+
+    log_path = library_logs_to_file(settings.data_path / "logs" / "process.log")
+    print(f"session {row.id}: accepted ({row.size_bytes / 1e6:.1f} MB, sha256 {row.content_sha256[:12]}); "
+          f"Prefect and Ray log to {log_path}", file=sys.stderr)
     from flows.queue import run_one_shot
 
     try:
@@ -210,6 +235,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         return _fail(f"session {row.id} failed: {failed.error if failed else 'unknown reason'}")
     _print_summary(row.id, outcome)
     _print_artifacts(row.id, outcome, settings)
+    _print_where(row.id, person, settings)
     if args.json and "summary" in outcome:
         from api.documents import summary_document
 
@@ -218,7 +244,7 @@ def cmd_process(args: argparse.Namespace) -> int:
             "session_date": row.created_at.strftime("%d/%m/%Y"),
             "summary_text": None,
             **summary_document(outcome["summary"], outcome.get("strides") or [], outcome["quality"]),
-            "user_information": {"height": args.height_cm, "weight": args.weight_kg},
+            "user_information": {"height": row.height_cm, "weight": row.weight_kg},
             # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
             "metrics": outcome["summary"],
             "quality": outcome["quality"],
@@ -270,6 +296,28 @@ def _print_artifacts(session_id: str, outcome: dict, settings) -> None:
     print(f"  (gaitlake report {session_id} lists them again)")
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _print_where(session_id: str, person, settings) -> None:
+    """Where the session can be seen: its owner's page and the API, or why nowhere but here."""
+    if person is None:
+        print(f"  owner             none: the page and the API show it to no one (give --user EMAIL); "
+              f"gaitlake report {session_id} shows it")
+        return
+    base = settings.api.public_base_url.rstrip("/") or f"http://{settings.api.host}:{settings.api.port}"
+    print(f"  owner             {person.email} ({person.id})")
+    print(f"  page              {base}/app/sessions/{session_id} (gaitlake serve)")
+    print(f"  API               GET {base}/running/sessions/{session_id}/summary/")
+
+
 def _open_lake(settings):
     """The lake for reading, or an error sentence when nothing was ever written there (creates nothing)."""
     if not settings.storage.url and not (settings.data_path / "store").is_dir():
@@ -306,9 +354,12 @@ def cmd_query(args: argparse.Namespace) -> int:
         else:
             pacsv.write_csv(table, sys.stdout.buffer)
     elif args.format == "json":
-        from tasks.results import to_json
+        from gaitlake.query_json import UnsupportedColumn, rows_as_json
 
-        text = to_json(table.to_pylist()) + "\n"
+        try:
+            text = rows_as_json(table) + "\n"
+        except UnsupportedColumn as exc:
+            return _fail(f"query --format json: {exc}")
         out.write_text(text) if out else sys.stdout.write(text)
     else:
         text = _format_table(table)
@@ -321,9 +372,9 @@ def _format_table(table, max_rows: int = 200) -> str:
     rows = [[("" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row.values()]
             for row in table.slice(0, max_rows).to_pylist()]
     widths = [min(40, max([len(n)] + [len(r[i]) for r in rows])) for i, n in enumerate(names)]
-    lines = [" | ".join(n.ljust(w)[:w] for n, w in zip(names, widths)),
+    lines = [" | ".join(ellipsize(n, w).ljust(w) for n, w in zip(names, widths)),
              "-+-".join("-" * w for w in widths)]
-    lines += [" | ".join(c.ljust(w)[:w] for c, w in zip(r, widths)) for r in rows]
+    lines += [" | ".join(ellipsize(c, w).ljust(w) for c, w in zip(r, widths)) for r in rows]
     if table.num_rows > max_rows:
         lines.append(f"... {table.num_rows - max_rows} more rows (use --format csv)")
     lines.append(f"({table.num_rows} rows)")
@@ -369,8 +420,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--capture-fps", metavar="FPS", help="true capture rate of slow-motion footage, 1-10000")
     p.add_argument("--joints", default="all", help="comma-separated ankle,knee,elbow,hip,shoulder, or all (default)")
     p.add_argument("--title", help="session title (default: the file name)")
-    p.add_argument("--user-id", help="owner of the session in the catalog (a user id)")
-    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="analyse only the first N frames")
+    p.add_argument("--user", "--user-id", dest="user", metavar="EMAIL|ID",
+                   help="the runner who owns the session (e-mail or id): the page and the API show it to them")
+    p.add_argument("--force", action="store_true",
+                   help="process the video even if the same file (same SHA-256) was processed before")
+    p.add_argument("--max-frames", type=positive_int, metavar="N", help="analyse only the first N frames")
     p.add_argument("--json", metavar="OUT", help="also write the summary document (GET summary shape) to OUT")
     p.set_defaults(func=cmd_process)
 
@@ -409,16 +463,6 @@ def examples(parser: argparse.ArgumentParser) -> dict[str, str]:
     return found
 
 
-def _positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {raw!r}")
-    return value
-
-
 def _finish(parser: argparse.ArgumentParser, path: str = "") -> None:
     """Every (sub)parser: no abbreviations, known to its namespace (for errors), a help on every argument."""
     for action in parser._actions:
@@ -431,18 +475,69 @@ def _finish(parser: argparse.ArgumentParser, path: str = "") -> None:
             action.help = FALLBACK_HELP.get((path, action.dest))
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, exit_fast: bool | None = None) -> int:
+    """Run one command; its exit status. As the program (``argv`` None, or ``exit_fast``), the process
+    ends as soon as the command is done, without waiting for Prefect, Ray or the interpreter's
+    teardown of native libraries (:func:`_exit_now`)."""
+    exit_fast = argv is None if exit_fast is None else exit_fast
+    # OpenCV's bundled FFmpeg prints decoder complaints ("[h264 @ 0x...] cabac decode ...") on
+    # stderr; a damaged file is reported in one sentence instead. GAITLAKE users may set it back.
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     try:
         args = build_parser().parse_args(argv)
         settings = get_settings()
         _SECRETS[:] = secret_values(settings)
         install_log_masking(settings)
         print(_data_dir_line(settings), file=sys.stderr)
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
+        if exit_fast:
+            _exit_now(code, settings.processing.shutdown_grace_s)
+        return code
     except SettingsError as exc:
         return _fail(f"invalid configuration: {exc}", 2)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
+    except BrokenPipeError:
+        return _closed_stdout()
+
+
+def _exit_now(code: int, grace_s: float) -> None:
+    """End the program with ``code`` now, its output flushed, without the interpreter's teardown.
+
+    - Children (the ephemeral Prefect server, local Ray): their orderly shutdown at interpreter
+      exit took 15-20 s after `process` printed its summary, for nothing the user waits for (the
+      results are published, the catalog row is final). A detached reaper stops them once this
+      process is gone (SIGTERM, then SIGKILL after ``grace_s``: flows.queue.stop_children_after_exit).
+    - Native libraries: tearing down DuckDB's and Arrow's thread pools while the interpreter
+      finalises aborted `gaitlake lake check` after its report ("terminate called without an
+      active exception", exit 134: std::terminate on a still-joinable native thread; 5 of 30
+      runs on a healthy 4-session lake here). Nothing is left to do once the command returned,
+      so the teardown is skipped.
+    """
+    import logging
+
+    import psutil
+
+    logging.shutdown()  # flush the log file
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if psutil.Process().children(recursive=True):
+        from flows.queue import stop_children_after_exit
+
+        stop_children_after_exit(grace_s)
+    os._exit(code)
+
+
+def _closed_stdout() -> int:
+    """The reader of stdout went away (``gaitlake config | head -1``): stop quietly, as `cat` would.
+
+    Python would report the pipe again when it flushes stdout at exit: point stdout at
+    /dev/null first. The exit status is the shell's for a SIGPIPE death (128 + 13)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 141
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ import sys
 
 from sqlalchemy import func, select
 
+from gaitlake.cli_types import port_number, positive_int
+
 ROLES = ("admin", "sub-admin", "user")
 PLANS = ("standard", "pro", "premium", "enterprise")
 
@@ -25,10 +27,9 @@ def _catalog():
 
 def _find_user(db, ref: str):
     """A user by id or e-mail (any case), or None."""
-    from storage.catalog import User
+    from storage.catalog import user_by_ref
 
-    ref = ref.strip()
-    return db.get(User, ref) or db.scalars(select(User).where(func.lower(User.email) == ref.lower())).first()
+    return user_by_ref(db, ref)
 
 
 def _user_id(catalog, ref: str) -> str | None:
@@ -37,7 +38,7 @@ def _user_id(catalog, ref: str) -> str | None:
         user = _find_user(db, ref)
         if user is not None:
             return user.id
-    print(f"error: no user {ref}", file=sys.stderr)
+    print(f"gaitlake: no user {ref}", file=sys.stderr)
     return None
 
 
@@ -49,58 +50,120 @@ def _profile(args: argparse.Namespace) -> dict | None:
         try:
             born = date.fromisoformat(args.birth_date)
         except ValueError:
-            print(f"error: --birth-date must be YYYY-MM-DD, got {args.birth_date!r}", file=sys.stderr)
+            print(f"gaitlake: --birth-date must be YYYY-MM-DD, got {args.birth_date!r}", file=sys.stderr)
             return None
         if not date(1900, 1, 1) <= born <= date.today():
-            print("error: --birth-date must lie between 1900-01-01 and today", file=sys.stderr)
+            print("gaitlake: --birth-date must lie between 1900-01-01 and today", file=sys.stderr)
             return None
         return {"birth_date": born.isoformat()}
     if args.age is not None:
         if not 1 <= args.age <= 120:
-            print("error: --age must be between 1 and 120 years", file=sys.stderr)
+            print("gaitlake: --age must be between 1 and 120 years", file=sys.stderr)
             return None
         return {"age": args.age}
     return {}
 
 
+def _person(args: argparse.Namespace, email_label: str) -> dict | None:
+    """The e-mail, height and weight given, checked with the API upload's rules (flows.options: one
+    rule, one message); None after saying why on stderr. Options not given are left out."""
+    from flows import options
+
+    person = {}
+    try:
+        if args.email is not None:
+            person["email"] = options.parse_email(args.email, email_label)
+        for field in ("height_cm", "weight_kg"):
+            value = options.parse_number(getattr(args, field), field, "--" + field.replace("_", "-"))
+            if value is not None:
+                person[field] = value
+    except options.OptionError as exc:
+        print(f"gaitlake: {exc}", file=sys.stderr)
+        return None
+    return person
+
+
 def users_add(args: argparse.Namespace) -> int:
     from storage.catalog import User
 
-    catalog = _catalog()
-    email = args.email.strip().lower()
+    person = _person(args, "the e-mail")
+    if person is None:
+        return 2
+    email = person["email"]
     profile = _profile(args)
     if profile is None:
         return 2
+    catalog = _catalog()
     with catalog.session() as db:
         if db.scalars(select(User).where(func.lower(User.email) == email)).first() is not None:
-            print(f"error: a user with e-mail {email} already exists", file=sys.stderr)
+            print(f"gaitlake: a user with e-mail {email} already exists", file=sys.stderr)
             return 1
         admin_id = None
         if args.admin:
             admin = _find_user(db, args.admin)
             if admin is None:
-                print(f"error: no user {args.admin}", file=sys.stderr)
+                print(f"gaitlake: no user {args.admin}", file=sys.stderr)
                 return 1
             if admin.role not in ("admin", "sub-admin"):
-                print(f"error: {args.admin} is a {admin.role}, not an admin or sub-admin", file=sys.stderr)
+                print(f"gaitlake: {args.admin} is a {admin.role}, not an admin or sub-admin", file=sys.stderr)
                 return 1
             if args.role == "sub-admin" and admin.role != "admin":
-                print("error: a sub-admin's --admin must be an admin", file=sys.stderr)
+                print("gaitlake: a sub-admin's --admin must be an admin", file=sys.stderr)
                 return 1
             if args.role == "admin":
-                print("error: an admin has no --admin", file=sys.stderr)
+                print("gaitlake: an admin has no --admin", file=sys.stderr)
                 return 1
             admin_id = admin.id
         elif args.role == "sub-admin":
-            print("error: a sub-admin needs --admin EMAIL (its admin)", file=sys.stderr)
+            print("gaitlake: a sub-admin needs --admin EMAIL (its admin)", file=sys.stderr)
             return 1
         user = User(email=email, name=args.name or "", role=args.role, admin_id=admin_id,
-                    plan=args.plan.lower() if args.plan else None, height_cm=args.height_cm, weight_kg=args.weight_kg,
-                    profile=profile)
+                    plan=args.plan.lower() if args.plan else None, height_cm=person.get("height_cm"),
+                    weight_kg=person.get("weight_kg"), profile=profile)
         db.add(user)
         db.flush()
         user_id = user.id
     print(user_id)
+    return 0
+
+
+def users_edit(args: argparse.Namespace) -> int:
+    """Change a user's e-mail, name, plan, height, weight or age, with the rules of ``users add``."""
+    from storage.catalog import User
+
+    person = _person(args, "--email")
+    if person is None:
+        return 2
+    profile = _profile(args)
+    if profile is None:
+        return 2
+    if args.name is not None:
+        person["name"] = args.name
+    if args.plan is not None:
+        person["plan"] = None if args.plan == "none" else args.plan
+    if not person and not profile:
+        print("gaitlake: nothing to change: give --email, --name, --plan, --height-cm, --weight-kg, "
+              "--birth-date or --age", file=sys.stderr)
+        return 2
+    with _catalog().session() as db:
+        user = _find_user(db, args.user)
+        if user is None:
+            print(f"gaitlake: no user {args.user}", file=sys.stderr)
+            return 1
+        taken = person.get("email") and db.scalars(
+            select(User).where(func.lower(User.email) == person["email"], User.id != user.id)).first()
+        if taken:
+            print(f"gaitlake: a user with e-mail {person['email']} already exists", file=sys.stderr)
+            return 1
+        for field, value in person.items():
+            setattr(user, field, value)
+        if profile:  # a birth date replaces an age and the other way round
+            kept = {k: v for k, v in dict(user.profile or {}).items() if k not in ("age", "birth_date")}
+            user.profile = {**kept, **profile}
+        facts = _user_facts(db, user)
+    import json
+
+    print(json.dumps(facts, indent=1, default=str))
     return 0
 
 
@@ -164,7 +227,7 @@ def users_show(args: argparse.Namespace) -> int:
     with _catalog().session() as db:
         user = _find_user(db, args.user)
         if user is None:
-            print(f"error: no user {args.user}", file=sys.stderr)
+            print(f"gaitlake: no user {args.user}", file=sys.stderr)
             return 1
         facts = _user_facts(db, user)
         facts["keys"] = [_key_facts(k, user.email) for k in db.scalars(
@@ -181,7 +244,7 @@ def keys_list(args: argparse.Namespace) -> int:
         if args.user:
             user = _find_user(db, args.user)
             if user is None:
-                print(f"error: no user {args.user}", file=sys.stderr)
+                print(f"gaitlake: no user {args.user}", file=sys.stderr)
                 return 1
             query = query.where(ApiKey.user_id == user.id)
         rows = [_key_facts(k, email) for k, email in db.execute(query)]
@@ -202,14 +265,14 @@ def keys_revoke(args: argparse.Namespace) -> int:
         print(f"revoked {revoke_keys(catalog, user_id)} key(s) of {args.user}")
         return 0
     if not args.key:
-        print("error: name a key (or its prefix) or --user EMAIL", file=sys.stderr)
+        print("gaitlake: name a key (or its prefix) or --user EMAIL", file=sys.stderr)
         return 2
     match = KEY_RE.match(args.key.strip())
     prefix = match.group(1) if match else args.key.strip()
     with catalog.session() as db:
         key = db.get(ApiKey, prefix)
         if key is None:
-            print(f"error: no key with prefix {prefix}", file=sys.stderr)
+            print(f"gaitlake: no key with prefix {prefix}", file=sys.stderr)
             return 1
         already = key.revoked_at is not None
         if not already:
@@ -252,6 +315,9 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     prepare_environment(settings)
+    from flows.queue import guard_children
+
+    guard_children(settings.processing.shutdown_grace_s)  # the queue worker dies with the server, SIGKILL too
     api_settings = load_api_settings(settings)
     supervisor = None
     if (api_settings.launch_processing and settings.processing.embedded_worker and not settings.prefect.api_url
@@ -270,12 +336,21 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(signum, stop_serving)
     try:
         uvicorn.run("api.app:app_from_env", factory=True, host=args.host or api_settings.host,
-                    port=args.port or api_settings.port, workers=args.workers, log_level="info",
-                    **uvicorn_options(api_settings))   # slow-client deadlines (api/server.py)
+                    port=api_settings.port if args.port is None else args.port, workers=args.workers,
+                    log_level="info", **uvicorn_options(api_settings))   # slow-client deadlines (api/server.py)
     finally:
         if supervisor is not None:
             supervisor.stop()
     return 0
+
+
+def _person_options(parser: argparse.ArgumentParser) -> None:
+    """--height-cm, --weight-kg (the API's ranges) and --birth-date | --age."""
+    parser.add_argument("--height-cm", metavar="CM", help="runner height, 50-260 cm (scales pixels to metres)")
+    parser.add_argument("--weight-kg", metavar="KG", help="runner weight, 10-400 kg (for metabolic power)")
+    born = parser.add_mutually_exclusive_group()
+    born.add_argument("--birth-date", metavar="YYYY-MM-DD", help="date of birth: reports give the age on the day they are read")
+    born.add_argument("--age", type=int, help="age in years, when the birth date is not known")
 
 
 def register_cli(subparsers) -> None:
@@ -287,12 +362,15 @@ def register_cli(subparsers) -> None:
     add.add_argument("--admin", metavar="EMAIL", help="the admin or sub-admin managing this user")
     add.add_argument("--plan", type=str.lower, choices=PLANS, help="subscription plan (session limit, paid reports)")
     add.add_argument("--name", default="", help="display name")
-    add.add_argument("--height-cm", type=float, help="runner height in cm (scales pixels to metres)")
-    add.add_argument("--weight-kg", type=float, help="runner weight in kg (for power)")
-    born = add.add_mutually_exclusive_group()
-    born.add_argument("--birth-date", metavar="YYYY-MM-DD", help="date of birth: reports give the age on the day they are read")
-    born.add_argument("--age", type=int, help="age in years, when the birth date is not known")
+    _person_options(add)
     add.set_defaults(func=users_add)
+    edit = users_sub.add_parser("edit", help="change a user's e-mail, name, plan, height, weight or age")
+    edit.add_argument("user", help="e-mail address (any case) or user id")
+    edit.add_argument("--email", help="the new e-mail address")
+    edit.add_argument("--name", help="display name")
+    edit.add_argument("--plan", type=str.lower, choices=(*PLANS, "none"), help="subscription plan (none: the free plan)")
+    _person_options(edit)
+    edit.set_defaults(func=users_edit)
     lst = users_sub.add_parser("list", help="list every user with role, plan, manager and session count")
     lst.add_argument("--json", action="store_true", help="print JSON instead of a table")
     lst.set_defaults(func=users_list)
@@ -322,8 +400,8 @@ def register_cli(subparsers) -> None:
 
     srv = subparsers.add_parser("serve", help="run the API (uvicorn)")
     srv.add_argument("--host", default=None)
-    srv.add_argument("--port", type=int, default=None)
-    srv.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    srv.add_argument("--port", type=port_number, default=None)
+    srv.add_argument("--workers", type=positive_int, default=1, help="uvicorn worker processes")
     srv.add_argument("--no-worker", action="store_true",
                      help="do not start the embedded queue worker (run `gaitlake worker` yourself)")
     srv.set_defaults(func=serve)

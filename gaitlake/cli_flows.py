@@ -5,18 +5,26 @@ import argparse
 import json
 import sys
 
+from gaitlake.cli_types import ellipsize, positive_int
+
 
 def _fail(message: str, code: int = 1) -> int:
     print(f"gaitlake: {message}", file=sys.stderr)
     return code
 
 
-def _settings():
+def _settings(starts_children: bool = True):
+    """The settings, with the environment Prefect and Ray read; a command that may start them
+    (``starts_children``) has them stopped when it dies, SIGKILL included (flows.queue.guard_children)."""
     from configs import get_settings
     from flows.runtime import prepare_environment
 
     settings = get_settings()
     prepare_environment(settings)
+    if starts_children:
+        from flows.queue import guard_children
+
+        guard_children(settings.processing.shutdown_grace_s)
     return settings
 
 
@@ -46,12 +54,11 @@ def _age(moment) -> str:
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     """List the queue by state; requeue, fail or recover sessions."""
-    settings = _settings()
+    settings = _settings(starts_children=False)
     from flows.queue import owner_is_dead, recover
     from storage.catalog import Catalog, SessionStatus
 
-    catalog = Catalog.from_settings(settings)
-    print(f"gaitlake: data dir {settings.data_path}", file=sys.stderr)
+    catalog = Catalog.from_settings(settings)  # (gaitlake.cli.main has said which data dir)
     if args.sessions_command == "recover":
         outcome = recover(settings, catalog)
         print(f"recovered {len(outcome)} session(s)")
@@ -94,12 +101,16 @@ def cmd_sessions(args: argparse.Namespace) -> int:
     for row in rows:
         detail = row.lease_owner or row.error or ""
         print(f"{row.id:<32}  {row.status:<10}  {_age(row.created_at):>6}  {_age(row.updated_at):>7}  "
-              f"{row.attempts or 0:>8}  {detail[:80]}")
+              f"{row.attempts or 0:>8}  {ellipsize(detail, 80)}")
     return 0
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     settings = _settings()
+    from gaitlake.cli_logs import library_logs_to_file
+
+    print(f"gaitlake: Prefect and Ray log to {library_logs_to_file(settings.data_path / 'logs' / 'reprocess.log')}",
+          file=sys.stderr)
     if not (args.ids or args.since or args.until or args.user or args.older or args.all):
         return _fail("say which sessions: IDS, --since/--until, --user, --older or --all", 2)
     from flows.reprocess import reprocess
@@ -157,9 +168,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def register_cli(subparsers) -> None:
     w = subparsers.add_parser("worker", help="process the session queue (warm: Prefect, Ray and the model start "
                                              "once); with a Prefect server also serve the deployments")
-    w.add_argument("--limit", type=int, help="most deployment flow runs at once with a Prefect server "
+    w.add_argument("--limit", type=positive_int, help="most deployment flow runs at once with a Prefect server "
                                              "(default: processing.concurrency + 2)")
-    w.add_argument("--max-sessions", type=int, help="exit after processing this many sessions")
+    w.add_argument("--max-sessions", type=positive_int, help="exit after processing this many sessions")
     w.add_argument("--idle-exit-s", type=float, help="exit once the queue has been empty this long (seconds)")
     w.set_defaults(func=cmd_worker)
 
@@ -170,7 +181,7 @@ def register_cli(subparsers) -> None:
     q_list.add_argument("--status", action="append", choices=("queued", "processing", "done", "failed"),
                         help="only these states (repeatable)")
     q_list.add_argument("--stuck", action="store_true", help="only queued or processing sessions")
-    q_list.add_argument("--limit", type=int, default=200, help="most rows shown (newest first)")
+    q_list.add_argument("--limit", type=positive_int, default=200, help="most rows shown (newest first)")
     q_list.set_defaults(func=cmd_sessions)
     q_requeue = q_sub.add_parser("requeue", help="put sessions back in the queue (attempts reset)")
     q_requeue.add_argument("ids", nargs="+", help="session ids")
@@ -193,7 +204,7 @@ def register_cli(subparsers) -> None:
     r.add_argument("--older", action="store_true", help="only sessions served at another pipeline_version")
     r.add_argument("--all", action="store_true", help="every done session, whatever its version")
     r.add_argument("--pipeline-version", help="version to write (default: pipeline.version / the package's)")
-    r.add_argument("--concurrency", type=int, help="sessions at once (default: reprocess.concurrency)")
+    r.add_argument("--concurrency", type=positive_int, help="sessions at once (default: reprocess.concurrency)")
     r.add_argument("--force", action="store_true", help="recompute even sessions already at that version")
     r.add_argument("--include-failed", action="store_true", help="also retry failed sessions")
     r.add_argument("--no-switch", action="store_true", help="write the new version without serving it")
@@ -202,7 +213,7 @@ def register_cli(subparsers) -> None:
 
     c = subparsers.add_parser("compact", help="merge small lake files per partition (compact-lake)")
     c.add_argument("--table", action="append", choices=("sessions", "frames", "strides"))
-    c.add_argument("--min-files", type=int, help="compact partitions with at least this many files")
+    c.add_argument("--min-files", type=positive_int, help="compact partitions with at least this many files")
     c.add_argument("--grace-s", type=float, help="keep superseded files this long (seconds)")
     c.set_defaults(func=cmd_compact)
 

@@ -52,6 +52,21 @@ def _leaves(node: Any) -> list[str]:
     return []
 
 
+def _why_not_served(settings, session_id: str) -> str:
+    """Why a session has no served results, in one sentence: its catalog row's state and reason."""
+    from storage.catalog import Catalog, SessionStatus
+
+    row = Catalog.from_settings(settings).get_session(session_id)
+    if row is None:
+        return f"no session {session_id} in the catalog of {settings.data_path}"
+    if row.status == SessionStatus.FAILED:
+        return f"session {session_id} failed: {row.error or 'no reason was recorded'}"
+    if row.status in (SessionStatus.QUEUED, SessionStatus.PROCESSING):
+        return f"session {session_id} is {row.status} (no results yet; `gaitlake sessions list` shows the queue)"
+    return (f"session {session_id} is {row.status} but has no served results in the lake "
+            f"(`gaitlake lake check` tells why)")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from configs import get_settings
     from storage.lake import Lake
@@ -66,7 +81,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     lake = Lake(store)
     manifest = lake.current_manifest(args.session_id)
     if manifest is None:
-        return _fail(f"session {args.session_id} is not in the lake (not processed, or not served yet)")
+        return _fail(_why_not_served(settings, args.session_id))
     tables = {t: lake.read_table(args.session_id, t, manifest=manifest) for t in manifest.files}
     if "frames" not in tables:
         return _fail(f"session {args.session_id} has no frames table")

@@ -41,6 +41,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from gaitlake.cli_types import port_number, positive_int
+
 STATE = "stack.json"
 ENV_FILE = "stack.env"
 BUCKET = "gaitlake"
@@ -441,9 +443,9 @@ def register_cli(subparsers) -> None:
         p.set_defaults(func=_cmd_stack)
     up.add_argument("--pg", help="libpq DSN of a PostgreSQL role that may CREATE DATABASE "
                                  "(default: 127.0.0.1:5432 as postgres or $USER, trust auth)")
-    up.add_argument("--api-port", type=int, default=8000)
-    up.add_argument("--prefect-port", type=int, default=4200)
-    up.add_argument("--s3-port", type=int, default=8333)
-    up.add_argument("--ray-port", type=int, default=6380, help="Ray GCS port (6379 is often Redis's)")
-    up.add_argument("--ray-cpus", type=int, help="CPUs the Ray head offers (default: this machine's, at least 2)")
+    up.add_argument("--api-port", type=port_number, default=8000)
+    up.add_argument("--prefect-port", type=port_number, default=4200)
+    up.add_argument("--s3-port", type=port_number, default=8333)
+    up.add_argument("--ray-port", type=port_number, default=6380, help="Ray GCS port (6379 is often Redis's)")
+    up.add_argument("--ray-cpus", type=positive_int, help="CPUs the Ray head offers (default: this machine's, at least 2)")
     down.add_argument("--purge", action="store_true", help="also drop the two databases and delete --dir")

@@ -392,12 +392,32 @@ class Catalog:
                 outcome[row.id] = str(status)
         return outcome
 
+    def find_user(self, ref: str) -> User | None:
+        """The user named by ``ref``: an id, or an e-mail address in any case."""
+        with self.session() as db:
+            return user_by_ref(db, ref)
+
+    def earlier_upload(self, content_sha256: str, user_id: str | None) -> RunningSession | None:
+        """The oldest session of ``user_id`` (None: sessions without an owner) holding the same video
+        (same SHA-256) that did not fail: processing that video again would make a duplicate."""
+        with self.session() as db:
+            owner = RunningSession.user_id.is_(None) if user_id is None else RunningSession.user_id == user_id
+            return db.scalars(select(RunningSession).where(
+                RunningSession.content_sha256 == content_sha256, owner,
+                RunningSession.status != SessionStatus.FAILED).order_by(RunningSession.created_at)).first()
+
     def find_by_hash(self, content_sha256: str, user_id: str | None = None) -> list[RunningSession]:
         with self.session() as db:
             query = select(RunningSession).where(RunningSession.content_sha256 == content_sha256)
             if user_id is not None:
                 query = query.where(RunningSession.user_id == user_id)
             return list(db.scalars(query.order_by(RunningSession.created_at)))
+
+
+def user_by_ref(db: Session, ref: str) -> User | None:
+    """The user named by ``ref`` (an id, or an e-mail address compared case-insensitively), in ``db``."""
+    ref = ref.strip()
+    return db.get(User, ref) or db.scalars(select(User).where(func.lower(User.email) == ref.lower())).first()
 
 
 FIRST_REVISION = "0001"

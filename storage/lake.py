@@ -240,6 +240,18 @@ class Lake:
         except FileNotFoundError:
             return None
 
+    def serves_intact(self, session_id: str, pipeline_version: str) -> bool:
+        """Whether ``pipeline_version`` of the session is served with a readable pointer and manifest.
+
+        What "already done" means to the queue and the flow: a served run whose manifest is
+        garbled or missing is damaged, not done, and must be computed again (the repair
+        that ``lake check`` prints), never marked done on the strength of its pointer."""
+        try:
+            manifest = self.current_manifest(session_id)
+        except DamagedRun:
+            return False
+        return manifest is not None and manifest.pipeline_version == pipeline_version
+
     # -- reads --------------------------------------------------------------
     @staticmethod
     def _manifest_key(session_id: str, pipeline_version: str) -> str:

@@ -347,3 +347,77 @@ def remux_first_seconds(src: str | Path, dst: str | Path, seconds: float) -> Pat
             packet.stream = vout
             out.mux(packet)
     return Path(dst)
+
+
+#: Frames decoded from the start of a file by :func:`verify_decodes` (the tail decodes its last GOP).
+HEAD_DECODE_FRAMES = 5
+
+
+def declared_frames(info: VideoInfo | dict, max_frames: int | None = None) -> int:
+    """Frames the file declares (container count or packets, whichever is larger), capped by ``max_frames``.
+
+    A truncated MP4 keeps its full sample table but loses packets, so the
+    container's count is the one that tells.
+    """
+    facts = info.to_dict() if isinstance(info, VideoInfo) else info
+    declared = max(int(facts.get("reported_frames") or 0), int(facts["packet_frames"]))
+    return min(declared, max_frames) if max_frames else declared
+
+
+def decoded_share_problem(decoded: int, expected: int, min_share: float) -> str | None:
+    """Why a file of which ``decoded`` of ``expected`` frames are usable is refused, or None.
+
+    The one rule for a truncated or damaged file: before processing (packets present,
+    :func:`verify_decodes`) and after decoding (frames decoded, the detect task).
+    """
+    share = decoded / max(1, expected)
+    if share >= min_share:
+        return None
+    return (f"only {decoded} of the {expected} frames the file declares decode ({share:.0%}); "
+            f"the file is truncated or damaged")
+
+
+def verify_decodes(path: str | Path, info: VideoInfo, min_share: float = 0.5,
+                   max_frames: int | None = None) -> None:
+    """Prove, in about a second, that the file decodes from its start to its end. Raises :class:`VideoError`.
+
+    :func:`probe_video` reads the header and counts packets; a file cut short (a copy
+    interrupted, an upload stopped) or damaged near its end passes that. Here the
+    frames present are held against those the container declares (the rule of
+    :func:`decoded_share_problem`), and the first :data:`HEAD_DECODE_FRAMES` frames and
+    the whole last group of pictures (from the last keyframe to the end) are decoded with
+    PyAV: a decoder error or a tail without a frame refuses the file.
+    """
+    import av
+
+    path = Path(path)
+    expected = declared_frames(info, max_frames)
+    present = min(info.packet_frames, expected)
+    problem = decoded_share_problem(present, expected, min_share)
+    if problem:
+        raise VideoError(f"{path.name} is cut short: {problem}")
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            head = 0
+            for frame in container.decode(stream):
+                head += 1
+                if head >= HEAD_DECODE_FRAMES:
+                    break
+            if head == 0:
+                raise VideoError(f"{path.name} has a video stream but no frame of it decodes")
+            if max_frames and max_frames <= HEAD_DECODE_FRAMES:
+                return
+            last_key = None
+            for packet in container.demux(stream):
+                if packet.size > 0 and packet.is_keyframe and packet.pts is not None:
+                    last_key = packet.pts
+            if last_key is None:  # every keyframe was among the first frames: the head was the tail
+                return
+            container.seek(last_key, stream=stream, backward=True)
+            tail = sum(1 for _ in container.decode(stream))
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{path.name} is damaged: its frames do not decode ({exc.__class__.__name__})") from None
+    if tail == 0:
+        raise VideoError(f"{path.name} is damaged: the frames near its end do not decode")
