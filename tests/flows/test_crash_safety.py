@@ -186,7 +186,7 @@ def finish(self, session_id, owner, *, status, **kw):
     return original(self, session_id, owner, status=status, **kw)
 Catalog.finish = finish
 from gaitlake.cli import main
-sys.exit(main(["process", sys.argv[1]]))
+sys.exit(main(["process", sys.argv[1], "--force"]))  # the same clip again: a new session
 """
 
 
@@ -230,7 +230,8 @@ def test_interrupted_sessions_are_all_finished_by_the_next_worker(short_clip, en
 
     # 2. `gaitlake process` SIGKILLed during pose -> still claimed by the dead process
     log = tmp_path / "process-killed-in-pose.log"
-    proc = _start(["process", str(short_clip), "--height-cm", "175"], env, log)
+    # --force: the clip's earlier session is queued, and a second one is what this step interrupts
+    proc = _start(["process", str(short_clip), "--height-cm", "175", "--force"], env, log)
     try:
         _wait(_in_pose(log), STATE_TIMEOUT_S, "pose to start", proc, log)
         children = _descendants(proc.pid)
