@@ -22,25 +22,14 @@ import pytest
 from analysis.cleaning import swap_mask_for_pair
 from analysis.engine import EngineParams, RunnerProfile
 from analysis.segments import analyze_segments
-from analysis.synthetic import make_session
+from benchmarks.bench_events import synthetic_edit
 
 FPS = 60.0
 
 
 def _edit(seed: int):
-    """(session, pieces [(first, end) frames of the source], cuts in the edit, analysis)."""
-    s = make_session(duration_s=20.0, fps=FPS, noise_px=1.5, seed=seed)
-    rng = np.random.default_rng(seed)
-    pieces, t = [], int(0.3 * FPS)
-    while True:
-        n = int(rng.uniform(2.2, 2.5) * FPS)
-        t += int(rng.uniform(0.1, 0.6) * FPS)
-        if t + n > s.keypoints.shape[0]:
-            break
-        pieces.append((t, t + n))
-        t += n
-    edit = np.concatenate([s.keypoints[a:b] for a, b in pieces])
-    cuts = np.cumsum([b - a for a, b in pieces])[:-1]
+    """(session, pieces [(first, end) frames of the source], first frames in the edit, analysis)."""
+    s, pieces, edit, cuts = synthetic_edit(seed, FPS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sa = analyze_segments(edit, FPS, cuts, RunnerProfile(), None, EngineParams())
