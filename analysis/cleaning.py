@@ -289,7 +289,7 @@ def swap_mask_for_pair(left_x: np.ndarray, right_x: np.ndarray, fps: float,
     if half is not None and abs(half - 0.5 * period) < 0.15 * 0.5 * period:
         period = half
     prom = 0.2 * (np.percentile(a, 90) - np.percentile(a, 10))
-    minima, _ = find_peaks(-a, distance=max(1, int(0.6 * period)), prominence=prom)
+    minima = _crossings_to_record_edges(a, max(1, int(0.6 * period)), prom)
     seg = np.searchsorted(minima, np.arange(T), side="right")
     sign = np.where(seg % 2 == 0, 1.0, -1.0)
     agree = np.nansum(np.sign(d[ok]) == sign[ok])
@@ -301,6 +301,37 @@ def swap_mask_for_pair(left_x: np.ndarray, right_x: np.ndarray, fps: float,
     near[np.clip(minima, 0, T - 1)] = True
     out &= ~near
     return out
+
+
+def _crossings_to_record_edges(sep: np.ndarray, distance: int, prominence: float) -> np.ndarray:
+    """Frames of the minima of the limb separation ``sep`` (the crossings), to the record's edges.
+
+    ``find_peaks`` needs the rise on both sides of a minimum, so a crossing in the last
+    (or first) few frames of a record is not found, and every frame after it is then
+    taken as swapped: an edited clip's piece that ends just after the legs pass each
+    other had its last frames' legs exchanged, and the stance foot's velocity turned
+    into swing (a spurious toe-off 4 frames before the piece's end, on the shared clip
+    and on synthetic edits). The minima of the record are kept as they are; to them
+    come the minima within ``distance`` of an edge (closer to it than any minimum
+    found) that show when the separation is extended by its mirror image at that end,
+    so that the rise after a crossing near the edge continues as far as the rise before
+    it. Only a minimum that the record itself shows rising again on both sides is a
+    crossing: the mirror makes the first and last frame an extremum of its own, which
+    is no evidence of one.
+    """
+    T = sep.size
+    inner, _ = find_peaks(-sep, distance=distance, prominence=prominence)
+    ext = min(T - 1, 2 * distance)
+    found, _ = find_peaks(-np.pad(sep, ext, mode="reflect"), distance=distance, prominence=prominence)
+    found = found - ext
+    found = np.where(found < 0, -found, found)                    # a mirrored minimum's own frame
+    found = np.where(found > T - 1, 2 * (T - 1) - found, found)
+    lo = inner[0] - distance if inner.size else T
+    hi = inner[-1] + distance if inner.size else -1
+    edge = found[(found >= 1) & (found <= T - 2)
+                 & (((found < distance) & (found < lo)) | ((found > T - 1 - distance) & (found > hi)))]
+    rises = [f for f in edge if sep[:f].max() > sep[f] < sep[f + 1:].max()]
+    return np.unique(np.r_[inner, rises]).astype(np.int64)
 
 
 def repair_swaps(xy: np.ndarray, fps: float, facing_x: float = 1.0) -> tuple[np.ndarray, int]:

@@ -175,10 +175,18 @@ def events_from_mask(mask: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, n
     An edge counts only when both frames around it are valid (tracked), so the
     record boundaries and tracking gaps never create events. TO is the first
     frame off the ground.
+
+    Record edges: the velocity of the first and last frame is a one-sided
+    difference over the filter's edge extension, not a measurement of both
+    sides of the crossing, so an edge between frames ``0, 1`` or ``T-2, T-1``
+    is not an event (measured on synthetic edits cut at random frames: every
+    event found there was spurious, e.g. a TO in the last frame of a piece
+    that ends mid-stance).
     """
     m = mask.astype(np.int8)
     d = np.diff(m)
     ok = valid[:-1] & valid[1:]
+    ok[[0, -1]] = False
     ic = np.flatnonzero((d == 1) & ok) + 1
     to = np.flatnonzero((d == -1) & ok) + 1
     return ic, to

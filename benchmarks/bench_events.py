@@ -9,8 +9,10 @@ fps, a swaying camera, motion blur), and each copy is analysed with each
 ``analysis.events.EVENT_METHODS`` entry against the clip's hand annotation.
 Synthetic runs (``analysis.synthetic.make_session``, exact events) cover
 120 and 240 fps and an overground runner under a panning camera. Issue 24 adds a
-hand-held camera (with and without camera compensation), an edit of four pieces
-of the clip (with and without segments) and the second shared clip (garage, 30 fps).
+hand-held camera (with and without camera compensation), synthetic edits
+(:func:`synthetic_edit`, exact events next to every cut), an edit of four pieces
+of the clip (with and without segments; contact and flight against the annotated pairs
+inside one piece, :func:`within_piece_means`) and the second shared clip (garage, 30 fps).
 
 Per condition and method: share of annotated IC and TO matched by a
 detected event within one frame (of that frame rate), mean absolute event
@@ -185,6 +187,54 @@ def shaken(kp: np.ndarray, fps: float, seed: int) -> tuple[np.ndarray, np.ndarra
     return out, shift, np.full((len(kp), 4, 2), 0.5)
 
 
+def random_pieces(n_frames: int, fps: float, rng: np.random.Generator) -> list[tuple[int, int]]:
+    """``[first, end)`` frames of an edit's pieces of a ``n_frames`` record: 2.2-2.5 s each,
+    0.1-0.6 s apart, from 0.3 s on, so that each starts and ends at a random phase of the
+    stride (often mid-stance, or just after the legs cross)."""
+    pieces, t = [], int(0.3 * fps)
+    while True:
+        n = int(rng.uniform(2.2, 2.5) * fps)
+        t += int(rng.uniform(0.1, 0.6) * fps)
+        if t + n > n_frames:
+            return pieces
+        pieces.append((t, t + n))
+        t += n
+
+
+def synthetic_edit(seed: int, fps: float = 60.0):
+    """A synthetic runner (20 s, 1.5 px noise, exact events) cut into :func:`random_pieces`
+    and joined: ``(session, pieces, edit keypoints, cuts)``."""
+    from analysis.synthetic import make_session
+
+    s = make_session(duration_s=20.0, fps=fps, noise_px=1.5, seed=seed)
+    pieces = random_pieces(s.keypoints.shape[0], fps, np.random.default_rng(seed))
+    edit = np.concatenate([s.keypoints[a:b] for a, b in pieces])
+    return s, pieces, edit, np.cumsum([b - a for a, b in pieces])[:-1]
+
+
+def within_piece_means(truth: list[tuple[str, str, float]], pieces: tuple[tuple[int, int], ...], fps: float
+                       ) -> tuple[float, float]:
+    """Mean contact (an IC to the same foot's next TO) and flight (a TO to the other foot's
+    next IC) time (s) over the annotated pairs that lie inside one piece ``[first, end)``
+    of an edit (each piece counted as often as it appears). ``truth``: (side, kind,
+    instant in s) of the whole clip."""
+    frames = [(side, kind, round(t * fps + 0.5)) for side, kind, t in truth]
+    contacts, flights = [], []
+    for a, b in pieces:
+        inside = sorted((f, side, kind) for side, kind, f in frames if a <= f < b)
+        for i, (f, side, kind) in enumerate(inside):
+            later = inside[i + 1:]
+            if kind == "IC":
+                nxt = next(((g, k) for g, sd, k in later if sd == side and k in ("IC", "TO")), None)
+                if nxt and nxt[1] == "TO":
+                    contacts.append((nxt[0] - f) / fps)
+            else:
+                nxt = next(((g, sd) for g, sd, k in later if k == "IC"), None)
+                if nxt and nxt[1] != side:
+                    flights.append((nxt[0] - f) / fps)
+    return float(np.mean(contacts)), float(np.mean(flights))
+
+
 def _boxes(kp: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -219,9 +269,21 @@ def footage_conditions(run, kp0: np.ndarray, truth: list, derived: dict, seeds: 
                   for side, kind, t in truth
                   for f_edit in [round(t * 60.0 + 0.5) - a + start] if a <= round(t * 60.0 + 0.5) < b]
     edit = np.concatenate(pieces)
-    run("edit of 4 pieces (3 cuts), one analysis", edit, 60.0, edit_truth, contact, flight)
-    run("edit of 4 pieces (3 cuts), segments", edit, 60.0, edit_truth, contact, flight,
+    # the edit's own contacts and flights (an annotated IC/TO pair inside one piece): the
+    # pieces repeat some of the clip's strides and leave others out, so the clip's mean is
+    # not the truth of the strides that the edit shows
+    edit_contact, edit_flight = within_piece_means(truth, EDIT_PIECES, 60.0)
+    run("edit of 4 pieces (3 cuts), one analysis", edit, 60.0, edit_truth, edit_contact, edit_flight)
+    run("edit of 4 pieces (3 cuts), segments", edit, 60.0, edit_truth, edit_contact, edit_flight,
         analyse=lambda k, f, p: analyze_segments(k, f, cuts, RunnerProfile(), None, p))
+    for seed in seeds:
+        s, sp, kp, scuts = synthetic_edit(seed)
+        starts = np.r_[0, scuts]
+        tr = [(side, kind, (f - a + start - 0.5) / s.fps) for (a, b), start in zip(sp, starts)
+              for side in ("left", "right") for kind in ("IC", "TO") for f in s.events[side][kind] if a < f < b]
+        run("synthetic edit, 2.2-2.5 s pieces at random phases, segments", kp, s.fps, tr,
+            s.truth["contact_time_s"], s.truth["flight_time_s"],
+            analyse=lambda k, f, p, c=scuts: analyze_segments(k, f, c, RunnerProfile(), None, p))
     if GARAGE_TRUTH.exists():
         garage = json.loads(GARAGE_TRUTH.read_text())
         boxes, kps = Detections.from_bytes(GARAGE_DETECTIONS.read_bytes()).per_frame()

@@ -8,13 +8,21 @@ from analysis import events as ev
 
 
 def test_events_from_mask_counts_edges_between_tracked_frames():
-    mask = np.array([0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1], dtype=bool)
+    mask = np.array([0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 0, 0], dtype=bool)
     valid = np.ones(mask.size, dtype=bool)
     ic, to = ev.events_from_mask(mask, valid)
-    assert ic.tolist() == [1, 6, 10] and to.tolist() == [4, 8]                 # TO = first frame off the ground
-    valid[5:7] = False                                                         # a tracking gap hides the IC at 6
+    assert ic.tolist() == [2, 7, 11] and to.tolist() == [5, 9, 12]            # TO = first frame off the ground
+    valid[6:8] = False                                                         # a tracking gap hides the IC at 7
     ic, to = ev.events_from_mask(mask, valid)
-    assert ic.tolist() == [1, 10] and to.tolist() == [4, 8]
+    assert ic.tolist() == [2, 11] and to.tolist() == [5, 9, 12]
+
+
+def test_events_from_mask_needs_a_measured_velocity_on_both_sides_of_an_edge():
+    """The first and last frames' velocities are one-sided differences over the filter's
+    edge extension: a change of the mask between frames 0 and 1 or T-2 and T-1 is no event."""
+    mask = np.array([0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 0], dtype=bool)
+    ic, to = ev.events_from_mask(mask, np.ones(mask.size, dtype=bool))
+    assert ic.tolist() == [6] and to.tolist() == [4]
 
 
 @pytest.mark.parametrize("below, merge_gap, expected", [
