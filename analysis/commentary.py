@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
 from analysis.catalogue import commentary_keys
-from analysis.engine import STRIDE_METRICS, json_safe, metric_stats
+from analysis.results import STRIDE_METRICS, json_safe, metric_stats
 from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_TOPICS, THREAD_BLOCKS,
                                  angle_key, joint_selected, selected_joints)
@@ -247,7 +247,7 @@ class SessionFacts:
         """From the engine's typed results: ``summary`` (``SessionAnalysis.summary``, or a lake
         sessions row, whose scalars are that summary), ``quality``, ``phases`` and the strides
         (a :class:`analysis.strides.StrideTable`, or stride rows such as the lake's
-        ``strides`` table's; for the spread over strides, :func:`analysis.engine.metric_stats`)."""
+        ``strides`` table's; for the spread over strides, :func:`analysis.results.metric_stats`)."""
         table = as_stride_table(strides)
         quality = dict(quality or {})
         metrics: dict[str, Any] = {key: _num(summary.get(key)) for key in cls.KEYS}

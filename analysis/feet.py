@@ -3,7 +3,7 @@
 Input: the foot stage's points per frame (``tasks.feet``, MediaPipe BlazePose's
 ankle, heel and foot-index landmarks, order :data:`FOOT_POINTS`), x/y in source
 px with a confidence in 0..1, and the gait engine's cleaned, side-repaired
-COCO-17 series and events (``analysis.engine.SessionAnalysis``).
+COCO-17 series and events (``analysis.results.SessionAnalysis``).
 
 Method (one function per measure below):
 
@@ -255,7 +255,7 @@ def _stance_pairs(events, side: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, model: str):
-    """``result`` (``analysis.engine.SessionAnalysis``) with the foot strike measured from ``points``.
+    """``result`` (``analysis.results.SessionAnalysis``) with the foot strike measured from ``points``.
 
     Per stride: ``footstrike`` (the measured pattern; None where the contact was
     unusable), ``footstrike_angle_deg`` and ``footstrike_confidence``. Summary:
@@ -322,7 +322,7 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
                        + ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())) + ").")
     missing = dict(quality.get("missing") or {})
     if pattern is None:
-        # the commonest reason a contact was left out (codes in analysis.engine.MISSING_REASONS)
+        # the commonest reason a contact was left out (codes in analysis.quality.MISSING_REASONS)
         missing["footstrike"] = max(excluded, key=excluded.get) if excluded else "not_measured"
     else:
         missing.pop("footstrike", None)
@@ -335,12 +335,12 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
         "foot_sides_swapped_frames": int(feet.swapped.sum()),
     })
     # the gait report's angle curves again, so its ankle curves are the series' shank-foot angle too
-    from analysis.engine import _phases
+    from analysis.phases import gait_phases
     from analysis.vocabulary import ANGLE_KEYS
 
     angles = {k: fs[k] for k in ANGLE_KEYS if k in fs}
-    phases = _phases(result.joints, strides, angles, result.fps, not result.quality.get("short_clip", False),
-                     result.events)
+    phases = gait_phases(result.joints, strides, angles, result.fps, not result.quality.get("short_clip", False),
+                         result.events)
     return replace(result, frame_series=fs, strides=strides, summary=summary, quality=quality, phases=phases)
 
 

@@ -27,7 +27,7 @@ from cachetools import LRUCache
 from sqlalchemy import func, select
 
 from analysis.commentary import SessionFacts
-from analysis.engine import json_safe
+from analysis.results import json_safe
 from analysis.vocabulary import FORM_IMAGES, GAIT_PHASES
 from analysis.vocabulary import ANGLE_KEYS, POSTURE_KEY, SIDES, UnknownJointError, angle_key, parse_joints
 from api import documents

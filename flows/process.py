@@ -30,7 +30,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from analysis.engine import AnalysisError, RunnerProfile  # noqa: E402
+from analysis.params import AnalysisError, RunnerProfile  # noqa: E402
 from analysis.footage import all_cuts, analyze_footage  # noqa: E402
 from analysis.segments import cut_frames  # noqa: E402
 from analysis.timebase import time_grid  # noqa: E402
