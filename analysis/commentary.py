@@ -14,309 +14,37 @@ Blocks (the thread endpoints of the running-sessions API):
 * form: contact_angle, push_angle, knee_ankle, general_form_recommendation
 * recommendation (gait): {left,right}_{posture,hip,knee,ankle}_angle
 
-Reference ranges (the constants below cite their source). Where the
-literature gives a typical range but no clinical cut-off, the thresholds are
-ours and say so; advice is phrased as a coach would ("consider", "try"),
-never as a diagnosis.
+Split by job: the session's numbers and the returned types in
+:mod:`analysis.commentary_facts`, the reference ranges (each constant cites its
+source; where the literature gives a typical range but no clinical cut-off, the
+thresholds are ours and say so) and one assessment per quantity in
+:mod:`analysis.commentary_rules`; the text of every block here. Advice is phrased
+as a coach would ("consider", "try"), never as a diagnosis.
 
 Pure: numbers and dicts in, text out. No I/O.
 """
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
-from analysis.catalogue import commentary_keys
-from analysis.engine import STRIDE_METRICS, json_safe, metric_stats
-from analysis.strides import StrideTable, as_stride_table
+from analysis.commentary_facts import Comment, Finding, SessionFacts, Units, as_number
+from analysis.commentary_rules import (ASYMMETRY_DEG, DUTY_RUNNING_MAX, FOOTSTRIKE_NOTE, KNEE_AT_IC_TYPICAL,
+                                       KNEE_SWING_LOW, SHANK_AT_IC_TARGET, VARIABILITY_DEG, assess_balance,
+                                       assess_cadence, assess_contact, assess_contact_angle, assess_hip_extension,
+                                       assess_knee_stance, assess_oscillation, assess_shank, assess_trunk,
+                                       cadence_target)
 from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_TOPICS, THREAD_BLOCKS,
-                                 angle_key, joint_selected, selected_joints)
+                                 angle_key, selected_joints)
 
 __all__ = [
     "SUMMARY_BLOCKS", "FORM_BLOCKS", "GAIT_BLOCKS", "KINDS", "Comment", "Finding", "SessionFacts",
-    "Units", "comment", "comments_for", "blocks_of",
+    "Units", "cadence_target", "comment", "comments_for", "blocks_of",
 ]
 
 SUMMARY_BLOCKS = SUMMARY_TOPICS
 FORM_BLOCKS = FORM_THREAD_BLOCKS
 GAIT_BLOCKS = GAIT_THREAD_BLOCKS
 KINDS = THREAD_BLOCKS
-
-# ---------------------------------------------------------------------------
-# Reference ranges
-# ---------------------------------------------------------------------------
-#: Cadence (steps/min). Experienced/elite distance runners mostly run at
-#: 170-180+ spm (Daniels 2005; Heiderscheit et al. 2011, Med Sci Sports Exerc
-#: 43:296-302, who showed that +5-10 % step rate cuts hip and knee loading and
-#: shortens the reach of the foot). Recreational runners at easy pace often sit
-#: at 155-170. Thresholds below 160 / 170 and above 190 are ours.
-CADENCE_TYPICAL = (170.0, 180.0)
-CADENCE_LOW = 160.0
-CADENCE_HIGH = 190.0
-CADENCE_INCREASE = (0.05, 0.10)  # Heiderscheit 2011
-#: Ground contact time (s). Recreational runners at 3-4 m/s: ~0.22-0.30 s;
-#: elite distance runners ~0.16-0.20 s (Nummela et al. 2007, Eur J Appl Physiol
-#: 101:417; Di Michele & Merni 2014, J Sports Sci 32:1229; Folland et al. 2017,
-#: Med Sci Sports Exerc 49:1412). Above 0.30 s we call it long (ours).
-CONTACT_TYPICAL = (0.20, 0.30)
-#: Duty factor (contact / stride time): < 0.5 with a flight phase is running
-#: (Alexander 1989); typical endurance running 0.30-0.40 (Folland 2017).
-DUTY_RUNNING_MAX = 0.5
-#: Ground-contact-time balance (% left). 49-51 % is the symmetric band used by
-#: running-dynamics devices (Garmin Running Dynamics); asymmetries over ~2-3 %
-#: are worth watching in runners returning from injury (Zifchock et al. 2008
-#: symmetry-index work). Bands are ours above 51/below 49.
-BALANCE_SYMMETRIC = (49.0, 51.0)
-BALANCE_NOTABLE = 2.0  # % off 50 beyond which we call it a clear asymmetry (ours)
-#: Trunk lean (deg forward of vertical). Typical endurance running ~2-10 deg;
-#: a little forward lean moves load from knee to hip (Teng & Powers 2014, J Orthop
-#: Sports Phys Ther 44:785; 2015, Med Sci Sports Exerc 47:625); > 15 deg is excessive (ours).
-TRUNK_LEAN_TYPICAL = (2.0, 10.0)
-TRUNK_LEAN_EXCESSIVE = 15.0
-#: Contact angle (leg hip->ankle vs vertical at initial contact, ankle ahead).
-#: Landing with the foot far ahead of the hip (overstriding) raises braking
-#: forces and loading (Lieberman et al. 2015, J Exp Biol 218:3406; Heiderscheit
-#: 2011). No published cut-off exists for this 2D angle: <= 15 compact,
-#: 15-22 moderate, > 22 reaching are ours.
-CONTACT_ANGLE_COMPACT = 15.0
-CONTACT_ANGLE_REACHING = 22.0
-#: Shank angle at initial contact (deg, + = ankle ahead of knee); near-vertical
-#: shank (0-8 deg) at landing is the usual retraining target (Souza 2016, Phys
-#: Med Rehabil Clin N Am 27:217; Wille et al. 2014, JOSPT 44:825).
-SHANK_AT_IC_TARGET = (0.0, 8.0)
-#: Peak stance knee flexion (deg): ~40-45 in running (Novacheck 1998, Gait
-#: Posture 7:77). < 35 stiff, > 50 deep (ours).
-KNEE_STANCE_TYPICAL = (35.0, 50.0)
-#: Knee flexion at initial contact: ~15-25 deg (Novacheck 1998); < 10 nearly straight.
-KNEE_AT_IC_TYPICAL = (10.0, 25.0)
-#: Peak knee flexion in swing: ~90-130 deg at running speeds (Novacheck 1998);
-#: 2D video of the far leg under-reads it, so we only comment below 75 deg.
-KNEE_SWING_LOW = 75.0
-#: Hip extension at toe-off (thigh behind the trunk line, deg): ~10-20 deg in
-#: running (Novacheck 1998; Schache et al. 1999, Gait Posture 10:30), measured
-#: here against the trunk line (a backward trunk adds to it). < 8 limited, > 25 large (ours).
-HIP_EXT_TYPICAL = (8.0, 25.0)
-#: Vertical oscillation of the pelvis (m): ~0.06-0.10 m typical (Moore 2016,
-#: Sports Med 46:793; Folland 2017). > 0.10 bouncy (ours).
-OSCILLATION_TYPICAL = (0.05, 0.10)
-#: Left/right difference in a joint angle at the same phase worth mentioning (deg, ours).
-ASYMMETRY_DEG = 5.0
-#: Mean stride-to-stride SD of a joint curve above which a side is called variable (deg, ours).
-VARIABILITY_DEG = 5.0
-
-FOOTSTRIKE_NOTE = ("Most recreational runners land heel first (~75-90 %, Larson et al. 2011, J Sports Sci "
-                   "29:1665); the strike pattern itself is not a fault, the reach of the foot is.")
-
-
-# ---------------------------------------------------------------------------
-# Units
-# ---------------------------------------------------------------------------
-class Units:
-    """Formatting in the requested measurement system ('metric' or 'imperial')."""
-
-    M_PER_MILE = 1609.344
-    M_PER_FT = 0.3048
-
-    def __init__(self, system: str = "metric"):
-        system = (system or "metric").lower()
-        if system not in ("metric", "imperial"):
-            raise ValueError("measurement_system must be 'metric' or 'imperial'")
-        self.system = system
-
-    @property
-    def imperial(self) -> bool:
-        return self.system == "imperial"
-
-    def speed(self, mps: float) -> str:
-        if self.imperial:
-            return f"{mps * 3600 / self.M_PER_MILE:.1f} mph"
-        return f"{mps:.2f} m/s ({mps * 3.6:.1f} km/h)"
-
-    @staticmethod
-    def _mmss(minutes: float) -> str:
-        m = int(minutes)
-        s = int(round((minutes - m) * 60))
-        if s == 60:
-            m, s = m + 1, 0
-        return f"{m}:{s:02d}"
-
-    def pace(self, min_per_km: float) -> str:
-        if self.imperial:
-            return f"{self._mmss(min_per_km * self.M_PER_MILE / 1000)} min/mile"
-        return f"{self._mmss(min_per_km)} min/km"
-
-    def distance(self, m: float) -> str:
-        if self.imperial:
-            if m >= 0.1 * self.M_PER_MILE:
-                return f"{m / self.M_PER_MILE:.2f} miles"
-            return f"{m / self.M_PER_FT:.0f} ft"
-        return f"{m / 1000:.2f} km" if m >= 1000 else f"{m:.1f} m"
-
-    def length(self, m: float) -> str:
-        """Body-scale lengths (stride length): m or ft + in."""
-        if self.imperial:
-            inches = m / 0.0254
-            ft, inch = divmod(int(round(inches)), 12)
-            return f"{ft} ft {inch} in"
-        return f"{m:.2f} m"
-
-    def small(self, m: float) -> str:
-        """Centimetre-scale lengths (oscillation)."""
-        if self.imperial:
-            return f"{m / 0.0254:.1f} in"
-        return f"{m * 100:.1f} cm"
-
-    @staticmethod
-    def duration(s: float) -> str:
-        if s >= 60:
-            return f"{int(s // 60)} min {int(round(s % 60)):02d} s"
-        return f"{s:.1f} s"
-
-    @staticmethod
-    def ms(s: float) -> str:
-        return f"{s * 1000:.0f} ms"
-
-
-# ---------------------------------------------------------------------------
-# Inputs and outputs
-# ---------------------------------------------------------------------------
-def _num(x: Any) -> float | None:
-    if isinstance(x, bool) or x is None:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One assessed quantity: what, its value (SI units), the verdict and the reference."""
-
-    topic: str
-    status: str                 # low | typical | high | unknown | info | asymmetric | variable
-    value: float | None = None
-    unit: str = ""
-    reference: str = ""
-    advice: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class Comment:
-    kind: str
-    block: str
-    text: str
-    findings: tuple[Finding, ...] = ()
-    measurement_system: str = "metric"
-    engine: str = "rules"
-
-    def to_dict(self) -> dict:
-        return {"kind": self.kind, "block": self.block, "text": self.text, "engine": self.engine,
-                "measurement_system": self.measurement_system,
-                "findings": [f.to_dict() for f in self.findings]}
-
-
-@dataclass
-class SessionFacts:
-    """The numbers commentary may use.
-
-    ``metrics``: session means in SI units (keys as the engine's summary:
-    ``cadence_spm``, ``contact_time_s``, ``speed_mps``, ``posture_angle_deg``, ...);
-    ``spread``: ``{metric: (min, max)}`` over strides; ``gait``: the engine's phase
-    report (JSON-safe); ``quality``: the engine's quality (``strides_used``, ``reasons``).
-    """
-
-    metrics: dict[str, Any]
-    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
-    gait: dict = field(default_factory=dict)
-    quality: dict = field(default_factory=dict)
-    profile: dict = field(default_factory=dict)   # height_cm, weight_kg when known
-
-    #: Session values commentary reads (null ones are kept as None; other keys of the summary
-    #: only when they have a value).
-    KEYS = commentary_keys()
-
-    @classmethod
-    def from_results(cls, summary: dict, quality: dict | None = None, phases: dict | None = None,
-                     strides: StrideTable | list[dict] | None = None, profile: dict | None = None) -> "SessionFacts":
-        """From the engine's typed results: ``summary`` (``SessionAnalysis.summary``, or a lake
-        sessions row, whose scalars are that summary), ``quality``, ``phases`` and the strides
-        (a :class:`analysis.strides.StrideTable`, or stride rows such as the lake's
-        ``strides`` table's; for the spread over strides, :func:`analysis.engine.metric_stats`)."""
-        table = as_stride_table(strides)
-        quality = dict(quality or {})
-        metrics: dict[str, Any] = {key: _num(summary.get(key)) for key in cls.KEYS}
-        if summary.get("footstrike") is not None:
-            metrics["footstrike"] = summary.get("footstrike")
-        for key, value in summary.items():
-            if key.endswith("_doc"):
-                continue
-            if metrics.get(key) is None and (isinstance(value, str) or _num(value) is not None):
-                metrics[key] = value if isinstance(value, str) else _num(value)
-        spread: dict[str, tuple[float, float]] = {}
-        for key in STRIDE_METRICS:
-            s = metric_stats(table, key, summary, quality)
-            if s.min is not None and s.max is not None:
-                spread[key] = (s.min, s.max)
-        return cls(metrics=metrics, spread=spread, gait=json_safe(dict(phases or {})), quality=quality,
-                   profile=dict(profile or {}))
-
-    def get(self, key: str) -> float | None:
-        return _num(self.metrics.get(key))
-
-    def selected(self, joint: str) -> bool:
-        """Whether the session selected ``joint`` for angle reporting (quality ``joints``)."""
-        return joint_selected(self.quality, joint)
-
-    def why_missing(self) -> str:
-        """One sentence on why a metric is null, from the quality document's fields
-        (``px_per_m``, ``side_view``, ``strides_used``/``strides_left``/``strides_right``,
-        ``implausible_timing``/``suggested_capture_fps``), never from its English reasons."""
-        q = self.quality
-        if "px_per_m" in self.metrics and self.get("px_per_m") is None:
-            return "The image scale could not be estimated, so lengths and speeds are not measured."
-        if q.get("side_view") is False:
-            return "The camera does not look at the runner from the side, so sagittal metrics are unreliable."
-        if q.get("strides_used") == 0:
-            n_left, n_right = q.get("strides_left"), q.get("strides_right")
-            found = f" (left {n_left}, right {n_right})" if n_left is not None and n_right is not None else ""
-            return f"Too few complete strides were found{found}; at least two per side are needed."
-        if q.get("implausible_timing"):
-            fps = _num(q.get("suggested_capture_fps"))
-            hint = f" (about {fps:g} fps)" if fps else ""
-            return ("The timing is not humanly possible at this frame rate: the video is probably slow motion; "
-                    f"give its capture frame rate{hint}.")
-        return "The recording did not give enough clean strides for it."
-
-    # phase-report access -------------------------------------------------
-    def curve(self, side: str, key: str) -> list[float] | None:
-        c = ((self.gait.get(side) or {}).get("angles") or {}).get(key) or {}
-        cur = c.get("current")
-        if not cur or any(_num(v) is None for v in cur):
-            return None
-        return [float(v) for v in cur]
-
-    def curve_sd(self, side: str, key: str) -> float | None:
-        c = ((self.gait.get(side) or {}).get("angles") or {}).get(key) or {}
-        sd = [_num(v) for v in (c.get("std_dev") or [])]
-        sd = [v for v in sd if v is not None]
-        return sum(sd) / len(sd) if sd else None
-
-    def phase_index(self, side: str, phase: str) -> int | None:
-        ph = ((self.gait.get(side) or {}).get("phases") or {}).get(phase) or {}
-        gp = ph.get("graph_phase")
-        return int(gp) if isinstance(gp, (int, float)) else None
-
-    def at_phase(self, side: str, key: str, phase: str) -> float | None:
-        cur, i = self.curve(side, key), self.phase_index(side, phase)
-        if cur is None or i is None:
-            return None
-        return cur[max(0, min(len(cur) - 1, i))]
 
 
 # ---------------------------------------------------------------------------
@@ -344,143 +72,6 @@ def _cant_joint(what: str, joint: str, facts: SessionFacts) -> str:
         return _cant(what, facts)
     chosen = ", ".join(selected_joints(facts.quality)) or "none"
     return f"{what} was not measured: the {joint} was not selected for this session (selected: {chosen})."
-
-
-# ---------------------------------------------------------------------------
-# Assessments (one per quantity: value -> Finding)
-# ---------------------------------------------------------------------------
-def cadence_target(v: float, increase: float = CADENCE_INCREASE[0]) -> int:
-    """Step rate (steps/min) ``increase`` above the cadence the text shows (``round(v)``):
-    the one target every block names."""
-    return round(round(v) * (1 + increase))
-
-
-def assess_cadence(v: float | None) -> Finding:
-    ref = f"{CADENCE_TYPICAL[0]:.0f}-{CADENCE_TYPICAL[1]:.0f} steps/min (Heiderscheit et al. 2011)"
-    v = round(v) if v is not None else None  # judge the number the text shows
-    if v is None:
-        return Finding("cadence", "unknown", None, "steps/min", ref)
-    lo, hi = cadence_target(v, CADENCE_INCREASE[0]), cadence_target(v, CADENCE_INCREASE[1])
-    if v < CADENCE_LOW:
-        return Finding("cadence", "low", v, "steps/min", ref,
-                       f"raise step rate 5-10 % (about {lo}-{hi} steps/min) with a metronome on easy runs")
-    if v < CADENCE_TYPICAL[0]:
-        return Finding("cadence", "slightly_low", v, "steps/min", ref,
-                       f"a 5 % increase (about {lo} steps/min) would shorten the reach of each step")
-    if v > CADENCE_HIGH:
-        return Finding("cadence", "high", v, "steps/min", ref,
-                       "a very quick turnover is fine if it feels relaxed; check stride length is not cut short")
-    return Finding("cadence", "typical", v, "steps/min", ref)
-
-
-def assess_contact(v: float | None) -> Finding:
-    ref = f"{CONTACT_TYPICAL[0]:.2f}-{CONTACT_TYPICAL[1]:.2f} s (Nummela 2007; Di Michele & Merni 2014)"
-    v = round(v, 3) if v is not None else None  # judge the number the text shows
-    if v is None:
-        return Finding("contact_time", "unknown", None, "s", ref)
-    if v > CONTACT_TYPICAL[1]:
-        return Finding("contact_time", "high", v, "s", ref,
-                       "quicker, lighter steps (cadence drills, skipping, pogo hops) shorten ground contact")
-    if v < CONTACT_TYPICAL[0]:
-        return Finding("contact_time", "low", v, "s", ref)
-    return Finding("contact_time", "typical", v, "s", ref)
-
-
-def assess_balance(v: float | None) -> Finding:
-    ref = f"{BALANCE_SYMMETRIC[0]:.0f}-{BALANCE_SYMMETRIC[1]:.0f} % left (Garmin Running Dynamics band)"
-    v = round(v, 1) if v is not None else None  # judge the number the text shows
-    if v is None:
-        return Finding("balance", "unknown", None, "% left", ref)
-    if BALANCE_SYMMETRIC[0] <= v <= BALANCE_SYMMETRIC[1]:
-        return Finding("balance", "typical", v, "% left", ref)
-    longer = "left" if v > 50 else "right"
-    status = "asymmetric" if abs(v - 50) > BALANCE_NOTABLE else "slightly_asymmetric"
-    return Finding("balance", status, v, "% left", ref,
-                   f"the {longer} foot stays down longer; single-leg strength work (step-downs, single-leg "
-                   f"calf raises) on the other side and a check for old niggles on the {longer} side help")
-
-
-def assess_contact_angle(v: float | None) -> Finding:
-    ref = "leg vs vertical at landing; <= 15° compact, > 22° reaching (our bands; Lieberman 2015 on overstriding)"
-    v = round(v, 1) if v is not None else None  # judge the number the text shows
-    if v is None:
-        return Finding("contact_angle", "unknown", None, "deg", ref)
-    if v > CONTACT_ANGLE_REACHING:
-        return Finding("contact_angle", "high", v, "deg", ref,
-                       "land with the foot closer under the hip: a 5-10 % higher cadence and 'quiet feet' cues shorten the reach")
-    if v > CONTACT_ANGLE_COMPACT:
-        return Finding("contact_angle", "moderate", v, "deg", ref)
-    return Finding("contact_angle", "typical", v, "deg", ref)
-
-
-def assess_trunk(v: float | None) -> Finding:
-    ref = f"{TRUNK_LEAN_TYPICAL[0]:.0f}-{TRUNK_LEAN_TYPICAL[1]:.0f}° forward (Teng & Powers 2014)"
-    v = round(v, 1) if v is not None else None  # judge the number the text shows
-    if v is None:
-        return Finding("trunk_lean", "unknown", None, "deg", ref)
-    if v > TRUNK_LEAN_EXCESSIVE:
-        return Finding("trunk_lean", "high", v, "deg", ref,
-                       "run taller: lean from the ankles, not the waist; core and hip-extensor strength help")
-    if v < TRUNK_LEAN_TYPICAL[0]:
-        return Finding("trunk_lean", "low", v, "deg", ref,
-                       "a slight forward lean from the ankles (about 5°) shares load from the knees to the hips")
-    if v > TRUNK_LEAN_TYPICAL[1]:
-        return Finding("trunk_lean", "slightly_high", v, "deg", ref, "keep the lean from the ankles, chest up")
-    return Finding("trunk_lean", "typical", v, "deg", ref)
-
-
-def assess_knee_stance(v: float | None) -> Finding:
-    ref = "about 40-45° (Novacheck 1998)"
-    v = round(v) if v is not None else None  # judge the number the text shows
-    if v is None:
-        return Finding("knee_flexion", "unknown", None, "deg", ref)
-    if v < KNEE_STANCE_TYPICAL[0]:
-        return Finding("knee_flexion", "low", v, "deg", ref,
-                       "a stiff-legged stance passes more shock upward; let the knee give a little more on landing")
-    if v > KNEE_STANCE_TYPICAL[1]:
-        return Finding("knee_flexion", "high", v, "deg", ref,
-                       "a deep knee bend in stance ('sitting') costs quadriceps work; hip and quad strength "
-                       "(split squats, step-ups) and a slightly quicker cadence help")
-    return Finding("knee_flexion", "typical", v, "deg", ref)
-
-
-def assess_hip_extension(v: float | None) -> Finding:
-    ref = "about 10-20° (Novacheck 1998; Schache 1999)"
-    v = round(v) if v is not None else None  # judge the number the text shows
-    if v is None:
-        return Finding("hip_extension", "unknown", None, "deg", ref)
-    if v < HIP_EXT_TYPICAL[0]:
-        return Finding("hip_extension", "low", v, "deg", ref,
-                       "limited push-off: hip-flexor mobility (kneeling lunge stretch) and glute activation "
-                       "(bridges, A-skips) open the hip behind you")
-    if v > HIP_EXT_TYPICAL[1]:
-        return Finding("hip_extension", "high", v, "deg", ref,
-                       "a big extension is fine if it comes from the hip; make sure the lower back is not arching to get it")
-    return Finding("hip_extension", "typical", v, "deg", ref)
-
-
-def assess_oscillation(v: float | None) -> Finding:
-    ref = f"{OSCILLATION_TYPICAL[0] * 100:.0f}-{OSCILLATION_TYPICAL[1] * 100:.0f} cm (Moore 2016)"
-    v = round(v, 3) if v is not None else None  # judge the number the text shows
-    if v is None:
-        return Finding("vertical_oscillation", "unknown", None, "m", ref)
-    if v > OSCILLATION_TYPICAL[1]:
-        return Finding("vertical_oscillation", "high", v, "m", ref,
-                       "a bouncy stride wastes energy upward; think 'run forward, not up', slightly quicker steps")
-    return Finding("vertical_oscillation", "typical", v, "m", ref)
-
-
-def assess_shank(v: float | None) -> Finding:
-    ref = f"shank {SHANK_AT_IC_TARGET[0]:.0f}-{SHANK_AT_IC_TARGET[1]:.0f}° ahead of vertical at landing (Souza 2016; Wille 2014); proxy: COCO-17 has no heel/toe"
-    v = round(v) if v is not None else None  # judge the number the text shows
-    if v is None:
-        return Finding("shank_at_strike", "unknown", None, "deg", ref)
-    if v > SHANK_AT_IC_TARGET[1]:
-        return Finding("shank_at_strike", "high", v, "deg", ref,
-                       "the shin points forward at landing: aim to land with the shin closer to vertical, foot under the knee")
-    if v < SHANK_AT_IC_TARGET[0]:
-        return Finding("shank_at_strike", "low", v, "deg", ref)
-    return Finding("shank_at_strike", "typical", v, "deg", ref)
 
 
 # ---------------------------------------------------------------------------
@@ -562,7 +153,7 @@ def _mechanics(f: SessionFacts, u: Units) -> Comment:
                          + (", so a lot of each stride is spent on the ground." if duty > 0.40 else "."))
     if sl is not None:
         s = f"Stride length (same foot to same foot) was {u.length(sl)}"
-        h = _num(f.profile.get("height_cm"))
+        h = as_number(f.profile.get("height_cm"))
         if h:
             s += f", {sl / (h / 100):.2f} times your height"
         parts.append(s + ". Speed is cadence times step length, so any cadence increase at the same speed "
@@ -828,7 +419,6 @@ def _gait_block(f: SessionFacts, u: Units, side: str, joint: str) -> Comment:
                        (Finding(block, "unknown"),), u.system)
     at = {ph: f.at_phase(side, key, ph) for ph in ("strike", "mid_stance", "takeoff")}
     sd = f.curve_sd(side, key)
-    other = "right" if side == "left" else "left"
     parts, findings = [], []
     if joint == "posture":
         mean = sum(cur) / len(cur)
@@ -875,7 +465,18 @@ def _gait_block(f: SessionFacts, u: Units, side: str, joint: str) -> Comment:
                      "shank angle stands in for the ankle.")
         parts.append(f"Target at landing: shin {SHANK_AT_IC_TARGET[0]:.0f}-{SHANK_AT_IC_TARGET[1]:.0f}° ahead of vertical (Souza 2016; Wille 2014)."
                      + (f" {fs.advice[0].upper() + fs.advice[1:]}." if fs.advice else " You land with the shin near vertical — good."))
-    # left/right symmetry at the phases and stride-to-stride consistency
+    more_parts, more_findings = _symmetry_and_consistency(f, side, joint, key_of, sd)
+    parts += more_parts
+    findings += more_findings
+    return Comment("recommendation", block, _join(parts), tuple(findings), u.system)
+
+
+def _symmetry_and_consistency(f: SessionFacts, side: str, joint: str, key_of, sd: float | None
+                              ) -> tuple[list[str], list[Finding]]:
+    """Sentences and findings on one joint's left/right symmetry at its phase (not for posture)
+    and its stride-to-stride consistency (``sd``: the curve's SD across strides, deg)."""
+    other = "right" if side == "left" else "left"
+    parts, findings = [], []
     if joint != "posture":
         d = _asym(f, side, key_of, "mid_stance" if joint == "knee" else "takeoff" if joint == "hip" else "strike")
         ph = "mid-stance" if joint == "knee" else "toe-off" if joint == "hip" else "landing"
@@ -896,7 +497,7 @@ def _gait_block(f: SessionFacts, u: Units, side: str, joint: str) -> Comment:
             findings.append(Finding(f"{joint}_variability", "variable", sd, "deg"))
         else:
             parts.append(f"It repeats consistently from stride to stride (SD about {sd:.0f}°).")
-    return Comment("recommendation", block, _join(parts), tuple(findings), u.system)
+    return parts, findings
 
 
 # ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 Input: the foot stage's points per frame (``tasks.feet``, MediaPipe BlazePose's
 ankle, heel and foot-index landmarks, order :data:`FOOT_POINTS`), x/y in source
 px with a confidence in 0..1, and the gait engine's cleaned, side-repaired
-COCO-17 series and events (``analysis.engine.SessionAnalysis``).
+COCO-17 series and events (``analysis.results.SessionAnalysis``).
 
 Method (one function per measure below):
 
@@ -255,7 +255,7 @@ def _stance_pairs(events, side: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, model: str):
-    """``result`` (``analysis.engine.SessionAnalysis``) with the foot strike measured from ``points``.
+    """``result`` (``analysis.results.SessionAnalysis``) with the foot strike measured from ``points``.
 
     Per stride: ``footstrike`` (the measured pattern; None where the contact was
     unusable), ``footstrike_angle_deg`` and ``footstrike_confidence``. Summary:
@@ -268,8 +268,6 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     """
     from dataclasses import replace
 
-    from analysis.strides import StrideTable
-
     fs = dict(result.frame_series)
     facing = 1.0 if result.summary.get("facing", "+x") == "+x" else -1.0
     feet = assign_feet(points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], axis=1),
@@ -278,8 +276,26 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     for side in ("left", "right"):
         ics[side], tos[side] = _stance_pairs(result.events, side)
     strikes = contact_strikes(feet, ics, tos, facing, frame_size)
-    by_contact = {(c.side, c.ic_frame): c for c in strikes}
+    ankle = _foot_series(fs, feet, facing)
+    strides = _strides_with_strikes(result.strides, strikes)
+    pattern, share, left_out = session_pattern(strikes)
+    summary = dict(result.summary)
+    summary["footstrike"] = pattern
+    quality = _quality_with_feet(result.quality, strikes, pattern, share, left_out, ankle, ics, feet, model)
+    # the gait report's angle curves again, so its ankle curves are the series' shank-foot angle too
+    from analysis.phases import gait_phases
+    from analysis.vocabulary import ANGLE_KEYS
 
+    angles = {k: fs[k] for k in ANGLE_KEYS if k in fs}
+    phases = gait_phases(result.joints, strides, angles, result.fps, not result.quality.get("short_clip", False),
+                         result.events)
+    return replace(result, frame_series=fs, strides=strides, summary=summary, quality=quality, phases=phases)
+
+
+def _foot_series(fs: dict[str, np.ndarray], feet: FootSides, facing: float) -> dict[str, np.ndarray]:
+    """Add each side's heel and toe (px, confidence, and m where the ankle's scale is known) and
+    its shank-foot ankle angle ``{l,r}ank_angle`` (NaN where the foot is not seen) to the frame
+    series ``fs``; returns the ankle angle series per side."""
     ankle = {}
     for side, pref in (("left", "l"), ("right", "r")):
         heel, toe = feet.heel[side], feet.toe[side]
@@ -297,20 +313,30 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
             if ppm is not None:
                 fs[f"{side}_{name}_x_m"] = fs[f"{side}_ankle_x_m"] + facing * (arr[:, 0] - ank[:, 0]) * ppm
                 fs[f"{side}_{name}_y_m"] = fs[f"{side}_ankle_y_m"] - (arr[:, 1] - ank[:, 1]) * ppm
+    return ankle
 
-    table = result.strides
+
+def _strides_with_strikes(table, strikes: list[ContactStrike]):
+    """The stride table with each stride's measured ``footstrike``, ``footstrike_angle_deg`` and
+    ``footstrike_confidence`` (None where its contact was not measured)."""
+    from analysis.strides import StrideTable
+
+    by_contact = {(c.side, c.ic_frame): c for c in strikes}
     rows = table.rows()
     for row in rows:
         c = by_contact.get((row["side"], row["ic_frame"]))
         row["footstrike"] = c.pattern if c else None
         row["footstrike_angle_deg"] = c.angle_deg if c and np.isfinite(c.angle_deg) else None
         row["footstrike_confidence"] = c.confidence if c else None
-    strides = StrideTable.from_rows(rows) if rows else table
+    return StrideTable.from_rows(rows) if rows else table
 
-    pattern, share, left_out = session_pattern(strikes)
-    summary = dict(result.summary)
-    summary["footstrike"] = pattern
-    quality = dict(result.quality)
+
+def _quality_with_feet(quality: dict, strikes: list[ContactStrike], pattern: str | None, share: float | None,
+                       left_out: int, ankle: dict[str, np.ndarray], ics: dict[str, np.ndarray], feet: FootSides,
+                       model: str) -> dict:
+    """``quality`` with the measured foot strike: its source and model, the per-side summaries,
+    contacts left out by reason (and why ``footstrike`` is missing when none was measured)."""
+    quality = dict(quality)
     # ankle_angle_deg (strides, summary) stays the shank angle at IC: the commentary's vertical-shin
     # advice reads it as such; the shank-foot angle is the series and the per-side value below
     reasons = [r for r in quality.get("reasons", []) if not r.startswith("footstrike and ankle_angle are proxies")]
@@ -322,7 +348,7 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
                        + ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())) + ").")
     missing = dict(quality.get("missing") or {})
     if pattern is None:
-        # the commonest reason a contact was left out (codes in analysis.engine.MISSING_REASONS)
+        # the commonest reason a contact was left out (codes in analysis.quality.MISSING_REASONS)
         missing["footstrike"] = max(excluded, key=excluded.get) if excluded else "not_measured"
     else:
         missing.pop("footstrike", None)
@@ -334,14 +360,7 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
                              "ankle_at_ic_deg": _mean_at(ankle["right"], ics["right"])},
         "foot_sides_swapped_frames": int(feet.swapped.sum()),
     })
-    # the gait report's angle curves again, so its ankle curves are the series' shank-foot angle too
-    from analysis.engine import _phases
-    from analysis.vocabulary import ANGLE_KEYS
-
-    angles = {k: fs[k] for k in ANGLE_KEYS if k in fs}
-    phases = _phases(result.joints, strides, angles, result.fps, not result.quality.get("short_clip", False),
-                     result.events)
-    return replace(result, frame_series=fs, strides=strides, summary=summary, quality=quality, phases=phases)
+    return quality
 
 
 def _mean_at(series: np.ndarray, frames: np.ndarray) -> float | None:

@@ -2,7 +2,7 @@
 
 Every function is array-in/array-out: event instants and frame indices may be
 scalars or 1-D arrays (one entry per stride or stance), and the engine calls
-these functions for all strides at once (``analysis.engine._stride_metrics``),
+these functions for all strides at once (``analysis.stride_stage._stride_metrics``),
 so the function a reader finds here is the one that runs. A scalar input gives
 a ``float``.
 

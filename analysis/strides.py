@@ -1,9 +1,9 @@
 """The engine's per-stride result: one typed, frozen table, one numpy array per column.
 
 :class:`StrideTable` holds one row per complete stride and side, sorted by IC
-frame (left first on ties), as ``analysis.engine._stride_metrics`` measures
+frame (left first on ties), as ``analysis.stride_stage._stride_metrics`` measures
 them with the functions of :mod:`analysis.metrics`. The session's values
-(``analysis.engine.metric_stats``, the summary), the lake's ``strides`` table
+(``analysis.results.metric_stats``, the summary), the lake's ``strides`` table
 (``tasks.results.strides_table``, through :meth:`StrideTable.rows`), the API's
 documents and the commentary read it. A table read back from the lake becomes
 one again through :meth:`StrideTable.from_rows`.

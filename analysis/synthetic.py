@@ -109,22 +109,10 @@ def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
     for side, sgn in (("right", 0.0), ("left", 1.0)):
         c = tc[side]
         duty = c / stride
-        A = speed_mps * c / 2.0
         phase = ((t - t_ic0[side]) / stride) % 1.0
-        stance = phase < duty
-        s = np.clip((phase - duty) / (1 - duty), 0, 1)
-        u = np.where(stance, A - speed_mps * phase * stride, -A + A * (1 - np.cos(np.pi * s)))
-        ay = np.where(stance, ankle_h, ankle_h + 0.18 * np.sin(np.pi * s))
+        u, ay = _ankle_path(phase, duty, c, stride, speed_mps, ankle_h)
         hip = np.stack([pel_x, pel_y], 1)
-        ank = np.stack([pel_x + u, ay], 1)
-        d = ank - hip
-        dist = np.clip(np.linalg.norm(d, axis=1), 1e-6, L1 + L2 - 1e-6)
-        alpha = np.arccos(np.clip((L1**2 + dist**2 - L2**2) / (2 * L1 * dist), -1, 1))
-        e = d / np.linalg.norm(d, axis=1, keepdims=True)
-        ca, sa = np.cos(alpha), np.sin(alpha)
-        kdir = np.stack([e[:, 0] * ca - e[:, 1] * sa, e[:, 0] * sa + e[:, 1] * ca], 1)
-        knee = hip + L1 * kdir
-        ank = knee + L2 * (ank - knee) / np.linalg.norm(ank - knee, axis=1, keepdims=True)
+        knee, ank = _leg_ik(hip, np.stack([pel_x + u, ay], 1), L1, L2)
         th = np.degrees(np.arctan2(knee[:, 0] - hip[:, 0], -(knee[:, 1] - hip[:, 1])))
         sh = np.degrees(np.arctan2(ank[:, 0] - knee[:, 0], -(ank[:, 1] - knee[:, 1])))
         knee_flex[side] = th - sh
@@ -132,31 +120,99 @@ def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
         P[:, KP[f"{pre}_HIP"]] = hip
         P[:, KP[f"{pre}_KNEE"]] = knee
         P[:, KP[f"{pre}_ANKLE"]] = ank
-        # arms swing opposite to the same-side leg
-        sho = hip + Ltr * np.array([math.sin(math.radians(lean_deg)), math.cos(math.radians(lean_deg))])
-        arm = np.radians(-35.0 * np.cos(2 * np.pi * (phase - duty / 2)))
-        elb = sho + 0.186 * height_m * np.stack([np.sin(arm), -np.cos(arm)], 1)
-        fa = arm + np.radians(85.0)
-        wri = elb + 0.146 * height_m * np.stack([np.sin(fa), -np.cos(fa)], 1)
-        P[:, KP[f"{pre}_SHOULDER"]] = sho
-        P[:, KP[f"{pre}_ELBOW"]] = elb
-        P[:, KP[f"{pre}_WRIST"]] = wri
-        P[:, KP[f"{pre}_EAR"]] = sho + np.array([0.0, 0.11 * height_m])
-        P[:, KP[f"{pre}_EYE"]] = sho + np.array([0.05, 0.12 * height_m])
-        # truth events inside the record
-        k = np.arange(-2, int(duration_s / stride) + 3)
-        ic_t = t_ic0[side] + k * stride
-        to_t = ic_t + c
-        ic_f = np.ceil(ic_t * fps - 1e-9).astype(int)
-        to_f = np.ceil(to_t * fps - 1e-9).astype(int)
-        events[side] = {"IC": ic_f[(ic_f > 0) & (ic_f < T)], "TO": to_f[(to_f > 0) & (to_f < T)]}
+        _draw_arm_and_head(P, pre, hip, phase, duty, height_m, Ltr, lean_deg)
+        events[side] = _truth_events(t_ic0[side], c, stride, duration_s, fps, T)
     if far_leg_scale != 1.0:
-        hip = P[:, KP.LEFT_HIP].copy()
-        for k in (KP.LEFT_KNEE, KP.LEFT_ANKLE):
-            P[:, k] = hip + far_leg_scale * (P[:, k] - hip)
+        _shrink_far_leg(P, far_leg_scale)
     mid_sho = 0.5 * (P[:, KP.LEFT_SHOULDER] + P[:, KP.RIGHT_SHOULDER])
     P[:, KP.NOSE] = mid_sho + np.array([0.09, 0.10 * height_m])
 
+    kp = _image_keypoints(P, rng, facing, px_per_m, noise_px, swap_rate, outlier_rate, gap_rate)
+    truth = _session_truth(cadence_spm, tc, speed_mps, px_per_m, lean_deg)
+    return SyntheticSession(kp, fps, truth, events, knee_flex)
+
+
+def _session_truth(cadence_spm: float, contact_s: dict[str, float], speed_mps: float, px_per_m: float,
+                   lean_deg: float) -> dict[str, float]:
+    """The session values the synthetic runner was built with (``SyntheticSession.truth``)."""
+    step = 60.0 / cadence_spm
+    stride = 2.0 * step
+    ct = 0.5 * (contact_s["left"] + contact_s["right"])
+    return {
+        "cadence_spm": cadence_spm, "step_time_s": step, "stride_time_s": stride,
+        "contact_time_s": ct, "flight_time_s": max(0.0, step - ct),
+        "speed_mps": speed_mps, "stride_length_m": speed_mps * stride,
+        "balance_pct": 100.0 * contact_s["left"] / (contact_s["left"] + contact_s["right"]),
+        "px_per_m": px_per_m, "duty_factor": ct / stride, "posture_angle_deg": lean_deg,
+    }
+
+
+def _shrink_far_leg(P: np.ndarray, scale: float) -> None:
+    """Perspective: the left (far) leg's knee and ankle in ``P`` drawn at ``scale`` about its hip."""
+    hip = P[:, KP.LEFT_HIP].copy()
+    for k in (KP.LEFT_KNEE, KP.LEFT_ANKLE):
+        P[:, k] = hip + scale * (P[:, k] - hip)
+
+
+def _ankle_path(phase: np.ndarray, duty: float, contact_s: float, stride: float, speed_mps: float,
+                ankle_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """The ankle's forward position relative to the pelvis and its height (m) at each stride
+    ``phase`` (0..1, IC at 0): carried back at belt speed on the ground in stance (the first
+    ``duty`` of the stride), swung forward on a half-cosine and lifted on a half-sine in swing."""
+    A = speed_mps * contact_s / 2.0
+    stance = phase < duty
+    s = np.clip((phase - duty) / (1 - duty), 0, 1)
+    u = np.where(stance, A - speed_mps * phase * stride, -A + A * (1 - np.cos(np.pi * s)))
+    ay = np.where(stance, ankle_h, ankle_h + 0.18 * np.sin(np.pi * s))
+    return u, ay
+
+
+def _leg_ik(hip: np.ndarray, ankle_target: np.ndarray, L1: float, L2: float) -> tuple[np.ndarray, np.ndarray]:
+    """Knee and ankle (T, 2) m of a two-segment leg (thigh ``L1``, shank ``L2``) from the hip
+    towards ``ankle_target``, knee bent forward; the ankle lands on the target where it is in reach."""
+    d = ankle_target - hip
+    dist = np.clip(np.linalg.norm(d, axis=1), 1e-6, L1 + L2 - 1e-6)
+    alpha = np.arccos(np.clip((L1**2 + dist**2 - L2**2) / (2 * L1 * dist), -1, 1))
+    e = d / np.linalg.norm(d, axis=1, keepdims=True)
+    ca, sa = np.cos(alpha), np.sin(alpha)
+    kdir = np.stack([e[:, 0] * ca - e[:, 1] * sa, e[:, 0] * sa + e[:, 1] * ca], 1)
+    knee = hip + L1 * kdir
+    ank = knee + L2 * (ankle_target - knee) / np.linalg.norm(ankle_target - knee, axis=1, keepdims=True)
+    return knee, ank
+
+
+def _draw_arm_and_head(P: np.ndarray, pre: str, hip: np.ndarray, phase: np.ndarray, duty: float, height_m: float,
+                       trunk_m: float, lean_deg: float) -> None:
+    """Shoulder, elbow, wrist, ear and eye of side ``pre`` (``'LEFT'``/``'RIGHT'``) into ``P`` (m):
+    the trunk leans ``lean_deg`` forward, the arm swings opposite to the same-side leg."""
+    sho = hip + trunk_m * np.array([math.sin(math.radians(lean_deg)), math.cos(math.radians(lean_deg))])
+    arm = np.radians(-35.0 * np.cos(2 * np.pi * (phase - duty / 2)))
+    elb = sho + 0.186 * height_m * np.stack([np.sin(arm), -np.cos(arm)], 1)
+    fa = arm + np.radians(85.0)
+    wri = elb + 0.146 * height_m * np.stack([np.sin(fa), -np.cos(fa)], 1)
+    P[:, KP[f"{pre}_SHOULDER"]] = sho
+    P[:, KP[f"{pre}_ELBOW"]] = elb
+    P[:, KP[f"{pre}_WRIST"]] = wri
+    P[:, KP[f"{pre}_EAR"]] = sho + np.array([0.0, 0.11 * height_m])
+    P[:, KP[f"{pre}_EYE"]] = sho + np.array([0.05, 0.12 * height_m])
+
+
+def _truth_events(t_ic0: float, contact_s: float, stride: float, duration_s: float, fps: float,
+                  T: int) -> dict[str, np.ndarray]:
+    """The true IC and TO frames of one foot inside the record (the first frame at or after each instant)."""
+    k = np.arange(-2, int(duration_s / stride) + 3)
+    ic_t = t_ic0 + k * stride
+    to_t = ic_t + contact_s
+    ic_f = np.ceil(ic_t * fps - 1e-9).astype(int)
+    to_f = np.ceil(to_t * fps - 1e-9).astype(int)
+    return {"IC": ic_f[(ic_f > 0) & (ic_f < T)], "TO": to_f[(to_f > 0) & (to_f < T)]}
+
+
+def _image_keypoints(P: np.ndarray, rng: np.random.Generator, facing: float, px_per_m: float, noise_px: float,
+                     swap_rate: float, outlier_rate: float, gap_rate: float) -> np.ndarray:
+    """``P`` (T, 17, 2) m as image keypoints (T, 17, 3) px + confidence, with the requested noise,
+    left/right swaps, outliers and gaps (drawn from ``rng`` in that order)."""
+    T = P.shape[0]
     cx, cy = 960.0, 1000.0
     xy = np.empty_like(P)
     xy[..., 0] = cx + facing * P[..., 0] * px_per_m
@@ -181,17 +237,7 @@ def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
             sl = slice(s0, s0 + int(rng.integers(1, 5)))
             xy[sl] = np.nan
             conf[sl] = 0.0
-    kp = np.concatenate([xy, conf[..., None]], axis=-1)
-
-    ct = 0.5 * (tc["left"] + tc["right"])
-    truth = {
-        "cadence_spm": cadence_spm, "step_time_s": step, "stride_time_s": stride,
-        "contact_time_s": ct, "flight_time_s": max(0.0, step - ct),
-        "speed_mps": speed_mps, "stride_length_m": speed_mps * stride,
-        "balance_pct": 100.0 * tc["left"] / (tc["left"] + tc["right"]),
-        "px_per_m": px_per_m, "duty_factor": ct / stride, "posture_angle_deg": lean_deg,
-    }
-    return SyntheticSession(kp, fps, truth, events, knee_flex)
+    return np.concatenate([xy, conf[..., None]], axis=-1)
 
 
 # --- detections for the tracker ----------------------------------------------------

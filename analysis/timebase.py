@@ -12,7 +12,7 @@ Three questions about time, each answered from evidence in order of trust:
    filmed; phones write the capture rate into the container (Android's
    ``com.android.capture.fps``). :func:`declared_capture_fps` reads it.
 3. Without a declared rate: the free fall of the body in flight
-   (``engine._ballistic_capture_fps``) measured at a rate that agrees with
+   (``analysis.timing._ballistic_capture_fps``) measured at a rate that agrees with
    itself (:func:`self_consistent_capture_fps`).
 """
 from __future__ import annotations

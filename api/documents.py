@@ -6,7 +6,7 @@ details (per-frame ``metrics``/``angles`` and ``calculated_metrics``),
 form-analysis metrics and the gait-analysis report. Two sources give the same
 documents:
 
-* a fresh :class:`analysis.engine.SessionAnalysis` (:func:`from_analysis`: the
+* a fresh :class:`analysis.results.SessionAnalysis` (:func:`from_analysis`: the
   demo session, the CLI's ``--json``, tests);
 * a lake run (:func:`from_lake`): the ``sessions`` row's scalar metrics and its
   ``quality_doc``/``gait_doc`` (the engine's quality and phases as they are),
@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.catalogue import METRICS, SUMMARY_METRIC_BLOCKS, by_name, spread_metrics
-from analysis.engine import SessionAnalysis, angle_keys, json_safe, metric_stats
+from analysis.results import SessionAnalysis, angle_keys, json_safe, metric_stats
 from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, JOINTS, parse_joints
 from api.openapi import shared_spec
@@ -72,7 +72,7 @@ BUILT = ("summary_doc", "details_doc", "form_doc")
 
 
 def _block(strides: StrideTable, key: str, summary: Mapping, quality: Mapping) -> dict:
-    """``{min, max, avg, values}`` of one per-stride metric (:func:`analysis.engine.metric_stats`)."""
+    """``{min, max, avg, values}`` of one per-stride metric (:func:`analysis.results.metric_stats`)."""
     s = metric_stats(strides, key, summary, quality)
     return {"min": s.min, "max": s.max, "avg": s.avg, "values": list(s.values)}
 

@@ -211,8 +211,8 @@ class AnalysisSettings(_Section):
     mode: Literal["auto", "treadmill", "overground"]
 
     def engine_params(self):
-        """The frozen ``analysis.engine.EngineParams`` of these settings."""
-        from analysis.engine import EngineParams
+        """The frozen ``analysis.params.EngineParams`` of these settings."""
+        from analysis.params import EngineParams
 
         return EngineParams(min_keypoint_conf=self.min_keypoint_conf, lowpass_hz=self.lowpass_hz,
                             max_gap_s=self.max_gap_s, default_height_m=self.default_height_cm / 100.0,

@@ -30,7 +30,7 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from analysis.engine import AnalysisError, RunnerProfile  # noqa: E402
+from analysis.params import AnalysisError, RunnerProfile  # noqa: E402
 from analysis.footage import all_cuts, analyze_footage  # noqa: E402
 from analysis.segments import cut_frames  # noqa: E402
 from analysis.timebase import time_grid  # noqa: E402
@@ -242,27 +242,12 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
     if signals is not None and len(signals["frame_change"]) != detections.n_frames:
         signals = None                        # from another decode (max_frames): not these frames'
     picture_cuts = cut_frames(signals["frame_change"]) if signals is not None else np.zeros(0, np.int64)
-    track = select_runner(boxes, keypoints, settings.tracking.max_jump_box_heights, settings.tracking.max_gap_frames,
-                          cuts=picture_cuts)
-    if not track.found.any():
-        raise ProcessingFailed("no person was found in the video")
-    if track.found_share < settings.tracking.min_runner_share:
-        raise ProcessingFailed(
-            f"the runner was found in only {track.found_share:.0%} of frames "
-            f"(at least {settings.tracking.min_runner_share:.0%} are needed)"
-        )
+    track = _runner_track(settings, boxes, keypoints, picture_cuts)
     # Real time: the frames' timestamps (variable-rate phone video, in analyze_footage), and the
     # capture rate the user gave or, failing that, the one the container declares for slow motion.
     declared = info.get("declared_capture_fps")
     capture_fps = row.capture_fps or declared
-    profile = RunnerProfile(
-        height_m=row.height_cm / 100 if row.height_cm else None,
-        weight_kg=row.weight_kg,
-        incline_deg=row.incline_deg or 0.0,
-        mode=settings.analysis.mode,
-        capture_fps=capture_fps,
-        joints=tuple(j.strip() for j in (row.joints or "all").split(",") if j.strip()) or ("all",),
-    )
+    profile = _runner_profile(row, settings, capture_fps)
     # The engine runs on the [analysis] settings it is hashed under (config_hash).
     frame_size = (info["width"], info["height"])
     frame_times = info.get("frame_times_s")
@@ -274,6 +259,49 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
     # heel and toe: the measured foot strike and ankle angle, or the shank proxy with the reason why
     result = apply_foot_stage(settings, store, session_id, row.video_key, result, track.boxes, frame_size,
                               len(track.boxes), detections)
+    quality = _pipeline_quality(result, row, info, track, detections, declared, capture_fps, frame_times)
+    meta = _session_meta(row, info, result, detections, detections_key, settings)
+    # the engine's typed results; the API builds the spec's documents from them when it reads
+    tables = session_tables(meta, result, quality, track, info["fps"])
+    manifest = lake.write_session(
+        session_id, pipeline_version, settings.analysis_hash(), tables,
+        date=row.created_at.strftime("%Y-%m-%d"), publish=publish,
+    )
+    return {"summary": result.summary, "quality": quality, "rows": manifest.rows,
+            "strides": result.strides.rows()}
+
+
+def _runner_track(settings, boxes, keypoints, picture_cuts: np.ndarray):
+    """The one runner's track (``analysis.tracking.select_runner``); :class:`ProcessingFailed` when
+    nobody, or the runner in too few frames, is found."""
+    track = select_runner(boxes, keypoints, settings.tracking.max_jump_box_heights, settings.tracking.max_gap_frames,
+                          cuts=picture_cuts)
+    if not track.found.any():
+        raise ProcessingFailed("no person was found in the video")
+    if track.found_share < settings.tracking.min_runner_share:
+        raise ProcessingFailed(
+            f"the runner was found in only {track.found_share:.0%} of frames "
+            f"(at least {settings.tracking.min_runner_share:.0%} are needed)"
+        )
+    return track
+
+
+def _runner_profile(row, settings, capture_fps: float | None) -> RunnerProfile:
+    """What the catalog row knows of the runner and the capture, as the engine's profile."""
+    return RunnerProfile(
+        height_m=row.height_cm / 100 if row.height_cm else None,
+        weight_kg=row.weight_kg,
+        incline_deg=row.incline_deg or 0.0,
+        mode=settings.analysis.mode,
+        capture_fps=capture_fps,
+        joints=tuple(j.strip() for j in (row.joints or "all").split(",") if j.strip()) or ("all",),
+    )
+
+
+def _pipeline_quality(result, row, info: dict[str, Any], track, detections: Detections, declared: float | None,
+                      capture_fps: float | None, frame_times) -> dict[str, Any]:
+    """The engine's quality plus what the pipeline knows: frame times, the capture rate's source,
+    the runner's track, decoded against declared frames (and a note when the end is missing)."""
     notes = []
     if capture_fps and not row.capture_fps:
         notes.append(f"Slow motion: the file declares it was filmed at {declared:g} frames/s and plays at "
@@ -298,7 +326,13 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         quality["reasons"] = list(quality.get("reasons") or []) + [
             f"only {detections.n_frames} of the {expected} frames the file declares decode; "
             "the end of the file is missing or damaged"]
-    meta = {
+    return quality
+
+
+def _session_meta(row, info: dict[str, Any], result, detections: Detections, detections_key: str,
+                  settings) -> dict[str, Any]:
+    """The lake row's metadata: catalog fields, the video's geometry and rates, the keys of its files."""
+    return {
         "title": row.title,
         "user_id": row.user_id,
         "created_at": row.created_at,
@@ -316,14 +350,6 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
         "content_sha256": row.content_sha256,
         "model": "pose:" + settings.pose.model_name,
     }
-    # the engine's typed results; the API builds the spec's documents from them when it reads
-    tables = session_tables(meta, result, quality, track, info["fps"])
-    manifest = lake.write_session(
-        session_id, pipeline_version, settings.analysis_hash(), tables,
-        date=row.created_at.strftime("%Y-%m-%d"), publish=publish,
-    )
-    return {"summary": result.summary, "quality": quality, "rows": manifest.rows,
-            "strides": result.strides.rows()}
 
 
 @task(name="render-artifacts")

@@ -183,13 +183,12 @@ def cmd_process(args: argparse.Namespace) -> int:
     from flows.queue import guard_children
 
     guard_children(settings.processing.shutdown_grace_s)  # Prefect's server and Ray die with this process
-    from flows.intake import IntakeError, create_session_from_path
+    from flows.intake import IntakeError
     from storage.catalog import Catalog
     from storage.objectstore import ObjectStore
 
     store, catalog = ObjectStore.from_settings(settings), Catalog.from_settings(settings)
     from flows.queue import new_owner_id
-    from storage.catalog import SessionStatus, utcnow
 
     person = None
     if args.user:
@@ -206,19 +205,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     owner = new_owner_id("process")  # the session is inserted already claimed by this command
     try:
-        row = create_session_from_path(
-            store, catalog, Path(args.video),
-            title=args.title or Path(args.video).stem,
-            user_id=person.id if person else None,
-            # the owner's height and weight unless given (as an API upload does)
-            height_cm=args.height_cm or (person.height_cm if person else None),
-            weight_kg=args.weight_kg or (person.weight_kg if person else None),
-            incline_deg=args.incline_deg,
-            capture_fps=args.capture_fps,
-            joints=args.joints,
-            status=SessionStatus.PROCESSING, lease_owner=owner, attempts=1,
-            lease_expires_at=utcnow() + timedelta(seconds=settings.processing.lease_s),
-        )
+        row = _create_claimed_session(args, settings, store, catalog, person, owner)
     except IntakeError as exc:
         return _fail(str(exc))
     from gaitlake.cli_logs import library_logs_to_file
@@ -237,23 +224,50 @@ def cmd_process(args: argparse.Namespace) -> int:
     _print_artifacts(row.id, outcome, settings)
     _print_where(row.id, person, settings)
     if args.json and "summary" in outcome:
-        from api.documents import summary_document
-
-        document = {
-            "session_id": row.id,
-            "session_date": row.created_at.strftime("%d/%m/%Y"),
-            "summary_text": None,
-            **summary_document(outcome["summary"], outcome.get("strides") or [], outcome["quality"]),
-            "user_information": {"height": row.height_cm, "weight": row.weight_kg},
-            # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
-            "metrics": outcome["summary"],
-            "quality": outcome["quality"],
-        }
-        from tasks.results import to_json
-
-        Path(args.json).write_text(json.dumps(json.loads(to_json(document)), indent=2) + "\n")
-        print(f"summary written to {args.json}", file=sys.stderr)
+        _write_summary_json(Path(args.json), row, outcome)
     return 0
+
+
+def _create_claimed_session(args: argparse.Namespace, settings, store, catalog, person, owner: str):
+    """The uploaded video's catalog row, inserted already claimed by this command (``owner``), with the
+    person's height and weight unless given (as an API upload does); raises ``IntakeError``."""
+    from flows.intake import create_session_from_path
+    from storage.catalog import SessionStatus, utcnow
+
+    return create_session_from_path(
+        store, catalog, Path(args.video),
+        title=args.title or Path(args.video).stem,
+        user_id=person.id if person else None,
+        # the owner's height and weight unless given (as an API upload does)
+        height_cm=args.height_cm or (person.height_cm if person else None),
+        weight_kg=args.weight_kg or (person.weight_kg if person else None),
+        incline_deg=args.incline_deg,
+        capture_fps=args.capture_fps,
+        joints=args.joints,
+        status=SessionStatus.PROCESSING, lease_owner=owner, attempts=1,
+        lease_expires_at=utcnow() + timedelta(seconds=settings.processing.lease_s),
+    )
+
+
+def _write_summary_json(path: Path, row, outcome: dict) -> None:
+    """``process --json``: the spec's summary document of the session plus every scalar metric and
+    the quality flags, as JSON."""
+    from api.documents import summary_document
+
+    document = {
+        "session_id": row.id,
+        "session_date": row.created_at.strftime("%d/%m/%Y"),
+        "summary_text": None,
+        **summary_document(outcome["summary"], outcome.get("strides") or [], outcome["quality"]),
+        "user_information": {"height": row.height_cm, "weight": row.weight_kg},
+        # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
+        "metrics": outcome["summary"],
+        "quality": outcome["quality"],
+    }
+    from tasks.results import to_json
+
+    path.write_text(json.dumps(json.loads(to_json(document)), indent=2) + "\n")
+    print(f"summary written to {path}", file=sys.stderr)
 
 
 def _print_summary(session_id: str, outcome: dict) -> None:

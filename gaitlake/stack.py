@@ -222,6 +222,35 @@ def _http_ok(url: str) -> bool:
     return httpx.get(url, timeout=3).status_code == 200
 
 
+def _stack_env(root: Path, ports: dict[str, int], catalog_url: str, api_url: str, token: Path,
+               secret: str) -> dict[str, str]:
+    """The environment every process of the stack runs with: where its data, object store, catalog,
+    Prefect and Ray are, and the API's port and signing secret."""
+    return {
+        "GAITLAKE_DATA_DIR": str(root / "data"),
+        "GAITLAKE_STORAGE__URL": f"s3://{BUCKET}/lake-root",
+        "GAITLAKE_STORAGE__ENDPOINT_URL": f"http://127.0.0.1:{ports['s3']}",
+        "GAITLAKE_STORAGE__PUBLIC_ENDPOINT_URL": f"http://localhost:{ports['s3']}",
+        "GAITLAKE_CATALOG__URL": catalog_url,
+        "GAITLAKE_PREFECT__API_URL": api_url,
+        "PREFECT_API_URL": api_url,  # the `prefect` CLI reads only its own variable
+        "GAITLAKE_RAY__ADDRESS": f"127.0.0.1:{ports['ray']}",
+        "GAITLAKE_RAY__AUTH_MODE": "token",
+        "GAITLAKE_RAY__AUTH_TOKEN_PATH": str(token),
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token),
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "GAITLAKE_API__PORT": str(ports["api"]),
+        "GAITLAKE_API__PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['api']}",
+        # Links are S3-presigned here; the secret only signs local-file links, and living in the
+        # environment it is the same for every API process (no api-signing.key file).
+        "GAITLAKE_API__SIGNING_SECRET": secret,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": secrets.token_hex(12),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
 # -- the stack ------------------------------------------------------------------
 class Stack:
     """The processes, databases and environment of one ``gaitlake stack`` directory."""
@@ -277,29 +306,7 @@ class Stack:
             prefect_db_url = _pg_url(admin, databases[1], "asyncpg")
             timings["postgres"] = round(time.monotonic() - started, 2)
             api_url = f"http://127.0.0.1:{ports['prefect']}/api"
-            self.state["env"] = env = {
-                "GAITLAKE_DATA_DIR": str(self.root / "data"),
-                "GAITLAKE_STORAGE__URL": f"s3://{BUCKET}/lake-root",
-                "GAITLAKE_STORAGE__ENDPOINT_URL": f"http://127.0.0.1:{ports['s3']}",
-                "GAITLAKE_STORAGE__PUBLIC_ENDPOINT_URL": f"http://localhost:{ports['s3']}",
-                "GAITLAKE_CATALOG__URL": catalog_url,
-                "GAITLAKE_PREFECT__API_URL": api_url,
-                "PREFECT_API_URL": api_url,  # the `prefect` CLI reads only its own variable
-                "GAITLAKE_RAY__ADDRESS": f"127.0.0.1:{ports['ray']}",
-                "GAITLAKE_RAY__AUTH_MODE": "token",
-                "GAITLAKE_RAY__AUTH_TOKEN_PATH": str(token),
-                "RAY_AUTH_MODE": "token",
-                "RAY_AUTH_TOKEN_PATH": str(token),
-                "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-                "GAITLAKE_API__PORT": str(ports["api"]),
-                "GAITLAKE_API__PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['api']}",
-                # Links are S3-presigned here; the secret only signs local-file links, and living in the
-                # environment it is the same for every API process (no api-signing.key file).
-                "GAITLAKE_API__SIGNING_SECRET": secret,
-                "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-                "AWS_SECRET_ACCESS_KEY": secrets.token_hex(12),
-                "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            }
+            self.state["env"] = env = _stack_env(self.root, ports, catalog_url, api_url, token, secret)
             self._save()
             base = {**os.environ, **env}
             # SeaweedFS, Prefect and Ray start side by side, then each is awaited.

@@ -9,7 +9,7 @@ import orjson
 import pyarrow as pa
 
 from analysis.commentary import SessionFacts
-from analysis.engine import SessionAnalysis, json_safe
+from analysis.results import SessionAnalysis, json_safe
 from analysis.strides import StrideTable
 from analysis.keypoints import KEYPOINT_NAMES
 from analysis.tracking import RunnerTrack

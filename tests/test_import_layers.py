@@ -110,3 +110,17 @@ def test_layers_point_one_way():
     wrong = sorted((a, b) for a, targets in _graph().items() for b in targets
                    if b.split(".")[0] in above.get(a.split(".")[0], set()))
     assert wrong == []
+
+
+#: api/ modules allowed to import ``analysis.engine``, with why. The demo's generator is a
+#: developer command that writes ``api/demo/demo_session.json`` by running the engine on
+#: synthetic keypoints (its output is the engine's, by design); the server only reads that file.
+API_MODULES_RUNNING_THE_ENGINE = {"api.demo.generate"}
+
+
+def test_api_reads_results_and_never_imports_the_engine():
+    """api/ shapes what was written (``analysis.results``' types, the lake's rows); it never runs
+    or reaches into the gait engine (issue 22)."""
+    wrong = sorted(a for a, targets in _graph().items() if a.split(".")[0] == "api"
+                   and "analysis.engine" in targets and a not in API_MODULES_RUNNING_THE_ENGINE)
+    assert wrong == []

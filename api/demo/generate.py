@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from analysis.engine import json_safe
+from analysis.results import json_safe
 from api import documents
 from api.demo import DEMO_PATH
 from api.reports import frames_to_export
@@ -37,7 +37,8 @@ def _round(value, digits: int = 4):
 
 
 def build() -> dict:
-    from analysis.engine import RunnerProfile, analyze
+    from analysis.engine import analyze  # the demo's fixture is the engine's output, by design
+    from analysis.params import RunnerProfile
     from analysis.synthetic import make_session
 
     synthetic = make_session(cadence_spm=168.0, contact_time_s=0.27, speed_mps=3.2, fps=60.0, duration_s=8.0,

@@ -11,6 +11,7 @@ import pytest
 
 import analysis.catalogue as catalogue
 import analysis.commentary as commentary
+import analysis.commentary_rules as rules
 from analysis.catalogue import FOOT_STAGE_COLUMNS, METRICS, Metric, Reference, SpecKeys
 from analysis.engine import SERIES_METRICS, STRIDE_METRICS, RunnerProfile, analyze
 from analysis.strides import COLUMNS, FLOAT_COLUMNS
@@ -109,12 +110,12 @@ def test_reference_ranges_are_the_commentarys_bands():
     """One number per quantity: the range a user sees and the band the commentary judges by."""
     ref = {m.name: (m.reference.low, m.reference.high) for m in METRICS if m.reference}
     assert ref == {
-        "cadence_spm": (commentary.CADENCE_LOW, commentary.CADENCE_TYPICAL[1]),
-        "contact_time_s": commentary.CONTACT_TYPICAL,
+        "cadence_spm": (rules.CADENCE_LOW, rules.CADENCE_TYPICAL[1]),
+        "contact_time_s": rules.CONTACT_TYPICAL,
         "duty_factor": (0.30, 0.40),
-        "knee_flexion_deg": commentary.KNEE_STANCE_TYPICAL,
-        "posture_angle_deg": commentary.TRUNK_LEAN_TYPICAL,
-        "com_oscillation_m": commentary.OSCILLATION_TYPICAL,
+        "knee_flexion_deg": rules.KNEE_STANCE_TYPICAL,
+        "posture_angle_deg": rules.TRUNK_LEAN_TYPICAL,
+        "com_oscillation_m": rules.OSCILLATION_TYPICAL,
     }
     for m in METRICS:
         if m.reference:

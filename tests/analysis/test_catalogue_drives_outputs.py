@@ -9,7 +9,7 @@ summary and commentary facts are built: the metric is in every one of them, with
 values. The same script without the change finds it in none (the test can fail).
 
 (A metric that is not yet a stride-table column still needs its line in
-``analysis.engine._stride_metrics``/``_summary`` and ``analysis.strides.StrideTable``:
+``analysis.stride_stage._stride_metrics``/``session_summary`` and ``analysis.strides.StrideTable``:
 issue 22's item 3, the engine cut by stage, is where that goes.)
 """
 from __future__ import annotations

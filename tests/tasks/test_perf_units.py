@@ -140,7 +140,7 @@ def test_benchmark_entry_point_arguments():
 
 
 def test_vectorised_curves_are_bit_identical():
-    from analysis.engine import _curve, _curves
+    from analysis.phases import _curve, _curves
 
     rng = np.random.default_rng(0)
     series = rng.normal(size=500)

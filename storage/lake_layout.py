@@ -1,0 +1,86 @@
+"""The lake's layout and the record of one run: the table names and key prefixes, the
+:class:`Manifest` that names a run's files (what readers trust), the keys of manifests and
+served-version pointers, and the errors readers raise (:class:`DamagedRun`). The layout
+itself is described in :mod:`storage.lake`."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+TABLES = ("sessions", "frames", "strides")
+LAKE_PREFIX = "lake"
+# Snapshot of every served run's manifest, written by compaction (see Lake.write_index).
+INDEX_KEY = f"{LAKE_PREFIX}/_index/served.parquet"
+# Pointers written this close to the index's snapshot time are re-read: clocks of
+# writers and of the object store may disagree by a little.
+INDEX_CLOCK_SKEW_S = 60.0
+
+
+class LakeError(RuntimeError):
+    pass
+
+
+class DamagedRun(LakeError):
+    """A served run whose manifest or files are missing or unreadable (repair: reprocess it)."""
+
+    def __init__(self, session_id: str, key: str, problem: str):
+        super().__init__(f"session {session_id}: {key} {problem}")
+        self.session_id, self.key, self.problem = session_id, key, problem
+
+    @property
+    def repair(self) -> str:
+        return f"gaitlake reprocess {self.session_id} --force"
+
+    @property
+    def what(self) -> str:
+        """What is damaged, in words a client can read (no storage paths)."""
+        parts = self.key.split("/")
+        if len(parts) > 1 and parts[1] == "_current":
+            return f"its served-version pointer {self.problem.split(' (')[0]}"
+        if len(parts) > 1 and parts[1] == "_manifests":
+            return f"its manifest {self.problem.split(':')[0]}"
+        table = parts[1] if len(parts) > 1 and parts[1] in TABLES else "lake"
+        return f"its {table} file {self.problem.split(' (')[0]}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    session_id: str
+    pipeline_version: str
+    config_hash: str
+    date: str
+    files: dict[str, str]  # table -> key
+    rows: dict[str, int]
+    created_at: str
+    # table -> key of the compacted file that holds this run's rows of the table (with others').
+    compacted: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.__dict__, indent=1, sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "Manifest":
+        """Parse a manifest; :class:`ValueError` when it is not one (garbled, truncated, wrong shape)."""
+        try:
+            raw = json.loads(data)
+            known = {k: v for k, v in raw.items() if k in cls.__dataclass_fields__}
+            manifest = cls(**known)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise ValueError(f"not a manifest ({exc.__class__.__name__}: {str(exc)[:120]})") from None
+        if not (isinstance(manifest.files, dict) and isinstance(manifest.rows, dict) and isinstance(manifest.compacted, dict)):
+            raise ValueError("not a manifest (files/rows/compacted are not objects)")
+        return manifest
+
+    def served_key(self, table: str) -> str | None:
+        """The key readers should read ``table`` from (compacted file first)."""
+        return self.compacted.get(table) or self.files.get(table)
+
+
+def manifest_key(session_id: str, pipeline_version: str) -> str:
+    """Key of the manifest of one run of a session."""
+    return f"{LAKE_PREFIX}/_manifests/{session_id}/{pipeline_version}.json"
+
+
+def current_key(session_id: str) -> str:
+    """Key of the pointer to a session's served version."""
+    return f"{LAKE_PREFIX}/_current/{session_id}.json"
