@@ -42,11 +42,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from storage import lake_compaction
 from storage.lake_compaction import unify_tables
-from storage.lake_layout import (INDEX_CLOCK_SKEW_S, INDEX_KEY, LAKE_PREFIX, TABLES, DamagedRun, LakeError, Manifest,
+from storage.lake_layout import (read_parquet, INDEX_CLOCK_SKEW_S, INDEX_KEY, LAKE_PREFIX, TABLES, DamagedRun, LakeError, Manifest,
                                  current_key, manifest_key)
 from storage.objectstore import ObjectStore
 
@@ -54,6 +55,8 @@ __all__ = ["INDEX_KEY", "LAKE_PREFIX", "TABLES", "DamagedRun", "Lake", "LakeErro
            "with_artifacts"]
 
 log = logging.getLogger("gaitlake.lake")
+
+
 
 
 def _with_constants(table: pa.Table, values: dict[str, str | None]) -> pa.Table:
@@ -295,7 +298,7 @@ class Lake:
         except FileNotFoundError:
             return {}, None
         try:
-            table = pq.read_table(io.BytesIO(data))
+            table = read_parquet(io.BytesIO(data))
             built_at = float((table.schema.metadata or {}).get(b"built_at", b"nan"))
         except (pa.ArrowException, ValueError) as exc:  # a damaged index is ignored: every run is read instead
             log.warning("lake: ignoring the unreadable served-runs index %s (%s)", INDEX_KEY, exc)
@@ -355,10 +358,12 @@ class Lake:
     def _read_run_file(self, manifest: Manifest, table: str, key: str) -> pa.Table:
         try:
             with self.store.open(key) as handle:
-                if table in manifest.compacted:
-                    return pq.read_table(handle, filters=[("session_id", "=", manifest.session_id),
-                                                          ("pipeline_version", "=", manifest.pipeline_version)])
-                return pq.read_table(handle)
+                rows = read_parquet(handle)
+            if table in manifest.compacted:
+                keep = pc.and_(pc.equal(rows["session_id"], manifest.session_id),
+                               pc.equal(rows["pipeline_version"], manifest.pipeline_version))
+                return rows.filter(keep)
+            return rows
         except FileNotFoundError:
             raise DamagedRun(manifest.session_id, key, "is missing") from None
         except (pa.ArrowException, OSError, ValueError) as exc:

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from storage.lake_layout import LAKE_PREFIX, TABLES, LakeError, Manifest, manifest_key
+from storage.lake_layout import LAKE_PREFIX, TABLES, LakeError, Manifest, manifest_key, read_parquet
 from storage.objectstore import ObjectStore
 
 
@@ -93,7 +93,7 @@ def _write_partition(store: ObjectStore, table: str, date: str, members: list[Ma
     parts = []
     for key in keys:
         with store.open(key) as handle:
-            part = pq.read_table(handle)
+            part = read_parquet(handle)
         if key.rsplit("/", 1)[-1].startswith("part-"):
             wanted = {(m.session_id, m.pipeline_version) for m in members if m.served_key(table) == key}
             mask = pc.is_in(pc.binary_join_element_wise(part["session_id"], part["pipeline_version"], "\x00"),

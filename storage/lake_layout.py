@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 TABLES = ("sessions", "frames", "strides")
 LAKE_PREFIX = "lake"
 # Snapshot of every served run's manifest, written by compaction (see Lake.write_index).
@@ -84,3 +87,14 @@ def manifest_key(session_id: str, pipeline_version: str) -> str:
 def current_key(session_id: str) -> str:
     """Key of the pointer to a session's served version."""
     return f"{LAKE_PREFIX}/_current/{session_id}.json"
+
+
+def read_parquet(source) -> pa.Table:
+    """A whole Parquet file from a Python file object, read by ``pq.ParquetFile`` in this thread.
+
+    Not ``pq.read_table``: its dataset scan keeps the Python file in fragments that one of
+    Arrow's I/O threads may release after the interpreter began to finalise; taking the GIL
+    there aborts the process ("terminate called without an active exception", exit 134: seen
+    in about a third of short scripts that read the lake, e.g. docs/lake.md's snippet)."""
+    with pq.ParquetFile(source) as reader:
+        return reader.read()
