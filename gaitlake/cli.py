@@ -523,11 +523,11 @@ def _exit_now(code: int, grace_s: float) -> None:
       exit took 15-20 s after `process` printed its summary, for nothing the user waits for (the
       results are published, the catalog row is final). A detached reaper stops them once this
       process is gone (SIGTERM, then SIGKILL after ``grace_s``: flows.queue.stop_children_after_exit).
-    - Native libraries: tearing down DuckDB's and Arrow's thread pools while the interpreter
-      finalises aborted `gaitlake lake check` after its report ("terminate called without an
-      active exception", exit 134: std::terminate on a still-joinable native thread; 5 of 30
-      runs on a healthy 4-session lake here). Nothing is left to do once the command returned,
-      so the teardown is skipped.
+    - Native libraries: `gaitlake lake check` aborted after its report ("terminate called
+      without an active exception", exit 134; 5 of 30 runs on a healthy 4-session lake). The
+      cause (gdb): an Arrow I/O thread released a dataset holding a Python file after the
+      interpreter began to finalise; the lake now reads with ``storage.lake_layout.read_parquet``.
+      Skipping the teardown also keeps any other library's exit-time work off the user's time.
     """
     import logging
 
