@@ -12,16 +12,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
-from viewer_support import ViewerWorld
+from viewer_support import app_and_world
 
-from api.app import create_app
 from api.keys import revoke_keys
-from api.settings import ApiSettings
 from api.viewer.cookies import COOKIE_NAME, CookieSigner
-from configs import load_settings
 from storage.catalog import SessionStatus
-from storage.lake import Lake
-from storage.objectstore import ObjectStore
 
 DAY = datetime(2025, 4, 7, 8, 30, tzinfo=timezone.utc)
 
@@ -29,13 +24,10 @@ DAY = datetime(2025, 4, 7, 8, 30, tzinfo=timezone.utc)
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     data = tmp_path_factory.mktemp("viewer-http") / "data"
-    settings = load_settings(environ={}, overrides={"data_dir": str(data)})
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = data.parent / "jwt.pem"
     pem.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    app = create_app(settings, ApiSettings(launch_processing=False, signing_secret="viewer-http-secret", jwt_public_keys=str(pem)))
-    store = ObjectStore.from_settings(settings)
-    w = ViewerWorld(data, app.state.catalog, store, Lake(store))
+    app, w = app_and_world(data, signing_secret="viewer-http-secret", jwt_public_keys=str(pem))
     w.add_user("coach", role="admin", plan="pro")
     w.add_user("runner", admin="coach")
     w.add_user("revoked", admin="coach")

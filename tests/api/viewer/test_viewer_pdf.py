@@ -14,13 +14,8 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from viewer_support import FPS, ViewerWorld
+from viewer_support import FPS, app_and_world
 
-from api.app import create_app
-from api.settings import ApiSettings
-from configs import load_settings
-from storage.lake import Lake
-from storage.objectstore import ObjectStore
 
 A4_PT = (595, 842)
 needs_poppler = pytest.mark.skipif(not (shutil.which("pdftoppm") and shutil.which("pdftotext")),
@@ -30,10 +25,7 @@ needs_poppler = pytest.mark.skipif(not (shutil.which("pdftoppm") and shutil.whic
 @pytest.fixture(scope="module")
 def pdf(tmp_path_factory):
     data = tmp_path_factory.mktemp("viewer-pdf") / "data"
-    settings = load_settings(environ={}, overrides={"data_dir": str(data)})
-    app = create_app(settings, ApiSettings(launch_processing=False, signing_secret="viewer-pdf-secret"))
-    store = ObjectStore.from_settings(settings)
-    w = ViewerWorld(data, app.state.catalog, store, Lake(store))
+    app, w = app_and_world(data, signing_secret="viewer-pdf-secret")
     w.add_user("coach", role="admin", plan="pro")
     sid = w.add_session("coach", "Treadmill 3 m/s", datetime(2025, 4, 7, 8, 30, tzinfo=timezone.utc), render=False)
     client = TestClient(app, raise_server_exceptions=False)

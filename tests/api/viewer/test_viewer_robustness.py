@@ -5,14 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from viewer_support import VERSION, Server, ViewerWorld, sign_in
+from viewer_support import VERSION, Server, app_and_world, sign_in
 
-from api.app import create_app
-from api.settings import ApiSettings
 from api.tenancy import PLAN_REQUIRED
-from configs import load_settings
-from storage.lake import Lake
-from storage.objectstore import ObjectStore
 from tasks.render import render_lake_run
 
 pytestmark = pytest.mark.slow
@@ -22,10 +17,8 @@ MATHTEXT_TITLE = r"Treadmill run $\foo$"
 @pytest.fixture(scope="module")
 def robust_server(tmp_path_factory):
     data = tmp_path_factory.mktemp("viewer-robust") / "data"
-    settings = load_settings(environ={}, overrides={"data_dir": str(data)})
-    app = create_app(settings, ApiSettings(launch_processing=False, signing_secret="viewer-robust-secret"))
-    store = ObjectStore.from_settings(settings)
-    w = ViewerWorld(data, app.state.catalog, store, Lake(store))
+    app, w = app_and_world(data, signing_secret="viewer-robust-secret")
+    store = w.store
     w.add_user("coach", role="admin", plan="pro")
     w.add_user("runner", admin="coach")
     w.add_user("freecoach", role="admin")          # no plan: the free tier

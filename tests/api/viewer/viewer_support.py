@@ -20,7 +20,10 @@ from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session
 from analysis.tracking import RunnerTrack
 from api.documents import from_analysis
+from api.app import create_app
 from api.keys import create_key
+from api.settings import ApiSettings
+from configs import load_settings
 from storage.catalog import Catalog, SessionStatus, User
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
@@ -116,6 +119,15 @@ class ViewerWorld:
         self.lake.attach_artifacts(sid, VERSION, images, publish=True)
         self.catalog.update_session(sid, video_key=video_key, pipeline_version=VERSION, finished_at=created + timedelta(minutes=2))
         return sid
+
+
+def app_and_world(data_dir: Path, **api_options):
+    """An API app on a fresh data dir (no processing launched) and an empty :class:`ViewerWorld`
+    over its catalog and store, for tests that build their own tenants."""
+    settings = load_settings(environ={}, overrides={"data_dir": str(data_dir)})
+    app = create_app(settings, ApiSettings(launch_processing=False, **api_options))
+    store = ObjectStore.from_settings(settings)
+    return app, ViewerWorld(data_dir, app.state.catalog, store, Lake(store))
 
 
 def build_world(data_dir: Path, catalog: Catalog, store: ObjectStore) -> ViewerWorld:
