@@ -204,11 +204,18 @@ class FootModel:
         out = np.full((len(frames_bgr), len(FOOT_POINTS), 3), np.nan)
         out[..., 2] = 0.0
         todo = [i for i in range(len(frames_bgr)) if np.isfinite(boxes[i, :4]).all()]
-        for start in range(0, len(todo), self.batch_size):
-            part = todo[start:start + self.batch_size]
-            squares = [crop_square(boxes[i], crop_scale) for i in part]
-            batch = np.stack([crop_input(frames_bgr[i], sq) for i, sq in zip(part, squares)])
-            out[part] = foot_points(self._run(batch), squares)
+        squares = [crop_square(boxes[i], crop_scale) for i in todo]
+        if todo:
+            out[todo] = self.crop_points([crop_input(frames_bgr[i], sq) for i, sq in zip(todo, squares)], squares)
+        return out
+
+    def crop_points(self, crops: list[np.ndarray], squares: list[tuple[float, float, float]]) -> np.ndarray:
+        """Foot points ``(n, 6, 3)`` of prepared model inputs (:func:`crop_input`), in batches of
+        ``batch_size``; ``squares`` map them back to source pixels (:func:`foot_points`)."""
+        out = np.empty((len(crops), len(FOOT_POINTS), 3))
+        for start in range(0, len(crops), self.batch_size):
+            part = slice(start, start + self.batch_size)
+            out[part] = foot_points(self._run(np.stack(crops[part])), squares[part])
         return out
 
 
@@ -367,12 +374,10 @@ class FeetOnPose:
                 crops.append(crop_input(frames[i], sq))
                 squares.append(sq)
                 owners.append((i, int(j), off))
-        for start in range(0, len(crops), self.model.batch_size):
-            part = slice(start, start + self.model.batch_size)
-            pts = foot_points(self.model._run(np.stack(crops[part])), squares[part])
-            for (i, j, off), p in zip(owners[part], pts):
-                p[:, :2] = p[:, :2] / scales[i] + off
-                dets[i].feet[j] = p
+        points = self.model.crop_points(crops, squares) if crops else []
+        for (i, j, off), p in zip(owners, points):
+            p[:, :2] = p[:, :2] / scales[i] + off
+            dets[i].feet[j] = p
         return dets
 
 
