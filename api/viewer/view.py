@@ -186,30 +186,40 @@ DISPLAY_MAX_POINTS = 2000
 
 
 def _series(values: Any, digits: int = 2) -> list[float | None]:
-    out = []
-    for v in (values if values is not None else []):
-        n = reports.number_or_none(v)
-        out.append(None if n is None else round(n, digits))
-    return out
+    """``values`` rounded for JSON, None where not a finite number (one pass over a float array)."""
+    return [round(v, digits) if math.isfinite(v) else None for v in _as_float(values).tolist()]
 
 
 def _as_float(values: Any) -> np.ndarray:
+    """``values`` (a document's list, or an array) as floats, NaN where not a finite number."""
     if values is None:
         return np.empty(0)
-    return np.array([np.nan if (n := reports.number_or_none(v)) is None else n for v in values], dtype=float)
+    try:
+        out = np.array(values, dtype=float)   # the documents hold numbers and None (-> NaN)
+    except (TypeError, ValueError):
+        out = np.array([np.nan if (n := reports.number_or_none(v)) is None else n for v in values], dtype=float)
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def _first_at(hit: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per bucket (``starts``: first index of each) the first index where ``hit`` holds
+    (``hit.size`` where none does)."""
+    return np.minimum.reduceat(np.where(hit, np.arange(hit.size), hit.size), starts)
 
 
 def _envelope(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Per bucket ``[edges[i], edges[i+1])`` its minimum and maximum in time order
     (two points; NaN where the bucket has none), so that peaks survive decimation."""
-    out = np.full(2 * (edges.size - 1), np.nan)
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        chunk = values[a:b]
-        ok = np.flatnonzero(np.isfinite(chunk))
-        if ok.size:
-            lo, hi = ok[np.argmin(chunk[ok])], ok[np.argmax(chunk[ok])]
-            out[2 * i], out[2 * i + 1] = (chunk[lo], chunk[hi]) if lo <= hi else (chunk[hi], chunk[lo])
-    return out
+    starts, sizes = edges[:-1], np.diff(edges)
+    lows = np.minimum.reduceat(np.where(np.isnan(values), np.inf, values), starts)
+    highs = np.maximum.reduceat(np.where(np.isnan(values), -np.inf, values), starts)
+    at_low = _first_at(values == np.repeat(lows, sizes), starts)
+    at_high = _first_at(values == np.repeat(highs, sizes), starts)
+    low_first = at_low <= at_high
+    out = np.column_stack([np.where(low_first, lows, highs), np.where(low_first, highs, lows)])
+    out[~np.isfinite(lows)] = np.nan
+    return out.ravel()
 
 
 def display_series(time_s: Any, series: dict[str, Any], max_points: int = DISPLAY_MAX_POINTS
@@ -226,7 +236,7 @@ def display_series(time_s: Any, series: dict[str, Any], max_points: int = DISPLA
     return t_out, {k: _envelope(v, edges) if v.size == t.size else v for k, v in values.items()}
 
 
-def contact_runs(flags: list[int], time_s: np.ndarray) -> list[list[float]]:
+def contact_runs(flags: np.ndarray, time_s: np.ndarray) -> list[list[float]]:
     """Contact intervals ``[start_s, end_s]`` (end = one frame after the last contact
     frame): the strip draws ~2 per stride whatever the session's length."""
     f = np.asarray(flags, dtype=np.int8)
@@ -246,15 +256,14 @@ def frame_series(record: reports.SessionRecord, frames, joints: str) -> dict[str
     time_s = details.get("all_timestamps") or []
     angles = reports.filter_angles(details.get("angles") or {}, joints)
     metrics = details.get("metrics") or {}
-    contact: dict[str, list[int]] = {}
+    contact: dict[str, np.ndarray] = {}
     if frames is not None:
         if not time_s and "time_s" in frames.column_names:
             time_s = frames.column("time_s").to_pylist()
         for side in ("left", "right"):
             name = f"{side}_contact"
             if name in frames.column_names:
-                contact[side] = [1 if (v is not None and not (isinstance(v, float) and math.isnan(v)) and v > 0.5) else 0
-                                 for v in frames.column(name).to_pylist()]
+                contact[side] = np.nan_to_num(_as_float(frames.column(name).to_numpy(zero_copy_only=False))) > 0.5
     full_t = _as_float(time_s)
     t, shown = display_series(full_t, {**{f"a:{k}": v for k, v in angles.items()},
                                        **{f"m:{k}": v for k, v in metrics.items()}})
