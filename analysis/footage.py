@@ -58,7 +58,8 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
     clip (``VideoInfo.frame_times_s``). Then everything per frame goes onto an evenly
     spaced grid in real time (:class:`analysis.timebase.TimeGrid`, at the timestamps' mean
     rate), the engine runs there (``fps`` is not used for time), and the results come back
-    on the decoded frames (:func:`on_decoded_frames`)."""
+    on the decoded frames (:func:`on_decoded_frames`). ``quality.frame_times`` says which
+    (``variable`` / ``constant``)."""
     boxes = np.asarray(runner_boxes, dtype=np.float64)
     cuts = np.asarray(cuts, dtype=np.int64)
     motion = None
@@ -66,8 +67,9 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
         motion = cam.background_motion(tile_shift, tile_response, frame_size, boxes, cuts)
     grid = timebase.time_grid(frame_times_s, np.asarray(keypoints).shape[0])
     if grid is None:
-        return _analyze_scene(np.asarray(keypoints, dtype=np.float64), boxes, fps, cuts, motion, profile,
-                              frame_size, params)
+        sa = _analyze_scene(np.asarray(keypoints, dtype=np.float64), boxes, fps, cuts, motion, profile,
+                            frame_size, params)
+        return replace(sa, quality={**sa.quality, "frame_times": "constant"})
     # Variable frame rate: the camera's path (measured frame to frame on the decoded frames,
     # zero across cuts) goes onto the grid as a path, not its per-frame steps
     grid_cuts = np.unique(grid.grid_frames(cuts))
@@ -78,8 +80,8 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
     sa = _analyze_scene(grid.to_grid(keypoints), grid.to_grid(boxes), grid.rate, grid_cuts, motion, profile,
                         frame_size, params)
     sa = on_decoded_frames(sa, grid)
-    return replace(sa, quality={**sa.quality, "reasons": [timebase.variable_rate_note(grid),
-                                                            *sa.quality.get("reasons", [])]})
+    return replace(sa, quality={**sa.quality, "frame_times": "variable",
+                                "reasons": [timebase.variable_rate_note(grid), *sa.quality.get("reasons", [])]})
 
 
 def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarray, motion: cam.CameraMotion | None,

@@ -33,7 +33,6 @@ from tqdm import tqdm  # noqa: E402
 from analysis.params import AnalysisError, RunnerProfile  # noqa: E402
 from analysis.footage import all_cuts, analyze_footage  # noqa: E402
 from analysis.segments import cut_frames  # noqa: E402
-from analysis.timebase import time_grid  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
 from tasks.feet import apply_foot_stage  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
@@ -309,7 +308,6 @@ def _pipeline_quality(result, row, info: dict[str, Any], track, detections: Dete
                      f"{_fmt_rate(result.quality.get('estimated_capture_fps'))}, cross-checks it).")
     quality = {
         **result.quality,
-        "frame_times": "variable" if time_grid(frame_times, detections.n_frames) is not None else "constant",
         "capture_fps_source": ("given" if row.capture_fps else "container") if capture_fps else None,
         "runner_share": track.found_share,
         "tracks_seen": track.n_tracks,
