@@ -54,10 +54,6 @@ def _pct(x: float) -> str:
     return f"{x:.1f} %"
 
 
-def _deg(x: float, signed: bool = False) -> str:
-    return f"{x:+.0f}°" if signed else f"{x:.0f}°"
-
-
 def _join(parts: Iterable[str]) -> str:
     return " ".join(p.strip() for p in parts if p and p.strip())
 

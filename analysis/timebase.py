@@ -97,14 +97,6 @@ def resample_at(values: np.ndarray, times_s: np.ndarray, instants_s: np.ndarray)
     return np.where(exact_lo, v[j], np.where(exact_hi, v[j + 1], out))
 
 
-def resample_to_uniform_time(values: np.ndarray, times_s: np.ndarray) -> tuple[np.ndarray, float]:
-    """``values`` (T, ...) sampled at ``times_s`` on T evenly spaced instants from the first to
-    the last time (:func:`resample_at`); returns them and the grid's rate (frames/s)."""
-    timing = frame_timing(times_s)
-    t = np.asarray(times_s, dtype=np.float64)
-    return resample_at(values, t, t[0] + np.arange(t.size) / timing.mean_fps), timing.mean_fps
-
-
 def declared_capture_fps(metadata: Mapping[str, str], playback_fps: float) -> float | None:
     """The capture rate (frames/s) a container declares for slow motion, or None.
 

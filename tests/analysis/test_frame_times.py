@@ -16,7 +16,7 @@ import pytest
 
 from analysis.engine import RunnerProfile, analyze
 from analysis.footage import analyze_footage
-from analysis.timebase import declared_capture_fps, frame_timing, resample_to_uniform_time, time_grid
+from analysis.timebase import declared_capture_fps, frame_timing, time_grid
 
 GT = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "ground-truth.json"
 FOOT_SIDE = {"near": "right", "far": "left"}
@@ -41,8 +41,8 @@ def test_resampling_follows_the_timestamps_and_keeps_gaps():
     t = np.sort(np.r_[np.arange(0, 1, 1 / 60), np.arange(1, 2, 1 / 30)])
     x = np.sin(2 * np.pi * 1.3 * t)
     x[50] = np.nan
-    out, rate = resample_to_uniform_time(x, t)
-    grid = t[0] + np.arange(t.size) / rate
+    timeline = time_grid(list(t), t.size)
+    out, grid = timeline.to_grid(x), timeline.grid_s
     ok = np.isfinite(out)
     assert np.abs(out[ok] - np.sin(2 * np.pi * 1.3 * grid[ok])).max() < 0.01
     assert (~ok).sum() in (1, 2) and not ok[np.argmin(np.abs(grid - t[50]))]
