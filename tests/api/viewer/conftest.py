@@ -68,8 +68,16 @@ class Watched:
         self.problems: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        self.page.on("requestfailed", self._request_failed)
         self.page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
+
+    def _request_failed(self, request) -> None:
+        # Chromium cancels its own favicon fetch (net::ERR_ABORTED) when a navigation
+        # commits before it finishes (sign-in redirects do): that is the browser's
+        # housekeeping, not the page failing. A missing favicon still shows as HTTP 404.
+        if request.url.endswith("/favicon.svg") and request.failure == "net::ERR_ABORTED":
+            return
+        self.problems.append(f"failed: {request.url} {request.failure}")
 
 
 @pytest.fixture
