@@ -48,7 +48,7 @@ import numpy as np
 __all__ = [
     "FOOT_POINTS", "MIN_FOOT_PX", "MIN_POINT_CONF", "REARFOOT_ABOVE_DEG", "FOREFOOT_BELOW_DEG",
     "FootSides", "ContactStrike", "assign_feet", "sole_angle_deg", "flat_foot_angle_deg",
-    "touchdown_angle_deg", "strike_pattern", "contact_quality", "contact_strikes", "side_summary",
+    "touchdown_angle_deg", "strike_frames", "strike_pattern", "contact_quality", "contact_strikes", "side_summary",
     "session_pattern", "ankle_angle_deg",
 ]
 
@@ -142,6 +142,29 @@ def flat_foot_angle_deg(sole_deg: np.ndarray, ic: np.ndarray, to: np.ndarray,
     values = sole[frames] if frames else np.zeros(0)
     values = values[np.isfinite(values)]
     return float(np.median(values)) if values.size else float("nan")
+
+
+def strike_frames(ics: dict[str, np.ndarray], tos: dict[str, np.ndarray], n_frames: int,
+                  floor_stances: int = 12, window: tuple[float, float] = FLAT_STANCE_WINDOW) -> np.ndarray:
+    """The frames the foot-strike measure reads, sorted: IC-1 and IC of every contact, and the
+    flat-stance ``window`` (:func:`flat_foot_angle_deg`) of at most ``floor_stances`` stances per
+    side, spread evenly over the session (the floor line is one median per side, so a long
+    session needs no more of them). ``ics``/``tos`` per side as in :func:`contact_strikes`.
+
+    The strike model (a slower, more precise landmark network, ``tasks.feet``) runs on these
+    frames only, which bounds its cost to about two frames per contact.
+    """
+    frames: set[int] = set()
+    for side in ics:
+        ic, to = np.asarray(ics[side], dtype=np.int64), np.asarray(tos[side], dtype=np.int64)
+        frames.update(int(f) for f in np.concatenate([ic - 1, ic]) if 0 <= f < n_frames)
+        stances = [(a, b) for a, b in zip(ic.tolist(), to.tolist()) if b > a]
+        if len(stances) > floor_stances:
+            stances = [stances[i] for i in np.linspace(0, len(stances) - 1, floor_stances).round().astype(int)]
+        for a, b in stances:
+            lo, hi = a + int(np.ceil(window[0] * (b - a))), a + int(np.floor(window[1] * (b - a)))
+            frames.update(f for f in range(max(lo, 0), min(hi, n_frames - 1) + 1))
+    return np.array(sorted(frames), dtype=np.int64)
 
 
 def touchdown_angle_deg(sole_deg: np.ndarray, ic_frame: int, floor_deg: float) -> float:
@@ -254,8 +277,13 @@ def _stance_pairs(events, side: str) -> tuple[np.ndarray, np.ndarray]:
     return ic, np.where(nxt < len(to), to[np.minimum(nxt, len(to) - 1)], -1)
 
 
-def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, model: str):
+def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, model: str,
+              strike_points: np.ndarray | None = None, strike_model: str | None = None):
     """``result`` (``analysis.results.SessionAnalysis``) with the foot strike measured from ``points``.
+
+    ``strike_points`` (same layout, NaN/confidence 0 outside :func:`strike_frames`): a more
+    precise model's points on the frames the strike reads; when given, the touchdown angles and
+    patterns come from them (``quality.footstrike_model`` names it) and ``points`` give the rest.
 
     Per stride: ``footstrike`` (the measured pattern; None where the contact was
     unusable), ``footstrike_angle_deg`` and ``footstrike_confidence``. Summary:
@@ -275,13 +303,17 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     ics, tos = {}, {}
     for side in ("left", "right"):
         ics[side], tos[side] = _stance_pairs(result.events, side)
-    strikes = contact_strikes(feet, ics, tos, facing, frame_size)
+    strike_feet = feet if strike_points is None else assign_feet(
+        strike_points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], axis=1),
+        np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], axis=1))
+    strikes = contact_strikes(strike_feet, ics, tos, facing, frame_size)
     ankle = _foot_series(fs, feet, facing)
     strides = _strides_with_strikes(result.strides, strikes)
     pattern, share, left_out = session_pattern(strikes)
     summary = dict(result.summary)
     summary["footstrike"] = pattern
     quality = _quality_with_feet(result.quality, strikes, pattern, share, left_out, ankle, ics, feet, model)
+    quality["footstrike_model"] = strike_model if strike_points is not None else model
     # the gait report's angle curves again, so its ankle curves are the series' shank-foot angle too
     from analysis.phases import gait_phases
     from analysis.vocabulary import ANGLE_KEYS

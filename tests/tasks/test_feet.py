@@ -171,3 +171,48 @@ def test_detections_keep_feet_through_the_file_and_the_replay_backend(tmp_path):
     save_detections(store, "s1", d)
     got = ReplayPose(tmp_path.as_uri()).infer([ReplayFrame("s1", 0), ReplayFrame("s1", 1)])
     assert got[0].feet.tolist() == feet.tolist() and len(got[1].feet) == 0
+
+
+def test_strike_model_resolves_from_an_explicit_path_then_the_npm_copy_in_the_venv(tmp_path, monkeypatch):
+    with pytest.raises(T.FootModelError, match="not a file"):
+        T.resolve_strike_model(str(tmp_path / "nope.tflite"))
+    f = tmp_path / "heavy.tflite"
+    f.write_bytes(b"x")
+    assert T.resolve_strike_model(str(f)) == str(f)
+    monkeypatch.setattr(T.sys, "prefix", str(tmp_path))
+    assert T.resolve_strike_model("") is None
+    installed = tmp_path.joinpath(*T.STRIKE_MODEL_PACKAGE)
+    installed.parent.mkdir(parents=True)
+    installed.write_bytes(b"x")
+    assert T.resolve_strike_model("") == str(installed)
+
+
+def test_a_model_path_that_is_not_a_file_is_refused_when_settings_load(tmp_path):
+    from configs import SettingsError, load_settings
+
+    for name in ("model_path", "strike_model_path"):
+        with pytest.raises(SettingsError, match=f"{name} .* is not a file"):
+            load_settings(overrides={"feet": {name: str(tmp_path / "missing.tflite")}})
+
+
+@pytest.mark.slow
+def test_real_strike_model_on_the_strike_frames_reproduces_the_stored_strike_points():
+    """BlazePose heavy (npm ``@mediapipe/pose``, README) on the strike frames of the garage clip, as
+    the pipeline's strike pass runs it, gives the points the analysis tests read from the fixture."""
+    path = T.resolve_strike_model("")
+    if path is None or not (VIDEOS / "treadmill-garage-30fps.mp4").exists():
+        pytest.skip("needs the npm @mediapipe/pose copy in the venv (README) and shared/videos")
+    from analysis.tracking import select_runner
+    from tasks.detect import Detections
+    from tasks.video import iter_frame_chunks
+
+    fixture = T.FootTrack.from_bytes((DATA / "treadmill-garage-30fps.strike.npz").read_bytes())
+    measured = np.flatnonzero(np.isfinite(fixture.points[:, 0, 0]))
+    wanted = measured[measured < 120]
+    boxes = select_runner(*Detections.from_bytes((DATA / "treadmill-garage-30fps.detections.npz").read_bytes())
+                          .per_frame()).boxes
+    got = T.strike_points(T.FootModel(path, 2, 8), iter_frame_chunks(str(VIDEOS / "treadmill-garage-30fps.mp4"), 64),
+                          boxes, wanted)
+    assert got.model == fixture.model == "pose_landmark_heavy.tflite"
+    assert np.flatnonzero(np.isfinite(got.points[:, 0, 0])).tolist() == wanted.tolist()
+    assert np.nanmax(np.abs(got.points[wanted, :, :2] - fixture.points[wanted, :, :2])) < 1.0   # px
