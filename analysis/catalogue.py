@@ -75,6 +75,12 @@ class Reference:
         if not (math.isfinite(self.low) and math.isfinite(self.high) and self.low < self.high):
             raise ValueError(f"Reference range needs finite low < high, got {self.low}..{self.high}.")
 
+    @property
+    def short_source(self) -> str:
+        """The citation as authors and year only (``Folland et al. 2017; Moore 2016``), for a
+        chart legend or a table cell that has no room for the journal."""
+        return "; ".join(part.split(",")[0].strip() for part in self.source.split(";"))
+
     def applies(self, speed_mps: float | None) -> bool:
         """Whether the range holds for a session at ``speed_mps`` (None: unknown speed, so a
         speed-bound range does not apply)."""

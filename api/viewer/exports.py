@@ -226,10 +226,12 @@ _ROW_STEP = 0.0165
 _NOTE_STEP = 0.016
 
 
-def _summary_page(fig, title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], notes: Sequence[str]) -> None:
-    """Page 1: the metrics as a three-column table (metric, value, what to keep in mind, in
-    sentences) with the numbered quality notes right below it, each line placed as it comes
-    (no fixed block, so no blank gap). Text that does not fit wraps within its column."""
+def _summary_page(fig, title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], notes: Sequence[str],
+                  references: Sequence[str] = ()) -> None:
+    """Page 1: the metrics as a three-column table (metric, value, what to keep in mind: the
+    card's ``reference`` sentence, then its quality ``notes``, in sentences) with the numbered quality notes right below it, then the sources of the normal
+    ranges (``references``), each line placed as it comes (no fixed block, so no blank gap).
+    Text that does not fit wraps within its column."""
     fig.text(0.07, 0.95, title, fontsize=18, weight="bold", va="top")
     fig.text(0.07, 0.915, subtitle, fontsize=10, color="#444", va="top")
     columns = (0.07, 0.33, 0.55)
@@ -239,27 +241,36 @@ def _summary_page(fig, title: str, subtitle: str, cards: Sequence[Mapping[str, A
     y -= _ROW_STEP
     fig.add_artist(_rule(fig, y + 0.004))
     for card in cards:
-        quality = textwrap.wrap("; ".join(card.get("notes") or []), 58) or [""]
-        value = textwrap.wrap(str(card["text"]), 30) or [""]
-        for i in range(max(len(quality), len(value))):
+        # the normal range in ink (a fact), then the quality sentences in the warning colour
+        keep = [(line, "#1d2127") for line in textwrap.wrap(card.get("reference") or "", 58)]
+        keep += [(line, "#8a5a00") for line in textwrap.wrap("; ".join(card.get("notes") or []), 58)]
+        value = textwrap.wrap(str(card["text"]), 26) or [""]
+        for i in range(max(len(keep), len(value))):
             if i == 0:
                 fig.text(columns[0], y, card["label"], fontsize=8.5, va="top")
             if i < len(value):
                 fig.text(columns[1], y, value[i], fontsize=8.5, va="top")
-            if i < len(quality):
-                fig.text(columns[2], y, quality[i], fontsize=8, va="top", color="#8a5a00")
+            if i < len(keep):
+                fig.text(columns[2], y, keep[i][0], fontsize=8, va="top", color=keep[i][1])
             y -= _ROW_STEP
-    if not notes:
-        return
+    y = _listed(fig, y, "Quality notes", notes, numbered=True)
+    _listed(fig, y, "Normal ranges: sources and the runners they hold for", references, numbered=False)
+
+
+def _listed(fig, y: float, head: str, items: Sequence[str], numbered: bool) -> float:
+    """``items`` under ``head`` from ``y`` down (numbered, or as bullets); the ``y`` below them."""
+    if not items:
+        return y
     y -= 0.02
-    fig.text(0.07, y, "Quality notes", fontsize=12, weight="bold", va="top")
+    fig.text(0.07, y, head, fontsize=12, weight="bold", va="top")
     y -= 0.024
-    for number, note in enumerate(notes, 1):
-        for k, line in enumerate(textwrap.wrap(note, 105)):
-            fig.text(0.07, y, f"{number}." if k == 0 else "", fontsize=8.5, va="top")
+    for number, item in enumerate(items, 1):
+        for k, line in enumerate(textwrap.wrap(item, 105)):
+            fig.text(0.07, y, (f"{number}." if numbered else "\u2022") if k == 0 else "", fontsize=8.5, va="top")
             fig.text(0.10, y, line, fontsize=8.5, va="top")
             y -= _NOTE_STEP
         y -= 0.004
+    return y
 
 
 def _rule(fig, y: float):
@@ -330,11 +341,12 @@ def _commentary_page(fig, chunk: Sequence[tuple[str, str]], first: bool) -> None
 def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], notes: Sequence[str],
                commentary: Sequence[tuple[str, str]], charts: Callable[[Any], None] | None,
                curves: Mapping[str, Mapping[str, Mapping[str, Sequence[float]]]] | None = None,
-               near_far: str = "", near_leg: str | None = None) -> bytes:
+               near_far: str = "", near_leg: str | None = None, references: Sequence[str] = ()) -> bytes:
     """A PDF: page 1 metrics table and quality notes; page 2 the charts, drawn by ``charts`` on an
     A4 portrait ``Figure`` (vectors, e.g. :func:`tasks.render.report.draw_report`); page 3 mean
     +/- SD angle curves per side, captioned with ``near_far`` (which leg is near the camera) and
-    the far leg (``near_leg``'s other) dashed;
+    the far leg (``near_leg``'s other) dashed; ``references``: the normal ranges' sources, under
+    page 1's notes;
     then the commentary (as many pages as it takes). Matplotlib's PdfPages on Figure objects
     (no pyplot, no raster images)."""
     from matplotlib.backends.backend_pdf import PdfPages
@@ -344,7 +356,7 @@ def report_pdf(title: str, subtitle: str, cards: Sequence[Mapping[str, Any]], no
     buf = io.BytesIO()
     # Titles, names, notes and commentary come from users: drawn literally, never as mathtext.
     with literal_text(), PdfPages(buf, metadata={"Title": title, "Creator": "gaitlake"}) as pdf:
-        _page(pdf, lambda fig: _summary_page(fig, title, subtitle, cards, notes))
+        _page(pdf, lambda fig: _summary_page(fig, title, subtitle, cards, notes, references))
         if charts is not None:
             _page(pdf, charts)
         if curves:

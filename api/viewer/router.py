@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import select
 
+from analysis.catalogue import by_name
 from analysis.vocabulary import ANGLE_KEYS  # the MOT's columns (contact_angle is a per-stride metric)
 from api import reports
 from api.auth import Authenticator, Principal
@@ -81,6 +82,30 @@ def _pdf_text(card: dict[str, Any]) -> str:
     fmt, unit, factor = _PDF_UNITS[card["unit"]]
     text = (fmt.format(value * factor) + (f" {unit}" if unit else "")).strip()
     return text + (f" {card['resolution']}" if card.get("resolution") else "")
+
+
+def _pdf_number(value: float, unit: str) -> str:
+    fmt, _, factor = _PDF_UNITS[unit]
+    return fmt.format(value * factor)
+
+
+def _pdf_reference(card: dict[str, Any]) -> str | None:
+    """The PDF's sentence on where the runner sits against the card's normal range
+    (``Within the normal range 160-180 spm (Heiderscheit et al. 2011).``); None without a range."""
+    ref = card.get("reference")
+    if ref is None or card["unit"] not in _PDF_UNITS:
+        return None
+    unit = _PDF_UNITS[card["unit"]][1]
+    span = f"{_pdf_number(ref['low'], card['unit'])}\u2013{_pdf_number(ref['high'], card['unit'])}" + (f" {unit}" if unit else "")
+    where = {"below": "Below the normal range", "within": "Within the normal range",
+             "above": "Above the normal range"}.get(ref.get("position"), "Normal range")
+    return f"{where} {span} ({by_name(card['key']).reference.short_source})."
+
+
+def _pdf_sources(cards: list[dict[str, Any]]) -> list[str]:
+    """One line per card with a normal range: its label, full source and the conditions it holds for."""
+    return [f"{c['label']}: {c['reference']['source']}. {c['reference']['conditions'][:1].upper()}"
+            f"{c['reference']['conditions'][1:]}." for c in cards if c.get("reference")]
 
 
 def page(title: str, name: str, body: str, **data: str) -> str:
@@ -451,9 +476,9 @@ def _angles_mot(v: Viewer, row: RunningSession, user: User, record: reports.Sess
 
 def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
     notes = view.session_notes(record)
-    card_rows = [{"label": card["label"], "text": _pdf_text(card),
-                  "notes": [view.note_sentence(notes, i) for i in card["notes"]]}
-                 for card in view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc"))]
+    cards = view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc"))
+    card_rows = [{"label": card["label"], "text": _pdf_text(card), "reference": _pdf_reference(card),
+                  "notes": [view.note_sentence(notes, i) for i in card["notes"]]} for card in cards]
     comments = view.commentary(record, v.saved_texts(row.id), _profile(row, user))
     texts = [(f"{kind} · {item['block'].replace('_', ' ')}", item["metric"]) for kind, items in comments.items()
              for item in items]
@@ -468,7 +493,7 @@ def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.Sess
     data = RenderData.from_tables(v.table(record, "frames"), record.row, v.table(record, "strides"))
     return exports.report_pdf(row.title, subtitle, card_rows, [n["text"] for n in notes], texts,
                               lambda fig: draw_report(fig, data, row.title, portrait=True), curves,
-                              near_far_text(data.quality), data.quality.get("near_leg"))
+                              near_far_text(data.quality), data.quality.get("near_leg"), _pdf_sources(cards))
 
 
 def _table_file(stem: str, suffix: str):

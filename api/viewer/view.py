@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from analysis.catalogue import METRICS, by_name
 from analysis.commentary import comment
 from analysis.resolution import TIMED_METRICS, frame_time_s, resolution_text
 from api import documents, reports
@@ -146,12 +147,39 @@ def footstrike_detail(quality: dict[str, Any]) -> str | None:
     return "touchdown sole angle " + ", ".join(parts) if parts else None
 
 
+def reference_position(value: Any, reference: dict[str, Any]) -> str | None:
+    """Where ``value`` sits against a reference range: ``below``, ``within`` (bounds included)
+    or ``above``; None when there is no value."""
+    n = reports.number_or_none(value)
+    if n is None:
+        return None
+    return "below" if n < reference["low"] else "above" if n > reference["high"] else "within"
+
+
+def card_reference(key: str, value: Any, speed_mps: Any) -> dict[str, Any] | None:
+    """The card's published normal range from the catalogue (:meth:`analysis.catalogue.Metric.reference_json`:
+    ``low, high`` in SI, ``source``, ``conditions``) with where the session's ``value`` sits
+    (:func:`reference_position`); None where the metric has no range, or none at this session's speed."""
+    ref = by_name(key).reference_json(reports.number_or_none(speed_mps))
+    if ref is None:
+        return None
+    return {**ref, "position": reference_position(value, ref)}
+
+
+def series_references(speed_mps: Any) -> dict[str, dict[str, Any]]:
+    """Per-frame metric series (the details document's keys) -> the catalogue's range that holds at
+    the session's speed: the page's metric chart shades it as a band."""
+    speed = reports.number_or_none(speed_mps)
+    return {m.series: ref for m in METRICS if m.series and (ref := m.reference_json(speed)) is not None}
+
+
 def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str, Any]],
           quality: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The metric cards; contact and flight carry ``resolution``, the one-frame timing
     uncertainty (:func:`analysis.resolution.resolution_text`) of the session's frame rate.
     With ``quality`` from a session whose feet were measured, the foot strike and ankle cards
-    say so (no "proxy" label) and the foot strike card carries its ``detail``."""
+    say so (no "proxy" label) and the foot strike card carries its ``detail``. A metric with a
+    published normal range carries it as ``reference`` (:func:`card_reference`)."""
     measured = (quality or {}).get("footstrike_source") == "measured"
     out = []
     frame_s = frame_time_s(quality)
@@ -171,6 +199,9 @@ def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str
             lo, hi = number(stats.get("min")), number(stats.get("max"))
             if lo is not None and hi is not None:
                 card["range"] = [lo, hi]
+        reference = card_reference(key, card["value"], row.get("speed_mps"))
+        if reference is not None:
+            card["reference"] = reference
         card["notes"] = [i for i, n in enumerate(notes) if key in n["applies_to"]]
         if key in TIMED_METRICS and card["value"] is not None:
             card["resolution"] = resolution_text(card["value"], frame_s)
@@ -273,6 +304,7 @@ def frame_series(record: reports.SessionRecord, frames, joints: str) -> dict[str
         "angles": {k[2:]: _series(v) for k, v in shown.items() if k.startswith("a:")},
         "metrics": {k[2:]: _series(v, 4) for k, v in shown.items() if k.startswith("m:")},
         "contact": {side: contact_runs(flags, full_t) for side, flags in contact.items()},
+        "references": series_references(record.row.get("speed_mps")),
     }
 
 

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from analysis.catalogue import by_name
 from analysis.vocabulary import SIDES, angle_key, joint_selected
 from tasks.render.data import RenderData
 
@@ -165,6 +166,7 @@ def _contact_panel(ax, data: RenderData, small: int) -> None:
         top = float(np.nanmax(ct + np.nan_to_num(ft)))
         ax.set_ylim(0, top * 1.3)                      # every bar inside, the legend above them
         ax.set_xlim(t.min() - width, t.max() + width)
+        reference_band(ax, "contact_time_s", data.summary.get("speed_mps"), scale=1000)
         near = data.quality.get("near_leg")
         ax.set_xlabel("strike time (s)   (blue = left, red = right"
                       + (f"; {near} near)" if near in SIDES else ")"), fontsize=small)
@@ -174,6 +176,32 @@ def _contact_panel(ax, data: RenderData, small: int) -> None:
         ax.text(0.5, 0.5, "no complete strides", ha="center", va="center", transform=ax.transAxes)
     ax.tick_params(labelsize=small)
     ax.set_title("contact (solid) + flight (hatched) per stride", fontsize=small + 2)
+
+
+#: Colour of the normal-range band (the page's ``.ref-band``).
+REFERENCE_COLOR = "#2b8a3e"
+
+
+def reference_band(ax, name: str, speed_mps, scale: float = 1.0):
+    """Shade the catalogue's normal range of metric ``name`` (:mod:`analysis.catalogue`; times
+    ``scale``, the axis's unit per SI unit) across ``ax``, behind the data, labelled with the
+    range and its source for the legend. A range the axis overlaps widens it to show the whole
+    band (where the runner sits in it); one clear of the axis leaves it fitting the runner (a
+    walk at 100 steps/min is not squashed under a 160-180 band) and the label says where the
+    range lies. Nothing where the metric has no range, or none at ``speed_mps``. Returns the
+    band (gid ``reference:<name>``) or None."""
+    ref = by_name(name).reference
+    speed = float(speed_mps) if isinstance(speed_mps, (int, float)) and math.isfinite(speed_mps) else None
+    if ref is None or not ref.applies(speed):
+        return None
+    low, high = ref.low * scale, ref.high * scale
+    lo, hi = ax.get_ylim()
+    where = " (above this axis)" if low >= hi else " (below this axis)" if high <= lo else ""
+    band = ax.axhspan(low, high, color=REFERENCE_COLOR, alpha=0.14, lw=0, zorder=0, gid=f"reference:{name}",
+                      label=f"normal {low:g}\u2013{high:g}{where}, {ref.short_source}")
+    pad = 0.1 * (high - low)
+    ax.set_ylim((lo, hi) if where else (min(lo, low - pad), max(hi, high + pad)))
+    return band
 
 
 def cadence_outliers(cadence_spm: np.ndarray) -> np.ndarray:
@@ -212,14 +240,15 @@ def _cadence_panel(ax, data: RenderData, small: int) -> None:
         if hi - lo < MIN_CADENCE_SPAN_SPM and not out.any():   # a steady cadence reads steady
             mid = 0.5 * (lo + hi)
             ax.set_ylim(mid - MIN_CADENCE_SPAN_SPM / 2, mid + MIN_CADENCE_SPAN_SPM / 2)
+        band = reference_band(ax, "cadence_spm", data.summary.get("speed_mps"))
         ax.set_ylabel("cadence (steps/min)", fontsize=small)
         ax.set_xlabel("time (s)", fontsize=small)
         ax2 = ax.twinx()
         ax2.plot(t, spd, "s--", color="#2a9d8f", label="speed")
         ax2.set_ylabel("speed (m/s)", color="#2a9d8f", fontsize=small)
         ax2.tick_params(labelsize=small)
-        lines = ax.get_legend_handles_labels()[0][:1] + ax2.get_legend_handles_labels()[0]
-        ax.legend(lines, ["cadence", "speed"], fontsize=small, loc="upper right")
+        lines = ax.get_lines()[:1] + ax2.get_legend_handles_labels()[0] + ([band] if band else [])
+        ax.legend(lines, ["cadence", "speed"] + ([band.get_label()] if band else []), fontsize=small, loc="upper right")
     else:
         ax.text(0.5, 0.5, "no complete strides", ha="center", va="center", transform=ax.transAxes)
     ax.tick_params(labelsize=small)

@@ -80,6 +80,18 @@
     var label = u[system][1];
     return x.toFixed(u[system][2]) + (label === "°" || label === "%" ? label : label ? " " + label : "");
   }
+  /* A normal range "160–180 spm" (both ends in the unit system shown, the unit once). */
+  function fmtRange(lo, hi, unit) {
+    var u = UNITS[unit];
+    if (!u || unit === "pace") return fmt(lo, unit) + " – " + fmt(hi, unit);
+    var label = u[system][1], digits = u[system][2];
+    return (lo * u[system][0]).toFixed(digits) + "–" + (hi * u[system][0]).toFixed(digits) +
+      (label === "°" || label === "%" ? label : label ? " " + label : "");
+  }
+  /* The catalogue's reference range of a card or chart: "normal 160–180 spm", with where the value sits. */
+  function referenceText(ref, unit) {
+    return "normal " + fmtRange(ref.low, ref.high, unit) + (ref.position ? " · " + ref.position : "");
+  }
   function setSystem(next) {
     system = next;
     localStorage.setItem("gaitlake.units", system);
@@ -124,9 +136,11 @@
     function X(v) { return L + (v - t0) / (t1 - t0) * (W - L - R); }
     function update() {
       clear(plot);
-      var series = opts.series();
+      var series = opts.series(), band = opts.band ? opts.band() : null;
       var lo = Infinity, hi = -Infinity;
       series.forEach(function (sr) { sr.values.forEach(function (v) { if (v !== null && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); } }); });
+      // the normal range stays in view, so the chart shows where the runner sits against it
+      if (band && isFinite(lo)) { lo = Math.min(lo, band.low); hi = Math.max(hi, band.high); }
       if (!isFinite(lo)) { lo = 0; hi = 1; }
       if (hi - lo < 1e-9) { lo -= 1; hi += 1; }
       var pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
@@ -139,6 +153,10 @@
       var step = Math.max(0.5, Math.ceil((t1 - t0) / 8 * 2) / 2);
       for (var x = Math.ceil(t0 / step) * step; x <= t1 + 1e-9; x += step) {
         plot.appendChild(s("text", { x: X(x), y: H - 8, class: "tick", "text-anchor": "middle", text: x.toFixed(1) + " s" }));
+      }
+      if (band) {
+        plot.appendChild(s("rect", { x: L, width: W - L - R, y: Y(band.high), height: Math.max(0, Y(band.low) - Y(band.high)),
+          class: "ref-band" }, s("title", { text: band.title })));
       }
       plot.appendChild(s("text", { x: 4, y: 13, class: "axis", text: opts.yLabel ? opts.yLabel() : "" }));
       series.forEach(function (sr) {
@@ -372,8 +390,17 @@
     charts.push(angleChart);
     var metricKeys = Object.keys(metrics).filter(function (k) { return metrics[k].some(function (v) { return v !== null; }); });
     var metricSel = h("select", { id: "metric-select", "aria-label": "Metric" }, metricKeys.map(function (k) { return h("option", { value: k, selected: k === "cadence", text: pretty(k) }); }));
+    var references = doc.series.references || {};
+    var metricRef = h("span", { class: "ref-key", id: "metric-reference" });
+    /* The selected series' normal range (the catalogue's, where one holds at this speed) as a band. */
+    function metricBand() {
+      var k = metricSel.value, unit = SERIES_UNITS[k], ref = references[k];
+      metricRef.textContent = ref ? "shaded: normal " + fmtRange(ref.low, ref.high, unit) + " (" + ref.source + ")" : "";
+      if (!ref) return null;
+      return { low: conv(ref.low, unit), high: conv(ref.high, unit), title: "normal " + fmtRange(ref.low, ref.high, unit) + ": " + ref.source + "; " + ref.conditions };
+    }
     var metricChart = timeChart({
-      t: t, label: "Metric over time", onSeek: seek, height: 170,
+      t: t, label: "Metric over time", onSeek: seek, height: 170, band: metricBand,
       yLabel: function () { return unitLabel(SERIES_UNITS[metricSel.value]); },
       series: function () {
         var k = metricSel.value, unit = SERIES_UNITS[k];
@@ -391,7 +418,7 @@
       angleChart.el,
       h("p", { class: "muted", id: "angle-note", text: (far ? "Dashed: the " + far + " leg, farther from the camera and partly hidden, so less reliable. " : "")
         + "Gaps: frames whose keypoints were unreliable are left out, not drawn." }),
-      h("div", { class: "chart-head" }, h("h2", { text: "Metrics" }), metricSel), metricChart.el,
+      h("div", { class: "chart-head" }, h("h2", { text: "Metrics" }), metricSel, metricRef), metricChart.el,
       h("p", { class: "hint", text: "Click a chart to move the video there." }));
 
     // cards and notes
@@ -405,6 +432,8 @@
           h("div", { class: "value", text: c.value === null ? "not measured" : fmt(c.value, c.unit) }),
           c.range && c.unit !== "text" ? h("div", { class: "range", text: "strides " + fmt(c.range[0], c.unit) + " – " + fmt(c.range[1], c.unit) }) : null,
           c.detail ? h("div", { class: "range detail", text: c.detail }) : null,
+          c.reference ? h("div", { class: "reference " + (c.reference.position || ""), title: c.reference.conditions, text: referenceText(c.reference, c.unit) }) : null,
+          c.reference ? h("div", { class: "ref-source", text: c.reference.source }) : null,
           c.resolution ? h("div", { class: "resolution", text: c.resolution }) : null,
           // a card points at its notes; each note's full text is written once, in the list below
           c.notes.length ? h("div", { class: "note-refs" }, c.notes.map(function (i) {

@@ -145,6 +145,60 @@ def test_clicking_a_chart_seeks_the_video_and_the_cursor_follows(viewer_server, 
     assert not w.problems, w.problems
 
 
+def _chart_scale(page, chart: str) -> tuple[float, float]:
+    """(value per SVG unit, value at y = 0) of a time chart, from its first and last y tick."""
+    ticks = page.evaluate(f"""Array.from(document.querySelectorAll('{chart} text.tick[text-anchor=end]'))
+        .map(t => [parseFloat(t.getAttribute('y')) - 4, parseFloat(t.textContent)])""")
+    (ya, va), (yb, vb) = ticks[0], ticks[-1]
+    slope = (vb - va) / (yb - ya)
+    return slope, va - slope * ya
+
+
+def test_cards_and_the_metric_chart_show_the_normal_ranges(viewer_server, browser_page):
+    """Issue 22, item 6: a card whose metric has a published range (analysis.catalogue) says it,
+    where the session sits and the source; one without says nothing; the metric chart shades the
+    range as a band behind the line (cadence 170 and contact 0.25 s at 3 m/s: inside theirs)."""
+    from analysis.catalogue import by_name
+
+    w = browser_page()
+    sign_in(w, viewer_server)
+    page = open_session(w, viewer_server)
+    cadence, contact = by_name("cadence_spm").reference, by_name("contact_time_s").reference
+    assert page.inner_text("[data-key=cadence_spm] .reference") == "normal 160\u2013180 spm \u00b7 within"
+    assert page.inner_text("[data-key=cadence_spm] .ref-source") == cadence.source
+    assert page.get_attribute("[data-key=cadence_spm] .reference", "title") == cadence.conditions
+    assert page.inner_text("[data-key=contact_time_s] .reference") == "normal 200\u2013300 ms \u00b7 within"
+    for key in ("flight_time_s", "stride_time_s", "speed_mps", "power_w", "balance_pct", "footstrike"):
+        assert page.locator(f"[data-key={key}] .reference").count() == 0, key
+        assert page.locator(f"[data-key={key}] .ref-source").count() == 0, key
+    cards = page.evaluate("fetch('/app/api/sessions/' + document.body.dataset.sessionId).then(r => r.json()).then(d => d.cards)")
+    osc = next(c for c in cards if c["key"] == "com_oscillation_m")
+    ref = by_name("com_oscillation_m").reference
+    where = "below" if osc["value"] < ref.low else "above" if osc["value"] > ref.high else "within"
+    assert page.inner_text("[data-key=com_oscillation_m] .reference") == f"normal 5.0\u201310.0 cm \u00b7 {where}"
+    page.click("#units")                                          # the range follows the unit system
+    assert page.inner_text("[data-key=com_oscillation_m] .reference") == (
+        f"normal {ref.low * 39.3701:.1f}\u2013{ref.high * 39.3701:.1f} in \u00b7 {where}")
+    page.click("#units")
+    # the metric chart: each series over its band (cadence 160-180 steps/min, contact 200-300 ms)
+    for key, reference, scale in (("cadence", cadence, 1), ("contact_time", contact, 1000)):
+        page.select_option("#metric-select", key)
+        band = page.locator("#metric-chart rect.ref-band")
+        assert band.count() == 1, key
+        top, height = float(band.get_attribute("y")), float(band.get_attribute("height"))
+        slope, offset = _chart_scale(page, "#metric-chart")
+        # tick labels are whole units (steps/min, ms): the scale read from them is good to ~1 unit
+        assert offset + slope * (top + height) == pytest.approx(reference.low * scale, abs=1.0), key
+        assert offset + slope * top == pytest.approx(reference.high * scale, abs=1.0), key
+        ys = [float(y) for y in re.findall(r"[ML][\d.]+ ([\d.]+)", page.get_attribute("#metric-chart path.line", "d"))]
+        assert len(ys) > 20 and all(top <= y <= top + height for y in ys), key
+        assert page.inner_text("#metric-reference").startswith(f"shaded: normal {reference.low * scale:g}\u2013"
+                                                              f"{reference.high * scale:g}")
+    page.select_option("#metric-select", "flight_time")
+    assert page.locator("#metric-chart rect.ref-band").count() == 0 and page.inner_text("#metric-reference") == ""
+    assert not w.problems, w.problems
+
+
 def test_units_toggle_changes_the_cards(viewer_server, browser_page):
     w = browser_page()
     sign_in(w, viewer_server)

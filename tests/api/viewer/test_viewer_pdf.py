@@ -115,3 +115,32 @@ def test_a_joint_not_selected_is_said_so_in_the_pdf(pdf):
     assert "not selected for this session" in flat                         # the hip chart panel
     assert "Hip extension at toe-off (push angle) was not measured: the hip was not selected" in flat
     assert "enough clean strides" not in flat
+
+
+@needs_poppler
+def test_the_metrics_table_says_where_the_runner_sits_against_the_normal_ranges(pdf):
+    """Issue 22, item 6: a metric with a published range says whether the session is below,
+    within or above it, with the range in the table's unit and the source; one without a
+    range says nothing of it; the full sources are listed under the notes. The synthetic
+    runner: 170 steps/min, 0.25 s contact at 3 m/s (both inside their ranges)."""
+    from analysis.catalogue import by_name
+
+    path, doc = pdf
+    text = _page_text(path, 1)
+    lines = text.splitlines()
+
+    def row(label: str) -> str:
+        return next(x for x in lines if x.strip().startswith(label))
+
+    cadence = by_name("cadence_spm").reference
+    assert "Within the normal range 160\u2013180 spm" in row("Cadence")      # the sentence wraps in its column
+    assert "Within the normal range 200\u2013300 ms" in row("Contact time")
+    for label in ("Flight time", "Stride time", "Power", "Balance"):
+        assert "normal range" not in row(label), label
+    flat = " ".join(text.split())
+    assert "(Heiderscheit et al. 2011)." in flat
+    assert "Normal ranges: sources and the runners they hold for" in flat
+    assert f"Cadence: {cadence.source}." in flat
+    cards = {c["key"]: c for c in doc["cards"]}
+    assert cards["cadence_spm"]["reference"]["position"] == "within"
+    assert "reference" not in cards["flight_time_s"]

@@ -74,3 +74,28 @@ def test_measured_feet_drop_the_proxy_label_and_note_and_show_the_angle_per_side
     plain = {c["key"]: c for c in view.cards(result.summary, from_analysis(result)["summary_doc"],
                                              view.quality_notes(result.quality), result.quality)}
     assert plain["footstrike"]["label"] == "Foot strike (proxy)" and "detail" not in plain["footstrike"]
+
+
+def test_cards_carry_the_catalogues_normal_range_and_where_the_runner_sits():
+    """Issue 22, item 6: the range comes from analysis.catalogue (bounds, source, conditions);
+    the position is below / within (bounds included) / above; a speed-bound range (contact
+    time: 2.8-4 m/s) is shown only at a speed it holds for; a metric without one has none."""
+    from analysis.catalogue import by_name
+
+    cadence, contact = by_name("cadence_spm").reference, by_name("contact_time_s").reference
+    row = {"cadence_spm": cadence.low - 5, "duty_factor": 0.40, "posture_angle_deg": by_name("posture_angle_deg").reference.high + 5,
+           "contact_time_s": 0.31, "speed_mps": 3.2, "flight_time_s": 0.1, "com_oscillation_m": None}
+    cards = {c["key"]: c for c in view.cards(row, {}, [])}
+    assert cards["cadence_spm"]["reference"] == {"low": cadence.low, "high": cadence.high, "unit": "steps/min",
+                                                 "source": cadence.source, "conditions": cadence.conditions,
+                                                 "position": "below"}
+    assert cards["duty_factor"]["reference"]["position"] == "within"          # on the upper bound
+    assert cards["posture_angle_deg"]["reference"]["position"] == "above"
+    assert cards["contact_time_s"]["reference"]["position"] == "above"
+    assert cards["com_oscillation_m"]["reference"]["position"] is None         # not measured: the range alone
+    for key in ("flight_time_s", "stride_time_s", "power_w", "balance_pct", "footstrike", "total_time_s"):
+        assert "reference" not in cards[key], key
+    fast = {c["key"]: c for c in view.cards({**row, "speed_mps": 5.5}, {}, [])}
+    assert "reference" not in fast["contact_time_s"] and fast["cadence_spm"]["reference"]["position"] == "below"
+    assert set(view.series_references(3.2)) == {"cadence", "contact_time"}
+    assert set(view.series_references(None)) == {"cadence"}
