@@ -6,9 +6,9 @@ BlazePose's heel and foot-index landmarks, ``(T, 6, 3)`` in
 to the engine legs they sit on (:func:`analysis.feet.assign_feet`).
 
 Method ("vertical position" of the foot, the marker-height family of kinematic
-event methods: Hreljac & Stergiou 2000, Med Biol Eng Comput 38:503; compared
-for treadmill running by Handsaker et al. 2016, J Appl Biomech 32:?; O'Connor
-et al. 2007, Gait Posture 25:469, use the heel and toe markers' midpoint):
+event methods: Hreljac & Stergiou 2000, "Phase determination during normal
+running using kinematic data", Med Biol Eng Comput; O'Connor et al. 2007, Gait
+Posture 25:469, use the heel and toe markers' midpoint):
 
 1. **Points** (:func:`foot_tracks`): heel and toe below
    :data:`analysis.feet.MIN_POINT_CONF` are missing; gaps up to the engine's
@@ -18,9 +18,9 @@ et al. 2007, Gait Posture 25:469, use the heel and toe markers' midpoint):
    point (the lower of heel and toe in the image) on the floor. The floor line
    is the least-squares line ``y = a x + b`` through that lowest point over
    the :data:`FLOOR_STANCE_SHARE` of frames where it is lowest: a running foot
-   is on the ground 30-40 % of the stride (duty factor; Cavanagh & Lafortune
-   1980), so those frames are stance. A line, not a level, so the camera's roll
-   and the belt's perspective slope cancel.
+   is on the ground for its duty factor, 0.39-0.40 of the stride on both shared
+   clips' annotation, so those frames are stance. A line, not a level, so the
+   camera's roll and the belt's perspective slope cancel.
 3. **Contact** (:func:`contact_from_height`): the foot is on the ground while
    its lowest point is within :data:`FLOOR_CLEARANCE` foot lengths of the floor
    line; IC is the frame the heel (or whichever point is lower) comes down into
@@ -32,15 +32,15 @@ et al. 2007, Gait Posture 25:469, use the heel and toe markers' midpoint):
    last lift around the second. Only there: at mid-stance the swinging foot
    passes the standing one, and the model then often puts both feet's points
    on one (measured on the garage clip: the far foot "lands" in mid-swing).
-   The clearance is in foot lengths (heel to toe, the image's own
-   scale) and sits above the landmarks' scatter about the floor line on a
-   stance foot (robust SD 0.09-0.21 foot lengths on the shared clips), so that
-   noise does not split one contact in two.
+   The clearance is in foot lengths (heel to toe, the image's own scale) and
+   sits above the landmarks' scatter about the floor line on a standing foot
+   (robust SD 0.09-0.23 foot lengths over its lowest 30-40 % of frames on the
+   shared clips), so that noise does not split one contact in two.
 
-A clearance band makes the method early at IC and late at TO by the time the
-foot takes to cover the band; on a real landing the foot comes down fast and
-that is well under a frame, on a slow synthetic swing it is not (see
-docs/analysis.md "Events from the foot" for the measured table).
+The band has a price: a foot that comes down slowly enters it early and leaves
+it late (the synthetic runner's half-sine swing: 56 ms at IC and at TO). On the
+shared clips the landmarks' own errors dominate instead (docs/analysis.md
+"Events from the foot" has the measured table; ``velocity`` stays the default).
 """
 from __future__ import annotations
 
