@@ -57,12 +57,14 @@ def _foot_or_velocity(xy: np.ndarray, g: SceneGeometry, fps: float, params: Engi
     """Per side: the foot's events (:func:`analysis.foot_events.foot_side_events`) where its
     points allow, else the velocity method's; the method used and the fallbacks' reasons."""
     found, used, why = {}, {}, {}
-    tracks = None
-    if foot_points is not None and len(foot_points) == xy.shape[0]:
+    tracks, missing = None, "no foot points"
+    if foot_points is not None and len(foot_points) != xy.shape[0]:
+        missing = f"foot points for {len(foot_points)} frames, keypoints for {xy.shape[0]}"
+    elif foot_points is not None:
         tracks = fe.foot_tracks(foot_points, xy[:, KP.LEFT_ANKLE], xy[:, KP.RIGHT_ANKLE], fps,
                                 params.lowpass_hz, params.max_gap_s)
     for side, pref in (("left", "l"), ("right", "r")):
-        foot, why[side] = (None, "no foot points") if tracks is None else fe.foot_side_events(
+        foot, why[side] = (None, missing) if tracks is None else fe.foot_side_events(
             *tracks[side], g.u_ankle[side], fps, g.valid)
         used[side] = "foot" if foot is not None else "velocity"
         found[side] = foot if foot is not None else ev.side_events(

@@ -80,6 +80,9 @@ def test_without_foot_points_the_foot_method_is_the_velocity_method_and_says_so(
     assert fallback.quality["event_method_fallback"] == {"left": "no foot points", "right": "no foot points"}
     assert any("velocity method" in r for r in fallback.quality["reasons"])
     assert "event_method" not in velocity.quality
+    short = analyze(s.keypoints, s.fps, params=FOOT, foot_points=s.foot_points[:-5])
+    assert short.quality["event_method_fallback"]["left"] == f"foot points for {len(s.keypoints) - 5} frames, " \
+        f"keypoints for {len(s.keypoints)}"
 
 
 def test_a_hidden_foot_falls_back_alone():
