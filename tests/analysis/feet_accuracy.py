@@ -99,21 +99,13 @@ def refined_by_foot(velocity: list[tuple[str, str, int]], foot: list[tuple[str, 
 
 
 def contact_flight_s(events: list[tuple[str, str, int]], fps: float) -> tuple[float, float]:
-    """Mean contact (IC to the same foot's next event, a TO) and flight (TO to the next IC, of the
-    other foot) time (s) of (side, kind, frame) events."""
-    events = sorted((e for e in events if e[1] in ("IC", "TO")), key=lambda e: e[2])
-    contacts, flights = [], []
-    for i, (side, kind, frame) in enumerate(events):
-        later = events[i + 1:]
-        if kind == "IC":
-            nxt = next(((k, f) for s, k, f in later if s == side), None)
-            if nxt and nxt[0] == "TO":
-                contacts.append((nxt[1] - frame) / fps)
-        else:
-            nxt = next(((s, f) for s, k, f in later if k == "IC"), None)
-            if nxt and nxt[0] != side:
-                flights.append((nxt[1] - frame) / fps)
-    return float(np.mean(contacts)), float(np.mean(flights))
+    """Mean contact (an IC to the same foot's next TO) and flight (a TO to the other foot's next
+    IC) time (s) of (side, kind, frame) events (``benchmarks.bench_events.within_piece_means``
+    over one piece: the whole clip)."""
+    from benchmarks.bench_events import within_piece_means
+
+    instants = [(side, kind, (frame - 0.5) / fps) for side, kind, frame in events if kind in ("IC", "TO")]
+    return within_piece_means(instants, ((0, max(f for *_, f in events) + 1),), fps)
 
 
 def within_one_frame(found: list[tuple[str, str, int]], truth: list[tuple[str, str, int]], kind: str) -> float:
