@@ -87,8 +87,18 @@ def _frame_series(inp: CheckedInput, xy: np.ndarray, g: SceneGeometry, e: Detect
     return fs
 
 
+def _foot_event_quality(e: DetectedEvents) -> dict:
+    """``quality`` keys of the ``foot`` event method: the method each side's events came from
+    (``event_method``), and why a side fell back to ``velocity`` (``event_method_fallback``)."""
+    out: dict = {"event_method": dict(e.method_used)}
+    if e.fallback:
+        out["event_method_fallback"] = dict(e.fallback)
+    return out
+
+
 def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = None,
-            frame_size: tuple[int, int] | None = None, params: EngineParams | None = None) -> SessionAnalysis:
+            frame_size: tuple[int, int] | None = None, params: EngineParams | None = None,
+            foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """Analyse one runner's keypoints.
 
     Runs the stages in order: input check (:func:`validated_input`), clean-up
@@ -112,6 +122,11 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         ``(width, height)`` in px, used for quality only.
     params : EngineParams or None
         The engine's tunables (``None``: :class:`EngineParams` defaults).
+    foot_points : np.ndarray or None
+        ``(T, 6, 3)`` the foot stage's heel and toe (``analysis.feet.FOOT_POINTS``, px +
+        confidence), read by ``params.event_method = "foot"`` only; without them (or for
+        a foot they do not show) that method falls back to ``velocity`` and
+        ``quality["event_method"]`` says so.
 
     Returns
     -------
@@ -129,18 +144,22 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     cl = clean_up(inp.xy, eff_fps, params)
     xy = cl.xy
     g = scene_geometry(xy, inp.conf, eff_fps, profile, params)
-    e = detect_gait_events(xy, g, eff_fps, params)
+    e = detect_gait_events(xy, g, eff_fps, params, foot_points)
     s = measure_strides(xy, g, e, eff_fps, profile)
     mn = session_means(s.table, e.events, g.mode, g.near)
 
     def quality_at_rate(rate: float) -> dict:
-        return analyze(inp.kp, fps, replace(profile, capture_fps=rate), frame_size, params).quality
+        return analyze(inp.kp, fps, replace(profile, capture_fps=rate), frame_size, params, foot_points).quality
 
     tm = timing_and_capture_rate(inp, fps, profile, quality_at_rate, xy, g, e, s, mn)
     summary = session_summary(s.table, mn, g, g.valid, eff_fps, profile)
     quality = session_quality(summary, inp, cl, g, e, s, mn, tm, profile, frame_size)
     phases = gait_phases(inp.joints, s.table, g.shown_angles, eff_fps, mn.enough, e.events)
     quality["reasons"].extend(curve_spread_reasons(phases))
+    if params.event_method == "foot":
+        quality.update(_foot_event_quality(e))
+        quality["reasons"].extend(f"Events of the {side} foot: velocity method, the foot's points gave none ({why})."
+                                  for side, why in e.fallback.items())
     return SessionAnalysis(fps=eff_fps, time_s=np.arange(xy.shape[0]) / eff_fps,
                            frame_series=_frame_series(inp, xy, g, e, s), events=e.events, strides=s.table,
                            summary=summary, quality=quality, joints=inp.joints, phases=phases)

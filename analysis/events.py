@@ -281,8 +281,10 @@ def mid_stance_frames(ic: np.ndarray, to: np.ndarray, knee_flexion_deg: np.ndarr
 #: stance (Fellin et al. 2010); ``vertical``: foot vertical velocity (IC where
 #: the descent ends, TO where the rise starts, each at the same half-peak
 #: threshold); ``velocity+vertical``: velocity IC, vertical TO; ``velocity+zeni``:
-#: velocity IC, Zeni TO (the engine's choice for walking, see ``engine``).
-EVENT_METHODS = ("velocity", "zeni", "velocity+zeni", "velocity+fellin", "vertical", "velocity+vertical")
+#: velocity IC, Zeni TO (the engine's choice for walking, see ``engine``); ``foot``: heel contact
+#: and toe lift against the floor line from the foot stage's points (:mod:`analysis.foot_events`,
+#: run by ``analysis.event_stage``; without foot points it falls back to ``velocity``).
+EVENT_METHODS = ("velocity", "zeni", "velocity+zeni", "velocity+fellin", "vertical", "velocity+vertical", "foot")
 
 
 def _parabolic_peak(x: np.ndarray, k: int) -> float:
@@ -364,8 +366,9 @@ def side_events(method: str, u: np.ndarray, height: np.ndarray, knee_flexion_deg
         ``IC_f``, ``TO_f`` (sub-frame instants, frames), ``mask`` (per-frame
         contact) and ``v_stance`` (px/frame, the velocity method's, NaN if none).
     """
-    if method not in EVENT_METHODS:
-        raise ValueError(f"unknown event method {method!r}; one of {EVENT_METHODS}")
+    if method not in EVENT_METHODS or method == "foot":
+        raise ValueError(f"unknown event method {method!r} for the ankle track; one of {EVENT_METHODS[:-1]}"
+                         " (\"foot\" reads the foot's points: analysis.event_stage)")
     ic, to, ic_f, to_f, mask, v_stance = _velocity_events(u, fps, valid)
     if method == "velocity":
         return {"IC": ic, "TO": to, "IC_f": ic_f, "TO_f": to_f, "mask": mask, "v_stance": v_stance}

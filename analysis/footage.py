@@ -48,7 +48,8 @@ def all_cuts(picture_cuts: np.ndarray | list[int], runner_boxes: np.ndarray) -> 
 def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float, cuts: np.ndarray | list[int],
                     tile_shift: np.ndarray | None, tile_response: np.ndarray | None,
                     profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None,
-                    params: EngineParams | None = None, frame_times_s: list[float] | None = None) -> SessionAnalysis:
+                    params: EngineParams | None = None, frame_times_s: list[float] | None = None,
+                    foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """The session's analysis from the runner's ``keypoints`` (T, 17, 3) and ``runner_boxes``
     (T, >=4; NaN where not found) with the frames' evidence: ``cuts`` (first frames of new
     shots) and the tile shifts of ``tasks.video.FrameSignals`` (None: the camera is not
@@ -59,7 +60,11 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
     spaced grid in real time (:class:`analysis.timebase.TimeGrid`, at the timestamps' mean
     rate), the engine runs there (``fps`` is not used for time), and the results come back
     on the decoded frames (:func:`on_decoded_frames`). ``quality.frame_times`` says which
-    (``variable`` / ``constant``)."""
+    (``variable`` / ``constant``).
+
+    ``foot_points``: the foot stage's ``(T, 6, 3)`` heel and toe per decoded frame, for the
+    ``foot`` event method (:func:`analysis.engine.analyze`); they go through the same grid and
+    camera compensation as the keypoints."""
     boxes = np.asarray(runner_boxes, dtype=np.float64)
     cuts = np.asarray(cuts, dtype=np.int64)
     motion = None
@@ -68,7 +73,7 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
     grid = timebase.time_grid(frame_times_s, np.asarray(keypoints).shape[0])
     if grid is None:
         sa = _analyze_scene(np.asarray(keypoints, dtype=np.float64), boxes, fps, cuts, motion, profile,
-                            frame_size, params)
+                            frame_size, params, foot_points)
         return replace(sa, quality={**sa.quality, "frame_times": "constant"})
     # Variable frame rate: the camera's path (measured frame to frame on the decoded frames,
     # zero across cuts) goes onto the grid as a path, not its per-frame steps
@@ -78,7 +83,7 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
         step[grid_cuts] = 0.0
         motion = cam.CameraMotion(step, np.cumsum(np.nan_to_num(step), axis=0), motion.measured_share)
     sa = _analyze_scene(grid.to_grid(keypoints), grid.to_grid(boxes), grid.rate, grid_cuts, motion, profile,
-                        frame_size, params)
+                        frame_size, params, None if foot_points is None else grid.to_grid(foot_points))
     sa = on_decoded_frames(sa, grid)
     return replace(sa, quality={**sa.quality, "frame_times": "variable",
                                 "reasons": [timebase.variable_rate_note(grid), *sa.quality.get("reasons", [])]})
@@ -86,10 +91,11 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
 
 def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarray, motion: cam.CameraMotion | None,
                    profile: RunnerProfile | None, frame_size: tuple[int, int] | None,
-                   params: EngineParams | None) -> SessionAnalysis:
+                   params: EngineParams | None, foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """:func:`analyze_footage` on evenly spaced frames, with the background's ``motion``."""
     profile = profile or RunnerProfile()
     kp = kp.copy()
+    feet = None if foot_points is None else np.array(foot_points, dtype=np.float64)
     ranges = continuous_segments(kp.shape[0], cuts)
     cameras, speeds = ["unknown"] * len(ranges), [None] * len(ranges)
     if motion is not None:
@@ -100,9 +106,11 @@ def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarr
                 offset = motion.cumulative_shift[a:b] - motion.cumulative_shift[a]
                 kp[a:b, :, 0] -= offset[:, None, 0]
                 kp[a:b, :, 1] -= offset[:, None, 1]
+                if feet is not None:
+                    feet[a:b, :, :2] -= offset[:, None, :]
     profiles = [replace(profile, mode=cam.mode_for_camera(c)) if cam.mode_for_camera(c) and profile.mode == "auto"
                 else profile for c in cameras]
-    sa = analyze_segments(kp, fps, cuts, profile, frame_size, params, segment_profiles=profiles)
+    sa = analyze_segments(kp, fps, cuts, profile, frame_size, params, segment_profiles=profiles, foot_points=feet)
     q = dict(sa.quality)
     frames = [b - a for a, b in ranges]
     camera = max(set(cameras), key=lambda c: sum(f for f, x in zip(frames, cameras) if x == c))

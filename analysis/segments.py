@@ -133,7 +133,8 @@ def segment_summary(start: int, end: int, sa: SessionAnalysis | None, fps: float
 def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[int] = (),
                      profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None,
                      params: EngineParams | None = None,
-                     segment_profiles: list[RunnerProfile] | None = None) -> SessionAnalysis:
+                     segment_profiles: list[RunnerProfile] | None = None,
+                     foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """:func:`analysis.engine.analyze` of each continuous segment between ``cuts``, merged.
 
     Without cuts this is ``analyze`` itself, with ``quality['segments'] = 1``. With cuts,
@@ -148,6 +149,7 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
 
     ``segment_profiles``: one profile per continuous segment (e.g. its own mode, when one
     shot follows the runner and another watches a treadmill); default ``profile`` for all.
+    ``foot_points``: ``(T, 6, 3)`` for the ``foot`` event method, cut like the keypoints.
 
     Raises :class:`AnalysisError` when no segment can be analysed.
     """
@@ -158,7 +160,7 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
     if len(profiles) != len(ranges):
         raise ValueError(f"{len(profiles)} segment profiles for {len(ranges)} segments")
     if len(ranges) <= 1:
-        sa = analyze(kp, fps, profiles[0], frame_size, params)
+        sa = analyze(kp, fps, profiles[0], frame_size, params, foot_points)
         quality = {**sa.quality, "segments": 1, "cuts": [],
                    "segments_detail": [segment_summary(0, T, sa, sa.fps)]}
         return replace(sa, quality=quality)
@@ -170,7 +172,8 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
             detail.append(segment_summary(a, b, None, fps, f"shorter than {MIN_SEGMENT_S:g} s"))
             continue
         try:
-            sa = analyze(kp[a:b], fps, seg_profile, frame_size, params)
+            sa = analyze(kp[a:b], fps, seg_profile, frame_size, params,
+                         None if foot_points is None else foot_points[a:b])
         except AnalysisError as exc:
             detail.append(segment_summary(a, b, None, fps, str(exc)))
             errors.append(str(exc))

@@ -24,6 +24,12 @@ BODY_THIGH = 0.245     # 0.530 - 0.285
 BODY_SHANK = 0.246     # 0.285 - 0.039
 BODY_TRUNK = 0.288     # 0.818 - 0.530
 BODY_ANKLE_HEIGHT = 0.039
+#: Foot length (heel to toe tip) as a fraction of stature (Drillis & Contini 1966: 0.152 H), and the
+#: share of it behind the ankle.
+BODY_FOOT = 0.152
+HEEL_BEHIND_ANKLE = 0.25
+#: Peak lift (m) of the ankle in swing, a half-sine over the swing (:func:`_ankle_path`).
+SWING_LIFT_M = 0.18
 
 
 @dataclass
@@ -44,6 +50,10 @@ class SyntheticSession:
         contact / first frame off the ground).
     knee_flexion_deg : dict
         ``{'left'|'right': (T,) array}`` true knee flexion per frame.
+    foot_points : np.ndarray or None
+        ``(T, 6, 3)`` heel and toe as the foot stage gives them (``analysis.feet.FOOT_POINTS``
+        order: ankles, heels, toes; px + confidence): a flat foot carried by the ankle, its
+        sole on the floor exactly while the foot is in contact (:func:`_foot_points`).
     """
 
     keypoints: np.ndarray
@@ -51,6 +61,7 @@ class SyntheticSession:
     truth: dict
     events: dict = field(default_factory=dict)
     knee_flexion_deg: dict = field(default_factory=dict)
+    foot_points: np.ndarray | None = None
 
 
 def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
@@ -129,7 +140,33 @@ def make_session(*, cadence_spm: float = 170.0, contact_time_s: float = 0.25,
 
     kp = _image_keypoints(P, rng, facing, px_per_m, noise_px, swap_rate, outlier_rate, gap_rate)
     truth = _session_truth(cadence_spm, tc, speed_mps, px_per_m, lean_deg)
-    return SyntheticSession(kp, fps, truth, events, knee_flex)
+    # the feet's noise from a generator of their own, so the keypoints stay those of before
+    feet = _foot_points(P, height_m, facing, px_per_m, noise_px, np.random.default_rng([seed, 1]))
+    return SyntheticSession(kp, fps, truth, events, knee_flex, feet)
+
+
+def _to_image(P: np.ndarray, facing: float, px_per_m: float) -> np.ndarray:
+    """Points ``(..., 2)`` m (x forward, y up) in image px (x along ``facing``, y down)."""
+    xy = np.empty_like(P)
+    xy[..., 0] = 960.0 + facing * P[..., 0] * px_per_m
+    xy[..., 1] = 1000.0 - P[..., 1] * px_per_m
+    return xy
+
+
+def _foot_points(P: np.ndarray, height_m: float, facing: float, px_per_m: float, noise_px: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Ankle, heel and toe of both feet ``(T, 6, 3)`` px (``analysis.feet.FOOT_POINTS`` order),
+    confidence 0.9: each foot flat, :data:`BODY_FOOT` x stature long with
+    :data:`HEEL_BEHIND_ANKLE` of it behind the ankle, its sole :data:`BODY_ANKLE_HEIGHT` x
+    stature below the ankle, so the sole is on the floor (height 0) exactly in contact."""
+    foot, ankle_h = BODY_FOOT * height_m, BODY_ANKLE_HEIGHT * height_m
+    ankles = P[:, [KP.LEFT_ANKLE, KP.RIGHT_ANKLE]]
+    heels = ankles + np.array([-HEEL_BEHIND_ANKLE * foot, -ankle_h])
+    toes = ankles + np.array([(1.0 - HEEL_BEHIND_ANKLE) * foot, -ankle_h])
+    xy = _to_image(np.concatenate([ankles, heels, toes], axis=1), facing, px_per_m)
+    if noise_px:
+        xy += rng.normal(0.0, noise_px, xy.shape)
+    return np.concatenate([xy, np.full(xy.shape[:2] + (1,), 0.9)], axis=-1)
 
 
 def _session_truth(cadence_spm: float, contact_s: dict[str, float], speed_mps: float, px_per_m: float,
@@ -163,7 +200,7 @@ def _ankle_path(phase: np.ndarray, duty: float, contact_s: float, stride: float,
     stance = phase < duty
     s = np.clip((phase - duty) / (1 - duty), 0, 1)
     u = np.where(stance, A - speed_mps * phase * stride, -A + A * (1 - np.cos(np.pi * s)))
-    ay = np.where(stance, ankle_h, ankle_h + 0.18 * np.sin(np.pi * s))
+    ay = np.where(stance, ankle_h, ankle_h + SWING_LIFT_M * np.sin(np.pi * s))
     return u, ay
 
 
@@ -213,10 +250,7 @@ def _image_keypoints(P: np.ndarray, rng: np.random.Generator, facing: float, px_
     """``P`` (T, 17, 2) m as image keypoints (T, 17, 3) px + confidence, with the requested noise,
     left/right swaps, outliers and gaps (drawn from ``rng`` in that order)."""
     T = P.shape[0]
-    cx, cy = 960.0, 1000.0
-    xy = np.empty_like(P)
-    xy[..., 0] = cx + facing * P[..., 0] * px_per_m
-    xy[..., 1] = cy - P[..., 1] * px_per_m
+    xy = _to_image(P, facing, px_per_m)
     if noise_px:
         xy += rng.normal(0.0, noise_px, xy.shape)
     conf = np.full((T, N_KEYPOINTS), 0.9)

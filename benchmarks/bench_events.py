@@ -13,6 +13,9 @@ hand-held camera (with and without camera compensation), synthetic edits
 (:func:`synthetic_edit`, exact events next to every cut), an edit of four pieces
 of the clip (with and without segments; contact and flight against the annotated pairs
 inside one piece, :func:`within_piece_means`) and the second shared clip (garage, 30 fps).
+Issue 23 adds the ``foot`` method (heel and toe against the floor line,
+``analysis.foot_events``), run where foot points exist: the shared clips' stored foot-stage
+points and the synthetic runs' exact heel and toe (undegraded conditions only).
 
 Per condition and method: share of annotated IC and TO matched by a
 detected event within one frame (of that frame rate), mean absolute event
@@ -55,6 +58,7 @@ CLIP_CONDITIONS: dict[str, dict] = {
 #: name -> make_session options (+ degrade options after "|").
 SYNTHETIC_CONDITIONS: dict[str, tuple[dict, dict]] = {
     "synthetic 240 fps treadmill": ({"fps": 240.0, "noise_px": 1.5}, {}),
+    "synthetic 60 fps treadmill": ({"fps": 60.0, "noise_px": 1.5}, {}),
     "synthetic 120 fps overground, pan": ({"fps": 120.0, "noise_px": 1.5, "mode": "overground"}, {"pan_px": 250.0}),
     "synthetic 25 fps, small runner": ({"fps": 25.0, "noise_px": 1.5, "px_per_m": 120.0}, {"scale": 2.0}),
 }
@@ -66,6 +70,15 @@ def clip_keypoints() -> np.ndarray:
 
     boxes, kps = Detections.from_bytes(DETECTIONS.read_bytes()).per_frame()
     return select_runner(boxes, kps).keypoints.astype(float)
+
+
+def stored_feet(clip: str) -> np.ndarray | None:
+    """The foot stage's stored points (T, 6, 3) of a shared clip (tests/analysis/data), for the
+    ``foot`` event method; None where they are not stored."""
+    from tasks.feet import FootTrack
+
+    path = REPO / "tests" / "analysis" / "data" / f"{clip}.feet.npz"
+    return FootTrack.from_bytes(path.read_bytes()).points if path.exists() else None
 
 
 def _score(sa, truth_events: list[tuple[str, str, float]], fps: float, contact_s: float, flight_s: float) -> dict:
@@ -112,13 +125,15 @@ def evaluate(methods: tuple[str, ...] | None = None, seeds: tuple[int, ...] = (0
     kp0 = clip_keypoints()
     results: dict[str, dict] = {}
 
-    def run(cond: str, kp: np.ndarray, fps: float, tr, contact_s, flight_s, shift_s=0.0, analyse=None):
+    def run(cond: str, kp: np.ndarray, fps: float, tr, contact_s, flight_s, shift_s=0.0, analyse=None, feet=None):
         for m in methods:
+            if m == "foot" and (feet is None or analyse is not None):
+                continue                   # "foot" reads the foot stage's points: only where they exist
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 try:
                     if analyse is None:
-                        sa = analyze(kp, fps, RunnerProfile(), params=EngineParams(event_method=m))
+                        sa = analyze(kp, fps, RunnerProfile(), params=EngineParams(event_method=m), foot_points=feet)
                     else:
                         sa = analyse(kp, fps, EngineParams(event_method=m))
                 except Exception as exc:  # noqa: BLE001 - a failing method is a result
@@ -132,7 +147,8 @@ def evaluate(methods: tuple[str, ...] | None = None, seeds: tuple[int, ...] = (0
         for seed in (seeds if random else seeds[:1]):
             kp, fps = degrade_keypoints(kp0, 60.0, model_px=MODEL_PX, seed=seed, **opts)
             shift = opts.get("phase", 0.0) / opts["fps_out"] if "fps_out" in opts else 0.0
-            run(cond, kp, fps, truth, d["mean_contact_time_s"], d["mean_flight_time_s"], shift)
+            run(cond, kp, fps, truth, d["mean_contact_time_s"], d["mean_flight_time_s"], shift,
+                feet=None if opts else stored_feet("treadmill-side-60fps"))
     for cond, (sopts, dopts) in SYNTHETIC_CONDITIONS.items():
         for seed in seeds:
             s = make_session(duration_s=8.0, seed=seed, **sopts)
@@ -140,7 +156,8 @@ def evaluate(methods: tuple[str, ...] | None = None, seeds: tuple[int, ...] = (0
             # exact instants: first frame in contact k -> instant in ((k-1)/fps, k/fps]; use k - 0.5
             tr = [(side, kind, (f - 0.5) / s.fps) for side in ("left", "right") for kind in ("IC", "TO")
                   for f in s.events[side][kind] if 0.3 * s.fps <= f < kp.shape[0] - 0.3 * s.fps]
-            run(cond, kp, fps, tr, s.truth["contact_time_s"], s.truth["flight_time_s"])
+            run(cond, kp, fps, tr, s.truth["contact_time_s"], s.truth["flight_time_s"],
+                feet=None if dopts else s.foot_points)
     footage_conditions(run, kp0, truth, d, seeds)
     out = {}
     for cond, per in results.items():
@@ -290,7 +307,8 @@ def footage_conditions(run, kp0: np.ndarray, truth: list, derived: dict, seeds: 
         kp = select_runner(boxes, kps).keypoints.astype(float)
         tr = [(e["side"], e["event"], (e["frame"] - 0.5) / 30.0) for e in garage["events"]]
         g = garage["derived"]
-        run("garage clip 30 fps", kp, 30.0, tr, g["mean_contact_time_s"], g["mean_flight_time_s"])
+        run("garage clip 30 fps", kp, 30.0, tr, g["mean_contact_time_s"], g["mean_flight_time_s"],
+            feet=stored_feet("treadmill-garage-30fps"))
 
 
 def markdown(res: dict) -> str:

@@ -220,7 +220,8 @@ class AnalysisSettings(_Section):
     max_gap_s: float = Field(ge=0)
     default_height_cm: float = Field(gt=0)
     # analysis.events.EVENT_METHODS (a test keeps the two equal)
-    event_method: Literal["velocity", "zeni", "velocity+zeni", "velocity+fellin", "vertical", "velocity+vertical"]
+    event_method: Literal["velocity", "zeni", "velocity+zeni", "velocity+fellin", "vertical", "velocity+vertical",
+                          "foot"]
     mode: Literal["auto", "treadmill", "overground"]
 
     def engine_params(self):

@@ -34,7 +34,7 @@ from analysis.params import AnalysisError, RunnerProfile  # noqa: E402
 from analysis.footage import all_cuts, analyze_footage  # noqa: E402
 from analysis.segments import cut_frames  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
-from tasks.feet import apply_foot_stage  # noqa: E402
+from tasks.feet import apply_foot_stage, foot_points_for_events  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
 from storage.lake import Lake  # noqa: E402
@@ -250,14 +250,17 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
     # The engine runs on the [analysis] settings it is hashed under (config_hash).
     frame_size = (info["width"], info["height"])
     frame_times = info.get("frame_times_s")
+    # the "foot" event method reads heel and toe: then the foot points come before the engine
+    feet = foot_points_for_events(settings, store, session_id, row.video_key, track.boxes, len(track.boxes),
+                                  detections)
     result = analyze_footage(track.keypoints, track.boxes, info["fps"], all_cuts(picture_cuts, track.boxes),
                              signals["tile_shift"] if signals is not None else None,
                              signals["tile_response"] if signals is not None else None,
                              profile, frame_size, params=settings.analysis.engine_params(),
-                             frame_times_s=frame_times)
+                             frame_times_s=frame_times, foot_points=feet[0].points if feet and feet[0] else None)
     # heel and toe: the measured foot strike and ankle angle, or the shank proxy with the reason why
     result = apply_foot_stage(settings, store, session_id, row.video_key, result, track.boxes, frame_size,
-                              len(track.boxes), detections)
+                              len(track.boxes), detections, feet)
     quality = _pipeline_quality(result, row, info, track, detections, declared, capture_fps, frame_times)
     meta = _session_meta(row, info, result, detections, detections_key, settings)
     # the engine's typed results; the API builds the spec's documents from them when it reads

