@@ -376,10 +376,59 @@ def repair_swaps(xy: np.ndarray, fps: float, facing_x: float = 1.0) -> tuple[np.
     return out, int(any_swap.sum())
 
 
-#: Length of the odd-reflection pad at the record ends, in periods of the cut-off.
-#: A 2nd-order Butterworth settles (to e^-4) within about one period of its
-#: cut-off; two leave the transient ~1e-4 of the step.
+#: Length of the pad at the record ends, in periods of the cut-off. A 2nd-order
+#: Butterworth settles (to e^-4) within about one period of its cut-off; two leave the
+#: transient ~1e-4 of the step.
 PAD_PERIODS = 2.0
+#: A track whose linearly detrended values correlate at least this well with themselves one
+#: period later is extended at its ends by that period (:func:`periodic_extension`).
+PERIODIC_MIN_CORRELATION = 0.6
+
+
+def repeat_period_frames(x: np.ndarray, fps: float) -> int | None:
+    """Whole frames over which a finite track repeats (the gait's stride or step), or None.
+
+    The period is the autocorrelation's fundamental (:func:`dominant_period_frames`)
+    of the linearly detrended track (an overground runner crosses the frame) between
+    0.25 s and 8 s of the clip's time (slow motion stretches strides), accepted where
+    the detrended track correlates with itself one period later by at least
+    :data:`PERIODIC_MIN_CORRELATION` and the track holds three periods.
+    """
+    n = x.size
+    if n < max(12, int(0.75 * fps)):
+        return None
+    t = np.arange(n, dtype=np.float64)
+    r = x - np.polyval(np.polyfit(t, x, 1), t)
+    found = dominant_period_frames(r, max(2, int(0.25 * fps)), min(n // 3, int(8 * fps)))
+    if found is None:
+        return None
+    p = int(round(found))
+    if p < 2 or 3 * p > n or np.std(r[p:]) == 0 or np.std(r[:-p]) == 0:
+        return None
+    return p if float(np.corrcoef(r[:-p], r[p:])[0, 1]) >= PERIODIC_MIN_CORRELATION else None
+
+
+def periodic_extension(x: np.ndarray, n_pad: int, period: int) -> np.ndarray:
+    """``x`` with ``n_pad`` samples before and after it: each the sample one ``period``
+    later (before the start) or earlier (after the end), shifted by the track's change
+    over the first (last) period, so level and velocity continue at the joins.
+
+    Why: an odd (point-symmetric) extension mirrors the velocity about the record's
+    end, so a velocity step 2-3 frames from the end (a contact starting or ending there)
+    meets its own mirror image and the low-pass flattens both (synthetic edits cut at
+    random phases: every IC or TO 1-3 frames from a cut was lost). Running repeats every
+    stride (stride-to-stride variation of a few percent), so one stride before the end
+    is the best guess of the stride after it, and the velocity steps keep their shape.
+    """
+    T, p = x.size, int(period)
+    ext = np.empty(T + 2 * n_pad)
+    ext[n_pad:n_pad + T] = x
+    d_end, d_start = x[-1] - x[-1 - p], x[p] - x[0]
+    for i in range(n_pad + T, ext.size):
+        ext[i] = ext[i - p] + d_end
+    for i in range(n_pad - 1, -1, -1):
+        ext[i] = ext[i + p] - d_start
+    return ext
 
 
 def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
@@ -392,13 +441,14 @@ def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) ->
     filtered separately; runs too short for the filter are left unfiltered.
     The cut-off is clipped to 0.45 * fps.
 
-    Record ends: each run is extended by its odd (point-symmetric) reflection,
-    which continues the local level and slope, over ``PAD_PERIODS`` periods
-    of the cut-off (``PAD_PERIODS * fps / cutoff`` samples, at most the run
-    length - 1). SciPy's default pad is a fixed 3 * (2 * sections + 1)
-    samples whatever the cut-off and frame rate; for a slow filter (the
-    0.5 Hz pelvis track) that is far shorter than the filter's settling time,
-    so the start-up transient of a moving (overground) pelvis leaks into the
+    Record ends: a run that repeats (:func:`repeat_period_frames`: the gait) is
+    extended by its own previous / next period (:func:`periodic_extension`), any
+    other by its odd (point-symmetric) reflection, which continues the local level
+    and slope; either over ``PAD_PERIODS`` periods of the cut-off
+    (``PAD_PERIODS * fps / cutoff`` samples). SciPy's default pad is a fixed
+    3 * (2 * sections + 1) samples whatever the cut-off and frame rate; for a slow
+    filter (the 0.5 Hz pelvis track) that is far shorter than the filter's settling
+    time, so the start-up transient of a moving (overground) pelvis leaks into the
     last ~0.5 s of the record, and more so the higher the frame rate.
     """
     arr = np.array(series, dtype=np.float64, copy=True)
@@ -406,22 +456,21 @@ def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) ->
     wn = fc / (0.5 * fps)
     sos = butter(order // 2 if order > 2 else 1, wn, btype="low", output="sos")
     flat = arr.reshape(arr.shape[0], -1)
-    ok_all = np.isfinite(flat).all(axis=1)
     pad = 3 * (2 * sos.shape[0] + 1)             # shortest run that is filtered
     settle = max(pad, math.ceil(PAD_PERIODS * fps / fc))
-
-    def padlen(n: int) -> int:
-        return min(settle, n - 1)
-
-    if ok_all.all() and flat.shape[0] > pad:
-        return sosfiltfilt(sos, flat, axis=0, padlen=padlen(flat.shape[0])).reshape(arr.shape)
     for j in range(flat.shape[1]):
         col = flat[:, j]
         ok = np.isfinite(col)
         edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(int), 0]))
         for s, e in zip(edges[::2], edges[1::2]):
-            if e - s > pad:
-                col[s:e] = sosfiltfilt(sos, col[s:e], padlen=padlen(e - s))
+            if e - s <= pad:
+                continue
+            period = repeat_period_frames(col[s:e], fps)
+            if period is None:
+                col[s:e] = sosfiltfilt(sos, col[s:e], padlen=min(settle, e - s - 1))
+            else:
+                ext = periodic_extension(col[s:e], settle, period)
+                col[s:e] = sosfiltfilt(sos, ext, padlen=min(settle, ext.size - 1))[settle:settle + e - s]
     return arr
 
 
