@@ -30,7 +30,8 @@ MEETS_TARGETS = ["shared clip 60 fps", "30 fps", "30 fps, phase 1/2", "25 fps", 
                  "hand-held shake, camera-compensated", "garage clip 30 fps",
                  # the edit's pieces once the low-pass continues each piece by its own stride
                  "edit of 4 pieces (3 cuts), segments",
-                 "synthetic edit, 2.2-2.5 s pieces at random phases, segments"]
+                 "synthetic edit, 2.2-2.5 s pieces at random phases, segments",
+                 "synthetic edit at 30 fps, runner 2x smaller, segments"]
 
 
 @pytest.mark.parametrize("condition", MEETS_TARGETS)
