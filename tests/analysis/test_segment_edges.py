@@ -111,7 +111,7 @@ def test_the_low_pass_keeps_a_contact_that_starts_just_before_the_record_end(aft
     end = 136 + after
     cut = np.gradient(cleaning.lowpass(_gait_track(end), FPS, 8.0))
     assert np.max(np.abs(cut[-8:-1] - full[end - 8:end - 1])) < 0.2
-    monkeypatch.setattr(cleaning, "repeat_period_frames", lambda x, fps: None)
+    monkeypatch.setattr(cleaning, "repeat_periods", lambda x, fps: np.zeros(x.shape[1], dtype=int))
     odd = np.gradient(cleaning.lowpass(_gait_track(end), FPS, 8.0))
     assert np.max(np.abs(odd[-8:-1] - full[end - 8:end - 1])) > 1.0
 
@@ -123,7 +123,7 @@ def test_a_track_without_a_repeat_keeps_the_odd_reflection():
     from analysis import cleaning
 
     t = np.arange(120, dtype=float)
-    assert cleaning.repeat_period_frames(3.0 * t + 0.01 * t ** 2, FPS) is None
+    assert cleaning.repeat_periods((3.0 * t + 0.01 * t ** 2)[:, None], FPS)[0] == 0
     np.testing.assert_allclose(cleaning.lowpass(5.0 + 3.0 * t, FPS, 8.0), 5.0 + 3.0 * t, atol=1e-2)
 
 
