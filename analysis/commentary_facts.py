@@ -8,11 +8,15 @@ Pure: numbers and dicts in, values out. No I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from analysis.catalogue import commentary_keys
-from analysis.results import STRIDE_METRICS, json_safe, metric_stats
+from analysis.phase_report import Phases
+from analysis.results import STRIDE_METRICS, metric_stats
 from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import joint_selected
 
@@ -140,12 +144,12 @@ class SessionFacts:
     ``metrics``: session means in SI units (keys as the engine's summary:
     ``cadence_spm``, ``contact_time_s``, ``speed_mps``, ``posture_angle_deg``, ...);
     ``spread``: ``{metric: (min, max)}`` over strides; ``gait``: the engine's phase
-    report (JSON-safe); ``quality``: the engine's quality (``strides_used``, ``reasons``).
+    report (:class:`analysis.phase_report.Phases`); ``quality``: the engine's quality (``strides_used``, ``reasons``).
     """
 
     metrics: dict[str, Any]
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
-    gait: dict = field(default_factory=dict)
+    gait: Phases = field(default_factory=Phases)
     quality: dict = field(default_factory=dict)
     profile: dict = field(default_factory=dict)   # height_cm, weight_kg when known
 
@@ -154,10 +158,10 @@ class SessionFacts:
     KEYS = commentary_keys()
 
     @classmethod
-    def from_results(cls, summary: dict, quality: dict | None = None, phases: dict | None = None,
+    def from_results(cls, summary: dict, quality: dict | None = None, phases: Phases | Mapping | None = None,
                      strides: StrideTable | list[dict] | None = None, profile: dict | None = None) -> "SessionFacts":
         """From the engine's typed results: ``summary`` (``SessionAnalysis.summary``, or a lake
-        sessions row, whose scalars are that summary), ``quality``, ``phases`` and the strides
+        sessions row, whose scalars are that summary), ``quality``, ``phases`` (or the lake's ``gait_doc``, :meth:`Phases.to_dict`) and the strides
         (a :class:`analysis.strides.StrideTable`, or stride rows such as the lake's
         ``strides`` table's; for the spread over strides, :func:`analysis.results.metric_stats`)."""
         table = as_stride_table(strides)
@@ -175,7 +179,7 @@ class SessionFacts:
             s = metric_stats(table, key, summary, quality)
             if s.min is not None and s.max is not None:
                 spread[key] = (s.min, s.max)
-        return cls(metrics=metrics, spread=spread, gait=json_safe(dict(phases or {})), quality=quality,
+        return cls(metrics=metrics, spread=spread, gait=Phases.coerce(phases), quality=quality,
                    profile=dict(profile or {}))
 
     def get(self, key: str) -> float | None:
@@ -207,22 +211,22 @@ class SessionFacts:
 
     # phase-report access -------------------------------------------------
     def curve(self, side: str, key: str) -> list[float] | None:
-        c = ((self.gait.get(side) or {}).get("angles") or {}).get(key) or {}
-        cur = c.get("current")
-        if not cur or any(as_number(v) is None for v in cur):
+        """The mean stride curve (deg) of angle ``key``; None when absent or not finite throughout."""
+        c = self.gait.side(side).angle_curves.get(key)
+        if c is None or not c.mean.size or not np.isfinite(c.mean).all():
             return None
-        return [float(v) for v in cur]
+        return [float(v) for v in c.mean]
 
     def curve_sd(self, side: str, key: str) -> float | None:
-        c = ((self.gait.get(side) or {}).get("angles") or {}).get(key) or {}
-        sd = [as_number(v) for v in (c.get("std_dev") or [])]
-        sd = [v for v in sd if v is not None]
+        """Mean over the stride of the curve's SD across strides (deg)."""
+        c = self.gait.side(side).angle_curves.get(key)
+        sd = [float(v) for v in (c.sd if c is not None else []) if np.isfinite(v)]
         return sum(sd) / len(sd) if sd else None
 
     def phase_index(self, side: str, phase: str) -> int | None:
-        ph = ((self.gait.get(side) or {}).get("phases") or {}).get(phase) or {}
-        gp = ph.get("graph_phase")
-        return int(gp) if isinstance(gp, (int, float)) else None
+        """Percent of the stride (the curve index) of phase mark ``phase``."""
+        mark = self.gait.side(side).marks.get(phase)
+        return None if mark is None else mark.percent_of_stride
 
     def at_phase(self, side: str, key: str, phase: str) -> float | None:
         cur, i = self.curve(side, key), self.phase_index(side, phase)

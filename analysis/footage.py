@@ -176,11 +176,7 @@ def on_decoded_frames(sa: SessionAnalysis, grid: timebase.TimeGrid) -> SessionAn
     nearest = grid.grid_frames(np.arange(grid.decoded_s.size))
     series = {k: np.asarray(v)[nearest] for k, v in sa.frame_series.items()}
     grid_to_decoded = grid.decoded_frames(np.arange(grid.n) / grid.rate, first_at_or_after=False)
-    phases = {}
-    for side, block in sa.phases.items():
-        marks = {name: {**mk, "video_frame": int(grid_to_decoded[mk["video_frame"]])}
-                 for name, mk in block.get("phases", {}).items()}
-        phases[side] = {**block, "phases": marks}
+    phases = sa.phases.with_frames(lambda f: grid_to_decoded[f])
     q = dict(sa.quality)
     if q.get("cuts"):
         q["cuts"] = [int(grid_to_decoded[c]) for c in q["cuts"]]

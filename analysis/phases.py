@@ -8,13 +8,10 @@ import numpy as np
 
 from analysis import angles as ang
 from analysis.events import GaitEvent
+from analysis.phase_report import CURVE_POINTS, AngleCurve, PhaseMark, Phases, SidePhases
 from analysis.quality import angle_label
 from analysis.strides import StrideTable
 from analysis.vocabulary import GAIT_PHASES, POSTURE_KEY, SIDES, angle_key
-
-
-#: Number of points of a stride-normalised curve (0..100 % of the stride).
-CURVE_POINTS = 101
 
 
 def _curves(series: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -63,13 +60,13 @@ def _curve(series: np.ndarray, a: int, b: int) -> np.ndarray:
 CURVE_SD_NOTE_DEG = 25.0
 
 
-def curve_spread_reasons(phases: dict) -> list[str]:
+def curve_spread_reasons(phases: Phases) -> list[str]:
     """A quality note per stride curve whose SD across strides exceeds
     :data:`CURVE_SD_NOTE_DEG` somewhere: its band is keypoint noise, not variability."""
     out = []
-    for side in SIDES:
-        for key, curve in ((phases.get(side) or {}).get("angles") or {}).items():
-            sd = np.asarray(curve.get("std_dev"), dtype=np.float64)
+    for side, block in phases.items():
+        for key, curve in block.angle_curves.items():
+            sd = np.asarray(curve.sd, dtype=np.float64)
             if not (sd.size and np.nanmax(sd) > CURVE_SD_NOTE_DEG):
                 continue
             what = f"trunk lean over the {side} strides" if key == POSTURE_KEY else f"{angle_label(key)} angle"
@@ -96,9 +93,9 @@ def _first_ms(order: np.ndarray, srt: np.ndarray, lo: int, hi: int) -> int | Non
     return int(order[(order >= lo) & (order < hi)][0])
 
 
-def _phase_marks(strides: StrideTable, i: int, order: np.ndarray, srt: np.ndarray) -> dict:
-    """``strike``, ``mid_stance``, ``takeoff``, ``flight``, ``new_strike`` of stride ``i``:
-    ``video_frame``, ``video_phase`` (frames since strike), ``graph_phase`` (0..100)."""
+def _phase_marks(strides: StrideTable, i: int, order: np.ndarray, srt: np.ndarray) -> dict[str, PhaseMark]:
+    """The :class:`PhaseMark` of ``strike``, ``mid_stance``, ``takeoff``, ``flight`` and
+    ``new_strike`` of stride ``i``."""
     a, t, b = int(strides.ic_frame[i]), int(strides.to_frame[i]), int(strides.next_ic_frame[i])
     c = int(strides.contralateral_ic_frame[i]) if strides.has_contralateral_ic[i] else None
     mid = _first_ms(order, srt, a, t)
@@ -107,20 +104,20 @@ def _phase_marks(strides: StrideTable, i: int, order: np.ndarray, srt: np.ndarra
     span = b - a
 
     def ph(f):
-        return {"video_frame": int(f), "video_phase": int(f - a), "graph_phase": int(round(100.0 * (f - a) / span))}
+        return PhaseMark(int(f), int(f - a), int(round(100.0 * (f - a) / span)))
 
     return dict(zip(GAIT_PHASES, (ph(a), ph(mid), ph(t), ph(fl), ph(b))))
 
 
-def _angle_curves(series: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> dict | None:
-    """``current``/``std_dev``/``next`` of one angle over the strides ``[starts, ends]``
+def _angle_curves(series: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> AngleCurve | None:
+    """The :class:`AngleCurve` of one angle over the strides ``[starts, ends]``
     (None when no stride is complete).
 
     Angles are circular: curves are resampled from the series unwrapped (so a stride
     crossing +-180 interpolates through the seam, not through 0), taken about their
     circular mean and wrapped back into (-180, 180] (issue 16); for angles away from
     the seam every step is the identity. ``next`` is the per-point least-squares line
-    over stride number extrapolated to the next stride (``current`` below 3 strides)."""
+    over stride number extrapolated to the next stride (the mean below 3 strides)."""
     C = _curves(ang.unwrap_deg(series), starts, ends)
     C = C[np.isfinite(C).all(1)]
     if C.shape[0] == 0:
@@ -137,7 +134,7 @@ def _angle_curves(series: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> d
         nxt = cur + slope * (C.shape[0] - x.mean())
     else:
         nxt = cur
-    return {"current": ang.wrap_deg(cur), "std_dev": sd, "next": ang.wrap_deg(nxt)}
+    return AngleCurve(mean=ang.wrap_deg(cur), sd=sd, next_stride=ang.wrap_deg(nxt))
 
 
 def _peak_time_ms(starts: np.ndarray, tos: np.ndarray, order: np.ndarray, srt: np.ndarray,
@@ -154,26 +151,25 @@ def _peak_time_ms(starts: np.ndarray, tos: np.ndarray, order: np.ndarray, srt: n
 
 
 def gait_phases(joints: tuple[str, ...], strides: StrideTable, angles: dict, fps: float, enough: bool,
-                events: list[GaitEvent]) -> dict:
-    """Gait-phase report per side (see docs/analysis.md for the defined names).
+                events: list[GaitEvent]) -> Phases:
+    """Gait-phase report per side (see docs/analysis.md; the API's names in api/documents.py).
 
     For each side the representative stride is the one whose stride time is
-    closest to the side's median; ``phases`` are its marks (:func:`_phase_marks`).
-    ``angles[key]``: :func:`_angle_curves` over all strides of the side.
-    ``peak_time`` = mean time (ms) from strike to mid-stance (peak stance knee
-    flexion, :func:`_peak_time_ms`). ``initiator`` = the side whose IC comes first
-    in the recording. ``graph_timestamps`` = ms of the 101 curve points over the
+    closest to the side's median; ``marks`` are its marks (:func:`_phase_marks`).
+    ``angle_curves[key]``: :func:`_angle_curves` over all strides of the side.
+    ``peak_ms`` = mean time (ms) from strike to mid-stance (peak stance knee
+    flexion, :func:`_peak_time_ms`). ``first_side`` = the side whose IC comes first
+    in the recording. ``curve_times_ms`` = ms of the 101 curve points over the
     median stride.
     """
     ics = [e for e in events if e.kind == "IC"]
-    initiator = ics[0].side if ics else None
+    first_side = ics[0].side if ics else None
     ms_order, ms_sorted = _ms_frames(events)
     out = {}
     for side in SIDES:
         own = strides.of_side(side)
         if not enough or not len(own):
-            out[side] = {"peak_time": None, "initiator": initiator, "phases": {}, "angles": {},
-                         "graph_timestamps": []}
+            out[side] = SidePhases(first_side=first_side)
             continue
         st = own.stride_time_s
         rep = int(np.argmin(np.abs(st - np.median(st))))
@@ -183,11 +179,11 @@ def gait_phases(joints: tuple[str, ...], strides: StrideTable, angles: dict, fps
             curve = _angle_curves(angles[k], starts, ends)
             if curve is not None:
                 curves[k] = curve
-        out[side] = {
-            "peak_time": _peak_time_ms(starts, tos, ms_order[side], ms_sorted[side], fps),
-            "initiator": initiator,
-            "phases": _phase_marks(own, rep, ms_order[side], ms_sorted[side]),
-            "angles": curves,
-            "graph_timestamps": np.linspace(0.0, float(np.median(st)) * 1000.0, CURVE_POINTS),
-        }
-    return out
+        out[side] = SidePhases(
+            peak_ms=_peak_time_ms(starts, tos, ms_order[side], ms_sorted[side], fps),
+            first_side=first_side,
+            marks=_phase_marks(own, rep, ms_order[side], ms_sorted[side]),
+            angle_curves=curves,
+            curve_times_ms=np.linspace(0.0, float(np.median(st)) * 1000.0, CURVE_POINTS),
+        )
+    return Phases(left=out["left"], right=out["right"])

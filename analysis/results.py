@@ -12,15 +12,18 @@ import numpy as np
 
 from analysis.catalogue import spread_metrics
 from analysis.events import GaitEvent
+from analysis.phase_report import Phases
 from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import JOINTS, POSTURE_KEY, SIDES, angle_key
 
 
 def json_safe(x):
     """JSON-safe conversion, recursively: NaN/inf -> None, numpy arrays and scalars -> Python,
-    a :class:`StrideTable` -> its rows."""
+    a :class:`StrideTable` -> its rows, :class:`Phases` -> :meth:`Phases.to_dict`."""
     if isinstance(x, StrideTable):
         return x.rows()
+    if isinstance(x, Phases):
+        return x.to_dict()
     if isinstance(x, dict):
         return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -105,7 +108,7 @@ class SessionAnalysis:
 
     ``summary``: session scalars (units in the names); ``strides``: one row per
     complete stride and side (:class:`analysis.strides.StrideTable`); ``quality``: flags, with reason codes in
-    ``missing``; ``phases``: gait-phase report per side (:func:`gait_phases`);
+    ``missing``; ``phases``: gait-phase report per side (:class:`analysis.phases.Phases`);
     ``frame_series``: per-frame series; ``events``: the counted IC/MS/TO events.
     The API shapes these as the spec's documents (``api/documents.py``)."""
 
@@ -116,7 +119,7 @@ class SessionAnalysis:
     strides: StrideTable
     summary: dict
     quality: dict
-    phases: dict = field(default_factory=dict)
+    phases: Phases = field(default_factory=Phases)
     joints: tuple[str, ...] = JOINTS
 
     def angle_keys(self) -> list[str]:

@@ -237,10 +237,7 @@ def _merged(parts: list[tuple[int, int, SessionAnalysis]], T: int, detail: list[
         reasons += [r for r in sa.quality.get("reasons", []) if r not in reasons]
     q.update(reasons=reasons, segments=len(parts), cuts=cuts, segments_detail=detail)
 
-    phases = {}
-    for side, block in best.phases.items():
-        marks = {name: {**m, "video_frame": m["video_frame"] + best_a} for name, m in block.get("phases", {}).items()}
-        phases[side] = {**block, "phases": marks}
+    phases = best.phases.with_frames(lambda f: f + best_a)
     return SessionAnalysis(fps=fps, time_s=np.arange(T) / fps, frame_series=series,
                            events=sorted(events, key=lambda e: (e.frame, e.side, e.kind)), strides=table,
                            summary=summary, quality=q, phases=phases, joints=best.joints)

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.catalogue import METRICS, SUMMARY_METRIC_BLOCKS, by_name, spread_metrics
+from analysis.phase_report import Phases
 from analysis.results import MetricStats, SessionAnalysis, angle_keys, json_safe, spread_stats
 from analysis.vocabulary import FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, parse_joints
 from api.openapi import shared_spec
@@ -177,22 +178,39 @@ def form_document(summary: Mapping) -> dict:
     return json_safe({"metrics": {k: summary.get(v) for k, v in FORM_METRICS.items()}})
 
 
-def gait_document(phases: Mapping) -> dict:
+def gait_document(phases: Phases) -> dict:
     """``{"left": {...}, "right": {...}}`` of POST gait-analysis (without image URLs): the
-    engine's phase report as it is."""
-    return json_safe(dict(phases))
+    engine's phase report (:class:`analysis.phase_report.Phases`) in the spec's names.
+
+    Per side: ``peak_time`` (ms, strike to mid-stance), ``initiator`` (the side that strikes
+    first), ``phases`` (each mark's ``video_frame``, ``video_phase``: frames since strike,
+    ``graph_phase``: percent of the stride), ``angles`` (each curve's ``current``: mean,
+    ``std_dev``, ``next``: the next stride's forecast) and ``graph_timestamps`` (ms)."""
+    out = {}
+    for side, block in phases.items():
+        out[side] = {
+            "peak_time": block.peak_ms,
+            "initiator": block.first_side,
+            "phases": {name: {"video_frame": m.frame, "video_phase": m.frames_since_strike,
+                              "graph_phase": m.percent_of_stride} for name, m in block.marks.items()},
+            "angles": {key: {"current": c.mean, "std_dev": c.sd, "next": c.next_stride}
+                       for key, c in block.angle_curves.items()},
+            "graph_timestamps": block.curve_times_ms,
+        }
+    return json_safe(out)
 
 
 def from_analysis(result: SessionAnalysis) -> dict[str, dict]:
     """The documents of a fresh analysis, by their lake column name (``quality_doc`` is the
-    engine's quality as it is)."""
+    engine's quality and ``gait_doc`` its phases as the lake stores them,
+    :meth:`analysis.phase_report.Phases.to_dict`; :func:`gait_document` the spec's)."""
     stats = stats_of(spread_stats(result.strides, result.summary, result.quality))
     return {
         "summary_doc": summary_document(result.summary, stats),
         "details_doc": details_document(result.frame_series, result.time_s, result.joints, result.summary,
                                         stats, result.quality),
         "form_doc": form_document(result.summary),
-        "gait_doc": gait_document(result.phases),
+        "gait_doc": result.phases.to_dict(),
         "quality_doc": json_safe(result.quality),
     }
 

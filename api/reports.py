@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from analysis.phase_report import Phases
 from analysis.results import json_safe
 from analysis.vocabulary import FORM_IMAGES, GAIT_PHASES
 from analysis.vocabulary import ANGLE_KEYS, POSTURE_KEY, SIDES, UnknownJointError, angle_key, parse_joints
@@ -163,24 +164,18 @@ def form_analysis(meta: SessionMeta, owner: Owner, record: SessionRecord, image_
 
 def gait_analysis(meta: SessionMeta, owner: Owner, record: SessionRecord, phase_urls: dict[str, dict[str, str | None]],
                   comments: dict[str, str]) -> dict[str, Any]:
-    doc = record.doc("gait_doc")
+    doc = documents.gait_document(Phases.from_dict(record.doc("gait_doc")))
     out: dict[str, Any] = {}
     for side in ("left", "right"):
-        src = doc.get(side) or {}
-        phases = {}
-        for name, phase in (src.get("phases") or {}).items():
-            phase = dict(phase)
-            for key in ("video_frame", "graph_phase", "video_phase"):
-                phase[key] = int(phase.get(key) or 0)
-            phase.pop("image_key", None)
-            phase["image_url"] = phase_urls.get(side, {}).get(name)
-            phases[name] = phase
+        src = doc[side]
+        phases = {name: {**phase, "image_url": phase_urls.get(side, {}).get(name)}
+                  for name, phase in src["phases"].items()}
         out[side] = {
-            "peak_time": number_or_none(src.get("peak_time")),
+            "peak_time": number_or_none(src["peak_time"]),
             "phases": phases,
-            "initiator": str(src.get("initiator") or side),
-            "angles": json_safe(filter_angles(src.get("angles") or {}, meta.joints)),
-            "graph_timestamps": json_safe(src.get("graph_timestamps") or []),
+            "initiator": str(src["initiator"] or side),
+            "angles": filter_angles(src["angles"], meta.joints),
+            "graph_timestamps": src["graph_timestamps"],
         }
     out["user_info"] = user_info(owner, meta.height_cm, meta.weight_kg, with_count=True)
     if comments:

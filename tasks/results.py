@@ -148,7 +148,7 @@ def session_tables(meta: dict[str, Any], result: SessionAnalysis, quality: dict[
     ``quality`` and events as JSON as they are), ``frames`` (``fps``: the container rate) and
     ``strides``. The API builds the spec's documents from these when it reads them
     (``api/documents.py``) and computes nothing of the engine's."""
-    stored = {"gait_doc": json_safe(result.phases), "quality_doc": quality,
+    stored = {"gait_doc": result.phases.to_dict(), "quality_doc": quality,
               "events_doc": events_document(result.events)}
     stats = spread_stats(result.strides, result.summary, quality)
     return conform_tables({

@@ -12,6 +12,7 @@ import numpy as np
 
 from analysis.catalogue import METRICS, by_name
 from analysis.commentary import comment
+from analysis.phase_report import Phases
 from analysis.resolution import TIMED_METRICS, frame_time_s, resolution_text
 from api import documents, reports
 from storage.catalog import RunningSession
@@ -309,28 +310,25 @@ def frame_series(record: reports.SessionRecord, frames, joints: str) -> dict[str
 
 
 def gait(record: reports.SessionRecord, image_url, fps: float) -> dict[str, Any]:
-    doc = record.doc("gait_doc")
+    gait_phases = Phases.from_dict(record.doc("gait_doc"))
     images = record.doc("images_doc").get("gait") or {}
     # the frames the snapshots show (the cleanest stride), where the renderer recorded them
     shown = record.doc("images_doc").get("gait_frames") or {}
     out = {}
-    for side in ("left", "right"):
-        src = doc.get(side) or {}
+    for side, src in gait_phases.items():
         phases = []
         for name in PHASES:
-            phase = (src.get("phases") or {}).get(name)
-            if not phase:
+            mark = src.marks.get(name)
+            if mark is None:
                 continue
-            frame = int(((shown.get(side) or {}).get(name)) or phase.get("video_frame") or 0)
+            frame = int(((shown.get(side) or {}).get(name)) or mark.frame or 0)
             phases.append({"name": name, "frame": frame, "time_s": round(frame / fps, 4) if fps else None,
-                           "graph_phase": int(phase.get("graph_phase") or 0),
+                           "graph_phase": mark.percent_of_stride,
                            "image_url": image_url((images.get(side) or {}).get(name))})
-        curves = {}
-        for key, curve in (src.get("angles") or {}).items():
-            if isinstance(curve, dict) and curve.get("current"):
-                curves[key] = {"mean": _series(curve.get("current")), "sd": _series(curve.get("std_dev"))}
-        out[side] = {"phases": phases, "curves": curves, "peak_time_ms": number(src.get("peak_time"), 1),
-                     "stride_ms": number((src.get("graph_timestamps") or [None])[-1], 1)}
+        curves = {key: {"mean": _series(curve.mean), "sd": _series(curve.sd)}
+                  for key, curve in src.angle_curves.items() if curve.mean.size}
+        out[side] = {"phases": phases, "curves": curves, "peak_time_ms": number(src.peak_ms, 1),
+                     "stride_ms": number(src.curve_times_ms[-1] if src.curve_times_ms.size else None, 1)}
     return out
 
 

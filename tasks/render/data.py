@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.keypoints import KEYPOINT_NAMES, KP
+from analysis.phase_report import Phases
 from analysis.vocabulary import SIDES, angle_key
 
 
@@ -39,8 +40,9 @@ class RenderData:
     events : list of (frame, side, kind)
         kind in IC, MS, TO (from the contact flags and peak stance knee flexion,
         the engine's own definitions).
-    gait_doc : dict
-        The gait-analysis document (phases per side, stride-normalised curves).
+    phases : Phases
+        The engine's gait-phase report (marks per side, stride-normalised curves), from the
+        lake's ``gait_doc``.
     strides : list of dict
         Rows of the ``strides`` table.
     summary : dict
@@ -53,7 +55,7 @@ class RenderData:
     series: dict[str, np.ndarray]
     time_s: np.ndarray
     events: list[tuple[int, str, str]]
-    gait_doc: dict
+    phases: Phases = field(default_factory=Phases)
     strides: list[dict] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     #: Pose confidence per keypoint (T, 17) from ``<name>_conf``; None = unknown (all trusted).
@@ -107,7 +109,7 @@ class RenderData:
             row = sessions.slice(0, 1).to_pylist()[0] if sessions.num_rows else {}
         elif isinstance(sessions, dict):
             row = sessions
-        gait_doc = _json_doc(row.get("gait_doc"))
+        phases = Phases.from_dict(_json_doc(row.get("gait_doc")))
         if isinstance(strides, pa.Table):
             strides = strides.to_pylist()
         events = stored_events(row.get("events_doc"))
@@ -118,7 +120,7 @@ class RenderData:
             feet = {s: np.stack([np.stack([col(f"{s}_{p}_x_px"), col(f"{s}_{p}_y_px"), col(f"{s}_{p}_conf")], axis=1)
                                  for p in ("heel", "toe")], axis=1) for s in SIDES}
         return cls(xy=xy, contact=contact, angles=angles, series=series, time_s=time_s,
-                   events=events, gait_doc=gait_doc, strides=list(strides or []), summary=row, conf=conf,
+                   events=events, phases=phases, strides=list(strides or []), summary=row, conf=conf,
                    feet=feet)
 
 

@@ -103,20 +103,20 @@ def draw_report(fig, data: RenderData, title: str = "", portrait: bool = False) 
     for ax, (label, joint) in zip(flat[:4], CHART_JOINTS):
         any_curve = False
         for side in SIDES:
-            curves = (data.gait_doc.get(side) or {}).get("angles") or {}
-            c = curves.get(angle_key(side, joint))
-            if not c or not c.get("current"):
+            block = data.phases.side(side)
+            c = block.angle_curves.get(angle_key(side, joint))
+            if c is None or not c.mean.size:
                 continue
-            cur = np.array([np.nan if v is None else v for v in c["current"]], float)
-            sd = np.array([np.nan if v is None else v for v in (c.get("std_dev") or [0] * len(cur))], float)
+            cur = c.mean
+            sd = c.sd if c.sd.size else np.zeros(cur.size)
             xx = np.linspace(0, 100, len(cur))
             far = quality.get("near_leg") in SIDES and side != quality.get("near_leg")
             ax.plot(xx, cur, color=_MPL[side], lw=2, ls="--" if far else "-",
                     label=f"{_side_label(side, quality)} mean ± SD")
             ax.fill_between(xx, cur - sd, cur + sd, color=_MPL[side], alpha=0.2, lw=0)
-            to = ((data.gait_doc.get(side) or {}).get("phases") or {}).get("takeoff")
-            if to and to.get("graph_phase") is not None:
-                ax.axvline(to["graph_phase"], color=_MPL[side], ls=":", lw=1)
+            to = block.marks.get("takeoff")
+            if to is not None:
+                ax.axvline(to.percent_of_stride, color=_MPL[side], ls=":", lw=1)
             any_curve = True
         ax.set_title(f"{label}", fontsize=small + 2)
         ax.set_xlabel("% of stride (0 = strike; dotted = toe-off)", fontsize=small)

@@ -184,7 +184,7 @@ def form_side_and_reason(data: RenderData) -> tuple[str, str]:
     keypoints the engine trusts) when it has complete strides; otherwise the leg
     with the most trusted knee/ankle points.
     """
-    has_phases = {side: bool((data.gait_doc.get(side) or {}).get("phases")) for side in SIDES}
+    has_phases = {side: bool(data.phases.side(side).marks) for side in SIDES}
     near = data.quality.get("near_leg")
     if near in SIDES and has_phases[near]:
         return near, "near leg"
@@ -289,8 +289,7 @@ def clean_phase_frames(data: RenderData, side: str) -> dict[str, int]:
             best, best_score = frames, score
     if best is not None:
         return best
-    phases = (data.gait_doc.get(side) or {}).get("phases") or {}
-    return {p: int(ph["video_frame"]) for p, ph in phases.items() if ph and ph.get("video_frame") is not None}
+    return {p: mark.frame for p, mark in data.phases.side(side).marks.items()}
 
 
 def snapshot_plan(data: RenderData) -> dict[str, tuple[int, str, str, str]]:
@@ -300,7 +299,7 @@ def snapshot_plan(data: RenderData) -> dict[str, tuple[int, str, str, str]]:
     plan: dict[str, tuple[int, str, str, str]] = {}
     chosen = {}
     for side in SIDES:
-        if not (data.gait_doc.get(side) or {}).get("phases"):
+        if not data.phases.side(side).marks:
             continue
         chosen[side] = clean_phase_frames(data, side)
         for phase in GAIT_PHASES:

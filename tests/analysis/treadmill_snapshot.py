@@ -74,6 +74,7 @@ def compute() -> dict[str, Any]:
     from the lake's tables after a Parquet round trip, as the API builds them when it reads."""
     from analysis.commentary import comment
     from analysis.engine import RunnerProfile, analyze, json_safe
+    from analysis.phase_report import Phases
     from api import documents as api_documents
     from tasks.results import session_documents, session_facts, session_tables
 
@@ -87,7 +88,9 @@ def compute() -> dict[str, Any]:
     parsed = session_documents(row)
     documents = {name: api_documents.from_lake(name, row, parsed["quality_doc"], lake.get)
                  for name in ("summary_doc", "details_doc", "form_doc")}
-    documents.update({name: parsed[name] for name in ("gait_doc", "quality_doc", "events_doc")})
+    documents.update({name: parsed[name] for name in ("quality_doc", "events_doc")})
+    # the lake stores the typed phases (Phases.to_dict); the API's spec document is built from them
+    documents["gait_doc"] = api_documents.gait_document(Phases.from_dict(parsed["gait_doc"]))
     scalars = {k: v for k, v in row.items() if not k.endswith("_doc")}
     facts = session_facts(row, {"height_cm": HEIGHT_M * 100, "weight_kg": WEIGHT_KG}, lake["strides"].to_pylist())
     # as the API's threads store it: by the spec's thread block names
