@@ -178,26 +178,52 @@ def form_document(summary: Mapping) -> dict:
     return json_safe({"metrics": {k: summary.get(v) for k, v in FORM_METRICS.items()}})
 
 
+#: The gait-analysis document's names of a side's fields, a phase mark's and an angle
+#: curve's, by :class:`analysis.phase_report.SidePhases`' / ``PhaseMark``'s / ``AngleCurve``'s.
+GAIT_SIDE_NAMES = {"peak_ms": "peak_time", "first_side": "initiator", "marks": "phases", "angle_curves": "angles",
+                   "curve_times_ms": "graph_timestamps"}
+GAIT_MARK_NAMES = {"frame": "video_frame", "frames_since_strike": "video_phase", "percent_of_stride": "graph_phase"}
+GAIT_CURVE_NAMES = {"mean": "current", "sd": "std_dev", "next_stride": "next"}
+
+
+def _renamed(stored: Mapping, names: Mapping[str, str]) -> dict:
+    return {names[k]: v for k, v in stored.items()}
+
+
 def gait_document(phases: Phases) -> dict:
     """``{"left": {...}, "right": {...}}`` of POST gait-analysis (without image URLs): the
-    engine's phase report (:class:`analysis.phase_report.Phases`) in the spec's names.
+    engine's phase report (:class:`analysis.phase_report.Phases`) in the spec's names
+    (:data:`GAIT_SIDE_NAMES`, :data:`GAIT_MARK_NAMES`, :data:`GAIT_CURVE_NAMES`).
 
     Per side: ``peak_time`` (ms, strike to mid-stance), ``initiator`` (the side that strikes
     first), ``phases`` (each mark's ``video_frame``, ``video_phase``: frames since strike,
     ``graph_phase``: percent of the stride), ``angles`` (each curve's ``current``: mean,
     ``std_dev``, ``next``: the next stride's forecast) and ``graph_timestamps`` (ms)."""
     out = {}
-    for side, block in phases.items():
-        out[side] = {
-            "peak_time": block.peak_ms,
-            "initiator": block.first_side,
-            "phases": {name: {"video_frame": m.frame, "video_phase": m.frames_since_strike,
-                              "graph_phase": m.percent_of_stride} for name, m in block.marks.items()},
-            "angles": {key: {"current": c.mean, "std_dev": c.sd, "next": c.next_stride}
-                       for key, c in block.angle_curves.items()},
-            "graph_timestamps": block.curve_times_ms,
-        }
-    return json_safe(out)
+    for side, stored in phases.to_dict().items():
+        stored = {**stored, "marks": {n: _renamed(m, GAIT_MARK_NAMES) for n, m in stored["marks"].items()},
+                  "angle_curves": {k: _renamed(c, GAIT_CURVE_NAMES) for k, c in stored["angle_curves"].items()}}
+        out[side] = _renamed(stored, GAIT_SIDE_NAMES)
+    return out
+
+
+def phases_from_gait_document(doc: Mapping) -> Phases:
+    """The :class:`analysis.phase_report.Phases` of a gait-analysis document (the inverse of
+    :func:`gait_document`; ``image_url`` and other added fields are left out)."""
+    back = {names[k]: k for names in (GAIT_SIDE_NAMES, GAIT_MARK_NAMES, GAIT_CURVE_NAMES) for k in names}
+
+    def stored(block: Mapping, names: Mapping[str, str]) -> dict:
+        return {back[k]: v for k, v in block.items() if k in back and back[k] in names}
+
+    out = {}
+    for side, block in doc.items():
+        if not isinstance(block, Mapping):
+            continue
+        s = stored(block, GAIT_SIDE_NAMES)
+        s["marks"] = {n: stored(m, GAIT_MARK_NAMES) for n, m in (s.get("marks") or {}).items()}
+        s["angle_curves"] = {k: stored(c, GAIT_CURVE_NAMES) for k, c in (s.get("angle_curves") or {}).items()}
+        out[side] = s
+    return Phases.from_dict(out)
 
 
 def from_analysis(result: SessionAnalysis) -> dict[str, dict]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from analysis.commentary import SessionFacts
-from api.documents import FORM_METRICS, SUMMARY_METRICS
+from api.documents import FORM_METRICS, SUMMARY_METRICS, phases_from_gait_document
 
 DATA = Path(__file__).with_name("data")
 
@@ -42,7 +42,7 @@ def facts_from_documents(d: dict, profile: dict) -> SessionFacts:
         if summary.get(key) is None:
             summary[key] = d["form_doc"]["metrics"].get(name)
     summary.update({k: v for k, v in d["scalars"].items() if summary.get(k) is None})
-    facts = SessionFacts.from_results(summary, d["quality_doc"], d["gait_doc"], [], profile)
+    facts = SessionFacts.from_results(summary, d["quality_doc"], phases_from_gait_document(d["gait_doc"]), [], profile)
     return dataclasses.replace(facts, spread=spread)
 
 

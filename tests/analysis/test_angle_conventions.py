@@ -179,7 +179,7 @@ def test_a_stride_curve_that_is_keypoint_noise_is_named(treadmill_stored_detecti
     assert any(r.startswith("The right elbow angle varies") for r in noisy), sa.quality["reasons"]
     assert not any("knee" in r for r in noisy)
     for side in ("left", "right"):
-        for key, curve in sa.phases[side]["angles"].items():
-            if np.nanmax(curve["std_dev"]) <= CURVE_SD_NOTE_DEG and key != "posture_angle":
+        for key, curve in sa.phases.side(side).angle_curves.items():
+            if np.nanmax(curve.sd) <= CURVE_SD_NOTE_DEG and key != "posture_angle":
                 label = {"elb": "elbow", "sho": "shoulder", "kne": "knee", "hip": "hip", "ank": "ankle"}[key[1:4]]
                 assert not any(r.startswith(f"The {side} {label} angle varies") for r in noisy), key

@@ -67,9 +67,9 @@ def test_every_angle_output_of_the_shared_clip_is_in_range(treadmill_keypoints_d
         if "_angle_" in k and v is not None:
             assert -180.0 < v <= 180.0, k
     for side in ("left", "right"):
-        for k, curves in sa.phases[side]["angles"].items():
-            for name in ("current", "next"):
-                assert _in_range(curves[name]), (side, k, name)
+        for k, curve in sa.phases.side(side).angle_curves.items():
+            for name in ("mean", "next_stride"):
+                assert _in_range(getattr(curve, name)), (side, k, name)
     for row in sa.strides.rows():
         for k in ("contact_angle_deg", "knee_flexion_deg", "ankle_angle_deg", "posture_angle_deg", "stride_angle_deg"):
             assert row[k] is None or -180.0 < row[k] <= 180.0, (k, row[k])

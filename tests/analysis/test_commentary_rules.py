@@ -9,6 +9,7 @@ import pytest
 
 from analysis.commentary import (FORM_BLOCKS, GAIT_BLOCKS, KINDS, SUMMARY_BLOCKS, SessionFacts, Units,
                                  cadence_target, comment, comments_for)
+from api.documents import phases_from_gait_document
 
 
 @pytest.mark.parametrize("system", ["metric", "imperial"])
@@ -80,7 +81,7 @@ def test_sides_matching_to_the_degree_do_not_read_within_zero(treadmill_docs):
     gait = json.loads(json.dumps(treadmill_docs["gait_doc"]))
     gait["right"]["angles"]["rkne_angle"]["current"] = list(gait["left"]["angles"]["lkne_angle"]["current"])
     gait["right"]["phases"] = gait["left"]["phases"]
-    facts = SessionFacts(metrics={}, gait=gait)
+    facts = SessionFacts(metrics={}, gait=phases_from_gait_document(gait))
     text = comment("recommendation", "left_knee_angle", facts).text
     assert "to within a degree at mid-stance" in text and "within 0°" not in text
 

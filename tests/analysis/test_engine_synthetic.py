@@ -11,7 +11,7 @@ from analysis.angles import wrap_deg
 from analysis.engine import AnalysisError, EngineParams, RunnerProfile, analyze
 from analysis.metrics import minetti_cost_j_per_kg_m
 from analysis.synthetic import make_session
-from api.documents import from_analysis
+from api.documents import from_analysis, gait_document
 
 PROFILE = RunnerProfile(height_m=1.75, weight_kg=70.0)
 
@@ -224,7 +224,7 @@ def test_documents_are_json_and_shaped_like_the_spec():
     assert set(form) == {"speed", "balance", "cadence", "contact_angle", "eversion_velocity",
                          "knee_flexion", "posture_angle", "ankle_angle", "com_oscillation",
                          "stride_angle", "mean_h"}
-    gait = from_analysis(sa)["gait_doc"]
+    gait = gait_document(sa.phases)
     for side in ("left", "right"):
         g = gait[side]
         assert set(g["phases"]) == {"strike", "mid_stance", "takeoff", "flight", "new_strike"}

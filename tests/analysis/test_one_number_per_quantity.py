@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 import pytest
 
 from analysis.commentary import Units, comments_for
-from analysis.engine import RunnerProfile, analyze, json_safe
+from analysis.engine import RunnerProfile, analyze
 from api.documents import from_analysis
 from api import reports
 from tasks.results import events_document, frames_table, session_facts, sessions_table, strides_table
@@ -37,7 +37,7 @@ def session():
     result = analyze(track.keypoints, FPS, RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG),
                      frame_size=FRAME_SIZE)
     # the lake's shape: typed results in the row and tables; the API builds its documents from them
-    stored = {"gait_doc": json_safe(result.phases), "quality_doc": result.quality,
+    stored = {"gait_doc": result.phases.to_dict(), "quality_doc": result.quality,
               "events_doc": events_document(result.events)}
     row = sessions_table(META, result.summary, stored).to_pylist()[0]
     tables = {"strides": strides_table(result.strides), "frames": frames_table(track, FPS, result.frame_series)}

@@ -88,14 +88,15 @@ def sample_documents(seed: float = 0.0) -> dict:
         "knee_flexion": 42.0, "posture_angle": 6.0, "ankle_angle": 95.0, "com_oscillation": 0.08,
         "stride_angle": 12.0, "mean_h": 0.9,
     }}
-    phase = lambda f: {"video_frame": f, "graph_phase": f * 2, "video_phase": f}  # noqa: E731
+    # as the lake stores the engine's phases (analysis.phase_report.Phases.to_dict)
+    phase = lambda f: {"frame": f, "percent_of_stride": f * 2, "frames_since_strike": f}  # noqa: E731
     side = lambda s: {  # noqa: E731
-        "peak_time": 0.12,
-        "initiator": s,
-        "phases": {p: phase(i * 5) for i, p in enumerate(("strike", "mid_stance", "takeoff", "flight", "new_strike"))},
-        "angles": {f"{s[0]}hip_angle": {"current": [1.0] * 101, "next": [1.1] * 101, "std_dev": [0.2] * 101},
-                   "posture_angle": {"current": [6.0] * 101, "next": [6.0] * 101, "std_dev": [0.5] * 101}},
-        "graph_timestamps": [i * 7.1 for i in range(101)],
+        "peak_ms": 0.12,
+        "first_side": s,
+        "marks": {p: phase(i * 5) for i, p in enumerate(("strike", "mid_stance", "takeoff", "flight", "new_strike"))},
+        "angle_curves": {f"{s[0]}hip_angle": {"mean": [1.0] * 101, "next_stride": [1.1] * 101, "sd": [0.2] * 101},
+                         "posture_angle": {"mean": [6.0] * 101, "next_stride": [6.0] * 101, "sd": [0.5] * 101}},
+        "curve_times_ms": [i * 7.1 for i in range(101)],
     }
     gait_doc = {"left": side("left"), "right": side("right")}
     return {"summary_doc": summary_doc, "details_doc": details_doc, "form_doc": form_doc, "gait_doc": gait_doc,

@@ -125,7 +125,7 @@ def test_report_png_and_cli(rendered, monkeypatch, tmp_path, capsys):
 def test_report_png_without_strides_still_renders():
     T = 30
     data = RenderData(xy=np.full((T, 17, 2), np.nan), contact={"left": np.zeros(T, bool), "right": np.zeros(T, bool)},
-                      angles={}, series={}, time_s=np.arange(T) / 30, events=[], gait_doc={})
+                      angles={}, series={}, time_s=np.arange(T) / 30, events=[])
     png = render_report_png(data, "empty")
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from analysis.keypoints import KP
+from analysis.phase_report import PhaseMark, Phases, SidePhases
 from tasks.render import (COLOR, RenderData, draw_skeleton, form_side_and_reason, low_confidence_mask,
                           render_lake_run)
 from tasks.render.draw import fmt_value, put_text
@@ -83,9 +84,10 @@ def test_low_confidence_points_are_drawn_hollow():
 
 def _data(near: str | None, phases=("left", "right")) -> RenderData:
     T = 10
-    gait = {side: {"phases": {"strike": {"video_frame": 2}, "takeoff": {"video_frame": 5}}} for side in phases}
+    marks = {"strike": PhaseMark(2, 0, 0), "takeoff": PhaseMark(5, 3, 38)}
+    gait = Phases(**{side: SidePhases(marks=marks) for side in phases})
     return RenderData(xy=_standing(T), contact={"left": np.zeros(T, bool), "right": np.zeros(T, bool)},
-                      angles={}, series={}, time_s=np.arange(T) / 30, events=[], gait_doc=gait,
+                      angles={}, series={}, time_s=np.arange(T) / 30, events=[], phases=gait,
                       summary={"quality_doc": json.dumps({"near_leg": near})})
 
 
@@ -136,7 +138,7 @@ def test_the_video_panel_marks_angles_from_doubtful_legs(monkeypatch):
     xy[3, KP.RIGHT_ANKLE] = xy[3, KP.LEFT_ANKLE] + (0, 5)
     data = RenderData(xy=xy, contact={"left": np.zeros(T, bool), "right": np.zeros(T, bool)},
                       angles={"lkne_angle": np.full(T, 20.0), "rkne_angle": np.full(T, 30.0)}, series={},
-                      time_s=np.arange(T) / 30, events=[], gait_doc={})
+                      time_s=np.arange(T) / 30, events=[])
     overlay = video.Overlay(data, (600, 900), 1.0, 30.0)
 
     def panel(frame: int) -> list[str]:
@@ -160,7 +162,7 @@ def test_the_overlay_draws_the_contact_foot_sole_line_and_skips_unseen_feet():
     feet = {"left": np.tile(np.array([[[270.0, 720.0, 0.9], [340.0, 705.0, 0.9]]]), (T, 1, 1)),
             "right": np.tile(np.array([[[500.0, 820.0, 0.2], [570.0, 805.0, 0.2]]]), (T, 1, 1))}
     data = RenderData(xy=xy, contact={"left": np.ones(T, bool), "right": np.zeros(T, bool)}, angles={},
-                      series={}, time_s=np.arange(T) / 30, events=[], gait_doc={}, feet=feet)
+                      series={}, time_s=np.arange(T) / 30, events=[], feet=feet)
     img = video.Overlay(data, (700, 900), 1.0, 30.0).draw(np.zeros((900, 700, 3), np.uint8), 1)
     green = np.array(COLOR["contact"])
     mid = img[712, 305]                                   # the sole line's midpoint
@@ -181,7 +183,7 @@ def test_strike_snapshot_prints_the_measured_foot_strike(monkeypatch):
     strides = [{"side": "left", "ic_frame": 3, "footstrike_angle_deg": 18.6, "footstrike": "rearfoot"},
                {"side": "right", "ic_frame": 3, "footstrike_angle_deg": None, "footstrike": None}]
     data = RenderData(xy=_standing(T), contact={"left": np.ones(T, bool), "right": np.zeros(T, bool)}, angles={},
-                      series={}, time_s=np.arange(T) / 30, events=[], gait_doc={}, strides=strides, feet=feet)
+                      series={}, time_s=np.arange(T) / 30, events=[], strides=strides, feet=feet)
 
     def lines(side: str) -> list[str]:
         drawn: list[str] = []

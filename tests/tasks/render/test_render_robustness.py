@@ -15,7 +15,7 @@ MATHTEXT_TITLE = r"Treadmill run $\foo$"
 def _empty_data() -> RenderData:
     T = 30
     return RenderData(xy=np.full((T, 17, 2), np.nan), contact={"left": np.zeros(T, bool), "right": np.zeros(T, bool)},
-                      angles={}, series={}, time_s=np.arange(T) / 30, events=[], gait_doc={})
+                      angles={}, series={}, time_s=np.arange(T) / 30, events=[])
 
 
 def _title_ink_width(png: bytes) -> int:

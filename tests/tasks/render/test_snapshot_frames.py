@@ -65,7 +65,7 @@ def test_the_page_seeks_to_the_frame_the_snapshot_shows():
     class Record(reports.SessionRecord):
         pass
 
-    docs = {"gait_doc": {"left": {"phases": {"strike": {"video_frame": 10, "graph_phase": 0}}}},
+    docs = {"gait_doc": {"left": {"marks": {"strike": {"frame": 10, "frames_since_strike": 0, "percent_of_stride": 0}}}},
             "images_doc": {"gait": {"left": {"strike": "k"}}, "gait_frames": {"left": {"strike": 310}}}}
     record = Record("s", "v", {}, docs, None, None)
     left = gait(record, lambda key: key, 60.0)["left"]["phases"][0]
