@@ -92,6 +92,13 @@ def metric_stats(strides: StrideTable | list[dict], key: str, summary: dict, qua
     return MetricStats(float(v.min()), float(v.max()), avg, values)
 
 
+def spread_stats(strides: StrideTable | list[dict], summary: dict, quality: dict) -> dict[str, MetricStats]:
+    """:func:`metric_stats` of every spread metric (:data:`STRIDE_METRICS`): what the lake stores
+    with the session when it is written, so that readers never compute it again."""
+    table = as_stride_table(strides)
+    return {key: metric_stats(table, key, summary, quality) for key in STRIDE_METRICS}
+
+
 @dataclass(frozen=True)
 class SessionAnalysis:
     """Everything the engine measured on one session (see module docs); frozen.

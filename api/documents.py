@@ -8,11 +8,11 @@ documents:
 
 * a fresh :class:`analysis.results.SessionAnalysis` (:func:`from_analysis`: the
   demo session, the CLI's ``--json``, tests);
-* a lake run (:func:`from_lake`): the ``sessions`` row's scalar metrics and its
-  ``quality_doc``/``gait_doc`` (the engine's quality and phases as they are),
-  the ``strides`` table and the ``frames`` table. Rows written before documents
-  moved here still carry ``summary_doc``/``details_doc``/``form_doc``: those
-  are served as stored.
+* a lake run (:func:`from_lake`): the ``sessions`` row's scalar metrics, the
+  per-metric statistics stored with it when it was written (``<metric>_min``,
+  ``_max``, ``_values``: :data:`tasks.lake_schema.STATS`), its ``quality_doc``
+  (the engine's quality as it is) and the ``frames`` table. Nothing of the
+  engine's is computed here.
 
 Every function returns JSON-safe values (NaN -> None).
 """
@@ -25,10 +25,10 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.catalogue import METRICS, SUMMARY_METRIC_BLOCKS, by_name, spread_metrics
-from analysis.results import SessionAnalysis, angle_keys, json_safe, metric_stats
-from analysis.strides import StrideTable, as_stride_table
-from analysis.vocabulary import FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, JOINTS, parse_joints
+from analysis.results import MetricStats, SessionAnalysis, angle_keys, json_safe, spread_stats
+from analysis.vocabulary import FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, parse_joints
 from api.openapi import shared_spec
+from tasks.lake_schema import stats_columns
 
 #: Blocks of the summary document: metric name -> the per-stride column and session value it shows
 #: (the metric catalogue's spread metrics, :func:`analysis.catalogue.spread_metrics`).
@@ -71,18 +71,38 @@ _PER_STRIDE = {name: key for names in SUMMARY_METRICS.values() for name, key in 
 BUILT = ("summary_doc", "details_doc", "form_doc")
 
 
-def _block(strides: StrideTable, key: str, summary: Mapping, quality: Mapping) -> dict:
-    """``{min, max, avg, values}`` of one per-stride metric (:func:`analysis.results.metric_stats`)."""
-    s = metric_stats(strides, key, summary, quality)
-    return {"min": s.min, "max": s.max, "avg": s.avg, "values": list(s.values)}
+#: A spread metric's statistics: ``{min, max, avg, values}`` (numbers, or None where not measured).
+Stats = Mapping[str, Any]
 
 
-def summary_document(summary: Mapping, strides: StrideTable | list[dict], quality: Mapping) -> dict:
+def stats_of(stats: Mapping[str, MetricStats]) -> dict[str, dict]:
+    """:func:`analysis.results.spread_stats`' values as the documents' ``{min, max, avg, values}``."""
+    return {key: {"min": s.min, "max": s.max, "avg": s.avg, "values": list(s.values)} for key, s in stats.items()}
+
+
+def stored_stats(row: Mapping[str, Any]) -> dict[str, dict]:
+    """The spread metrics' statistics a lake ``sessions`` row holds (written with the session:
+    ``<metric>_min/_max/_values``, the average being the metric's own column)."""
+    out = {}
+    for key in _PER_STRIDE.values():
+        names = stats_columns(key)
+        out[key] = {"min": row[names["min"]], "max": row[names["max"]], "avg": row[key],
+                    "values": list(row[names["values"]] or [])}
+    return out
+
+
+def _block(stats: Mapping[str, Stats], key: str) -> dict:
+    """``{min, max, avg, values}`` of one spread metric (all None when the session has none)."""
+    block = stats.get(key) or {}
+    return {"min": block.get("min"), "max": block.get("max"), "avg": block.get("avg"),
+            "values": list(block.get("values") or [])}
+
+
+def summary_document(summary: Mapping, stats: Mapping[str, Stats]) -> dict:
     """Blocks of GET /running/sessions/{id}/summary/ (without user_information,
-    session_date and summary_text, which :func:`api.reports.summary` adds); ``strides``
-    a :class:`StrideTable` or stride rows."""
-    strides = as_stride_table(strides)
-    doc: dict = {block: {name: _block(strides, key, summary, quality) for name, key in names.items()}
+    session_date and summary_text, which :func:`api.reports.summary` adds); ``stats`` the
+    spread metrics' statistics (:func:`stats_of`, :func:`stored_stats`)."""
+    doc: dict = {block: {name: _block(stats, key) for name, key in names.items()}
                  for block, names in SUMMARY_METRICS.items()}
     doc["running_mechanics"]["footstrike"] = summary.get("footstrike")
     doc["distance_and_duration"] = {"total_distance": summary.get("total_distance_m"),
@@ -122,7 +142,7 @@ def form_references(metrics: Mapping[str, Any]) -> dict[str, dict]:
 
 
 def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joints: tuple[str, ...],
-                     summary: Mapping, strides: StrideTable | list[dict], quality: Mapping) -> dict:
+                     summary: Mapping, stats: Mapping[str, Stats], quality: Mapping) -> dict:
     """Session details: ``metrics`` and ``angles`` (key -> per-frame array), ``all_timestamps``
     (s), ``calculated_metrics`` (``<metric>_avg/_min/_max``) and ``segments`` (the number of
     continuous segments analysed, ``quality['segments']``: 1 for a clip without cuts).
@@ -130,14 +150,13 @@ def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joint
     A metric of the summary document gets that document's avg/min/max (the
     session value and the stride extremes); ``posture_angle_avg`` is the
     session's ``posture_angle_deg``; other series (joint angles, cumulative
-    distance) are summarised over their frames. ``strides``: a :class:`StrideTable` or stride rows."""
-    strides = as_stride_table(strides)
+    distance) are summarised over their frames. ``stats``: as :func:`summary_document`'s."""
     metrics = {k: series[k] for k in DETAILS_METRICS if k in series}
     angles = {k: series[k] for k in angle_keys(joints)}
     calc = {}
     for k, v in {**metrics, **angles}.items():
         if k in _PER_STRIDE:
-            block = _block(strides, _PER_STRIDE[k], summary, quality)
+            block = _block(stats, _PER_STRIDE[k])
             for stat in ("avg", "min", "max"):
                 calc[f"{k}_{stat}"] = block[stat]
             continue
@@ -167,10 +186,11 @@ def gait_document(phases: Mapping) -> dict:
 def from_analysis(result: SessionAnalysis) -> dict[str, dict]:
     """The documents of a fresh analysis, by their lake column name (``quality_doc`` is the
     engine's quality as it is)."""
+    stats = stats_of(spread_stats(result.strides, result.summary, result.quality))
     return {
-        "summary_doc": summary_document(result.summary, result.strides, result.quality),
+        "summary_doc": summary_document(result.summary, stats),
         "details_doc": details_document(result.frame_series, result.time_s, result.joints, result.summary,
-                                        result.strides, result.quality),
+                                        stats, result.quality),
         "form_doc": form_document(result.summary),
         "gait_doc": gait_document(result.phases),
         "quality_doc": json_safe(result.quality),
@@ -185,34 +205,27 @@ def _frame_series(frames: pa.Table) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return series, frames.column("frame_index").to_numpy()
 
 
-def _row_joints(row: Mapping) -> tuple[str, ...]:
-    """The joints the engine reported (``joints`` of the row; every joint when absent)."""
-    value = row.get("joints")
-    return parse_joints(value) if isinstance(value, str) and value else JOINTS
-
-
 def from_lake(name: str, row: Mapping[str, Any], quality: Mapping,
               read_table: Callable[[str], pa.Table | None]) -> dict:
-    """Document ``name`` (one of :data:`BUILT`) of a lake run: ``row`` the parsed ``sessions``
-    row (its scalars are the engine's summary), ``quality`` its ``quality_doc``,
-    ``read_table(name)`` the run's ``strides``/``frames`` table (None when absent).
+    """Document ``name`` (one of :data:`BUILT`) of a lake run in the current layout
+    (:data:`storage.lake_layout.LAYOUT`): ``row`` the parsed ``sessions`` row (its scalars are
+    the engine's summary, with the spread metrics' statistics), ``quality`` its ``quality_doc``,
+    ``read_table(name)`` the run's ``frames`` table (None when absent).
 
     ``all_timestamps`` are frame index / ``effective_fps`` (the analysed rate), as the engine's."""
     if name == "form_doc":
         return form_document(row)
-    strides_table = read_table("strides")
-    strides = StrideTable.from_rows(strides_table.to_pylist() if strides_table is not None else [])
     if name == "summary_doc":
-        return summary_document(row, strides, quality)
+        return summary_document(row, stored_stats(row))
     if name != "details_doc":
         raise KeyError(name)
     frames = read_table("frames")
     if frames is None:
         return {}
     series, index = _frame_series(frames)
-    fps = row.get("effective_fps") or row.get("fps")
+    fps = row["effective_fps"]
     time_s = index.astype(np.int64) / float(fps) if fps else np.zeros(0)
-    return details_document(series, time_s, _row_joints(row), row, strides, quality)
+    return details_document(series, time_s, parse_joints(row["joints"]), row, stored_stats(row), quality)
 
 
 def comment_topic(kind: str, block: str) -> str:

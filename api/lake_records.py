@@ -21,7 +21,8 @@ from api import documents
 from storage.catalog import RunningSession
 from storage.lake import DamagedRun, Lake, Manifest
 
-DOC_COLUMNS = ("summary_doc", "details_doc", "form_doc", "gait_doc", "quality_doc", "images_doc", "export_doc")
+#: The sessions row's JSON columns the API reads as they are (the others it builds: :data:`api.documents.BUILT`).
+DOC_COLUMNS = ("gait_doc", "quality_doc", "images_doc")
 
 
 @dataclass
@@ -36,8 +37,9 @@ class SessionRecord:
     read_table: Callable[[str], pa.Table | None] | None = None  # another table of that run
 
     def doc(self, name: str) -> dict[str, Any]:
-        """A document of the session: as stored, or built from the run's typed results
-        (:data:`api.documents.BUILT`, once; the record is cached per served version)."""
+        """A document of the session: one of :data:`DOC_COLUMNS` as stored, or built from the
+        run's typed results (:data:`api.documents.BUILT`, once; the record is cached per served
+        version; the demo's record holds its documents from the start)."""
         value = self.docs.get(name)
         if value is None and name in documents.BUILT and self.read_table is not None:
             value = self.docs[name] = documents.from_lake(name, self.row, self.doc("quality_doc"), self.read_table)
@@ -145,6 +147,7 @@ class LakeReader:
         manifest = self.manifest(session)
         if manifest is None or "sessions" not in manifest.files:
             return None
+        manifest.require_current_layout()  # an older layout is reprocessed, not read (OutdatedRun)
         cache_key = (session.id, manifest.pipeline_version)
         cached = self._cached(self._records, cache_key)
         if cached is not None:
@@ -165,7 +168,7 @@ class LakeReader:
         return record
 
     def export_series(self, record: SessionRecord) -> tuple[dict[str, list], list[bool]]:
-        """(keypoints, contact) per frame, from ``export_doc`` or the ``frames`` table."""
+        """(keypoints, contact) per frame, from the ``frames`` table (the demo's record: its ``export_doc``)."""
         doc = record.doc("export_doc")
         if doc:
             return dict(doc.get("keypoints") or {}), list(doc.get("contact") or [])
@@ -196,29 +199,20 @@ def _truthy(value: Any) -> bool:
 
 
 def frames_to_export(frames: pa.Table) -> tuple[dict[str, list], list[bool]]:
-    """Export series from the lake's ``frames`` table.
+    """Export series from the lake's ``frames`` table (:data:`tasks.lake_schema.FRAMES`).
 
-    For every COCO keypoint with metric coordinates (``<name>_x_m``/``<name>_y_m``;
-    pixel ``_x_px``/``_x_raw`` when no scale exists) the export has
-    ``<l|r><code>x``, ``<l|r><code>y`` (position) and ``<l|r><code>v`` (speed,
-    per second), e.g. ``lknex``, ``lkney``, ``lknev``; ``code`` is ``sho elb wri
-    hip kne ank eye ear``, and ``nosex``/``nosey``/``nosev`` for the nose.
+    For every COCO keypoint (metric coordinates ``<name>_x_m``/``<name>_y_m``, null
+    without a scale) the export has ``<l|r><code>x``, ``<l|r><code>y`` (position) and
+    ``<l|r><code>v`` (speed, per second), e.g. ``lknex``, ``lkney``, ``lknev``; ``code``
+    is ``sho elb wri hip kne ank eye ear``, and ``nosex``/``nosey``/``nosev`` for the nose.
     ``contact`` is true where either foot is on the ground.
     """
     import numpy as np
 
-    names = set(frames.column_names)
     n = frames.num_rows
-    if "contact" in names:
-        contact = [_truthy(v) for v in frames.column("contact").to_pylist()]
-    else:
-        sides = [c for c in ("left_contact", "right_contact", "contact_left", "contact_right") if c in names]
-        columns = [frames.column(c).to_pylist() for c in sides]
-        contact = [any(_truthy(v) for v in values) for values in zip(*columns)] if columns else []
-    if "time_s" in names:
-        t = np.asarray(frames.column("time_s").to_pylist(), dtype=float)
-    else:
-        t = np.arange(n, dtype=float)
+    sides = [frames.column(f"{side}_contact").to_pylist() for side in ("left", "right")]
+    contact = [any(_truthy(v) for v in values) for values in zip(*sides)]
+    t = np.asarray(frames.column("time_s").to_pylist(), dtype=float)
     keypoints: dict[str, list] = {}
     from analysis.keypoints import KEYPOINT_NAMES
 
@@ -230,14 +224,8 @@ def frames_to_export(frames: pa.Table) -> tuple[dict[str, list], list[bool]]:
         if code is None:
             continue
         short = f"{side[0]}{code}" if side else code
-        for suffix in ("_m", "_px", "_raw"):
-            xs, ys = f"{name}_x{suffix}", f"{name}_y{suffix}"
-            if xs in names and ys in names:
-                x = np.asarray(frames.column(xs).to_pylist(), dtype=float)
-                y = np.asarray(frames.column(ys).to_pylist(), dtype=float)
-                break
-        else:
-            continue
+        x = np.asarray(frames.column(f"{name}_x_m").to_pylist(), dtype=float)
+        y = np.asarray(frames.column(f"{name}_y_m").to_pylist(), dtype=float)
         if n >= 2:
             with np.errstate(invalid="ignore", divide="ignore"):
                 v = np.hypot(np.gradient(x, t), np.gradient(y, t))

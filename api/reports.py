@@ -1,13 +1,13 @@
 """Building the spec's report documents from the lake (numbers) and the catalog (who, when).
 
-The lake's ``sessions`` row carries the engine's summary as scalar columns, its
-quality and phases as JSON (``quality_doc``, ``gait_doc``, optional ``images_doc``)
-plus object keys (``video_key``, ``analyzed_video_key``); :meth:`SessionRecord.doc`
-builds the summary, details and form documents from them and the run's ``strides``
-and ``frames`` tables (:mod:`api.documents`) the first time they are asked for. Rows
-written before that still carry ``summary_doc``, ``details_doc`` and ``form_doc``,
-which are served as stored. Parsed rows are cached per (session, pipeline
-version): a served lake version never changes, so the cache never goes stale.
+The lake's ``sessions`` row carries the engine's summary as scalar columns with each
+spread metric's statistics, its quality and phases as JSON (``quality_doc``, ``gait_doc``,
+optional ``images_doc``) plus object keys (``video_key``, ``analyzed_video_key``), in the
+schema :mod:`tasks.lake_schema` declares; :meth:`SessionRecord.doc` builds the summary,
+details and form documents from them and the run's ``frames`` table (:mod:`api.documents`)
+the first time they are asked for. A run in an older lake layout is refused
+(:class:`storage.lake_layout.OutdatedRun`: reprocess it). Parsed rows are cached per
+(session, pipeline version): a served lake version never changes, so the cache never goes stale.
 
 Split by job: reading the lake (:mod:`api.lake_records`), the runner (:mod:`api.people`),
 value formats (:mod:`api.report_format`); the documents are built here, and the names of
@@ -59,21 +59,14 @@ def filter_angles(angles: dict[str, Any], joints: str | None) -> dict[str, Any]:
     return {key: value for key, value in angles.items() if key not in dropped}
 
 
-def flatten_calculated(calculated: Any) -> dict[str, float]:
-    """``{"speed": {"avg": 3.1, ...}}`` -> ``{"speed_avg": 3.1, ...}`` (the spec's flat number map)."""
+def flatten_calculated(calculated: dict[str, Any]) -> dict[str, float]:
+    """The details document's ``calculated_metrics`` (``<metric>_avg/_min/_max``) without the
+    ones not measured (the spec's map holds numbers only)."""
     out: dict[str, float] = {}
-    if not isinstance(calculated, dict):
-        return out
     for key, value in calculated.items():
-        if isinstance(value, dict):
-            for stat, number in value.items():
-                n = number_or_none(number)
-                if n is not None:
-                    out[f"{key}_{stat}"] = n
-        else:
-            n = number_or_none(value)
-            if n is not None:
-                out[key] = n
+        n = number_or_none(value)
+        if n is not None:
+            out[key] = n
     return out
 
 
@@ -117,7 +110,7 @@ def session_details(meta: SessionMeta, owner: Owner, record: SessionRecord, urls
         "user_name": owner.name or owner.email,
         "activity": ACTIVITY,
         "title": meta.title,
-        "calculated_metrics": flatten_calculated(doc.get("calculated_metrics")),
+        "calculated_metrics": flatten_calculated(doc.get("calculated_metrics") or {}),
     }
     for name in ("analyzed_video_url", "video_url"):
         if urls.get(name):
@@ -152,11 +145,8 @@ def export(meta: SessionMeta, record: SessionRecord, keypoints: dict[str, list],
 
 def form_analysis(meta: SessionMeta, owner: Owner, record: SessionRecord, image_urls: dict[str, str],
                   comments: dict[str, str]) -> dict[str, Any]:
-    doc = record.doc("form_doc")
-    metrics_src = doc.get("metrics") if isinstance(doc.get("metrics"), dict) else doc
-    metrics = {k: number_or_none(metrics_src.get(k)) for k in FORM_METRICS}
-    metrics.update({k: number_or_none(v) for k, v in metrics_src.items()
-                    if k not in metrics and isinstance(v, int | float) and not isinstance(v, bool)})
+    built = record.doc("form_doc").get("metrics") or {}
+    metrics = {k: number_or_none(built.get(k)) for k in FORM_METRICS}
     out: dict[str, Any] = {
         "metrics": metrics,
         "images": {k: v for k, v in image_urls.items() if v},

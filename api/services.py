@@ -183,7 +183,9 @@ def demo_session() -> Loaded:
     strides = pa.Table.from_pylist(list(demo.get("strides") or []))
     record = reports.record_from_row(s["id"], s.get("pipeline_version", "demo"), demo["row"],
                                      read_table=lambda name: strides if name == "strides" else None)
-    record.docs.setdefault("export_doc", dict(demo.get("export") or {}))
+    # the demo is no lake run: it holds its documents as the engine's result built them (api.demo.generate)
+    record.docs.update({name: demo["row"][name] for name in ("summary_doc", "details_doc", "form_doc")})
+    record.docs["export_doc"] = dict(demo.get("export") or {})
     texts = {"summary": dict(demo.get("summary_text") or {}), "form": dict(demo.get("form_comments") or {}),
              "recommendation": dict(demo.get("report_comments") or {})}
     return Loaded(meta, owner, record, lambda kind: texts.get(kind, {}), demo, ("demo",))

@@ -25,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 #: The pipeline_version new results are written under when `[pipeline] version` is empty (it goes
 #: into every lake row): bump it when results change for the same video and config. Settings own it
 #: and `gaitlake.PIPELINE_VERSION` re-exports it, so configs imports nothing above itself.
-PIPELINE_VERSION = "p0.1.0"
+#: p0.2.0: lake layout 2 (storage.lake_layout.LAYOUT: declared schemas, per-metric statistics
+#: stored with the session); runs of p0.1.0 are refused by the API until `gaitlake reprocess --older`.
+PIPELINE_VERSION = "p0.2.0"
 
 DEFAULT_TOML = Path(__file__).with_name("default.toml")
 ENV_PREFIX = "GAITLAKE_"

@@ -157,7 +157,7 @@ def served_frames(lake: Lake, session_id: str) -> int | None:
 def _has_artifacts(lake: Lake, session_id: str, version: str) -> bool:
     manifest = lake.manifest(session_id, version)
     table = lake.read_table(session_id, "sessions", manifest=manifest) if manifest is not None else None
-    if table is None or "analyzed_video_key" not in table.column_names or table.num_rows == 0:
+    if table is None or table.num_rows == 0:
         return False
     return table.column("analyzed_video_key")[0].as_py() is not None
 

@@ -252,13 +252,15 @@ def _create_claimed_session(args: argparse.Namespace, settings, store, catalog, 
 def _write_summary_json(path: Path, row, outcome: dict) -> None:
     """``process --json``: the spec's summary document of the session plus every scalar metric and
     the quality flags, as JSON."""
-    from api.documents import summary_document
+    from analysis.results import spread_stats
+    from api.documents import stats_of, summary_document
 
     document = {
         "session_id": row.id,
         "session_date": row.created_at.strftime("%d/%m/%Y"),
         "summary_text": None,
-        **summary_document(outcome["summary"], outcome.get("strides") or [], outcome["quality"]),
+        **summary_document(outcome["summary"], stats_of(spread_stats(outcome.get("strides") or [], outcome["summary"],
+                                                                     outcome["quality"]))),
         "user_information": {"height": row.height_cm, "weight": row.weight_kg},
         # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
         "metrics": outcome["summary"],

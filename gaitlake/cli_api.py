@@ -289,7 +289,9 @@ def lake_check(args: argparse.Namespace) -> int:
     from storage.lakecheck import check_lake, format_report
     from storage.objectstore import ObjectStore
 
-    report = check_lake(Lake(ObjectStore.from_settings(get_settings())))
+    from tasks.lake_schema import SCHEMAS
+
+    report = check_lake(Lake(ObjectStore.from_settings(get_settings())), SCHEMAS)
     if args.json:
         print(json.dumps(report.as_dict(), indent=1))
     else:

@@ -47,12 +47,12 @@ import pyarrow.parquet as pq
 
 from storage import lake_compaction
 from storage.lake_compaction import unify_tables
-from storage.lake_layout import (read_parquet, INDEX_CLOCK_SKEW_S, INDEX_KEY, LAKE_PREFIX, TABLES, DamagedRun, LakeError, Manifest,
-                                 current_key, manifest_key)
+from storage.lake_layout import (read_parquet, INDEX_CLOCK_SKEW_S, INDEX_KEY, LAKE_PREFIX, LAYOUT, TABLES, DamagedRun,
+                                 LakeError, Manifest, OutdatedRun, current_key, manifest_key)
 from storage.objectstore import ObjectStore
 
-__all__ = ["INDEX_KEY", "LAKE_PREFIX", "TABLES", "DamagedRun", "Lake", "LakeError", "Manifest", "unify_tables",
-           "with_artifacts"]
+__all__ = ["INDEX_KEY", "LAKE_PREFIX", "LAYOUT", "TABLES", "DamagedRun", "Lake", "LakeError", "Manifest", "OutdatedRun",
+           "unify_tables", "with_artifacts"]
 
 log = logging.getLogger("gaitlake.lake")
 
@@ -100,7 +100,9 @@ class Lake:
         """Write one run's tables, then its manifest, then (``publish``) point ``_current`` at it.
 
         Keys depend only on (session, version, date): writing the same run
-        again (a Prefect retry, a resumed reprocess) replaces, never adds.
+        again (a Prefect retry, a resumed reprocess) replaces, never adds. The
+        tables come in their declared schemas (``tasks.lake_schema``); the
+        manifest records the layout they are in (:data:`LAYOUT`).
         """
         unknown = set(tables) - set(TABLES)
         if unknown:
@@ -117,6 +119,7 @@ class Lake:
             files=files,
             rows=rows,
             created_at=datetime.now(timezone.utc).isoformat(),
+            layout=LAYOUT,
         )
         self.store.write_bytes(self._manifest_key(session_id, pipeline_version), manifest.to_json())
         if publish:

@@ -22,10 +22,11 @@ def compact(lake, tables: tuple[str, ...] = TABLES, min_files: int = 4, row_grou
     """Merge the served files of each (table, date) partition with ``min_files`` or more files.
 
     Per partition, all or nothing: the members' files are read and their
-    schemas unified (:func:`unify_tables`: a column that is all null in one
-    file takes the type it has in the others, e.g. ``footstrike`` stored as
-    a null double by a session without a foot strike and as a string by
-    one with), then one ``part-<id>.parquet`` is written (atomically); only
+    schemas unified (:func:`unify_tables`; files of the current layout are
+    written in their declared schemas already, but a partition may still mix
+    runs of an older layout that were not reprocessed yet, e.g. ``footstrike``
+    stored as a null double by a layout-1 session without a foot strike), then
+    one ``part-<id>.parquet`` is written (atomically); only
     then are the member runs' manifests rewritten to name it under
     ``compacted``. A partition that cannot be merged (unreadable file,
     genuinely conflicting types) is left exactly as it was, reported

@@ -9,11 +9,12 @@ import orjson
 import pyarrow as pa
 
 from analysis.commentary import SessionFacts
-from analysis.results import SessionAnalysis, json_safe
+from analysis.results import MetricStats, SessionAnalysis, json_safe, spread_stats
 from analysis.strides import StrideTable
 from analysis.keypoints import KEYPOINT_NAMES
 from analysis.tracking import RunnerTrack
 from analysis.vocabulary import joints_text
+from tasks.lake_schema import conform_tables, stats_columns
 
 
 _ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -84,11 +85,19 @@ def _typed_column(value: Any, numeric: bool) -> pa.Array:
     return pa.array([None if value is None else str(value)], pa.string())
 
 
-def sessions_table(meta: dict[str, Any], summary: dict[str, Any], documents: dict[str, Any]) -> pa.Table:
-    """One row: session metadata, scalar metrics (always float64), and the API's documents as JSON."""
+def sessions_table(meta: dict[str, Any], summary: dict[str, Any], documents: dict[str, Any],
+                   stats: dict[str, MetricStats] | None = None) -> pa.Table:
+    """One row: session metadata, scalar metrics (always float64), each spread metric's
+    ``<metric>_min``/``_max``/``_values`` (``stats``: :func:`analysis.results.spread_stats`; its
+    ``avg`` is the metric's own column), and the engine's documents as JSON."""
     columns: dict[str, pa.Array] = {name: _typed_column(value, numeric=False) for name, value in meta.items()}
     for name, value in summary.items():
         columns.setdefault(name, _typed_column(value, numeric=True))
+    for metric, values in (stats or {}).items():
+        names = stats_columns(metric)
+        columns[names["min"]] = _typed_column(values.min, numeric=True)
+        columns[names["max"]] = _typed_column(values.max, numeric=True)
+        columns[names["values"]] = pa.array([list(values.values)], pa.list_(pa.float64()))
     for name, document in documents.items():
         columns[name] = pa.array([to_json(document)], pa.string())
     return pa.table(columns)
@@ -96,8 +105,6 @@ def sessions_table(meta: dict[str, Any], summary: dict[str, Any], documents: dic
 
 #: The sessions row's JSON columns: the engine's phases, quality and events as they are.
 DOCUMENT_COLUMNS = ("gait_doc", "quality_doc", "events_doc")
-#: Spec-shaped documents that rows written before ``api/documents.py`` also hold.
-LEGACY_DOCUMENT_COLUMNS = ("summary_doc", "details_doc", "form_doc")
 
 
 def _parsed(value: Any) -> dict:
@@ -112,7 +119,7 @@ def _parsed(value: Any) -> dict:
 
 def session_documents(row: dict[str, Any]) -> dict[str, dict]:
     """The JSON columns of one sessions row, parsed (``{}`` for a missing or unreadable one)."""
-    return {name: _parsed(row.get(name)) for name in LEGACY_DOCUMENT_COLUMNS + DOCUMENT_COLUMNS}
+    return {name: _parsed(row.get(name)) for name in DOCUMENT_COLUMNS}
 
 
 def events_document(events: list) -> dict:
@@ -135,14 +142,17 @@ def session_facts(row: dict[str, Any], profile: dict | None = None,
 
 def session_tables(meta: dict[str, Any], result: SessionAnalysis, quality: dict[str, Any], track: RunnerTrack,
                    fps: float) -> dict[str, pa.Table]:
-    """The lake's tables of one analysed session: ``sessions`` (``meta``, the reported joints,
-    the engine's summary as scalar columns, and its phases, ``quality`` and events as JSON
-    as they are), ``frames`` (``fps``: the container rate) and ``strides``. The API builds the
-    spec's documents from these when it reads them (``api/documents.py``)."""
+    """The lake's tables of one analysed session, in their declared schemas
+    (:mod:`tasks.lake_schema`): ``sessions`` (``meta``, the reported joints, the engine's
+    summary as scalar columns, the spread metrics' statistics over strides, and its phases,
+    ``quality`` and events as JSON as they are), ``frames`` (``fps``: the container rate) and
+    ``strides``. The API builds the spec's documents from these when it reads them
+    (``api/documents.py``) and computes nothing of the engine's."""
     stored = {"gait_doc": json_safe(result.phases), "quality_doc": quality,
               "events_doc": events_document(result.events)}
-    return {
-        "sessions": sessions_table({**meta, "joints": joints_text(result.joints)}, result.summary, stored),
+    stats = spread_stats(result.strides, result.summary, quality)
+    return conform_tables({
+        "sessions": sessions_table({**meta, "joints": joints_text(result.joints)}, result.summary, stored, stats),
         "frames": frames_table(track, fps, result.frame_series),
         "strides": strides_table(result.strides),
-    }
+    })

@@ -75,16 +75,13 @@ def compute() -> dict[str, Any]:
     from analysis.commentary import comment
     from analysis.engine import RunnerProfile, analyze, json_safe
     from api import documents as api_documents
-    from tasks.results import (events_document, frames_table, session_documents, session_facts, sessions_table,
-                               strides_table)
+    from tasks.results import session_documents, session_facts, session_tables
 
     track = load_track()
     profile = RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG)
     result = analyze(track.keypoints, FPS, profile, frame_size=FRAME_SIZE)
-    stored = {"gait_doc": json_safe(result.phases), "quality_doc": result.quality,
-              "events_doc": events_document(result.events)}
-    tables = {"sessions": sessions_table(META, result.summary, stored), "strides": strides_table(result.strides),
-              "frames": frames_table(track, FPS, result.frame_series)}
+    # as the writer lays the run out (the flow's meta gives the analysed rate as effective_fps)
+    tables = session_tables({**META, "effective_fps": result.fps}, result, result.quality, track, FPS)
     lake = {name: _through_parquet(table) for name, table in tables.items()}
     row = lake["sessions"].to_pylist()[0]
     parsed = session_documents(row)

@@ -21,6 +21,7 @@ from api.openapi import corrected_spec
 from storage.catalog import Catalog, SessionStatus, User
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
+from tasks.lake_schema import conform_tables
 
 # A minimal ISO-BMFF (MP4) header: enough for the content sniffer, not a playable video.
 MP4_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free"
@@ -116,6 +117,33 @@ def summary_scalars(docs: dict) -> dict:
                total_time_s=s["distance_and_duration"]["total_time"])
     return out
 
+def stats_columns_of(docs: dict) -> dict:
+    """The per-metric statistics a lake row stores with the session (``<metric>_min/_max/_values``),
+    from the summary document's blocks."""
+    from api.documents import SUMMARY_METRICS
+    from tasks.lake_schema import stats_columns
+
+    s, out = docs["summary_doc"], {}
+    for block, names in SUMMARY_METRICS.items():
+        for name, key in names.items():
+            out.update({column: s[block][name][stat] for stat, column in stats_columns(key).items()})
+    return out
+
+
+def sample_frames(docs: dict) -> pa.Table:
+    """The run's ``frames`` table: the details document's series and angles per frame, and a few points."""
+    details = docs["details_doc"]
+    n = len(details["all_timestamps"])
+    return pa.table({
+        "frame_index": pa.array(range(n), pa.int32()), "time_s": details["all_timestamps"],
+        "runner_found": [True] * n, "box_x1": pa.array([1.0] * n, pa.float32()),
+        "left_knee_x_raw": pa.array([100.0 + i for i in range(n)], pa.float32()),
+        "left_knee_x_m": [0.01 * i for i in range(n)], "left_knee_y_m": [0.5] * (n - 1) + [None],
+        **details["metrics"], **details["angles"],
+        "left_contact": [1.0 if i % 2 == 0 else 0.0 for i in range(n)], "right_contact": [0.0] * (n - 1) + [float("nan")],
+    })
+
+
 @dataclass
 class World:
     client: TestClient
@@ -167,23 +195,16 @@ class World:
             self.store.write_bytes(analyzed, fake_mp4())
             columns = {
                 "title": [f"{owner} run"], "user_id": [self.users[owner]], "created_at": ["2025-04-07T13:05:00+00:00"],
-                "fps": [60.0], "n_frames": [12], "width": [1080], "height": [1920], "duration_s": [0.2],
+                "fps": [60.0], "effective_fps": [60.0], "n_frames": [12], "width": [1080], "height": [1920],
+                "duration_s": [0.2], "joints": ["all"],
                 **{key: [value] for key, value in summary_scalars(docs).items()},
+                **{key: [value] for key, value in stats_columns_of(docs).items()},
                 "video_key": [video_key], "analyzed_video_key": [analyzed],
-                **{name: [json.dumps(doc)] for name, doc in docs.items()},
+                **{name: [json.dumps(docs[name])] for name in ("gait_doc", "quality_doc")},
                 "images_doc": [json.dumps(images_doc)],
             }
-            n = 12
-            frames = pa.table({
-                "frame_index": pa.array(range(n), pa.int32()), "time_s": [i / 60 for i in range(n)],
-                "runner_found": [True] * n, "box_x1": [1.0] * n, "left_knee_x_raw": [100.0 + i for i in range(n)],
-                "left_knee_y_raw": [200.0] * n, "left_knee_conf": [0.9] * n,
-                "left_knee_x_m": [0.01 * i for i in range(n)], "left_knee_y_m": [0.5] * (n - 1) + [None],
-                "right_ankle_x_raw": [10.0] * n, "right_ankle_y_raw": [20.0] * n,
-                "lhip_angle": [10.0] * n, "speed": [3.0] * n,
-                "left_contact": [1.0 if i % 2 == 0 else 0.0 for i in range(n)], "right_contact": [0.0] * (n - 1) + [float("nan")],
-            })
-            manifest = self.lake.write_session(sid, "v1", "cfg0", {"sessions": pa.table(columns), "frames": frames})
+            manifest = self.lake.write_session(sid, "v1", "cfg0", conform_tables(
+                {"sessions": pa.table(columns), "frames": sample_frames(docs)}))
             self.catalog.update_session(sid, pipeline_version=manifest.pipeline_version,
                                         finished_at=datetime(2025, 4, 7, 13, 9, tzinfo=timezone.utc))
         return sid

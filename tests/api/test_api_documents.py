@@ -1,11 +1,11 @@
-"""The spec's documents built from the lake's typed results (api/documents.py), against the
-documents rows of earlier code stored (``summary_doc``, ``details_doc``, ``form_doc``).
+"""The spec's documents built from the lake's typed results (api/documents.py).
 
-One synthetic treadmill session goes through the engine once and is written to the lake twice:
-as the pipeline writes it now (the engine's summary as scalar columns, quality/phases/events as
-they are, the strides and frames tables) and as earlier code wrote it (the same plus the
-documents as JSON). Every read of the API must answer the same numbers for both, equal to the
-documents built straight from the engine's result.
+One synthetic treadmill session goes through the engine once and is written to the lake as the
+pipeline writes it (the engine's summary as scalar columns with each spread metric's statistics,
+quality/phases/events as they are, the strides and frames tables, in the declared schemas). Every
+read of the API must answer the documents built straight from the engine's result. A run written
+in the previous lake layout (documents stored as JSON, no statistics, no layout stamp) is refused
+with the command that rewrites it, never read by guessing at its columns.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from analysis.synthetic import make_session
 from analysis.tracking import RunnerTrack
 from api import documents
 from storage.catalog import SessionStatus
+from storage.lake_layout import LAYOUT, manifest_key
 from tasks.results import events_document, session_tables, sessions_table
 
 FPS = 60.0
@@ -48,13 +49,17 @@ def _write(world, track, result, legacy: bool) -> str:
     meta = {"title": "run", "user_id": world.users["ua"], "fps": FPS, "effective_fps": result.fps,
             "n_frames": len(track.found), "video_key": None, "analyzed_video_key": None}
     tables = session_tables(meta, result, result.quality, track, FPS)  # as the pipeline writes a run
-    if legacy:  # as earlier code wrote it: the documents in the row, no joints column
+    if legacy:  # as layout 1 wrote it: the documents in the row, no joints, no statistics
         built = documents.from_analysis(result)
         stored = {**{k: built[k] for k in ("summary_doc", "details_doc", "form_doc")},
                   "gait_doc": built["gait_doc"], "quality_doc": result.quality,
                   "events_doc": events_document(result.events)}
         tables["sessions"] = sessions_table(meta, result.summary, stored)
     manifest = world.lake.write_session(row.id, "v1", "cfg0", tables)
+    if legacy:  # and its manifest without the layout stamp, as that code wrote it
+        raw = json.loads(manifest.to_json())
+        del raw["layout"]
+        world.store.write_bytes(manifest_key(row.id, "v1"), json.dumps(raw).encode())
     world.catalog.update_session(row.id, pipeline_version=manifest.pipeline_version,
                                  finished_at=datetime(2025, 4, 7, 13, 9, tzinfo=timezone.utc))
     return row.id
@@ -82,15 +87,18 @@ def _reads(world, sid: str) -> dict:
     }
 
 
-def test_built_and_stored_documents_read_the_same(world, analysed):
+def test_documents_read_from_the_lake_are_the_engines(world, analysed):
     track, result = analysed
     sid = _write(world, track, result, legacy=False)
     row = world.lake.read_table(sid, "sessions").to_pylist()[0]
     assert not {"summary_doc", "details_doc", "form_doc"} & set(row)  # typed results only
+    assert world.lake.current_manifest(sid).layout == LAYOUT
+    # the statistics are stored with the run, equal to the engine's (the API computes none)
+    stats = result.metric_stats("cadence_spm")
+    assert (row["cadence_spm_min"], row["cadence_spm_max"], tuple(row["cadence_spm_values"])) == (
+        stats.min, stats.max, stats.values)
     new = _reads(world, sid)
-    old = _reads(world, _write(world, track, result, legacy=True))
-    assert new == old
-    # and both are the documents of the engine's own result (the lake round trip loses nothing)
+    # the documents of the engine's own result (the lake round trip loses nothing)
     built = documents.from_analysis(result)
     assert new["summary"] == documents.with_references(built["summary_doc"])   # + the published ranges
     assert new["form"] == built["form_doc"]["metrics"]
@@ -150,3 +158,22 @@ def test_documents_carry_the_catalogues_reference_ranges(world, analysed):
     assert "reference" not in slow["running_mechanics"]["contact_time"]   # 0.20-0.30 s holds at 2.8-4 m/s
     assert slow["performance_metrics"]["cadence"]["reference"]["low"] == 160.0
     assert "reference" not in slow["performance_metrics"]["speed"]
+
+
+def test_a_run_in_the_older_layout_is_refused_with_its_repair(world, analysed):
+    """Layout 1 (no stamp; documents stored; no statistics): every read answers 503 naming
+    ``gaitlake reprocess --older``, and ``lake check`` lists it as outdated, not damaged."""
+    from storage.lakecheck import check_lake
+    from tasks.lake_schema import SCHEMAS
+
+    track, result = analysed
+    old = _write(world, track, result, legacy=True)
+    h = world.h("alice")
+    for path in (DETAILS, SUMMARY, EXPORT):
+        r = world.client.get(path.format(old), headers=h)
+        assert r.status_code == 503 and r.json()["status"] == "damaged", r.text
+        assert "older lake layout (1" in r.json()["error"] and "gaitlake reprocess --older" in r.json()["error"]
+    current = _write(world, track, result, legacy=False)
+    assert world.client.get(SUMMARY.format(current), headers=h).status_code == 200
+    report = check_lake(world.lake, SCHEMAS)
+    assert [d.session_id for d in report.outdated] == [old] and report.damaged == [] and not report.ok

@@ -96,7 +96,8 @@ def test_edited_clip_is_three_segments_in_the_lake_and_the_api(settings, edit, t
         assert d["cadence_spm"] == pytest.approx(168.5, rel=0.04)        # both runners run at 168-169
     assert out["summary"]["cadence_spm"] == pytest.approx(168.5, rel=0.02)
     lake = Lake(store)
-    details = from_lake("details_doc", {"effective_fps": 30.0}, q, lambda table: lake.read_table(row.id, table))
+    written = lake.read_table(row.id, "sessions").to_pylist()[0]
+    details = from_lake("details_doc", written, q, lambda table: lake.read_table(row.id, table))
     assert details["segments"] == 3
 
 

@@ -460,14 +460,15 @@ def _healthy_lake(data: Path, sessions: int = 4) -> list[str]:
     from configs import load_settings
     from storage.lake import Lake
     from storage.objectstore import ObjectStore
+    from tasks.lake_schema import conform_tables
 
     lake = Lake(ObjectStore.from_settings(load_settings({"GAITLAKE_DATA_DIR": str(data)})))
     ids = []
     for i in range(sessions):
         session_id = f"{i:032x}"
         frames = pa.table({"frame_index": pa.array(range(120), pa.int32()), "time_s": [f / 60 for f in range(120)]})
-        lake.write_session(session_id, "v1", "cfg0", {"sessions": pa.table({"title": [f"run {i}"], "fps": [60.0]}),
-                                                      "frames": frames})
+        tables = {"sessions": pa.table({"title": [f"run {i}"], "fps": [60.0]}), "frames": frames}
+        lake.write_session(session_id, "v1", "cfg0", conform_tables(tables))  # in the declared schemas
         ids.append(session_id)
     return ids
 

@@ -100,3 +100,55 @@ def test_selection_by_ids_dates_user_and_version(replay_settings):
     assert select_sessions(catalog, NEW, since="2026-03-02", until="2026-03-02") == ids[10:20]
     assert select_sessions(catalog, NEW, user_id="u-b") == ids[1::2]
     assert select_sessions(catalog, OLD_VERSION, older_only=False, since="2026-03-03") == ids[20:]
+
+
+def _as_layout_1(store: ObjectStore, session_id: str, version: str) -> None:
+    """Rewrite a run's manifest as code before lake layout 2 wrote it: no ``layout`` stamp."""
+    import json
+
+    from storage.lake_layout import manifest_key
+
+    raw = json.loads(store.read_bytes(manifest_key(session_id, version)))
+    del raw["layout"]
+    store.write_bytes(manifest_key(session_id, version), json.dumps(raw).encode())
+
+
+def test_sessions_in_the_older_layout_are_refused_then_brought_to_the_new_version(replay_settings):
+    """The PIPELINE_VERSION bump: runs in lake layout 1 are refused by the API's reader (no branch
+    on their columns) and flagged by ``lake check``; ``reprocess --older`` (the configured version)
+    rewrites them in the declared schemas, with the per-metric statistics, and serves them."""
+    from api.lake_records import LakeReader
+    from configs import PIPELINE_VERSION
+    from flows.reprocess import reprocess
+    from storage.lake_layout import LAYOUT, OutdatedRun
+    from storage.lakecheck import check_lake
+    from tasks.lake_schema import SCHEMAS
+
+    assert replay_settings.pipeline_version == PIPELINE_VERSION
+    ids = seed(replay_settings, 3)
+    store = ObjectStore.from_settings(replay_settings)
+    lake, catalog = Lake(store), Catalog.from_settings(replay_settings)
+    for sid in ids:
+        _as_layout_1(store, sid, OLD_VERSION)
+    reader = LakeReader(lake)
+    with pytest.raises(OutdatedRun, match="layout 1") as refused:
+        reader.record(catalog.get_session(ids[0]))
+    assert "gaitlake reprocess --older" in refused.value.repair
+    before = check_lake(lake, SCHEMAS)
+    assert sorted(d.session_id for d in before.outdated) == ids and not before.ok
+
+    outcome = reprocess(older_only=True)
+    assert outcome["pipeline_version"] == PIPELINE_VERSION and outcome["failed"] == {}
+    assert sorted(outcome["done"]) == ids and outcome["switched"] == 3
+    after = check_lake(lake, SCHEMAS)
+    assert after.ok and after.sessions == 3, after.as_dict()
+    for sid in ids:
+        session = catalog.get_session(sid)
+        assert session.pipeline_version == PIPELINE_VERSION
+        assert lake.current_manifest(sid).layout == LAYOUT
+        record = reader.record(session)
+        cadence = record.doc("summary_doc")["performance_metrics"]["cadence"]
+        values = record.row["cadence_spm_values"]
+        assert 150 < cadence["avg"] < 190 and len(values) >= 5      # synthetic runners at 155-185 spm
+        assert (cadence["min"], cadence["max"], cadence["values"]) == (min(values), max(values), values)
+    assert reprocess(older_only=True)["selected"] == 0

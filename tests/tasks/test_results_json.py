@@ -18,7 +18,7 @@ def test_to_json_numbers_numpy_and_non_finite():
 
 
 def test_session_documents_parse_the_row():
-    row = {"summary_doc": to_json({"x": np.nan}), "form_doc": "not json", "gait_doc": None, "cadence_spm": 170.0}
+    row = {"quality_doc": to_json({"x": np.nan}), "events_doc": "not json", "gait_doc": None, "cadence_spm": 170.0}
     docs = session_documents(row)
-    assert docs["summary_doc"] == {"x": None} and docs["form_doc"] == {} and docs["gait_doc"] == {}
-    assert set(docs) == {"summary_doc", "details_doc", "form_doc", "gait_doc", "quality_doc", "events_doc"}
+    assert docs["quality_doc"] == {"x": None} and docs["events_doc"] == {} and docs["gait_doc"] == {}
+    assert set(docs) == {"gait_doc", "quality_doc", "events_doc"}

@@ -19,7 +19,6 @@ from api_support import Server  # noqa: F401  (re-exported: the viewer's tests s
 from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session
 from analysis.tracking import RunnerTrack
-from api.documents import from_analysis
 from api.app import create_app
 from api.keys import create_key
 from api.settings import ApiSettings
@@ -28,7 +27,7 @@ from storage.catalog import Catalog, SessionStatus, User
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.render import render_lake_run
-from tasks.results import frames_table, sessions_table, strides_table
+from tasks.results import session_tables
 
 FPS = Fraction(30)
 SIZE = (640, 360)   # width, height of the synthetic clip
@@ -105,15 +104,10 @@ class ViewerWorld:
             clip = Path(tmp) / "source.mp4"
             write_source_clip(clip, T)
             self.store.put_file(clip, video_key)
-        meta = {"title": title, "user_id": self.users[owner], "created_at": created, "fps": float(FPS), "n_frames": T,
-                "width": SIZE[0], "height": SIZE[1], "duration_s": T / float(FPS), "video_key": video_key,
-                "analyzed_video_key": None}
-        docs = {"summary_doc": from_analysis(result)["summary_doc"], "details_doc": from_analysis(result)["details_doc"],
-                "form_doc": from_analysis(result)["form_doc"], "gait_doc": from_analysis(result)["gait_doc"],
-                "quality_doc": result.quality}
-        tables = {"sessions": sessions_table(meta, result.summary, docs),
-                  "frames": frames_table(track, float(FPS), result.frame_series),
-                  "strides": strides_table(result.strides)}
+        meta = {"title": title, "user_id": self.users[owner], "created_at": created, "fps": float(FPS),
+                "effective_fps": result.fps, "n_frames": T, "width": SIZE[0], "height": SIZE[1],
+                "duration_s": T / float(FPS), "video_key": video_key, "analyzed_video_key": None}
+        tables = session_tables(meta, result, result.quality, track, float(FPS))  # as the pipeline lays a run out
         self.lake.write_session(sid, VERSION, "cfg", tables, date=created.strftime("%Y-%m-%d"), publish=False)
         images = render_lake_run(self.store, self.lake, sid, VERSION, video_key, preset="ultrafast") if render else None
         self.lake.attach_artifacts(sid, VERSION, images, publish=True)
