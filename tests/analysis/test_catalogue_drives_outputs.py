@@ -69,9 +69,8 @@ from api.viewer import exports, router, view
 from gaitlake import cli
 from storage.lake import Lake
 from storage.objectstore import ObjectStore
+from tasks.lake_schema import STRIDES as STRIDES_SCHEMA
 from tasks.results import session_tables
-sys.path[:0] = ["tests/api", "tests/api/viewer"]   # the viewer tests' helpers (run from the repository root)
-from test_viewer_exports import _pdf_text_runs
 
 s = make_session(cadence_spm=172.0, contact_time_s=0.24, speed_mps=3.2, duration_s=6.0, seed=5)
 kp = s.keypoints
@@ -99,7 +98,11 @@ strides = StrideTable.from_rows(read("strides").to_pylist())
 facts = SessionFacts.from_results(row, result.quality, result.phases, strides)
 cards = {c["key"]: c for c in view.cards(row, record.doc("summary_doc"), [], result.quality)}
 pdf_rows = router.pdf_metric_rows(list(cards.values()), [])
-pdf_runs = _pdf_text_runs(exports.report_pdf("run", "R", pdf_rows, [], [], None, None))
+pdf = exports.report_pdf("run", "R", pdf_rows, [], [], None, None)
+from matplotlib.figure import Figure
+page = Figure(figsize=(8.27, 11.69))          # the PDF's first page, drawn as report_pdf draws it
+exports._summary_page(page, "run", "R", pdf_rows, [])
+pdf_runs = [t.get_text() for t in page.texts] if pdf.startswith(b"%PDF") else []
 engine = result.strides.column(NEW) if NEW in result.strides.extra or NEW == "duty_factor" else None
 card = cards.get(NEW)
 print(json.dumps({
@@ -108,6 +111,8 @@ print(json.dumps({
     "lake_strides": read("strides").column(NEW).to_pylist() if NEW in read("strides").column_names else None,
     "engine_strides": None if engine is None else [None if v != v else float(v) for v in engine],
     "lake_row": row.get(NEW),
+    "lake_row_stats": [row.get(f"{NEW}_min"), row.get(f"{NEW}_max"), row.get(f"{NEW}_values")],
+    "schema_declares": NEW in STRIDES_SCHEMA.names,
     "lake_frames_has_series": SPEC in read("frames").column_names,
     "summary_block": summary_doc["running_mechanics"].get(SPEC),
     "details_series": SPEC in details_doc["metrics"],
@@ -118,7 +123,7 @@ print(json.dumps({
     "facts_spread": facts.spread.get(NEW),
     "card": None if card is None else {k: card.get(k) for k in ("label", "unit", "value", "range")},
     "pdf_row": next(([r["label"], r["text"]] for r in pdf_rows if r["label"].lower() == LABEL), None),
-    "pdf_runs": [r for r in pdf_runs if LABEL in r.lower()],
+    "pdf_texts": pdf_runs,
 }))
 """
 
@@ -165,7 +170,10 @@ def test_a_new_per_stride_metric_in_three_places_reaches_every_output(tmp_path):
     assert avg == pytest.approx(120 / 172 - 0.24, abs=2 / 60) and len(values) >= 8
     assert all(v == pytest.approx(120 / 172 - 0.24, abs=2 / 60) for v in values)
     assert out["lake_strides"] == pytest.approx(out["engine_strides"], nan_ok=True)   # the strides table
+    assert out["schema_declares"]                                                     # ... and its schema
     assert out["lake_row"] == pytest.approx(avg)                                       # the sessions row
+    stats = out["lake_row_stats"]                                                     # ... its stats
+    assert stats[:2] == pytest.approx([min(values), max(values)]) and stats[2] == pytest.approx(values)
     assert out["lake_frames_has_series"]                                              # the frames table
     block = out["summary_block"]                                                      # GET summary
     assert block["avg"] == pytest.approx(avg) and block["values"] == pytest.approx(values)
@@ -180,14 +188,17 @@ def test_a_new_per_stride_metric_in_three_places_reaches_every_output(tmp_path):
     assert card["value"] == pytest.approx(avg, abs=1e-4)
     assert card["range"] == pytest.approx([min(values), max(values)], abs=1e-4)
     shown = f"{avg * 1000:.0f} ms"                                                    # the PDF
-    assert out["pdf_row"] == ["Swing time", shown] and out["pdf_runs"] == ["Swing time"]
+    assert out["pdf_row"] == ["Swing time", shown]
+    assert "Swing time" in out["pdf_texts"] and shown in out["pdf_texts"]
 
 
 def test_without_the_new_metric_no_output_shows_it(tmp_path):
     """The same script without the function and the entry: ``swing_time_s`` is nowhere."""
     out = _run("as-is-swing", tmp_path)
     assert out["engine_avg"] is None and out["lake_strides"] is None and out["lake_row"] is None
+    assert not out["schema_declares"] and out["lake_row_stats"] == [None, None, None]
     assert not out["lake_frames_has_series"] and out["summary_block"] is None
     assert not out["details_series"] and out["details_avg"] is None and not out["export_series"]
     assert out["form_value"] is None and out["cli_lines"] == [] and out["facts_spread"] is None
-    assert out["card"] is None and out["pdf_row"] is None and out["pdf_runs"] == []
+    assert out["card"] is None and out["pdf_row"] is None
+    assert "Swing time" not in out["pdf_texts"] and "Contact time" in out["pdf_texts"]
