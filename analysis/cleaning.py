@@ -221,13 +221,28 @@ def dominant_period_frames(signal: np.ndarray, min_lag: int, max_lag: int) -> fl
     x = x[np.isfinite(x)]
     if x.size < 2 * max(min_lag, 2):
         return None
-    x = x - x.mean()
-    n = x.size
-    spec = np.fft.rfft(x, 2 * n)
-    ac = np.fft.irfft(spec * np.conj(spec))[:n]
-    if ac[0] <= 0:
+    return fundamental_lag(autocorrelations(x[:, None])[:, 0], min_lag, max_lag)
+
+
+def autocorrelations(columns: np.ndarray) -> np.ndarray:
+    """Biased autocorrelation of each column of finite ``(n, C)`` data about its mean,
+    normalised to 1 at lag 0 (NaN for a constant column), lags ``0 .. n-1`` (FFT)."""
+    x = columns - columns.mean(axis=0)
+    n = x.shape[0]
+    spec = np.fft.rfft(x, 2 * n, axis=0)
+    ac = np.fft.irfft(spec * np.conj(spec), axis=0)[:n]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ac[:1] > 0, ac / ac[:1], np.nan)
+
+
+def fundamental_lag(ac: np.ndarray, min_lag: int, max_lag: int) -> float | None:
+    """The fundamental period (frames, parabola-refined) of a normalised autocorrelation
+    ``ac`` (:func:`autocorrelations`) within ``[min_lag, max_lag]``: the shortest-lag peak
+    within :data:`FUNDAMENTAL_PEAK_FRACTION` of the strongest (see
+    :func:`dominant_period_frames`); None without a peak of at least 0.1."""
+    n = ac.size
+    if not np.isfinite(ac[0]):
         return None
-    ac = ac / ac[0]
     hi = min(max_lag, n - 1)
     if hi <= min_lag:
         return None
@@ -376,10 +391,72 @@ def repair_swaps(xy: np.ndarray, fps: float, facing_x: float = 1.0) -> tuple[np.
     return out, int(any_swap.sum())
 
 
-#: Length of the odd-reflection pad at the record ends, in periods of the cut-off.
-#: A 2nd-order Butterworth settles (to e^-4) within about one period of its
-#: cut-off; two leave the transient ~1e-4 of the step.
+#: Length of the pad at the record ends, in periods of the cut-off. A 2nd-order
+#: Butterworth settles (to e^-4) within about one period of its cut-off; two leave the
+#: transient ~1e-4 of the step.
 PAD_PERIODS = 2.0
+#: A track whose linearly detrended values correlate at least this well with themselves one
+#: period later is extended at its ends by that period (:func:`periodic_extension`).
+PERIODIC_MIN_CORRELATION = 0.6
+#: The period that continues a track is measured over this much (s) of its start / end.
+PERIOD_WINDOW_S = 30.0
+
+
+def repeat_periods(columns: np.ndarray, fps: float) -> np.ndarray:
+    """Whole frames over which each column of finite ``(n, C)`` tracks repeats (the gait's
+    stride or step), 0 where it does not.
+
+    The period is the autocorrelation's fundamental (:func:`fundamental_lag`) of the
+    linearly detrended track (an overground runner crosses the frame) between 0.25 s and
+    8 s of the clip's time (slow motion stretches strides), accepted where the detrended
+    track correlates with itself one period later by at least
+    :data:`PERIODIC_MIN_CORRELATION` and the track holds three periods.
+    """
+    x = np.asarray(columns, dtype=np.float64)
+    n, c = x.shape
+    out = np.zeros(c, dtype=np.int64)
+    if n < max(12, int(0.75 * fps)) or c == 0:
+        return out
+    t = np.arange(n, dtype=np.float64) - 0.5 * (n - 1)
+    xc = x - x.mean(axis=0)
+    r = xc - np.outer(t, (t @ xc) / float(t @ t))          # least-squares line removed
+    ac = autocorrelations(r)
+    lo, hi = max(2, int(0.25 * fps)), min(n // 3, int(8 * fps))
+    rows = np.ascontiguousarray(r.T)
+    for j in range(c):
+        found = fundamental_lag(ac[:, j], lo, hi)
+        p = int(round(found)) if found is not None else 0
+        if p < 2 or 3 * p > n:
+            continue
+        a, b = rows[j, :-p], rows[j, p:]
+        den = math.sqrt(float(a @ a) * float(b @ b))
+        if den > 0 and float(a @ b) / den >= PERIODIC_MIN_CORRELATION:
+            out[j] = p
+    return out
+
+
+def periodic_extension(x: np.ndarray, n_pad: int, period_start: int, period_end: int) -> np.ndarray:
+    """``x`` with ``n_pad`` samples before and after it: each the sample one period
+    later (before the start, ``period_start``) or earlier (after the end, ``period_end``),
+    shifted by the track's change over that period, so level and velocity continue at
+    the joins.
+
+    Why: an odd (point-symmetric) extension mirrors the velocity about the record's
+    end, so a velocity step 2-3 frames from the end (a contact starting or ending there)
+    meets its own mirror image and the low-pass flattens both (synthetic edits cut at
+    random phases: every IC or TO 1-3 frames from a cut was lost). Running repeats every
+    stride (stride-to-stride variation of a few percent), so one stride before the end
+    is the best guess of the stride after it, and the velocity steps keep their shape.
+    """
+    T, p0, p1 = x.size, int(period_start), int(period_end)
+    ext = np.empty(T + 2 * n_pad)
+    ext[n_pad:n_pad + T] = x
+    d_end, d_start = x[-1] - x[-1 - p1], x[p0] - x[0]
+    for i in range(n_pad + T, ext.size):
+        ext[i] = ext[i - p1] + d_end
+    for i in range(n_pad - 1, -1, -1):
+        ext[i] = ext[i + p0] - d_start
+    return ext
 
 
 def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) -> np.ndarray:
@@ -392,13 +469,15 @@ def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) ->
     filtered separately; runs too short for the filter are left unfiltered.
     The cut-off is clipped to 0.45 * fps.
 
-    Record ends: each run is extended by its odd (point-symmetric) reflection,
-    which continues the local level and slope, over ``PAD_PERIODS`` periods
-    of the cut-off (``PAD_PERIODS * fps / cutoff`` samples, at most the run
-    length - 1). SciPy's default pad is a fixed 3 * (2 * sections + 1)
-    samples whatever the cut-off and frame rate; for a slow filter (the
-    0.5 Hz pelvis track) that is far shorter than the filter's settling time,
-    so the start-up transient of a moving (overground) pelvis leaks into the
+    Record ends: a run that repeats (:func:`repeat_periods` over its first and last
+    :data:`PERIOD_WINDOW_S`: the gait) is extended by its own previous / next period
+    (:func:`periodic_extension`), any
+    other by its odd (point-symmetric) reflection, which continues the local level
+    and slope; either over ``PAD_PERIODS`` periods of the cut-off
+    (``PAD_PERIODS * fps / cutoff`` samples). SciPy's default pad is a fixed
+    3 * (2 * sections + 1) samples whatever the cut-off and frame rate; for a slow
+    filter (the 0.5 Hz pelvis track) that is far shorter than the filter's settling
+    time, so the start-up transient of a moving (overground) pelvis leaks into the
     last ~0.5 s of the record, and more so the higher the frame rate.
     """
     arr = np.array(series, dtype=np.float64, copy=True)
@@ -406,23 +485,40 @@ def lowpass(series: np.ndarray, fps: float, cutoff_hz: float, order: int = 4) ->
     wn = fc / (0.5 * fps)
     sos = butter(order // 2 if order > 2 else 1, wn, btype="low", output="sos")
     flat = arr.reshape(arr.shape[0], -1)
-    ok_all = np.isfinite(flat).all(axis=1)
     pad = 3 * (2 * sos.shape[0] + 1)             # shortest run that is filtered
     settle = max(pad, math.ceil(PAD_PERIODS * fps / fc))
-
-    def padlen(n: int) -> int:
-        return min(settle, n - 1)
-
-    if ok_all.all() and flat.shape[0] > pad:
-        return sosfiltfilt(sos, flat, axis=0, padlen=padlen(flat.shape[0])).reshape(arr.shape)
-    for j in range(flat.shape[1]):
-        col = flat[:, j]
-        ok = np.isfinite(col)
+    whole = np.isfinite(flat).all(axis=0)
+    if flat.shape[0] > pad and whole.any():
+        # columns without gaps: one filter call for the repeating ones, one for the rest
+        cols = np.flatnonzero(whole)
+        _filter_runs(flat, cols, 0, flat.shape[0], sos, settle, fps)
+    for j in np.flatnonzero(~whole):
+        ok = np.isfinite(flat[:, j])
         edges = np.flatnonzero(np.diff(np.r_[0, ok.astype(int), 0]))
         for s, e in zip(edges[::2], edges[1::2]):
             if e - s > pad:
-                col[s:e] = sosfiltfilt(sos, col[s:e], padlen=padlen(e - s))
+                _filter_runs(flat, np.array([j]), s, e, sos, settle, fps)
     return arr
+
+
+def _filter_runs(flat: np.ndarray, cols: np.ndarray, s: int, e: int, sos: np.ndarray, settle: int,
+                 fps: float) -> None:
+    """:func:`lowpass` of the finite frames ``[s, e)`` of columns ``cols`` of ``flat``, in place."""
+    n = e - s
+    # the periods at each end (a long session's cadence drifts; and the cost stays bounded)
+    window = max(int(PERIOD_WINDOW_S * fps), 1)
+    head = repeat_periods(flat[s:min(e, s + window), cols], fps)
+    tail = head if n <= window else repeat_periods(flat[e - window:e, cols], fps)
+    both = (head > 0) & (tail > 0)
+    odd = cols[~both]
+    if odd.size:
+        flat[s:e, odd] = sosfiltfilt(sos, flat[s:e, odd], axis=0, padlen=min(settle, n - 1))
+    rep = np.flatnonzero(both)
+    if rep.size:
+        ext = np.stack([periodic_extension(flat[s:e, cols[k]], settle, int(head[k]), int(tail[k])) for k in rep],
+                       axis=1)
+        out = sosfiltfilt(sos, ext, axis=0, padlen=min(settle, ext.shape[0] - 1))
+        flat[s:e, cols[rep]] = out[settle:settle + n]
 
 
 def periodic_mean(series: np.ndarray, period_frames: float) -> np.ndarray:

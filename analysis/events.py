@@ -98,6 +98,12 @@ def backward_half_cycles(u: np.ndarray, period_frames: float) -> list[tuple[int,
             out.append((int(a), int(later[0])))
         elif nxt_max.size == 0:
             out.append((int(a), T - 1))
+    if minima.size and (maxima.size == 0 or minima[-1] > maxima[-1]):
+        # the same at the end: a maximum too close to it for the prominence test (a
+        # contact starting 2-3 frames before a cut was not looked for)
+        a = int(minima[-1]) + int(np.argmax(uu[minima[-1]:]))
+        if a < T - 1:
+            out.append((a, T - 1))
     return out
 
 

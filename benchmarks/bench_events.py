@@ -10,7 +10,8 @@ fps, a swaying camera, motion blur), and each copy is analysed with each
 Synthetic runs (``analysis.synthetic.make_session``, exact events) cover
 120 and 240 fps and an overground runner under a panning camera. Issue 24 adds a
 hand-held camera (with and without camera compensation), synthetic edits
-(:func:`synthetic_edit`, exact events next to every cut), an edit of four pieces
+(:func:`synthetic_edit`, exact events next to every cut; also at 30 fps with a runner half
+as tall, as a phone's edit), an edit of four pieces
 of the clip (with and without segments; contact and flight against the annotated pairs
 inside one piece, :func:`within_piece_means`) and the second shared clip (garage, 30 fps).
 Issue 23 adds the ``foot`` method (heel and toe against the floor line,
@@ -268,6 +269,7 @@ def footage_conditions(run, kp0: np.ndarray, truth: list, derived: dict, seeds: 
     from analysis.engine import RunnerProfile
     from analysis.footage import analyze_footage
     from analysis.segments import analyze_segments
+    from analysis.synthetic import degrade_keypoints
     from analysis.tracking import select_runner
     from tasks.detect import Detections
 
@@ -293,14 +295,17 @@ def footage_conditions(run, kp0: np.ndarray, truth: list, derived: dict, seeds: 
     run("edit of 4 pieces (3 cuts), one analysis", edit, 60.0, edit_truth, edit_contact, edit_flight)
     run("edit of 4 pieces (3 cuts), segments", edit, 60.0, edit_truth, edit_contact, edit_flight,
         analyse=lambda k, f, p: analyze_segments(k, f, cuts, RunnerProfile(), None, p))
-    for seed in seeds:
-        s, sp, kp, scuts = synthetic_edit(seed)
-        starts = np.r_[0, scuts]
-        tr = [(side, kind, (f - a + start - 0.5) / s.fps) for (a, b), start in zip(sp, starts)
-              for side in ("left", "right") for kind in ("IC", "TO") for f in s.events[side][kind] if a < f < b]
-        run("synthetic edit, 2.2-2.5 s pieces at random phases, segments", kp, s.fps, tr,
-            s.truth["contact_time_s"], s.truth["flight_time_s"],
-            analyse=lambda k, f, p, c=scuts: analyze_segments(k, f, c, RunnerProfile(), None, p))
+    for cond, fps, scale in (("synthetic edit, 2.2-2.5 s pieces at random phases, segments", 60.0, 1.0),
+                             ("synthetic edit at 30 fps, runner 2x smaller, segments", 30.0, 2.0)):
+        for seed in seeds:
+            s, sp, kp, scuts = synthetic_edit(seed, fps)
+            if scale > 1.0:
+                kp, _ = degrade_keypoints(kp, fps, model_px=1.0, scale=scale, seed=seed)
+            starts = np.r_[0, scuts]
+            tr = [(side, kind, (f - a + start - 0.5) / s.fps) for (a, b), start in zip(sp, starts)
+                  for side in ("left", "right") for kind in ("IC", "TO") for f in s.events[side][kind] if a < f < b]
+            run(cond, kp, s.fps, tr, s.truth["contact_time_s"], s.truth["flight_time_s"],
+                analyse=lambda k, f, p, c=scuts: analyze_segments(k, f, c, RunnerProfile(), None, p))
     if GARAGE_TRUTH.exists():
         garage = json.loads(GARAGE_TRUTH.read_text())
         boxes, kps = Detections.from_bytes(GARAGE_DETECTIONS.read_bytes()).per_frame()

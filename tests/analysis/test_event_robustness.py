@@ -27,7 +27,11 @@ MEETS_TARGETS = ["shared clip 60 fps", "30 fps", "30 fps, phase 1/2", "25 fps", 
                  "synthetic 240 fps treadmill", "synthetic 120 fps overground, pan",
                  "synthetic 25 fps, small runner",
                  # issue 24: a hand-held phone (camera-compensated) and the second shared clip
-                 "hand-held shake, camera-compensated", "garage clip 30 fps"]
+                 "hand-held shake, camera-compensated", "garage clip 30 fps",
+                 # the edit's pieces once the low-pass continues each piece by its own stride
+                 "edit of 4 pieces (3 cuts), segments",
+                 "synthetic edit, 2.2-2.5 s pieces at random phases, segments",
+                 "synthetic edit at 30 fps, runner 2x smaller, segments"]
 
 
 @pytest.mark.parametrize("condition", MEETS_TARGETS)
@@ -36,14 +40,16 @@ def test_event_timing_meets_the_targets(scores, condition):
     assert r["ok"], r
 
 
-@pytest.mark.parametrize("condition", ["runner 180 px (640x360)", "runner 90 px (320x180)", "motion blur 20 %",
-                                       "edit of 4 pieces (3 cuts), segments"])
+@pytest.mark.parametrize("condition", ["runner 180 px (640x360)", "runner 90 px (320x180)", "motion blur 20 %"])
 def test_event_timing_near_the_targets_where_the_clip_bias_dominates(scores, condition):
     """At 60 fps one frame is 16.7 ms and the clip's own TO bias (+12 ms against the
     annotation, +14/-15 ms contact/flight) leaves little room: with extra noise
     the worst seed exceeds a frame by 1-3 ms (measured: 180 px runner flight -18 ms,
-    90 px TO 76 % within a frame, blur contact +17 ms; the edit's 2.2-2.5 s pieces: TO 88 %,
-    contact +17 ms). Bounded here so a regression shows."""
+    90 px TO 76 % within a frame, blur contact +16 ms / flight -17 ms). A local cubic fit
+    of the velocity around each crossing moved them inside the targets only by shifting
+    TO earlier: on a filtered velocity step with 1.5 px noise its spread was 0.128 frame
+    against the interpolation's 0.137, and its bias -0.27 frame (measured), so it was
+    left out. Bounded here so a regression shows."""
     r = scores[condition]["velocity"]
     assert r["ic_within_1_frame"] >= 0.9, r
     assert r["to_within_1_frame"] >= 0.7, r
