@@ -185,6 +185,13 @@ class StrideTable:
         if (self.contralateral_ic_frame[~self.has_contralateral_ic] != -1).any():
             raise ValueError("StrideTable.contralateral_ic_frame must be -1 where has_contralateral_ic is False.")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a mappingproxy does not pickle: pickle (and deepcopy) the catalogue columns as a dict
+        return {**self.__dict__, "extra": dict(self.extra)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({**state, "extra": MappingProxyType(dict(state.get("extra") or {}))})
+
     def __getattr__(self, name: str) -> np.ndarray:
         # only reached when no attribute has the name: a catalogue column of ``extra``
         extra = self.__dict__.get("extra") or {}

@@ -119,3 +119,14 @@ def test_catalogue_columns_ride_along_with_the_fixed_ones(monkeypatch):
     assert StrideTable.empty().swing_time_s.size == 0
     with pytest.raises(ValueError, match="per-stride"):
         cat.Metric("x", "x", "x", "s", 3, per_stride=False, computed_by="x")
+
+
+def test_a_table_with_catalogue_columns_pickles_and_copies():
+    import copy
+    import pickle
+
+    t = _table(extra={"swing_time_s": np.array([0.4, np.nan, 0.5])})
+    for back in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t)):
+        assert back.rows() == t.rows() and back.swing_time_s.tolist()[0] == 0.4
+        with pytest.raises(TypeError):
+            back.extra["other"] = np.zeros(3)       # the mapping stays read-only
