@@ -28,11 +28,14 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from configs import Settings
 from flows.claims import Heartbeat, LeaseLost, describe_failure, heartbeat, new_owner_id, owner_is_dead
 from storage.catalog import Catalog, SessionStatus, lease_lapsed, utcnow
+
+if TYPE_CHECKING:  # annotations only: the queue's commands need no Prefect to start
+    from flows.process import SessionOutcome
 
 log = logging.getLogger("gaitlake.queue")
 
@@ -68,7 +71,7 @@ def recover(settings: Settings, catalog: Catalog | None = None) -> dict[str, str
 
 # -- running one claimed session ------------------------------------------------------
 def run_claimed(settings: Settings, session_id: str, owner: str, *, max_frames: int | None = None,
-                force: bool = False, requeue_errors: bool = True) -> dict[str, Any]:
+                force: bool = False, requeue_errors: bool = True) -> SessionOutcome:
     """Run the process-session flow for a session this process has claimed.
 
     The flow finishes the claim itself (``done`` / ``failed``). If the flow never
@@ -85,7 +88,7 @@ def run_claimed(settings: Settings, session_id: str, owner: str, *, max_frames: 
 
         outcome = process_session(session_id, max_frames=max_frames, force=force, claimed_by=owner)
         record_outcome(settings, session_id=session_id, status="done", owner=owner,
-                       wall_s=round(time.perf_counter() - started, 3), timings=outcome.get("timings"))
+                       wall_s=round(time.perf_counter() - started, 3), timings=outcome.timings)
         return outcome
     except LeaseLost:
         raise
@@ -385,7 +388,7 @@ def _session_thread() -> ThreadPoolExecutor:
     return _SESSION_THREAD[0]
 
 
-def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any) -> dict[str, Any]:
+def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any) -> SessionOutcome:
     """``gaitlake process``: run one claimed session to its end in this process.
 
     The work runs on a thread so the main thread stays free for Ctrl-C/SIGTERM,

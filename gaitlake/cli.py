@@ -223,7 +223,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     _print_summary(row.id, outcome)
     _print_artifacts(row.id, outcome, settings)
     _print_where(row.id, person, settings)
-    if args.json and "summary" in outcome:
+    if args.json and not outcome.skipped:
         _write_summary_json(Path(args.json), row, outcome)
     return 0
 
@@ -249,7 +249,7 @@ def _create_claimed_session(args: argparse.Namespace, settings, store, catalog, 
     )
 
 
-def _write_summary_json(path: Path, row, outcome: dict) -> None:
+def _write_summary_json(path: Path, row, outcome) -> None:
     """``process --json``: the spec's summary document of the session plus every scalar metric and
     the quality flags, as JSON."""
     from api.documents import summary_document
@@ -258,11 +258,11 @@ def _write_summary_json(path: Path, row, outcome: dict) -> None:
         "session_id": row.id,
         "session_date": row.created_at.strftime("%d/%m/%Y"),
         "summary_text": None,
-        **summary_document(outcome["summary"], outcome.get("strides") or [], outcome["quality"]),
+        **summary_document(outcome.summary, outcome.strides, outcome.quality),
         "user_information": {"height": row.height_cm, "weight": row.weight_kg},
         # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
-        "metrics": outcome["summary"],
-        "quality": outcome["quality"],
+        "metrics": outcome.summary,
+        "quality": outcome.quality,
     }
     from tasks.results import to_json
 
@@ -270,12 +270,11 @@ def _write_summary_json(path: Path, row, outcome: dict) -> None:
     print(f"summary written to {path}", file=sys.stderr)
 
 
-def _print_summary(session_id: str, outcome: dict) -> None:
-    if "summary" not in outcome:  # another processor did it, or this version is already served
-        status = outcome.get("status") or f"already served at {outcome.get('pipeline_version', '?')}"
-        print(f"session {session_id}: not reprocessed ({status})")
+def _print_summary(session_id: str, outcome) -> None:
+    if outcome.skipped:  # another processor did it, or this version is already served
+        print(f"session {session_id}: not reprocessed ({outcome.reason})")
         return
-    summary, quality = outcome["summary"], outcome["quality"]
+    summary, quality = outcome.summary, outcome.quality
     print(f"session {session_id}: done")
     print(f"  frames            {quality['decoded_frames']} (runner found in {quality['runner_share']:.1%})")
     if quality.get("mean_confidence") is not None:
@@ -293,14 +292,14 @@ def _print_summary(session_id: str, outcome: dict) -> None:
         print(f"  note: {reason}")
 
 
-def _print_artifacts(session_id: str, outcome: dict, settings) -> None:
+def _print_artifacts(session_id: str, outcome, settings) -> None:
     """Where the analysed video, snapshots and report were written (paths, or keys on S3)."""
-    if "summary" not in outcome:
+    if outcome.skipped:
         return
     from storage.objectstore import ObjectStore
     from gaitlake.cli_report import artifact_lines
 
-    images = outcome.get("artifacts")
+    images = outcome.artifacts
     if not images:
         why = "render.enabled is false" if not settings.render.enabled else "see the warning above"
         print(f"  artifacts         not rendered ({why})")

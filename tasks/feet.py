@@ -24,6 +24,7 @@ import importlib.util
 import io
 import os
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -292,13 +293,14 @@ def runner_points(detections, track_boxes: np.ndarray) -> np.ndarray | None:
 
 
 def apply_foot_stage(settings, store, session_id: str, video_key: str | None, result, track_boxes: np.ndarray,
-                     frame_size: tuple[int, int], max_frames: int | None = None, detections=None):
+                     frame_size: tuple[int, int], max_frames: int | None = None, detections=None, source=None):
     """The engine's ``result`` with the foot strike measured (``analysis.feet.with_feet``), or with the
     shank proxy kept and ``quality.footstrike_source = "proxy"`` plus the reason the feet were not measured.
 
     The foot points come from the pose actors' foot stage (``detections.feet``); detections
     stored without them (written before the foot stage, or with it off then) get a second pass
-    over the video at full resolution, whose points are stored at :func:`feet_key` and reused.
+    over the video at full resolution, whose points are stored at :func:`feet_key` and reused; it reads
+    ``source`` (the run's :class:`storage.objectstore.HeldCopy` of the video) when given, else fetches a copy.
     """
     from analysis.feet import with_feet, with_proxy_note
     from tasks.video import VideoError, iter_frame_chunks
@@ -329,7 +331,7 @@ def apply_foot_stage(settings, store, session_id: str, video_key: str | None, re
         except FootModelError as exc:
             return with_proxy_note(result, str(exc))
         try:
-            with store.local_copy(video_key) as local:
+            with nullcontext(source.path()) if source is not None else store.local_copy(video_key) as local:
                 feet = runner_feet(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, fs.crop_scale)
         except VideoError as exc:   # the session's other results stand; the feet stay unmeasured
             return with_proxy_note(result, f"the video could not be decoded for the foot model ({exc})")
