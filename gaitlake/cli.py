@@ -12,7 +12,6 @@ import difflib
 import json
 import os
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 from analysis.catalogue import cli_summary
@@ -188,8 +187,6 @@ def cmd_process(args: argparse.Namespace) -> int:
     from storage.objectstore import ObjectStore
 
     store, catalog = ObjectStore.from_settings(settings), Catalog.from_settings(settings)
-    from flows.queue import new_owner_id
-
     person = None
     if args.user:
         person = catalog.find_user(args.user)
@@ -203,11 +200,11 @@ def cmd_process(args: argparse.Namespace) -> int:
         _print_where(earlier.id, person, settings)
         return 0
 
-    owner = new_owner_id("process")  # the session is inserted already claimed by this command
-    try:
-        row = _create_claimed_session(args, settings, store, catalog, person, owner)
+    try:  # the session is inserted already claimed by this command: no worker takes it meanwhile
+        claimed = _create_claimed_session(args, settings, store, catalog, person)
     except IntakeError as exc:
         return _fail(str(exc))
+    row = claimed.row
     from gaitlake.cli_logs import library_logs_to_file
 
     log_path = library_logs_to_file(settings.data_path / "logs" / "process.log")
@@ -216,7 +213,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     from flows.queue import run_one_shot
 
     try:
-        outcome = run_one_shot(settings, row.id, owner, max_frames=args.max_frames)
+        outcome = run_one_shot(settings, row.id, claimed.owner, max_frames=args.max_frames)
     except Exception:  # noqa: BLE001 - the reason is on the row, in one sentence
         failed = catalog.get_session(row.id)
         return _fail(f"session {row.id} failed: {failed.error if failed else 'unknown reason'}")
@@ -228,14 +225,14 @@ def cmd_process(args: argparse.Namespace) -> int:
     return 0
 
 
-def _create_claimed_session(args: argparse.Namespace, settings, store, catalog, person, owner: str):
-    """The uploaded video's catalog row, inserted already claimed by this command (``owner``), with the
-    person's height and weight unless given (as an API upload does); raises ``IntakeError``."""
-    from flows.intake import create_session_from_path
-    from storage.catalog import SessionStatus, utcnow
+def _create_claimed_session(args: argparse.Namespace, settings, store, catalog, person):
+    """The video's session, created and claimed by the queue for this command
+    (:func:`flows.queue.create_claimed_session`), with the person's height and weight unless given
+    (as an API upload does); raises ``IntakeError``."""
+    from flows.queue import create_claimed_session
 
-    return create_session_from_path(
-        store, catalog, Path(args.video),
+    return create_claimed_session(
+        settings, store, catalog, Path(args.video),
         title=args.title or Path(args.video).stem,
         user_id=person.id if person else None,
         # the owner's height and weight unless given (as an API upload does)
@@ -244,8 +241,6 @@ def _create_claimed_session(args: argparse.Namespace, settings, store, catalog, 
         incline_deg=args.incline_deg,
         capture_fps=args.capture_fps,
         joints=args.joints,
-        status=SessionStatus.PROCESSING, lease_owner=owner, attempts=1,
-        lease_expires_at=utcnow() + timedelta(seconds=settings.processing.lease_s),
     )
 
 
