@@ -13,14 +13,16 @@ The source video is fetched once per run (:meth:`storage.objectstore.ObjectStore
 probe, pose, the feet's second pass and the render read the same local copy, removed at the end.
 The tasks pass the probe's :class:`tasks.video.VideoInfo`; the flow returns a :class:`SessionOutcome`.
 
-Run one directly with ``python -m flows.process SESSION_ID``.
+Nothing runs on import: the flow applies the process's settings (:func:`flows.runtime.flow_settings`)
+when it starts, as the CLI, the API and the worker do at theirs. Run one directly with
+``python -m flows.process SESSION_ID``.
 """
 from __future__ import annotations
 
-from configs import get_settings
-from flows.runtime import prepare_environment
+if __name__ == "__main__":  # run as a script: the environment before Prefect is imported below
+    from flows.runtime import flow_settings
 
-prepare_environment(get_settings())  # before Prefect reads its settings
+    flow_settings()
 
 import json  # noqa: E402
 import sys  # noqa: E402
@@ -40,7 +42,9 @@ from analysis.footage import all_cuts, analyze_footage  # noqa: E402
 from analysis.params import AnalysisError, RunnerProfile  # noqa: E402
 from analysis.segments import cut_frames  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
+from configs import get_settings  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
+from flows.runtime import flow_settings  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
 from storage.lake import Lake  # noqa: E402
 from storage.objectstore import HeldCopy, ObjectStore  # noqa: E402
@@ -427,6 +431,7 @@ def process_session(session_id: str, max_frames: int | None = None, force: bool 
     configured pipeline_version (published by an earlier attempt, a re-delivered
     trigger) is marked ``done`` without reprocessing (``skipped``), unless ``force``.
     """
+    flow_settings()  # a deployment run's entry point: the same environment as the CLI's and the worker's
     logger = get_run_logger()
     settings, _, catalog, lake = _resources()
     if catalog.get_session(session_id) is None:
