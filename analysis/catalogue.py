@@ -17,6 +17,14 @@ Adding a metric to a document is adding (or extending) its entry here. The
 functions read :data:`METRICS` when called, so the lists are derived when
 their modules are imported.
 
+A per-stride metric that is not one of the stride table's fixed columns names
+the function of :mod:`analysis.metrics` that computes it (``computed_by``,
+:func:`computed_metrics`): the stride stage calls it with the session's
+``analysis.strides.StrideInputs`` and the table carries the result as a
+catalogue column (``StrideTable.extra``), which the summary, the lake, the
+documents, the CLI, the page and the PDF then show like any other. Adding
+such a metric is its function, its entry here and its test.
+
 Not metrics, so not here: ``ic_time_s`` (a timestamp), the frame columns of
 the stride table, and the summary's calibration/context keys ``px_per_m``,
 ``facing`` and ``mode``.
@@ -37,7 +45,7 @@ from typing import Any, Literal
 
 __all__ = [
     "METRICS", "Imperial", "Metric", "Reference", "SpecKeys", "SUMMARY_METRIC_BLOCKS", "by_name", "cli_summary",
-    "commentary_keys", "reference_table", "series_metrics", "spread_metrics",
+    "commentary_keys", "computed_metrics", "reference_table", "series_metrics", "spread_metrics",
 ]
 
 #: The summary document's blocks that hold per-stride ``{min, max, avg, values}`` objects, in order.
@@ -123,6 +131,10 @@ class Metric:
     for a quantity COCO-17 cannot see) or ``model`` (computed from a published
     model of other measured values). ``side_view``: measurable in a side view at
     all. ``cli_order``: its position in the CLI's summary lines (None: not printed).
+    ``computed_by``: for a per-stride metric that is not a fixed stride-table column,
+    the name of the function in :mod:`analysis.metrics` that computes it, one value
+    per stride (s, m, deg... as ``unit``), from an ``analysis.strides.StrideInputs``
+    (the name, not the function: this module imports no other project module).
     """
 
     name: str
@@ -139,6 +151,11 @@ class Metric:
     qualifier: str = ""
     side_view: bool = True
     cli_order: int | None = None
+    computed_by: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.computed_by is not None and not self.per_stride:
+            raise ValueError(f"metric {self.name}: computed_by needs a per-stride metric")
 
     @property
     def is_category(self) -> bool:
@@ -295,6 +312,13 @@ def commentary_keys(metrics: tuple[Metric, ...] | None = None) -> tuple[str, ...
     rest = tuple(m.name for m in metrics if m.name not in spread and not m.is_category and m.side_view
                  and (m.spec.summary or m.spec.form))
     return spread + rest
+
+
+def computed_metrics(metrics: tuple[Metric, ...] | None = None) -> tuple[Metric, ...]:
+    """Per-stride metrics computed by a declared function (``computed_by``): the stride
+    table's catalogue columns, in catalogue order."""
+    metrics = METRICS if metrics is None else metrics
+    return tuple(m for m in metrics if m.computed_by is not None)
 
 
 def cli_summary(metrics: tuple[Metric, ...] | None = None) -> tuple[Metric, ...]:

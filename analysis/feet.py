@@ -45,6 +45,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.foot_sides import FOOT_POINTS, MIN_POINT_CONF, FootSides, assign_feet
+
 __all__ = [
     "FOOT_POINTS", "MIN_FOOT_PX", "MIN_POINT_CONF", "REARFOOT_ABOVE_DEG", "FOREFOOT_BELOW_DEG",
     "FootSides", "ContactStrike", "assign_feet", "sole_angle_deg", "flat_foot_angle_deg",
@@ -52,31 +54,15 @@ __all__ = [
     "session_pattern", "ankle_angle_deg",
 ]
 
-#: The foot stage's points per frame, in order (``tasks.feet.FOOT_POINTS``).
-FOOT_POINTS = ("left_ankle", "right_ankle", "left_heel", "right_heel", "left_toe", "right_toe")
 #: Altman & Davis (2012), "A kinematic method for footstrike pattern detection in barefoot and shod
 #: runners", Gait & Posture 35(2): foot-strike angle cut-offs (deg, toe up positive).
 REARFOOT_ABOVE_DEG = 8.0
 FOREFOOT_BELOW_DEG = -1.6
-#: A heel or toe the model gives a lower visibility x presence probability than this is not used.
-MIN_POINT_CONF = 0.5
 #: Shortest heel-toe distance (px) measured: with ~2 px error per point, a 40 px foot reads
 #: the angle to about +-4 deg (atan(2*sqrt(2)/40)), past which a pattern would be a guess.
 MIN_FOOT_PX = 40.0
 #: Share of each stance where the foot is flat for every strike pattern (see module docs).
 FLAT_STANCE_WINDOW = (0.2, 0.5)
-
-
-@dataclass(frozen=True)
-class FootSides:
-    """Heel and toe per engine side, ``(T, 3)`` each: x px, y px, confidence (NaN/0 where unknown).
-
-    ``swapped``: frames where the model's left/right labels were exchanged to match the engine's legs.
-    """
-
-    heel: dict[str, np.ndarray]
-    toe: dict[str, np.ndarray]
-    swapped: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -95,24 +81,6 @@ class ContactStrike:
     pattern: str | None
     confidence: float
     reason: str | None
-
-
-def assign_feet(points: np.ndarray, left_ankle_xy: np.ndarray, right_ankle_xy: np.ndarray) -> FootSides:
-    """Give each model foot to the engine leg whose ankle it sits on.
-
-    ``points``: ``(T, 6, 3)`` in :data:`FOOT_POINTS` order; ``*_ankle_xy``:
-    ``(T, 2)`` the engine's side-repaired ankles (px). Where an engine ankle is
-    missing the model's labels stand.
-    """
-    p = np.asarray(points, dtype=np.float64)
-    la, ra = np.asarray(left_ankle_xy, dtype=np.float64), np.asarray(right_ankle_xy, dtype=np.float64)
-    m_left, m_right = p[:, 0, :2], p[:, 1, :2]
-    straight = np.linalg.norm(m_left - la, axis=1) + np.linalg.norm(m_right - ra, axis=1)
-    crossed = np.linalg.norm(m_left - ra, axis=1) + np.linalg.norm(m_right - la, axis=1)
-    swapped = np.isfinite(straight) & np.isfinite(crossed) & (crossed < straight)
-    heel = {"left": np.where(swapped[:, None], p[:, 3], p[:, 2]), "right": np.where(swapped[:, None], p[:, 2], p[:, 3])}
-    toe = {"left": np.where(swapped[:, None], p[:, 5], p[:, 4]), "right": np.where(swapped[:, None], p[:, 4], p[:, 5])}
-    return FootSides(heel, toe, swapped)
 
 
 def sole_angle_deg(heel_xy: np.ndarray, toe_xy: np.ndarray, facing: float) -> np.ndarray:

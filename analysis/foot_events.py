@@ -48,7 +48,7 @@ import numpy as np
 
 from analysis import cleaning
 from analysis.events import backward_half_cycles, stride_period_frames
-from analysis.feet import MIN_POINT_CONF, assign_feet
+from analysis.foot_sides import MIN_POINT_CONF, assign_feet
 
 #: Share of the frames in which a foot is lowest that is taken for stance (the floor line's frames).
 FLOOR_STANCE_SHARE = 0.35

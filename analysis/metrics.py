@@ -10,6 +10,12 @@ Time arguments are seconds, lengths metres, speeds m/s, angles degrees, frame
 indices ints. Functions return NaN where the input does not allow a
 measurement; the engine turns NaN into ``None`` in documents. Segments
 ``start..end`` are inclusive of both ends unless a docstring says otherwise.
+
+A per-stride metric that is not a fixed column of ``analysis.strides.StrideTable``
+is one function here taking an ``analysis.strides.StrideInputs`` (all strides at
+once) and returning one value per stride, named by its catalogue entry's
+``computed_by`` (``analysis.catalogue.Metric``): the stride stage calls it
+(``analysis.stride_stage.catalogue_columns``) and every output shows the result.
 """
 from __future__ import annotations
 

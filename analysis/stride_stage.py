@@ -1,21 +1,26 @@
 """Stages 5, 6 and 8 of ``analysis.engine.analyze``: the per-stride metrics of every
 complete stride (all strides at once, :mod:`analysis.metrics`' definitions), the
-session means the timing judgement needs, and the session summary."""
+session means the timing judgement needs, and the session summary.
+
+Besides the fixed columns, every metric of the catalogue that names its function
+(``Metric.computed_by``, :func:`analysis.catalogue.computed_metrics`) is computed
+here from :class:`analysis.strides.StrideInputs` and averaged into the summary
+like the others (:func:`catalogue_columns`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from analysis import angles as ang
-from analysis import events as ev, geometry as geo, metrics as m
+from analysis import catalogue, events as ev, geometry as geo, metrics as m
 from analysis.event_stage import DetectedEvents
 from analysis.events import GaitEvent
 from analysis.geometry_stage import SceneGeometry
 from analysis.keypoints import KP
 from analysis.params import RunnerProfile
 from analysis.results import measuring_strides
-from analysis.strides import StrideTable
+from analysis.strides import StrideInputs, StrideTable
 
 
 #: Minimum complete strides per side before statistics are reported.
@@ -146,7 +151,7 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
     stride_angle = m.stride_angle_deg(thigh["left"], thigh["right"], a, b)
     mean_h = m.mean_height_m(pelvis_h, a, b)
     bal, bal_none = _stride_balance(left, a, contact_t)
-    return StrideTable(
+    fixed = StrideTable(
         side=side, ic_frame=a, to_frame=t, next_ic_frame=b, contralateral_ic_frame=c, has_contralateral_ic=has_c,
         ic_time_s=ta, contact_time_s=contact_t, stride_time_s=stride_t, step_time_s=_nan_where(step_t, ~has_c),
         flight_time_s=_nan_where(flight_t, ~has_c), cadence_spm=_nan_where(cadence, cad_none), duty_factor=duty,
@@ -155,6 +160,23 @@ def _stride_metrics(side_events: dict, fps: float, mode: str, fwd: np.ndarray, p
         ankle_angle_deg=ankle, footstrike=np.asarray(m.footstrike_proxy(ankle), dtype=object),
         posture_angle_deg=posture, com_oscillation_m=com, stride_angle_deg=stride_angle, mean_h_m=mean_h,
         balance_pct=_nan_where(bal, bal_none))
+    inputs = StrideInputs(strides=fixed, to_time_s=tt, next_ic_time_s=tb, contralateral_ic_time_s=tc, fps=fps,
+                          keypoints_xy=xy, angles=angles, pelvis_height_m=pelvis_h, mode=mode)
+    return replace(fixed, extra=catalogue_columns(inputs))
+
+
+def catalogue_columns(inputs: StrideInputs) -> dict[str, np.ndarray]:
+    """The catalogue's computed per-stride metrics (:func:`analysis.catalogue.computed_metrics`),
+    each by its declared function of :mod:`analysis.metrics` (``Metric.computed_by``) called
+    with ``inputs``: name -> one float per stride (NaN where not measured)."""
+    n = len(inputs.strides)
+    out = {}
+    for metric in catalogue.computed_metrics():
+        values = np.asarray(getattr(m, metric.computed_by)(inputs), dtype=np.float64)
+        if values.shape != (n,):
+            raise ValueError(f"analysis.metrics.{metric.computed_by} gave shape {values.shape} for {n} strides.")
+        out[metric.name] = values
+    return out
 
 
 def _stride_balance(left: np.ndarray, ic: np.ndarray, contact_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -318,6 +340,6 @@ def session_summary(strides: StrideTable, mn: SessionMeans, g: SceneGeometry, va
         "knee_flexion_deg": mean_of("knee_flexion_deg"), "ankle_angle_deg": mean_of("ankle_angle_deg"),
         "posture_angle_deg": mean_of("posture_angle_deg"), "com_oscillation_m": mean_of("com_oscillation_m"),
         "stride_angle_deg": mean_of("stride_angle_deg"), "mean_h_m": mean_of("mean_h_m"),
-        "eversion_velocity_deg_per_s": None,
+        "eversion_velocity_deg_per_s": None, **{name: mean_of(name) for name in strides.extra},
         "px_per_m": g.ppm, "facing": "+x" if g.facing > 0 else "-x", "mode": g.mode,
     }

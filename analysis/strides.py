@@ -8,6 +8,12 @@ them with the functions of :mod:`analysis.metrics`. The session's values
 documents and the commentary read it. A table read back from the lake becomes
 one again through :meth:`StrideTable.from_rows`.
 
+Besides its fixed columns, a table carries the catalogue's computed per-stride
+metrics (:func:`analysis.catalogue.computed_metrics`) in :attr:`StrideTable.extra`:
+each a float column named as its metric, reached like a fixed one (``table.name``,
+:meth:`StrideTable.column`, :meth:`StrideTable.rows` after the fixed columns).
+:class:`StrideInputs` is what their functions in :mod:`analysis.metrics` read.
+
 Missing values: NaN in float columns, ``None`` in ``footstrike``, and for the
 integer column ``contralateral_ic_frame`` the explicit mask
 ``has_contralateral_ic`` (the frame is -1 where the mask is False).
@@ -16,12 +22,15 @@ integer column ``contralateral_ic_frame`` the explicit mask
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-__all__ = ["COLUMNS", "StrideTable", "as_stride_table"]
+from analysis import catalogue
+
+__all__ = ["COLUMNS", "StrideInputs", "StrideTable", "as_stride_table", "catalogue_columns"]
 
 #: Integer frame columns that every stride has.
 FRAME_COLUMNS = ("ic_frame", "to_frame", "next_ic_frame")
@@ -36,6 +45,12 @@ FLOAT_COLUMNS = (
 COLUMNS = ("side", *FRAME_COLUMNS, "contralateral_ic_frame", *FLOAT_COLUMNS[:15], "footstrike",
            *FLOAT_COLUMNS[15:])
 SIDE_VALUES = ("left", "right")
+
+
+def catalogue_columns() -> tuple[str, ...]:
+    """The catalogue's computed per-stride metrics (:func:`analysis.catalogue.computed_metrics`):
+    the columns of :attr:`StrideTable.extra`, in catalogue order, after :data:`COLUMNS`."""
+    return tuple(m.name for m in catalogue.computed_metrics())
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -110,6 +125,9 @@ class StrideTable:
         NaN without the foot stage or for an unusable contact (then ``footstrike`` is None).
     footstrike_confidence : np.ndarray of float64
         Smallest heel/toe confidence of that measurement (0..1), :func:`analysis.feet.contact_quality`.
+    extra : Mapping[str, np.ndarray of float64]
+        The catalogue's computed per-stride metrics by name (:func:`catalogue_columns`,
+        each in its metric's unit), also reached as attributes (``table.<name>``).
 
     Raises
     ------
@@ -147,40 +165,52 @@ class StrideTable:
     balance_pct: np.ndarray
     footstrike_angle_deg: np.ndarray | None = None
     footstrike_confidence: np.ndarray | None = None
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("footstrike_angle_deg", "footstrike_confidence"):   # added later: NaN when not given
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.full(np.asarray(self.side).size, np.nan))
-        n = None
-        for f in fields(self):
-            value = np.asarray(getattr(self, f.name), dtype=_dtype(f.name))
-            if value.ndim != 1:
-                raise ValueError(f"StrideTable.{f.name} must be 1-D, got shape {value.shape}.")
-            if n is None:
-                n = value.size
-            elif value.size != n:
-                raise ValueError(f"StrideTable columns differ in length: {f.name} has {value.size}, side has {n}.")
-            value = value.view()
-            value.flags.writeable = False                  # a read-only view; the caller's array stays as it is
-            object.__setattr__(self, f.name, value)
+        n = np.asarray(self.side).size
+        for f in _array_fields():
+            object.__setattr__(self, f, _column_view(f, getattr(self, f), n))
+        clash = set(self.extra) & {f.name for f in fields(self)}
+        if clash:
+            raise ValueError(f"StrideTable.extra repeats a fixed column: {sorted(clash)}.")
+        extra = {k: _column_view(k, v, n) for k, v in self.extra.items()}
+        object.__setattr__(self, "extra", MappingProxyType(extra))
         bad = ~np.isin(self.side, SIDE_VALUES)
         if bad.any():
             raise ValueError(f"StrideTable.side must be left or right, got {self.side[bad][0]!r}.")
         if (self.contralateral_ic_frame[~self.has_contralateral_ic] != -1).any():
             raise ValueError("StrideTable.contralateral_ic_frame must be -1 where has_contralateral_ic is False.")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # a mappingproxy does not pickle: pickle (and deepcopy) the catalogue columns as a dict
+        return {**self.__dict__, "extra": dict(self.extra)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update({**state, "extra": MappingProxyType(dict(state.get("extra") or {}))})
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        # only reached when no attribute has the name: a catalogue column of ``extra``
+        extra = self.__dict__.get("extra") or {}
+        if name in extra:
+            return extra[name]
+        raise AttributeError(f"StrideTable has no column {name!r}")
+
     # --- constructors ------------------------------------------------------------
     @classmethod
     def empty(cls) -> StrideTable:
-        """A table without strides."""
-        return cls(**{f.name: np.zeros(0, dtype=_dtype(f.name)) for f in fields(cls)})
+        """A table without strides (and an empty column of each catalogue metric)."""
+        return cls(**{f: np.zeros(0, dtype=_dtype(f)) for f in _array_fields()},
+                   extra={name: np.zeros(0) for name in catalogue_columns()})
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> StrideTable:
         """The table of stride rows: :meth:`rows` of a table, or the lake's ``strides`` table
-        as rows (``pyarrow.Table.to_pylist()``). Keys that are no column (``stride_index``) are
-        ignored; None, and a float column a row lacks, become NaN (``None`` in
+        as rows (``pyarrow.Table.to_pylist()``), with a catalogue column for each of
+        :func:`catalogue_columns`. Keys that are no column (``stride_index``) are ignored; None, and a float column a row lacks, become NaN (``None`` in
         ``footstrike``, masked in ``contralateral_ic_frame``). ``side`` and the frame columns
         are required."""
         rows = list(rows)
@@ -193,21 +223,25 @@ class StrideTable:
         for name in FLOAT_COLUMNS:
             cols[name] = np.array([_float(r.get(name)) for r in rows], dtype=np.float64)
         cols["footstrike"] = np.array([r.get("footstrike") for r in rows], dtype=object)
-        return cls(**cols)
+        extra = {name: np.array([_float(r.get(name)) for r in rows], dtype=np.float64) for name in catalogue_columns()}
+        return cls(**cols, extra=extra)
 
     # --- access ------------------------------------------------------------------
     def __len__(self) -> int:
         return int(self.side.size)
 
     def column(self, name: str) -> np.ndarray:
-        """The column ``name`` (one of :data:`COLUMNS`)."""
+        """The column ``name`` (one of :data:`COLUMNS`, or a catalogue column of :attr:`extra`)."""
+        if name in self.extra:
+            return self.extra[name]
         if name not in COLUMNS:
             raise KeyError(f"no stride column {name!r}")
         return getattr(self, name)
 
     def take(self, which: np.ndarray) -> StrideTable:
         """The strides selected by a boolean mask or an index array, in that order."""
-        return type(self)(**{f.name: getattr(self, f.name)[which] for f in fields(self)})
+        return type(self)(**{f: getattr(self, f)[which] for f in _array_fields()},
+                          extra={k: v[which] for k, v in self.extra.items()})
 
     def of_side(self, side: str) -> StrideTable:
         """The strides of one side (``'left'`` or ``'right'``), in table order."""
@@ -218,8 +252,9 @@ class StrideTable:
         return int((self.side == side).sum())
 
     def rows(self) -> list[dict[str, Any]]:
-        """One dict per stride, keys :data:`COLUMNS` in order, Python scalars, JSON-safe:
-        None for every missing value (NaN/inf, a masked contralateral IC, no footstrike)."""
+        """One dict per stride, keys :data:`COLUMNS` then :attr:`extra`'s in order, Python
+        scalars, JSON-safe: None for every missing value (NaN/inf, a masked contralateral IC,
+        no footstrike)."""
         cols: dict[str, list] = {"side": self.side.tolist()}
         for name in FRAME_COLUMNS:
             cols[name] = getattr(self, name).tolist()
@@ -228,7 +263,9 @@ class StrideTable:
             values = getattr(self, name)
             cols[name] = _with_none(values, ~np.isfinite(values))
         cols["footstrike"] = self.footstrike.tolist()
-        names = COLUMNS
+        for name, values in self.extra.items():
+            cols[name] = _with_none(values, ~np.isfinite(values))
+        names = (*COLUMNS, *self.extra)
         return [dict(zip(names, vals)) for vals in zip(*(cols[k] for k in names))]
 
 
@@ -238,6 +275,50 @@ def as_stride_table(strides: StrideTable | Sequence[Mapping[str, Any]] | None) -
     if isinstance(strides, StrideTable):
         return strides
     return StrideTable.from_rows(strides or [])
+
+
+@dataclass(frozen=True, eq=False)
+class StrideInputs:
+    """What a catalogue metric's function (``Metric.computed_by`` in :mod:`analysis.metrics`)
+    reads to compute its value for every stride at once: the stride table's fixed columns
+    and the session's per-frame kinematics.
+
+    ``strides``: the table without catalogue columns (sides, event frames, ``ic_time_s``
+    and every fixed metric); ``to_time_s``, ``next_ic_time_s``,
+    ``contralateral_ic_time_s``: sub-frame instants (s) of each stride's toe-off, end and
+    contralateral IC (NaN without one); ``fps``: the analysed frame rate (Hz);
+    ``keypoints_xy``: (T, 17, 2) COCO-17 image coordinates (px); ``angles``: per-frame
+    joint angles (deg, the engine's ``frame_series`` names); ``pelvis_height_m``: (T,)
+    pelvis height above the floor line (m); ``mode``: ``treadmill`` or ``overground``.
+    """
+
+    strides: StrideTable
+    to_time_s: np.ndarray
+    next_ic_time_s: np.ndarray
+    contralateral_ic_time_s: np.ndarray
+    fps: float
+    keypoints_xy: np.ndarray
+    angles: Mapping[str, np.ndarray]
+    pelvis_height_m: np.ndarray
+    mode: str
+
+
+def _array_fields() -> tuple[str, ...]:
+    """The fixed columns' attributes (every field but ``extra``)."""
+    return tuple(f.name for f in fields(StrideTable) if f.name != "extra")
+
+
+def _column_view(name: str, column: Any, n: int) -> np.ndarray:
+    """``column`` as a read-only 1-D array of ``n`` values of its dtype (the caller's array stays
+    writable); ValueError otherwise."""
+    value = np.asarray(column, dtype=_dtype(name))
+    if value.ndim != 1:
+        raise ValueError(f"StrideTable.{name} must be 1-D, got shape {value.shape}.")
+    if value.size != n:
+        raise ValueError(f"StrideTable columns differ in length: {name} has {value.size}, side has {n}.")
+    value = value.view()
+    value.flags.writeable = False
+    return value
 
 
 def _dtype(name: str):

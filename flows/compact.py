@@ -16,23 +16,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from configs import get_settings
-from flows.runtime import prepare_environment
+from prefect import flow, get_run_logger
 
-prepare_environment(get_settings())
-
-from prefect import flow, get_run_logger  # noqa: E402
-
-from storage.lake import TABLES, Lake  # noqa: E402
-from storage.objectstore import ObjectStore  # noqa: E402
+from flows.runtime import flow_settings
+from storage.lake import TABLES, Lake
+from storage.objectstore import ObjectStore
 
 
 @flow(name="compact-lake", log_prints=True)
 def compact_lake(tables: list[str] | None = None, min_files: int | None = None,
                  grace_s: float | None = None, delete_originals: bool = False) -> dict[str, Any]:
     """Compact the lake; returns files before/after and the compacted keys."""
+    settings = flow_settings()  # this flow's entry point: the environment applied here, not on import
     logger = get_run_logger()
-    settings = get_settings()
     lake = Lake(ObjectStore.from_settings(settings))
     started = time.monotonic()
     report = lake.compact(

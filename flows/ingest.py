@@ -31,18 +31,14 @@ import posixpath
 from datetime import datetime, timezone
 from typing import Any
 
-from configs import get_settings
-from flows.runtime import prepare_environment
+from prefect import flow, get_run_logger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-prepare_environment(get_settings())
-
-from prefect import flow, get_run_logger  # noqa: E402
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator  # noqa: E402
-
-from flows.intake import VIDEO_SUFFIXES, IntakeError, create_session_from_stream  # noqa: E402
-from flows.options import OptionError, parse_joints, parse_number  # noqa: E402
-from storage.catalog import Catalog, SessionStatus, User  # noqa: E402
-from storage.objectstore import ObjectStore  # noqa: E402
+from flows.intake import VIDEO_SUFFIXES, IntakeError, create_session_from_stream
+from flows.options import OptionError, parse_joints, parse_number
+from flows.runtime import flow_settings
+from storage.catalog import Catalog, SessionStatus, User
+from storage.objectstore import ObjectStore
 
 QUARANTINE = "_quarantine"
 PROCESSED = "_processed"
@@ -220,8 +216,9 @@ def _launch(catalog: Catalog, session_id: str, settings) -> str:
 @flow(name="ingest-inbox", log_prints=True)
 def ingest_inbox(force: bool = False, process: bool | None = None) -> dict[str, Any]:
     """Turn inbox videos with valid sidecars into queued sessions; quarantine the rest."""
+    settings = flow_settings()  # this flow's entry point: the environment applied here, not on import
     logger = get_run_logger()
-    report = ingest_once(get_settings(), force=force, process=process, log=logger.info)
+    report = ingest_once(settings, force=force, process=process, log=logger.info)
     logger.info("ingest-inbox: %d created, %d duplicates, %d quarantined, %d waiting for a sidecar",
                 len(report["created"]), len(report["duplicates"]), len(report["quarantined"]),
                 len(report["waiting"]))

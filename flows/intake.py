@@ -44,8 +44,8 @@ def create_session_from_stream(
     Raises ``IntakeError`` for an empty upload and ``UploadTooLarge`` past
     ``max_bytes``; in both cases nothing is left in the store or the catalog.
     ``quota`` (a :class:`storage.catalog.Quota`) is checked in the inserting
-    transaction (:class:`storage.catalog.QuotaExceeded`). ``status`` and the
-    lease fields may be given to insert the session already claimed.
+    transaction (:class:`storage.catalog.QuotaExceeded`). ``claim`` (a
+    :class:`storage.catalog.Claim`) inserts it already claimed (:func:`flows.queue.create_claimed_session`).
     """
     session_id = fields.pop("id", None) or new_id()
     key = video_key(session_id, filename)

@@ -9,45 +9,75 @@ caller (``claimed_by``: the worker, ``gaitlake process``) or taken by the flow
 itself (a deployment run). The lake is published only while the claim is held,
 and the catalog is finished only by the claim's owner.
 
-Run one directly with ``python -m flows.process SESSION_ID``.
+The source video is fetched once per run (:meth:`storage.objectstore.ObjectStore.held_copy`):
+probe, pose, the feet's second pass and the render read the same local copy, removed at the end.
+The tasks pass the probe's :class:`tasks.video.VideoInfo`; the flow returns a :class:`SessionOutcome`.
+
+Nothing runs on import: the flow applies the process's settings (:func:`flows.runtime.flow_settings`)
+when it starts, as the CLI, the API and the worker do at theirs. Run one directly with
+``python -m flows.process SESSION_ID``.
 """
 from __future__ import annotations
 
-import json
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+if __name__ == "__main__":  # run as a script: the environment before Prefect is imported below
+    from flows.runtime import flow_settings
 
-from configs import get_settings
-from flows.runtime import prepare_environment
+    flow_settings()
 
-prepare_environment(get_settings())  # before Prefect reads its settings
+import json  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Iterator, Mapping  # noqa: E402
+from contextlib import contextmanager, nullcontext  # noqa: E402
+from dataclasses import dataclass, field, replace  # noqa: E402
+from typing import Any  # noqa: E402
 
-from prefect import flow, get_run_logger, task  # noqa: E402
 import numpy as np  # noqa: E402
+from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.cache_policies import NO_CACHE  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from analysis.params import AnalysisError, RunnerProfile  # noqa: E402
 from analysis.footage import all_cuts, analyze_footage  # noqa: E402
+from analysis.params import AnalysisError, RunnerProfile  # noqa: E402
 from analysis.segments import cut_frames  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
-from tasks.feet import apply_foot_stage, foot_points_for_events  # noqa: E402
+from configs import get_settings  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
+from flows.runtime import flow_settings  # noqa: E402
 from storage.catalog import Catalog, SessionStatus  # noqa: E402
 from storage.lake import Lake  # noqa: E402
-from storage.objectstore import ObjectStore  # noqa: E402
+from storage.objectstore import HeldCopy, ObjectStore  # noqa: E402
 from tasks.detect import Detections, detect_video, detections_key, load_detections, save_detections  # noqa: E402
+from tasks.feet import apply_foot_stage, foot_points_for_events  # noqa: E402
 from tasks.pose import PoseError, PosePool, replay_batches  # noqa: E402
 from tasks.results import session_tables  # noqa: E402
-from tasks.video import (FrameSignals, VideoError, VideoInfo, declared_frames, decoded_share_problem,  # noqa: E402
-                         load_frame_signals, probe_video)
+from tasks.video import (FrameSignals, VideoError, VideoInfo, decoded_share_problem, load_frame_signals,  # noqa: E402
+                         probe_video)
 
 
 class ProcessingFailed(RuntimeError):
     """A session could not be processed; ``str()`` is the reason stored in the catalog."""
+
+
+@dataclass(frozen=True)
+class SessionOutcome:
+    """What processing one session came to: ``status`` ``done`` with its results, or ``skipped``
+    with the ``reason`` (another processor holds it; this pipeline version is already served)."""
+
+    session_id: str
+    status: str                                   # "done" | "skipped"
+    reason: str | None = None                     # why skipped; None when done
+    summary: dict[str, Any] | None = None         # the engine's scalar metrics (units in their names)
+    quality: dict[str, Any] | None = None         # the engine's and the pipeline's quality flags
+    rows: dict[str, int] = field(default_factory=dict)            # lake rows written, per table
+    strides: list[dict[str, Any]] = field(default_factory=list)   # one dict per stride
+    timings: dict[str, float] = field(default_factory=dict)       # seconds per stage (``<stage>_s``)
+    artifacts: dict[str, Any] | None = None       # the render's images document; None: not rendered
+
+    @property
+    def skipped(self) -> bool:
+        return self.status == "skipped"
 
 
 # Failures that are the input's fault: reported as they are, without a traceback.
@@ -152,35 +182,42 @@ def _resources():
     return settings, store, Catalog.from_settings(settings), Lake(store)
 
 
-@task(name="probe-video")
-def probe_task(session_id: str) -> dict[str, Any]:
-    settings, store, catalog, _ = _resources()
+def _source_path(source: HeldCopy | None) -> str:
+    """The local copy of the session's source video (fetched now if it is not yet)."""
+    if source is None:
+        raise ProcessingFailed("the session has no source video")
+    return str(source.path())
+
+
+# The source copy a task reads is a live handle, not a value to hash for Prefect's cache keys.
+@task(name="probe-video", cache_policy=NO_CACHE)
+def probe_task(session_id: str, source: HeldCopy | None) -> VideoInfo:
+    settings, store, _, _ = _resources()
     if settings.pose.backend == "replay" and store.exists(probe_key(session_id)):
-        return json.loads(store.read_bytes(probe_key(session_id)))  # replay: no video needed
-    row = catalog.get_session(session_id)
-    with store.local_copy(row.video_key) as path:
-        info = probe_video(path, settings.video.max_side_px, settings.video.max_pixel_frames)
+        return VideoInfo.from_dict(json.loads(store.read_bytes(probe_key(session_id))))  # replay: no video needed
+    info = probe_video(_source_path(source), settings.video.max_side_px, settings.video.max_pixel_frames)
     store.write_bytes(probe_key(session_id), json.dumps(info.to_dict()).encode())
-    return info.to_dict()
+    return info
 
 
-@task(name="detect-poses")
-def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = None) -> str:
-    """Decode in chunks, run pose on the actor pool, store every detection; return its key."""
-    settings, store, catalog, _ = _resources()
-    row = catalog.get_session(session_id)
+@task(name="detect-poses", cache_policy=NO_CACHE)
+def detect_task(session_id: str, source: HeldCopy | None, info: VideoInfo) -> str:
+    """Decode in chunks (at most ``info.frame_limit`` frames), run pose on the actor pool, store every
+    detection; return its key."""
+    settings, store, _, _ = _resources()
     if settings.pose.backend == "replay":  # stored detections, replayed through the actor pool
         stored = load_detections(store, detections_key(session_id))
         with session_pose_pool(settings) as pool:
             batches = replay_batches(session_id, stored.n_frames, pool.batch_size)
             detections = Detections.from_frames([d for batch in pool.map(batches) for d in batch])
         return save_detections(store, session_id, detections)
-    expected = expected_frames(info, max_frames)
-    with session_pose_pool(settings) as pool, store.local_copy(row.video_key) as path, tqdm(
+    expected = info.expected_frames
+    path = _source_path(source)
+    with session_pose_pool(settings) as pool, tqdm(
         total=expected, unit="frame", desc="pose", file=sys.stderr, dynamic_ncols=True
     ) as bar:
         signals = FrameSignals()
-        detections = detect_video(pool, str(path), decode_chunk_frames(settings, info), max_frames, bar.update,
+        detections = detect_video(pool, path, decode_chunk_frames(settings, info), info.frame_limit, bar.update,
                                   signals=signals)
     store.write_bytes(frame_signals_key(session_id), signals.to_bytes())
     if detections.n_frames < settings.video.min_frames:
@@ -191,11 +228,6 @@ def detect_task(session_id: str, info: dict[str, Any], max_frames: int | None = 
     return save_detections(store, session_id, detections)
 
 
-def expected_frames(info: dict[str, Any], max_frames: int | None = None) -> int:
-    """Frames the file declares, capped by ``max_frames`` (:func:`tasks.video.declared_frames`)."""
-    return declared_frames(info, max_frames)
-
-
 def check_decoded_share(decoded: int, expected: int, min_share: float) -> None:
     """Fail a file that decodes less than ``min_share`` of the frames it declares (the rule
     :func:`tasks.video.decoded_share_problem` that ``gaitlake process`` applies before anything exists)."""
@@ -204,7 +236,7 @@ def check_decoded_share(decoded: int, expected: int, min_share: float) -> None:
         raise ProcessingFailed(problem)
 
 
-def decode_chunk_frames(settings, info: dict[str, Any]) -> int:
+def decode_chunk_frames(settings, info: VideoInfo | Mapping[str, Any]) -> int:
     """Frames per decode chunk within ``video.max_decode_mb``.
 
     Frames are downscaled as they decode, except for ROI inference, which keeps
@@ -214,24 +246,31 @@ def decode_chunk_frames(settings, info: dict[str, Any]) -> int:
     chunk = settings.video.chunk_frames
     if not settings.pose.roi:
         return chunk
-    frame_bytes = info["width"] * info["height"] * 3
+    info = VideoInfo.coerce(info)
+    frame_bytes = info.width * info.height * 3
     in_flight = settings.video.prefetch_chunks + 1
     fits = (settings.video.max_decode_mb << 20) // max(1, frame_bytes * in_flight)
     return max(1, min(chunk, int(fits)))
 
 
-@task(name="analyse-and-write")
-def analyse_task(session_id: str, info: dict[str, Any], detections_key: str,
-                 pipeline_version: str | None = None, publish: bool = True) -> dict[str, Any]:
+@task(name="analyse-and-write", cache_policy=NO_CACHE)
+def analyse_task(session_id: str, info: VideoInfo, detections_key: str, pipeline_version: str | None = None,
+                 publish: bool = True, source: HeldCopy | None = None) -> SessionOutcome:
     """Select the runner, run the gait engine, and write the session to the lake (served if ``publish``)."""
     _, store, _, _ = _resources()
     return analyse_and_write(session_id, info, load_detections(store, detections_key), detections_key,
-                             pipeline_version, publish)
+                             pipeline_version, publish, source=source)
 
 
-def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detections, detections_key: str,
-                      pipeline_version: str | None = None, publish: bool = True) -> dict[str, Any]:
-    """Body of :func:`analyse_task` as a plain function (the reprocess flow calls it with replayed detections)."""
+def analyse_and_write(session_id: str, info: VideoInfo | Mapping[str, Any], detections: Detections,
+                      detections_key: str, pipeline_version: str | None = None, publish: bool = True,
+                      source: HeldCopy | None = None) -> SessionOutcome:
+    """Body of :func:`analyse_task` as a plain function (the reprocess flow calls it with replayed detections).
+
+    ``source``: the run's copy of the video, for the feet's second pass (without it, the pass fetches
+    its own); ``info`` as a mapping is a stored ``probe.json`` (:meth:`tasks.video.VideoInfo.from_dict`).
+    """
+    info = VideoInfo.coerce(info)
     settings, store, catalog, lake = _resources()
     pipeline_version = pipeline_version or settings.pipeline_version
     row = catalog.get_session(session_id)
@@ -244,33 +283,33 @@ def analyse_and_write(session_id: str, info: dict[str, Any], detections: Detecti
     track = _runner_track(settings, boxes, keypoints, picture_cuts)
     # Real time: the frames' timestamps (variable-rate phone video, in analyze_footage), and the
     # capture rate the user gave or, failing that, the one the container declares for slow motion.
-    declared = info.get("declared_capture_fps")
+    declared = info.declared_capture_fps
     capture_fps = row.capture_fps or declared
     profile = _runner_profile(row, settings, capture_fps)
     # The engine runs on the [analysis] settings it is hashed under (config_hash).
-    frame_size = (info["width"], info["height"])
-    frame_times = info.get("frame_times_s")
+    frame_size = (info.width, info.height)
+    frame_times = info.frame_times_s
     # the "foot" event method reads heel and toe: then the foot points come before the engine
     feet = foot_points_for_events(settings, store, session_id, row.video_key, track.boxes, len(track.boxes),
-                                  detections)
-    result = analyze_footage(track.keypoints, track.boxes, info["fps"], all_cuts(picture_cuts, track.boxes),
+                                  detections, source)
+    result = analyze_footage(track.keypoints, track.boxes, info.fps, all_cuts(picture_cuts, track.boxes),
                              signals["tile_shift"] if signals is not None else None,
                              signals["tile_response"] if signals is not None else None,
                              profile, frame_size, params=settings.analysis.engine_params(),
                              frame_times_s=frame_times, foot_points=feet[0].points if feet and feet[0] else None)
     # heel and toe: the measured foot strike and ankle angle, or the shank proxy with the reason why
     result = apply_foot_stage(settings, store, session_id, row.video_key, result, track.boxes, frame_size,
-                              len(track.boxes), detections, feet)
+                              len(track.boxes), detections, feet, source=source)
     quality = _pipeline_quality(result, row, info, track, detections, declared, capture_fps, frame_times)
     meta = _session_meta(row, info, result, detections, detections_key, settings)
     # the engine's typed results; the API builds the spec's documents from them when it reads
-    tables = session_tables(meta, result, quality, track, info["fps"])
+    tables = session_tables(meta, result, quality, track, info.fps)
     manifest = lake.write_session(
         session_id, pipeline_version, settings.analysis_hash(), tables,
         date=row.created_at.strftime("%Y-%m-%d"), publish=publish,
     )
-    return {"summary": result.summary, "quality": quality, "rows": manifest.rows,
-            "strides": result.strides.rows()}
+    return SessionOutcome(session_id, "done", summary=result.summary, quality=quality, rows=dict(manifest.rows),
+                          strides=result.strides.rows())
 
 
 def _runner_track(settings, boxes, keypoints, picture_cuts: np.ndarray):
@@ -300,14 +339,14 @@ def _runner_profile(row, settings, capture_fps: float | None) -> RunnerProfile:
     )
 
 
-def _pipeline_quality(result, row, info: dict[str, Any], track, detections: Detections, declared: float | None,
+def _pipeline_quality(result, row, info: VideoInfo, track, detections: Detections, declared: float | None,
                       capture_fps: float | None, frame_times) -> dict[str, Any]:
     """The engine's quality plus what the pipeline knows: frame times, the capture rate's source,
     the runner's track, decoded against declared frames (and a note when the end is missing)."""
     notes = []
     if capture_fps and not row.capture_fps:
         notes.append(f"Slow motion: the file declares it was filmed at {declared:g} frames/s and plays at "
-                     f"{info['fps']:.4g}; every time uses the capture rate (the flight-phase estimate, "
+                     f"{info.fps:.4g}; every time uses the capture rate (the flight-phase estimate, "
                      f"{_fmt_rate(result.quality.get('estimated_capture_fps'))}, cross-checks it).")
     quality = {
         **result.quality,
@@ -316,12 +355,12 @@ def _pipeline_quality(result, row, info: dict[str, Any], track, detections: Dete
         "tracks_seen": track.n_tracks,
         "fragments_joined": track.fragments_joined,
         "decoded_frames": detections.n_frames,
-        "reported_frames": info["reported_frames"],
-        "declared_frames": expected_frames(info),
+        "reported_frames": info.reported_frames,
+        "declared_frames": info.declared_frames,
     }
     if notes:
         quality["reasons"] = notes + list(quality.get("reasons") or [])
-    expected = info.get("expected_frames") or expected_frames(info)
+    expected = info.expected_frames
     if detections.n_frames < expected:
         quality["truncated"] = True
         quality["reasons"] = list(quality.get("reasons") or []) + [
@@ -330,21 +369,21 @@ def _pipeline_quality(result, row, info: dict[str, Any], track, detections: Dete
     return quality
 
 
-def _session_meta(row, info: dict[str, Any], result, detections: Detections, detections_key: str,
+def _session_meta(row, info: VideoInfo, result, detections: Detections, detections_key: str,
                   settings) -> dict[str, Any]:
     """The lake row's metadata: catalog fields, the video's geometry and rates, the keys of its files."""
     return {
         "title": row.title,
         "user_id": row.user_id,
         "created_at": row.created_at,
-        "fps": info["fps"],
+        "fps": info.fps,
         "effective_fps": result.fps,
         "n_frames": detections.n_frames,
-        "width": info["width"],
-        "height": info["height"],
-        "rotation_deg": info["rotation_deg"],
+        "width": info.width,
+        "height": info.height,
+        "rotation_deg": info.rotation_deg,
         # playback time; the timestamps' mean rate where the container's average differs from it
-        "duration_s": detections.n_frames / (info.get("timestamp_fps") or info["fps"]),
+        "duration_s": detections.n_frames / (info.timestamp_fps or info.fps),
         "video_key": row.video_key,
         "detections_key": detections_key,
         "analyzed_video_key": None,
@@ -353,9 +392,11 @@ def _session_meta(row, info: dict[str, Any], result, detections: Detections, det
     }
 
 
-@task(name="render-artifacts")
-def render_task(session_id: str, pipeline_version: str) -> dict[str, Any] | None:
+@task(name="render-artifacts", cache_policy=NO_CACHE)
+def render_task(session_id: str, pipeline_version: str, source: HeldCopy | None = None) -> dict[str, Any] | None:
     """Analysed video, snapshots and chart report from the written (unpublished) run; no pose.
+
+    ``source``: the run's copy of the video (without it, the render fetches its own).
 
     Artifacts are not worth failing a session for: on error the session is
     published without them (``analyzed_video_key`` stays null) and a warning logged.
@@ -367,7 +408,7 @@ def render_task(session_id: str, pipeline_version: str) -> dict[str, Any] | None
 
     row = catalog.get_session(session_id)
     try:
-        return render_lake_run(store, lake, session_id, pipeline_version, row.video_key,
+        return render_lake_run(store, lake, session_id, pipeline_version, row.video_key, source=source,
                                joints=panel_joints(row.joints), **render_options(settings))
     except Exception as exc:  # noqa: BLE001 - artifacts are optional; the numbers are not
         _logger().warning("session %s: artifacts not rendered: %s: %s", session_id,
@@ -384,15 +425,16 @@ def publish_task(session_id: str, pipeline_version: str, images: dict[str, Any] 
 
 @flow(name="process-session", log_prints=True)
 def process_session(session_id: str, max_frames: int | None = None, force: bool = False,
-                    claimed_by: str | None = None) -> dict[str, Any]:
-    """Process one queued session end to end; returns its summary, quality and stage timings.
+                    claimed_by: str | None = None) -> SessionOutcome:
+    """Process one queued session end to end; returns its :class:`SessionOutcome`.
 
     ``claimed_by``: the owner of the caller's claim on the session; without it
-    (a deployment run) the flow claims the session itself, and returns
-    ``{"skipped": True}`` when another live processor holds it. A session whose
-    lake already serves the configured pipeline_version (published by an earlier
-    attempt, a re-delivered trigger) is marked ``done`` without reprocessing, unless ``force``.
+    (a deployment run) the flow claims the session itself, and is ``skipped``
+    when another live processor holds it. A session whose lake already serves the
+    configured pipeline_version (published by an earlier attempt, a re-delivered
+    trigger) is marked ``done`` without reprocessing (``skipped``), unless ``force``.
     """
+    flow_settings()  # a deployment run's entry point: the same environment as the CLI's and the worker's
     logger = get_run_logger()
     settings, _, catalog, lake = _resources()
     if catalog.get_session(session_id) is None:
@@ -403,7 +445,7 @@ def process_session(session_id: str, max_frames: int | None = None, force: bool 
         if not catalog.claim(session_id, owner, settings.processing.lease_s, allow_done=force):
             row = catalog.get_session(session_id)
             logger.info("session %s is %s (owner %s); nothing to do", session_id, row.status, row.lease_owner)
-            return {"skipped": True, "session_id": session_id, "status": str(row.status)}
+            return SessionOutcome(session_id, "skipped", f"{row.status} (owner {row.lease_owner})")
     beat = heartbeat(catalog, settings.processing.lease_s)
     beat.hold(session_id, owner)
     try:
@@ -424,14 +466,14 @@ def process_session(session_id: str, max_frames: int | None = None, force: bool 
             beat.drop(session_id)
 
 
-def _run_stages(session_id, owner, settings, catalog, lake, max_frames, force, beat) -> dict[str, Any]:
+def _run_stages(session_id, owner, settings, catalog, lake, max_frames, force, beat) -> SessionOutcome:
     logger = get_run_logger()
     version = settings.pipeline_version
     if not force and lake.serves_intact(session_id, version):
         catalog.finish(session_id, owner, status=SessionStatus.DONE, pipeline_version=version)
         logger.info("session %s is already published at %s; marked done (force=True reprocesses)",
                     session_id, version)
-        return {"skipped": True, "session_id": session_id, "pipeline_version": version}
+        return SessionOutcome(session_id, "skipped", f"already served at {version}")
     retries = retry_options(settings)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -443,22 +485,23 @@ def _run_stages(session_id, owner, settings, catalog, lake, max_frames, force, b
         finally:
             timings[f"{name}_s"] = round(time.perf_counter() - t0, 3)
 
-    info = timed("probe", probe_task.with_options(**retries), session_id)
-    logger.info("probed %s: %s", session_id, VideoInfo(**info))
-    beat.check(session_id)
-    key = timed("detect", detect_task.with_options(**retries), session_id, info, max_frames)
-    expected = expected_frames(info, max_frames)
-    outcome = timed("analyse", analyse_task.with_options(**retries), session_id,
-                    {**info, "expected_frames": expected}, key, publish=False)
-    images = timed("render", render_task, session_id, version)
+    video_key = catalog.get_session(session_id).video_key
+    # One local copy of the source for every stage that reads it, fetched when the first one does
+    # (never, for a replayed session that renders nothing) and removed when the stages end.
+    with lake.store.held_copy(video_key) if video_key else nullcontext() as source:
+        info = timed("probe", probe_task.with_options(**retries), session_id, source).limited(max_frames)
+        logger.info("probed %s: %s", session_id, info)
+        beat.check(session_id)
+        key = timed("detect", detect_task.with_options(**retries), session_id, source, info)
+        outcome = timed("analyse", analyse_task.with_options(**retries), session_id, info, key, publish=False,
+                        source=source)
+        images = timed("render", render_task, session_id, version, source)
     beat.check(session_id)  # fenced: only the claim's owner publishes
     timed("publish", publish_task.with_options(**retries), session_id, version, images)
     if not catalog.finish(session_id, owner, status=SessionStatus.DONE, pipeline_version=version):
         logger.warning("session %s: published, but the claim had passed to another processor", session_id)
     timings["flow_s"] = round(time.perf_counter() - started, 3)
-    outcome["timings"] = timings
-    outcome["artifacts"] = images
-    return outcome
+    return replace(outcome, timings=timings, artifacts=images)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,16 +28,22 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from configs import Settings
 from flows.claims import Heartbeat, LeaseLost, describe_failure, heartbeat, new_owner_id, owner_is_dead
-from storage.catalog import Catalog, SessionStatus, lease_lapsed, utcnow
+from storage.catalog import Catalog, Claim, RunningSession, SessionStatus, lease_lapsed, utcnow
+
+if TYPE_CHECKING:  # annotations only: the queue's commands need neither fsspec nor Prefect to start
+    from flows.process import SessionOutcome
+    from storage.objectstore import ObjectStore
 
 log = logging.getLogger("gaitlake.queue")
 
-__all__ = ["Heartbeat", "LeaseLost", "QueueWorker", "describe_failure", "heartbeat", "install_shutdown",
-           "new_owner_id", "owner_is_dead", "recover", "run_claimed", "run_one_shot"]
+__all__ = ["ClaimedSession", "Heartbeat", "LeaseLost", "QueueWorker", "create_claimed_session", "describe_failure",
+           "heartbeat", "install_shutdown", "new_owner_id", "owner_is_dead", "recover", "run_claimed", "run_one_shot"]
 
 
 # -- recovery -------------------------------------------------------------------------
@@ -66,9 +72,33 @@ def recover(settings: Settings, catalog: Catalog | None = None) -> dict[str, str
     return outcome
 
 
+# -- creating a session already claimed -----------------------------------------------
+@dataclass(frozen=True)
+class ClaimedSession:
+    """A session this process created and holds the claim on: its catalog row and the claim's owner."""
+
+    row: RunningSession
+    owner: str
+
+
+def create_claimed_session(settings: Settings, store: ObjectStore, catalog: Catalog, path: Path,
+                           role: str = "process", **fields: Any) -> ClaimedSession:
+    """A local video as a new session already claimed by this process (``gaitlake process``).
+
+    The video is stored and the row inserted ``processing`` under a fresh owner and a lease of
+    ``processing.lease_s`` (:class:`storage.catalog.Claim`), so no worker can take it between the
+    insert and :func:`run_one_shot`; ``fields`` are the session's (title, profile, options).
+    Raises ``flows.intake.IntakeError``.
+    """
+    from flows.intake import create_session_from_path
+
+    claim = Claim(new_owner_id(role), settings.processing.lease_s)
+    return ClaimedSession(create_session_from_path(store, catalog, path, claim=claim, **fields), claim.owner)
+
+
 # -- running one claimed session ------------------------------------------------------
 def run_claimed(settings: Settings, session_id: str, owner: str, *, max_frames: int | None = None,
-                force: bool = False, requeue_errors: bool = True) -> dict[str, Any]:
+                force: bool = False, requeue_errors: bool = True) -> SessionOutcome:
     """Run the process-session flow for a session this process has claimed.
 
     The flow finishes the claim itself (``done`` / ``failed``). If the flow never
@@ -85,7 +115,7 @@ def run_claimed(settings: Settings, session_id: str, owner: str, *, max_frames: 
 
         outcome = process_session(session_id, max_frames=max_frames, force=force, claimed_by=owner)
         record_outcome(settings, session_id=session_id, status="done", owner=owner,
-                       wall_s=round(time.perf_counter() - started, 3), timings=outcome.get("timings"))
+                       wall_s=round(time.perf_counter() - started, 3), timings=outcome.timings)
         return outcome
     except LeaseLost:
         raise
@@ -385,7 +415,7 @@ def _session_thread() -> ThreadPoolExecutor:
     return _SESSION_THREAD[0]
 
 
-def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any) -> dict[str, Any]:
+def run_one_shot(settings: Settings, session_id: str, owner: str, **kwargs: Any) -> SessionOutcome:
     """``gaitlake process``: run one claimed session to its end in this process.
 
     The work runs on a thread so the main thread stays free for Ctrl-C/SIGTERM,

@@ -29,3 +29,18 @@ def prepare_environment(settings: Settings) -> None:
     os.environ.setdefault("YOLO_CONFIG_DIR", str(settings.data_path / "ultralytics"))
     # Ray workers inherit this; keep their logs out of the console.
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
+
+
+def flow_settings() -> Settings:
+    """The settings a flow runs under, with :func:`prepare_environment` applied: a flow's own entry
+    point (a deployment run on a work pool), as the CLI, the API and the worker apply it at theirs.
+
+    Called first thing in each flow's body, never on import: importing a flow module reads no
+    settings and changes no environment. Prefect is already running by then (its settings come
+    from the worker's environment); Ray and Ultralytics start later, inside the tasks, and see it.
+    """
+    from configs import get_settings
+
+    settings = get_settings()
+    prepare_environment(settings)
+    return settings

@@ -12,7 +12,6 @@ import difflib
 import json
 import os
 import sys
-from datetime import timedelta
 from pathlib import Path
 
 from analysis.catalogue import cli_summary
@@ -188,8 +187,6 @@ def cmd_process(args: argparse.Namespace) -> int:
     from storage.objectstore import ObjectStore
 
     store, catalog = ObjectStore.from_settings(settings), Catalog.from_settings(settings)
-    from flows.queue import new_owner_id
-
     person = None
     if args.user:
         person = catalog.find_user(args.user)
@@ -203,11 +200,11 @@ def cmd_process(args: argparse.Namespace) -> int:
         _print_where(earlier.id, person, settings)
         return 0
 
-    owner = new_owner_id("process")  # the session is inserted already claimed by this command
-    try:
-        row = _create_claimed_session(args, settings, store, catalog, person, owner)
+    try:  # the session is inserted already claimed by this command: no worker takes it meanwhile
+        claimed = _create_claimed_session(args, settings, store, catalog, person)
     except IntakeError as exc:
         return _fail(str(exc))
+    row = claimed.row
     from gaitlake.cli_logs import library_logs_to_file
 
     log_path = library_logs_to_file(settings.data_path / "logs" / "process.log")
@@ -216,26 +213,26 @@ def cmd_process(args: argparse.Namespace) -> int:
     from flows.queue import run_one_shot
 
     try:
-        outcome = run_one_shot(settings, row.id, owner, max_frames=args.max_frames)
+        outcome = run_one_shot(settings, row.id, claimed.owner, max_frames=args.max_frames)
     except Exception:  # noqa: BLE001 - the reason is on the row, in one sentence
         failed = catalog.get_session(row.id)
         return _fail(f"session {row.id} failed: {failed.error if failed else 'unknown reason'}")
     _print_summary(row.id, outcome)
     _print_artifacts(row.id, outcome, settings)
     _print_where(row.id, person, settings)
-    if args.json and "summary" in outcome:
+    if args.json and not outcome.skipped:
         _write_summary_json(Path(args.json), row, outcome)
     return 0
 
 
-def _create_claimed_session(args: argparse.Namespace, settings, store, catalog, person, owner: str):
-    """The uploaded video's catalog row, inserted already claimed by this command (``owner``), with the
-    person's height and weight unless given (as an API upload does); raises ``IntakeError``."""
-    from flows.intake import create_session_from_path
-    from storage.catalog import SessionStatus, utcnow
+def _create_claimed_session(args: argparse.Namespace, settings, store, catalog, person):
+    """The video's session, created and claimed by the queue for this command
+    (:func:`flows.queue.create_claimed_session`), with the person's height and weight unless given
+    (as an API upload does); raises ``IntakeError``."""
+    from flows.queue import create_claimed_session
 
-    return create_session_from_path(
-        store, catalog, Path(args.video),
+    return create_claimed_session(
+        settings, store, catalog, Path(args.video),
         title=args.title or Path(args.video).stem,
         user_id=person.id if person else None,
         # the owner's height and weight unless given (as an API upload does)
@@ -244,12 +241,10 @@ def _create_claimed_session(args: argparse.Namespace, settings, store, catalog, 
         incline_deg=args.incline_deg,
         capture_fps=args.capture_fps,
         joints=args.joints,
-        status=SessionStatus.PROCESSING, lease_owner=owner, attempts=1,
-        lease_expires_at=utcnow() + timedelta(seconds=settings.processing.lease_s),
     )
 
 
-def _write_summary_json(path: Path, row, outcome: dict) -> None:
+def _write_summary_json(path: Path, row, outcome) -> None:
     """``process --json``: the spec's summary document of the session plus every scalar metric and
     the quality flags, as JSON."""
     from analysis.results import spread_stats
@@ -259,12 +254,12 @@ def _write_summary_json(path: Path, row, outcome: dict) -> None:
         "session_id": row.id,
         "session_date": row.created_at.strftime("%d/%m/%Y"),
         "summary_text": None,
-        **summary_document(outcome["summary"], stats_of(spread_stats(outcome.get("strides") or [], outcome["summary"],
-                                                                     outcome["quality"]))),
+        **summary_document(outcome.summary, stats_of(spread_stats(outcome.strides or [], outcome.summary,
+                                                                  outcome.quality))),
         "user_information": {"height": row.height_cm, "weight": row.weight_kg},
         # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
-        "metrics": outcome["summary"],
-        "quality": outcome["quality"],
+        "metrics": outcome.summary,
+        "quality": outcome.quality,
     }
     from tasks.results import to_json
 
@@ -272,12 +267,11 @@ def _write_summary_json(path: Path, row, outcome: dict) -> None:
     print(f"summary written to {path}", file=sys.stderr)
 
 
-def _print_summary(session_id: str, outcome: dict) -> None:
-    if "summary" not in outcome:  # another processor did it, or this version is already served
-        status = outcome.get("status") or f"already served at {outcome.get('pipeline_version', '?')}"
-        print(f"session {session_id}: not reprocessed ({status})")
+def _print_summary(session_id: str, outcome) -> None:
+    if outcome.skipped:  # another processor did it, or this version is already served
+        print(f"session {session_id}: not reprocessed ({outcome.reason})")
         return
-    summary, quality = outcome["summary"], outcome["quality"]
+    summary, quality = outcome.summary, outcome.quality
     print(f"session {session_id}: done")
     print(f"  frames            {quality['decoded_frames']} (runner found in {quality['runner_share']:.1%})")
     if quality.get("mean_confidence") is not None:
@@ -295,14 +289,14 @@ def _print_summary(session_id: str, outcome: dict) -> None:
         print(f"  note: {reason}")
 
 
-def _print_artifacts(session_id: str, outcome: dict, settings) -> None:
+def _print_artifacts(session_id: str, outcome, settings) -> None:
     """Where the analysed video, snapshots and report were written (paths, or keys on S3)."""
-    if "summary" not in outcome:
+    if outcome.skipped:
         return
     from storage.objectstore import ObjectStore
     from gaitlake.cli_report import artifact_lines
 
-    images = outcome.get("artifacts")
+    images = outcome.artifacts
     if not images:
         why = "render.enabled is false" if not settings.render.enabled else "see the warning above"
         print(f"  artifacts         not rendered ({why})")

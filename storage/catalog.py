@@ -150,6 +150,15 @@ class Quota:
     since: datetime
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A processing claim to insert a session under (:meth:`Catalog.create_session`): its owner
+    (``flows.claims.new_owner_id``) and the lease's length in seconds."""
+
+    owner: str
+    lease_s: float
+
+
 class QuotaExceeded(Exception):
     def __init__(self, count: int, limit: int):
         super().__init__(f"{count} sessions already exist; the limit is {limit}")
@@ -223,13 +232,19 @@ class Catalog:
             yield db
 
     # -- sessions ----------------------------------------------------------
-    def create_session(self, quota: "Quota | None" = None, **fields: Any) -> RunningSession:
+    def create_session(self, quota: "Quota | None" = None, claim: "Claim | None" = None,
+                       **fields: Any) -> RunningSession:
         """Insert a session; with ``quota``, only if its user is under the limit.
 
         The limit is checked and the row inserted in one transaction that first
         writes the user's row, which serialises concurrent uploads of one user on
-        both SQLite (the write lock) and PostgreSQL (the row lock).
+        both SQLite (the write lock) and PostgreSQL (the row lock). With ``claim`` the
+        session is inserted already claimed by ``claim.owner`` (``processing``, its first
+        attempt, a lease of ``claim.lease_s``), as :meth:`claim` would leave it.
         """
+        if claim is not None:
+            fields.update(status=SessionStatus.PROCESSING, lease_owner=claim.owner, attempts=1,
+                          lease_expires_at=utcnow() + timedelta(seconds=claim.lease_s))
         with self.session() as db:
             if quota is not None:
                 db.execute(update(User).where(User.id == quota.user_id).values(name=User.name)

@@ -21,6 +21,7 @@ import os
 import posixpath
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -172,14 +173,15 @@ class ObjectStore:
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         """A local file path for ``key`` (the file itself when local, else a temp download)."""
-        if self.is_local:
-            yield Path(self.path(key))
-            return
-        suffix = Path(key).suffix
-        with tempfile.TemporaryDirectory(prefix="gaitlake-") as tmp:
-            dest = Path(tmp) / f"object{suffix}"
-            self._call(self.fs.get_file, self.path(key), str(dest))
-            yield dest
+        with self.held_copy(key) as copy:
+            yield copy.path()
+
+    def held_copy(self, key: str) -> "HeldCopy":
+        """One local copy of ``key`` fetched on first use and kept until closed (:class:`HeldCopy`)."""
+        return HeldCopy(self, key)
+
+    def _download(self, key: str, dest: Path) -> None:
+        self._call(self.fs.get_file, self.path(key), str(dest))
 
     # -- atomic writes -----------------------------------------------------
     def _tmp_key_path(self, key: str) -> str:
@@ -244,11 +246,62 @@ class ObjectStore:
             self._call(self.fs.rm, src)
 
 
+class HeldCopy:
+    """A local copy of one object, shared by everything that reads it until :meth:`close`.
+
+    Downloaded on the first :meth:`path` (never, if nobody asks: a replayed session whose
+    stages need no video), once however many stages or threads ask; a local store's file is
+    used where it lies. A session's source video is held like this for the whole run, so
+    probe, pose, the feet's second pass and the render read one download.
+    """
+
+    def __init__(self, store: ObjectStore, key: str):
+        self.store, self.key = store, _check_key(key)
+        self._lock = threading.Lock()
+        self._tmp: tempfile.TemporaryDirectory | None = None
+        self._path: Path | None = None
+
+    def path(self) -> Path:
+        """The local file (downloaded now if it is not yet)."""
+        with self._lock:
+            if self._path is None:
+                if self.store.is_local:
+                    self._path = Path(self.store.path(self.key))
+                else:
+                    tmp = tempfile.TemporaryDirectory(prefix="gaitlake-")
+                    dest = Path(tmp.name) / f"object{Path(self.key).suffix}"
+                    try:
+                        self.store._download(self.key, dest)
+                    except BaseException:
+                        tmp.cleanup()
+                        raise
+                    self._tmp, self._path = tmp, dest
+            return self._path
+
+    @property
+    def fetched(self) -> bool:
+        """Whether the object has been copied here (or located, on a local store)."""
+        return self._path is not None
+
+    def close(self) -> None:
+        """Remove the downloaded copy (a local store's file stays)."""
+        with self._lock:
+            if self._tmp is not None:
+                self._tmp.cleanup()
+            self._tmp = self._path = None
+
+    def __enter__(self) -> "HeldCopy":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def open_store(settings) -> ObjectStore:
     return ObjectStore.from_settings(settings)
 
 
-__all__ = ["ObjectStore", "ObjectStoreError", "open_store", "fsspec"]
+__all__ = ["HeldCopy", "ObjectStore", "ObjectStoreError", "open_store", "fsspec"]
 
 
 def modified_time(info: dict[str, Any]) -> float | None:

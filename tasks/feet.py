@@ -25,6 +25,7 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -335,12 +336,14 @@ def runner_points(detections, track_boxes: np.ndarray) -> np.ndarray | None:
 
 
 def runner_foot_track(settings, store, session_id: str, video_key: str | None, track_boxes: np.ndarray,
-                      max_frames: int | None = None, detections=None) -> tuple[FootTrack | None, str | None]:
+                      max_frames: int | None = None, detections=None, source=None
+                      ) -> tuple[FootTrack | None, str | None]:
     """The runner's foot points, or ``(None, why not)``.
 
     The foot points come from the pose actors' foot stage (``detections.feet``); detections
     stored without them (written before the foot stage, or with it off then) get a second pass
-    over the video at full resolution, whose points are stored at :func:`feet_key` and reused.
+    over the video at full resolution, whose points are stored at :func:`feet_key` and reused; it reads
+    ``source`` (the run's :class:`storage.objectstore.HeldCopy` of the video) when given, else fetches a copy.
     """
     from tasks.video import VideoError, iter_frame_chunks
 
@@ -368,7 +371,7 @@ def runner_foot_track(settings, store, session_id: str, video_key: str | None, t
     except FootModelError as exc:
         return None, str(exc)
     try:
-        with store.local_copy(video_key) as local:
+        with _video(store, video_key, source) as local:
             feet = runner_feet(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, fs.crop_scale)
     except VideoError as exc:   # the session's other results stand; the feet stay unmeasured
         return None, f"the video could not be decoded for the foot model ({exc})"
@@ -377,36 +380,37 @@ def runner_foot_track(settings, store, session_id: str, video_key: str | None, t
 
 
 def foot_points_for_events(settings, store, session_id: str, video_key: str | None, track_boxes: np.ndarray,
-                           max_frames: int | None = None, detections=None
+                           max_frames: int | None = None, detections=None, source=None
                            ) -> tuple[FootTrack | None, str | None] | None:
     """:func:`runner_foot_track` before the engine, where its event method reads the feet
     (``analysis.event_method = "foot"``); None otherwise (the foot stage then runs after it)."""
     if settings.analysis.event_method != "foot":
         return None
-    return runner_foot_track(settings, store, session_id, video_key, track_boxes, max_frames, detections)
+    return runner_foot_track(settings, store, session_id, video_key, track_boxes, max_frames, detections, source)
 
 
 def apply_foot_stage(settings, store, session_id: str, video_key: str | None, result, track_boxes: np.ndarray,
                      frame_size: tuple[int, int], max_frames: int | None = None, detections=None,
-                     feet: tuple[FootTrack | None, str | None] | None = None):
+                     feet: tuple[FootTrack | None, str | None] | None = None, source=None):
     """The engine's ``result`` with the foot strike measured (``analysis.feet.with_feet``), or with the
     shank proxy kept and ``quality.footstrike_source = "proxy"`` plus the reason the feet were not measured.
 
     ``feet``: :func:`runner_foot_track`'s answer when it was already asked (before the engine,
-    :func:`foot_points_for_events`); otherwise it is asked here.
+    :func:`foot_points_for_events`); otherwise it is asked here. ``source``: the run's
+    :class:`storage.objectstore.HeldCopy` of the video, read by the second passes (else a copy is fetched).
     """
     from analysis.feet import with_feet, with_proxy_note
 
     track, why = feet if feet is not None else runner_foot_track(settings, store, session_id, video_key,
-                                                                 track_boxes, max_frames, detections)
+                                                                 track_boxes, max_frames, detections, source)
     if track is None:
         return with_proxy_note(result, why or "no foot points")
     return with_feet(result, track.points, frame_size, track.model,
-                     *_strike_pass(settings, store, session_id, video_key, result, track_boxes, max_frames))
+                     *_strike_pass(settings, store, session_id, video_key, result, track_boxes, max_frames, source))
 
 
 def _strike_pass(settings, store, session_id: str, video_key: str | None, result, track_boxes: np.ndarray,
-                 max_frames: int | None) -> tuple[np.ndarray | None, str | None]:
+                 max_frames: int | None, source=None) -> tuple[np.ndarray | None, str | None]:
     """The strike model's points on the frames the foot strike reads (``analysis.feet.strike_frames``)
     and the model's name, or ``(None, None)`` when there is no strike model or no video to read (the
     foot model's points then give the strikes, and ``quality.footstrike_model`` says which). Stored
@@ -431,13 +435,18 @@ def _strike_pass(settings, store, session_id: str, video_key: str | None, result
             return stored.points, stored.model
     try:
         model = _model(path, fs)
-        with store.local_copy(video_key) as local:
+        with _video(store, video_key, source) as local:
             track = strike_points(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, wanted,
                                   fs.crop_scale)
     except (FootModelError, VideoError):   # the foot model's points still give the strikes
         return None, None
     store.write_bytes(key, track.to_bytes())
     return track.points, track.model
+
+
+def _video(store, video_key: str, source=None):
+    """The video as a local path: the run's held copy when given (fetched once per run), else a copy."""
+    return nullcontext(source.path()) if source is not None else store.local_copy(video_key)
 
 
 def _unseen_boxes(track_boxes: np.ndarray, frames: np.ndarray) -> set[int]:

@@ -3,7 +3,8 @@
 Every column a run writes, with its Arrow type, driven by what declares it: the metric
 catalogue (:mod:`analysis.catalogue`: the session's metric columns, the per-metric
 statistics, the per-frame metric series), the stride table's columns
-(:data:`analysis.strides.COLUMNS`), the keypoints, the foot stage's heel and toe points and the
+(:data:`analysis.strides.COLUMNS`, then the catalogue's computed per-stride metrics,
+:func:`analysis.strides.catalogue_columns`), the keypoints, the foot stage's heel and toe points and the
 joint angles (:mod:`analysis.vocabulary`). The writer conforms each table to its schema
 (:func:`conform_tables`, called by :func:`tasks.results.session_tables`), ``gaitlake lake check``
 checks served files against them, and readers rely on them (docs/lake.md lists them). The
@@ -20,7 +21,7 @@ import pyarrow as pa
 
 from analysis.catalogue import METRICS, series_metrics, spread_metrics
 from analysis.keypoints import KEYPOINT_NAMES
-from analysis.strides import COLUMNS as STRIDE_COLUMNS, FLOAT_COLUMNS as STRIDE_FLOATS
+from analysis.strides import COLUMNS as STRIDE_COLUMNS, FLOAT_COLUMNS as STRIDE_FLOATS, catalogue_columns
 from analysis.vocabulary import ANGLE_KEYS, SIDES
 from storage.lake_layout import conform
 
@@ -67,7 +68,9 @@ def _strides() -> pa.Schema:
             return pa.string()
         return pa.float64() if name in STRIDE_FLOATS else pa.int64()
 
-    return pa.schema([pa.field("stride_index", pa.int64())] + [pa.field(n, kind(n)) for n in STRIDE_COLUMNS])
+    # the fixed columns, then the catalogue's computed per-stride metrics (StrideTable.extra)
+    return pa.schema([pa.field("stride_index", pa.int64())] + [pa.field(n, kind(n)) for n in STRIDE_COLUMNS]
+                     + [pa.field(n, pa.float64()) for n in catalogue_columns()])
 
 
 def _frames() -> pa.Schema:

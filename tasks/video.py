@@ -9,10 +9,11 @@ which applies the rotation metadata, in fixed-size chunks so memory stays flat.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,6 +27,9 @@ class VideoError(ValueError):
 
 @dataclass(frozen=True)
 class VideoInfo:
+    """What :func:`probe_video` reads of a video file (units in the comments), passed between the
+    flow's tasks; :attr:`frame_limit` is the one fact of the run rather than the file."""
+
     fps: float                 # average frame rate, exact fraction as float (29.97 stays 29.97)
     width: int                 # displayed width after rotation, px
     height: int                # displayed height after rotation, px
@@ -40,9 +44,40 @@ class VideoInfo:
     timestamp_fps: float | None = None        # frames/s of real playback time from the timestamps
     variable_frame_rate: bool = False
     declared_capture_fps: float | None = None  # slow motion: the rate the container says it was filmed at
+    frame_limit: int | None = None  # this run decodes at most these frames (``--max-frames``); None: all
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, facts: Mapping[str, Any]) -> "VideoInfo":
+        """The facts of :meth:`to_dict` (a stored ``probe.json``); keys it does not know are left out,
+        and facts an older or partial record lacks (codec, duration) are empty."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{"codec": "", "duration_s": None, **{k: v for k, v in facts.items() if k in known}})
+
+    @classmethod
+    def coerce(cls, info: "VideoInfo | Mapping[str, Any]") -> "VideoInfo":
+        """``info`` itself, or the facts of a stored record (:meth:`from_dict`)."""
+        return info if isinstance(info, VideoInfo) else cls.from_dict(info)
+
+    def limited(self, max_frames: int | None) -> "VideoInfo":
+        """These facts for a run that decodes at most ``max_frames`` frames (None or 0: all)."""
+        return replace(self, frame_limit=max_frames or None)
+
+    @property
+    def declared_frames(self) -> int:
+        """Frames the file declares: the container's count or its packets, whichever is larger.
+
+        A truncated MP4 keeps its full sample table but loses packets, so the container's count
+        is the one that tells.
+        """
+        return max(int(self.reported_frames or 0), int(self.packet_frames or 0))
+
+    @property
+    def expected_frames(self) -> int:
+        """Frames this run should decode: :attr:`declared_frames`, capped by :attr:`frame_limit`."""
+        return min(self.declared_frames, self.frame_limit) if self.frame_limit else self.declared_frames
 
 
 def _rotation_of(stream) -> int:
@@ -353,17 +388,6 @@ def remux_first_seconds(src: str | Path, dst: str | Path, seconds: float) -> Pat
 HEAD_DECODE_FRAMES = 5
 
 
-def declared_frames(info: VideoInfo | dict, max_frames: int | None = None) -> int:
-    """Frames the file declares (container count or packets, whichever is larger), capped by ``max_frames``.
-
-    A truncated MP4 keeps its full sample table but loses packets, so the
-    container's count is the one that tells.
-    """
-    facts = info.to_dict() if isinstance(info, VideoInfo) else info
-    declared = max(int(facts.get("reported_frames") or 0), int(facts["packet_frames"]))
-    return min(declared, max_frames) if max_frames else declared
-
-
 def decoded_share_problem(decoded: int, expected: int, min_share: float) -> str | None:
     """Why a file of which ``decoded`` of ``expected`` frames are usable is refused, or None.
 
@@ -391,7 +415,7 @@ def verify_decodes(path: str | Path, info: VideoInfo, min_share: float = 0.5,
     import av
 
     path = Path(path)
-    expected = declared_frames(info, max_frames)
+    expected = info.limited(max_frames).expected_frames
     present = min(info.packet_frames, expected)
     problem = decoded_share_problem(present, expected, min_share)
     if problem:

@@ -53,6 +53,14 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 # session pool and a flow's own pool be scheduled side by side on a 2-CPU Ray.
 os.environ.setdefault("GAITLAKE_RAY__NUM_ACTORS", "2")
 os.environ.setdefault("GAITLAKE_RAY__NUM_CPUS_PER_ACTOR", "0.5")
+# The test run is an entry point like the CLI and the worker: it applies the rest of what they
+# apply before Prefect starts (the ephemeral server's start-up timeout among it); importing a
+# flow module applies nothing.
+from configs import get_settings  # noqa: E402
+from flows.runtime import prepare_environment  # noqa: E402
+
+prepare_environment(get_settings())
+get_settings.cache_clear()
 
 
 def _require(path: Path) -> Path:

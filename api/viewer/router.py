@@ -474,11 +474,17 @@ def _angles_mot(v: Viewer, row: RunningSession, user: User, record: reports.Sess
     return exports.mot_text(frames.column("time_s").to_pylist(), angles, f"{row.id} joint angles").encode()
 
 
+def pdf_metric_rows(cards: list[dict[str, Any]], notes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The PDF's metrics table (:func:`api.viewer.exports.report_pdf`): one row per page card
+    (:func:`api.viewer.view.cards`), its value as text, its normal-range sentence and its notes."""
+    return [{"label": card["label"], "text": _pdf_text(card), "reference": _pdf_reference(card),
+             "notes": [view.note_sentence(notes, i) for i in card["notes"]]} for card in cards]
+
+
 def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
     notes = view.session_notes(record)
     cards = view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc"))
-    card_rows = [{"label": card["label"], "text": _pdf_text(card), "reference": _pdf_reference(card),
-                  "notes": [view.note_sentence(notes, i) for i in card["notes"]]} for card in cards]
+    card_rows = pdf_metric_rows(cards, notes)
     comments = view.commentary(record, v.saved_texts(row.id), _profile(row, user))
     texts = [(f"{kind} · {item['block'].replace('_', ' ')}", item["metric"]) for kind, items in comments.items()
              for item in items]

@@ -10,14 +10,27 @@ from typing import Any
 
 import numpy as np
 
-from analysis.catalogue import METRICS, by_name
+from analysis.catalogue import METRICS, by_name, computed_metrics
 from analysis.commentary import comment
 from analysis.phase_report import Phases
 from analysis.resolution import TIMED_METRICS, frame_time_s, resolution_text
 from api import documents, reports
 from storage.catalog import RunningSession
 
-#: Metric cards: (key in the lake's sessions row, label, unit kind, summary_doc block/name for the range).
+#: The page's unit kind (viewer.js ``UNITS``, the PDF's ``_PDF_UNITS``) of a catalogue unit symbol.
+UNIT_KINDS = {"steps/min": "cadence", "s": "time", "": "ratio", "m": "length", "m/s": "speed", "min/km": "pace",
+              "W": "power", "W/kg": "power_per_kg", "%": "percent", "deg": "angle"}
+
+
+def _catalogue_cards() -> tuple[tuple[str, str, str, tuple[str, str] | None], ...]:
+    """Cards of the catalogue's computed per-stride metrics (:func:`analysis.catalogue.computed_metrics`):
+    label, unit kind and (for a spread metric) its summary block from the catalogue."""
+    return tuple((m.name, m.label[:1].upper() + m.label[1:], UNIT_KINDS[m.unit], m.spec.summary if m.spread else None)
+                 for m in computed_metrics() if m.unit in UNIT_KINDS)
+
+
+#: Metric cards: (key in the lake's sessions row, label, unit kind, summary_doc block/name for the range);
+#: the catalogue's computed metrics after the fixed ones, then distance and duration.
 CARDS: tuple[tuple[str, str, str, tuple[str, str] | None], ...] = (
     ("cadence_spm", "Cadence", "cadence", ("performance_metrics", "cadence")),
     ("contact_time_s", "Contact time", "time", ("running_mechanics", "contact_time")),
@@ -36,6 +49,7 @@ CARDS: tuple[tuple[str, str, str, tuple[str, str] | None], ...] = (
     ("ankle_angle_deg", "Shank at contact (ankle proxy)", "angle", None),
     ("com_oscillation_m", "Vertical oscillation", "short_length", None),
     ("footstrike", "Foot strike (proxy)", "text", None),
+    *_catalogue_cards(),
     ("total_distance_m", "Distance", "length", None),
     ("total_time_s", "Duration", "duration", None),
 )

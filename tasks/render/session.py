@@ -17,6 +17,7 @@ import logging
 import re
 import tempfile
 from collections.abc import Iterable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from analysis.vocabulary import FORM_IMAGES, GAIT_PHASES, JOINTS, SIDES, parse_joints
+from storage.objectstore import HeldCopy
 from tasks.render.data import RenderData, RenderError
 from tasks.render.report import render_report_png
 from tasks.render.snapshots import render_snapshots, snapshot_plan
@@ -56,7 +58,8 @@ def failure_reason(exc: BaseException) -> str:
 
 def render_session(store, session_id: str, pipeline_version: str, video_key: str, data: RenderData, *,
                    max_side: int = 1280, crf: int = 23, preset: str = "veryfast",
-                   joints: Iterable[str] = DEFAULT_PANEL_JOINTS, title: str = "") -> dict[str, Any]:
+                   joints: Iterable[str] = DEFAULT_PANEL_JOINTS, title: str = "",
+                   source: HeldCopy | None = None) -> dict[str, Any]:
     """Render every artifact of one session into the object store; return the images document.
 
     ``{"video": key, "report": key, "gait": {side: {phase: key}}, "gait_frames": {side:
@@ -65,7 +68,8 @@ def render_session(store, session_id: str, pipeline_version: str, video_key: str
     is rendered and written on its own (atomically): one that fails is logged, named in
     ``failed`` (the page and the PDF show it among the session's quality notes) and left out,
     and never takes the others with it. The snapshots are cut from the frames the video pass
-    decodes, so they are missing where the source does not decode.
+    decodes, so they are missing where the source does not decode. ``source``: the run's copy of
+    the video (the flow's, fetched once for every stage); without it a copy of ``video_key`` is fetched.
     """
     keys = artifact_keys(session_id, pipeline_version)
     plan = snapshot_plan(data)
@@ -82,7 +86,8 @@ def render_session(store, session_id: str, pipeline_version: str, video_key: str
             failed[artifact] = failure_reason(exc)
 
     def video() -> None:
-        with store.local_copy(video_key) as src, tempfile.TemporaryDirectory(prefix="gaitlake-render-") as tmp:
+        copy = nullcontext(source.path()) if source is not None else store.local_copy(video_key)
+        with copy as src, tempfile.TemporaryDirectory(prefix="gaitlake-render-") as tmp:
             out = Path(tmp) / "analyzed.mp4"
             info = render_video(src, data, out, max_side=max_side, crf=crf, preset=preset, joints=joints,
                                 snapshot_frames=wanted, on_snapshot=lambda i, f: clean.__setitem__(i, f.copy()))
@@ -131,7 +136,8 @@ def render_lake_run(store, lake, session_id: str, pipeline_version: str, video_k
     sessions = tables.get("sessions")
     row = sessions.slice(0, 1).to_pylist()[0] if sessions is not None and sessions.num_rows else {}
     video_key = video_key or row.get("video_key")
-    if not video_key or not store.exists(video_key):
+    source = options.get("source")
+    if not video_key or not ((source is not None and source.fetched) or store.exists(video_key)):
         raise RenderError(f"session {session_id}: the source video is not in the object store")
     data = RenderData.from_tables(tables["frames"], sessions, tables.get("strides"))
     return render_session(store, session_id, pipeline_version, video_key, data,

@@ -91,3 +91,42 @@ def test_rows_written_before_the_foot_stage_read_with_nan_foot_columns():
         "side", "ic_frame", "to_frame", "next_ic_frame", "contralateral_ic_frame", "has_contralateral_ic",
         *[c for c in FLOAT_COLUMNS if not c.startswith("footstrike_")], "footstrike")})
     assert math.isnan(rebuilt.footstrike_angle_deg[0])
+
+
+def test_catalogue_columns_ride_along_with_the_fixed_ones(monkeypatch):
+    """A catalogue metric's column (``extra``) is validated, read-only, reached as an attribute and
+    through column(), kept by take(), written by rows() after the fixed columns and read back by
+    from_rows() for the catalogue's computed metrics."""
+    import analysis.catalogue as cat
+
+    extra = np.array([0.4, np.nan, 0.5])
+    t = _table(extra={"swing_time_s": extra})
+    assert t.swing_time_s is t.column("swing_time_s") and not t.swing_time_s.flags.writeable
+    assert t.take(np.array([2, 0])).swing_time_s.tolist() == [0.5, 0.4]
+    rows = t.rows()
+    assert list(rows[0])[-1] == "swing_time_s" and [r["swing_time_s"] for r in rows] == [0.4, None, 0.5]
+    with pytest.raises(ValueError, match="differ in length"):
+        _table(extra={"swing_time_s": np.ones(2)})
+    with pytest.raises(ValueError, match="repeats a fixed column"):
+        _table(extra={"speed_mps": np.ones(3)})
+    with pytest.raises(AttributeError):
+        t.stance_share_pct
+    assert "swing_time_s" not in StrideTable.from_rows(rows).extra    # not in the catalogue: not read back
+    entry = cat.Metric("swing_time_s", "swing time", "swing", "s", 3, per_stride=True, computed_by="swing_time_s")
+    monkeypatch.setattr(cat, "METRICS", cat.METRICS + (entry,))
+    back = StrideTable.from_rows(rows)
+    assert np.array_equal(back.swing_time_s, extra, equal_nan=True)
+    assert StrideTable.empty().swing_time_s.size == 0
+    with pytest.raises(ValueError, match="per-stride"):
+        cat.Metric("x", "x", "x", "s", 3, per_stride=False, computed_by="x")
+
+
+def test_a_table_with_catalogue_columns_pickles_and_copies():
+    import copy
+    import pickle
+
+    t = _table(extra={"swing_time_s": np.array([0.4, np.nan, 0.5])})
+    for back in (pickle.loads(pickle.dumps(t)), copy.deepcopy(t)):
+        assert back.rows() == t.rows() and back.swing_time_s.tolist()[0] == 0.4
+        with pytest.raises(TypeError):
+            back.extra["other"] = np.zeros(3)       # the mapping stays read-only

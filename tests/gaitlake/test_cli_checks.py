@@ -293,28 +293,30 @@ def test_a_json_output_that_cannot_be_written_is_refused_up_front(settings, caps
 
 
 def test_process_prints_where_the_artifacts_are(settings, capsys):
+    from flows.process import SessionOutcome
     from gaitlake.cli import _print_artifacts
     from tasks.render import artifact_keys
 
     keys = artifact_keys("s1", "v1")
     images = {"video": keys["video"], "report": keys["report"], "gait": {"left": {"strike": keys["gait"]["left"]["strike"]}},
               "form": {"contact_angle": keys["form"]["contact_angle"]}}
-    _print_artifacts("s1", {"summary": {}, "artifacts": images}, settings)
+    _print_artifacts("s1", SessionOutcome("s1", "done", summary={}, artifacts=images), settings)
     out = capsys.readouterr().out
     store = settings.data_path / "store"
     assert f"analysed video    {store / keys['video']}" in out
     assert f"report            {store / keys['report']}" in out
     assert f"snapshots         2 JPEGs under {store / 'artifacts/s1/v1'}/ (gait/, form/)" in out
     assert "gaitlake report s1" in out
-    _print_artifacts("s1", {"summary": {}, "artifacts": None}, settings)
+    _print_artifacts("s1", SessionOutcome("s1", "done", summary={}, artifacts=None), settings)
     assert "artifacts         not rendered" in capsys.readouterr().out
 
 
 def test_the_summary_says_the_power_is_metabolic(capsys):
+    from flows.process import SessionOutcome
     from gaitlake.cli import _print_summary
 
-    _print_summary("s1", {"summary": {"power_w": 830.4, "cadence_spm": 166.2},
-                          "quality": {"decoded_frames": 388, "runner_share": 1.0}})
+    _print_summary("s1", SessionOutcome("s1", "done", summary={"power_w": 830.4, "cadence_spm": 166.2},
+                                        quality={"decoded_frames": 388, "runner_share": 1.0}))
     out = capsys.readouterr().out
     assert "  metabolic power   830 W (Minetti cost of running)" in out
     assert "  cadence           166.2 steps/min" in out
@@ -327,13 +329,14 @@ def test_the_summary_states_the_frame_time_next_to_contact_and_flight(capsys):
 
     from analysis.engine import RunnerProfile, analyze
     from analysis.tracking import select_runner
+    from flows.process import SessionOutcome
     from gaitlake.cli import _print_summary
     from tests.analysis.conftest import TREADMILL_DETECTIONS, TREADMILL_FPS, load_detections
 
     keypoints = select_runner(*load_detections(TREADMILL_DETECTIONS)).keypoints.astype(float)
     result = analyze(keypoints, TREADMILL_FPS, RunnerProfile())
     quality = {**result.quality, "decoded_frames": keypoints.shape[0]}
-    _print_summary("s1", {"summary": result.summary, "quality": quality})
+    _print_summary("s1", SessionOutcome("s1", "done", summary=result.summary, quality=quality))
     out = capsys.readouterr().out
     for key, label in (("contact_time_s", "contact time"), ("flight_time_s", "flight time")):
         value = result.summary[key]

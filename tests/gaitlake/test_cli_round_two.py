@@ -70,8 +70,9 @@ def test_the_worker_and_the_api_refuse_the_same_setting(tmp_path):
         proc, _ = run_cli(command, env)
         assert proc.returncode == 2 and "ray.num_actors" in proc.stderr, (command, proc.stderr)
     full_env = dict(os.environ, PYTHONPATH=str(REPO), **env)
-    flow = subprocess.run([sys.executable, "-c", "import flows.process"], capture_output=True, text=True,
-                          env=full_env, cwd=REPO, timeout=120)
+    # A flow reads its settings when it starts (a deployment run's entry point), not on import.
+    flow = subprocess.run([sys.executable, "-c", "import flows.process as p; p.process_session.fn('s1')"],
+                          capture_output=True, text=True, env=full_env, cwd=REPO, timeout=120)
     assert flow.returncode != 0 and "ray.num_actors" in flow.stderr
     assert not (tmp_path / "d").exists()
 

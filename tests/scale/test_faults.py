@@ -112,14 +112,14 @@ def test_prefect_retry_after_a_half_written_run_adds_no_rows(replay_settings, mo
     get_settings.cache_clear()
     outcome = process.process_session(sid, force=True)
     assert holder["fs"].failures == 3
-    assert outcome["rows"]["frames"] == 240
+    assert outcome.rows["frames"] == 240
     lake = Lake(ObjectStore(replay_settings.storage_url, replay_settings.storage_options()))
     con = lake.connect()
     assert con.execute("select count(*), count(distinct frame_index) from frames").fetchone() == (240, 240)
     assert con.execute("select distinct pipeline_version from sessions").fetchall() == [("p-retry",)]
     assert Catalog.from_settings(replay_settings).get_session(sid).status == SessionStatus.DONE
     # The flow is idempotent: the same session at the same version is not processed again.
-    assert process.process_session(sid)["skipped"] is True
+    assert process.process_session(sid).skipped
 
 
 def test_a_killed_ray_actor_is_replaced_and_the_session_completes_once(replay_settings):

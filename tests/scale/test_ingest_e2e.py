@@ -79,7 +79,7 @@ def test_s3_and_postgresql_end_to_end_on_a_short_clip(env, treadmill_video):
     report = ingest_inbox(process=False)
     [sid] = report["created"]
     outcome = process_session(sid, max_frames=90)
-    assert outcome["rows"]["frames"] == 90
+    assert outcome.rows["frames"] == 90
     row = catalog.get_session(sid)
     assert catalog.engine.dialect.name == "postgresql"
     assert row.status == SessionStatus.DONE and row.pipeline_version == settings.pipeline_version
@@ -90,4 +90,4 @@ def test_s3_and_postgresql_end_to_end_on_a_short_clip(env, treadmill_video):
     assert con.execute("select user_id from sessions").fetchone()[0] == "runner-2"
     # Stored detections make the session replayable; a second trigger is a no-op.
     assert store.exists(f"work/{sid}/detections.npz") and store.exists(f"work/{sid}/probe.json")
-    assert process_session(sid)["skipped"] is True
+    assert process_session(sid).skipped

@@ -118,6 +118,39 @@ def test_a_lapsed_lease_is_requeued_then_failed_after_max_attempts(catalog):
     assert "stopped before finishing" in row.error and "2 attempts" in row.error
 
 
+def test_the_queue_creates_a_session_already_claimed_for_the_cli(catalog, tmp_path, monkeypatch):
+    """``gaitlake process``'s session is inserted claimed (processing, attempt 1, leased to a fresh
+    owner of this process): no claimant takes it meanwhile, its owner finishes it, and its lease
+    lapses like any claim's."""
+    from configs import load_settings
+    from flows.queue import create_claimed_session, owner_is_dead
+    from storage.objectstore import ObjectStore
+
+    settings = load_settings(environ={}, overrides={"data_dir": str(tmp_path / "data"),
+                                                    "processing": {"lease_s": 0.3}})
+    store = ObjectStore((tmp_path / "store").as_uri())
+    video = tmp_path / "run.mp4"
+    video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 8)
+    before = utcnow()
+    claimed = create_claimed_session(settings, store, catalog, video, title="cli run", height_cm=180.0)
+    row = catalog.get_session(claimed.row.id)
+    assert (row.status, row.lease_owner, row.attempts, row.title) == (
+        SessionStatus.PROCESSING, claimed.owner, 1, "cli run")
+    assert claimed.owner.split(":")[1] == str(os.getpid()) and ":process:" in claimed.owner
+    assert not owner_is_dead(claimed.owner)
+    expires = row.lease_expires_at if row.lease_expires_at.tzinfo else row.lease_expires_at.replace(
+        tzinfo=before.tzinfo)
+    assert before + timedelta(seconds=0.3) <= expires <= utcnow() + timedelta(seconds=0.3)
+    assert store.read_bytes(row.video_key) == video.read_bytes()
+    assert not catalog.claim(row.id, "another", lease_s=60), "a live claim is not claimable"
+    assert catalog.claim_next("another", lease_s=60) != row.id
+    assert catalog.renew(row.id, claimed.owner, 60) and catalog.finish(row.id, claimed.owner,
+                                                                         status=SessionStatus.DONE)
+    lapsing = create_claimed_session(settings, store, catalog, video, title="lapsing")
+    time.sleep(0.4)
+    assert catalog.claim(lapsing.row.id, "another", lease_s=60), "a lapsed claim is taken over"
+
+
 def test_finish_is_fenced_to_the_current_owner(catalog):
     sid = catalog.create_session(title="fence").id
     assert catalog.claim(sid, "old", lease_s=0.05)

@@ -63,8 +63,10 @@ def test_a_decode_bomb_decodes_in_bounded_memory(tmp_path):
 def test_roi_chunks_shrink_to_the_decode_budget():
     from configs import load_settings
     from flows.process import decode_chunk_frames
+    from tasks.video import VideoInfo
 
-    info = {"width": 4096, "height": 4096}
+    info = VideoInfo(fps=30.0, width=4096, height=4096, rotation_deg=0, codec="h264", reported_frames=300,
+                     packet_frames=300, duration_s=10.0)
     plain = load_settings(environ={})
     roi = load_settings(environ={}, overrides={"pose": {"roi": True}, "video": {"max_decode_mb": 512}})
     assert decode_chunk_frames(plain, info) == plain.video.chunk_frames, "downscaled as decoded: no need"
@@ -74,19 +76,19 @@ def test_roi_chunks_shrink_to_the_decode_budget():
 
 
 def test_a_truncated_file_is_seen_as_truncated_and_failed_below_the_share(tmp_path):
-    from flows.process import ProcessingFailed, check_decoded_share, expected_frames
+    from flows.process import ProcessingFailed, check_decoded_share
     from tasks.video import iter_frame_chunks, probe_video
 
     whole = _encode(tmp_path / "whole.mp4", 160, 120, 90, faststart=True, noisy=True)
     cut = tmp_path / "cut.mp4"
     data = whole.read_bytes()
     cut.write_bytes(data[: int(len(data) * 0.45)])
-    info = probe_video(cut).to_dict()
+    info = probe_video(cut)
     decoded = sum(len(chunk) for chunk in iter_frame_chunks(cut, 32))
-    declared = expected_frames(info)
-    assert declared == 90, "the container still declares every frame"
+    declared = info.expected_frames
+    assert declared == info.declared_frames == 90, "the container still declares every frame"
     assert 0 < decoded < declared
     with pytest.raises(ProcessingFailed, match=f"only {decoded} of the 90 frames"):
         check_decoded_share(decoded, declared, 0.9)
     check_decoded_share(decoded, declared, decoded / declared - 0.01)  # above the share: flagged, not failed
-    assert expected_frames(info, max_frames=10) == 10
+    assert info.limited(10).expected_frames == 10 and info.limited(None).expected_frames == 90
