@@ -161,7 +161,8 @@ class SessionFacts:
     def from_results(cls, summary: dict, quality: dict | None = None, phases: Phases | Mapping | None = None,
                      strides: StrideTable | list[dict] | None = None, profile: dict | None = None) -> "SessionFacts":
         """From the engine's typed results: ``summary`` (``SessionAnalysis.summary``, or a lake
-        sessions row, whose scalars are that summary), ``quality``, ``phases`` (or the lake's ``gait_doc``, :meth:`Phases.to_dict`) and the strides
+        sessions row, whose scalars are that summary), ``quality``, ``phases``
+        (or the lake's ``gait_doc``, :meth:`Phases.to_dict`) and the strides
         (a :class:`analysis.strides.StrideTable`, or stride rows such as the lake's
         ``strides`` table's; for the spread over strides, :func:`analysis.results.metric_stats`)."""
         table = as_stride_table(strides)

@@ -41,7 +41,7 @@ _SESSION_META = (
 )
 #: Summary values that are not catalogue metrics: the scale used, the runner's facing, the mode.
 _SESSION_EXTRA = (("px_per_m", pa.float64()), ("facing", pa.string()), ("mode", pa.string()))
-#: JSON documents: the engine's phases, quality and events as it gave them; the rendered artifacts.
+#: JSON documents: the engine's phases (``Phases.to_dict``), quality and events; the rendered artifacts.
 _SESSION_DOCUMENTS = ("gait_doc", "quality_doc", "events_doc", "images_doc")
 
 

@@ -17,7 +17,7 @@ from analysis.commentary import Units, comments_for
 from analysis.engine import RunnerProfile, analyze
 from api.documents import from_analysis
 from api import reports
-from tasks.results import events_document, frames_table, session_facts, sessions_table, strides_table
+from tasks.results import events_document, session_facts, session_tables
 from tests.analysis.treadmill_snapshot import FPS, FRAME_SIZE, HEIGHT_M, META, WEIGHT_KG, load_track
 
 #: summary key -> (summary-document block, metric name)
@@ -37,10 +37,9 @@ def session():
     result = analyze(track.keypoints, FPS, RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG),
                      frame_size=FRAME_SIZE)
     # the lake's shape: typed results in the row and tables; the API builds its documents from them
-    stored = {"gait_doc": result.phases.to_dict(), "quality_doc": result.quality,
-              "events_doc": events_document(result.events)}
-    row = sessions_table(META, result.summary, stored).to_pylist()[0]
-    tables = {"strides": strides_table(result.strides), "frames": frames_table(track, FPS, result.frame_series)}
+    # (as the writer lays the run out: the spread metrics' statistics stored with the row)
+    tables = session_tables({**META, "effective_fps": result.fps}, result, result.quality, track, FPS)
+    row = tables["sessions"].to_pylist()[0]
     record = reports.record_from_row("s1", "p-test", row, read_table=tables.get)
     when = datetime(2025, 7, 4, 13, 5, tzinfo=timezone.utc)
     meta = reports.SessionMeta("s1", "t", when, when, "all", 0.0, HEIGHT_M * 100, WEIGHT_KG, None)
