@@ -93,7 +93,9 @@ export_doc = reports.export(session, record, {}, [])
 form_doc = reports.form_analysis(session, owner, record, {}, {})
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
-    cli._print_summary("s1", {"summary": result.summary, "quality": {**result.quality, "decoded_frames": kp.shape[0]}})
+    from flows.process import SessionOutcome
+    cli._print_summary("s1", SessionOutcome("s1", "done", summary=result.summary,
+                                            quality={**result.quality, "decoded_frames": kp.shape[0]}))
 strides = StrideTable.from_rows(read("strides").to_pylist())
 facts = SessionFacts.from_results(row, result.quality, result.phases, strides)
 cards = {c["key"]: c for c in view.cards(row, record.doc("summary_doc"), [], result.quality)}
