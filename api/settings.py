@@ -45,9 +45,8 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
 
 def load_api_settings(settings=None, environ: dict[str, str] | None = None, **overrides: Any) -> ApiSettings:
     data: dict[str, Any] = {}
-    section = getattr(settings, "api", None) if settings is not None else None
-    if section is not None:
-        data.update(section.model_dump() if hasattr(section, "model_dump") else dict(section))
+    if settings is not None:
+        data.update(settings.api.model_dump())
     data.update(_from_env(dict(os.environ if environ is None else environ)))
     data.update(overrides)
     return ApiSettings.model_validate(data)

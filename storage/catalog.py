@@ -189,7 +189,7 @@ class Catalog:
             catalog = _CATALOGS.get(url)
         if catalog is None:
             catalog = cls(url)
-            if getattr(settings.catalog, "migrate", True):
+            if settings.catalog.migrate:
                 catalog.migrate()
             else:
                 catalog.create_all()

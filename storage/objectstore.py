@@ -86,7 +86,7 @@ class ObjectStore:
         return cls(settings.storage_url, settings.storage_options(),
                    retry_attempts=settings.storage.retry_attempts,
                    retry_backoff_s=settings.storage.retry_backoff_s,
-                   public_endpoint_url=getattr(settings.storage, "public_endpoint_url", ""))
+                   public_endpoint_url=settings.storage.public_endpoint_url)
 
     # -- retries -----------------------------------------------------------
     def _retrying(self) -> Retrying:

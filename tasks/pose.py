@@ -335,7 +335,7 @@ def resolve_backend(pose_settings) -> str:
 
 def export_cache_dir(pose_settings, config_dir: str | None) -> Path:
     """Where exported models live: ``pose.export_dir``, else ``<data_dir>/ultralytics/exports``."""
-    if getattr(pose_settings, "export_dir", ""):
+    if pose_settings.export_dir:
         return Path(pose_settings.export_dir)
     return Path(config_dir or ".") / "exports"
 
@@ -365,7 +365,7 @@ def build_backend(pose_settings, config_dir: str | None = None, storage: dict | 
         try:
             return ExportedPose(weights, name, export_cache_dir(pose_settings, config_dir),
                                 imgsz=pose_settings.imgsz, det_conf=pose_settings.det_conf,
-                                precision=getattr(pose_settings, "openvino_precision", "f32"))
+                                precision=pose_settings.openvino_precision)
         except Exception as exc:  # a failed export or runtime never fails the session
             log.warning("pose backend %s is unavailable (%s); using PyTorch", name, exc)
     return UltralyticsPose(
@@ -424,9 +424,9 @@ def ray_environment(ray_settings) -> dict[str, str]:
       and cannot reach a head that listens on loopback only.
     """
     env: dict[str, str] = {}
-    if getattr(ray_settings, "auth_mode", ""):
+    if ray_settings.auth_mode:
         env["RAY_AUTH_MODE"] = ray_settings.auth_mode
-    if getattr(ray_settings, "auth_token_path", ""):
+    if ray_settings.auth_token_path:
         env["RAY_AUTH_TOKEN_PATH"] = str(Path(ray_settings.auth_token_path).expanduser())
     if ray_settings.address and _address_host(ray_settings.address) in LOOPBACK_HOSTS:
         env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -458,7 +458,7 @@ def init_ray(ray_settings) -> None:
                  **kwargs)
         return
     try:
-        ray.init(address=ray_settings.address, namespace=getattr(ray_settings, "namespace", None) or None,
+        ray.init(address=ray_settings.address, namespace=ray_settings.namespace or None,
                  **kwargs)
     except (ConnectionError, RuntimeError, ray.exceptions.AuthenticationError) as exc:
         chain, seen = [], exc

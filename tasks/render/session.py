@@ -153,11 +153,9 @@ def panel_joints(selection: str | Iterable[str] | None) -> tuple[str, ...]:
 
 
 def render_options(settings) -> dict[str, Any]:
-    """Renderer options from a ``[render]`` settings section when one exists."""
-    section = getattr(settings, "render", None)
-    out: dict[str, Any] = {}
-    for name in ("max_side", "crf", "preset"):
-        value = getattr(section, name, None) if section is not None else None
-        if value not in (None, ""):
-            out[name] = value
+    """Renderer options from the ``[render]`` settings section (an empty preset: the renderer's own)."""
+    section = settings.render
+    out: dict[str, Any] = {"max_side": section.max_side, "crf": section.crf}
+    if section.preset:
+        out["preset"] = section.preset
     return out
