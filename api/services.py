@@ -174,7 +174,7 @@ def require_done(view: SessionView) -> None:
 def demo_session() -> Loaded:
     demo = load_demo()
     if demo is None:
-        raise ApiError(404, "the demo session is not installed (python -m api.demo.generate)")
+        raise ApiError(404, "the demo session is not installed (python -m gaitlake.demo_session)")
     s, o = demo["session"], demo["owner"]
     meta = reports.SessionMeta(s["id"], s["title"], reports.as_utc(s["created_at"]), reports.as_utc(s.get("finished_at")),
                                s.get("joints", "all"), float(s.get("incline_deg", 0.0)), s.get("height_cm"), s.get("weight_kg"), None)
@@ -183,7 +183,7 @@ def demo_session() -> Loaded:
     strides = pa.Table.from_pylist(list(demo.get("strides") or []))
     record = reports.record_from_row(s["id"], s.get("pipeline_version", "demo"), demo["row"],
                                      read_table=lambda name: strides if name == "strides" else None)
-    # the demo is no lake run: it holds its documents as the engine's result built them (api.demo.generate)
+    # the demo is no lake run: it holds its documents as the engine's result built them (gaitlake.demo_session)
     record.docs.update({name: demo["row"][name] for name in ("summary_doc", "details_doc", "form_doc")})
     record.docs["export_doc"] = dict(demo.get("export") or {})
     texts = {"summary": dict(demo.get("summary_text") or {}), "form": dict(demo.get("form_comments") or {}),

@@ -55,7 +55,7 @@ def _world(data: str):
     key = create_key(cat, aid)
     row = cat.create_session(user_id=uid, title="bench", status="done", video_key="videos/x/source.mp4")
     store.write_bytes("videos/x/source.mp4", b"\0" * 100)
-    # the demo's run (api.demo.generate): synthetic treadmill keypoints through the engine
+    # the demo's run (gaitlake.demo_session): synthetic treadmill keypoints through the engine
     run = make_session(cadence_spm=168.0, contact_time_s=0.27, speed_mps=3.2, fps=60.0, duration_s=8.0,
                        height_m=1.75, noise_px=1.0, seed=7, mode="treadmill")
     kp = run.keypoints

@@ -1,4 +1,4 @@
-"""The demo session served for ``demo=true``: ``demo_session.json``, made by ``python -m api.demo.generate``."""
+"""The demo session served for ``demo=true``: ``demo_session.json``, made by ``python -m gaitlake.demo_session``."""
 from __future__ import annotations
 
 import json

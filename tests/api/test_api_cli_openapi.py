@@ -99,6 +99,6 @@ def test_routes_match_the_document(world):
 
 def test_the_shipped_demo_session_is_what_the_engine_produces_now():
     """demo=true serves api/demo/demo_session.json: regenerate it when the engine changes."""
-    from api.demo import generate
+    from gaitlake import demo_session as generate
 
-    assert generate.main(["--check"]) == 0, "run: python -m api.demo.generate"
+    assert generate.main(["--check"]) == 0, "run: python -m gaitlake.demo_session"

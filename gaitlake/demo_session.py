@@ -4,7 +4,7 @@ Deterministic: synthetic side-view treadmill keypoints (``analysis.synthetic``,
 fixed seed, mild pixel noise) go through the project's own gait engine
 (``analysis.engine.analyze``) exactly as the pipeline does, and the lake row
 and frame series it would write are stored as JSON. Re-running gives the same
-bytes. ``python -m api.demo.generate [--check]``.
+bytes. ``python -m gaitlake.demo_session [--check]``.
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def build() -> dict:
         "analyzed_video_key": None,
     }
     return _round({
-        "generator": "python -m api.demo.generate (analysis.synthetic seed 7 -> analysis.engine.analyze)",
+        "generator": "python -m gaitlake.demo_session (analysis.synthetic seed 7 -> analysis.engine.analyze)",
         "session": {"id": DEMO_ID, "title": "Demo treadmill run", "created_at": "2025-04-07T08:30:00+00:00",
                     "finished_at": "2025-04-07T08:31:00+00:00", "joints": "all", "incline_deg": PROFILE["incline_deg"],
                     "height_cm": PROFILE["height_m"] * 100, "weight_kg": PROFILE["weight_kg"], "pipeline_version": "demo"},
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     text = render()
     if args.check:
         same = args.output.exists() and args.output.read_text() == text
-        print("demo session is up to date" if same else f"{args.output} is stale: run python -m api.demo.generate")
+        print("demo session is up to date" if same else f"{args.output} is stale: run python -m gaitlake.demo_session")
         return 0 if same else 1
     args.output.write_text(text)
     print(f"wrote {args.output} ({len(text) // 1024} KiB)")
