@@ -419,7 +419,7 @@ def _strike_pass(settings, store, session_id: str, video_key: str | None, result
     from tasks.video import VideoError, iter_frame_chunks
 
     fs = settings.feet
-    path = resolve_strike_model(fs.strike_model_path)   # a wrong explicit path fails the stage (caller)
+    path = resolve_strike_model(fs.strike_model_path)   # a wrong explicit path was refused at settings load
     if path is None or not video_key or not store.exists(video_key):
         return None, None
     ics, tos = {}, {}
