@@ -56,8 +56,9 @@ def test_a_decode_bomb_decodes_in_bounded_memory(tmp_path):
     assert n == 70
     # Full-resolution chunks (the old path) would hold chunk x (prefetch + 1) frames of 48 MB:
     # 64 x 3 x 48 MB = 9 GB. Downscaled as they decode, the peak is the decoder's own frames:
-    # ~0.4 GB measured alone, up to 2.2 GB seen inside the full suite on a loaded machine.
-    assert peak_mb < 3000, f"peak RSS {peak_mb} MB while decoding"
+    # ~0.4 GB measured alone, 2.2 and 3.4 GB seen inside the full suite on a loaded machine (the
+    # decoder's threads run further ahead there); the bound still tells it from the 9 GB path.
+    assert peak_mb < 4500, f"peak RSS {peak_mb} MB while decoding"
 
 
 def test_roi_chunks_shrink_to_the_decode_budget():
