@@ -50,7 +50,7 @@ from analysis.foot_sides import FOOT_POINTS, MIN_POINT_CONF, FootSides, assign_f
 __all__ = [
     "FOOT_POINTS", "MIN_FOOT_PX", "MIN_POINT_CONF", "REARFOOT_ABOVE_DEG", "FOREFOOT_BELOW_DEG",
     "FootSides", "ContactStrike", "assign_feet", "sole_angle_deg", "flat_foot_angle_deg",
-    "touchdown_angle_deg", "strike_frames", "strike_pattern", "contact_quality", "contact_strikes", "side_summary",
+    "touchdown_angle_deg", "stance_pairs", "strike_frames", "strike_pattern", "contact_quality", "contact_strikes", "side_summary",
     "session_pattern", "ankle_angle_deg",
 ]
 
@@ -101,12 +101,8 @@ def flat_foot_angle_deg(sole_deg: np.ndarray, ic: np.ndarray, to: np.ndarray,
     ``ic``/``to``: the foot's paired IC and TO frames. NaN when no stance frame has an angle.
     """
     sole = np.asarray(sole_deg, dtype=np.float64)
-    frames = []
-    for a, b in zip(np.asarray(ic, dtype=np.int64), np.asarray(to, dtype=np.int64)):
-        if b <= a:
-            continue
-        lo, hi = a + int(np.ceil(window[0] * (b - a))), a + int(np.floor(window[1] * (b - a)))
-        frames.extend(range(max(lo, 0), min(hi, len(sole) - 1) + 1))
+    frames = [f for a, b in zip(np.asarray(ic, dtype=np.int64).tolist(), np.asarray(to, dtype=np.int64).tolist())
+              for f in _window_frames(a, b, window, len(sole))]
     values = sole[frames] if frames else np.zeros(0)
     values = values[np.isfinite(values)]
     return float(np.median(values)) if values.size else float("nan")
@@ -130,9 +126,17 @@ def strike_frames(ics: dict[str, np.ndarray], tos: dict[str, np.ndarray], n_fram
         if len(stances) > floor_stances:
             stances = [stances[i] for i in np.linspace(0, len(stances) - 1, floor_stances).round().astype(int)]
         for a, b in stances:
-            lo, hi = a + int(np.ceil(window[0] * (b - a))), a + int(np.floor(window[1] * (b - a)))
-            frames.update(f for f in range(max(lo, 0), min(hi, n_frames - 1) + 1))
+            frames.update(_window_frames(a, b, window, n_frames))
     return np.array(sorted(frames), dtype=np.int64)
+
+
+def _window_frames(ic: int, to: int, window: tuple[float, float], n_frames: int) -> range:
+    """The frames of stance ``[ic, to]`` inside ``window`` (shares of the stance), clipped to the
+    record; empty when the stance has no length."""
+    if to <= ic:
+        return range(0)
+    lo, hi = ic + int(np.ceil(window[0] * (to - ic))), ic + int(np.floor(window[1] * (to - ic)))
+    return range(max(lo, 0), min(hi, n_frames - 1) + 1)
 
 
 def touchdown_angle_deg(sole_deg: np.ndarray, ic_frame: int, floor_deg: float) -> float:
@@ -237,6 +241,13 @@ def ankle_angle_deg(knee_xy: np.ndarray, ankle_xy: np.ndarray, heel_xy: np.ndarr
 STRIDE_FOOT_COLUMNS = ("footstrike_angle_deg", "footstrike_confidence")
 
 
+def stance_pairs(events) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Per side, the IC frames and the TO ending each stance (:func:`_stance_pairs`): the
+    ``ics``/``tos`` that :func:`contact_strikes` and :func:`strike_frames` take."""
+    pairs = {side: _stance_pairs(events, side) for side in ("left", "right")}
+    return {side: p[0] for side, p in pairs.items()}, {side: p[1] for side, p in pairs.items()}
+
+
 def _stance_pairs(events, side: str) -> tuple[np.ndarray, np.ndarray]:
     """One side's IC frames and, for each, the frame of the first TO after it (-1 when none)."""
     ic = np.array(sorted(e.frame for e in events if e.side == side and e.kind == "IC"), dtype=np.int64)
@@ -268,9 +279,7 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     facing = 1.0 if result.summary.get("facing", "+x") == "+x" else -1.0
     feet = assign_feet(points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], axis=1),
                        np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], axis=1))
-    ics, tos = {}, {}
-    for side in ("left", "right"):
-        ics[side], tos[side] = _stance_pairs(result.events, side)
+    ics, tos = stance_pairs(result.events)
     strike_feet = feet if strike_points is None else assign_feet(
         strike_points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], axis=1),
         np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], axis=1))

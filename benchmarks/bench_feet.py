@@ -77,28 +77,24 @@ def _strike_pass_seconds(settings, path: str, per_frame: list, threads: int) -> 
     first, decoding left out as for the pose), how many frames, and the model's name (0, 0, None
     without a strike model)."""
     from analysis.engine import analyze
-    from analysis.feet import _stance_pairs, strike_frames
+    from analysis.feet import stance_pairs, strike_frames
     from analysis.tracking import select_runner
     from tasks.detect import Detections
     from tasks.feet import FootModel, crop_input, crop_square, resolve_strike_model
-    from tasks.video import iter_frame_chunks, probe_video
+    from tasks.video import iter_selected_frames, probe_video
 
     model_path = resolve_strike_model(settings.feet.strike_model_path)
     if model_path is None:
         return 0.0, 0, None
     track = select_runner(*Detections.from_frames(per_frame).per_frame())
     result = analyze(track.keypoints.astype(float), probe_video(path).fps)
-    ics, tos = {}, {}
-    for side in ("left", "right"):
-        ics[side], tos[side] = _stance_pairs(result.events, side)
-    wanted = set(strike_frames(ics, tos, len(track.boxes), settings.feet.strike_floor_stances).tolist())
-    crops, squares, index = [], [], 0
-    for chunk in iter_frame_chunks(path, 64, len(track.boxes)):
-        for frame in chunk:
-            if index in wanted and np.isfinite(track.boxes[index, :4]).all():
-                squares.append(crop_square(track.boxes[index], settings.feet.crop_scale))
-                crops.append(crop_input(frame, squares[-1]))
-            index += 1
+    ics, tos = stance_pairs(result.events)
+    wanted = strike_frames(ics, tos, len(track.boxes), settings.feet.strike_floor_stances)
+    crops, squares = [], []
+    for index, frame in iter_selected_frames(path, wanted, len(track.boxes)):
+        if np.isfinite(track.boxes[index, :4]).all():
+            squares.append(crop_square(track.boxes[index], settings.feet.crop_scale))
+            crops.append(crop_input(frame, squares[-1]))
     model = FootModel(model_path, threads, settings.feet.batch_size, settings.feet.runtime)
     model.crop_points(crops[:settings.feet.batch_size], squares[:settings.feet.batch_size])   # load, compile
     t0 = time.perf_counter()

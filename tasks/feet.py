@@ -24,7 +24,7 @@ import importlib.util
 import io
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,22 +284,28 @@ def runner_feet(model: FootModel, frames: Iterator[list[np.ndarray]], boxes: np.
     return FootTrack(points[:len(boxes)], model.name)
 
 
-def strike_points(model: FootModel, frames: Iterator[list[np.ndarray]], boxes: np.ndarray, wanted: np.ndarray,
-                  crop_scale: float = 1.25) -> FootTrack:
-    """Run ``model`` on the runner's crop of the ``wanted`` frames only (``analysis.feet.strike_frames``);
-    every other frame gets NaN points with confidence 0. ``frames``: decoded chunks in order."""
+def strike_points(model: FootModel, frames: Iterable[tuple[int, np.ndarray]], boxes: np.ndarray,
+                  crop_scale: float = 1.25, frames_per_call: int = 16) -> FootTrack:
+    """Run ``model`` on the runner's crop of the given frames only (``(index, BGR frame)``, e.g.
+    :func:`tasks.video.iter_selected_frames` of ``analysis.feet.strike_frames``); every other frame
+    gets NaN points with confidence 0. Frames go to the model ``frames_per_call`` at a time, so at
+    most that many full-resolution frames are held."""
     points = np.full((len(boxes), len(FOOT_POINTS), 3), np.nan)
     points[..., 2] = 0.0
-    want = set(int(f) for f in wanted)
-    index = 0
-    for chunk in frames:
-        here = [i for i in range(len(chunk)) if index + i in want and index + i < len(boxes)]
-        if here:
-            points[[index + i for i in here]] = model.infer([chunk[i] for i in here],
-                                                            boxes[[index + i for i in here]], crop_scale)
-        index += len(chunk)
-        if index > max(want, default=-1):
-            break
+    batch: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        index = [i for i, _ in batch]
+        points[index] = model.infer([frame for _, frame in batch], boxes[index], crop_scale)
+        batch.clear()
+
+    for index, frame in frames:
+        if index < len(boxes):
+            batch.append((index, frame))
+        if len(batch) == frames_per_call:
+            flush()
+    if batch:
+        flush()
     return FootTrack(points, model.name)
 
 
@@ -415,28 +421,27 @@ def _strike_pass(settings, store, session_id: str, video_key: str | None, result
     and the model's name, or ``(None, None)`` when there is no strike model or no video to read (the
     foot model's points then give the strikes, and ``quality.footstrike_model`` says which). Stored
     at :func:`strike_key` and reused when the model and frames are the same."""
-    from analysis.feet import _stance_pairs, strike_frames
-    from tasks.video import VideoError, iter_frame_chunks
+    from analysis.feet import stance_pairs, strike_frames
+    from tasks.video import VideoError, iter_selected_frames
 
     fs = settings.feet
     path = resolve_strike_model(fs.strike_model_path)   # a wrong explicit path was refused at settings load
     if path is None or not video_key or not store.exists(video_key):
         return None, None
-    ics, tos = {}, {}
-    for side in ("left", "right"):
-        ics[side], tos[side] = _stance_pairs(result.events, side)
+    ics, tos = stance_pairs(result.events)
     wanted = strike_frames(ics, tos, len(track_boxes), fs.strike_floor_stances)
     key = strike_key(session_id)
     if store.exists(key):
         stored = FootTrack.from_bytes(store.read_bytes(key))
-        seen = np.flatnonzero(np.isfinite(stored.points[:, 0, 0]) | (stored.points[:, 0, 2] > 0))
+        # reusable when the same model saw every wanted frame that has a box (the model never runs without one)
+        boxed = wanted[np.isfinite(track_boxes[wanted, :4]).all(axis=1)]
         if stored.model == Path(path).name and len(stored.points) == len(track_boxes) and \
-                set(wanted.tolist()) <= set(seen.tolist()) | _unseen_boxes(track_boxes, wanted):
+                np.isfinite(stored.points[boxed, :, :2]).all():
             return stored.points, stored.model
     try:
         model = _model(path, fs)
         with _video(store, video_key, source) as local:
-            track = strike_points(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, wanted,
+            track = strike_points(model, iter_selected_frames(str(local), wanted, max_frames), track_boxes,
                                   fs.crop_scale)
     except (FootModelError, VideoError):   # the foot model's points still give the strikes
         return None, None
@@ -447,11 +452,6 @@ def _strike_pass(settings, store, session_id: str, video_key: str | None, result
 def _video(store, video_key: str, source=None):
     """The video as a local path: the run's held copy when given (fetched once per run), else a copy."""
     return nullcontext(source.path()) if source is not None else store.local_copy(video_key)
-
-
-def _unseen_boxes(track_boxes: np.ndarray, frames: np.ndarray) -> set[int]:
-    """Frames among ``frames`` where the runner has no box (the model never runs there)."""
-    return {int(f) for f in frames if not np.isfinite(track_boxes[f, :4]).all()}
 
 
 # --- the foot stage inside the pose actors --------------------------------------------------------

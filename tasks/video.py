@@ -9,7 +9,7 @@ which applies the rotation metadata, in fixed-size chunks so memory stays flat.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from fractions import Fraction
 from pathlib import Path
@@ -207,6 +207,36 @@ def iter_frame_chunks(
                 chunk = []
         if chunk:
             yield chunk
+    finally:
+        capture.release()
+
+
+def iter_selected_frames(path: str | Path, frames: Iterable[int], max_frames: int | None = None
+                         ) -> Iterator[tuple[int, np.ndarray]]:
+    """``(index, BGR frame)`` of the given decode-order ``frames`` only, rotation applied, in order.
+
+    Every frame up to the last one wanted is decoded (H.264 needs its references), but only
+    the wanted ones are converted to BGR arrays (``grab`` then ``retrieve``): a pass that reads
+    a tenth of the frames does not pay the colour conversion of the other nine.
+    """
+    wanted = sorted({int(f) for f in frames if f >= 0 and (max_frames is None or f < max_frames)})
+    if not wanted:
+        return
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise VideoError(f"{Path(path).name} cannot be opened for decoding")
+    try:
+        index, next_wanted = 0, iter(wanted)
+        target = next(next_wanted)
+        while capture.grab():
+            if index == target:
+                ok, frame = capture.retrieve()
+                if ok:
+                    yield index, frame
+                target = next(next_wanted, None)
+                if target is None:
+                    return
+            index += 1
     finally:
         capture.release()
 

@@ -63,11 +63,11 @@ def strike_fixtures() -> None:
     import numpy as np
 
     from analysis.engine import analyze
-    from analysis.feet import _stance_pairs, strike_frames
+    from analysis.feet import stance_pairs, strike_frames
     from analysis.tracking import select_runner
     from tasks.detect import Detections
     from tasks.feet import FootModel, resolve_strike_model, strike_points
-    from tasks.video import iter_frame_chunks
+    from tasks.video import iter_selected_frames
     from tests.analysis.test_feet import CLIPS as CLIP_FORMATS
 
     path = resolve_strike_model("")
@@ -78,11 +78,9 @@ def strike_fixtures() -> None:
         fps, size = CLIP_FORMATS[name]
         track = select_runner(*Detections.from_bytes((DATA / f"{name}.detections.npz").read_bytes()).per_frame())
         result = analyze(track.keypoints.astype(float), fps, frame_size=size)
-        ics, tos = {}, {}
-        for side in ("left", "right"):
-            ics[side], tos[side] = _stance_pairs(result.events, side)
+        ics, tos = stance_pairs(result.events)
         wanted = strike_frames(ics, tos, len(track.boxes))
-        strike = strike_points(model, iter_frame_chunks(str(VIDEOS / f"{name}.mp4"), 64), track.boxes, wanted)
+        strike = strike_points(model, iter_selected_frames(str(VIDEOS / f"{name}.mp4"), wanted), track.boxes)
         (DATA / f"{name}.strike.npz").write_bytes(strike.to_bytes())
         print(name, len(wanted), "strike frames of", len(track.boxes), "(", int(np.isfinite(strike.points[:, 0, 0]).sum()),
               "measured ),", strike.model)

@@ -150,9 +150,7 @@ def _scored(name):
     fs = result.frame_series
     sides = F.assign_feet(_strike(name).points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], 1),
                           np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], 1))
-    ics, tos = {}, {}
-    for side in ("left", "right"):
-        ics[side], tos[side] = F._stance_pairs(result.events, side)
+    ics, tos = F.stance_pairs(result.events)
     facing = 1.0 if result.summary["facing"] == "+x" else -1.0
     strikes = F.contact_strikes(sides, ics, tos, facing, CLIPS[name][1])
     truth = json.loads((VIDEOS / f"{name}.footstrike.json").read_text())

@@ -204,15 +204,15 @@ def test_real_strike_model_on_the_strike_frames_reproduces_the_stored_strike_poi
         pytest.skip("needs the npm @mediapipe/pose copy in the venv (README) and shared/videos")
     from analysis.tracking import select_runner
     from tasks.detect import Detections
-    from tasks.video import iter_frame_chunks
+    from tasks.video import iter_selected_frames
 
     fixture = T.FootTrack.from_bytes((DATA / "treadmill-garage-30fps.strike.npz").read_bytes())
     measured = np.flatnonzero(np.isfinite(fixture.points[:, 0, 0]))
     wanted = measured[measured < 120]
     boxes = select_runner(*Detections.from_bytes((DATA / "treadmill-garage-30fps.detections.npz").read_bytes())
                           .per_frame()).boxes
-    got = T.strike_points(T.FootModel(path, 2, 8), iter_frame_chunks(str(VIDEOS / "treadmill-garage-30fps.mp4"), 64),
-                          boxes, wanted)
+    got = T.strike_points(T.FootModel(path, 2, 8),
+                          iter_selected_frames(str(VIDEOS / "treadmill-garage-30fps.mp4"), wanted), boxes)
     assert got.model == fixture.model == "pose_landmark_heavy.tflite"
     assert np.flatnonzero(np.isfinite(got.points[:, 0, 0])).tolist() == wanted.tolist()
     assert np.nanmax(np.abs(got.points[wanted, :, :2] - fixture.points[wanted, :, :2])) < 1.0   # px
