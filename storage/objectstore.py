@@ -171,8 +171,14 @@ class ObjectStore:
         return {(p[len(root):] if p.startswith(root) else p): modified_time(info) for p, info in found.items()}
 
     @contextmanager
-    def local_copy(self, key: str) -> Iterator[Path]:
-        """A local file path for ``key`` (the file itself when local, else a temp download)."""
+    def local_copy(self, key: str, held: "HeldCopy | None" = None) -> Iterator[Path]:
+        """A local file path for ``key`` (the file itself when local, else a temp download).
+
+        ``held``: a run's :class:`HeldCopy` of the same object, read (and left open for the
+        run's other stages) instead of fetching another copy."""
+        if held is not None:
+            yield held.path()
+            return
         with self.held_copy(key) as copy:
             yield copy.path()
 

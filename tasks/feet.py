@@ -25,7 +25,6 @@ import io
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -377,7 +376,7 @@ def runner_foot_track(settings, store, session_id: str, video_key: str | None, t
     except FootModelError as exc:
         return None, str(exc)
     try:
-        with _video(store, video_key, source) as local:
+        with store.local_copy(video_key, source) as local:
             feet = runner_feet(model, iter_frame_chunks(str(local), 64, max_frames), track_boxes, fs.crop_scale)
     except VideoError as exc:   # the session's other results stand; the feet stay unmeasured
         return None, f"the video could not be decoded for the foot model ({exc})"
@@ -440,18 +439,13 @@ def _strike_pass(settings, store, session_id: str, video_key: str | None, result
             return stored.points, stored.model
     try:
         model = _model(path, fs)
-        with _video(store, video_key, source) as local:
+        with store.local_copy(video_key, source) as local:
             track = strike_points(model, iter_selected_frames(str(local), wanted, max_frames), track_boxes,
                                   fs.crop_scale)
     except (FootModelError, VideoError):   # the foot model's points still give the strikes
         return None, None
     store.write_bytes(key, track.to_bytes())
     return track.points, track.model
-
-
-def _video(store, video_key: str, source=None):
-    """The video as a local path: the run's held copy when given (fetched once per run), else a copy."""
-    return nullcontext(source.path()) if source is not None else store.local_copy(video_key)
 
 
 # --- the foot stage inside the pose actors --------------------------------------------------------

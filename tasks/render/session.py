@@ -17,7 +17,6 @@ import logging
 import re
 import tempfile
 from collections.abc import Iterable
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +85,7 @@ def render_session(store, session_id: str, pipeline_version: str, video_key: str
             failed[artifact] = failure_reason(exc)
 
     def video() -> None:
-        copy = nullcontext(source.path()) if source is not None else store.local_copy(video_key)
-        with copy as src, tempfile.TemporaryDirectory(prefix="gaitlake-render-") as tmp:
+        with store.local_copy(video_key, source) as src, tempfile.TemporaryDirectory(prefix="gaitlake-render-") as tmp:
             out = Path(tmp) / "analyzed.mp4"
             info = render_video(src, data, out, max_side=max_side, crf=crf, preset=preset, joints=joints,
                                 snapshot_frames=wanted, on_snapshot=lambda i, f: clean.__setitem__(i, f.copy()))
