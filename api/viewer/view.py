@@ -181,6 +181,12 @@ def card_reference(key: str, value: Any, speed_mps: Any) -> dict[str, Any] | Non
     return {**ref, "position": reference_position(value, ref)}
 
 
+def series_units() -> dict[str, str]:
+    """Per-frame metric series (the details document's keys) -> the page's unit kind, from the
+    catalogue, so a series the catalogue gains is drawn in its unit without editing viewer.js."""
+    return {m.series: UNIT_KINDS[m.unit] for m in METRICS if m.series and m.unit in UNIT_KINDS}
+
+
 def series_references(speed_mps: Any) -> dict[str, dict[str, Any]]:
     """Per-frame metric series (the details document's keys) -> the catalogue's range that holds at
     the session's speed: the page's metric chart shades it as a band."""
@@ -320,6 +326,7 @@ def frame_series(record: reports.SessionRecord, frames, joints: str) -> dict[str
         "metrics": {k[2:]: _series(v, 4) for k, v in shown.items() if k.startswith("m:")},
         "contact": {side: contact_runs(flags, full_t) for side, flags in contact.items()},
         "references": series_references(record.row.get("speed_mps")),
+        "units": series_units(),
     }
 
 

@@ -63,11 +63,6 @@
     angle: { metric: [1, "°", 1], imperial: [1, "°", 1] },
     duration: { metric: [1, "s", 1], imperial: [1, "s", 1] }
   };
-  var SERIES_UNITS = {
-    cadence: "cadence", contact_time: "time", flight_time: "time", stride_time: "time", speed: "speed", pace: "pace",
-    stride_length: "length", power: "power", normalized_power: "power_per_kg", balance: "percent",
-    contact_angle: "angle", distance: "length"
-  };
   function conv(v, unit) { var u = UNITS[unit]; return u && v !== null && v !== undefined ? v * u[system][0] : v; }
   function unitLabel(unit) { var u = UNITS[unit]; return u ? u[system][1] : ""; }
   function fmt(v, unit) {
@@ -391,19 +386,20 @@
     var metricKeys = Object.keys(metrics).filter(function (k) { return metrics[k].some(function (v) { return v !== null; }); });
     var metricSel = h("select", { id: "metric-select", "aria-label": "Metric" }, metricKeys.map(function (k) { return h("option", { value: k, selected: k === "cadence", text: pretty(k) }); }));
     var references = doc.series.references || {};
+    var seriesUnits = doc.series.units || {};  // the catalogue's unit kind per series (view.series_units)
     var metricRef = h("span", { class: "ref-key", id: "metric-reference" });
     /* The selected series' normal range (the catalogue's, where one holds at this speed) as a band. */
     function metricBand() {
-      var k = metricSel.value, unit = SERIES_UNITS[k], ref = references[k];
+      var k = metricSel.value, unit = seriesUnits[k], ref = references[k];
       metricRef.textContent = ref ? "shaded: normal " + fmtRange(ref.low, ref.high, unit) + " (" + ref.source + ")" : "";
       if (!ref) return null;
       return { low: conv(ref.low, unit), high: conv(ref.high, unit), title: "normal " + fmtRange(ref.low, ref.high, unit) + ": " + ref.source + "; " + ref.conditions };
     }
     var metricChart = timeChart({
       t: t, label: "Metric over time", onSeek: seek, height: 170, band: metricBand,
-      yLabel: function () { return unitLabel(SERIES_UNITS[metricSel.value]); },
+      yLabel: function () { return unitLabel(seriesUnits[metricSel.value]); },
       series: function () {
-        var k = metricSel.value, unit = SERIES_UNITS[k];
+        var k = metricSel.value, unit = seriesUnits[k];
         return [{ name: k, color: "#5f3dc4", values: (metrics[k] || []).map(function (v) { return conv(v, unit); }) }];
       }
     });

@@ -1,6 +1,9 @@
 """Quality notes land on the cards they qualify, for the engine's own reasons on sessions built to trigger them."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from analysis.engine import RunnerProfile, analyze
@@ -99,3 +102,17 @@ def test_cards_carry_the_catalogues_normal_range_and_where_the_runner_sits():
     assert "reference" not in fast["contact_time_s"] and fast["cadence_spm"]["reference"]["position"] == "below"
     assert set(view.series_references(3.2)) == {"cadence", "contact_time"}
     assert set(view.series_references(None)) == {"cadence"}
+
+
+def test_every_metric_series_ships_its_unit_kind_from_the_catalogue():
+    """The page converts a metric series by the unit kind the server sends (viewer.js keeps no
+    table of its own): every series of the details document has one, and each is a kind the
+    page's UNITS table knows."""
+    from api.documents import DETAILS_METRICS
+
+    units = view.series_units()
+    assert set(units) == set(DETAILS_METRICS)
+    assert units["contact_time"] == "time" and units["cadence"] == "cadence" and units["pace"] == "pace"
+    js = (Path(view.__file__).parent / "static" / "viewer.js").read_text()
+    page_kinds = set(re.findall(r"^\s{4}(\w+): \{ metric:", js, flags=re.M))
+    assert set(units.values()) <= page_kinds, set(units.values()) - page_kinds
