@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from analysis.catalogue import computed_metrics
 from analysis.phase_report import Phases
 from analysis.results import json_safe
 from analysis.vocabulary import FORM_IMAGES, GAIT_PHASES
@@ -193,10 +194,21 @@ TOTAL_AVERAGES = (("avg_speed", "performance_metrics", "speed"), ("avg_power", "
                   ("avg_cadence", "performance_metrics", "cadence"), ("avg_flight_time", "running_mechanics", "flight_time"))
 
 
+def catalogue_totals() -> tuple[tuple[str, str], ...]:
+    """(block, name) in GET summary of the catalogue's computed per-stride metrics
+    (:func:`analysis.catalogue.computed_metrics`): the totals document carries each beside the
+    spec's fixed fields (``avg_<name>`` and a last-session ``{avg, min, max}``), which strict
+    spec clients ignore. Read at call time, so a metric the catalogue gains needs no edit here."""
+    return tuple(m.spec.summary for m in computed_metrics() if m.spec.summary is not None)
+
+
 def average_metrics(records: list[SessionRecord]) -> dict[str, float | None]:
     """Mean over sessions of each session's average (sessions without the number are left out)."""
     out: dict[str, float | None] = {}
-    for name, block, metric in TOTAL_AVERAGES:
+    fixed = {name for name, _, _ in TOTAL_AVERAGES}
+    extra = tuple((f"avg_{metric}", block, metric) for block, metric in catalogue_totals()
+                  if f"avg_{metric}" not in fixed)
+    for name, block, metric in (*TOTAL_AVERAGES, *extra):
         values = [number_or_none(((record.doc("summary_doc").get(block) or {}).get(metric) or {}).get("avg"))
                   for record in records]
         values = [v for v in values if v is not None]
@@ -211,7 +223,7 @@ def last_session_metrics(record: SessionRecord, incline_deg: float) -> dict[str,
     bal = doc.get("balance_and_posture") or {}
     dist = doc.get("distance_and_duration") or {}
     incline = float(incline_deg or 0.0)
-    return {
+    fixed = {
         "speed": _stats(perf.get("speed")),
         "normalized_power": _stats(perf.get("normalized_power")),
         "cadence": _stats(perf.get("cadence")),
@@ -228,3 +240,5 @@ def last_session_metrics(record: SessionRecord, incline_deg: float) -> dict[str,
         "flight_time": _stats(mech.get("flight_time")),
         "footstrike": str(mech.get("footstrike") or "unknown"),
     }
+    return {**fixed, **{name: _stats((doc.get(block) or {}).get(name)) for block, name in catalogue_totals()
+                        if name not in fixed}}

@@ -121,6 +121,8 @@ print(json.dumps({
     "details_avg": details_doc["calculated_metrics"].get(f"{SPEC}_avg"),
     "export_series": SPEC in export_doc["metrics"],
     "form_value": form_doc["metrics"].get(SPEC),
+    "totals_avg": reports.average_metrics([record]).get(f"avg_{SPEC}"),
+    "totals_last": reports.last_session_metrics(record, 0.0).get(SPEC),
     "cli_lines": [l for l in out.getvalue().splitlines() if LABEL in l],
     "facts_spread": facts.spread.get(NEW),
     "card": None if card is None else {k: card.get(k) for k in ("label", "unit", "value", "range")},
@@ -183,6 +185,8 @@ def test_a_new_per_stride_metric_in_three_places_reaches_every_output(tmp_path):
     assert out["details_series"] and out["details_avg"] == pytest.approx(avg)         # GET details
     assert out["export_series"]                                                       # GET export
     assert out["form_value"] == pytest.approx(avg)                                    # POST form-analysis
+    assert out["totals_avg"] == pytest.approx(avg)                                    # GET metrics/total
+    assert out["totals_last"] == pytest.approx({"avg": avg, "min": min(values), "max": max(values)})
     assert out["cli_lines"] == [f"  {'swing time':<17} {avg:.3f} s"]                  # gaitlake process
     assert out["facts_spread"] == pytest.approx([min(values), max(values)])           # commentary
     card = out["card"]                                                                # the page
@@ -202,5 +206,6 @@ def test_without_the_new_metric_no_output_shows_it(tmp_path):
     assert not out["lake_frames_has_series"] and out["summary_block"] is None
     assert not out["details_series"] and out["details_avg"] is None and not out["export_series"]
     assert out["form_value"] is None and out["cli_lines"] == [] and out["facts_spread"] is None
+    assert out["totals_avg"] is None and out["totals_last"] is None
     assert out["card"] is None and out["pdf_row"] is None
     assert "Swing time" not in out["pdf_texts"] and "Contact time" in out["pdf_texts"]
