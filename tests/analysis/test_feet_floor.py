@@ -124,11 +124,11 @@ def _moved(feet: F.FootSides, move) -> F.FootSides:
                        feet.swapped)
 
 
-def _roll(T: int, fps: float, size: tuple[int, int]):
-    """A hand-held camera: it rolls 3 deg either way at 0.3 Hz (arm sway) and drifts 0.5 deg/s,
-    the image turning about its centre."""
+def _roll(T: int, fps: float, size: tuple[int, int], sway_deg: float = 3.0):
+    """A hand-held camera: it rolls ``sway_deg`` either way at 0.3 Hz (arm sway) and drifts
+    0.5 deg/s, the image turning about its centre."""
     centre = np.array(size, dtype=np.float64) / 2
-    theta = np.radians(3.0 * np.sin(2 * np.pi * 0.3 * np.arange(T) / fps) + 0.5 * np.arange(T) / fps)
+    theta = np.radians(sway_deg * np.sin(2 * np.pi * 0.3 * np.arange(T) / fps) + 0.5 * np.arange(T) / fps)
 
     def move(t, xy):
         c, s = np.cos(theta[t]), np.sin(theta[t])
@@ -165,15 +165,16 @@ def _rmse(a: dict, b: dict, keys) -> float:
     return float(np.sqrt(np.mean([(a[k] - b[k]) ** 2 for k in keys])))
 
 
-def _compare(name: str, camera, moving: str) -> dict:
+def _compare(name: str, camera, moving: str, against: str = "same rule") -> dict:
     """Per rule (``session``: one floor per foot, ``stance``: each stance's own), the RMSE of the
-    touchdown angles seen through ``camera`` against the same rule's unmoved angles, over the
-    contacts both measure; and the number of those contacts."""
+    touchdown angles seen through ``camera`` against the unmoved angles of the same rule (or, with
+    ``against="session"``, of the session rule: the static clip's own result, landmark noise
+    included), over the contacts both measure; and the number of those contacts."""
     clip = _clip(name)
     T = clip.frames
     out = {}
     for rule, shots in (("session", None), ("stance", [(0, T - 1, moving)])):
-        still = _angles(clip, clip.feet, shots)
+        still = _angles(clip, clip.feet, None if against == "session" else shots)
         moved = _angles(clip, camera(T, clip.fps, clip.size)(clip.feet), shots)
         keys = [k for k in still if np.isfinite(still[k]) and np.isfinite(moved.get(k, np.nan))]
         out[rule], out["n"] = _rmse(still, moved, keys), len(keys)
@@ -193,6 +194,21 @@ def test_per_stance_floors_follow_a_moving_camera_and_one_session_floor_does_not
     got = _compare(name, camera, moving)
     assert got["n"] >= 18
     assert got["stance"] <= 1.0 < got["session"]
+
+
+# Against the static clip's own result (one floor per foot, unmoved), the per-stance floor also
+# carries each stance's landmark noise: RMSE 3.2 (60 fps) and 4.6 deg (garage) with no sway at all
+# (0.5 deg/s drift only: session 1.2, 2.1), flat as the sway grows (2.9-3.0, 4.4-4.5 deg for 3-8 deg),
+# while the session floor's grows with it (2.1 / 3.1 at 3 deg, 3.5 / 4.2 at 5, 5.7 / 6.0 at 8).
+# So it pays once the camera turns more than about 4-5 deg; below that it costs (docs/analysis.md).
+# A strict xfail: it starts passing the day the per-stance floor gets quieter.
+@needs_videos
+@pytest.mark.parametrize("sway_deg", [8.0, pytest.param(3.0, marks=pytest.mark.xfail(
+    strict=True, reason="3 deg sway: per stance 3.0 / 4.4 deg vs session 2.1 / 3.1 (60 fps / garage)"))])
+@pytest.mark.parametrize("name", list(CLIPS))
+def test_against_the_unmoved_result_per_stance_floors_beat_one_session_floor(name, sway_deg):
+    got = _compare(name, lambda T, fps, size: _roll(T, fps, size, sway_deg), "hand-held", "session")
+    assert got["stance"] < got["session"] - 1.0
 
 
 @needs_videos
