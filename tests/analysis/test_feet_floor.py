@@ -216,3 +216,22 @@ def test_a_pan_s_image_shift_changes_no_angle():
     got = _compare("treadmill-garage-30fps", _shift, "tracking")
     assert got["n"] >= 20 and got["session"] == pytest.approx(0.0, abs=1e-9) and \
         got["stance"] == pytest.approx(0.0, abs=1e-9)
+
+
+@needs_videos
+def test_the_session_s_shots_choose_the_floor_and_quality_says_which():
+    from tests.analysis.test_feet import _measured, _strike
+
+    name = "treadmill-garage-30fps"
+    result, static, feet = _measured(name)
+    strike, T = _strike(name), len(feet.points)
+
+    def measured(shots):
+        return F.with_feet(result, feet.points, CLIPS[name][1], feet.model, strike.points, strike.model, shots=shots)
+    moving = measured([(0, T - 1, "hand-held")])
+    assert static.quality["footstrike_floor"] == "per foot" == measured([(0, T - 1, "unknown")]).quality[
+        "footstrike_floor"]
+    assert moving.quality["footstrike_floor"] == "per stance"
+    assert measured([(0, 179, "static"), (180, T - 1, "tracking")]).quality["footstrike_floor"] == "mixed"
+    angles = {k: [r["footstrike_angle_deg"] for r in sa.strides.rows()] for k, sa in (("s", static), ("m", moving))}
+    assert angles["s"] != angles["m"]
