@@ -53,7 +53,8 @@ from analysis.foot_sides import FOOT_POINTS, MIN_POINT_CONF, FootSides, assign_f
 __all__ = [
     "FOOT_POINTS", "MIN_FOOT_PX", "MIN_POINT_CONF", "REARFOOT_ABOVE_DEG", "FOREFOOT_BELOW_DEG",
     "FootSides", "ContactStrike", "assign_feet", "sole_angle_deg", "flat_foot_angle_deg",
-    "touchdown_angle_deg", "floor_lines_deg", "MOVING_CAMERAS", "stance_pairs", "strike_frames", "strike_pattern", "contact_quality", "contact_strikes", "side_summary",
+    "touchdown_angle_deg", "floor_lines_deg", "MOVING_CAMERAS", "stance_pairs", "strike_frames", "strike_pattern",
+    "contact_quality", "contact_strikes", "side_summary",
     "session_pattern", "ankle_angle_deg",
 ]
 
