@@ -12,8 +12,11 @@ Method (one function per measure below):
    (the pairing with the smaller summed ankle distance), frame by frame.
 2. **Sole angle** (:func:`sole_angle_deg`): heel -> toe against the image's
    forward axis, toe up positive.
-3. **Floor line** (:func:`flat_foot_angle_deg`): the same foot's sole angle
-   while it is flat on the ground, the median over 20-50 % of its stances.
+3. **Floor line** (:func:`flat_foot_angle_deg`, :func:`floor_lines_deg`): the same
+   foot's sole angle while it is flat on the ground, the median over 20-50 % of its
+   stances: one per foot and shot under a static camera, and each stance's own under
+   a moving one (tracking or hand-held), whose roll and perspective turn the image's
+   floor during the shot.
    Heel strikers are foot-flat from about 15 % to 60 % of stance and forefoot
    strikers have lowered the heel by about 20 % (Cavanagh & Lafortune 1980;
    Lieberman et al. 2010), so that window is flat for every pattern. Measuring
@@ -50,7 +53,8 @@ from analysis.foot_sides import FOOT_POINTS, MIN_POINT_CONF, FootSides, assign_f
 __all__ = [
     "FOOT_POINTS", "MIN_FOOT_PX", "MIN_POINT_CONF", "REARFOOT_ABOVE_DEG", "FOREFOOT_BELOW_DEG",
     "FootSides", "ContactStrike", "assign_feet", "sole_angle_deg", "flat_foot_angle_deg",
-    "touchdown_angle_deg", "stance_pairs", "strike_frames", "strike_pattern", "contact_quality", "contact_strikes", "side_summary",
+    "touchdown_angle_deg", "floor_lines_deg", "MOVING_CAMERAS", "stance_pairs", "strike_frames", "strike_pattern",
+    "contact_quality", "contact_strikes", "side_summary",
     "session_pattern", "ankle_angle_deg",
 ]
 
@@ -63,6 +67,11 @@ FOREFOOT_BELOW_DEG = -1.6
 MIN_FOOT_PX = 40.0
 #: Share of each stance where the foot is flat for every strike pattern (see module docs).
 FLAT_STANCE_WINDOW = (0.2, 0.5)
+#: Camera classes (``analysis.camera.classify_camera``) whose image floor turns during a shot: a
+#: hand-held camera rolls, a pan changes the running direction's perspective. Their contacts take
+#: the floor of their own stance (:func:`floor_lines_deg`); ``static`` and ``unknown`` (no evidence
+#: of motion) keep one floor per foot and shot, which averages the landmarks' noise away.
+MOVING_CAMERAS = ("tracking", "hand-held")
 
 
 @dataclass(frozen=True)
@@ -108,25 +117,74 @@ def flat_foot_angle_deg(sole_deg: np.ndarray, ic: np.ndarray, to: np.ndarray,
     return float(np.median(values)) if values.size else float("nan")
 
 
+def floor_lines_deg(sole_deg: np.ndarray, ic: np.ndarray, to: np.ndarray, shots: list[tuple[int, int, str]] | None,
+                    window: tuple[float, float] = FLAT_STANCE_WINDOW) -> np.ndarray:
+    """The floor line at each of one foot's contacts (deg; ``ic``/``to`` as in :func:`flat_foot_angle_deg`).
+
+    ``shots``: ``(first frame, last frame, camera)`` of each continuous shot; None is one static
+    shot. A contact in a static (or ``unknown``) shot gets :func:`flat_foot_angle_deg` over that
+    shot's stances of the foot; one in a shot of a :data:`MOVING_CAMERAS` camera gets the median
+    over ``window`` of its own stance, whose floor turned with the camera as the touchdown's did,
+    or, where that window has no angle, the foot's measured stance floors of the shot interpolated
+    to its IC frame. NaN where the shot has none.
+    """
+    sole = np.asarray(sole_deg, dtype=np.float64)
+    ic, to = np.asarray(ic, dtype=np.int64), np.asarray(to, dtype=np.int64)
+    floors = np.full(len(ic), np.nan)
+    shot = _shot_index(ic, shots)
+    for k, moving in enumerate(_moving(shots)):
+        mine = shot == k
+        if not mine.any():
+            continue
+        if not moving:
+            floors[mine] = flat_foot_angle_deg(sole, ic[mine], to[mine], window)
+            continue
+        own = np.array([flat_foot_angle_deg(sole, ic[i:i + 1], to[i:i + 1], window) for i in np.flatnonzero(mine)])
+        known = np.isfinite(own)
+        if known.any():
+            floors[mine] = np.where(known, own, np.interp(ic[mine], ic[mine][known], own[known]))
+    return floors
+
+
+def _moving(shots: list[tuple[int, int, str]] | None) -> list[bool]:
+    """Per shot, whether its camera moves (:data:`MOVING_CAMERAS`); one static shot for None."""
+    return [camera in MOVING_CAMERAS for *_, camera in shots] if shots else [False]
+
+
+def _shot_index(frames: np.ndarray, shots: list[tuple[int, int, str]] | None) -> np.ndarray:
+    """The shot each frame lies in (the last shot starting at or before it; 0 for None)."""
+    if not shots:
+        return np.zeros(len(frames), dtype=np.int64)
+    starts = np.array([a for a, *_ in shots], dtype=np.int64)
+    return np.maximum(np.searchsorted(starts, np.asarray(frames, dtype=np.int64), side="right") - 1, 0)
+
+
 def strike_frames(ics: dict[str, np.ndarray], tos: dict[str, np.ndarray], n_frames: int,
-                  floor_stances: int = 12, window: tuple[float, float] = FLAT_STANCE_WINDOW) -> np.ndarray:
+                  floor_stances: int = 12, window: tuple[float, float] = FLAT_STANCE_WINDOW,
+                  shots: list[tuple[int, int, str]] | None = None) -> np.ndarray:
     """The frames the foot-strike measure reads, sorted: IC-1 and IC of every contact, and the
-    flat-stance ``window`` (:func:`flat_foot_angle_deg`) of at most ``floor_stances`` stances per
-    side, spread evenly over the session (the floor line is one median per side, so a long
-    session needs no more of them). ``ics``/``tos`` per side as in :func:`contact_strikes`.
+    flat-stance ``window`` of the stances whose floor lines :func:`floor_lines_deg` reads: in a
+    static shot at most ``floor_stances`` stances per side, spread evenly over it (the floor
+    line is one median per side and shot, so a long shot needs no more of them); in a moving
+    camera's shot (``shots`` as there) every stance. ``ics``/``tos`` per side as in
+    :func:`contact_strikes`.
 
     The strike model (a slower, more precise landmark network, ``tasks.feet``) runs on these
-    frames only, which bounds its cost to about two frames per contact.
+    frames only, which bounds its cost to about two frames per contact under a static camera
+    and two plus a third of the stance (5 at 30 fps, 8 at 60 fps) under a moving one.
     """
     frames: set[int] = set()
+    moving = _moving(shots)
     for side in ics:
         ic, to = np.asarray(ics[side], dtype=np.int64), np.asarray(tos[side], dtype=np.int64)
         frames.update(int(f) for f in np.concatenate([ic - 1, ic]) if 0 <= f < n_frames)
-        stances = [(a, b) for a, b in zip(ic.tolist(), to.tolist()) if b > a]
-        if len(stances) > floor_stances:
-            stances = [stances[i] for i in np.linspace(0, len(stances) - 1, floor_stances).round().astype(int)]
-        for a, b in stances:
-            frames.update(_window_frames(a, b, window, n_frames))
+        shot = _shot_index(ic, shots)
+        for k, all_of_them in enumerate(moving):
+            stances = [(a, b) for a, b in zip(ic[shot == k].tolist(), to[shot == k].tolist()) if b > a]
+            if not all_of_them and len(stances) > floor_stances:
+                stances = [stances[i] for i in np.linspace(0, len(stances) - 1, floor_stances).round().astype(int)]
+            for a, b in stances:
+                frames.update(_window_frames(a, b, window, n_frames))
     return np.array(sorted(frames), dtype=np.int64)
 
 
@@ -185,15 +243,17 @@ def contact_quality(heel: np.ndarray, toe: np.ndarray, frames: list[int],
 
 
 def contact_strikes(feet: FootSides, ics: dict[str, np.ndarray], tos: dict[str, np.ndarray], facing: float,
-                    frame_size: tuple[int, int] | None) -> list[ContactStrike]:
+                    frame_size: tuple[int, int] | None,
+                    shots: list[tuple[int, int, str]] | None = None) -> list[ContactStrike]:
     """The foot strike of every IC (``ics[side]``: IC frames; ``tos[side]``: the TO ending each stance,
-    used for the floor line), sorted by frame."""
+    used for the floor line), sorted by frame. ``shots``: each continuous shot's first and last
+    frame and camera (:func:`floor_lines_deg`); None: one static shot."""
     out = []
     for side in ("left", "right"):
         sole = sole_angle_deg(feet.heel[side][:, :2], feet.toe[side][:, :2], facing)
         ok = (feet.heel[side][:, 2] >= MIN_POINT_CONF) & (feet.toe[side][:, 2] >= MIN_POINT_CONF)
-        floor = flat_foot_angle_deg(np.where(ok, sole, np.nan), ics[side], tos[side])
-        for ic in np.asarray(ics[side], dtype=np.int64).tolist():
+        floors = floor_lines_deg(np.where(ok, sole, np.nan), ics[side], tos[side], shots)
+        for ic, floor in zip(np.asarray(ics[side], dtype=np.int64).tolist(), floors.tolist()):
             if ic < 1 or ic >= len(sole):
                 out.append(ContactStrike(side, ic, float("nan"), None, 0.0, "foot_undetected"))
                 continue
@@ -257,12 +317,16 @@ def _stance_pairs(events, side: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, model: str,
-              strike_points: np.ndarray | None = None, strike_model: str | None = None):
+              strike_points: np.ndarray | None = None, strike_model: str | None = None,
+              shots: list[tuple[int, int, str]] | None = None):
     """``result`` (``analysis.results.SessionAnalysis``) with the foot strike measured from ``points``.
 
     ``strike_points`` (same layout, NaN/confidence 0 outside :func:`strike_frames`): a more
     precise model's points on the frames the strike reads; when given, the touchdown angles and
     patterns come from them (``quality.footstrike_model`` names it) and ``points`` give the rest.
+    ``shots``: each continuous shot's first and last frame and camera, which choose the floor
+    line (:func:`floor_lines_deg`; ``quality.footstrike_floor`` says which: ``per foot`` for
+    static shots, ``per stance`` for moving cameras, ``mixed``); None: one static shot.
 
     Per stride: ``footstrike`` (the measured pattern; None where the contact was
     unusable), ``footstrike_angle_deg`` and ``footstrike_confidence``. Summary:
@@ -283,7 +347,7 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     strike_feet = feet if strike_points is None else assign_feet(
         strike_points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], axis=1),
         np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], axis=1))
-    strikes = contact_strikes(strike_feet, ics, tos, facing, frame_size)
+    strikes = contact_strikes(strike_feet, ics, tos, facing, frame_size, shots)
     ankle = _foot_series(fs, feet, facing)
     strides = _strides_with_strikes(result.strides, strikes)
     pattern, share, left_out = session_pattern(strikes)
@@ -291,6 +355,8 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     summary["footstrike"] = pattern
     quality = _quality_with_feet(result.quality, strikes, pattern, share, left_out, ankle, ics, feet, model)
     quality["footstrike_model"] = strike_model if strike_points is not None else model
+    moving = set(_moving(shots))
+    quality["footstrike_floor"] = "mixed" if len(moving) > 1 else "per stance" if True in moving else "per foot"
     # the gait report's angle curves again, so its ankle curves are the series' shank-foot angle too
     from analysis.phases import gait_phases
     from analysis.vocabulary import ANGLE_KEYS

@@ -411,14 +411,26 @@ def apply_foot_stage(settings, store, session_id: str, video_key: str | None, re
     if track is None:
         return with_proxy_note(result, why or "no foot points")
     return with_feet(result, track.points, frame_size, track.model,
-                     *_strike_pass(settings, store, session_id, video_key, result, track_boxes, max_frames, source))
+                     *_strike_pass(settings, store, session_id, video_key, result, track_boxes, max_frames, source),
+                     shots=shot_cameras(result.quality))
+
+
+def shot_cameras(quality) -> list[tuple[int, int, str]] | None:
+    """``(first frame, last frame, camera)`` of each continuous shot, from the footage's
+    ``quality.segments_detail`` (``analysis.footage``); None when the camera was not classified
+    (the foot strike then takes one static shot). The one place the foot stage reads the camera."""
+    detail = quality.get("segments_detail") or []
+    if not detail or any("camera" not in d for d in detail):
+        return None
+    return [(int(d["start_frame"]), int(d["end_frame"]), str(d["camera"])) for d in detail]
 
 
 def _strike_pass(settings, store, session_id: str, video_key: str | None, result, track_boxes: np.ndarray,
                  max_frames: int | None, source=None) -> tuple[np.ndarray | None, str | None]:
-    """The strike model's points on the frames the foot strike reads (``analysis.feet.strike_frames``)
-    and the model's name, or ``(None, None)`` when there is no strike model or no video to read (the
-    foot model's points then give the strikes, and ``quality.footstrike_model`` says which). Stored
+    """The strike model's points on the frames the foot strike reads (``analysis.feet.strike_frames``:
+    every stance's flat window in a moving camera's shot, :func:`shot_cameras`) and the model's
+    name, or ``(None, None)`` when there is no strike model or no video to read (the foot
+    model's points then give the strikes, and ``quality.footstrike_model`` says which). Stored
     at :func:`strike_key` and reused when the model and frames are the same."""
     from analysis.feet import stance_pairs, strike_frames
     from tasks.video import VideoError, iter_selected_frames
@@ -428,7 +440,7 @@ def _strike_pass(settings, store, session_id: str, video_key: str | None, result
     if path is None or not video_key or not store.exists(video_key):
         return None, None
     ics, tos = stance_pairs(result.events)
-    wanted = strike_frames(ics, tos, len(track_boxes), fs.strike_floor_stances)
+    wanted = strike_frames(ics, tos, len(track_boxes), fs.strike_floor_stances, shots=shot_cameras(result.quality))
     key = strike_key(session_id)
     if store.exists(key):
         stored = FootTrack.from_bytes(store.read_bytes(key))

@@ -4,7 +4,8 @@ One JSON line per clip and side, from the stored foot points (the fixtures the
 tests read): contacts in the truth, measured, left out (by reason), the RMSE of
 the touchdown angle's distance outside the hand-measured bracket [IC, IC-1],
 the side's mean against the bracket's mean, and the pattern agreement on the
-contacts the truth marks with high confidence; then per clip the engine's IC
+contacts the truth marks with high confidence, and the same scores with the moving-camera
+floor rule (``per_stance_floor``: each stance's own floor line, ``analysis.feet.floor_lines_deg``); then per clip the engine's IC
 and TO within one frame of the event truth with the ``velocity`` and ``foot`` event
 methods, and the left/right check of the foot model's second opinion
 (:func:`side_second_opinion`).
@@ -115,9 +116,20 @@ def within_one_frame(found: list[tuple[str, str, int]], truth: list[tuple[str, s
     return hit / len(want)
 
 
+def strike_scores(rows: list[tuple]) -> dict:
+    """Measured count, RMSE outside the bracket and mean (deg) of :func:`_scored` rows of one side."""
+    ok = [r for r in rows if np.isfinite(r[0])]
+    return {"measured": len(ok),
+            "rmse_outside_bracket_deg": round(float(np.sqrt(np.mean([_outside(*r[:3]) ** 2 for r in ok]))), 2)
+            if ok else None,
+            "mean_deg": round(float(np.mean([r[0] for r in ok])), 2) if ok else None}
+
+
 def main() -> None:
     for name in CLIPS:
         scored, truth = _scored(name)
+        # the moving-camera floor rule (each stance's own floor) on these static clips: its noise
+        per_stance, _ = _scored(name, "hand-held")
         for side in ("left", "right"):
             rows = scored[side]
             ok = [r for r in rows if np.isfinite(r[0])]
@@ -125,12 +137,10 @@ def main() -> None:
             high = [r for r in ok if r[4] == "high" and r[5] is not None]
             print(json.dumps({
                 "clip": name, "side": side, "near": truth.get("near_side") == side,
-                "truth_contacts": n_truth, "matched": len(rows), "measured": len(ok),
-                "rmse_outside_bracket_deg": round(float(np.sqrt(np.mean([_outside(*r[:3]) ** 2 for r in ok]))), 2)
-                if ok else None,
-                "mean_deg": round(float(np.mean([r[0] for r in ok])), 2) if ok else None,
+                "truth_contacts": n_truth, "matched": len(rows), **strike_scores(rows),
                 "bracket_mean_deg": round(float(np.mean([(r[1] + r[2]) / 2 for r in rows])), 2) if rows else None,
                 "high_conf_pattern_agree": f"{sum(r[3] == r[5] for r in high)}/{len(high)}",
+                "per_stance_floor": strike_scores(per_stance[side]),
             }))
         truth_events = event_truth(name)
         kp, points = _clip_input(name)

@@ -143,16 +143,19 @@ def _strike(name):
     return FootTrack.from_bytes((DATA / f"{name}.strike.npz").read_bytes())
 
 
-def _scored(name):
+def _scored(name, camera="static", points=None):
     """Per side: (touchdown angle, bracket low, bracket high, truth pattern, its confidence, ours) of
-    every truth IC that the engine found within 2 frames and the foot stage measured."""
+    every truth IC that the engine found within 2 frames and the foot stage measured. ``camera``:
+    the one shot's camera, which picks the floor rule (``hand-held``: each stance's own floor);
+    ``points``: strike points other than the stored ones."""
     result, _, _ = _measured(name)
     fs = result.frame_series
-    sides = F.assign_feet(_strike(name).points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], 1),
+    points = _strike(name).points if points is None else points
+    sides = F.assign_feet(points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], 1),
                           np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], 1))
     ics, tos = F.stance_pairs(result.events)
     facing = 1.0 if result.summary["facing"] == "+x" else -1.0
-    strikes = F.contact_strikes(sides, ics, tos, facing, CLIPS[name][1])
+    strikes = F.contact_strikes(sides, ics, tos, facing, CLIPS[name][1], [(0, len(points) - 1, camera)])
     truth = json.loads((VIDEOS / f"{name}.footstrike.json").read_text())
     out = {"left": [], "right": []}
     for c in truth["contacts"]:
