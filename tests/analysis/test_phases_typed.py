@@ -16,7 +16,7 @@ import pytest
 from analysis.phase_report import CURVE_POINTS, PhaseMark, Phases, SidePhases
 from analysis.vocabulary import GAIT_PHASES, SIDES
 from api.documents import gait_document, phases_from_gait_document
-from tests.analysis.treadmill_snapshot import FPS, FRAME_SIZE, HEIGHT_M, SNAPSHOT, WEIGHT_KG, load_track
+from tests.analysis.treadmill_snapshot import FPS, FRAME_SIZE, HEIGHT_M, SNAPSHOT, WEIGHT_KG, differences, load_track
 
 REPO = Path(__file__).resolve().parents[2]
 #: The gait-analysis document's names (running-openapi.json), which the engine does not use.
@@ -80,8 +80,9 @@ def test_the_document_shows_the_typed_values(treadmill):
         for key, curve in block.angle_curves.items():
             for spec, values in (("current", curve.mean), ("std_dev", curve.sd), ("next", curve.next_stride)):
                 assert shown["angles"][key][spec] == [None if not np.isfinite(v) else v for v in values.tolist()]
-    # what the snapshot recorded (built from the lake's gait_doc before the report was typed)
-    assert json.loads(json.dumps(doc)) == json.loads(SNAPSHOT.read_text())["documents"]["gait_doc"]
+    # what the snapshot recorded (built from the lake's gait_doc before the report was typed),
+    # within the snapshot's own tolerance: another CPU's SIMD paths change the last bits
+    assert not differences(json.loads(SNAPSHOT.read_text())["documents"]["gait_doc"], json.loads(json.dumps(doc)))
     # the lake's form and the spec document both give the same report back
     stored = json.loads(json.dumps(phases.to_dict()))
     assert not SPEC_NAMES & {k for side in SIDES for k in stored[side]}
