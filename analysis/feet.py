@@ -9,7 +9,8 @@ Method (one function per measure below):
 
 1. **Sides** (:func:`assign_feet`): the model's left/right labels are a second
    opinion; each model foot is given to the engine leg whose ankle it sits on
-   (the pairing with the smaller summed ankle distance), frame by frame.
+   (the pairing with the smaller summed squared ankle distance, which a common offset such
+   as a moving camera's path does not change), frame by frame.
 2. **Sole angle** (:func:`sole_angle_deg`): heel -> toe against the image's
    forward axis, toe up positive.
 3. **Floor line** (:func:`flat_foot_angle_deg`, :func:`floor_lines_deg`): the same
@@ -447,11 +448,13 @@ def _mean_at(series: np.ndarray, frames: np.ndarray) -> float | None:
 
 
 def _metres_per_px(fs: dict, side: str) -> float | None:
-    """The ankle's metres per pixel along its own track (from the engine's px and m series)."""
-    dx = np.diff(fs[f"{side}_ankle_x_px"])
-    dm = np.diff(fs[f"{side}_ankle_x_m"])
-    ok = np.isfinite(dx) & np.isfinite(dm) & (np.abs(dx) > 1.0)
-    return float(np.median(np.abs(dm[ok] / dx[ok]))) if ok.any() else None
+    """The leg's metres per pixel: its shank (knee -> ankle) in the engine's m series over the
+    same shank in px. A length within one frame, so the px may be the image's while the metres
+    are the scene's (a moving camera's path removed, ``analysis.footage``)."""
+    px = np.hypot(fs[f"{side}_knee_x_px"] - fs[f"{side}_ankle_x_px"], fs[f"{side}_knee_y_px"] - fs[f"{side}_ankle_y_px"])
+    m = np.hypot(fs[f"{side}_knee_x_m"] - fs[f"{side}_ankle_x_m"], fs[f"{side}_knee_y_m"] - fs[f"{side}_ankle_y_m"])
+    ok = np.isfinite(px) & np.isfinite(m) & (px > 1.0)
+    return float(np.median(m[ok] / px[ok])) if ok.any() else None
 
 
 def with_proxy_note(result, reason: str):

@@ -33,13 +33,18 @@ def assign_feet(points: np.ndarray, left_ankle_xy: np.ndarray, right_ankle_xy: n
     ``points``: ``(T, 6, 3)`` in :data:`FOOT_POINTS` order; ``*_ankle_xy``:
     ``(T, 2)`` the engine's side-repaired ankles (px). Where an engine ankle is
     missing the model's labels stand.
+
+    The pairing with the smaller summed *squared* ankle distance, which reduces to the
+    sign of ``(model left - model right) . (engine left - engine right)``: it depends
+    only on each pair's left-to-right vector, so a common offset does not change it.
+    Under a moving camera the engine's ankles are in scene coordinates (the camera's
+    path removed, ``analysis.footage``) and the model's in the image's; summed plain
+    distances gave sides at random there once the offset grew past the ankles' spacing.
     """
     p = np.asarray(points, dtype=np.float64)
     la, ra = np.asarray(left_ankle_xy, dtype=np.float64), np.asarray(right_ankle_xy, dtype=np.float64)
-    m_left, m_right = p[:, 0, :2], p[:, 1, :2]
-    straight = np.linalg.norm(m_left - la, axis=1) + np.linalg.norm(m_right - ra, axis=1)
-    crossed = np.linalg.norm(m_left - ra, axis=1) + np.linalg.norm(m_right - la, axis=1)
-    swapped = np.isfinite(straight) & np.isfinite(crossed) & (crossed < straight)
+    agreement = np.sum((p[:, 0, :2] - p[:, 1, :2]) * (la - ra), axis=1)
+    swapped = np.isfinite(agreement) & (agreement < 0)
     heel = {"left": np.where(swapped[:, None], p[:, 3], p[:, 2]), "right": np.where(swapped[:, None], p[:, 2], p[:, 3])}
     toe = {"left": np.where(swapped[:, None], p[:, 5], p[:, 4]), "right": np.where(swapped[:, None], p[:, 4], p[:, 5])}
     return FootSides(heel, toe, swapped)

@@ -10,7 +10,8 @@ own evidence (``tasks.video.FrameSignals``) is at hand:
    hand-held, for each continuous segment (each shot of an edit has its own camera);
 3. camera-compensated keypoints: ``image - cumulative background shift``, a frame fixed to
    the scene, so a panning or shaking camera adds nothing to foot velocities, events and
-   speed (angles are unchanged by a shift);
+   speed (angles are unchanged by a shift); the result's px series are put back on the
+   image (:func:`on_image`), so the overlay and the foot stage draw and read the video's pixels;
 4. the mode: a tracking camera keeps the runner in frame while the scene passes, which
    an image-only rule takes for a treadmill: it is overground (ground speed); otherwise
    the engine decides from the compensated track;
@@ -98,19 +99,20 @@ def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarr
     feet = None if foot_points is None else np.array(foot_points, dtype=np.float64)
     ranges = continuous_segments(kp.shape[0], cuts)
     cameras, speeds = ["unknown"] * len(ranges), [None] * len(ranges)
+    offset = np.zeros((kp.shape[0], 2))
     if motion is not None:
         for i, (a, b) in enumerate(ranges):
             cameras[i], speeds[i] = _segment_camera(motion, a, b, boxes, fps, float(max(frame_size)))
             if cameras[i] in ("tracking", "hand-held"):
                 # scene coordinates: the camera's own motion since the segment's first frame removed
-                offset = motion.cumulative_shift[a:b] - motion.cumulative_shift[a]
-                kp[a:b, :, 0] -= offset[:, None, 0]
-                kp[a:b, :, 1] -= offset[:, None, 1]
-                if feet is not None:
-                    feet[a:b, :, :2] -= offset[:, None, :]
+                offset[a:b] = motion.cumulative_shift[a:b] - motion.cumulative_shift[a]
+        kp[:, :, :2] -= offset[:, None, :]
+        if feet is not None:
+            feet[:, :, :2] -= offset[:, None, :]
     profiles = [replace(profile, mode=cam.mode_for_camera(c)) if cam.mode_for_camera(c) and profile.mode == "auto"
                 else profile for c in cameras]
-    sa = analyze_segments(kp, fps, cuts, profile, frame_size, params, segment_profiles=profiles, foot_points=feet)
+    sa = on_image(analyze_segments(kp, fps, cuts, profile, frame_size, params, segment_profiles=profiles,
+                                   foot_points=feet), offset)
     q = dict(sa.quality)
     frames = [b - a for a, b in ranges]
     camera = max(set(cameras), key=lambda c: sum(f for f, x in zip(frames, cameras) if x == c))
@@ -128,6 +130,20 @@ def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarr
     q.update(camera=camera, camera_speed_box_heights_per_s=speeds[main], segments_detail=detail,
              reasons=[note, *q.get("reasons", [])])
     return replace(sa, quality=q)
+
+
+def on_image(sa: SessionAnalysis, offset: np.ndarray) -> SessionAnalysis:
+    """``sa`` with its per-frame keypoints in px back on the image: the engine measured in scene
+    coordinates (``image - offset``, ``offset`` (T, 2) the camera's path removed per frame), but
+    the lake's, the overlay's and the foot stage's px are the video's own pixels. Metres and
+    angles stay as measured (scene)."""
+    if not np.any(offset):
+        return sa
+    fs = dict(sa.frame_series)
+    for key in fs:
+        if key.endswith("_x_px") or key.endswith("_y_px"):
+            fs[key] = np.asarray(fs[key], dtype=np.float64) + offset[:, 0 if key.endswith("_x_px") else 1]
+    return replace(sa, frame_series=fs)
 
 
 def _segment_camera(motion: cam.CameraMotion, a: int, b: int, boxes: np.ndarray, fps: float,

@@ -168,6 +168,26 @@ def _scored(name, camera="static", points=None):
     return out, truth
 
 
+@pytest.mark.parametrize("name", list(CLIPS))
+def test_sides_do_not_depend_on_a_common_offset(name):
+    """Under a moving camera the engine's ankles are in scene coordinates and the foot model's in
+    the image's: the sides must not change when a pan's path separates them. Before (summed
+    plain distances) a 400 px/s pan gave 63 (60 fps) and 74 (garage) frames the other side."""
+    from tasks.feet import FootTrack
+
+    fps, size = CLIPS[name]
+    result = analyze(select_runner(*load_detections(DATA / f"{name}.detections.npz")).keypoints.astype(float), fps,
+                     frame_size=size)
+    fs = result.frame_series
+    la = np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], 1)
+    ra = np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], 1)
+    points = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes()).points
+    pan = np.cumsum(np.full((len(points), 2), [400.0 / fps, 30.0 / fps]), axis=0)
+    still = F.assign_feet(points, la, ra).swapped
+    assert 10 < still.sum() < len(still) / 4                      # the model's labels do get exchanged
+    assert np.array_equal(F.assign_feet(points, la - pan, ra - pan).swapped, still)
+
+
 def _outside(a, lo, hi):
     return 0.0 if lo <= a <= hi else min(abs(a - lo), abs(a - hi))
 
@@ -249,8 +269,8 @@ def _target(name, side, rmse, miss=None):
     _target("treadmill-side-60fps", "left", 5.0, "far foot RMSE 4.1 deg meets 5, but its mean reads 13.2 vs "
             "16.3 (3.2 deg low)"),
     _target("treadmill-garage-30fps", "left", 3.0),
-    _target("treadmill-garage-30fps", "right", 5.0, "far foot RMSE 1.1 deg meets 5, but its mean reads 15.8 vs "
-            "11.8 (4.0 deg high; 8 of 17 contacts hidden)"),
+    _target("treadmill-garage-30fps", "right", 5.0, "far foot RMSE 0.84 deg meets 5, but its mean reads 15.3 "
+            "vs 11.8 (3.5 deg high; 8 of 17 contacts hidden)"),
 ])
 def test_touchdown_angle_within_the_hand_bracket(name, side, target_rmse):
     scored, _ = _scored(name)

@@ -77,6 +77,32 @@ def test_tracking_camera_is_overground_with_ground_speed():
     assert share["IC"] >= 0.9 and share["TO"] >= 0.9, share
 
 
+def test_under_a_moving_camera_the_px_series_stay_on_the_image_and_the_metres_in_the_scene():
+    """The engine measures in scene coordinates, but the lake's px (which the overlay draws and the
+    foot stage pairs with its image points) are the video's pixels. Before: a 6 s pan put the
+    skeleton's px 2,150 px off the runner (``image - camera path``)."""
+    s = make_session(fps=60.0, duration_s=6.0, mode="overground", noise_px=1.0, seed=1)
+    kp = s.keypoints.copy()
+    t = np.arange(len(kp)) / 60.0
+    pelvis_x = np.nanmean(kp[:, [11, 12], 0], axis=1)
+    camera_xy = np.stack([np.polyval(np.polyfit(t, pelvis_x, 1), t) - pelvis_x[0], 3.0 * np.sin(2 * np.pi * t)], 1)
+    image = kp.copy()
+    image[..., :2] -= camera_xy[:, None, :]
+    shift, resp = _tiles(camera_xy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sa = analyze_footage(image, _boxes(image), 60.0, [], shift, resp, frame_size=(1080, 1920))
+    assert sa.quality["camera"] == "tracking"
+    fs = sa.frame_series
+    for name, i in (("left_ankle", 15), ("right_knee", 14), ("nose", 0)):
+        for axis, c in (("x", 0), ("y", 1)):
+            off = np.abs(fs[f"{name}_{axis}_px"] - image[:, i, c])
+            assert np.nanmedian(off) < 3.0 and np.nanmax(off) < 25.0, (name, axis, np.nanmax(off))
+    # the metres are the scene's: the pelvis travels the ground distance, not the image's ~0
+    hip_m = np.nanmean([fs["left_hip_x_m"], fs["right_hip_x_m"]], axis=0)
+    assert hip_m[-1] - hip_m[0] == pytest.approx(s.truth["speed_mps"] * t[-1], rel=0.06)
+
+
 def test_hand_held_shake_on_the_shared_clip_keeps_events_within_a_frame(treadmill_keypoints_dev):
     if not GT.exists():
         pytest.skip("shared ground truth not found")
