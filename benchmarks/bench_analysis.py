@@ -46,7 +46,7 @@ def _best(kp: np.ndarray, repeat: int) -> tuple[float, float | None]:
             with Timer() as t:
                 r = analyze(kp, FPS, RunnerProfile(weight_kg=70, height_m=1.75))
             times.append(t.s)
-            cadence = r.summary.get("cadence_spm")
+            cadence = r.summary.cadence_spm
     return min(times), cadence
 
 

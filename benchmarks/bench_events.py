@@ -96,8 +96,8 @@ def _score(sa, truth_events: list[tuple[str, str, float]], fps: float, contact_s
         within[kind].append(abs(int(frames[j]) - true_frame) <= 1)
         errs[kind].append(1000.0 * (det[j] - t))
     S = sa.summary
-    ct = None if S["contact_time_s"] is None else 1000.0 * (S["contact_time_s"] - contact_s)
-    ft = None if S["flight_time_s"] is None else 1000.0 * (S["flight_time_s"] - flight_s)
+    ct = None if S.contact_time_s is None else 1000.0 * (S.contact_time_s - contact_s)
+    ft = None if S.flight_time_s is None else 1000.0 * (S.flight_time_s - flight_s)
     tol = max(1000.0 / fps, 10.0)
     out = {
         "ic_within_1_frame": float(np.mean(within["IC"])), "to_within_1_frame": float(np.mean(within["TO"])),
@@ -106,7 +106,7 @@ def _score(sa, truth_events: list[tuple[str, str, float]], fps: float, contact_s
         "ic_bias_ms": float(np.mean(errs["IC"])) if errs["IC"] else None,
         "to_bias_ms": float(np.mean(errs["TO"])) if errs["TO"] else None,
         "contact_err_ms": ct, "flight_err_ms": ft,
-        "cadence_spm": S["cadence_spm"],
+        "cadence_spm": S.cadence_spm,
     }
     out["ok"] = bool(ct is not None and ft is not None and abs(ct) <= tol and abs(ft) <= tol
                      and out["ic_within_1_frame"] >= 0.8 and out["to_within_1_frame"] >= 0.8)

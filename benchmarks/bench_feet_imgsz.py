@@ -45,7 +45,7 @@ def run(args) -> dict:
             rows.append({"clip": name, "imgsz": imgsz, "pose_s": round(seconds, 1),
                          "IC_within_1_frame": round(within_one_frame(found, truth, "IC"), 3),
                          "TO_within_1_frame": round(within_one_frame(found, truth, "TO"), 3),
-                         "cadence_spm": round(result.summary.get("cadence_spm") or float("nan"), 1),
+                         "cadence_spm": round(result.summary.cadence_spm or float("nan"), 1),
                          "leg_keypoints_moved_px_median": round(float(np.nanmedian(moved)), 2),
                          "leg_keypoints_moved_px_p90": round(float(np.nanpercentile(moved, 90)), 2)})
     return emit({"benchmark": "feet-imgsz", "rows": rows}, args.out)

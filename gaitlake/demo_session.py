@@ -53,7 +53,7 @@ def build() -> dict:
     # the lake row's shape (summary scalars, quality and phases) plus the documents the API
     # would build from it and the run's tables (stored: the demo has no lake run)
     row = {
-        **{k: v for k, v in result.summary.items()},
+        **result.summary.to_dict(),
         "summary_doc": docs["summary_doc"],
         "details_doc": docs["details_doc"],
         "form_doc": docs["form_doc"],

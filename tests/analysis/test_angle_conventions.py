@@ -134,7 +134,7 @@ def test_the_60fps_runner_and_its_mirror_give_the_same_physiological_angles(trea
     mirrored[..., 0] = 1080.0 - mirrored[..., 0]
     right = analyze(kp, TREADMILL_FPS, RunnerProfile())
     left = analyze(mirrored, TREADMILL_FPS, RunnerProfile())
-    assert right.summary["facing"] == "+x" and left.summary["facing"] == "-x"
+    assert right.summary.facing == "+x" and left.summary.facing == "-x"
     for sa in (right, left):
         _check_physiological_and_continuous(sa)
     for k in JOINT_KEYS:
@@ -148,11 +148,11 @@ def test_the_garage_runner_facing_left_has_physiological_knees_and_flags_the_far
     """The shared garage clip (runner faces image-left, left leg near): its knees read
     -77..78 deg before (a knee bent forward in 10-17 % of frames), elbows -178..178."""
     sa = analyze(_runner(GARAGE_DETECTIONS), 30.0, RunnerProfile())
-    assert sa.summary["facing"] == "-x" and sa.quality["near_leg"] == "left"
+    assert sa.summary.facing == "-x" and sa.quality.near_leg == "left"
     _check_physiological_and_continuous(sa)
-    share = sa.quality["angle_shown_share"]
+    share = sa.quality.angle_shown_share
     assert share["relb_angle"] < 0.8 and share["lelb_angle"] > 0.8    # the far (right) arm is hidden
-    notes = " ".join(sa.quality["reasons"])
+    notes = " ".join(sa.quality.reasons)
     assert "far (right) side" in notes and "right elbow" in notes
     assert "left knee" not in notes
 
@@ -175,8 +175,8 @@ def test_a_stride_curve_that_is_keypoint_noise_is_named(treadmill_stored_detecti
     from analysis.tracking import select_runner
 
     sa = analyze(select_runner(*treadmill_stored_detections).keypoints.astype(float), TREADMILL_FPS, RunnerProfile())
-    noisy = [r for r in sa.quality["reasons"] if "between strides" in r]
-    assert any(r.startswith("The right elbow angle varies") for r in noisy), sa.quality["reasons"]
+    noisy = [r for r in sa.quality.reasons if "between strides" in r]
+    assert any(r.startswith("The right elbow angle varies") for r in noisy), sa.quality.reasons
     assert not any("knee" in r for r in noisy)
     for side in ("left", "right"):
         for key, curve in sa.phases.side(side).angle_curves.items():

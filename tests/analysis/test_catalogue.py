@@ -72,7 +72,7 @@ def test_every_stride_column_and_summary_key_is_declared_once():
     assert stride_metrics <= set(COLUMNS)
     s = make_session(duration_s=6.0)
     summary = analyze(s.keypoints, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0)).summary
-    assert set(summary) - NOT_METRICS == set(names)
+    assert set(summary.to_dict()) - NOT_METRICS == set(names)
     assert all(not m.per_stride for m in METRICS if m.name not in stride_metrics)
 
 

@@ -51,24 +51,24 @@ def test_clean_running_recovers_truth(cadence, contact, speed, facing, mode, fps
     errs = _event_errors(sa, s)
     assert np.mean(np.abs(errs) <= 1) >= 0.95, errs            # events within one frame ...
     assert np.abs(errs).max() <= 2, errs                       # ... rare rounding outliers within two
-    assert S["cadence_spm"] == pytest.approx(tr["cadence_spm"], abs=0.5)
-    assert S["contact_time_s"] == pytest.approx(tr["contact_time_s"], abs=frame)
-    assert S["flight_time_s"] == pytest.approx(tr["flight_time_s"], abs=frame)
-    assert S["stride_time_s"] == pytest.approx(tr["stride_time_s"], abs=0.5 * frame)
-    assert S["speed_mps"] == pytest.approx(tr["speed_mps"], rel=0.02)
-    assert S["stride_length_m"] == pytest.approx(tr["stride_length_m"], rel=0.03)
-    assert S["balance_pct"] == pytest.approx(50.0, abs=1.5)
-    assert S["posture_angle_deg"] == pytest.approx(tr["posture_angle_deg"], abs=2.0)
-    assert S["px_per_m"] == pytest.approx(tr["px_per_m"], rel=0.01)
+    assert S.cadence_spm == pytest.approx(tr["cadence_spm"], abs=0.5)
+    assert S.contact_time_s == pytest.approx(tr["contact_time_s"], abs=frame)
+    assert S.flight_time_s == pytest.approx(tr["flight_time_s"], abs=frame)
+    assert S.stride_time_s == pytest.approx(tr["stride_time_s"], abs=0.5 * frame)
+    assert S.speed_mps == pytest.approx(tr["speed_mps"], rel=0.02)
+    assert S.stride_length_m == pytest.approx(tr["stride_length_m"], rel=0.03)
+    assert S.balance_pct == pytest.approx(50.0, abs=1.5)
+    assert S.posture_angle_deg == pytest.approx(tr["posture_angle_deg"], abs=2.0)
+    assert S.px_per_m == pytest.approx(tr["px_per_m"], rel=0.01)
     q = sa.quality
     # no perspective in the generator: both legs measure alike, one scale, no near leg
-    assert q["px_per_m_left"] == pytest.approx(q["px_per_m_right"], rel=0.005)
-    assert q["px_per_m_left"] == pytest.approx(S["px_per_m"], rel=0.005) and q["near_leg"] is None
-    assert q["gait"] == "running" and q["mode"] == mode and q["side_view"]
-    assert not q["implausible_timing"]
-    assert S["facing"] == ("+x" if facing > 0 else "-x")
+    assert q.px_per_m_left == pytest.approx(q.px_per_m_right, rel=0.005)
+    assert q.px_per_m_left == pytest.approx(S.px_per_m, rel=0.005) and q.near_leg is None
+    assert q.gait == "running" and q.mode == mode and q.side_view
+    assert not q.implausible_timing
+    assert S.facing == ("+x" if facing > 0 else "-x")
     c = minetti_cost_j_per_kg_m(0.0)
-    assert S["normalized_power_w_per_kg"] == pytest.approx(c * S["speed_mps"], rel=1e-6)
+    assert S.normalized_power_w_per_kg == pytest.approx(c * S.speed_mps, rel=1e-6)
 
 
 def test_clean_knee_angle_median_within_1_degree():
@@ -90,11 +90,11 @@ def test_perspective_far_leg_is_rescaled(far_scale, facing, noise, speed):
     s = make_session(far_leg_scale=far_scale, **kw)
     sa = analyze(s.keypoints, s.fps, PROFILE)
     q, tr = sa.quality, s.truth
-    assert q["near_leg"] == "right"
-    assert q["px_per_m_right"] == pytest.approx(tr["px_per_m"], rel=0.01)
-    assert q["px_per_m_left"] == pytest.approx(far_scale * tr["px_per_m"], rel=0.01)
+    assert q.near_leg == "right"
+    assert q.px_per_m_right == pytest.approx(tr["px_per_m"], rel=0.01)
+    assert q.px_per_m_left == pytest.approx(far_scale * tr["px_per_m"], rel=0.01)
     for side in ("left", "right"):                      # each foot in its own scale
-        assert q[f"stance_speed_{side}_mps"] == pytest.approx(tr["speed_mps"], rel=0.03), side
+        assert getattr(q, f"stance_speed_{side}_mps") == pytest.approx(tr["speed_mps"], rel=0.03), side
         rows = sa.strides.of_side(side).rows()
         assert len(rows) >= 8
         for r in rows:                                  # every stride, both sides
@@ -116,16 +116,16 @@ def test_perspective_far_leg_is_rescaled(far_scale, facing, noise, speed):
         assert max(abs(x[2] - y[2]) for x, y in zip(ev_a, ev_b)) <= 1
     tol = 1e-9 if noise == 0 else 0.1 / s.fps
     for k in ("cadence_spm", "contact_time_s", "flight_time_s", "stride_time_s"):
-        assert sa.summary[k] == pytest.approx(flat.summary[k], abs=tol * (100 if k == "cadence_spm" else 1)), k
+        assert sa.summary.value(k) == pytest.approx(flat.summary.value(k), abs=tol * (100 if k == "cadence_spm" else 1)), k
     # in the whole-body scale the far foot would read far_scale x the speed (the bias fixed here)
-    uncorrected = q["stance_speed_left_mps"] * q["px_per_m_left"] / sa.summary["px_per_m"]
+    uncorrected = q.stance_speed_left_mps * q.px_per_m_left / sa.summary.px_per_m
     assert uncorrected == pytest.approx(far_scale * tr["speed_mps"], rel=0.03)
 
 
 def test_balance_detects_asymmetry():
     s = make_session(contact_time_s=0.24, contact_asymmetry_s=0.03, duration_s=8.0)
     sa = analyze(s.keypoints, s.fps, PROFILE)
-    assert sa.summary["balance_pct"] == pytest.approx(s.truth["balance_pct"], abs=1.5)
+    assert sa.summary.balance_pct == pytest.approx(s.truth["balance_pct"], abs=1.5)
 
 
 DEGRADED = [
@@ -143,46 +143,46 @@ def test_degraded_input_within_stated_tolerances(noise, gaps, outliers, swaps, c
                      duration_s=10.0, seed=7)
     sa = analyze(s.keypoints, s.fps, PROFILE)
     S, tr = sa.summary, s.truth
-    assert S["cadence_spm"] == pytest.approx(tr["cadence_spm"], abs=cad_tol)
-    assert S["contact_time_s"] == pytest.approx(tr["contact_time_s"], abs=ct_tol / s.fps)
-    assert S["stride_time_s"] == pytest.approx(tr["stride_time_s"], abs=1.0 / s.fps)
-    assert S["speed_mps"] == pytest.approx(tr["speed_mps"], rel=spd_tol)
-    assert S["balance_pct"] == pytest.approx(50.0, abs=2.5)
+    assert S.cadence_spm == pytest.approx(tr["cadence_spm"], abs=cad_tol)
+    assert S.contact_time_s == pytest.approx(tr["contact_time_s"], abs=ct_tol / s.fps)
+    assert S.stride_time_s == pytest.approx(tr["stride_time_s"], abs=1.0 / s.fps)
+    assert S.speed_mps == pytest.approx(tr["speed_mps"], rel=spd_tol)
+    assert S.balance_pct == pytest.approx(50.0, abs=2.5)
     errs = _event_errors(sa, s)
     assert np.mean(np.abs(errs) <= 2) >= 0.9
     if swaps:
-        assert sa.quality["swaps_repaired"] > 0
+        assert sa.quality.swaps_repaired > 0
 
 
 def test_walking_is_recognised():
     s = make_session(cadence_spm=110.0, contact_time_s=0.68, speed_mps=1.3, duration_s=10.0)
     sa = analyze(s.keypoints, s.fps, PROFILE)
-    assert sa.quality["gait"] == "walking"
-    assert sa.summary["flight_time_s"] == 0.0
-    assert sa.summary["cadence_spm"] == pytest.approx(110.0, abs=0.5)
-    assert sa.summary["duty_factor"] > 0.5
+    assert sa.quality.gait == "walking"
+    assert sa.summary.flight_time_s == 0.0
+    assert sa.summary.cadence_spm == pytest.approx(110.0, abs=0.5)
+    assert sa.summary.duty_factor > 0.5
 
 
 def test_slow_motion_is_flagged_and_capture_fps_rescales():
     s = make_session(fps=240.0, duration_s=6.0)          # captured at 240 fps ...
     sa = analyze(s.keypoints, 30.0, PROFILE)             # ... played back at 30 fps
     q = sa.quality
-    assert sa.summary["cadence_spm"] == pytest.approx(170.0 / 8, abs=0.5)
-    assert q["gait"] == "running" and q["implausible_timing"] is True
-    assert q["suggested_capture_fps"] == 240.0
-    assert any("slow motion" in r for r in q["reasons"])
+    assert sa.summary.cadence_spm == pytest.approx(170.0 / 8, abs=0.5)
+    assert q.gait == "running" and q.implausible_timing is True
+    assert q.suggested_capture_fps == 240.0
+    assert any("slow motion" in r for r in q.reasons)
     fixed = analyze(s.keypoints, 30.0, RunnerProfile(height_m=1.75, capture_fps=240.0))
     assert fixed.fps == 240.0
-    assert fixed.summary["cadence_spm"] == pytest.approx(170.0, abs=0.5)
-    assert not fixed.quality["implausible_timing"]
+    assert fixed.summary.cadence_spm == pytest.approx(170.0, abs=0.5)
+    assert not fixed.quality.implausible_timing
 
 
 def test_too_few_strides_gives_nulls_not_statistics():
     s = make_session(duration_s=0.9)
     sa = analyze(s.keypoints, s.fps, PROFILE)
-    assert sa.summary["cadence_spm"] is None and sa.summary["contact_time_s"] is None
-    assert sa.quality["strides_used"] == 0
-    assert any("Too few" in r for r in sa.quality["reasons"])
+    assert sa.summary.cadence_spm is None and sa.summary.contact_time_s is None
+    assert sa.quality.strides_used == 0
+    assert any("Too few" in r for r in sa.quality.reasons)
     doc = from_analysis(sa)["summary_doc"]
     assert doc["running_mechanics"]["contact_time"]["avg"] is None
     json.dumps(doc, allow_nan=False)
@@ -201,11 +201,11 @@ def test_runner_missing_raises():
 
 def test_mirror_and_decimation_keep_cadence():
     s = make_session(duration_s=8.0, noise_px=2.0, seed=3)
-    base = analyze(s.keypoints, 60.0, PROFILE).summary["cadence_spm"]
+    base = analyze(s.keypoints, 60.0, PROFILE).summary.cadence_spm
     mirrored = s.keypoints.copy()
     mirrored[..., 0] = 1920.0 - mirrored[..., 0]
-    assert analyze(mirrored, 60.0, PROFILE).summary["cadence_spm"] == pytest.approx(base, rel=0.02)
-    half = analyze(s.keypoints[::2], 30.0, PROFILE).summary["cadence_spm"]
+    assert analyze(mirrored, 60.0, PROFILE).summary.cadence_spm == pytest.approx(base, rel=0.02)
+    half = analyze(s.keypoints[::2], 30.0, PROFILE).summary.cadence_spm
     assert half == pytest.approx(base, rel=0.02)
 
 
@@ -265,11 +265,11 @@ def test_engine_params_are_what_the_engine_runs_with():
     s = make_session(duration_s=6.0, noise_px=1.0, gap_rate=0.02, seed=3)
     unknown = RunnerProfile(weight_kg=70.0)                      # no height: the default height scales
     base = analyze(s.keypoints, s.fps, unknown)
-    assert base.quality["default_height_used"]
+    assert base.quality.default_height_used
     tall = analyze(s.keypoints, s.fps, unknown, params=EngineParams(default_height_m=1.87))
     # speed is pixels over px/m, and px/m is proportional to 1 / height: exactly 1.1 x
-    assert tall.summary["speed_mps"] == pytest.approx(1.1 * base.summary["speed_mps"], rel=1e-9)
-    assert "1.87 m" in " ".join(tall.quality["reasons"])
+    assert tall.summary.speed_mps == pytest.approx(1.1 * base.summary.speed_mps, rel=1e-9)
+    assert "1.87 m" in " ".join(tall.quality.reasons)
     smooth = analyze(s.keypoints, s.fps, unknown, params=EngineParams(lowpass_hz=4.0))
     assert np.nanmax(np.abs(smooth.frame_series["lkne_angle"] - base.frame_series["lkne_angle"])) > 0.5
     with pytest.raises(AnalysisError):                          # the synthetic keypoints have confidence 0.9

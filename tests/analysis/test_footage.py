@@ -66,11 +66,11 @@ def test_tracking_camera_is_overground_with_ground_speed():
         warnings.simplefilter("ignore")
         plain = analyze(image, 60.0)
         sa = analyze_footage(image, _boxes(image), 60.0, [], shift, resp, frame_size=(1080, 1920))
-    assert plain.quality["mode"] == "treadmill"                          # the symptom
+    assert plain.quality.mode == "treadmill"                          # the symptom
     q = sa.quality
-    assert q["camera"] == "tracking" and q["mode"] == "overground" and q["segments"] == 1
-    assert "ground speed" in q["reasons"][0] and "belt" not in " ".join(q["reasons"])
-    assert sa.summary["speed_mps"] == pytest.approx(s.truth["speed_mps"], rel=0.05)
+    assert q.added["camera"] == "tracking" and q.mode == "overground" and q.segments == 1
+    assert "ground speed" in q.reasons[0] and "belt" not in " ".join(q.reasons)
+    assert sa.summary.speed_mps == pytest.approx(s.truth["speed_mps"], rel=0.05)
     truth = [(side, kind, int(f)) for side in ("left", "right") for kind in ("IC", "TO")
              for f in s.events[side][kind] if 20 <= f < len(kp) - 20]
     share = _within_one_frame(sa, truth)
@@ -98,14 +98,14 @@ def test_hand_held_shake_on_the_shared_clip_keeps_events_within_a_frame(treadmil
         plain = analyze(shaken, fps)
         sa = analyze_footage(shaken, _boxes(shaken), fps, [], shift, resp, frame_size=(1080, 1920))
     q = sa.quality
-    assert q["camera"] == "hand-held" and q["mode"] == "treadmill"
-    assert "belt speed" in q["reasons"][0]
+    assert q.added["camera"] == "hand-held" and q.mode == "treadmill"
+    assert "belt speed" in q.reasons[0]
     share, before = _within_one_frame(sa, truth), _within_one_frame(plain, truth)
     # measured: compensated IC 17/18, TO 16/18 (the still clip: 17/18, 17/18); uncompensated
     # IC 16/18, TO 14/18
     assert (share["IC"] + share["TO"]) / 2 >= 0.9 and min(share.values()) >= 0.85, (share, before)
     assert (before["IC"] + before["TO"]) / 2 < 0.9                          # the shake costs events uncompensated
-    assert sa.summary["cadence_spm"] == pytest.approx(gt["derived"]["cadence_steps_per_min"], rel=0.02)
+    assert sa.summary.cadence_spm == pytest.approx(gt["derived"]["cadence_steps_per_min"], rel=0.02)
 
 
 def test_static_camera_changes_nothing(treadmill_keypoints_dev):
@@ -115,7 +115,7 @@ def test_static_camera_changes_nothing(treadmill_keypoints_dev):
         warnings.simplefilter("ignore")
         plain = analyze(kp, fps)
         sa = analyze_footage(kp, _boxes(kp), fps, [], shift, resp, frame_size=(1080, 1920))
-    assert sa.quality["camera"] == "static" and sa.summary == plain.summary
+    assert sa.quality.added["camera"] == "static" and sa.summary == plain.summary
 
 
 def test_a_zoom_is_a_cut():
@@ -142,11 +142,11 @@ def test_each_shot_of_an_edit_has_its_own_camera_and_mode(treadmill_keypoints_de
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sa = analyze_footage(edit, _boxes(edit), fps, [len(kp1)], shift, resp, frame_size=(1080, 1920))
-    d = sa.quality["segments_detail"]
+    d = sa.quality.segments_detail
     assert [x["camera"] for x in d] == ["static", "tracking"]
     assert [x["mode"] for x in d] == ["treadmill", "overground"]
     assert d[1]["speed_mps"] == pytest.approx(s.truth["speed_mps"], rel=0.05)
-    assert "segment 2 tracking" in sa.quality["reasons"][0]
+    assert "segment 2 tracking" in sa.quality.reasons[0]
 
 
 def test_variable_rate_edit_with_a_static_camera_stays_static(treadmill_keypoints_dev):
@@ -165,6 +165,6 @@ def test_variable_rate_edit_with_a_static_camera_stays_static(treadmill_keypoint
         sa = analyze_footage(edit, _boxes(edit), 45.0, [cut], shift, resp, frame_size=(1080, 1920),
                              frame_times_s=list(times))
     q = sa.quality
-    assert [d["camera"] for d in q["segments_detail"]] == ["static", "static"]
-    assert q["cuts"] == [cut]
+    assert [d["camera"] for d in q.segments_detail] == ["static", "static"]
+    assert q.cuts == [cut]
     assert all(e.frame < cut for e in sa.events if e.time_s < times[cut - 1] - times[0])

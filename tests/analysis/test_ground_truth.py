@@ -42,12 +42,12 @@ def test_treadmill_video_matches_ground_truth(treadmill_keypoints):
     assert np.abs(ic).max() <= 2, ic
     assert np.abs(to).max() <= 2, to
     d, S = gt["derived"], sa.summary
-    assert sa.quality["mode"] == "treadmill" and sa.quality["gait"] == "running"
-    assert S["facing"] == "+x"
-    assert S["cadence_spm"] == pytest.approx(d["cadence_steps_per_min"], abs=1.0)  # issue 3: within 1 step/min
-    assert S["contact_time_s"] == pytest.approx(d["mean_contact_time_s"], abs=1 / 60)
-    assert S["flight_time_s"] == pytest.approx(d["mean_flight_time_s"], abs=1 / 60)
-    assert S["stride_time_s"] == pytest.approx(d["mean_stride_time_s"], abs=0.010)
+    assert sa.quality.mode == "treadmill" and sa.quality.gait == "running"
+    assert S.facing == "+x"
+    assert S.cadence_spm == pytest.approx(d["cadence_steps_per_min"], abs=1.0)  # issue 3: within 1 step/min
+    assert S.contact_time_s == pytest.approx(d["mean_contact_time_s"], abs=1 / 60)
+    assert S.flight_time_s == pytest.approx(d["mean_flight_time_s"], abs=1 / 60)
+    assert S.stride_time_s == pytest.approx(d["mean_stride_time_s"], abs=0.010)
     n_ic = sum(e["event"] == "IC" for e in gt["events"])
     assert sum(e.kind == "IC" for e in sa.events) == n_ic      # no missed or extra contacts
 
@@ -67,14 +67,14 @@ def _check_side_speeds(keypoints, fps):
     """
     sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile())
     q = sa.quality
-    assert q["near_leg"] == "right"
-    assert q["px_per_m_left"] < q["px_per_m_right"] == pytest.approx(sa.summary["px_per_m"])
+    assert q.near_leg == "right"
+    assert q.px_per_m_left < q.px_per_m_right == pytest.approx(sa.summary.px_per_m)
     mean = {side: np.mean(sa.strides.of_side(side).speed_mps) for side in ("left", "right")}
     assert abs(mean["left"] - mean["right"]) < 0.05 * max(mean.values()), mean
-    assert 2.0 < sa.summary["speed_mps"] < 4.5                  # a running belt speed
+    assert 2.0 < sa.summary.speed_mps < 4.5                  # a running belt speed
     for side in ("left", "right"):
         sl = sa.strides.of_side(side).stride_length_m
-        assert np.mean(sl) == pytest.approx(sa.summary["stride_length_m"], rel=0.05), side
+        assert np.mean(sl) == pytest.approx(sa.summary.stride_length_m, rel=0.05), side
 
 
 def test_dev_keypoints_side_speeds_agree(treadmill_keypoints_dev):
@@ -102,13 +102,13 @@ def _check_mirror(keypoints, fps):
     mirrored[..., 0] = FRAME_WIDTH_PX - mirrored[..., 0]
     a = analyze(kp, float(fps), RunnerProfile())
     b = analyze(mirrored, float(fps), RunnerProfile())
-    assert a.summary["facing"] == "+x" and b.summary["facing"] == "-x"
+    assert a.summary.facing == "+x" and b.summary.facing == "-x"
     assert [(e.side, e.kind, e.frame) for e in b.events] == [(e.side, e.kind, e.frame) for e in a.events]
     np.testing.assert_allclose([e.time_s for e in b.events], [e.time_s for e in a.events], rtol=0, atol=1e-9)
-    for k, v in a.summary.items():
+    for k, v in a.summary.to_dict().items():
         if isinstance(v, float):
-            assert b.summary[k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
-    assert b.quality["mode"] == a.quality["mode"] and b.quality["gait"] == a.quality["gait"]
+            assert b.summary.value(k) == pytest.approx(v, rel=1e-6, abs=1e-9), k
+    assert b.quality.mode == a.quality.mode and b.quality.gait == a.quality.gait
 
 
 def _check_half_rate(keypoints, fps):
@@ -132,18 +132,18 @@ def _check_half_rate(keypoints, fps):
     for off in (0, 1):
         sa = analyze(kp[off::2], float(fps) / 2, RunnerProfile())
         S = sa.summary
-        assert sa.quality["mode"] == "treadmill" and sa.quality["gait"] == "running"
+        assert sa.quality.mode == "treadmill" and sa.quality.gait == "running"
         assert sum(e.kind == "IC" for e in sa.events) == n_ic
         for e in gt["events"]:
             det = np.array([x.frame for x in sa.events
                             if x.kind == e["event"] and x.side == FOOT_SIDE[e["foot"]]])
             g = (e["frame"] - off) / 2                      # annotated frame on the 30 fps grid
             assert np.abs(det - g).min() <= 2, (off, e)
-        assert S["cadence_spm"] == pytest.approx(base["cadence_spm"], rel=0.01)
-        assert S["cadence_spm"] == pytest.approx(gt["derived"]["cadence_steps_per_min"], abs=1.5)
-        assert S["contact_time_s"] == pytest.approx(base["contact_time_s"], abs=1 / 60)
-        assert S["flight_time_s"] == pytest.approx(base["flight_time_s"], abs=1 / 60)
-        assert S["stride_time_s"] == pytest.approx(base["stride_time_s"], abs=0.010)
+        assert S.cadence_spm == pytest.approx(base.cadence_spm, rel=0.01)
+        assert S.cadence_spm == pytest.approx(gt["derived"]["cadence_steps_per_min"], abs=1.5)
+        assert S.contact_time_s == pytest.approx(base.contact_time_s, abs=1 / 60)
+        assert S.flight_time_s == pytest.approx(base.flight_time_s, abs=1 / 60)
+        assert S.stride_time_s == pytest.approx(base.stride_time_s, abs=0.010)
 
 
 @pytest.mark.slow

@@ -61,7 +61,7 @@ def session():
 def test_every_output_shows_the_summary_value(session, key):
     result, row, api, _ = session
     block, name = QUANTITIES[key]
-    value = result.summary[key]
+    value = result.summary.value(key)
     assert value is not None
     shown = {
         "sessions row": row[key],
@@ -94,16 +94,16 @@ def test_commentary_names_the_same_numbers(session):
     s, q = result.summary, result.quality
     perf, mech = texts["summary"]["performance"], texts["summary"]["mechanics"]
     bal = texts["summary"]["balance_posture"]
-    assert f"{s['balance_pct']:.1f} % left / {100 - s['balance_pct']:.1f} % right" in bal
-    assert f"cadence averaged {s['cadence_spm']:.0f} steps/min" in perf
-    assert Units().speed(s["speed_mps"]) in perf
-    assert f"on the ground for {Units.ms(s['contact_time_s'])}" in mech
-    assert f"Contact takes {s['duty_factor']:.0%}" in mech
+    assert f"{s.balance_pct:.1f} % left / {100 - s.balance_pct:.1f} % right" in bal
+    assert f"cadence averaged {s.cadence_spm:.0f} steps/min" in perf
+    assert Units().speed(s.speed_mps) in perf
+    assert f"on the ground for {Units.ms(s.contact_time_s)}" in mech
+    assert f"Contact takes {s.duty_factor:.0%}" in mech
     # one cadence target in every block that names one
     targets = {int(t) for block in texts.values() for text in block.values()
                for t in re.findall(r"\((?:about )?(\d{3}) steps/min\)", text)}
     assert len(targets) == 1, targets
     # strides are counted per side, as the quality document counts them
     dist = texts["summary"]["distance_duration"]
-    assert f"({q['strides_left']} complete left and {q['strides_right']} complete right strides)" in dist
+    assert f"({q.strides_left} complete left and {q.strides_right} complete right strides)" in dist
     assert not any("within 0°" in text for block in texts.values() for text in block.values())

@@ -70,8 +70,8 @@ def test_events_and_contact_and_flight_within_one_frame(edits):
                         if a < f < b:          # its first frame and the frame before it are in the piece
                             hits[kind].append(bool(found.size) and np.min(np.abs(found - f)) <= 1)
         frame_ms = 1000.0 / FPS
-        assert abs(sa.summary["contact_time_s"] - s.truth["contact_time_s"]) * 1000 <= frame_ms
-        assert abs(sa.summary["flight_time_s"] - s.truth["flight_time_s"]) * 1000 <= frame_ms
+        assert abs(sa.summary.contact_time_s - s.truth["contact_time_s"]) * 1000 <= frame_ms
+        assert abs(sa.summary.flight_time_s - s.truth["flight_time_s"]) * 1000 <= frame_ms
     for kind, h in hits.items():
         assert np.mean(h) >= 0.9, f"{kind}: {np.mean(h):.0%} within one frame"
 

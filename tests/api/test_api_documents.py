@@ -106,7 +106,7 @@ def test_documents_read_from_the_lake_are_the_engines(world, analysed):
     assert new["details"]["calculated_metrics"] == cm
     assert new["details"]["all_timestamps"] == built["details_doc"]["all_timestamps"]
     assert new["details"]["metrics"] == built["details_doc"]["metrics"]
-    assert new["summary"]["performance_metrics"]["speed"]["avg"] == result.summary["speed_mps"]
+    assert new["summary"]["performance_metrics"]["speed"]["avg"] == result.summary.speed_mps
     assert new["gait"] == documents.gait_document(result.phases)   # the typed phases, in the spec's names
 
 

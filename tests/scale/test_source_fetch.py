@@ -91,7 +91,7 @@ def test_a_replayed_session_measuring_its_feet_reads_one_copy(counted_s3, treadm
     holder["fs"].reads.clear()
     outcome = process_session(row.id)
     assert outcome.rows["frames"] == 388 and outcome.artifacts.get("video")
-    assert outcome.quality["footstrike_source"] == "measured"                # the second pass ran
+    assert outcome.quality.added["footstrike_source"] == "measured"                # the second pass ran
     assert store.exists(feet_key(row.id))
     assert holder["fs"].reads[store.path(row.video_key)] == 1, holder["fs"].reads
 

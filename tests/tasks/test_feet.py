@@ -82,11 +82,11 @@ def test_without_the_model_the_proxy_is_kept_and_quality_says_why(monkeypatch, t
     s = _Settings()
     s.feet.enabled = False
     out = T.apply_foot_stage(s, None, "sid", None, _Result(), np.zeros((3, 5)), (10, 10))
-    assert out.quality["footstrike_source"] == "proxy"
-    assert out.quality["foot_model_missing"] == "feet.enabled is false"
+    assert out.quality.added["footstrike_source"] == "proxy"
+    assert out.quality.added["foot_model_missing"] == "feet.enabled is false"
     s.feet.enabled, s.feet.model_path = True, str(tmp_path / "missing.tflite")
     out = T.apply_foot_stage(s, None, "sid", None, _Result(), np.zeros((3, 5)), (10, 10))
-    assert out.quality["footstrike_source"] == "proxy" and "not a file" in out.quality["foot_model_missing"]
+    assert out.quality.added["footstrike_source"] == "proxy" and "not a file" in out.quality.added["foot_model_missing"]
     s.feet.model_path = ""
 
 

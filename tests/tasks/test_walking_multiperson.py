@@ -23,8 +23,8 @@ def test_walker_is_tracked_and_analysed_as_walking(pose_pool, walking_video):
     assert np.all(np.diff(centres[np.isfinite(centres)]) < 0.05 * info.width)  # no jump to the other person
 
     result = analyze(track.keypoints.astype(float), info.fps, RunnerProfile(), (info.width, info.height))
-    assert result.quality["gait"] == "walking"
-    assert result.summary["facing"] == "-x"
-    assert 80 <= result.summary["cadence_spm"] <= 135  # ordinary walking range
-    assert result.summary["flight_time_s"] == pytest.approx(0.0, abs=0.02)
-    assert result.quality["implausible_timing"] is False
+    assert result.quality.gait == "walking"
+    assert result.summary.facing == "-x"
+    assert 80 <= result.summary.cadence_spm <= 135  # ordinary walking range
+    assert result.summary.flight_time_s == pytest.approx(0.0, abs=0.02)
+    assert result.quality.implausible_timing is False

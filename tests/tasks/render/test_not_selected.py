@@ -45,7 +45,7 @@ def no_hip():
 
 def test_commentary_says_not_selected_for_the_hip(no_hip):
     result, _ = no_hip
-    assert result.quality["strides_left"] >= 8 and result.quality["strides_right"] >= 8
+    assert result.quality.strides_left >= 8 and result.quality.strides_right >= 8
     facts = SessionFacts.from_results(result.summary, result.quality, result.phases, result.strides)
     for kind, block in (("form", "push_angle"), ("recommendation", "left_hip_angle"),
                         ("recommendation", "right_hip_angle")):
