@@ -15,7 +15,7 @@ the first of the next is not the time between them in the world. So:
    stride or flight spans one) and merges the results: events and strides keep
    their frame numbers in the whole clip, the session's values are the means over
    every segment's strides (cadence from within-segment steps only), and
-   ``quality['segments']`` / ``quality['segments_detail']`` give each segment's
+   ``quality.segments`` / ``quality.segments_detail`` give each segment's
    cadence, contact, flight and speed.
 """
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _weighted_mean(values: list[float | None], weights: list[float]) -> float | 
 
 
 def segment_summary(start: int, end: int, sa: SessionAnalysis | None, fps: float, why: str | None = None) -> dict:
-    """One segment's entry of ``quality['segments_detail']``: its frames, times (s), steps,
+    """One segment's entry of ``quality.segments_detail``: its frames, times (s), steps,
     strides and its own cadence (steps/min), contact, flight (s) and speed (m/s); the
     engine's mode and camera words for it; ``why`` it was not analysed (else None)."""
     s = sa.summary if sa is not None else Summary()
@@ -138,7 +138,7 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
                      foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """:func:`analysis.engine.analyze` of each continuous segment between ``cuts``, merged.
 
-    Without cuts this is ``analyze`` itself, with ``quality['segments'] = 1``. With cuts,
+    Without cuts this is ``analyze`` itself, with ``quality.segments == 1``. With cuts,
     every segment of at least :data:`MIN_SEGMENT_S` is analysed on its own; events,
     strides and frame series keep their frame numbers in the whole clip; the session's
     stride metrics are the means over all segments' strides (each segment weighted by

@@ -118,8 +118,13 @@ class Summary:
         return value if isinstance(value, Summary) else cls.from_dict(value or {})
 
     def with_values(self, values: Mapping[str, Any]) -> Summary:
-        """The summary with the keys of ``values`` (fields or computed metrics) set."""
-        return Summary.from_dict({**self.to_dict(), **values})
+        """The summary with the keys of ``values`` (fields or computed metrics) set; KeyError
+        for a name that is neither."""
+        unknown = set(values) - set(_SUMMARY_FIELDS) - set(self.computed) - {m.name for m in computed_metrics()}
+        if unknown:
+            raise KeyError(f"not summary keys: {sorted(unknown)}")
+        computed = {**self.computed, **{k: v for k, v in values.items() if k not in _SUMMARY_FIELDS}}
+        return replace(self, **{k: v for k, v in values.items() if k in _SUMMARY_FIELDS}, computed=computed)
 
 
 _SUMMARY_FIELDS = tuple(f.name for f in fields(Summary) if f.name != "computed")

@@ -147,7 +147,7 @@ def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joint
                      summary: Summary, stats: Mapping[str, Stats], quality: Quality) -> dict:
     """Session details: ``metrics`` and ``angles`` (key -> per-frame array), ``all_timestamps``
     (s), ``calculated_metrics`` (``<metric>_avg/_min/_max``) and ``segments`` (the number of
-    continuous segments analysed, ``quality['segments']``: 1 for a clip without cuts).
+    continuous segments analysed, ``quality.segments``: 1 for a clip without cuts).
 
     A metric of the summary document gets that document's avg/min/max (the
     session value and the stride extremes); ``posture_angle_avg`` is the

@@ -52,7 +52,7 @@ def _write(world, track, result, legacy: bool) -> str:
     if legacy:  # as layout 1 wrote it: the documents in the row, no joints, no statistics
         built = documents.from_analysis(result)
         stored = {**{k: built[k] for k in ("summary_doc", "details_doc", "form_doc")},
-                  "gait_doc": built["gait_doc"], "quality_doc": result.quality,
+                  "gait_doc": built["gait_doc"], "quality_doc": result.quality.to_dict(),
                   "events_doc": events_document(result.events)}
         tables["sessions"] = sessions_table(meta, result.summary, stored)
     manifest = world.lake.write_session(row.id, "v1", "cfg0", tables)

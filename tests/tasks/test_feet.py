@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from analysis.session_report import Quality
 from tasks import feet as T
 
 VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "videos"
@@ -66,7 +67,7 @@ class _Settings:
 
 
 class _Result:
-    quality = {"reasons": []}
+    quality = Quality()
 
 
 def _replace(result, **kw):

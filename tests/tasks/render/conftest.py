@@ -76,7 +76,7 @@ def build_session(data_dir: Path, publish: bool = False) -> SyntheticLakeSession
             "fps": float(RATE), "n_frames": T, "width": SIZE[0], "height": SIZE[1], "video_key": video_key,
             "analyzed_video_key": None}
     docs = {"summary_doc": from_analysis(result)["summary_doc"], "form_doc": from_analysis(result)["form_doc"],
-            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality}
+            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality.to_dict()}
     tables = {"sessions": sessions_table(meta, result.summary, docs),
               "frames": frames_table(track, float(RATE), result.frame_series),
               "strides": strides_table(result.strides)}

@@ -29,7 +29,7 @@ def test_treadmill_overlay_renders_fast_with_every_frame(treadmill_video, treadm
     store.put_file(treadmill_video, "videos/t/source.mp4")
     meta = {"title": "treadmill", "video_key": "videos/t/source.mp4"}
     docs = {"summary_doc": from_analysis(result)["summary_doc"], "form_doc": from_analysis(result)["form_doc"],
-            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality}
+            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality.to_dict()}
     lake.write_session("t", "pv", "cfg", {"sessions": sessions_table(meta, result.summary, docs),
                                           "frames": frames_table(track, fps, result.frame_series),
                                           "strides": strides_table(result.strides)}, publish=False)

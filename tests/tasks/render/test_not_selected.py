@@ -29,7 +29,7 @@ def _render_data(keypoints: np.ndarray, fps: float, joints: tuple[str, ...]):
     meta = {"title": "t", "user_id": "u", "created_at": "2025-01-01T00:00:00+00:00", "fps": fps, "n_frames": T,
             "width": 1080, "height": 1920, "video_key": "v", "analyzed_video_key": None}
     row_docs = {"summary_doc": docs["summary_doc"], "form_doc": docs["form_doc"], "gait_doc": docs["gait_doc"],
-                "quality_doc": result.quality}
+                "quality_doc": result.quality.to_dict()}
     data = RenderData.from_tables(frames_table(track, fps, result.frame_series),
                                   sessions_table(meta, result.summary, row_docs), strides_table(result.strides))
     return result, data
