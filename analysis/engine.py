@@ -101,7 +101,7 @@ def _foot_event_quality(quality: Quality, e: DetectedEvents) -> Quality:
 
 
 def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = None,
-            frame_size: tuple[int, int] | None = None, params: EngineParams | None = None,
+            frame_size: tuple[int, int] | None = None, *, params: EngineParams,
             foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """Analyse one runner's keypoints.
 
@@ -124,8 +124,9 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         Runner and capture information.
     frame_size : tuple[int, int] or None
         ``(width, height)`` in px, used for quality only.
-    params : EngineParams or None
-        The engine's tunables (``None``: :class:`EngineParams` defaults).
+    params : EngineParams
+        The engine's tunables, from the settings' ``[analysis]`` (``configs``'
+        ``AnalysisSettings.engine_params``: configs/default.toml holds their values).
     foot_points : np.ndarray or None
         ``(T, 6, 3)`` the foot stage's heel and toe (``analysis.feet.FOOT_POINTS``, px +
         confidence), read by ``params.event_method = "foot"`` only; without them (or for
@@ -142,7 +143,6 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         When nothing can be analysed (runner in too few frames, bad fps).
     """
     profile = profile or RunnerProfile()
-    params = params or EngineParams()
     inp = validated_input(keypoints, fps, profile, params)
     eff_fps = inp.eff_fps
     cl = clean_up(inp.xy, eff_fps, params)
@@ -153,7 +153,8 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     mn = session_means(s.table, e.events, g.mode, g.near)
 
     def quality_at_rate(rate: float) -> Quality:
-        return analyze(inp.kp, fps, replace(profile, capture_fps=rate), frame_size, params, foot_points).quality
+        return analyze(inp.kp, fps, replace(profile, capture_fps=rate), frame_size, params=params,
+                       foot_points=foot_points).quality
 
     tm = timing_and_capture_rate(inp, fps, profile, quality_at_rate, xy, g, e, s, mn)
     summary = session_summary(s.table, mn, g, g.valid, eff_fps, profile)

@@ -48,7 +48,7 @@ def all_cuts(picture_cuts: np.ndarray | list[int], runner_boxes: np.ndarray) -> 
 def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float, cuts: np.ndarray | list[int],
                     tile_shift: np.ndarray | None, tile_response: np.ndarray | None,
                     profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None,
-                    params: EngineParams | None = None, frame_times_s: list[float] | None = None,
+                    *, params: EngineParams, frame_times_s: list[float] | None = None,
                     foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """The session's analysis from the runner's ``keypoints`` (T, 17, 3) and ``runner_boxes``
     (T, >=4; NaN where not found) with the frames' evidence: ``cuts`` (first frames of new
@@ -91,7 +91,7 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
 
 def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarray, motion: cam.CameraMotion | None,
                    profile: RunnerProfile | None, frame_size: tuple[int, int] | None,
-                   params: EngineParams | None, foot_points: np.ndarray | None = None) -> SessionAnalysis:
+                   params: EngineParams, foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """:func:`analyze_footage` on evenly spaced frames, with the background's ``motion``."""
     profile = profile or RunnerProfile()
     kp = kp.copy()
@@ -110,7 +110,8 @@ def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarr
                     feet[a:b, :, :2] -= offset[:, None, :]
     profiles = [replace(profile, mode=cam.mode_for_camera(c)) if cam.mode_for_camera(c) and profile.mode == "auto"
                 else profile for c in cameras]
-    sa = analyze_segments(kp, fps, cuts, profile, frame_size, params, segment_profiles=profiles, foot_points=feet)
+    sa = analyze_segments(kp, fps, cuts, profile, frame_size, params=params, segment_profiles=profiles,
+                          foot_points=feet)
     q = sa.quality
     frames = [b - a for a, b in ranges]
     camera = max(set(cameras), key=lambda c: sum(f for f, x in zip(frames, cameras) if x == c))

@@ -132,8 +132,8 @@ def segment_summary(start: int, end: int, sa: SessionAnalysis | None, fps: float
 
 
 def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[int] = (),
-                     profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None,
-                     params: EngineParams | None = None,
+                     profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None, *,
+                     params: EngineParams,
                      segment_profiles: list[RunnerProfile] | None = None,
                      foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """:func:`analysis.engine.analyze` of each continuous segment between ``cuts``, merged.
@@ -161,7 +161,7 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
     if len(profiles) != len(ranges):
         raise ValueError(f"{len(profiles)} segment profiles for {len(ranges)} segments")
     if len(ranges) <= 1:
-        sa = analyze(kp, fps, profiles[0], frame_size, params, foot_points)
+        sa = analyze(kp, fps, profiles[0], frame_size, params=params, foot_points=foot_points)
         quality = sa.quality.with_added(segments=1, cuts=[], segments_detail=[segment_summary(0, T, sa, sa.fps)])
         return replace(sa, quality=quality)
     parts: list[tuple[int, int, SessionAnalysis]] = []
@@ -172,8 +172,8 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
             detail.append(segment_summary(a, b, None, fps, f"shorter than {MIN_SEGMENT_S:g} s"))
             continue
         try:
-            sa = analyze(kp[a:b], fps, seg_profile, frame_size, params,
-                         None if foot_points is None else foot_points[a:b])
+            sa = analyze(kp[a:b], fps, seg_profile, frame_size, params=params,
+                         foot_points=None if foot_points is None else foot_points[a:b])
         except AnalysisError as exc:
             detail.append(segment_summary(a, b, None, fps, str(exc)))
             errors.append(str(exc))

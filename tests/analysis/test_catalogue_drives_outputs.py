@@ -71,10 +71,11 @@ from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.lake_schema import STRIDES as STRIDES_SCHEMA
 from tasks.results import session_tables
+from tests.engine_params import ENGINE_PARAMS
 
 s = make_session(cadence_spm=172.0, contact_time_s=0.24, speed_mps=3.2, duration_s=6.0, seed=5)
 kp = s.keypoints
-result = analyze(kp, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0))
+result = analyze(kp, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0), params=ENGINE_PARAMS)
 track = RunnerTrack(keypoints=kp, boxes=np.zeros((kp.shape[0], 5)), found=np.ones(kp.shape[0], dtype=bool),
                     n_tracks=1, track_scores={0: 1.0})
 lake = Lake(ObjectStore(sys.argv[2]))

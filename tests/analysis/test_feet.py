@@ -19,6 +19,7 @@ import analysis.feet as F
 from analysis.engine import analyze
 from analysis.tracking import select_runner
 from tests.analysis.conftest import DATA, load_detections
+from tests.engine_params import ENGINE_PARAMS
 
 VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "videos"
 CLIPS = {"treadmill-side-60fps": (60.0, (1080, 1920)), "treadmill-garage-30fps": (30.0, (720, 1280))}
@@ -130,7 +131,7 @@ def _measured(name):
 
     fps, size = CLIPS[name]
     track = select_runner(*load_detections(DATA / f"{name}.detections.npz"))
-    result = analyze(track.keypoints.astype(float), fps, frame_size=size)
+    result = analyze(track.keypoints.astype(float), fps, frame_size=size, params=ENGINE_PARAMS)
     feet = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes())
     strike = _strike(name)
     return result, F.with_feet(result, feet.points, size, feet.model, strike.points, strike.model), feet
@@ -218,7 +219,7 @@ def test_hidden_feet_give_no_pattern_and_say_why_in_missing():
     name = "treadmill-garage-30fps"
     fps, size = CLIPS[name]
     result = analyze(select_runner(*load_detections(DATA / f"{name}.detections.npz")).keypoints.astype(float),
-                     fps, frame_size=size)
+                     fps, frame_size=size, params=ENGINE_PARAMS)
     points = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes()).points.copy()
     points[..., 2] = np.minimum(points[..., 2], 0.3)
     hidden = F.with_feet(result, points, size, "test")

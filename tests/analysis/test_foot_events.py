@@ -9,18 +9,20 @@ against that prediction (the band's price, docs/analysis.md "Events from the foo
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from analysis import foot_events as fe
 from analysis import synthetic as syn
-from analysis.engine import EngineParams, analyze
+from analysis.engine import analyze
 from analysis.events import EVENT_METHODS
 from tests.analysis.feet_accuracy import event_truth, within_one_frame
 from tests.analysis.test_feet import CLIPS, DATA, load_detections, needs_videos
+from tests.engine_params import ENGINE_PARAMS
 
-FOOT = EngineParams(event_method="foot")
+FOOT = replace(ENGINE_PARAMS, event_method="foot")
 
 
 def _band_time_s(s: syn.SyntheticSession, height_m: float = 1.75) -> float:
@@ -73,7 +75,7 @@ def test_synthetic_contact_time_is_longer_by_twice_the_band():
 
 def test_without_foot_points_the_foot_method_is_the_velocity_method_and_says_so():
     s = syn.make_session(fps=60.0, duration_s=8.0, noise_px=1.5)
-    velocity = analyze(s.keypoints, s.fps)
+    velocity = analyze(s.keypoints, s.fps, params=ENGINE_PARAMS)
     fallback = analyze(s.keypoints, s.fps, params=FOOT)
     assert [(e.side, e.kind, e.frame) for e in fallback.events] == [(e.side, e.kind, e.frame) for e in velocity.events]
     assert fallback.quality.added["event_method"] == {"left": "velocity", "right": "velocity"}
@@ -105,7 +107,7 @@ def _clip(name: str, method: str):
     fps, size = CLIPS[name]
     kp = select_runner(*load_detections(DATA / f"{name}.detections.npz")).keypoints.astype(float)
     points = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes()).points
-    sa = analyze(kp, fps, frame_size=size, params=EngineParams(event_method=method), foot_points=points)
+    sa = analyze(kp, fps, frame_size=size, params=replace(ENGINE_PARAMS, event_method=method), foot_points=points)
     return sa, [(e.side, e.kind, e.frame) for e in sa.events]
 
 
@@ -133,7 +135,7 @@ def test_shared_clip_events_from_the_foot_against_the_annotation(name):
 @needs_videos
 @pytest.mark.parametrize("name", list(CLIPS))
 def test_velocity_stays_the_default_because_it_is_better_on_both_clips(name):
-    assert EngineParams().event_method == "velocity"
+    assert ENGINE_PARAMS.event_method == "velocity"
     truth = event_truth(name)
     _, vel = _clip(name, "velocity")
     _, foot = _clip(name, "foot")

@@ -17,6 +17,7 @@ import pytest
 from analysis.engine import analyze
 from analysis.footage import all_cuts, analyze_footage
 from analysis.synthetic import make_session
+from tests.engine_params import ENGINE_PARAMS
 
 GT = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "ground-truth.json"
 FOOT_SIDE = {"near": "right", "far": "left"}
@@ -64,8 +65,8 @@ def test_tracking_camera_is_overground_with_ground_speed():
     shift, resp = _tiles(camera_xy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = analyze(image, 60.0)
-        sa = analyze_footage(image, _boxes(image), 60.0, [], shift, resp, frame_size=(1080, 1920))
+        plain = analyze(image, 60.0, params=ENGINE_PARAMS)
+        sa = analyze_footage(image, _boxes(image), 60.0, [], shift, resp, frame_size=(1080, 1920), params=ENGINE_PARAMS)
     assert plain.quality.mode == "treadmill"                          # the symptom
     q = sa.quality
     assert q.added["camera"] == "tracking" and q.mode == "overground" and q.segments == 1
@@ -95,8 +96,8 @@ def test_hand_held_shake_on_the_shared_clip_keeps_events_within_a_frame(treadmil
     shift, resp = _tiles(camera_xy, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = analyze(shaken, fps)
-        sa = analyze_footage(shaken, _boxes(shaken), fps, [], shift, resp, frame_size=(1080, 1920))
+        plain = analyze(shaken, fps, params=ENGINE_PARAMS)
+        sa = analyze_footage(shaken, _boxes(shaken), fps, [], shift, resp, frame_size=(1080, 1920), params=ENGINE_PARAMS)
     q = sa.quality
     assert q.added["camera"] == "hand-held" and q.mode == "treadmill"
     assert "belt speed" in q.reasons[0]
@@ -113,8 +114,8 @@ def test_static_camera_changes_nothing(treadmill_keypoints_dev):
     shift, resp = _tiles(np.zeros((len(kp), 2)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = analyze(kp, fps)
-        sa = analyze_footage(kp, _boxes(kp), fps, [], shift, resp, frame_size=(1080, 1920))
+        plain = analyze(kp, fps, params=ENGINE_PARAMS)
+        sa = analyze_footage(kp, _boxes(kp), fps, [], shift, resp, frame_size=(1080, 1920), params=ENGINE_PARAMS)
     assert sa.quality.added["camera"] == "static" and sa.summary == plain.summary
 
 
@@ -141,7 +142,7 @@ def test_each_shot_of_an_edit_has_its_own_camera_and_mode(treadmill_keypoints_de
     shift, resp = _tiles(camera)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = analyze_footage(edit, _boxes(edit), fps, [len(kp1)], shift, resp, frame_size=(1080, 1920))
+        sa = analyze_footage(edit, _boxes(edit), fps, [len(kp1)], shift, resp, frame_size=(1080, 1920), params=ENGINE_PARAMS)
     d = sa.quality.segments_detail
     assert [x["camera"] for x in d] == ["static", "tracking"]
     assert [x["mode"] for x in d] == ["treadmill", "overground"]
@@ -163,7 +164,7 @@ def test_variable_rate_edit_with_a_static_camera_stays_static(treadmill_keypoint
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sa = analyze_footage(edit, _boxes(edit), 45.0, [cut], shift, resp, frame_size=(1080, 1920),
-                             frame_times_s=list(times))
+                             frame_times_s=list(times), params=ENGINE_PARAMS)
     q = sa.quality
     assert [d["camera"] for d in q.segments_detail] == ["static", "static"]
     assert q.cuts == [cut]

@@ -17,6 +17,7 @@ import pytest
 from analysis.engine import RunnerProfile, analyze
 from analysis.footage import analyze_footage
 from analysis.timebase import declared_capture_fps, frame_timing, time_grid
+from tests.engine_params import ENGINE_PARAMS
 
 GT = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "ground-truth.json"
 FOOT_SIDE = {"near": "right", "far": "left"}
@@ -76,8 +77,8 @@ def test_variable_frame_rate_clip_is_timed_by_its_timestamps(treadmill_keypoints
     boxes = np.full((keep.size, 4), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        by_nominal = analyze(kp[keep], nominal, RunnerProfile())
-        by_time = analyze_footage(kp[keep], boxes, nominal, [], None, None, frame_times_s=list(times))
+        by_nominal = analyze(kp[keep], nominal, RunnerProfile(), params=ENGINE_PARAMS)
+        by_time = analyze_footage(kp[keep], boxes, nominal, [], None, None, frame_times_s=list(times), params=ENGINE_PARAMS)
     truth = gt["derived"]
     assert by_time.quality.reasons[0].startswith("Variable frame rate")
     assert by_time.fps == pytest.approx(nominal)

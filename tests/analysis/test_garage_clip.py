@@ -19,6 +19,7 @@ import pytest
 from analysis.engine import analyze
 from analysis.tracking import select_runner, suppress_duplicates
 from tests.analysis.conftest import DATA, load_detections
+from tests.engine_params import ENGINE_PARAMS
 
 TRUTH = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "treadmill-garage-30fps.truth.json"
 FPS = 30.0
@@ -43,7 +44,7 @@ def test_events_within_one_frame_and_session_values(garage):
     track = select_runner(boxes, keypoints)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = analyze(track.keypoints.astype(float), FPS)
+        sa = analyze(track.keypoints.astype(float), FPS, params=ENGINE_PARAMS)
     shares = {}
     for kind in ("IC", "TO"):
         hits = []

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from analysis.engine import RunnerProfile, analyze
+from tests.engine_params import ENGINE_PARAMS
 
 GT = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "ground-truth.json"
 FOOT_SIDE = {"near": "right", "far": "left"}   # README: near foot = right leg
@@ -37,7 +38,7 @@ def test_treadmill_video_matches_ground_truth(treadmill_keypoints):
         pytest.skip("shared ground truth not found")
     gt = json.loads(GT.read_text())["treadmill-side-60fps.mp4"]
     keypoints, fps = treadmill_keypoints
-    sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile())
+    sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile(), params=ENGINE_PARAMS)
     ic, to = _errors(sa, gt["events"], "IC"), _errors(sa, gt["events"], "TO")
     assert np.abs(ic).max() <= 2, ic
     assert np.abs(to).max() <= 2, to
@@ -65,7 +66,7 @@ def _check_side_speeds(keypoints, fps):
     the dev keypoints; now both 3.20 m/s. The near leg is found from the
     keypoints (README: the right leg is the near one) and its leg looks longer.
     """
-    sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile())
+    sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile(), params=ENGINE_PARAMS)
     q = sa.quality
     assert q.near_leg == "right"
     assert q.px_per_m_left < q.px_per_m_right == pytest.approx(sa.summary.px_per_m)
@@ -100,8 +101,8 @@ def _check_mirror(keypoints, fps):
     kp = np.asarray(keypoints, float)
     mirrored = kp.copy()
     mirrored[..., 0] = FRAME_WIDTH_PX - mirrored[..., 0]
-    a = analyze(kp, float(fps), RunnerProfile())
-    b = analyze(mirrored, float(fps), RunnerProfile())
+    a = analyze(kp, float(fps), RunnerProfile(), params=ENGINE_PARAMS)
+    b = analyze(mirrored, float(fps), RunnerProfile(), params=ENGINE_PARAMS)
     assert a.summary.facing == "+x" and b.summary.facing == "-x"
     assert [(e.side, e.kind, e.frame) for e in b.events] == [(e.side, e.kind, e.frame) for e in a.events]
     np.testing.assert_allclose([e.time_s for e in b.events], [e.time_s for e in a.events], rtol=0, atol=1e-9)
@@ -127,10 +128,10 @@ def _check_half_rate(keypoints, fps):
         pytest.skip("shared ground truth not found")
     gt = json.loads(GT.read_text())["treadmill-side-60fps.mp4"]
     kp = np.asarray(keypoints, float)
-    base = analyze(kp, float(fps), RunnerProfile()).summary
+    base = analyze(kp, float(fps), RunnerProfile(), params=ENGINE_PARAMS).summary
     n_ic = sum(e["event"] == "IC" for e in gt["events"])
     for off in (0, 1):
-        sa = analyze(kp[off::2], float(fps) / 2, RunnerProfile())
+        sa = analyze(kp[off::2], float(fps) / 2, RunnerProfile(), params=ENGINE_PARAMS)
         S = sa.summary
         assert sa.quality.mode == "treadmill" and sa.quality.gait == "running"
         assert sum(e.kind == "IC" for e in sa.events) == n_ic

@@ -18,6 +18,7 @@ from analysis.cleaning import dominant_period_frames
 from analysis.engine import RunnerProfile, analyze
 from analysis.tracking import select_runner
 from tests.analysis.conftest import TREADMILL_FPS
+from tests.engine_params import ENGINE_PARAMS
 
 TEN_MINUTES_COPIES = 93  # 93 x 388 frames = 601 s at 60 fps
 
@@ -30,7 +31,7 @@ def runner_keypoints(treadmill_stored_detections) -> np.ndarray:
 def _analyse(kp: np.ndarray, copies: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return analyze(np.tile(kp, (copies, 1, 1)), TREADMILL_FPS, RunnerProfile(height_m=1.75))
+        return analyze(np.tile(kp, (copies, 1, 1)), TREADMILL_FPS, RunnerProfile(height_m=1.75), params=ENGINE_PARAMS)
 
 
 @pytest.fixture(scope="module")

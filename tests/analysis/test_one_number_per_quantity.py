@@ -19,6 +19,7 @@ from api.documents import from_analysis
 from api import reports
 from tasks.results import events_document, session_facts, session_tables
 from tests.analysis.treadmill_snapshot import FPS, FRAME_SIZE, HEIGHT_M, META, WEIGHT_KG, load_track
+from tests.engine_params import ENGINE_PARAMS
 
 #: summary key -> (summary-document block, metric name)
 QUANTITIES = {
@@ -35,7 +36,7 @@ QUANTITIES = {
 def session():
     track = load_track()
     result = analyze(track.keypoints, FPS, RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG),
-                     frame_size=FRAME_SIZE)
+                     frame_size=FRAME_SIZE, params=ENGINE_PARAMS)
     # the lake's shape: typed results in the row and tables; the API builds its documents from them
     # (as the writer lays the run out: the spread metrics' statistics stored with the row)
     tables = session_tables({**META, "effective_fps": result.fps}, result, result.quality, track, FPS)

@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 
 from analysis.cleaning import swap_mask_for_pair
-from analysis.engine import EngineParams, RunnerProfile
+from analysis.engine import RunnerProfile
 from analysis.segments import analyze_segments
 from benchmarks.bench_events import synthetic_edit
+from tests.engine_params import ENGINE_PARAMS
 
 FPS = 60.0
 
@@ -32,7 +33,7 @@ def _edit(seed: int):
     s, pieces, edit, cuts = synthetic_edit(seed, FPS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = analyze_segments(edit, FPS, cuts, RunnerProfile(), None, EngineParams())
+        sa = analyze_segments(edit, FPS, cuts, RunnerProfile(), None, params=ENGINE_PARAMS)
     return s, pieces, np.r_[0, cuts], sa
 
 

@@ -13,6 +13,7 @@ import json
 import pytest
 
 from analysis.session_report import Quality, Summary
+from tests.engine_params import ENGINE_PARAMS
 from tests.analysis.treadmill_snapshot import (FPS, FRAME_SIZE, HEIGHT_M, META, SNAPSHOT, WEIGHT_KG, differences,
                                                load_track)
 
@@ -44,7 +45,7 @@ def treadmill():
 
     track = load_track()
     return track, analyze(track.keypoints, FPS, RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG),
-                          frame_size=FRAME_SIZE)
+                          frame_size=FRAME_SIZE, params=ENGINE_PARAMS)
 
 
 def _json(value):
@@ -90,7 +91,7 @@ def test_footage_and_the_foot_stage_keep_the_old_keys_in_order(treadmill):
 
     track, engine = treadmill
     sa = analyze_footage(track.keypoints, track.boxes, FPS, [], None, None,
-                         RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG), FRAME_SIZE)
+                         RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG), FRAME_SIZE, params=ENGINE_PARAMS)
     feet = FootTrack.from_bytes((DATA / "treadmill-side-60fps.feet.npz").read_bytes())
     out = F.with_feet(sa, feet.points, FRAME_SIZE, feet.model)
     quality = out.quality.to_dict()

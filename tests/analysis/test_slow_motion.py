@@ -15,12 +15,13 @@ import pytest
 from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session, slow_motion
 from analysis.tracking import select_runner
+from tests.engine_params import ENGINE_PARAMS
 
 
 def _analyze(kp, fps, **profile):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return analyze(np.asarray(kp, float), fps, RunnerProfile(**profile))
+        return analyze(np.asarray(kp, float), fps, RunnerProfile(**profile), params=ENGINE_PARAMS)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from api import documents
 from storage.catalog import SessionStatus
 from storage.lake_layout import LAYOUT, manifest_key
 from tasks.results import events_document, session_tables, sessions_table
+from tests.engine_params import ENGINE_PARAMS
 
 FPS = 60.0
 DETAILS = "/running/sessions/{}/"
@@ -38,7 +39,7 @@ def analysed():
     kp = synthetic.keypoints
     track = RunnerTrack(keypoints=kp, boxes=np.zeros((kp.shape[0], 5)), found=np.ones(kp.shape[0], dtype=bool),
                         n_tracks=1, track_scores={0: 1.0})
-    result = analyze(kp, FPS, RunnerProfile(height_m=1.75, weight_kg=70.0, incline_deg=1.0), frame_size=(1080, 1920))
+    result = analyze(kp, FPS, RunnerProfile(height_m=1.75, weight_kg=70.0, incline_deg=1.0), frame_size=(1080, 1920), params=ENGINE_PARAMS)
     return track, result
 
 

@@ -17,6 +17,7 @@ from api.errors import ApiError
 from configs import SettingsError, get_settings, install_log_masking, load_settings, mask_url, masked
 from flows import options
 from gaitlake.cli import build_parser, examples, main
+from tests.engine_params import ENGINE_PARAMS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -335,7 +336,7 @@ def test_the_summary_states_the_frame_time_next_to_contact_and_flight(capsys):
     from tests.analysis.conftest import TREADMILL_DETECTIONS, TREADMILL_FPS, load_detections
 
     keypoints = select_runner(*load_detections(TREADMILL_DETECTIONS)).keypoints.astype(float)
-    result = analyze(keypoints, TREADMILL_FPS, RunnerProfile())
+    result = analyze(keypoints, TREADMILL_FPS, RunnerProfile(), params=ENGINE_PARAMS)
     quality = result.quality.with_added(decoded_frames=keypoints.shape[0])
     _print_summary("s1", SessionOutcome("s1", "done", summary=result.summary, quality=quality))
     out = capsys.readouterr().out

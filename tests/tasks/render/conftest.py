@@ -18,6 +18,7 @@ from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.results import frames_table, sessions_table, strides_table
 from tests.video_support import reformat
+from tests.engine_params import ENGINE_PARAMS
 
 RATE = Fraction(30000, 1001)
 SIZE = (480, 320)            # width, height
@@ -62,7 +63,7 @@ def build_session(data_dir: Path, publish: bool = False) -> SyntheticLakeSession
     kp[..., 0] += 330 - 960   # into the right half of a 480x320 frame, clear of the panel
     kp[..., 1] += 120 - 845
     T = kp.shape[0]
-    result = analyze(kp, float(RATE), RunnerProfile(height_m=1.75, weight_kg=70.0), frame_size=SIZE)
+    result = analyze(kp, float(RATE), RunnerProfile(height_m=1.75, weight_kg=70.0), frame_size=SIZE, params=ENGINE_PARAMS)
     x, y = kp[..., 0], kp[..., 1]
     boxes = np.stack([np.nanmin(x, 1), np.nanmin(y, 1), np.nanmax(x, 1), np.nanmax(y, 1), np.ones(T)], 1)
     track = RunnerTrack(keypoints=kp, boxes=boxes, found=np.ones(T, bool), n_tracks=1, track_scores={0: 1.0})

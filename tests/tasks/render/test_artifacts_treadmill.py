@@ -15,13 +15,14 @@ from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.render import GAIT_PHASES, render_lake_run
 from tasks.results import frames_table, sessions_table, strides_table
+from tests.engine_params import ENGINE_PARAMS
 
 
 @pytest.mark.slow
 def test_treadmill_overlay_renders_fast_with_every_frame(treadmill_video, treadmill_keypoints, tmp_path):
     kp, fps = treadmill_keypoints
     T = kp.shape[0]
-    result = analyze(kp, fps, RunnerProfile(height_m=1.75, weight_kg=70.0), frame_size=(1080, 1920))
+    result = analyze(kp, fps, RunnerProfile(height_m=1.75, weight_kg=70.0), frame_size=(1080, 1920), params=ENGINE_PARAMS)
     boxes = np.zeros((T, 5))
     track = RunnerTrack(keypoints=kp, boxes=boxes, found=np.isfinite(kp[..., 0]).any(1), n_tracks=1, track_scores={})
     store = ObjectStore((tmp_path / "store").as_uri())

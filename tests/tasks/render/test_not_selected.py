@@ -18,10 +18,11 @@ from tasks.render.report import report_figure
 from tasks.render.snapshots import draw_form_snapshot, draw_phase_snapshot, snapshot_plan
 from tasks.results import frames_table, sessions_table, strides_table
 from tests.analysis.conftest import TREADMILL_DETECTIONS, TREADMILL_FPS, load_detections
+from tests.engine_params import ENGINE_PARAMS
 
 
 def _render_data(keypoints: np.ndarray, fps: float, joints: tuple[str, ...]):
-    result = analyze(keypoints, fps, RunnerProfile(joints=joints))
+    result = analyze(keypoints, fps, RunnerProfile(joints=joints), params=ENGINE_PARAMS)
     T = keypoints.shape[0]
     track = RunnerTrack(keypoints=keypoints, boxes=np.zeros((T, 5)), found=np.ones(T, bool), n_tracks=1,
                         track_scores={0: 1.0})
