@@ -34,7 +34,7 @@ from analysis.commentary_rules import (ASYMMETRY_DEG, DUTY_RUNNING_MAX, FOOTSTRI
                                        assess_knee_stance, assess_oscillation, assess_shank, assess_trunk,
                                        cadence_target)
 from analysis.vocabulary import (FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, SIDES, SUMMARY_TOPICS, THREAD_BLOCKS,
-                                 angle_key, selected_joints)
+                                 angle_key)
 
 __all__ = [
     "SUMMARY_BLOCKS", "FORM_BLOCKS", "GAIT_BLOCKS", "KINDS", "Comment", "Finding", "SessionFacts",
@@ -66,7 +66,7 @@ def _cant_joint(what: str, joint: str, facts: SessionFacts) -> str:
     """Why an angle of ``joint`` is missing: not selected at upload, or :func:`_cant`'s reason."""
     if facts.selected(joint):
         return _cant(what, facts)
-    chosen = ", ".join(selected_joints(facts.quality)) or "none"
+    chosen = ", ".join(facts.quality.selected_joints()) or "none"
     return f"{what} was not measured: the {joint} was not selected for this session (selected: {chosen})."
 
 
@@ -199,14 +199,14 @@ def _balance_posture(f: SessionFacts, u: Units) -> Comment:
 
 def _distance_duration(f: SessionFacts, u: Units) -> Comment:
     d, t = f.get("total_distance_m"), f.get("total_time_s")
-    n_left, n_right = f.quality.get("strides_left"), f.quality.get("strides_right")
+    n_left, n_right = f.quality.strides_left, f.quality.strides_right
     if t is None:
         return Comment("summary", "distance_duration", _cant("Distance and duration", f),
                        (Finding("duration", "unknown"),), u.system)
     s = f"The analysed recording covers {u.duration(t)}"
     s += f" and {u.distance(d)} at the measured speed" if d is not None else ""
     s += (f" ({n_left} complete left and {n_right} complete right strides)."
-          if f.quality.get("strides_used") and n_left is not None and n_right is not None else ".")
+          if f.quality.strides_used and n_left is not None and n_right is not None else ".")
     if t < 60:
         s += (" That is a short snapshot: it describes your form at this moment well, but says nothing about "
               "how it holds up with fatigue. Film again near the end of a longer run to compare.")

@@ -17,8 +17,8 @@ import numpy as np
 from analysis.catalogue import commentary_keys
 from analysis.phase_report import Phases
 from analysis.results import STRIDE_METRICS, metric_stats
+from analysis.session_report import Quality, Summary
 from analysis.strides import StrideTable, as_stride_table
-from analysis.vocabulary import joint_selected
 
 __all__ = ["Comment", "Finding", "SessionFacts", "Units", "as_number"]
 
@@ -144,13 +144,14 @@ class SessionFacts:
     ``metrics``: session means in SI units (keys as the engine's summary:
     ``cadence_spm``, ``contact_time_s``, ``speed_mps``, ``posture_angle_deg``, ...);
     ``spread``: ``{metric: (min, max)}`` over strides; ``gait``: the engine's phase
-    report (:class:`analysis.phase_report.Phases`); ``quality``: the engine's quality (``strides_used``, ``reasons``).
+    report (:class:`analysis.phase_report.Phases`); ``quality``: the engine's quality
+    (:class:`analysis.session_report.Quality`).
     """
 
     metrics: dict[str, Any]
     spread: dict[str, tuple[float, float]] = field(default_factory=dict)
     gait: Phases = field(default_factory=Phases)
-    quality: dict = field(default_factory=dict)
+    quality: Quality = field(default_factory=Quality)
     profile: dict = field(default_factory=dict)   # height_cm, weight_kg when known
 
     #: Session values commentary reads (null ones are kept as None; other keys of the summary
@@ -158,19 +159,21 @@ class SessionFacts:
     KEYS = commentary_keys()
 
     @classmethod
-    def from_results(cls, summary: dict, quality: dict | None = None, phases: Phases | Mapping | None = None,
+    def from_results(cls, summary: Summary | Mapping, quality: Quality | Mapping | None = None, phases: Phases | Mapping | None = None,
                      strides: StrideTable | list[dict] | None = None, profile: dict | None = None) -> "SessionFacts":
         """From the engine's typed results: ``summary`` (``SessionAnalysis.summary``, or a lake
-        sessions row, whose scalars are that summary), ``quality``, ``phases``
+        sessions row, whose scalars are that summary), ``quality`` (or the lake's ``quality_doc``), ``phases``
         (or the lake's ``gait_doc``, :meth:`Phases.to_dict`) and the strides
         (a :class:`analysis.strides.StrideTable`, or stride rows such as the lake's
         ``strides`` table's; for the spread over strides, :func:`analysis.results.metric_stats`)."""
         table = as_stride_table(strides)
-        quality = dict(quality or {})
-        metrics: dict[str, Any] = {key: as_number(summary.get(key)) for key in cls.KEYS}
-        if summary.get("footstrike") is not None:
-            metrics["footstrike"] = summary.get("footstrike")
-        for key, value in summary.items():
+        quality = Quality.coerce(quality)
+        values = summary.to_dict() if isinstance(summary, Summary) else summary
+        summary = Summary.coerce(summary)
+        metrics: dict[str, Any] = {key: as_number(summary.value(key)) for key in cls.KEYS}
+        if summary.footstrike is not None:
+            metrics["footstrike"] = summary.footstrike
+        for key, value in values.items():
             if key.endswith("_doc"):
                 continue
             if metrics.get(key) is None and (isinstance(value, str) or as_number(value) is not None):
@@ -183,12 +186,15 @@ class SessionFacts:
         return cls(metrics=metrics, spread=spread, gait=Phases.coerce(phases), quality=quality,
                    profile=dict(profile or {}))
 
+    def __post_init__(self) -> None:
+        self.quality = Quality.coerce(self.quality)
+
     def get(self, key: str) -> float | None:
         return as_number(self.metrics.get(key))
 
     def selected(self, joint: str) -> bool:
         """Whether the session selected ``joint`` for angle reporting (quality ``joints``)."""
-        return joint_selected(self.quality, joint)
+        return self.quality.selected(joint)
 
     def why_missing(self) -> str:
         """One sentence on why a metric is null, from the quality document's fields
@@ -197,14 +203,14 @@ class SessionFacts:
         q = self.quality
         if "px_per_m" in self.metrics and self.get("px_per_m") is None:
             return "The image scale could not be estimated, so lengths and speeds are not measured."
-        if q.get("side_view") is False:
+        if q.side_view is False:
             return "The camera does not look at the runner from the side, so sagittal metrics are unreliable."
-        if q.get("strides_used") == 0:
-            n_left, n_right = q.get("strides_left"), q.get("strides_right")
+        if q.strides_used == 0:
+            n_left, n_right = q.strides_left, q.strides_right
             found = f" (left {n_left}, right {n_right})" if n_left is not None and n_right is not None else ""
             return f"Too few complete strides were found{found}; at least two per side are needed."
-        if q.get("implausible_timing"):
-            fps = as_number(q.get("suggested_capture_fps"))
+        if q.implausible_timing:
+            fps = as_number(q.suggested_capture_fps)
             hint = f" (about {fps:g} fps)" if fps else ""
             return ("The timing is not humanly possible at this frame rate: the video is probably slow motion; "
                     f"give its capture frame rate{hint}.")

@@ -34,13 +34,14 @@ from analysis.params import AnalysisError, CheckedInput, EngineParams, RunnerPro
 from analysis.phases import CURVE_SD_NOTE_DEG, curve_spread_reasons, gait_phases
 from analysis.quality import MISSING_REASONS, missing_metrics, session_quality
 from analysis.results import STRIDE_METRICS, MetricStats, SessionAnalysis, angle_keys, json_safe, metric_stats
+from analysis.session_report import Quality, Summary
 from analysis.stride_stage import MeasuredStrides, measure_strides, session_means, session_summary
 from analysis.strides import StrideTable
 from analysis.timing import timing_and_capture_rate
 
 __all__ = ["AnalysisError", "CURVE_SD_NOTE_DEG", "EngineParams", "GaitEvent", "MISSING_REASONS", "MetricStats",
-           "RunnerProfile", "SERIES_METRICS", "STRIDE_METRICS", "SessionAnalysis", "StrideTable", "analyze",
-           "angle_keys", "json_safe", "metric_stats", "missing_metrics", "pelvis_reference"]
+           "Quality", "RunnerProfile", "SERIES_METRICS", "STRIDE_METRICS", "SessionAnalysis", "StrideTable", "Summary",
+           "analyze", "angle_keys", "json_safe", "metric_stats", "missing_metrics", "pelvis_reference"]
 
 
 #: Per-frame metric series: series name -> the per-stride column it shows.
@@ -87,17 +88,20 @@ def _frame_series(inp: CheckedInput, xy: np.ndarray, g: SceneGeometry, e: Detect
     return fs
 
 
-def _foot_event_quality(e: DetectedEvents) -> dict:
-    """``quality`` keys of the ``foot`` event method: the method each side's events came from
-    (``event_method``), and why a side fell back to ``velocity`` (``event_method_fallback``)."""
-    out: dict = {"event_method": dict(e.method_used)}
+def _foot_event_quality(quality: Quality, e: DetectedEvents) -> Quality:
+    """``quality`` with the ``foot`` event method's keys: the method each side's events came from
+    (``event_method``), why a side fell back to ``velocity`` (``event_method_fallback``) and a
+    note per side that fell back."""
+    added: dict = {"event_method": dict(e.method_used)}
     if e.fallback:
-        out["event_method_fallback"] = dict(e.fallback)
-    return out
+        added["event_method_fallback"] = dict(e.fallback)
+    notes = [f"Events of the {side} foot: velocity method, the foot's points gave none ({why})."
+             for side, why in e.fallback.items()]
+    return quality.with_added(**added).with_reasons(after=notes)
 
 
 def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = None,
-            frame_size: tuple[int, int] | None = None, params: EngineParams | None = None,
+            frame_size: tuple[int, int] | None = None, *, params: EngineParams,
             foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """Analyse one runner's keypoints.
 
@@ -120,13 +124,14 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         Runner and capture information.
     frame_size : tuple[int, int] or None
         ``(width, height)`` in px, used for quality only.
-    params : EngineParams or None
-        The engine's tunables (``None``: :class:`EngineParams` defaults).
+    params : EngineParams
+        The engine's tunables, from the settings' ``[analysis]`` (``configs``'
+        ``AnalysisSettings.engine_params``: configs/default.toml holds their values).
     foot_points : np.ndarray or None
         ``(T, 6, 3)`` the foot stage's heel and toe (``analysis.feet.FOOT_POINTS``, px +
         confidence), read by ``params.event_method = "foot"`` only; without them (or for
         a foot they do not show) that method falls back to ``velocity`` and
-        ``quality["event_method"]`` says so.
+        ``quality.added["event_method"]`` says so.
 
     Returns
     -------
@@ -138,7 +143,6 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
         When nothing can be analysed (runner in too few frames, bad fps).
     """
     profile = profile or RunnerProfile()
-    params = params or EngineParams()
     inp = validated_input(keypoints, fps, profile, params)
     eff_fps = inp.eff_fps
     cl = clean_up(inp.xy, eff_fps, params)
@@ -148,18 +152,17 @@ def analyze(keypoints: np.ndarray, fps: float, profile: RunnerProfile | None = N
     s = measure_strides(xy, g, e, eff_fps, profile)
     mn = session_means(s.table, e.events, g.mode, g.near)
 
-    def quality_at_rate(rate: float) -> dict:
-        return analyze(inp.kp, fps, replace(profile, capture_fps=rate), frame_size, params, foot_points).quality
+    def quality_at_rate(rate: float) -> Quality:
+        return analyze(inp.kp, fps, replace(profile, capture_fps=rate), frame_size, params=params,
+                       foot_points=foot_points).quality
 
     tm = timing_and_capture_rate(inp, fps, profile, quality_at_rate, xy, g, e, s, mn)
     summary = session_summary(s.table, mn, g, g.valid, eff_fps, profile)
     quality = session_quality(summary, inp, cl, g, e, s, mn, tm, profile, frame_size)
     phases = gait_phases(inp.joints, s.table, g.shown_angles, eff_fps, mn.enough, e.events)
-    quality["reasons"].extend(curve_spread_reasons(phases))
+    quality = quality.with_reasons(after=curve_spread_reasons(phases))
     if params.event_method == "foot":
-        quality.update(_foot_event_quality(e))
-        quality["reasons"].extend(f"Events of the {side} foot: velocity method, the foot's points gave none ({why})."
-                                  for side, why in e.fallback.items())
+        quality = _foot_event_quality(quality, e)
     return SessionAnalysis(fps=eff_fps, time_s=np.arange(xy.shape[0]) / eff_fps,
                            frame_series=_frame_series(inp, xy, g, e, s), events=e.events, strides=s.table,
                            summary=summary, quality=quality, joints=inp.joints, phases=phases)

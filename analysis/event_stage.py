@@ -79,7 +79,7 @@ def _detect_events(method: str, xy: np.ndarray, g: SceneGeometry, fps: float, pa
     both feet, sorted by frame (IC, MS, TO on one frame), with each foot's contact mask."""
     side_events, events, contact = {}, [], {}
     if method == "foot":
-        per_side, used, fallback = _foot_or_velocity(xy, g, fps, params or EngineParams(), foot_points)
+        per_side, used, fallback = _foot_or_velocity(xy, g, fps, params, foot_points)
     else:
         per_side, used, fallback = {}, {"left": method, "right": method}, {}
     for side, pref in (("left", "l"), ("right", "r")):

@@ -45,11 +45,12 @@ Method (one function per measure below):
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from analysis.foot_sides import FOOT_POINTS, MIN_POINT_CONF, FootSides, assign_feet
+from analysis.session_report import Quality
 
 __all__ = [
     "FOOT_POINTS", "MIN_FOOT_PX", "MIN_POINT_CONF", "REARFOOT_ABOVE_DEG", "FOREFOOT_BELOW_DEG",
@@ -338,10 +339,8 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     the majority pattern, contacts left out by reason, and frames whose foot
     sides the model had the other way round.
     """
-    from dataclasses import replace
-
     fs = dict(result.frame_series)
-    facing = 1.0 if result.summary.get("facing", "+x") == "+x" else -1.0
+    facing = 1.0 if result.summary.facing == "+x" else -1.0
     feet = assign_feet(points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], axis=1),
                        np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], axis=1))
     ics, tos = stance_pairs(result.events)
@@ -352,18 +351,18 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     ankle = _foot_series(fs, feet, facing)
     strides = _strides_with_strikes(result.strides, strikes)
     pattern, share, left_out = session_pattern(strikes)
-    summary = dict(result.summary)
-    summary["footstrike"] = pattern
+    summary = replace(result.summary, footstrike=pattern)
     quality = _quality_with_feet(result.quality, strikes, pattern, share, left_out, ankle, ics, feet, model)
-    quality["footstrike_model"] = strike_model if strike_points is not None else model
     moving = set(_moving(shots))
-    quality["footstrike_floor"] = "mixed" if len(moving) > 1 else "per stance" if True in moving else "per foot"
+    quality = quality.with_added(footstrike_model=strike_model if strike_points is not None else model,
+                                 footstrike_floor="mixed" if len(moving) > 1 else "per stance" if True in moving
+                                 else "per foot")
     # the gait report's angle curves again, so its ankle curves are the series' shank-foot angle too
     from analysis.phases import gait_phases
     from analysis.vocabulary import ANGLE_KEYS
 
     angles = {k: fs[k] for k in ANGLE_KEYS if k in fs}
-    phases = gait_phases(result.joints, strides, angles, result.fps, not result.quality.get("short_clip", False),
+    phases = gait_phases(result.joints, strides, angles, result.fps, not result.quality.short_clip,
                          result.events)
     return replace(result, frame_series=fs, strides=strides, summary=summary, quality=quality, phases=phases)
 
@@ -407,36 +406,32 @@ def _strides_with_strikes(table, strikes: list[ContactStrike]):
     return StrideTable.from_rows(rows) if rows else table
 
 
-def _quality_with_feet(quality: dict, strikes: list[ContactStrike], pattern: str | None, share: float | None,
+def _quality_with_feet(quality: Quality, strikes: list[ContactStrike], pattern: str | None, share: float | None,
                        left_out: int, ankle: dict[str, np.ndarray], ics: dict[str, np.ndarray], feet: FootSides,
-                       model: str) -> dict:
+                       model: str) -> Quality:
     """``quality`` with the measured foot strike: its source and model, the per-side summaries,
     contacts left out by reason (and why ``footstrike`` is missing when none was measured)."""
-    quality = dict(quality)
     # ankle_angle_deg (strides, summary) stays the shank angle at IC: the commentary's vertical-shin
     # advice reads it as such; the shank-foot angle is the series and the per-side value below
-    reasons = [r for r in quality.get("reasons", []) if not r.startswith("footstrike and ankle_angle are proxies")]
+    reasons = [r for r in quality.reasons if not r.startswith("footstrike and ankle_angle are proxies")]
     reasons.append("ankle_angle_deg is the shank's angle to vertical at contact; the shank-foot ankle angle "
                    "is in the angle series and quality.footstrike_<side>.ankle_at_ic_deg.")
     excluded = dict(Counter(c.reason for c in strikes if c.reason))
     if excluded:
         reasons.append(f"Foot strike: {left_out} of {len(strikes)} contacts left out ("
                        + ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())) + ").")
-    missing = dict(quality.get("missing") or {})
+    missing = dict(quality.missing)
     if pattern is None:
         # the commonest reason a contact was left out (codes in analysis.quality.MISSING_REASONS)
         missing["footstrike"] = max(excluded, key=excluded.get) if excluded else "not_measured"
     else:
         missing.pop("footstrike", None)
-    quality.update({
-        "missing": missing, "reasons": reasons, "footstrike_source": "measured", "foot_model": model,
-        "footstrike_share": share, "footstrike_contacts": len(strikes), "footstrike_excluded": excluded,
-        "footstrike_left": {**side_summary(strikes, "left"), "ankle_at_ic_deg": _mean_at(ankle["left"], ics["left"])},
-        "footstrike_right": {**side_summary(strikes, "right"),
-                             "ankle_at_ic_deg": _mean_at(ankle["right"], ics["right"])},
-        "foot_sides_swapped_frames": int(feet.swapped.sum()),
-    })
-    return quality
+    return replace(quality, missing=missing, reasons=tuple(reasons)).with_added(
+        footstrike_source="measured", foot_model=model, footstrike_share=share, footstrike_contacts=len(strikes),
+        footstrike_excluded=excluded,
+        footstrike_left={**side_summary(strikes, "left"), "ankle_at_ic_deg": _mean_at(ankle["left"], ics["left"])},
+        footstrike_right={**side_summary(strikes, "right"), "ankle_at_ic_deg": _mean_at(ankle["right"], ics["right"])},
+        foot_sides_swapped_frames=int(feet.swapped.sum()))
 
 
 def _mean_at(series: np.ndarray, frames: np.ndarray) -> float | None:
@@ -459,8 +454,5 @@ def _metres_per_px(fs: dict, side: str) -> float | None:
 
 def with_proxy_note(result, reason: str):
     """``result`` when the foot stage did not run: the proxy stays, and ``quality`` says so and why."""
-    from dataclasses import replace
-
-    quality = dict(result.quality)
-    quality.update({"footstrike_source": "proxy", "foot_model": None, "foot_model_missing": reason})
+    quality = result.quality.with_added(footstrike_source="proxy", foot_model=None, foot_model_missing=reason)
     return replace(result, quality=quality)

@@ -49,7 +49,7 @@ def all_cuts(picture_cuts: np.ndarray | list[int], runner_boxes: np.ndarray) -> 
 def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float, cuts: np.ndarray | list[int],
                     tile_shift: np.ndarray | None, tile_response: np.ndarray | None,
                     profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None,
-                    params: EngineParams | None = None, frame_times_s: list[float] | None = None,
+                    *, params: EngineParams, frame_times_s: list[float] | None = None,
                     foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """The session's analysis from the runner's ``keypoints`` (T, 17, 3) and ``runner_boxes``
     (T, >=4; NaN where not found) with the frames' evidence: ``cuts`` (first frames of new
@@ -75,7 +75,7 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
     if grid is None:
         sa = _analyze_scene(np.asarray(keypoints, dtype=np.float64), boxes, fps, cuts, motion, profile,
                             frame_size, params, foot_points)
-        return replace(sa, quality={**sa.quality, "frame_times": "constant"})
+        return replace(sa, quality=sa.quality.with_added(frame_times="constant"))
     # Variable frame rate: the camera's path (measured frame to frame on the decoded frames,
     # zero across cuts) goes onto the grid as a path, not its per-frame steps
     grid_cuts = np.unique(grid.grid_frames(cuts))
@@ -86,13 +86,13 @@ def analyze_footage(keypoints: np.ndarray, runner_boxes: np.ndarray, fps: float,
     sa = _analyze_scene(grid.to_grid(keypoints), grid.to_grid(boxes), grid.rate, grid_cuts, motion, profile,
                         frame_size, params, None if foot_points is None else grid.to_grid(foot_points))
     sa = on_decoded_frames(sa, grid)
-    return replace(sa, quality={**sa.quality, "frame_times": "variable",
-                                "reasons": [timebase.variable_rate_note(grid), *sa.quality.get("reasons", [])]})
+    return replace(sa, quality=sa.quality.with_added(frame_times="variable").with_reasons(
+        before=[timebase.variable_rate_note(grid)]))
 
 
 def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarray, motion: cam.CameraMotion | None,
                    profile: RunnerProfile | None, frame_size: tuple[int, int] | None,
-                   params: EngineParams | None, foot_points: np.ndarray | None = None) -> SessionAnalysis:
+                   params: EngineParams, foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """:func:`analyze_footage` on evenly spaced frames, with the background's ``motion``."""
     profile = profile or RunnerProfile()
     kp = kp.copy()
@@ -111,14 +111,14 @@ def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarr
             feet[:, :, :2] -= offset[:, None, :]
     profiles = [replace(profile, mode=cam.mode_for_camera(c)) if cam.mode_for_camera(c) and profile.mode == "auto"
                 else profile for c in cameras]
-    sa = on_image(analyze_segments(kp, fps, cuts, profile, frame_size, params, segment_profiles=profiles,
+    sa = on_image(analyze_segments(kp, fps, cuts, profile, frame_size, params=params, segment_profiles=profiles,
                                    foot_points=feet), offset)
-    q = dict(sa.quality)
+    q = sa.quality
     frames = [b - a for a, b in ranges]
     camera = max(set(cameras), key=lambda c: sum(f for f, x in zip(frames, cameras) if x == c))
     main = cameras.index(camera)
-    detail = [{**d, "camera": c} for d, c in zip(q.get("segments_detail", []), cameras)]
-    speed_words = ("belt speed (the treadmill's)" if q.get("mode") == "treadmill"
+    detail = [{**d, "camera": c} for d, c in zip(q.segments_detail, cameras)]
+    speed_words = ("belt speed (the treadmill's)" if q.mode == "treadmill"
                    else "ground speed (the runner's over the ground)")
     note = f"Camera: {CAMERA_WORDS[camera]}; the speed reported is {speed_words}."
     if len(set(cameras)) > 1:
@@ -127,9 +127,8 @@ def _analyze_scene(kp: np.ndarray, boxes: np.ndarray, fps: float, cuts: np.ndarr
         note += " Events and speed are measured in scene coordinates (the camera's motion, from the background, removed)."
     if camera == "tracking":
         note += " The runner stays in frame because the camera follows: overground, not a treadmill."
-    q.update(camera=camera, camera_speed_box_heights_per_s=speeds[main], segments_detail=detail,
-             reasons=[note, *q.get("reasons", [])])
-    return replace(sa, quality=q)
+    q = q.with_added(camera=camera, camera_speed_box_heights_per_s=speeds[main], segments_detail=detail)
+    return replace(sa, quality=q.with_reasons(before=[note]))
 
 
 def on_image(sa: SessionAnalysis, offset: np.ndarray) -> SessionAnalysis:
@@ -193,11 +192,12 @@ def on_decoded_frames(sa: SessionAnalysis, grid: timebase.TimeGrid) -> SessionAn
     series = {k: np.asarray(v)[nearest] for k, v in sa.frame_series.items()}
     grid_to_decoded = grid.decoded_frames(np.arange(grid.n) / grid.rate, first_at_or_after=False)
     phases = sa.phases.with_frames(lambda f: grid_to_decoded[f])
-    q = dict(sa.quality)
-    if q.get("cuts"):
-        q["cuts"] = [int(grid_to_decoded[c]) for c in q["cuts"]]
-    q["segments_detail"] = [{**d, "start_frame": int(grid_to_decoded[d["start_frame"]]),
-                             "end_frame": int(grid_to_decoded[d["end_frame"]])} for d in q.get("segments_detail", [])]
+    cuts = sa.quality.cuts
+    q = sa.quality.with_added(
+        **({"cuts": [int(grid_to_decoded[c]) for c in cuts]} if cuts else {}),
+        segments_detail=[{**d, "start_frame": int(grid_to_decoded[d["start_frame"]]),
+                          "end_frame": int(grid_to_decoded[d["end_frame"]])}
+                         for d in sa.quality.segments_detail])
     # fps: the decoded frames' mean rate, so frame index / fps (the lake's timestamps) stays
     # within the reported offsets of each frame's time; quality's fps_used is the grid's
     mean_fps = (grid.decoded_s.size - 1) / float(grid.decoded_s[-1] - grid.decoded_s[0])

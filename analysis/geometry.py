@@ -18,8 +18,6 @@ THIGH_FRACTION = 0.245
 TRUNK_FRACTION = 0.288
 #: Hip (greater trochanter) height / stature, same source; "leg length".
 LEG_LENGTH_FRACTION = 0.530
-#: Default stature used when the runner's height is unknown (flagged in quality).
-DEFAULT_HEIGHT_M = 1.70
 
 
 def midpoint(xy: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -73,13 +71,14 @@ def segment_lengths_px(xy: np.ndarray) -> dict[str, float]:
 
 
 def pixels_per_metre(xy: np.ndarray, height_m: float | None, leg_length_m: float | None,
-                     default_height_m: float = DEFAULT_HEIGHT_M) -> tuple[float, bool]:
+                     default_height_m: float) -> tuple[float, bool]:
     """Image scale (px/m) from the runner's stature or leg length.
 
     ``chain = shank + thigh + trunk`` (trimmed means, :func:`segment_lengths_px`)
     equals ``(0.246 + 0.245 + 0.288) H = 0.779 H`` (Drillis & Contini 1966).
     With only a leg length ``L`` (trochanter to floor, ``0.530 H``), shank +
-    thigh ``= 0.491/0.530 L``. With neither, ``H = default_height_m`` (1.70 m) is assumed.
+    thigh ``= 0.491/0.530 L``. With neither, ``H = default_height_m`` is assumed (the
+    settings' ``analysis.default_height_cm``: ``EngineParams.default_height_m``).
 
     Returns
     -------

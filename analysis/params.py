@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analysis import geometry as geo
 from analysis.keypoints import KP, validate_keypoints
 from analysis.vocabulary import UnknownJointError, parse_joints
 
@@ -22,6 +21,8 @@ class AnalysisError(ValueError):
 class EngineParams:
     """The engine's tunables; ``configs`` builds them from ``[analysis]``
     (``AnalysisSettings.engine_params``), and the row's ``config_hash`` hashes them.
+    No defaults here: their values live in ``configs/default.toml`` only, and every
+    caller of the engine passes the settings' (analysis/ imports no configs).
 
     Attributes
     ----------
@@ -42,11 +43,11 @@ class EngineParams:
         (``velocity``: chosen by measurement, docs/analysis.md "Event timing").
     """
 
-    min_keypoint_conf: float = 0.2
-    lowpass_hz: float = 8.0
-    max_gap_s: float = 0.1
-    default_height_m: float = geo.DEFAULT_HEIGHT_M
-    event_method: str = "velocity"
+    min_keypoint_conf: float
+    lowpass_hz: float
+    max_gap_s: float
+    default_height_m: float
+    event_method: str
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class RunnerProfile:
     Attributes
     ----------
     height_m : float or None
-        Stature (m); ``None`` -> 1.70 m is assumed and flagged in quality.
+        Stature (m); ``None`` -> ``EngineParams.default_height_m`` is assumed and flagged in quality.
     weight_kg : float or None
         Body mass (kg); without it ``power_w`` is None.
     leg_length_m : float or None

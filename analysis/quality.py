@@ -8,6 +8,7 @@ from analysis.event_stage import DetectedEvents
 from analysis.geometry_stage import CleanedKeypoints, SceneGeometry
 from analysis.params import CheckedInput, RunnerProfile
 from analysis.results import angle_keys
+from analysis.session_report import Quality, Summary
 from analysis.stride_stage import MIN_STRIDES, MeasuredStrides, SessionMeans
 from analysis.timing import TimingJudgement
 from analysis.vocabulary import JOINT_PREFIX, POSTURE_KEY, SIDES
@@ -36,12 +37,12 @@ _LENGTH_KEYS = ("stride_length_m", "speed_mps", "pace_min_per_km", "power_w", "n
                 "total_distance_m", "com_oscillation_m", "mean_h_m")
 
 
-def missing_metrics(summary: dict, *, enough: bool, has_steps: bool, low_fps: bool, scale_ok: bool,
+def missing_metrics(summary: Summary, *, enough: bool, has_steps: bool, low_fps: bool, scale_ok: bool,
                     weight_known: bool, side_view: bool) -> dict[str, str]:
     """``{summary key: reason code}`` (:data:`MISSING_REASONS`) for every null summary metric,
     the first cause that applies in the order of the table."""
     out = {}
-    for k, v in summary.items():
+    for k, v in summary.to_dict().items():
         if v is not None:
             continue
         if k == "eversion_velocity_deg_per_s":
@@ -93,9 +94,9 @@ def angle_label(key: str) -> str:
     return f"{'left' if key[0] == 'l' else 'right'} {joint}"
 
 
-def session_quality(summary: dict, inp: CheckedInput, cl: CleanedKeypoints, g: SceneGeometry, e: DetectedEvents,
+def session_quality(summary: Summary, inp: CheckedInput, cl: CleanedKeypoints, g: SceneGeometry, e: DetectedEvents,
                     s: MeasuredStrides, mn: SessionMeans, tm: TimingJudgement, profile: RunnerProfile,
-                    frame_size) -> dict:
+                    frame_size) -> Quality:
     """Stage 9: the quality flags (``SessionAnalysis.quality``): runner share, confidence,
     repairs, strides, view, gait, timing and capture rate, per-leg scale, which summary
     metrics are null and why (:func:`missing_metrics`), and the notes in ``reasons``."""
@@ -113,21 +114,21 @@ def session_quality(summary: dict, inp: CheckedInput, cl: CleanedKeypoints, g: S
                        f"{mn.n_steps} steps; stride statistics need {MIN_STRIDES} complete strides per side.")
     flight_frames = g.valid & ~(e.contact["left"] | e.contact["right"])
     cap = tm.capture
-    return {
-        "missing": missing, "short_clip": not mn.enough,
-        "runner_share": inp.n_present / inp.xy.shape[0], "mean_confidence": inp.mean_conf,
-        "swaps_repaired": cl.n_swaps, "outliers_rejected": cl.n_outliers,
-        "strides_used": len(s.table) if mn.enough else 0,
-        "strides_left": mn.n_left, "strides_right": mn.n_right, "side_view": g.side_view,
-        "side_view_score": g.side_score, "gait": tm.gait, "implausible_timing": tm.implausible,
-        "suggested_capture_fps": tm.suggested_fps, "estimated_capture_fps": cap["fps"],
-        "estimated_capture_fps_uncertainty": cap["fps_uncertainty"],
-        "capture_fps_flights": cap["flights"], "mode": g.mode, "default_height_used": g.default_h,
-        "flight_share": float(flight_frames.sum() / max(g.valid.sum(), 1)),
-        "fps_used": inp.eff_fps, "frame_size": list(frame_size) if frame_size else None,
-        "px_per_m_left": g.side_ppm["left"], "px_per_m_right": g.side_ppm["right"], "near_leg": g.near,
-        "stance_speed_left_mps": s.foot_speed["left"], "stance_speed_right_mps": s.foot_speed["right"],
-        "angle_shown_share": {k: v for k, v in g.reliable_share.items() if k in angle_keys(inp.joints)},
-        "frame_time_s": 1.0 / inp.eff_fps, "joints": list(inp.joints),
-        "reasons": reasons,
-    }
+    return Quality(
+        missing=missing, short_clip=not mn.enough,
+        runner_share=inp.n_present / inp.xy.shape[0], mean_confidence=inp.mean_conf,
+        swaps_repaired=cl.n_swaps, outliers_rejected=cl.n_outliers,
+        strides_used=len(s.table) if mn.enough else 0,
+        strides_left=mn.n_left, strides_right=mn.n_right, side_view=g.side_view,
+        side_view_score=g.side_score, gait=tm.gait, implausible_timing=tm.implausible,
+        suggested_capture_fps=tm.suggested_fps, estimated_capture_fps=cap["fps"],
+        estimated_capture_fps_uncertainty=cap["fps_uncertainty"],
+        capture_fps_flights=cap["flights"], mode=g.mode, default_height_used=g.default_h,
+        flight_share=float(flight_frames.sum() / max(g.valid.sum(), 1)),
+        fps_used=inp.eff_fps, frame_size=tuple(frame_size) if frame_size else None,
+        px_per_m_left=g.side_ppm["left"], px_per_m_right=g.side_ppm["right"], near_leg=g.near,
+        stance_speed_left_mps=s.foot_speed["left"], stance_speed_right_mps=s.foot_speed["right"],
+        angle_shown_share={k: v for k, v in g.reliable_share.items() if k in angle_keys(inp.joints)},
+        frame_time_s=1.0 / inp.eff_fps, joints=tuple(inp.joints),
+        reasons=tuple(reasons),
+    )

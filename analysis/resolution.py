@@ -13,6 +13,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from analysis.session_report import Quality
+
 __all__ = ["LARGE_RELATIVE_UNCERTAINTY", "TIMED_METRICS", "frame_time_s", "relative_uncertainty",
            "resolution_text"]
 
@@ -22,14 +24,11 @@ TIMED_METRICS: tuple[str, ...] = ("contact_time_s", "flight_time_s")
 LARGE_RELATIVE_UNCERTAINTY = 0.10
 
 
-def frame_time_s(quality: Mapping[str, Any] | None) -> float | None:
+def frame_time_s(quality: Quality | Mapping[str, Any] | None) -> float | None:
     """The frame time (s) a session's events are resolved to: ``quality.frame_time_s``,
-    else ``1 / quality.fps_used``; None when neither is known."""
-    q = quality or {}
-    for value in (q.get("frame_time_s"), 1.0 / q["fps_used"] if _positive(q.get("fps_used")) else None):
-        if _positive(value):
-            return float(value)
-    return None
+    else ``1 / quality.fps_used``; None when neither is known
+    (:meth:`analysis.session_report.Quality.resolved_frame_time_s`)."""
+    return Quality.coerce(quality).resolved_frame_time_s()
 
 
 def relative_uncertainty(value_s: float | None, frame_s: float | None) -> float | None:

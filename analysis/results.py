@@ -6,6 +6,7 @@ Readers of a session (``api/``, ``tasks/``) import from here, not from the engin
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,17 +14,19 @@ import numpy as np
 from analysis.catalogue import spread_metrics
 from analysis.events import GaitEvent
 from analysis.phase_report import Phases
+from analysis.session_report import Quality, Summary
 from analysis.strides import StrideTable, as_stride_table
 from analysis.vocabulary import JOINTS, POSTURE_KEY, SIDES, angle_key
 
 
 def json_safe(x):
     """JSON-safe conversion, recursively: NaN/inf -> None, numpy arrays and scalars -> Python,
-    a :class:`StrideTable` -> its rows, :class:`Phases` -> :meth:`Phases.to_dict`."""
+    a :class:`StrideTable` -> its rows, :class:`Phases`, :class:`Summary` and :class:`Quality`
+    -> their ``to_dict``."""
     if isinstance(x, StrideTable):
         return x.rows()
-    if isinstance(x, Phases):
-        return x.to_dict()
+    if isinstance(x, Phases | Summary | Quality):
+        return json_safe(x.to_dict())
     if isinstance(x, dict):
         return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -69,7 +72,7 @@ class MetricStats:
 
     ``values``: the finite values of the strides that measure it
     (:func:`measuring_strides`), in stride order; ``min``/``max`` their extremes;
-    ``avg`` the session's value (``summary[key]``), so that every output shows one
+    ``avg`` the session's value (:meth:`Summary.value`), so that every output shows one
     number per quantity. All three are None when the session value is None (too
     few strides), ``values`` are still given.
     """
@@ -80,25 +83,30 @@ class MetricStats:
     values: tuple[float, ...]
 
 
-def metric_stats(strides: StrideTable | list[dict], key: str, summary: dict, quality: dict) -> MetricStats:
+def metric_stats(strides: StrideTable | list[dict], key: str, summary: Summary | Mapping,
+                 quality: Quality | Mapping) -> MetricStats:
     """:class:`MetricStats` of the per-stride column ``key`` (e.g. ``speed_mps``).
 
     ``strides``: the engine's :class:`StrideTable` (or stride rows, e.g. the lake's
     ``strides`` table as rows: :meth:`StrideTable.from_rows`), ``summary``/``quality``
-    the session's (``quality`` gives ``mode`` and ``near_leg``)."""
-    v = measuring_strides(as_stride_table(strides), key, quality.get("mode"), quality.get("near_leg"))
+    the session's (or their stored forms, :meth:`Summary.from_dict`; ``quality`` gives
+    ``mode`` and ``near_leg``)."""
+    quality = Quality.coerce(quality)
+    v = measuring_strides(as_stride_table(strides), key, quality.mode, quality.near_leg)
     v = v[np.isfinite(v)]
     values = tuple(float(a) for a in v)
-    avg = summary.get(key)
+    avg = Summary.coerce(summary).value(key)
     if avg is None or v.size == 0:
         return MetricStats(None, None, None if avg is None else avg, values)
     return MetricStats(float(v.min()), float(v.max()), avg, values)
 
 
-def spread_stats(strides: StrideTable | list[dict], summary: dict, quality: dict) -> dict[str, MetricStats]:
+def spread_stats(strides: StrideTable | list[dict], summary: Summary | Mapping,
+                 quality: Quality | Mapping) -> dict[str, MetricStats]:
     """:func:`metric_stats` of every spread metric (:data:`STRIDE_METRICS`): what the lake stores
     with the session when it is written, so that readers never compute it again."""
     table = as_stride_table(strides)
+    summary, quality = Summary.coerce(summary), Quality.coerce(quality)
     return {key: metric_stats(table, key, summary, quality) for key in STRIDE_METRICS}
 
 
@@ -106,9 +114,10 @@ def spread_stats(strides: StrideTable | list[dict], summary: dict, quality: dict
 class SessionAnalysis:
     """Everything the engine measured on one session (see module docs); frozen.
 
-    ``summary``: session scalars (units in the names); ``strides``: one row per
-    complete stride and side (:class:`analysis.strides.StrideTable`); ``quality``: flags, with reason codes in
-    ``missing``; ``phases``: gait-phase report per side (:class:`analysis.phases.Phases`);
+    ``summary``: session scalars (:class:`analysis.session_report.Summary`); ``strides``: one row per
+    complete stride and side (:class:`analysis.strides.StrideTable`); ``quality``: flags
+    (:class:`analysis.session_report.Quality`), with reason codes in ``missing``; ``phases``:
+    gait-phase report per side (:class:`analysis.phases.Phases`);
     ``frame_series``: per-frame series; ``events``: the counted IC/MS/TO events.
     The API shapes these as the spec's documents (``api/documents.py``)."""
 
@@ -117,8 +126,8 @@ class SessionAnalysis:
     frame_series: dict[str, np.ndarray]
     events: list[GaitEvent]
     strides: StrideTable
-    summary: dict
-    quality: dict
+    summary: Summary
+    quality: Quality
     phases: Phases = field(default_factory=Phases)
     joints: tuple[str, ...] = JOINTS
 

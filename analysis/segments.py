@@ -15,7 +15,7 @@ the first of the next is not the time between them in the world. So:
    stride or flight spans one) and merges the results: events and strides keep
    their frame numbers in the whole clip, the session's values are the means over
    every segment's strides (cadence from within-segment steps only), and
-   ``quality['segments']`` / ``quality['segments_detail']`` give each segment's
+   ``quality.segments`` / ``quality.segments_detail`` give each segment's
    cadence, contact, flight and speed.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from dataclasses import replace
 import numpy as np
 
 from analysis.engine import AnalysisError, EngineParams, RunnerProfile, SessionAnalysis, analyze
+from analysis.session_report import Quality, Summary
 from analysis.strides import FRAME_COLUMNS, StrideTable
 
 #: A frame whose picture change from the previous one (``tasks.video.FrameSignals``
@@ -118,26 +119,26 @@ def _weighted_mean(values: list[float | None], weights: list[float]) -> float | 
 
 
 def segment_summary(start: int, end: int, sa: SessionAnalysis | None, fps: float, why: str | None = None) -> dict:
-    """One segment's entry of ``quality['segments_detail']``: its frames, times (s), steps,
+    """One segment's entry of ``quality.segments_detail``: its frames, times (s), steps,
     strides and its own cadence (steps/min), contact, flight (s) and speed (m/s); the
     engine's mode and camera words for it; ``why`` it was not analysed (else None)."""
-    s = sa.summary if sa is not None else {}
-    q = sa.quality if sa is not None else {}
+    s = sa.summary if sa is not None else Summary()
+    q = sa.quality if sa is not None else Quality()
     return {"start_frame": int(start), "end_frame": int(end) - 1, "start_s": start / fps, "end_s": (end - 1) / fps,
-            "steps": _step_count(sa) if sa is not None else 0, "strides": int(q.get("strides_used") or 0),
-            "cadence_spm": s.get("cadence_spm"), "contact_time_s": s.get("contact_time_s"),
-            "flight_time_s": s.get("flight_time_s"), "speed_mps": s.get("speed_mps"),
-            "mode": q.get("mode"), "not_analysed": why}
+            "steps": _step_count(sa) if sa is not None else 0, "strides": int(q.strides_used or 0),
+            "cadence_spm": s.cadence_spm, "contact_time_s": s.contact_time_s,
+            "flight_time_s": s.flight_time_s, "speed_mps": s.speed_mps,
+            "mode": q.mode, "not_analysed": why}
 
 
 def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[int] = (),
-                     profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None,
-                     params: EngineParams | None = None,
+                     profile: RunnerProfile | None = None, frame_size: tuple[int, int] | None = None, *,
+                     params: EngineParams,
                      segment_profiles: list[RunnerProfile] | None = None,
                      foot_points: np.ndarray | None = None) -> SessionAnalysis:
     """:func:`analysis.engine.analyze` of each continuous segment between ``cuts``, merged.
 
-    Without cuts this is ``analyze`` itself, with ``quality['segments'] = 1``. With cuts,
+    Without cuts this is ``analyze`` itself, with ``quality.segments == 1``. With cuts,
     every segment of at least :data:`MIN_SEGMENT_S` is analysed on its own; events,
     strides and frame series keep their frame numbers in the whole clip; the session's
     stride metrics are the means over all segments' strides (each segment weighted by
@@ -160,9 +161,8 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
     if len(profiles) != len(ranges):
         raise ValueError(f"{len(profiles)} segment profiles for {len(ranges)} segments")
     if len(ranges) <= 1:
-        sa = analyze(kp, fps, profiles[0], frame_size, params, foot_points)
-        quality = {**sa.quality, "segments": 1, "cuts": [],
-                   "segments_detail": [segment_summary(0, T, sa, sa.fps)]}
+        sa = analyze(kp, fps, profiles[0], frame_size, params=params, foot_points=foot_points)
+        quality = sa.quality.with_added(segments=1, cuts=[], segments_detail=[segment_summary(0, T, sa, sa.fps)])
         return replace(sa, quality=quality)
     parts: list[tuple[int, int, SessionAnalysis]] = []
     detail, errors = [], []
@@ -172,8 +172,8 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
             detail.append(segment_summary(a, b, None, fps, f"shorter than {MIN_SEGMENT_S:g} s"))
             continue
         try:
-            sa = analyze(kp[a:b], fps, seg_profile, frame_size, params,
-                         None if foot_points is None else foot_points[a:b])
+            sa = analyze(kp[a:b], fps, seg_profile, frame_size, params=params,
+                         foot_points=None if foot_points is None else foot_points[a:b])
         except AnalysisError as exc:
             detail.append(segment_summary(a, b, None, fps, str(exc)))
             errors.append(str(exc))
@@ -185,9 +185,33 @@ def analyze_segments(keypoints: np.ndarray, fps: float, cuts: np.ndarray | list[
     return _merged(parts, T, detail, [int(a) for a, _ in ranges[1:]])
 
 
+def _merged_summary(parts: list[tuple[int, int, SessionAnalysis]], best: Summary) -> Summary:
+    """The session values of merged segments: ``best``'s (the segment with most strides),
+    each stride metric the strides-weighted mean over segments, cadence and step time the
+    steps-weighted one, distance and time summed."""
+    stride_w = [float(sa.quality.strides_used or 0) for _, _, sa in parts]
+    step_w = [float(_step_count(sa)) for _, _, sa in parts]
+    merged: dict[str, float | None] = {}
+    for k, v in best.to_dict().items():
+        if k in _CATEGORICAL or not (v is None or isinstance(v, (int, float))) or isinstance(v, bool):
+            continue
+        values = [sa.summary.value(k) for _, _, sa in parts]
+        if k in _SUMMED:
+            known = [x for x in values if x is not None]
+            merged[k] = float(sum(known)) if known else None
+        elif k not in ("cadence_spm", "step_time_s"):
+            merged[k] = _weighted_mean(values, stride_w)
+    step_time = _weighted_mean([sa.summary.step_time_s for _, _, sa in parts], step_w)
+    merged.update(step_time_s=step_time, cadence_spm=60.0 / step_time if step_time else None)
+    summary = best.with_values(merged)
+    if summary.speed_mps:
+        summary = replace(summary, pace_min_per_km=1000.0 / 60.0 / summary.speed_mps)
+    return summary
+
+
 def _merged(parts: list[tuple[int, int, SessionAnalysis]], T: int, detail: list[dict], cuts: list[int]
             ) -> SessionAnalysis:
-    best_a, _, best = max(parts, key=lambda p: (p[2].quality.get("strides_used") or 0, p[1] - p[0]))
+    best_a, _, best = max(parts, key=lambda p: (p[2].quality.strides_used or 0, p[1] - p[0]))
     fps = best.fps
     events = [replace(e, frame=e.frame + a, time_s=e.time_s + a / sa.fps) for a, _, sa in parts for e in sa.events]
     strides = [_shifted_strides(sa.strides, a, a / sa.fps) for a, _, sa in parts]
@@ -205,37 +229,17 @@ def _merged(parts: list[tuple[int, int, SessionAnalysis]], T: int, detail: list[
             finite = d[np.isfinite(d)]
             distance_offset += float(finite[-1]) if finite.size else 0.0
 
-    stride_w = [float(sa.quality.get("strides_used") or 0) for _, _, sa in parts]
-    step_w = [float(_step_count(sa)) for _, _, sa in parts]
-    summary = dict(best.summary)
-    for k, v in best.summary.items():
-        if k in _CATEGORICAL or not (v is None or isinstance(v, (int, float))) or isinstance(v, bool):
-            continue
-        values = [sa.summary.get(k) for _, _, sa in parts]
-        if k in _SUMMED:
-            known = [x for x in values if x is not None]
-            summary[k] = float(sum(known)) if known else None
-        elif k in ("cadence_spm", "step_time_s"):
-            continue
-        else:
-            summary[k] = _weighted_mean(values, stride_w)
-    step_time = _weighted_mean([sa.summary.get("step_time_s") for _, _, sa in parts], step_w)
-    summary["step_time_s"] = step_time
-    summary["cadence_spm"] = 60.0 / step_time if step_time else None
-    if summary.get("speed_mps"):
-        summary["pace_min_per_km"] = 1000.0 / 60.0 / summary["speed_mps"]
-
-    q = dict(best.quality)
-    for key in ("strides_used", "strides_left", "strides_right", "swaps_repaired", "outliers_rejected"):
-        q[key] = int(sum(int(sa.quality.get(key) or 0) for _, _, sa in parts))
-    q["short_clip"] = all(bool(sa.quality.get("short_clip")) for _, _, sa in parts)
-    q["missing"] = {k: v for k, v in best.quality.get("missing", {}).items() if summary.get(k) is None}
+    summary = _merged_summary(parts, best.summary)
+    counts = {key: int(sum(int(getattr(sa.quality, key) or 0) for _, _, sa in parts))
+              for key in ("strides_used", "strides_left", "strides_right", "swaps_repaired", "outliers_rejected")}
     reasons = [f"Edited clip: {len(cuts)} cut(s) split it into {len(detail)} continuous segments "
                f"({len(parts)} analysed); no step, stride or flight spans a cut, each segment's own cadence, "
                f"contact, flight and speed are in segments_detail, and the session values are their means."]
     for _, _, sa in parts:
-        reasons += [r for r in sa.quality.get("reasons", []) if r not in reasons]
-    q.update(reasons=reasons, segments=len(parts), cuts=cuts, segments_detail=detail)
+        reasons += [r for r in sa.quality.reasons if r not in reasons]
+    q = replace(best.quality, **counts, short_clip=all(sa.quality.short_clip for _, _, sa in parts),
+                missing={k: v for k, v in best.quality.missing.items() if summary.value(k) is None},
+                reasons=tuple(reasons)).with_added(segments=len(parts), cuts=cuts, segments_detail=detail)
 
     phases = best.phases.with_frames(lambda f: f + best_a)
     return SessionAnalysis(fps=fps, time_s=np.arange(T) / fps, frame_series=series,

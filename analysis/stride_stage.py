@@ -20,6 +20,7 @@ from analysis.geometry_stage import SceneGeometry
 from analysis.keypoints import KP
 from analysis.params import RunnerProfile
 from analysis.results import measuring_strides
+from analysis.session_report import Summary
 from analysis.strides import StrideInputs, StrideTable
 
 
@@ -313,7 +314,7 @@ def session_means(strides: StrideTable, events: list[GaitEvent], mode: str, near
 
 
 def session_summary(strides: StrideTable, mn: SessionMeans, g: SceneGeometry, valid: np.ndarray, fps: float,
-                    profile: RunnerProfile) -> dict:
+                    profile: RunnerProfile) -> Summary:
     """Stage 8: the session's scalar metrics (``SessionAnalysis.summary``): per-stride
     metrics averaged over the strides that measure them, cadence from the step fit,
     the most frequent footstrike, duration and distance (speed x duration)."""
@@ -328,18 +329,18 @@ def session_summary(strides: StrideTable, mn: SessionMeans, g: SceneGeometry, va
     total_time = (last - first) / fps if mn.enough else None
     speed = mn.speed
     distance = (speed * total_time) if (speed is not None and total_time is not None) else None
-    return {
-        "cadence_spm": mn.cadence, "step_time_s": mn.step_time, "contact_time_s": mn.contact_t,
-        "flight_time_s": mn.flight_t, "stride_time_s": mn.stride_t,
-        "stride_length_m": mean_of("stride_length_m"), "speed_mps": speed,
-        "pace_min_per_km": m.pace_min_per_km(speed) if speed else None,
-        "power_w": mean_of("power_w"), "normalized_power_w_per_kg": mean_of("normalized_power_w_per_kg"),
-        "balance_pct": mn.balance, "contact_angle_deg": mean_of("contact_angle_deg"),
-        "footstrike": footstrike, "total_distance_m": distance, "total_time_s": total_time,
-        "incline_deg": float(profile.incline_deg), "duty_factor": mn.duty,
-        "knee_flexion_deg": mean_of("knee_flexion_deg"), "ankle_angle_deg": mean_of("ankle_angle_deg"),
-        "posture_angle_deg": mean_of("posture_angle_deg"), "com_oscillation_m": mean_of("com_oscillation_m"),
-        "stride_angle_deg": mean_of("stride_angle_deg"), "mean_h_m": mean_of("mean_h_m"),
-        "eversion_velocity_deg_per_s": None, **{name: mean_of(name) for name in strides.extra},
-        "px_per_m": g.ppm, "facing": "+x" if g.facing > 0 else "-x", "mode": g.mode,
-    }
+    return Summary(
+        cadence_spm=mn.cadence, step_time_s=mn.step_time, contact_time_s=mn.contact_t,
+        flight_time_s=mn.flight_t, stride_time_s=mn.stride_t,
+        stride_length_m=mean_of("stride_length_m"), speed_mps=speed,
+        pace_min_per_km=m.pace_min_per_km(speed) if speed else None,
+        power_w=mean_of("power_w"), normalized_power_w_per_kg=mean_of("normalized_power_w_per_kg"),
+        balance_pct=mn.balance, contact_angle_deg=mean_of("contact_angle_deg"),
+        footstrike=footstrike, total_distance_m=distance, total_time_s=total_time,
+        incline_deg=float(profile.incline_deg), duty_factor=mn.duty,
+        knee_flexion_deg=mean_of("knee_flexion_deg"), ankle_angle_deg=mean_of("ankle_angle_deg"),
+        posture_angle_deg=mean_of("posture_angle_deg"), com_oscillation_m=mean_of("com_oscillation_m"),
+        stride_angle_deg=mean_of("stride_angle_deg"), mean_h_m=mean_of("mean_h_m"),
+        eversion_velocity_deg_per_s=None, computed={name: mean_of(name) for name in strides.extra},
+        px_per_m=g.ppm, facing="+x" if g.facing > 0 else "-x", mode=g.mode,
+    )

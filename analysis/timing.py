@@ -15,11 +15,12 @@ from analysis.events import GaitEvent
 from analysis.geometry_stage import SceneGeometry
 from analysis.keypoints import KP
 from analysis.params import AnalysisError, CheckedInput, RunnerProfile
+from analysis.session_report import Quality
 from analysis.stride_stage import MIN_STEPS_FOR_CADENCE, MeasuredStrides, SessionMeans
 
 #: The quality flags of the whole analysis re-run at a capture rate (frames/s); raises
 #: :class:`AnalysisError` when nothing can be analysed at that rate.
-QualityAtRate = Callable[[float], dict]
+QualityAtRate = Callable[[float], Quality]
 
 
 #: Typical cadence (steps/min) of running and walking, used for the capture-fps hint.
@@ -168,9 +169,9 @@ def _capture_fps_estimate(quality_at_rate: QualityAtRate, timing: dict, eff_fps:
             q = quality_at_rate(rate)
         except AnalysisError:
             return None
-        tries[rate] = {"fps": q["estimated_capture_fps"], "fps_uncertainty": q["estimated_capture_fps_uncertainty"],
-                       "flights": q["capture_fps_flights"]}
-        return q["estimated_capture_fps"]
+        tries[rate] = {"fps": q.estimated_capture_fps, "fps_uncertainty": q.estimated_capture_fps_uncertainty,
+                       "flights": q.capture_fps_flights}
+        return q.estimated_capture_fps
 
     rate, _ = timebase.self_consistent_capture_fps(estimate_at, eff_fps * target / cad)
     return tries[rate] if rate is not None else none

@@ -81,21 +81,21 @@ def parse_joints(value: str | Iterable[str] | None) -> tuple[str, ...]:
     return tuple(j for j in JOINTS if j in names)
 
 
-def selected_joints(quality: Mapping[str, Any] | None) -> tuple[str, ...]:
-    """The joints a session selected, from its quality document's ``joints`` (the engine
-    writes it); every joint for a document written before it was kept."""
-    raw = (quality or {}).get("joints")
-    if raw is None:
+def selected_joints(joints: Iterable[str] | None) -> tuple[str, ...]:
+    """The joints a session selected, from its quality's ``joints`` (the engine writes it);
+    every joint for a document written before it was kept (None)."""
+    if joints is None:
         return JOINTS
     try:
-        return parse_joints(list(raw)) if raw else ()
+        return parse_joints(list(joints)) if joints else ()
     except UnknownJointError:
         return JOINTS
 
 
-def joint_selected(quality: Mapping[str, Any] | None, joint: str) -> bool:
-    """Whether ``joint`` was selected (the trunk, ``posture``, always is)."""
-    return joint == "posture" or joint in selected_joints(quality)
+def joint_selected(joints: Iterable[str] | None, joint: str) -> bool:
+    """Whether ``joint`` was selected among ``joints`` (:func:`selected_joints`; the trunk,
+    ``posture``, always is)."""
+    return joint == "posture" or joint in selected_joints(joints)
 
 
 def joints_text(joints: Iterable[str]) -> str:

@@ -27,6 +27,7 @@ import pyarrow as pa
 from analysis.catalogue import METRICS, SUMMARY_METRIC_BLOCKS, by_name, spread_metrics
 from analysis.phase_report import Phases
 from analysis.results import MetricStats, SessionAnalysis, angle_keys, json_safe, spread_stats
+from analysis.session_report import Quality, Summary
 from analysis.vocabulary import FORM_THREAD_BLOCKS, GAIT_THREAD_BLOCKS, parse_joints
 from api.openapi import shared_spec
 from tasks.lake_schema import stats_columns
@@ -99,15 +100,15 @@ def _block(stats: Mapping[str, Stats], key: str) -> dict:
             "values": list(block.get("values") or [])}
 
 
-def summary_document(summary: Mapping, stats: Mapping[str, Stats]) -> dict:
+def summary_document(summary: Summary, stats: Mapping[str, Stats]) -> dict:
     """Blocks of GET /running/sessions/{id}/summary/ (without user_information,
-    session_date and summary_text, which :func:`api.reports.summary` adds); ``stats`` the
-    spread metrics' statistics (:func:`stats_of`, :func:`stored_stats`)."""
+    session_date and summary_text, which :func:`api.reports.summary` adds); ``summary`` the
+    session's (a lake row's: :meth:`Summary.from_dict`), ``stats`` the spread metrics'
+    statistics (:func:`stats_of`, :func:`stored_stats`)."""
     doc: dict = {block: {name: _block(stats, key) for name, key in names.items()}
                  for block, names in SUMMARY_METRICS.items()}
-    doc["running_mechanics"]["footstrike"] = summary.get("footstrike")
-    doc["distance_and_duration"] = {"total_distance": summary.get("total_distance_m"),
-                                    "total_time": summary.get("total_time_s")}
+    doc["running_mechanics"]["footstrike"] = summary.footstrike
+    doc["distance_and_duration"] = {"total_distance": summary.total_distance_m, "total_time": summary.total_time_s}
     return json_safe(doc)
 
 
@@ -143,10 +144,10 @@ def form_references(metrics: Mapping[str, Any]) -> dict[str, dict]:
 
 
 def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joints: tuple[str, ...],
-                     summary: Mapping, stats: Mapping[str, Stats], quality: Mapping) -> dict:
+                     summary: Summary, stats: Mapping[str, Stats], quality: Quality) -> dict:
     """Session details: ``metrics`` and ``angles`` (key -> per-frame array), ``all_timestamps``
     (s), ``calculated_metrics`` (``<metric>_avg/_min/_max``) and ``segments`` (the number of
-    continuous segments analysed, ``quality['segments']``: 1 for a clip without cuts).
+    continuous segments analysed, ``quality.segments``: 1 for a clip without cuts).
 
     A metric of the summary document gets that document's avg/min/max (the
     session value and the stride extremes); ``posture_angle_avg`` is the
@@ -166,16 +167,15 @@ def details_document(series: Mapping[str, np.ndarray], time_s: np.ndarray, joint
         calc[f"{k}_min"] = float(f.min()) if f.size else None
         calc[f"{k}_max"] = float(f.max()) if f.size else None
     if "posture_angle_avg" in calc:
-        calc["posture_angle_avg"] = summary.get("posture_angle_deg")
+        calc["posture_angle_avg"] = summary.posture_angle_deg
     # the continuous segments analysed (an edited clip's shots between cuts; 1 without cuts)
-    segments = int(quality.get("segments") or 1)
     return json_safe({"metrics": metrics, "angles": angles, "all_timestamps": time_s, "calculated_metrics": calc,
-                      "segments": segments})
+                      "segments": quality.segments})
 
 
-def form_document(summary: Mapping) -> dict:
+def form_document(summary: Summary) -> dict:
     """``{"metrics": {...}}`` of POST form-analysis: the session's stride-averaged values."""
-    return json_safe({"metrics": {k: summary.get(v) for k, v in FORM_METRICS.items()}})
+    return json_safe({"metrics": {k: summary.value(v) for k, v in FORM_METRICS.items()}})
 
 
 #: The gait-analysis document's names of a side's fields, a phase mark's and an angle
@@ -237,7 +237,7 @@ def from_analysis(result: SessionAnalysis) -> dict[str, dict]:
                                         stats, result.quality),
         "form_doc": form_document(result.summary),
         "gait_doc": result.phases.to_dict(),
-        "quality_doc": json_safe(result.quality),
+        "quality_doc": json_safe(result.quality.to_dict()),
     }
 
 
@@ -258,9 +258,9 @@ def from_lake(name: str, row: Mapping[str, Any], quality: Mapping,
 
     ``all_timestamps`` are frame index / ``effective_fps`` (the analysed rate), as the engine's."""
     if name == "form_doc":
-        return form_document(row)
+        return form_document(Summary.from_dict(row))
     if name == "summary_doc":
-        return summary_document(row, stored_stats(row))
+        return summary_document(Summary.from_dict(row), stored_stats(row))
     if name != "details_doc":
         raise KeyError(name)
     frames = read_table("frames")
@@ -269,7 +269,8 @@ def from_lake(name: str, row: Mapping[str, Any], quality: Mapping,
     series, index = _frame_series(frames)
     fps = row["effective_fps"]
     time_s = index.astype(np.int64) / float(fps) if fps else np.zeros(0)
-    return details_document(series, time_s, parse_joints(row["joints"]), row, stored_stats(row), quality)
+    return details_document(series, time_s, parse_joints(row["joints"]), Summary.from_dict(row), stored_stats(row),
+                            Quality.coerce(quality))
 
 
 def comment_topic(kind: str, block: str) -> str:

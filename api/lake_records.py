@@ -17,6 +17,7 @@ import pyarrow as pa
 from cachetools import LRUCache
 
 from analysis.commentary import SessionFacts
+from analysis.session_report import Quality, Summary
 from api import documents
 from storage.catalog import RunningSession
 from storage.lake import DamagedRun, Lake, Manifest
@@ -45,6 +46,14 @@ class SessionRecord:
             value = self.docs[name] = documents.from_lake(name, self.row, self.doc("quality_doc"), self.read_table)
         return value if isinstance(value, dict) else {}
 
+    def quality(self) -> Quality:
+        """The session's quality flags (its ``quality_doc``, typed)."""
+        return Quality.from_dict(self.doc("quality_doc"))
+
+    def summary(self) -> Summary:
+        """The session's scalar metrics (the row's summary columns, typed)."""
+        return Summary.from_dict(self.row)
+
     def strides(self) -> list[dict[str, Any]]:
         """The run's stride rows (its ``strides`` table; [] without one)."""
         table = self.read_table("strides") if self.read_table is not None else None
@@ -54,7 +63,7 @@ class SessionRecord:
 def session_facts(record: SessionRecord, profile: dict[str, Any] | None = None) -> SessionFacts:
     """The numbers commentary may use, from a served record: the engine's summary (the row's
     scalars), quality, phases and strides."""
-    return SessionFacts.from_results(record.row, record.doc("quality_doc"), record.doc("gait_doc"),
+    return SessionFacts.from_results(record.row, record.quality(), record.doc("gait_doc"),
                                      record.strides(), profile)
 
 

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 
-from benchmarks.common import REPO, emit, pct
+from benchmarks.common import ENGINE_PARAMS, REPO, emit, pct
 
 OPERATIONS = (("details", "GET", "/running/sessions/{sid}/"), ("export", "GET", "/running/sessions/{sid}/export/"),
               ("summary", "GET", "/running/sessions/{sid}/summary/"),
@@ -59,7 +59,8 @@ def _world(data: str):
     run = make_session(cadence_spm=168.0, contact_time_s=0.27, speed_mps=3.2, fps=60.0, duration_s=8.0,
                        height_m=1.75, noise_px=1.0, seed=7, mode="treadmill")
     kp = run.keypoints
-    result = analyze(kp, run.fps, RunnerProfile(height_m=1.75, weight_kg=68.0, incline_deg=1.0), frame_size=(1080, 1920))
+    result = analyze(kp, run.fps, RunnerProfile(height_m=1.75, weight_kg=68.0, incline_deg=1.0), frame_size=(1080, 1920),
+                     params=ENGINE_PARAMS)
     track = RunnerTrack(keypoints=kp, boxes=np.zeros((kp.shape[0], 5)), found=np.ones(kp.shape[0], dtype=bool),
                         n_tracks=1, track_scores={0: 1.0})
     meta = {"title": "bench", "user_id": uid, "fps": run.fps, "effective_fps": result.fps, "n_frames": kp.shape[0],

@@ -65,7 +65,8 @@ def gait_events(settings, detections, fps: float, size: tuple[int, int]) -> dict
 
     boxes, keypoints = detections.per_frame()
     track = select_runner(boxes, keypoints, settings.tracking.max_jump_box_heights, settings.tracking.max_gap_frames)
-    result = analyze(track.keypoints, fps, RunnerProfile(mode=settings.analysis.mode), frame_size=size)
+    result = analyze(track.keypoints, fps, RunnerProfile(mode=settings.analysis.mode), frame_size=size,
+                     params=settings.analysis.engine_params())
     out: dict = {}
     for e in result.events:
         if e.kind in ("IC", "TO"):

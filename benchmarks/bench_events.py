@@ -29,11 +29,12 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import emit
+from benchmarks.common import ENGINE_PARAMS, emit
 
 REPO = Path(__file__).resolve().parents[1]
 GT_FILE = REPO.parent / "shared" / "videos" / "ground-truth.json"
@@ -96,8 +97,8 @@ def _score(sa, truth_events: list[tuple[str, str, float]], fps: float, contact_s
         within[kind].append(abs(int(frames[j]) - true_frame) <= 1)
         errs[kind].append(1000.0 * (det[j] - t))
     S = sa.summary
-    ct = None if S["contact_time_s"] is None else 1000.0 * (S["contact_time_s"] - contact_s)
-    ft = None if S["flight_time_s"] is None else 1000.0 * (S["flight_time_s"] - flight_s)
+    ct = None if S.contact_time_s is None else 1000.0 * (S.contact_time_s - contact_s)
+    ft = None if S.flight_time_s is None else 1000.0 * (S.flight_time_s - flight_s)
     tol = max(1000.0 / fps, 10.0)
     out = {
         "ic_within_1_frame": float(np.mean(within["IC"])), "to_within_1_frame": float(np.mean(within["TO"])),
@@ -106,7 +107,7 @@ def _score(sa, truth_events: list[tuple[str, str, float]], fps: float, contact_s
         "ic_bias_ms": float(np.mean(errs["IC"])) if errs["IC"] else None,
         "to_bias_ms": float(np.mean(errs["TO"])) if errs["TO"] else None,
         "contact_err_ms": ct, "flight_err_ms": ft,
-        "cadence_spm": S["cadence_spm"],
+        "cadence_spm": S.cadence_spm,
     }
     out["ok"] = bool(ct is not None and ft is not None and abs(ct) <= tol and abs(ft) <= tol
                      and out["ic_within_1_frame"] >= 0.8 and out["to_within_1_frame"] >= 0.8)
@@ -115,7 +116,7 @@ def _score(sa, truth_events: list[tuple[str, str, float]], fps: float, contact_s
 
 def evaluate(methods: tuple[str, ...] | None = None, seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
     """{condition: {method: scores}} (random conditions averaged over ``seeds``)."""
-    from analysis.engine import EngineParams, RunnerProfile, analyze
+    from analysis.engine import RunnerProfile, analyze
     from analysis.events import EVENT_METHODS
     from analysis.synthetic import degrade_keypoints, make_session
 
@@ -134,9 +135,9 @@ def evaluate(methods: tuple[str, ...] | None = None, seeds: tuple[int, ...] = (0
                 warnings.simplefilter("ignore")
                 try:
                     if analyse is None:
-                        sa = analyze(kp, fps, RunnerProfile(), params=EngineParams(event_method=m), foot_points=feet)
+                        sa = analyze(kp, fps, RunnerProfile(), params=replace(ENGINE_PARAMS, event_method=m), foot_points=feet)
                     else:
-                        sa = analyse(kp, fps, EngineParams(event_method=m))
+                        sa = analyse(kp, fps, replace(ENGINE_PARAMS, event_method=m))
                 except Exception as exc:  # noqa: BLE001 - a failing method is a result
                     results.setdefault(cond, {}).setdefault(m, []).append({"error": str(exc)})
                     continue
@@ -279,7 +280,7 @@ def footage_conditions(run, kp0: np.ndarray, truth: list, derived: dict, seeds: 
         run("hand-held shake, uncompensated", kp, 60.0, truth, contact, flight)
         run("hand-held shake, camera-compensated", kp, 60.0, truth, contact, flight,
             analyse=lambda k, f, p, s=shift, r=resp: analyze_footage(k, _boxes(k), f, [], s, r, RunnerProfile(),
-                                                                     (1080, 1920), p))
+                                                                     (1080, 1920), params=p))
     pieces = [kp0[a:b] for a, b in EDIT_PIECES]
     cuts = np.cumsum([len(p) for p in pieces])[:-1]
     starts = np.r_[0, cuts]
@@ -294,7 +295,7 @@ def footage_conditions(run, kp0: np.ndarray, truth: list, derived: dict, seeds: 
     edit_contact, edit_flight = within_piece_means(truth, EDIT_PIECES, 60.0)
     run("edit of 4 pieces (3 cuts), one analysis", edit, 60.0, edit_truth, edit_contact, edit_flight)
     run("edit of 4 pieces (3 cuts), segments", edit, 60.0, edit_truth, edit_contact, edit_flight,
-        analyse=lambda k, f, p: analyze_segments(k, f, cuts, RunnerProfile(), None, p))
+        analyse=lambda k, f, p: analyze_segments(k, f, cuts, RunnerProfile(), None, params=p))
     for cond, fps, scale in (("synthetic edit, 2.2-2.5 s pieces at random phases, segments", 60.0, 1.0),
                              ("synthetic edit at 30 fps, runner 2x smaller, segments", 30.0, 2.0)):
         for seed in seeds:
@@ -305,7 +306,7 @@ def footage_conditions(run, kp0: np.ndarray, truth: list, derived: dict, seeds: 
             tr = [(side, kind, (f - a + start - 0.5) / s.fps) for (a, b), start in zip(sp, starts)
                   for side in ("left", "right") for kind in ("IC", "TO") for f in s.events[side][kind] if a < f < b]
             run(cond, kp, s.fps, tr, s.truth["contact_time_s"], s.truth["flight_time_s"],
-                analyse=lambda k, f, p, c=scuts: analyze_segments(k, f, c, RunnerProfile(), None, p))
+                analyse=lambda k, f, p, c=scuts: analyze_segments(k, f, c, RunnerProfile(), None, params=p))
     if GARAGE_TRUTH.exists():
         garage = json.loads(GARAGE_TRUTH.read_text())
         boxes, kps = Detections.from_bytes(GARAGE_DETECTIONS.read_bytes()).per_frame()

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import bench_settings, emit, video_path
+from benchmarks.common import ENGINE_PARAMS, bench_settings, emit, video_path
 
 
 def run(args) -> dict:
@@ -87,7 +87,7 @@ def _strike_pass_seconds(settings, path: str, per_frame: list, threads: int) -> 
     if model_path is None:
         return 0.0, 0, None
     track = select_runner(*Detections.from_frames(per_frame).per_frame())
-    result = analyze(track.keypoints.astype(float), probe_video(path).fps)
+    result = analyze(track.keypoints.astype(float), probe_video(path).fps, params=ENGINE_PARAMS)
     ics, tos = stance_pairs(result.events)
     wanted = strike_frames(ics, tos, len(track.boxes), settings.feet.strike_floor_stances)
     crops, squares = [], []

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import SHARED, bench_settings, emit
+from benchmarks.common import ENGINE_PARAMS, SHARED, bench_settings, emit
 
 CLIPS = {"treadmill-side-60fps": (60.0, (1080, 1920)), "treadmill-garage-30fps": (30.0, (720, 1280))}
 SIZES = (640, 480, 416)
@@ -40,12 +40,12 @@ def run(args) -> dict:
             legs = track.keypoints[:, 11:, :2].astype(float)
             reference = legs if reference is None else reference
             moved = np.linalg.norm(legs - reference, axis=-1)
-            result = analyze(track.keypoints.astype(float), fps, frame_size=size)
+            result = analyze(track.keypoints.astype(float), fps, frame_size=size, params=ENGINE_PARAMS)
             found = [(e.side, e.kind, e.frame) for e in result.events]
             rows.append({"clip": name, "imgsz": imgsz, "pose_s": round(seconds, 1),
                          "IC_within_1_frame": round(within_one_frame(found, truth, "IC"), 3),
                          "TO_within_1_frame": round(within_one_frame(found, truth, "TO"), 3),
-                         "cadence_spm": round(result.summary.get("cadence_spm") or float("nan"), 1),
+                         "cadence_spm": round(result.summary.cadence_spm or float("nan"), 1),
                          "leg_keypoints_moved_px_median": round(float(np.nanmedian(moved)), 2),
                          "leg_keypoints_moved_px_p90": round(float(np.nanpercentile(moved, 90)), 2)})
     return emit({"benchmark": "feet-imgsz", "rows": rows}, args.out)

@@ -15,6 +15,16 @@ SHARED = Path(os.environ.get("BENCH_SHARED_DIR", REPO.parent / "shared"))
 TREADMILL = SHARED / "videos" / "treadmill-side-60fps.mp4"
 
 
+def _engine_params():
+    from configs import load_settings
+
+    return load_settings(environ={}).analysis.engine_params()
+
+
+#: The engine's parameters the benchmarks run with: the shipped [analysis] (configs/default.toml).
+ENGINE_PARAMS = _engine_params()
+
+
 def bench_settings(**overrides):
     """Settings with a throw-away data dir (Ultralytics config, engines) unless GAITLAKE_DATA_DIR is set."""
     from configs import load_settings

@@ -41,6 +41,7 @@ from tqdm import tqdm  # noqa: E402
 from analysis.footage import all_cuts, analyze_footage  # noqa: E402
 from analysis.params import AnalysisError, RunnerProfile  # noqa: E402
 from analysis.segments import cut_frames  # noqa: E402
+from analysis.session_report import Quality, Summary  # noqa: E402
 from analysis.tracking import select_runner  # noqa: E402
 from configs import get_settings  # noqa: E402
 from flows.claims import LeaseLost, heartbeat, new_owner_id  # noqa: E402
@@ -68,8 +69,8 @@ class SessionOutcome:
     session_id: str
     status: str                                   # "done" | "skipped"
     reason: str | None = None                     # why skipped; None when done
-    summary: dict[str, Any] | None = None         # the engine's scalar metrics (units in their names)
-    quality: dict[str, Any] | None = None         # the engine's and the pipeline's quality flags
+    summary: Summary | None = None                # the engine's scalar metrics (units in their names)
+    quality: Quality | None = None                # the engine's and the pipeline's quality flags
     rows: dict[str, int] = field(default_factory=dict)            # lake rows written, per table
     strides: list[dict[str, Any]] = field(default_factory=list)   # one dict per stride
     timings: dict[str, float] = field(default_factory=dict)       # seconds per stage (``<stage>_s``)
@@ -340,32 +341,24 @@ def _runner_profile(row, settings, capture_fps: float | None) -> RunnerProfile:
 
 
 def _pipeline_quality(result, row, info: VideoInfo, track, detections: Detections, declared: float | None,
-                      capture_fps: float | None, frame_times) -> dict[str, Any]:
+                      capture_fps: float | None, frame_times) -> Quality:
     """The engine's quality plus what the pipeline knows: frame times, the capture rate's source,
     the runner's track, decoded against declared frames (and a note when the end is missing)."""
     notes = []
     if capture_fps and not row.capture_fps:
         notes.append(f"Slow motion: the file declares it was filmed at {declared:g} frames/s and plays at "
                      f"{info.fps:.4g}; every time uses the capture rate (the flight-phase estimate, "
-                     f"{_fmt_rate(result.quality.get('estimated_capture_fps'))}, cross-checks it).")
-    quality = {
-        **result.quality,
-        "capture_fps_source": ("given" if row.capture_fps else "container") if capture_fps else None,
-        "runner_share": track.found_share,
-        "tracks_seen": track.n_tracks,
-        "fragments_joined": track.fragments_joined,
-        "decoded_frames": detections.n_frames,
-        "reported_frames": info.reported_frames,
-        "declared_frames": info.declared_frames,
-    }
-    if notes:
-        quality["reasons"] = notes + list(quality.get("reasons") or [])
+                     f"{_fmt_rate(result.quality.estimated_capture_fps)}, cross-checks it).")
+    quality = replace(result.quality, runner_share=track.found_share).with_added(
+        capture_fps_source=("given" if row.capture_fps else "container") if capture_fps else None,
+        tracks_seen=track.n_tracks, fragments_joined=track.fragments_joined, decoded_frames=detections.n_frames,
+        reported_frames=info.reported_frames, declared_frames=info.declared_frames,
+    ).with_reasons(before=notes)
     expected = info.expected_frames
     if detections.n_frames < expected:
-        quality["truncated"] = True
-        quality["reasons"] = list(quality.get("reasons") or []) + [
+        quality = quality.with_added(truncated=True).with_reasons(after=[
             f"only {detections.n_frames} of the {expected} frames the file declares decode; "
-            "the end of the file is missing or damaged"]
+            "the end of the file is missing or damaged"])
     return quality
 
 

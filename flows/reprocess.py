@@ -15,6 +15,12 @@ finished by an earlier (crashed) run and is not recomputed; writes use keys
 that depend only on (session, version, date), so a rerun never adds rows.
 Progress: a Prefect progress artifact (``reprocess-progress``), flow logs, and a
 bar on stderr for the CLI (``gaitlake reprocess ...``).
+
+Each session's source video is fetched at most once (one
+:meth:`storage.objectstore.ObjectStore.held_copy` per session, as ``process_session`` holds
+it): probe, pose, the feet's second pass and the render read the same copy, and a replayed
+session whose stages need no video fetches none. Nothing runs on import: the flow applies
+the settings (:func:`flows.runtime.flow_settings`) when it starts.
 """
 from __future__ import annotations
 
@@ -24,20 +30,20 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from datetime import date, datetime, time as dtime, timezone
 from typing import Any
 
+from prefect import flow, get_run_logger
+from sqlalchemy import select
+
+from analysis.session_report import Quality
 from configs import get_settings
-from flows.runtime import prepare_environment
-
-prepare_environment(get_settings())
-
-from prefect import flow, get_run_logger  # noqa: E402
-from sqlalchemy import select  # noqa: E402
-
-from storage.catalog import Catalog, RunningSession, SessionStatus, utcnow  # noqa: E402
-from storage.lake import DamagedRun, Lake  # noqa: E402
-from storage.objectstore import ObjectStore  # noqa: E402
+from flows.runtime import flow_settings
+from storage.catalog import Catalog, RunningSession, SessionStatus, utcnow
+from storage.lake import DamagedRun, Lake
+from storage.objectstore import HeldCopy, ObjectStore
+from tasks.results import session_documents
 
 
 class ReprocessError(RuntimeError):
@@ -94,11 +100,11 @@ def stored_probe(store: ObjectStore, lake: Lake, session_id: str) -> dict[str, A
     if table is None or table.num_rows == 0:
         return None
     row = table.slice(0, 1).to_pylist()[0]
-    quality = row.get("quality_doc")
-    quality = json.loads(quality) if isinstance(quality, str) else (quality or {})
+    quality = Quality.from_dict(session_documents(row)["quality_doc"])
+    reported = quality.added["reported_frames"] if "reported_frames" in quality.added else row.get("n_frames")
     return {"fps": row["fps"], "width": row["width"], "height": row["height"],
             "rotation_deg": row.get("rotation_deg") or 0, "packet_frames": row.get("n_frames"),
-            "reported_frames": quality.get("reported_frames", row.get("n_frames"))}
+            "reported_frames": reported}
 
 
 class _Progress:
@@ -162,17 +168,18 @@ def _has_artifacts(lake: Lake, session_id: str, version: str) -> bool:
     return table.column("analyzed_video_key")[0].as_py() is not None
 
 
-def attach_artifacts(lake: Lake, session_id: str, version: str) -> bool:
+def attach_artifacts(lake: Lake, session_id: str, version: str, source: HeldCopy | None = None) -> bool:
     """Render the artifacts of the (unpublished) run ``version`` and name them in its sessions row.
 
     The analysed video, snapshots and report are drawn from that run's own
     tables (no pose), with :func:`flows.process.render_task`'s body, so the
-    version reprocess switches to keeps ``analyzed_video_url``. Returns whether
-    artifacts were attached (rendering off or failed: False, the numbers stay).
+    version reprocess switches to keeps ``analyzed_video_url``; ``source``: the
+    session's held copy of its video (without it, the render fetches its own). Returns
+    whether artifacts were attached (rendering off or failed: False, the numbers stay).
     """
     from flows.process import render_task
 
-    images = render_task.fn(session_id, version)
+    images = render_task.fn(session_id, version, source)
     if not images:
         return False
     lake.attach_artifacts(session_id, version, images, publish=False)
@@ -186,45 +193,67 @@ def reprocess_one(session_id: str, target_version: str, pool, force: bool = Fals
     Returns 'done' or 'resumed'. ``max_frames`` (default: as many frames as the
     served run analysed, e.g. a session processed with ``--max-frames``) bounds
     decoding on the ``ultralytics`` path: the rest of the video is never decoded.
+    The source video is held once for every stage that reads it (fetched when the first does).
     """
-    from flows.process import ProcessingFailed, analyse_and_write, decode_chunk_frames, probe_key
-    from tasks.detect import Detections, detect_video, detections_key, load_detections, save_detections
-    from tasks.pose import replay_batches
+    from flows.process import analyse_and_write
+    from tasks.detect import detections_key
 
     settings = get_settings()
     store = ObjectStore.from_settings(settings)
     lake = Lake(store)
-    if not force and lake.manifest(session_id, target_version) is not None:
-        # Finished by an earlier run that did not get to switch (maybe not to its artifacts).
-        if settings.render.enabled and not _has_artifacts(lake, session_id, target_version):
-            attach_artifacts(lake, session_id, target_version)
-        return "resumed"
-    info = stored_probe(store, lake, session_id)
-    if settings.pose.backend == "replay":
-        if info is None:
-            raise ProcessingFailed(f"session {session_id} has no stored video facts to replay")
-        try:
-            n_frames = load_detections(store, detections_key(session_id)).n_frames
-        except FileNotFoundError as exc:
-            raise ProcessingFailed(f"session {session_id} has no stored detections to replay") from exc
-        batches = replay_batches(session_id, n_frames, pool.batch_size)
-        detections = Detections.from_frames([d for batch in pool.map(batches) for d in batch])
-    else:
-        catalog = Catalog.from_settings(settings)
-        row = catalog.get_session(session_id)
-        from tasks.video import probe_video
-
-        limit = max_frames or served_frames(lake, session_id)
-        with store.local_copy(row.video_key) as path:
-            if info is None:
-                info = probe_video(path, settings.video.max_side_px, settings.video.max_pixel_frames).to_dict()
-                store.write_bytes(probe_key(session_id), json.dumps(info).encode())
-            detections = detect_video(pool, str(path), decode_chunk_frames(settings, info), limit)
-        save_detections(store, session_id, detections)
-    analyse_and_write(session_id, info, detections, detections_key(session_id),
-                      pipeline_version=target_version, publish=False)
-    attach_artifacts(lake, session_id, target_version)
+    row = Catalog.from_settings(settings).get_session(session_id)
+    video_key = row.video_key if row is not None else None
+    with store.held_copy(video_key) if video_key else nullcontext() as source:
+        if not force and lake.manifest(session_id, target_version) is not None:
+            # Finished by an earlier run that did not get to switch (maybe not to its artifacts).
+            if settings.render.enabled and not _has_artifacts(lake, session_id, target_version):
+                attach_artifacts(lake, session_id, target_version, source)
+            return "resumed"
+        info = stored_probe(store, lake, session_id)
+        if settings.pose.backend == "replay":
+            detections = _replayed(store, session_id, info, pool)
+        else:
+            info, detections = _detected(settings, store, lake, session_id, info, source, pool, max_frames)
+        analyse_and_write(session_id, info, detections, detections_key(session_id),
+                          pipeline_version=target_version, publish=False, source=source)
+        attach_artifacts(lake, session_id, target_version, source)
     return "done"
+
+
+def _replayed(store: ObjectStore, session_id: str, info: dict[str, Any] | None, pool):
+    """The session's stored detections, replayed through the actor pool (no video, no model)."""
+    from flows.process import ProcessingFailed
+    from tasks.detect import Detections, detections_key, load_detections
+    from tasks.pose import replay_batches
+
+    if info is None:
+        raise ProcessingFailed(f"session {session_id} has no stored video facts to replay")
+    try:
+        n_frames = load_detections(store, detections_key(session_id)).n_frames
+    except FileNotFoundError as exc:
+        raise ProcessingFailed(f"session {session_id} has no stored detections to replay") from exc
+    batches = replay_batches(session_id, n_frames, pool.batch_size)
+    return Detections.from_frames([d for batch in pool.map(batches) for d in batch])
+
+
+def _detected(settings, store: ObjectStore, lake: Lake, session_id: str, info: dict[str, Any] | None,
+              source: HeldCopy | None, pool, max_frames: int | None):
+    """Pose on the held source video (probed first when no facts are stored), saved; the video
+    facts and the detections. At most ``max_frames`` (default: the served run's) are decoded."""
+    from flows.process import ProcessingFailed, decode_chunk_frames, probe_key
+    from tasks.detect import detect_video, save_detections
+    from tasks.video import probe_video
+
+    if source is None:
+        raise ProcessingFailed(f"session {session_id} has no source video")
+    path = source.path()
+    if info is None:
+        info = probe_video(path, settings.video.max_side_px, settings.video.max_pixel_frames).to_dict()
+        store.write_bytes(probe_key(session_id), json.dumps(info).encode())
+    limit = max_frames or served_frames(lake, session_id)
+    detections = detect_video(pool, str(path), decode_chunk_frames(settings, info), limit)
+    save_detections(store, session_id, detections)
+    return info, detections
 
 
 def switch_served(catalog: Catalog, lake: Lake, session_ids: list[str], target_version: str) -> int:
@@ -245,8 +274,8 @@ def reprocess(ids: list[str] | None = None, since: str | None = None, until: str
 
     ``max_frames``: analyse at most this many frames per session (default: as many as its served run).
     """
+    settings = flow_settings()  # a deployment run's entry point: the environment before Ray and pose start
     logger = get_run_logger()
-    settings = get_settings()
     target = pipeline_version or settings.pipeline_version
     store = ObjectStore.from_settings(settings)
     catalog, lake = Catalog.from_settings(settings), Lake(store)

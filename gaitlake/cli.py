@@ -258,8 +258,8 @@ def _write_summary_json(path: Path, row, outcome) -> None:
                                                                   outcome.quality))),
         "user_information": {"height": row.height_cm, "weight": row.weight_kg},
         # Every scalar metric, flat, with its unit in its name (cadence_spm, contact_time_s, ...).
-        "metrics": outcome.summary,
-        "quality": outcome.quality,
+        "metrics": outcome.summary.to_dict(),
+        "quality": outcome.quality.to_dict(),
     }
     from tasks.results import to_json
 
@@ -273,19 +273,19 @@ def _print_summary(session_id: str, outcome) -> None:
         return
     summary, quality = outcome.summary, outcome.quality
     print(f"session {session_id}: done")
-    print(f"  frames            {quality['decoded_frames']} (runner found in {quality['runner_share']:.1%})")
-    if quality.get("mean_confidence") is not None:
-        print(f"  keypoint conf     {quality['mean_confidence']:.2f}")
-    from analysis.resolution import TIMED_METRICS, frame_time_s, resolution_text
+    print(f"  frames            {quality.decoded_frames} (runner found in {quality.runner_share:.1%})")
+    if quality.mean_confidence is not None:
+        print(f"  keypoint conf     {quality.mean_confidence:.2f}")
+    from analysis.resolution import TIMED_METRICS, resolution_text
 
-    frame_s = frame_time_s(quality)
+    frame_s = quality.resolved_frame_time_s()
     for metric in SUMMARY_LINES:
-        value = summary.get(metric.name)
+        value = summary.value(metric.name)
         if value is not None:
             # durations between frame-located events are known to one frame: say so
             res = resolution_text(value, frame_s) if metric.name in TIMED_METRICS else None
             print(f"  {metric.label:<17} {metric.format(value)}" + (f"  {res}" if res else ""))
-    for reason in quality.get("reasons", []) or []:
+    for reason in quality.reasons:
         print(f"  note: {reason}")
 
 

@@ -38,6 +38,7 @@ def _round(value, digits: int = 4):
 
 def build() -> dict:
     from analysis.engine import analyze  # the demo's fixture is the engine's output, by design
+    from configs import load_settings
     from analysis.params import RunnerProfile
     from analysis.synthetic import make_session
 
@@ -45,7 +46,7 @@ def build() -> dict:
                              height_m=PROFILE["height_m"], noise_px=1.0, seed=7, mode="treadmill")
     result = analyze(synthetic.keypoints, synthetic.fps,
                      RunnerProfile(height_m=PROFILE["height_m"], weight_kg=PROFILE["weight_kg"], incline_deg=PROFILE["incline_deg"]),
-                     frame_size=(1080, 1920))
+                     frame_size=(1080, 1920), params=load_settings(environ={}).analysis.engine_params())
     frames = pa.table({"time_s": np.asarray(result.time_s, dtype=float),
                        **{k: np.asarray(v, dtype=float) for k, v in result.frame_series.items()}})
     keypoints, contact = frames_to_export(frames)
@@ -53,7 +54,7 @@ def build() -> dict:
     # the lake row's shape (summary scalars, quality and phases) plus the documents the API
     # would build from it and the run's tables (stored: the demo has no lake run)
     row = {
-        **{k: v for k, v in result.summary.items()},
+        **result.summary.to_dict(),
         "summary_doc": docs["summary_doc"],
         "details_doc": docs["details_doc"],
         "form_doc": docs["form_doc"],

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from analysis.commentary import SessionFacts
 from analysis.results import MetricStats, SessionAnalysis, json_safe, spread_stats
+from analysis.session_report import Quality, Summary
 from analysis.strides import StrideTable
 from analysis.keypoints import KEYPOINT_NAMES
 from analysis.tracking import RunnerTrack
@@ -85,13 +86,14 @@ def _typed_column(value: Any, numeric: bool) -> pa.Array:
     return pa.array([None if value is None else str(value)], pa.string())
 
 
-def sessions_table(meta: dict[str, Any], summary: dict[str, Any], documents: dict[str, Any],
+def sessions_table(meta: dict[str, Any], summary: Summary, documents: dict[str, Any],
                    stats: dict[str, MetricStats] | None = None) -> pa.Table:
-    """One row: session metadata, scalar metrics (always float64), each spread metric's
+    """One row: session metadata, the summary's scalar metrics (always float64,
+    :meth:`analysis.session_report.Summary.to_dict`), each spread metric's
     ``<metric>_min``/``_max``/``_values`` (``stats``: :func:`analysis.results.spread_stats`; its
     ``avg`` is the metric's own column), and the engine's documents as JSON."""
     columns: dict[str, pa.Array] = {name: _typed_column(value, numeric=False) for name, value in meta.items()}
-    for name, value in summary.items():
+    for name, value in summary.to_dict().items():
         columns.setdefault(name, _typed_column(value, numeric=True))
     for metric, values in (stats or {}).items():
         names = stats_columns(metric)
@@ -140,15 +142,15 @@ def session_facts(row: dict[str, Any], profile: dict | None = None,
     return SessionFacts.from_results(row, docs["quality_doc"], docs["gait_doc"], strides, profile)
 
 
-def session_tables(meta: dict[str, Any], result: SessionAnalysis, quality: dict[str, Any], track: RunnerTrack,
+def session_tables(meta: dict[str, Any], result: SessionAnalysis, quality: Quality, track: RunnerTrack,
                    fps: float) -> dict[str, pa.Table]:
     """The lake's tables of one analysed session, in their declared schemas
     (:mod:`tasks.lake_schema`): ``sessions`` (``meta``, the reported joints, the engine's
     summary as scalar columns, the spread metrics' statistics over strides, and its phases,
-    ``quality`` and events as JSON as they are), ``frames`` (``fps``: the container rate) and
+    ``quality`` (:meth:`analysis.session_report.Quality.to_dict`) and events as JSON), ``frames`` (``fps``: the container rate) and
     ``strides``. The API builds the spec's documents from these when it reads them
     (``api/documents.py``) and computes nothing of the engine's."""
-    stored = {"gait_doc": result.phases.to_dict(), "quality_doc": quality,
+    stored = {"gait_doc": result.phases.to_dict(), "quality_doc": quality.to_dict(),
               "events_doc": events_document(result.events)}
     stats = spread_stats(result.strides, result.summary, quality)
     return conform_tables({

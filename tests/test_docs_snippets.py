@@ -38,7 +38,7 @@ from tasks.results import session_tables
 
 s = make_session(duration_s=5.0, seed=11)
 kp = s.keypoints
-result = analyze(kp, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0))
+result = analyze(kp, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0), params=get_settings().analysis.engine_params())
 track = RunnerTrack(keypoints=kp, boxes=np.zeros((kp.shape[0], 5)), found=np.ones(kp.shape[0], dtype=bool),
                     n_tracks=1, track_scores={0: 1.0})
 meta = {"title": "docs", "user_id": "u-docs", "fps": s.fps, "effective_fps": result.fps,

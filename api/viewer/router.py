@@ -399,7 +399,7 @@ def _done_blocks(v: Viewer, row: RunningSession, user: User, record: reports.Ses
         "video": video,
         "series": view.frame_series(record, v.frames_or_none(record), row.joints or "all"),
         "notes": notes,
-        "near_leg": record.doc("quality_doc").get("near_leg"),
+        "near_leg": record.quality().near_leg,
         "cards": [], "gait": {}, "commentary": {}, "plan_required": PLAN_REQUIRED,
         "history": [view.history_item(h, v.record_or_damage(h)[0], row.id) for h in reversed(history_rows)],
         "downloads": [{"name": name, "label": label, "type": ctype.split(";")[0],
@@ -408,7 +408,7 @@ def _done_blocks(v: Viewer, row: RunningSession, user: User, record: reports.Ses
     }
     if paid:
         blocks.update(plan_required=None,
-                      cards=view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc")),
+                      cards=view.cards(record.summary(), record.doc("summary_doc"), notes, record.quality()),
                       gait=view.gait(record, lambda key: v.linker.url(key, base), video["fps"]),
                       commentary=view.commentary(record, v.saved_texts(row.id), _profile(row, user)))
     return blocks
@@ -483,7 +483,7 @@ def pdf_metric_rows(cards: list[dict[str, Any]], notes: list[dict[str, Any]]) ->
 
 def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.SessionRecord) -> bytes:
     notes = view.session_notes(record)
-    cards = view.cards(record.row, record.doc("summary_doc"), notes, record.doc("quality_doc"))
+    cards = view.cards(record.summary(), record.doc("summary_doc"), notes, record.quality())
     card_rows = pdf_metric_rows(cards, notes)
     comments = view.commentary(record, v.saved_texts(row.id), _profile(row, user))
     texts = [(f"{kind} · {item['block'].replace('_', ' ')}", item["metric"]) for kind, items in comments.items()
@@ -499,7 +499,7 @@ def _report_pdf(v: Viewer, row: RunningSession, user: User, record: reports.Sess
     data = RenderData.from_tables(v.table(record, "frames"), record.row, v.table(record, "strides"))
     return exports.report_pdf(row.title, subtitle, card_rows, [n["text"] for n in notes], texts,
                               lambda fig: draw_report(fig, data, row.title, portrait=True), curves,
-                              near_far_text(data.quality), data.quality.get("near_leg"), _pdf_sources(cards))
+                              near_far_text(data.quality), data.quality.near_leg, _pdf_sources(cards))
 
 
 def _table_file(stem: str, suffix: str):

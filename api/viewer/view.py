@@ -13,7 +13,8 @@ import numpy as np
 from analysis.catalogue import METRICS, by_name, computed_metrics
 from analysis.commentary import comment
 from analysis.phase_report import Phases
-from analysis.resolution import TIMED_METRICS, frame_time_s, resolution_text
+from analysis.resolution import TIMED_METRICS, resolution_text
+from analysis.session_report import Quality, Summary
 from api import documents, reports
 from storage.catalog import RunningSession
 
@@ -88,10 +89,10 @@ def note_sentence(notes: list[dict[str, Any]], index: int) -> str:
     return f"{NOTE_SENTENCES.get(notes[index]['kind'], NOTE_SENTENCES['general'])} (note {index + 1})"
 
 
-def quality_notes(quality: dict[str, Any]) -> list[dict[str, Any]]:
+def quality_notes(quality: Quality) -> list[dict[str, Any]]:
     """The quality document's reasons, each with the metric cards it qualifies (``applies_to``)."""
     notes = []
-    for text in quality.get("reasons") or []:
+    for text in quality.reasons:
         low = str(text).lower()
         if "height unknown" in low or "image scale" in low:
             applies, kind = SCALE_METRICS, "scale"
@@ -110,7 +111,7 @@ def quality_notes(quality: dict[str, Any]) -> list[dict[str, Any]]:
         else:
             applies, kind = (), "general"
         notes.append({"kind": kind, "text": str(text), "applies_to": list(applies)})
-    near = quality.get("near_leg")
+    near = quality.near_leg
     if near in ("left", "right"):
         notes.append({"kind": "near_far", "text": f"The {near} leg is nearer the camera; the far leg's keypoints "
                                                    "are drawn smaller and are less reliable.", "applies_to": []})
@@ -136,27 +137,27 @@ def artifact_notes(images_doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def session_notes(record: reports.SessionRecord) -> list[dict[str, Any]]:
     """The session's notes: the quality document's, then the renderer's (:func:`artifact_notes`)."""
-    return quality_notes(record.doc("quality_doc")) + artifact_notes(record.doc("images_doc"))
+    return quality_notes(record.quality()) + artifact_notes(record.doc("images_doc"))
 
 
 #: Card labels when the foot stage measured the feet (``quality.footstrike_source == "measured"``).
 MEASURED_FOOT_LABELS = {"footstrike": "Foot strike", "ankle_angle_deg": "Shank at contact"}
 
 
-def footstrike_detail(quality: dict[str, Any]) -> str | None:
+def footstrike_detail(quality: Quality) -> str | None:
     """The measured foot strike card's detail: touchdown angle mean +- SD per side and the pattern's share."""
-    if (quality or {}).get("footstrike_source") != "measured":
+    if not quality.feet_measured:
         return None
     parts = []
     for side in ("left", "right"):
-        s = quality.get(f"footstrike_{side}") or {}
+        s = quality.footstrike_side(side)
         mean, sd = number(s.get("angle_mean_deg"), 1), number(s.get("angle_sd_deg"), 1)
         if mean is not None:
             parts.append(f"{side} {mean:+.1f}°" + (f" ± {sd:.1f}°" if sd is not None else "") + f" ({s.get('measured', 0)})")
-    share = number(quality.get("footstrike_share"), 3)
+    share = number(quality.footstrike_share, 3)
     if share is not None:
         parts.append(f"{share:.0%} of measured contacts")
-    left_out = sum((quality.get("footstrike_excluded") or {}).values())
+    left_out = sum(quality.footstrike_excluded.values())
     if left_out:
         parts.append(f"{left_out} left out")
     return "touchdown sole angle " + ", ".join(parts) if parts else None
@@ -194,18 +195,20 @@ def series_references(speed_mps: Any) -> dict[str, dict[str, Any]]:
     return {m.series: ref for m in METRICS if m.series and (ref := m.reference_json(speed)) is not None}
 
 
-def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str, Any]],
-          quality: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The metric cards; contact and flight carry ``resolution``, the one-frame timing
-    uncertainty (:func:`analysis.resolution.resolution_text`) of the session's frame rate.
+def cards(summary: Summary | dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str, Any]],
+          quality: Quality | dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The metric cards of ``summary`` (or a lake row's: :meth:`Summary.from_dict`); contact and
+    flight carry ``resolution``, the one-frame timing uncertainty
+    (:func:`analysis.resolution.resolution_text`) of the session's frame rate.
     With ``quality`` from a session whose feet were measured, the foot strike and ankle cards
     say so (no "proxy" label) and the foot strike card carries its ``detail``. A metric with a
     published normal range carries it as ``reference`` (:func:`card_reference`)."""
-    measured = (quality or {}).get("footstrike_source") == "measured"
+    summary, quality = Summary.coerce(summary), Quality.coerce(quality)
+    measured = quality.feet_measured
     out = []
-    frame_s = frame_time_s(quality)
+    frame_s = quality.resolved_frame_time_s()
     for key, label, unit, stats_at in CARDS:
-        value = row.get(key)
+        value = summary.value(key)
         if measured:
             label = MEASURED_FOOT_LABELS.get(key, label)
         card: dict[str, Any] = {"key": key, "label": label, "unit": unit}
@@ -220,7 +223,7 @@ def cards(row: dict[str, Any], summary_doc: dict[str, Any], notes: list[dict[str
             lo, hi = number(stats.get("min")), number(stats.get("max"))
             if lo is not None and hi is not None:
                 card["range"] = [lo, hi]
-        reference = card_reference(key, card["value"], row.get("speed_mps"))
+        reference = card_reference(key, card["value"], summary.speed_mps)
         if reference is not None:
             card["reference"] = reference
         card["notes"] = [i for i, n in enumerate(notes) if key in n["applies_to"]]

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from analysis.keypoints import KEYPOINT_NAMES, KP
 from analysis.phase_report import Phases
+from analysis.session_report import Quality, Summary
 from analysis.vocabulary import SIDES, angle_key
 
 
@@ -46,7 +47,8 @@ class RenderData:
     strides : list of dict
         Rows of the ``strides`` table.
     summary : dict
-        Scalar session metrics (``cadence_spm``, ``contact_angle_deg``, ...).
+        The ``sessions`` row: scalar session metrics (``cadence_spm``, ...; typed as
+        :attr:`metrics`) and its JSON documents (``quality_doc``: :attr:`quality`).
     """
 
     xy: np.ndarray
@@ -77,9 +79,14 @@ class RenderData:
         return self._low
 
     @property
-    def quality(self) -> dict:
-        """The engine's quality notes for this session (``quality_doc`` of the sessions row)."""
-        return _json_doc(self.summary.get("quality_doc"))
+    def quality(self) -> Quality:
+        """The engine's quality flags for this session (``quality_doc`` of the sessions row)."""
+        return Quality.from_dict(_json_doc(self.summary.get("quality_doc")))
+
+    @property
+    def metrics(self) -> Summary:
+        """The session's scalar metrics (the sessions row's summary columns, typed)."""
+        return Summary.from_dict(self.summary)
 
     @classmethod
     def from_tables(cls, frames: pa.Table, sessions: pa.Table | dict | None = None,

@@ -13,7 +13,8 @@ import os
 import numpy as np
 
 from analysis.catalogue import by_name
-from analysis.vocabulary import SIDES, angle_key, joint_selected
+from analysis.session_report import Quality
+from analysis.vocabulary import SIDES, angle_key
 from tasks.render.data import RenderData
 
 #: Angle panels: title, joint (``analysis.vocabulary.angle_key``; ``posture`` is the trunk).
@@ -72,9 +73,9 @@ def _report_figure(data: RenderData, title: str, dpi: int, portrait: bool):
     return fig
 
 
-def near_far_text(quality: dict) -> str:
+def near_far_text(quality: Quality) -> str:
     """Which leg is near the camera, for the charts' legend and caption."""
-    near = quality.get("near_leg")
+    near = quality.near_leg
     if near not in SIDES:
         return "Which leg is near the camera is not known: both legs' points are read alike."
     far = "left" if near == "right" else "right"
@@ -82,8 +83,8 @@ def near_far_text(quality: dict) -> str:
             f"so its points and curves are less reliable.")
 
 
-def _side_label(side: str, quality: dict) -> str:
-    near = quality.get("near_leg")
+def _side_label(side: str, quality: Quality) -> str:
+    near = quality.near_leg
     return f"{side} ({'near' if side == near else 'far'})" if near in SIDES else side
 
 
@@ -110,7 +111,7 @@ def draw_report(fig, data: RenderData, title: str = "", portrait: bool = False) 
             cur = c.mean
             sd = c.sd if c.sd.size else np.zeros(cur.size)
             xx = np.linspace(0, 100, len(cur))
-            far = quality.get("near_leg") in SIDES and side != quality.get("near_leg")
+            far = quality.near_leg in SIDES and side != quality.near_leg
             ax.plot(xx, cur, color=_MPL[side], lw=2, ls="--" if far else "-",
                     label=f"{_side_label(side, quality)} mean ± SD")
             ax.fill_between(xx, cur - sd, cur + sd, color=_MPL[side], alpha=0.2, lw=0)
@@ -131,17 +132,17 @@ def draw_report(fig, data: RenderData, title: str = "", portrait: bool = False) 
         if any_curve:
             ax.legend(fontsize=small, loc="best")
         else:
-            why = "not enough clean strides" if joint_selected(quality, joint) else "not selected for this session"
+            why = "not enough clean strides" if quality.selected(joint) else "not selected for this session"
             ax.text(0.5, 0.5, why, ha="center", va="center", transform=ax.transAxes)
     _contact_panel(flat[4], data, small)
     _cadence_panel(flat[5], data, small)
-    s = data.summary
+    s = data.metrics
     head = title or "gaitlake session report"
     facts = []
     for key, fmt in (("cadence_spm", "cadence {:.0f} spm"), ("contact_time_s", "contact {:.3f} s"),
                      ("flight_time_s", "flight {:.3f} s"), ("speed_mps", "speed {:.2f} m/s"),
                      ("balance_pct", "balance L {:.1f} %"), ("contact_angle_deg", "contact angle {:.1f} deg")):
-        v = s.get(key)
+        v = s.value(key)
         if isinstance(v, (int, float)) and math.isfinite(v):
             facts.append(fmt.format(v))
     lines = [head, " · ".join(facts), near_far_text(quality)]
@@ -166,8 +167,8 @@ def _contact_panel(ax, data: RenderData, small: int) -> None:
         top = float(np.nanmax(ct + np.nan_to_num(ft)))
         ax.set_ylim(0, top * 1.3)                      # every bar inside, the legend above them
         ax.set_xlim(t.min() - width, t.max() + width)
-        reference_band(ax, "contact_time_s", data.summary.get("speed_mps"), scale=1000)
-        near = data.quality.get("near_leg")
+        reference_band(ax, "contact_time_s", data.metrics.speed_mps, scale=1000)
+        near = data.quality.near_leg
         ax.set_xlabel("strike time (s)   (blue = left, red = right"
                       + (f"; {near} near)" if near in SIDES else ")"), fontsize=small)
         ax.set_ylabel("ms", fontsize=small)
@@ -240,7 +241,7 @@ def _cadence_panel(ax, data: RenderData, small: int) -> None:
         if hi - lo < MIN_CADENCE_SPAN_SPM and not out.any():   # a steady cadence reads steady
             mid = 0.5 * (lo + hi)
             ax.set_ylim(mid - MIN_CADENCE_SPAN_SPM / 2, mid + MIN_CADENCE_SPAN_SPM / 2)
-        band = reference_band(ax, "cadence_spm", data.summary.get("speed_mps"))
+        band = reference_band(ax, "cadence_spm", data.metrics.speed_mps)
         ax.set_ylabel("cadence (steps/min)", fontsize=small)
         ax.set_xlabel("time (s)", fontsize=small)
         ax2 = ax.twinx()

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from analysis.keypoints import KP
-from analysis.vocabulary import GAIT_PHASES, POSTURE_KEY, SIDES, angle_key, joint_selected
+from analysis.vocabulary import GAIT_PHASES, POSTURE_KEY, SIDES, angle_key
 from tasks.render.data import LOW_CONF, RenderData, doubt_mark
 from tasks.render.draw import COLOR, DOTS, draw_angle, draw_foot, draw_skeleton, fmt_value, put_text
 
@@ -71,12 +71,12 @@ def draw_phase_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, s
     thigh = float(np.linalg.norm(knee - hip)) if np.isfinite(knee - hip).all() else 80.0
     q = doubt_mark(data, i, side)
     lines = []
-    if joint_selected(data.quality, "knee"):
+    if data.quality.selected("knee"):
         draw_angle(img, knee, hip, ank, f"knee {fmt_value(knee_v, '{:.0f}')}{q}", scale, thickness=thick)
         lines.append(f"knee flexion {fmt_value(knee_v, '{:.0f}', ' deg')}")
     else:
         lines.append("knee: not selected")
-    if joint_selected(data.quality, "hip"):
+    if data.quality.selected("hip"):
         draw_angle(img, hip, knee, sho, f"hip {fmt_value(hip_v, '{:+.0f}')}{q}", scale, thickness=thick)
         lines.append(f"hip {fmt_value(hip_v, '{:+.0f}', ' deg')} (+ flexion)")
     else:
@@ -126,7 +126,7 @@ def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, si
         draw_angle(img, hip, ank, _below(hip, seg * 2.0), f"{fmt_value(ca, '{:.1f}')} deg{q}", scale,
                    color=COLOR["contact"], thickness=thick + 1)
         title, lines = "CONTACT ANGLE", [f"leg vs vertical at strike: {fmt_value(ca, '{:.1f}', ' deg')}",
-                                         f"session mean {fmt_value(data.summary.get('contact_angle_deg'), '{:.1f}', ' deg')}"]
+                                         f"session mean {fmt_value(data.metrics.contact_angle_deg, '{:.1f}', ' deg')}"]
     elif kind == "push_angle":
         hv = _angle_at(data, angle_key(side, "hip"), i)
         ext = -hv if hv is not None else None
@@ -138,12 +138,12 @@ def draw_form_snapshot(frame: np.ndarray, data: RenderData, frame_index: int, si
         kv, av_ = _angle_at(data, angle_key(side, "knee"), i), _angle_at(data, angle_key(side, "ankle"), i)
         pv = _angle_at(data, POSTURE_KEY, i)
         title, lines = "KNEE & ANKLE AT STRIKE", []
-        if joint_selected(data.quality, "knee"):
+        if data.quality.selected("knee"):
             draw_angle(img, knee, hip, ank, f"knee {fmt_value(kv, '{:.0f}')}{q}", scale, thickness=thick + 1)
             lines.append(f"knee flexion {fmt_value(kv, '{:.0f}', ' deg')}")
         else:
             lines.append("knee: not selected")
-        if joint_selected(data.quality, "ankle"):
+        if data.quality.selected("ankle"):
             draw_angle(img, knee, ank, _below(knee, seg), f"shank {fmt_value(av_, '{:+.0f}')}{q}", scale,
                        color=COLOR["contact"], thickness=thick)
             lines.append(f"shank vs vertical {fmt_value(av_, '{:+.0f}', ' deg')} (ankle proxy)")
@@ -185,7 +185,7 @@ def form_side_and_reason(data: RenderData) -> tuple[str, str]:
     with the most trusted knee/ankle points.
     """
     has_phases = {side: bool(data.phases.side(side).marks) for side in SIDES}
-    near = data.quality.get("near_leg")
+    near = data.quality.near_leg
     if near in SIDES and has_phases[near]:
         return near, "near leg"
     low = data.low_confidence
@@ -309,9 +309,9 @@ def snapshot_plan(data: RenderData) -> dict[str, tuple[int, str, str, str]]:
     frames = chosen.get(side) or {}
     if "strike" in frames and "takeoff" in frames:
         plan["form/contact_angle"] = (frames["strike"], side, "form", "contact_angle")
-        if joint_selected(data.quality, "hip"):        # the push angle is a hip angle
+        if data.quality.selected("hip"):        # the push angle is a hip angle
             plan["form/push_angle"] = (frames["takeoff"], side, "form", "push_angle")
-        if joint_selected(data.quality, "knee") or joint_selected(data.quality, "ankle"):
+        if data.quality.selected("knee") or data.quality.selected("ankle"):
             plan["form/knee_ankle"] = (frames["strike"], side, "form", "knee_ankle")
     return plan
 

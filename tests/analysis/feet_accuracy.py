@@ -14,11 +14,13 @@ docs/analysis.md quotes it.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 
-from analysis.engine import EngineParams, analyze
+from analysis.engine import analyze
 from tests.analysis.test_feet import CLIPS, VIDEOS, _outside, _scored
+from tests.engine_params import ENGINE_PARAMS
 
 
 def event_truth(name: str) -> list[tuple[str, str, int]]:
@@ -69,10 +71,10 @@ def side_second_opinion(name: str) -> dict:
     from analysis import cleaning, geometry as geo
     from analysis.feet import assign_feet
     from analysis.keypoints import KP
-    from analysis.params import EngineParams, RunnerProfile, validated_input
+    from analysis.params import RunnerProfile, validated_input
 
     kp, points = _clip_input(name)
-    raw = validated_input(kp, CLIPS[name][0], RunnerProfile(), EngineParams()).xy
+    raw = validated_input(kp, CLIPS[name][0], RunnerProfile(), ENGINE_PARAMS).xy
     repaired, _ = cleaning.repair_swaps(raw, CLIPS[name][0])
     facing = geo.facing_direction(repaired)
     la, ra = KP.LEFT_ANKLE, KP.RIGHT_ANKLE
@@ -147,7 +149,7 @@ def main() -> None:
         fps = CLIPS[name][0]
         found = {}
         for method in ("velocity", "foot"):
-            sa = analyze(kp, fps, frame_size=CLIPS[name][1], params=EngineParams(event_method=method),
+            sa = analyze(kp, fps, frame_size=CLIPS[name][1], params=replace(ENGINE_PARAMS, event_method=method),
                          foot_points=points)
             found[method] = [(e.side, e.kind, e.frame) for e in sa.events if e.kind != "MS"]
         found["velocity refined by foot (1 frame)"] = refined_by_foot(found["velocity"], found["foot"])

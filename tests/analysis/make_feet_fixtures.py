@@ -17,6 +17,7 @@ import tempfile
 
 from tests.analysis.conftest import DATA
 from tests.analysis.make_fixtures import VIDEOS
+from tests.engine_params import ENGINE_PARAMS
 
 CLIPS = ("treadmill-side-60fps", "treadmill-garage-30fps")
 
@@ -77,7 +78,7 @@ def strike_fixtures() -> None:
     for name in CLIPS:
         fps, size = CLIP_FORMATS[name]
         track = select_runner(*Detections.from_bytes((DATA / f"{name}.detections.npz").read_bytes()).per_frame())
-        result = analyze(track.keypoints.astype(float), fps, frame_size=size)
+        result = analyze(track.keypoints.astype(float), fps, frame_size=size, params=ENGINE_PARAMS)
         ics, tos = stance_pairs(result.events)
         wanted = strike_frames(ics, tos, len(track.boxes))
         strike = strike_points(model, iter_selected_frames(str(VIDEOS / f"{name}.mp4"), wanted), track.boxes)

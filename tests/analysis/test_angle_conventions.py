@@ -19,6 +19,7 @@ from analysis.engine import RunnerProfile, analyze
 from analysis.keypoints import KP
 from analysis.synthetic import make_session
 from tests.analysis.conftest import DATA, TREADMILL_FPS, load_detections
+from tests.engine_params import ENGINE_PARAMS
 
 GARAGE_DETECTIONS = DATA / "treadmill-garage-30fps.detections.npz"
 JOINT_KEYS = [k for k in ang.joint_angles(np.zeros((1, 17, 2)), 1.0)]
@@ -132,9 +133,9 @@ def test_the_60fps_runner_and_its_mirror_give_the_same_physiological_angles(trea
     kp = select_runner(*treadmill_stored_detections).keypoints.astype(float)
     mirrored = kp.copy()
     mirrored[..., 0] = 1080.0 - mirrored[..., 0]
-    right = analyze(kp, TREADMILL_FPS, RunnerProfile())
-    left = analyze(mirrored, TREADMILL_FPS, RunnerProfile())
-    assert right.summary["facing"] == "+x" and left.summary["facing"] == "-x"
+    right = analyze(kp, TREADMILL_FPS, RunnerProfile(), params=ENGINE_PARAMS)
+    left = analyze(mirrored, TREADMILL_FPS, RunnerProfile(), params=ENGINE_PARAMS)
+    assert right.summary.facing == "+x" and left.summary.facing == "-x"
     for sa in (right, left):
         _check_physiological_and_continuous(sa)
     for k in JOINT_KEYS:
@@ -147,12 +148,12 @@ def test_the_60fps_runner_and_its_mirror_give_the_same_physiological_angles(trea
 def test_the_garage_runner_facing_left_has_physiological_knees_and_flags_the_far_arm():
     """The shared garage clip (runner faces image-left, left leg near): its knees read
     -77..78 deg before (a knee bent forward in 10-17 % of frames), elbows -178..178."""
-    sa = analyze(_runner(GARAGE_DETECTIONS), 30.0, RunnerProfile())
-    assert sa.summary["facing"] == "-x" and sa.quality["near_leg"] == "left"
+    sa = analyze(_runner(GARAGE_DETECTIONS), 30.0, RunnerProfile(), params=ENGINE_PARAMS)
+    assert sa.summary.facing == "-x" and sa.quality.near_leg == "left"
     _check_physiological_and_continuous(sa)
-    share = sa.quality["angle_shown_share"]
+    share = sa.quality.angle_shown_share
     assert share["relb_angle"] < 0.8 and share["lelb_angle"] > 0.8    # the far (right) arm is hidden
-    notes = " ".join(sa.quality["reasons"])
+    notes = " ".join(sa.quality.reasons)
     assert "far (right) side" in notes and "right elbow" in notes
     assert "left knee" not in notes
 
@@ -162,7 +163,7 @@ def test_stride_knee_flexion_is_never_negative_on_real_footage(treadmill_stored_
 
     for kp, fps in ((select_runner(*treadmill_stored_detections).keypoints.astype(float), TREADMILL_FPS),
                     (_runner(GARAGE_DETECTIONS), 30.0)):
-        sa = analyze(kp, fps, RunnerProfile())
+        sa = analyze(kp, fps, RunnerProfile(), params=ENGINE_PARAMS)
         knee = np.array([r["knee_flexion_deg"] for r in sa.strides.rows()], float)
         assert np.isfinite(knee).sum() >= 8 and np.nanmin(knee) > 0.0
 
@@ -174,9 +175,9 @@ def test_a_stride_curve_that_is_keypoint_noise_is_named(treadmill_stored_detecti
     from analysis.engine import CURVE_SD_NOTE_DEG
     from analysis.tracking import select_runner
 
-    sa = analyze(select_runner(*treadmill_stored_detections).keypoints.astype(float), TREADMILL_FPS, RunnerProfile())
-    noisy = [r for r in sa.quality["reasons"] if "between strides" in r]
-    assert any(r.startswith("The right elbow angle varies") for r in noisy), sa.quality["reasons"]
+    sa = analyze(select_runner(*treadmill_stored_detections).keypoints.astype(float), TREADMILL_FPS, RunnerProfile(), params=ENGINE_PARAMS)
+    noisy = [r for r in sa.quality.reasons if "between strides" in r]
+    assert any(r.startswith("The right elbow angle varies") for r in noisy), sa.quality.reasons
     assert not any("knee" in r for r in noisy)
     for side in ("left", "right"):
         for key, curve in sa.phases.side(side).angle_curves.items():

@@ -9,6 +9,7 @@ from analysis.engine import RunnerProfile, analyze
 from analysis.keypoints import KP
 from analysis.synthetic import make_session
 from api.documents import from_analysis
+from tests.engine_params import ENGINE_PARAMS
 
 
 def _in_range(v) -> bool:
@@ -55,7 +56,7 @@ def test_one_bad_frame_does_not_shift_the_rest():
 
 def test_every_angle_output_of_the_shared_clip_is_in_range(treadmill_keypoints_dev):
     keypoints, fps = treadmill_keypoints_dev
-    sa = analyze(np.asarray(keypoints, float), fps, RunnerProfile())
+    sa = analyze(np.asarray(keypoints, float), fps, RunnerProfile(), params=ENGINE_PARAMS)
     keys = [k for k in sa.frame_series if k.endswith("_angle")]
     assert len(keys) >= 11                                  # 11 joint series + contact_angle
     for k in keys:

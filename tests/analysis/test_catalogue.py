@@ -16,6 +16,7 @@ from analysis.catalogue import FOOT_STAGE_COLUMNS, METRICS, Metric, Reference, S
 from analysis.engine import SERIES_METRICS, STRIDE_METRICS, RunnerProfile, analyze
 from analysis.strides import COLUMNS, FLOAT_COLUMNS
 from analysis.synthetic import make_session
+from tests.engine_params import ENGINE_PARAMS
 
 REPO = Path(__file__).resolve().parents[2]
 #: Summary keys that are calibration or context, not metrics (module docs).
@@ -71,8 +72,8 @@ def test_every_stride_column_and_summary_key_is_declared_once():
     assert {m.name for m in METRICS if m.per_stride} == stride_metrics
     assert stride_metrics <= set(COLUMNS)
     s = make_session(duration_s=6.0)
-    summary = analyze(s.keypoints, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0)).summary
-    assert set(summary) - NOT_METRICS == set(names)
+    summary = analyze(s.keypoints, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0), params=ENGINE_PARAMS).summary
+    assert set(summary.to_dict()) - NOT_METRICS == set(names)
     assert all(not m.per_stride for m in METRICS if m.name not in stride_metrics)
 
 

@@ -71,10 +71,11 @@ from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.lake_schema import STRIDES as STRIDES_SCHEMA
 from tasks.results import session_tables
+from tests.engine_params import ENGINE_PARAMS
 
 s = make_session(cadence_spm=172.0, contact_time_s=0.24, speed_mps=3.2, duration_s=6.0, seed=5)
 kp = s.keypoints
-result = analyze(kp, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0))
+result = analyze(kp, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0), params=ENGINE_PARAMS)
 track = RunnerTrack(keypoints=kp, boxes=np.zeros((kp.shape[0], 5)), found=np.ones(kp.shape[0], dtype=bool),
                     n_tracks=1, track_scores={0: 1.0})
 lake = Lake(ObjectStore(sys.argv[2]))
@@ -83,7 +84,7 @@ meta = {"title": "run", "user_id": "u1", "fps": s.fps, "effective_fps": result.f
 manifest = lake.write_session("s1", "v1", "cfg0", session_tables(meta, result, result.quality, track, s.fps))
 row = lake.read_table("s1", "sessions", manifest=manifest).to_pylist()[0]
 read = lambda name: lake.read_table("s1", name, manifest=manifest)
-record = SessionRecord("s1", "v1", row, {"quality_doc": result.quality}, manifest, read)
+record = SessionRecord("s1", "v1", row, {"quality_doc": result.quality.to_dict()}, manifest, read)
 when = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 session = reports.SessionMeta("s1", "run", when, when, "all", 0.0, 175.0, 70.0, None)
 owner = Owner("u1", "r@example.org", "R", 175.0, 70.0, {})
@@ -95,7 +96,7 @@ out = io.StringIO()
 with contextlib.redirect_stdout(out):
     from flows.process import SessionOutcome
     cli._print_summary("s1", SessionOutcome("s1", "done", summary=result.summary,
-                                            quality={**result.quality, "decoded_frames": kp.shape[0]}))
+                                            quality=result.quality.with_added(decoded_frames=kp.shape[0])))
 strides = StrideTable.from_rows(read("strides").to_pylist())
 facts = SessionFacts.from_results(row, result.quality, result.phases, strides)
 cards = {c["key"]: c for c in view.cards(row, record.doc("summary_doc"), [], result.quality)}
@@ -108,7 +109,7 @@ pdf_runs = [t.get_text() for t in page.texts] if pdf.startswith(b"%PDF") else []
 engine = result.strides.column(NEW) if NEW in result.strides.extra or NEW == "duty_factor" else None
 card = cards.get(NEW)
 print(json.dumps({
-    "engine_avg": result.summary.get(NEW),
+    "engine_avg": result.summary.value(NEW),
     "engine_values": [float(v) for v in result.metric_stats(NEW).values] if engine is not None else [],
     "lake_strides": read("strides").column(NEW).to_pylist() if NEW in read("strides").column_names else None,
     "engine_strides": None if engine is None else [None if v != v else float(v) for v in engine],

@@ -12,6 +12,7 @@ import warnings
 
 from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session
+from tests.engine_params import ENGINE_PARAMS
 
 
 def _best_time(duration_s: float, repeat: int = 2) -> float:
@@ -21,7 +22,7 @@ def _best_time(duration_s: float, repeat: int = 2) -> float:
         warnings.simplefilter("ignore")
         for _ in range(repeat):
             started = time.perf_counter()
-            analyze(s.keypoints, s.fps, RunnerProfile(weight_kg=70))
+            analyze(s.keypoints, s.fps, RunnerProfile(weight_kg=70), params=ENGINE_PARAMS)
             best = min(best, time.perf_counter() - started)
     return best
 

@@ -1,13 +1,16 @@
 """Building blocks of the event methods: the step-period pelvis mean, the stance run, the methods."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from analysis.cleaning import periodic_mean
-from analysis.engine import EngineParams, RunnerProfile, analyze
+from analysis.engine import RunnerProfile, analyze
 from analysis.events import EVENT_METHODS, longest_run
 from analysis.synthetic import make_session
+from tests.engine_params import ENGINE_PARAMS
 
 
 def test_periodic_mean_removes_a_component_of_that_period_and_keeps_slow_motion():
@@ -37,7 +40,7 @@ def test_longest_run(below, gap, expected):
 @pytest.mark.parametrize("method", EVENT_METHODS)
 def test_every_method_finds_both_feet_contacts_on_clean_kinematics(method):
     s = make_session(fps=120.0, duration_s=6.0, noise_px=0.5)
-    sa = analyze(s.keypoints, s.fps, RunnerProfile(height_m=1.75), params=EngineParams(event_method=method),
+    sa = analyze(s.keypoints, s.fps, RunnerProfile(height_m=1.75), params=replace(ENGINE_PARAMS, event_method=method),
                  foot_points=s.foot_points)     # read by "foot" only
     for side in ("left", "right"):
         n_true = sum(0.3 * s.fps <= f < s.keypoints.shape[0] - 0.3 * s.fps for f in s.events[side]["IC"])
@@ -48,7 +51,7 @@ def test_every_method_finds_both_feet_contacts_on_clean_kinematics(method):
 def test_unknown_method_is_refused():
     s = make_session(duration_s=3.0)
     with pytest.raises(ValueError, match="unknown event method"):
-        analyze(s.keypoints, s.fps, params=EngineParams(event_method="magic"))
+        analyze(s.keypoints, s.fps, params=replace(ENGINE_PARAMS, event_method="magic"))
 
 
 def test_step_time_fit_weighs_every_contact_and_survives_a_missed_one():

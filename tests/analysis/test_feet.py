@@ -19,6 +19,7 @@ import analysis.feet as F
 from analysis.engine import analyze
 from analysis.tracking import select_runner
 from tests.analysis.conftest import DATA, load_detections
+from tests.engine_params import ENGINE_PARAMS
 
 VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "videos"
 CLIPS = {"treadmill-side-60fps": (60.0, (1080, 1920)), "treadmill-garage-30fps": (30.0, (720, 1280))}
@@ -130,7 +131,7 @@ def _measured(name):
 
     fps, size = CLIPS[name]
     track = select_runner(*load_detections(DATA / f"{name}.detections.npz"))
-    result = analyze(track.keypoints.astype(float), fps, frame_size=size)
+    result = analyze(track.keypoints.astype(float), fps, frame_size=size, params=ENGINE_PARAMS)
     feet = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes())
     strike = _strike(name)
     return result, F.with_feet(result, feet.points, size, feet.model, strike.points, strike.model), feet
@@ -154,7 +155,7 @@ def _scored(name, camera="static", points=None):
     sides = F.assign_feet(points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], 1),
                           np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], 1))
     ics, tos = F.stance_pairs(result.events)
-    facing = 1.0 if result.summary["facing"] == "+x" else -1.0
+    facing = 1.0 if result.summary.facing == "+x" else -1.0
     strikes = F.contact_strikes(sides, ics, tos, facing, CLIPS[name][1], [(0, len(points) - 1, camera)])
     truth = json.loads((VIDEOS / f"{name}.footstrike.json").read_text())
     out = {"left": [], "right": []}
@@ -177,7 +178,7 @@ def test_sides_do_not_depend_on_a_common_offset(name):
 
     fps, size = CLIPS[name]
     result = analyze(select_runner(*load_detections(DATA / f"{name}.detections.npz")).keypoints.astype(float), fps,
-                     frame_size=size)
+                     frame_size=size, params=ENGINE_PARAMS)
     fs = result.frame_series
     la = np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], 1)
     ra = np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], 1)
@@ -200,13 +201,13 @@ needs_videos = pytest.mark.skipif(not VIDEOS.is_dir(), reason="shared/videos is 
 def test_every_truth_contact_is_measured_or_left_out_with_a_reason(name):
     result, measured, _ = _measured(name)
     q = measured.quality
-    assert q["footstrike_source"] == "measured"
-    assert q["footstrike_contacts"] == sum(1 for e in result.events if e.kind == "IC")
-    left_out = sum(q["footstrike_excluded"].values())
-    got = sum(q[f"footstrike_{s}"]["measured"] for s in ("left", "right"))
-    assert got + left_out == q["footstrike_contacts"]
+    assert q.added["footstrike_source"] == "measured"
+    assert q.added["footstrike_contacts"] == sum(1 for e in result.events if e.kind == "IC")
+    left_out = sum(q.footstrike_excluded.values())
+    got = sum(q.footstrike_side(s)["measured"] for s in ("left", "right"))
+    assert got + left_out == q.added["footstrike_contacts"]
     # both runners heel-strike on every contact (by eye): the session pattern says so
-    assert measured.summary["footstrike"] == "rearfoot"
+    assert measured.summary.footstrike == "rearfoot"
     rows = measured.strides.rows()
     assert all(r["footstrike"] is None or r["footstrike_angle_deg"] is not None for r in rows)
 
@@ -223,8 +224,8 @@ def test_strikes_come_from_the_strike_points_and_the_series_from_the_foot_points
     angles = [r["footstrike_angle_deg"] for r in measured.strides.rows()]
     assert [r["footstrike_angle_deg"] for r in same.strides.rows()] == \
         [r["footstrike_angle_deg"] for r in plain.strides.rows()] != angles
-    assert measured.quality["footstrike_model"] == "pose_landmark_heavy.tflite"
-    assert plain.quality["footstrike_model"] == full.model == measured.quality["foot_model"]
+    assert measured.quality.added["footstrike_model"] == "pose_landmark_heavy.tflite"
+    assert plain.quality.added["footstrike_model"] == full.model == measured.quality.added["foot_model"]
     # the ankle series and heel/toe columns are the foot model's on every frame
     np.testing.assert_array_equal(measured.frame_series["left_heel_x_px"], plain.frame_series["left_heel_x_px"])
     assert np.isfinite(measured.frame_series["left_heel_x_px"]).mean() > 0.9
@@ -241,15 +242,15 @@ def test_hidden_feet_give_no_pattern_and_say_why_in_missing():
     name = "treadmill-garage-30fps"
     fps, size = CLIPS[name]
     result = analyze(select_runner(*load_detections(DATA / f"{name}.detections.npz")).keypoints.astype(float),
-                     fps, frame_size=size)
+                     fps, frame_size=size, params=ENGINE_PARAMS)
     points = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes()).points.copy()
     points[..., 2] = np.minimum(points[..., 2], 0.3)
     hidden = F.with_feet(result, points, size, "test")
-    assert hidden.summary["footstrike"] is None
+    assert hidden.summary.footstrike is None
     assert all(r["footstrike"] is None for r in hidden.strides.rows())
-    assert hidden.quality["missing"]["footstrike"] == "foot_hidden" in MISSING_REASONS
-    assert set(hidden.quality["missing"].values()) <= set(MISSING_REASONS)
-    assert hidden.quality["footstrike_excluded"] == {"foot_hidden": hidden.quality["footstrike_contacts"]}
+    assert hidden.quality.missing["footstrike"] == "foot_hidden" in MISSING_REASONS
+    assert set(hidden.quality.missing.values()) <= set(MISSING_REASONS)
+    assert hidden.quality.footstrike_excluded == {"foot_hidden": hidden.quality.added["footstrike_contacts"]}
 
 
 # The issue's targets: RMSE of the distance outside the [IC, IC-1] bracket <= 3 deg near, <= 5 deg

@@ -20,6 +20,7 @@ from analysis.engine import analyze
 from analysis.tracking import select_runner
 from tests.analysis.conftest import DATA, load_detections
 from tests.analysis.test_feet import CLIPS, needs_videos
+from tests.engine_params import ENGINE_PARAMS
 
 
 # --- exact geometry ------------------------------------------------------------------------------
@@ -96,13 +97,13 @@ def _clip(name: str) -> _Clip:
 
     fps, size = CLIPS[name]
     result = analyze(select_runner(*load_detections(DATA / f"{name}.detections.npz")).keypoints.astype(float),
-                     fps, frame_size=size)
+                     fps, frame_size=size, params=ENGINE_PARAMS)
     fs = result.frame_series
     points = FootTrack.from_bytes((DATA / f"{name}.strike.npz").read_bytes()).points
     feet = F.assign_feet(points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], 1),
                          np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], 1))
     ics, tos = F.stance_pairs(result.events)
-    return _Clip(feet, ics, tos, 1.0 if result.summary["facing"] == "+x" else -1.0, fps, size, len(points))
+    return _Clip(feet, ics, tos, 1.0 if result.summary.facing == "+x" else -1.0, fps, size, len(points))
 
 
 def _angles(clip: _Clip, feet: F.FootSides, shots) -> dict:
@@ -229,9 +230,9 @@ def test_the_session_s_shots_choose_the_floor_and_quality_says_which():
     def measured(shots):
         return F.with_feet(result, feet.points, CLIPS[name][1], feet.model, strike.points, strike.model, shots=shots)
     moving = measured([(0, T - 1, "hand-held")])
-    assert static.quality["footstrike_floor"] == "per foot" == measured([(0, T - 1, "unknown")]).quality[
-        "footstrike_floor"]
-    assert moving.quality["footstrike_floor"] == "per stance"
-    assert measured([(0, 179, "static"), (180, T - 1, "tracking")]).quality["footstrike_floor"] == "mixed"
+    unknown = measured([(0, T - 1, "unknown")])
+    assert static.quality.added["footstrike_floor"] == "per foot" == unknown.quality.added["footstrike_floor"]
+    assert moving.quality.added["footstrike_floor"] == "per stance"
+    assert measured([(0, 179, "static"), (180, T - 1, "tracking")]).quality.added["footstrike_floor"] == "mixed"
     angles = {k: [r["footstrike_angle_deg"] for r in sa.strides.rows()] for k, sa in (("s", static), ("m", moving))}
     assert angles["s"] != angles["m"]

@@ -9,18 +9,20 @@ against that prediction (the band's price, docs/analysis.md "Events from the foo
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from analysis import foot_events as fe
 from analysis import synthetic as syn
-from analysis.engine import EngineParams, analyze
+from analysis.engine import analyze
 from analysis.events import EVENT_METHODS
 from tests.analysis.feet_accuracy import event_truth, within_one_frame
 from tests.analysis.test_feet import CLIPS, DATA, load_detections, needs_videos
+from tests.engine_params import ENGINE_PARAMS
 
-FOOT = EngineParams(event_method="foot")
+FOOT = replace(ENGINE_PARAMS, event_method="foot")
 
 
 def _band_time_s(s: syn.SyntheticSession, height_m: float = 1.75) -> float:
@@ -50,7 +52,7 @@ def test_foot_is_an_event_method_and_the_ankle_track_refuses_it():
 def test_synthetic_foot_events_are_exact_up_to_the_band(fps):
     s = syn.make_session(fps=fps, duration_s=8.0)
     sa = analyze(s.keypoints, s.fps, params=FOOT, foot_points=s.foot_points)
-    assert sa.quality["event_method"] == {"left": "foot", "right": "foot"}
+    assert sa.quality.added["event_method"] == {"left": "foot", "right": "foot"}
     shift = _band_time_s(s)
     assert 0.5 / fps < shift                          # the band costs time here: the check is not vacuous
     for side in ("left", "right"):
@@ -68,20 +70,20 @@ def test_synthetic_contact_time_is_longer_by_twice_the_band():
     s = syn.make_session(fps=60.0, duration_s=8.0, noise_px=1.5)
     sa = analyze(s.keypoints, s.fps, params=FOOT, foot_points=s.foot_points)
     want = s.truth["contact_time_s"] + 2 * _band_time_s(s)
-    assert sa.summary["contact_time_s"] == pytest.approx(want, abs=1.0 / 60.0)
+    assert sa.summary.contact_time_s == pytest.approx(want, abs=1.0 / 60.0)
 
 
 def test_without_foot_points_the_foot_method_is_the_velocity_method_and_says_so():
     s = syn.make_session(fps=60.0, duration_s=8.0, noise_px=1.5)
-    velocity = analyze(s.keypoints, s.fps)
+    velocity = analyze(s.keypoints, s.fps, params=ENGINE_PARAMS)
     fallback = analyze(s.keypoints, s.fps, params=FOOT)
     assert [(e.side, e.kind, e.frame) for e in fallback.events] == [(e.side, e.kind, e.frame) for e in velocity.events]
-    assert fallback.quality["event_method"] == {"left": "velocity", "right": "velocity"}
-    assert fallback.quality["event_method_fallback"] == {"left": "no foot points", "right": "no foot points"}
-    assert any("velocity method" in r for r in fallback.quality["reasons"])
-    assert "event_method" not in velocity.quality
+    assert fallback.quality.added["event_method"] == {"left": "velocity", "right": "velocity"}
+    assert fallback.quality.added["event_method_fallback"] == {"left": "no foot points", "right": "no foot points"}
+    assert any("velocity method" in r for r in fallback.quality.reasons)
+    assert "event_method" not in velocity.quality.added
     short = analyze(s.keypoints, s.fps, params=FOOT, foot_points=s.foot_points[:-5])
-    assert short.quality["event_method_fallback"]["left"] == f"foot points for {len(s.keypoints) - 5} frames, " \
+    assert short.quality.added["event_method_fallback"]["left"] == f"foot points for {len(s.keypoints) - 5} frames, " \
         f"keypoints for {len(s.keypoints)}"
 
 
@@ -91,10 +93,10 @@ def test_a_hidden_foot_falls_back_alone():
     points[: len(points) // 3, [2, 4], 2] = 0.2        # left heel and toe hidden in the first third
     single = s.foot_points.copy()
     single[::2, [2, 4], 2] = 0.2                       # ... or in every other frame: gaps filled, no fallback
-    assert analyze(s.keypoints, s.fps, params=FOOT, foot_points=single).quality["event_method"]["left"] == "foot"
+    assert analyze(s.keypoints, s.fps, params=FOOT, foot_points=single).quality.added["event_method"]["left"] == "foot"
     sa = analyze(s.keypoints, s.fps, params=FOOT, foot_points=points)
-    assert sa.quality["event_method"] == {"left": "velocity", "right": "foot"}
-    assert "left" in sa.quality["event_method_fallback"] and "right" not in sa.quality["event_method_fallback"]
+    assert sa.quality.added["event_method"] == {"left": "velocity", "right": "foot"}
+    assert "left" in sa.quality.added["event_method_fallback"] and "right" not in sa.quality.added["event_method_fallback"]
 
 
 # --- the shared clips: stored YOLO detections and stored foot points -------------------------------
@@ -105,7 +107,7 @@ def _clip(name: str, method: str):
     fps, size = CLIPS[name]
     kp = select_runner(*load_detections(DATA / f"{name}.detections.npz")).keypoints.astype(float)
     points = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes()).points
-    sa = analyze(kp, fps, frame_size=size, params=EngineParams(event_method=method), foot_points=points)
+    sa = analyze(kp, fps, frame_size=size, params=replace(ENGINE_PARAMS, event_method=method), foot_points=points)
     return sa, [(e.side, e.kind, e.frame) for e in sa.events]
 
 
@@ -119,7 +121,7 @@ FOOT_FLOOR = {"treadmill-side-60fps": (0.6, 0.35), "treadmill-garage-30fps": (0.
 @pytest.mark.parametrize("name", list(CLIPS))
 def test_shared_clip_events_from_the_foot_against_the_annotation(name):
     foot, found = _clip(name, "foot")
-    assert foot.quality["event_method"] == {"left": "foot", "right": "foot"}
+    assert foot.quality.added["event_method"] == {"left": "foot", "right": "foot"}
     truth = event_truth(name)
     ic, to = within_one_frame(found, truth, "IC"), within_one_frame(found, truth, "TO")
     assert ic >= FOOT_FLOOR[name][0] and to >= FOOT_FLOOR[name][1], (ic, to)
@@ -127,13 +129,13 @@ def test_shared_clip_events_from_the_foot_against_the_annotation(name):
     for kind in ("IC", "TO"):
         assert sum(1 for f in found if f[1] == kind) <= sum(1 for t in truth if t[1] == kind) + 2
     # contact time within 45 ms of the annotation's mean (velocity: within 15 ms)
-    assert abs(foot.summary["contact_time_s"] - _truth_contact_s(name)) < 0.045
+    assert abs(foot.summary.contact_time_s - _truth_contact_s(name)) < 0.045
 
 
 @needs_videos
 @pytest.mark.parametrize("name", list(CLIPS))
 def test_velocity_stays_the_default_because_it_is_better_on_both_clips(name):
-    assert EngineParams().event_method == "velocity"
+    assert ENGINE_PARAMS.event_method == "velocity"
     truth = event_truth(name)
     _, vel = _clip(name, "velocity")
     _, foot = _clip(name, "foot")
@@ -167,7 +169,7 @@ def test_the_foot_points_reach_the_engine_through_analyze_footage():
     points = FootTrack.from_bytes((DATA / f"{name}.feet.npz").read_bytes()).points
     sa = analyze_footage(track.keypoints, track.boxes, fps, all_cuts([], track.boxes), None, None,
                          frame_size=size, params=FOOT, foot_points=points)
-    assert sa.quality["event_method"] == {"left": "foot", "right": "foot"}
+    assert sa.quality.added["event_method"] == {"left": "foot", "right": "foot"}
     _, direct = _clip(name, "foot")
     truth = event_truth(name)
     found = [(e.side, e.kind, e.frame) for e in sa.events]

@@ -17,6 +17,7 @@ import pytest
 from analysis.engine import analyze
 from analysis.footage import all_cuts, analyze_footage
 from analysis.synthetic import make_session
+from tests.engine_params import ENGINE_PARAMS
 
 GT = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "ground-truth.json"
 FOOT_SIDE = {"near": "right", "far": "left"}
@@ -64,13 +65,13 @@ def test_tracking_camera_is_overground_with_ground_speed():
     shift, resp = _tiles(camera_xy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = analyze(image, 60.0)
-        sa = analyze_footage(image, _boxes(image), 60.0, [], shift, resp, frame_size=(1080, 1920))
-    assert plain.quality["mode"] == "treadmill"                          # the symptom
+        plain = analyze(image, 60.0, params=ENGINE_PARAMS)
+        sa = analyze_footage(image, _boxes(image), 60.0, [], shift, resp, frame_size=(1080, 1920), params=ENGINE_PARAMS)
+    assert plain.quality.mode == "treadmill"                          # the symptom
     q = sa.quality
-    assert q["camera"] == "tracking" and q["mode"] == "overground" and q["segments"] == 1
-    assert "ground speed" in q["reasons"][0] and "belt" not in " ".join(q["reasons"])
-    assert sa.summary["speed_mps"] == pytest.approx(s.truth["speed_mps"], rel=0.05)
+    assert q.added["camera"] == "tracking" and q.mode == "overground" and q.segments == 1
+    assert "ground speed" in q.reasons[0] and "belt" not in " ".join(q.reasons)
+    assert sa.summary.speed_mps == pytest.approx(s.truth["speed_mps"], rel=0.05)
     truth = [(side, kind, int(f)) for side in ("left", "right") for kind in ("IC", "TO")
              for f in s.events[side][kind] if 20 <= f < len(kp) - 20]
     share = _within_one_frame(sa, truth)
@@ -91,8 +92,9 @@ def test_under_a_moving_camera_the_px_series_stay_on_the_image_and_the_metres_in
     shift, resp = _tiles(camera_xy)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = analyze_footage(image, _boxes(image), 60.0, [], shift, resp, frame_size=(1080, 1920))
-    assert sa.quality["camera"] == "tracking"
+        sa = analyze_footage(image, _boxes(image), 60.0, [], shift, resp, frame_size=(1080, 1920),
+                             params=ENGINE_PARAMS)
+    assert sa.quality.added["camera"] == "tracking"
     fs = sa.frame_series
     for name, i in (("left_ankle", 15), ("right_knee", 14), ("nose", 0)):
         for axis, c in (("x", 0), ("y", 1)):
@@ -121,17 +123,17 @@ def test_hand_held_shake_on_the_shared_clip_keeps_events_within_a_frame(treadmil
     shift, resp = _tiles(camera_xy, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = analyze(shaken, fps)
-        sa = analyze_footage(shaken, _boxes(shaken), fps, [], shift, resp, frame_size=(1080, 1920))
+        plain = analyze(shaken, fps, params=ENGINE_PARAMS)
+        sa = analyze_footage(shaken, _boxes(shaken), fps, [], shift, resp, frame_size=(1080, 1920), params=ENGINE_PARAMS)
     q = sa.quality
-    assert q["camera"] == "hand-held" and q["mode"] == "treadmill"
-    assert "belt speed" in q["reasons"][0]
+    assert q.added["camera"] == "hand-held" and q.mode == "treadmill"
+    assert "belt speed" in q.reasons[0]
     share, before = _within_one_frame(sa, truth), _within_one_frame(plain, truth)
     # measured: compensated IC 17/18, TO 16/18 (the still clip: 17/18, 17/18); uncompensated
     # IC 16/18, TO 14/18
     assert (share["IC"] + share["TO"]) / 2 >= 0.9 and min(share.values()) >= 0.85, (share, before)
     assert (before["IC"] + before["TO"]) / 2 < 0.9                          # the shake costs events uncompensated
-    assert sa.summary["cadence_spm"] == pytest.approx(gt["derived"]["cadence_steps_per_min"], rel=0.02)
+    assert sa.summary.cadence_spm == pytest.approx(gt["derived"]["cadence_steps_per_min"], rel=0.02)
 
 
 def test_static_camera_changes_nothing(treadmill_keypoints_dev):
@@ -139,9 +141,9 @@ def test_static_camera_changes_nothing(treadmill_keypoints_dev):
     shift, resp = _tiles(np.zeros((len(kp), 2)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        plain = analyze(kp, fps)
-        sa = analyze_footage(kp, _boxes(kp), fps, [], shift, resp, frame_size=(1080, 1920))
-    assert sa.quality["camera"] == "static" and sa.summary == plain.summary
+        plain = analyze(kp, fps, params=ENGINE_PARAMS)
+        sa = analyze_footage(kp, _boxes(kp), fps, [], shift, resp, frame_size=(1080, 1920), params=ENGINE_PARAMS)
+    assert sa.quality.added["camera"] == "static" and sa.summary == plain.summary
 
 
 def test_a_zoom_is_a_cut():
@@ -167,12 +169,12 @@ def test_each_shot_of_an_edit_has_its_own_camera_and_mode(treadmill_keypoints_de
     shift, resp = _tiles(camera)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = analyze_footage(edit, _boxes(edit), fps, [len(kp1)], shift, resp, frame_size=(1080, 1920))
-    d = sa.quality["segments_detail"]
+        sa = analyze_footage(edit, _boxes(edit), fps, [len(kp1)], shift, resp, frame_size=(1080, 1920), params=ENGINE_PARAMS)
+    d = sa.quality.segments_detail
     assert [x["camera"] for x in d] == ["static", "tracking"]
     assert [x["mode"] for x in d] == ["treadmill", "overground"]
     assert d[1]["speed_mps"] == pytest.approx(s.truth["speed_mps"], rel=0.05)
-    assert "segment 2 tracking" in sa.quality["reasons"][0]
+    assert "segment 2 tracking" in sa.quality.reasons[0]
 
 
 def test_variable_rate_edit_with_a_static_camera_stays_static(treadmill_keypoints_dev):
@@ -189,8 +191,8 @@ def test_variable_rate_edit_with_a_static_camera_stays_static(treadmill_keypoint
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sa = analyze_footage(edit, _boxes(edit), 45.0, [cut], shift, resp, frame_size=(1080, 1920),
-                             frame_times_s=list(times))
+                             frame_times_s=list(times), params=ENGINE_PARAMS)
     q = sa.quality
-    assert [d["camera"] for d in q["segments_detail"]] == ["static", "static"]
-    assert q["cuts"] == [cut]
+    assert [d["camera"] for d in q.segments_detail] == ["static", "static"]
+    assert q.cuts == [cut]
     assert all(e.frame < cut for e in sa.events if e.time_s < times[cut - 1] - times[0])

@@ -17,6 +17,7 @@ import pytest
 from analysis.engine import RunnerProfile, analyze
 from analysis.footage import analyze_footage
 from analysis.timebase import declared_capture_fps, frame_timing, time_grid
+from tests.engine_params import ENGINE_PARAMS
 
 GT = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "ground-truth.json"
 FOOT_SIDE = {"near": "right", "far": "left"}
@@ -76,10 +77,10 @@ def test_variable_frame_rate_clip_is_timed_by_its_timestamps(treadmill_keypoints
     boxes = np.full((keep.size, 4), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        by_nominal = analyze(kp[keep], nominal, RunnerProfile())
-        by_time = analyze_footage(kp[keep], boxes, nominal, [], None, None, frame_times_s=list(times))
+        by_nominal = analyze(kp[keep], nominal, RunnerProfile(), params=ENGINE_PARAMS)
+        by_time = analyze_footage(kp[keep], boxes, nominal, [], None, None, frame_times_s=list(times), params=ENGINE_PARAMS)
     truth = gt["derived"]
-    assert by_time.quality["reasons"][0].startswith("Variable frame rate")
+    assert by_time.quality.reasons[0].startswith("Variable frame rate")
     assert by_time.fps == pytest.approx(nominal)
     # the average rate is wrong everywhere: 60 fps half runs slow, 30 fps half fast
     err_nominal = _ic_to_errors_s(by_nominal, gt["events"], 0.0)
@@ -90,8 +91,8 @@ def test_variable_frame_rate_clip_is_timed_by_its_timestamps(treadmill_keypoints
     # fps, is coarser than the first part's 60 fps)
     assert np.mean(np.abs(errors["IC"]) <= 1 / 30 + 1e-6) >= 0.8, errors["IC"]
     assert np.mean(np.abs(errors["TO"]) <= 1 / 30 + 1e-6) >= 0.9, errors["TO"]
-    assert by_time.summary["cadence_spm"] == pytest.approx(truth["cadence_steps_per_min"], rel=0.02)
-    assert by_time.summary["contact_time_s"] == pytest.approx(truth["mean_contact_time_s"], abs=1 / 30)
+    assert by_time.summary.cadence_spm == pytest.approx(truth["cadence_steps_per_min"], rel=0.02)
+    assert by_time.summary.contact_time_s == pytest.approx(truth["mean_contact_time_s"], abs=1 / 30)
     # frame numbers are the decoded frames' (kept frame k is the clip's frame keep[k]), not the grid's
     # (on the grid, frame k is up to 63 clip frames from the k-th kept frame here)
     ics = [(e.side, int(keep[e.frame])) for e in by_time.events if e.kind == "IC"]

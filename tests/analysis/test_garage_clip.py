@@ -19,6 +19,7 @@ import pytest
 from analysis.engine import analyze
 from analysis.tracking import select_runner, suppress_duplicates
 from tests.analysis.conftest import DATA, load_detections
+from tests.engine_params import ENGINE_PARAMS
 
 TRUTH = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "treadmill-garage-30fps.truth.json"
 FPS = 30.0
@@ -43,7 +44,7 @@ def test_events_within_one_frame_and_session_values(garage):
     track = select_runner(boxes, keypoints)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = analyze(track.keypoints.astype(float), FPS)
+        sa = analyze(track.keypoints.astype(float), FPS, params=ENGINE_PARAMS)
     shares = {}
     for kind in ("IC", "TO"):
         hits = []
@@ -55,10 +56,10 @@ def test_events_within_one_frame_and_session_values(garage):
         shares[kind] = float(np.mean(hits))
     assert shares["IC"] >= 0.9 and shares["TO"] >= 0.9, shares
     d, S = truth["derived"], sa.summary
-    assert S["facing"] == "-x" and sa.quality["mode"] == "treadmill"
-    assert S["cadence_spm"] == pytest.approx(d["cadence_steps_per_min"], rel=0.02)
-    assert S["contact_time_s"] == pytest.approx(d["mean_contact_time_s"], abs=1 / FPS)
-    assert S["flight_time_s"] == pytest.approx(d["mean_flight_time_s"], abs=1 / FPS)
+    assert S.facing == "-x" and sa.quality.mode == "treadmill"
+    assert S.cadence_spm == pytest.approx(d["cadence_steps_per_min"], rel=0.02)
+    assert S.contact_time_s == pytest.approx(d["mean_contact_time_s"], abs=1 / FPS)
+    assert S.flight_time_s == pytest.approx(d["mean_flight_time_s"], abs=1 / FPS)
 
 
 def test_a_duplicate_box_is_suppressed_and_two_people_are_kept():

@@ -14,7 +14,7 @@ def test_scale_facing_and_view_of_a_synthetic_runner(height_m, px_per_m, facing)
     """The synthetic body (analysis.synthetic, Winter's landmark heights, not geometry's constants)."""
     s = make_session(height_m=height_m, px_per_m=px_per_m, facing=facing, duration_s=3.0)
     xy = s.keypoints[..., :2]
-    ppm, default = geo.pixels_per_metre(xy, height_m, None)
+    ppm, default = geo.pixels_per_metre(xy, height_m, None, default_height_m=1.0)
     assert not default and ppm == pytest.approx(px_per_m, rel=0.02)
     ppm_default, default = geo.pixels_per_metre(xy, None, None, default_height_m=height_m)
     assert default and ppm_default == pytest.approx(ppm, rel=1e-12)         # same height, same scale

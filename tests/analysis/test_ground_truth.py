@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from analysis.engine import RunnerProfile, analyze
+from tests.engine_params import ENGINE_PARAMS
 
 GT = Path(__file__).resolve().parents[2].parent / "shared" / "videos" / "ground-truth.json"
 FOOT_SIDE = {"near": "right", "far": "left"}   # README: near foot = right leg
@@ -37,17 +38,17 @@ def test_treadmill_video_matches_ground_truth(treadmill_keypoints):
         pytest.skip("shared ground truth not found")
     gt = json.loads(GT.read_text())["treadmill-side-60fps.mp4"]
     keypoints, fps = treadmill_keypoints
-    sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile())
+    sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile(), params=ENGINE_PARAMS)
     ic, to = _errors(sa, gt["events"], "IC"), _errors(sa, gt["events"], "TO")
     assert np.abs(ic).max() <= 2, ic
     assert np.abs(to).max() <= 2, to
     d, S = gt["derived"], sa.summary
-    assert sa.quality["mode"] == "treadmill" and sa.quality["gait"] == "running"
-    assert S["facing"] == "+x"
-    assert S["cadence_spm"] == pytest.approx(d["cadence_steps_per_min"], abs=1.0)  # issue 3: within 1 step/min
-    assert S["contact_time_s"] == pytest.approx(d["mean_contact_time_s"], abs=1 / 60)
-    assert S["flight_time_s"] == pytest.approx(d["mean_flight_time_s"], abs=1 / 60)
-    assert S["stride_time_s"] == pytest.approx(d["mean_stride_time_s"], abs=0.010)
+    assert sa.quality.mode == "treadmill" and sa.quality.gait == "running"
+    assert S.facing == "+x"
+    assert S.cadence_spm == pytest.approx(d["cadence_steps_per_min"], abs=1.0)  # issue 3: within 1 step/min
+    assert S.contact_time_s == pytest.approx(d["mean_contact_time_s"], abs=1 / 60)
+    assert S.flight_time_s == pytest.approx(d["mean_flight_time_s"], abs=1 / 60)
+    assert S.stride_time_s == pytest.approx(d["mean_stride_time_s"], abs=0.010)
     n_ic = sum(e["event"] == "IC" for e in gt["events"])
     assert sum(e.kind == "IC" for e in sa.events) == n_ic      # no missed or extra contacts
 
@@ -65,16 +66,16 @@ def _check_side_speeds(keypoints, fps):
     the dev keypoints; now both 3.20 m/s. The near leg is found from the
     keypoints (README: the right leg is the near one) and its leg looks longer.
     """
-    sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile())
+    sa = analyze(np.asarray(keypoints, float), float(fps), RunnerProfile(), params=ENGINE_PARAMS)
     q = sa.quality
-    assert q["near_leg"] == "right"
-    assert q["px_per_m_left"] < q["px_per_m_right"] == pytest.approx(sa.summary["px_per_m"])
+    assert q.near_leg == "right"
+    assert q.px_per_m_left < q.px_per_m_right == pytest.approx(sa.summary.px_per_m)
     mean = {side: np.mean(sa.strides.of_side(side).speed_mps) for side in ("left", "right")}
     assert abs(mean["left"] - mean["right"]) < 0.05 * max(mean.values()), mean
-    assert 2.0 < sa.summary["speed_mps"] < 4.5                  # a running belt speed
+    assert 2.0 < sa.summary.speed_mps < 4.5                  # a running belt speed
     for side in ("left", "right"):
         sl = sa.strides.of_side(side).stride_length_m
-        assert np.mean(sl) == pytest.approx(sa.summary["stride_length_m"], rel=0.05), side
+        assert np.mean(sl) == pytest.approx(sa.summary.stride_length_m, rel=0.05), side
 
 
 def test_dev_keypoints_side_speeds_agree(treadmill_keypoints_dev):
@@ -100,15 +101,15 @@ def _check_mirror(keypoints, fps):
     kp = np.asarray(keypoints, float)
     mirrored = kp.copy()
     mirrored[..., 0] = FRAME_WIDTH_PX - mirrored[..., 0]
-    a = analyze(kp, float(fps), RunnerProfile())
-    b = analyze(mirrored, float(fps), RunnerProfile())
-    assert a.summary["facing"] == "+x" and b.summary["facing"] == "-x"
+    a = analyze(kp, float(fps), RunnerProfile(), params=ENGINE_PARAMS)
+    b = analyze(mirrored, float(fps), RunnerProfile(), params=ENGINE_PARAMS)
+    assert a.summary.facing == "+x" and b.summary.facing == "-x"
     assert [(e.side, e.kind, e.frame) for e in b.events] == [(e.side, e.kind, e.frame) for e in a.events]
     np.testing.assert_allclose([e.time_s for e in b.events], [e.time_s for e in a.events], rtol=0, atol=1e-9)
-    for k, v in a.summary.items():
+    for k, v in a.summary.to_dict().items():
         if isinstance(v, float):
-            assert b.summary[k] == pytest.approx(v, rel=1e-6, abs=1e-9), k
-    assert b.quality["mode"] == a.quality["mode"] and b.quality["gait"] == a.quality["gait"]
+            assert b.summary.value(k) == pytest.approx(v, rel=1e-6, abs=1e-9), k
+    assert b.quality.mode == a.quality.mode and b.quality.gait == a.quality.gait
 
 
 def _check_half_rate(keypoints, fps):
@@ -127,23 +128,23 @@ def _check_half_rate(keypoints, fps):
         pytest.skip("shared ground truth not found")
     gt = json.loads(GT.read_text())["treadmill-side-60fps.mp4"]
     kp = np.asarray(keypoints, float)
-    base = analyze(kp, float(fps), RunnerProfile()).summary
+    base = analyze(kp, float(fps), RunnerProfile(), params=ENGINE_PARAMS).summary
     n_ic = sum(e["event"] == "IC" for e in gt["events"])
     for off in (0, 1):
-        sa = analyze(kp[off::2], float(fps) / 2, RunnerProfile())
+        sa = analyze(kp[off::2], float(fps) / 2, RunnerProfile(), params=ENGINE_PARAMS)
         S = sa.summary
-        assert sa.quality["mode"] == "treadmill" and sa.quality["gait"] == "running"
+        assert sa.quality.mode == "treadmill" and sa.quality.gait == "running"
         assert sum(e.kind == "IC" for e in sa.events) == n_ic
         for e in gt["events"]:
             det = np.array([x.frame for x in sa.events
                             if x.kind == e["event"] and x.side == FOOT_SIDE[e["foot"]]])
             g = (e["frame"] - off) / 2                      # annotated frame on the 30 fps grid
             assert np.abs(det - g).min() <= 2, (off, e)
-        assert S["cadence_spm"] == pytest.approx(base["cadence_spm"], rel=0.01)
-        assert S["cadence_spm"] == pytest.approx(gt["derived"]["cadence_steps_per_min"], abs=1.5)
-        assert S["contact_time_s"] == pytest.approx(base["contact_time_s"], abs=1 / 60)
-        assert S["flight_time_s"] == pytest.approx(base["flight_time_s"], abs=1 / 60)
-        assert S["stride_time_s"] == pytest.approx(base["stride_time_s"], abs=0.010)
+        assert S.cadence_spm == pytest.approx(base.cadence_spm, rel=0.01)
+        assert S.cadence_spm == pytest.approx(gt["derived"]["cadence_steps_per_min"], abs=1.5)
+        assert S.contact_time_s == pytest.approx(base.contact_time_s, abs=1 / 60)
+        assert S.flight_time_s == pytest.approx(base.flight_time_s, abs=1 / 60)
+        assert S.stride_time_s == pytest.approx(base.stride_time_s, abs=0.010)
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from analysis.cleaning import dominant_period_frames
 from analysis.engine import RunnerProfile, analyze
 from analysis.tracking import select_runner
 from tests.analysis.conftest import TREADMILL_FPS
+from tests.engine_params import ENGINE_PARAMS
 
 TEN_MINUTES_COPIES = 93  # 93 x 388 frames = 601 s at 60 fps
 
@@ -30,7 +31,7 @@ def runner_keypoints(treadmill_stored_detections) -> np.ndarray:
 def _analyse(kp: np.ndarray, copies: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return analyze(np.tile(kp, (copies, 1, 1)), TREADMILL_FPS, RunnerProfile(height_m=1.75))
+        return analyze(np.tile(kp, (copies, 1, 1)), TREADMILL_FPS, RunnerProfile(height_m=1.75), params=ENGINE_PARAMS)
 
 
 @pytest.fixture(scope="module")
@@ -47,15 +48,15 @@ def two_copies(runner_keypoints):
 def test_tiled_real_keypoints_keep_their_gait(runner_keypoints, one_copy, two_copies, copies):
     r = _analyse(runner_keypoints, copies)
     s, q = r.summary, r.quality
-    assert s["cadence_spm"] == pytest.approx(one_copy.summary["cadence_spm"], rel=0.01)
-    assert not q["implausible_timing"] and q["suggested_capture_fps"] is None
+    assert s.cadence_spm == pytest.approx(one_copy.summary.cadence_spm, rel=0.01)
+    assert not q.implausible_timing and q.suggested_capture_fps is None
     # strides proportional to the length (two copies: one seam stride per copy)
     per_copy = len(r.strides) / copies
     assert per_copy == pytest.approx(len(two_copies.strides) / 2, rel=0.06)
-    assert q["flight_share"] == pytest.approx(one_copy.quality["flight_share"], abs=0.03)
-    assert s["duty_factor"] == pytest.approx(one_copy.summary["duty_factor"], abs=0.02)
+    assert q.flight_share == pytest.approx(one_copy.quality.flight_share, abs=0.03)
+    assert s.duty_factor == pytest.approx(one_copy.summary.duty_factor, abs=0.02)
     # the swap repair does not drift with the length (it flipped ~94 % of frames)
-    assert q["swaps_repaired"] / copies <= 1.2 * two_copies.quality["swaps_repaired"] / 2
+    assert q.swaps_repaired / copies <= 1.2 * two_copies.quality.swaps_repaired / 2
 
 
 def test_period_is_the_fundamental_not_a_long_repetition():

@@ -19,6 +19,7 @@ from api.documents import from_analysis
 from api import reports
 from tasks.results import events_document, session_facts, session_tables
 from tests.analysis.treadmill_snapshot import FPS, FRAME_SIZE, HEIGHT_M, META, WEIGHT_KG, load_track
+from tests.engine_params import ENGINE_PARAMS
 
 #: summary key -> (summary-document block, metric name)
 QUANTITIES = {
@@ -35,7 +36,7 @@ QUANTITIES = {
 def session():
     track = load_track()
     result = analyze(track.keypoints, FPS, RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG),
-                     frame_size=FRAME_SIZE)
+                     frame_size=FRAME_SIZE, params=ENGINE_PARAMS)
     # the lake's shape: typed results in the row and tables; the API builds its documents from them
     # (as the writer lays the run out: the spread metrics' statistics stored with the row)
     tables = session_tables({**META, "effective_fps": result.fps}, result, result.quality, track, FPS)
@@ -61,7 +62,7 @@ def session():
 def test_every_output_shows_the_summary_value(session, key):
     result, row, api, _ = session
     block, name = QUANTITIES[key]
-    value = result.summary[key]
+    value = result.summary.value(key)
     assert value is not None
     shown = {
         "sessions row": row[key],
@@ -94,16 +95,16 @@ def test_commentary_names_the_same_numbers(session):
     s, q = result.summary, result.quality
     perf, mech = texts["summary"]["performance"], texts["summary"]["mechanics"]
     bal = texts["summary"]["balance_posture"]
-    assert f"{s['balance_pct']:.1f} % left / {100 - s['balance_pct']:.1f} % right" in bal
-    assert f"cadence averaged {s['cadence_spm']:.0f} steps/min" in perf
-    assert Units().speed(s["speed_mps"]) in perf
-    assert f"on the ground for {Units.ms(s['contact_time_s'])}" in mech
-    assert f"Contact takes {s['duty_factor']:.0%}" in mech
+    assert f"{s.balance_pct:.1f} % left / {100 - s.balance_pct:.1f} % right" in bal
+    assert f"cadence averaged {s.cadence_spm:.0f} steps/min" in perf
+    assert Units().speed(s.speed_mps) in perf
+    assert f"on the ground for {Units.ms(s.contact_time_s)}" in mech
+    assert f"Contact takes {s.duty_factor:.0%}" in mech
     # one cadence target in every block that names one
     targets = {int(t) for block in texts.values() for text in block.values()
                for t in re.findall(r"\((?:about )?(\d{3}) steps/min\)", text)}
     assert len(targets) == 1, targets
     # strides are counted per side, as the quality document counts them
     dist = texts["summary"]["distance_duration"]
-    assert f"({q['strides_left']} complete left and {q['strides_right']} complete right strides)" in dist
+    assert f"({q.strides_left} complete left and {q.strides_right} complete right strides)" in dist
     assert not any("within 0°" in text for block in texts.values() for text in block.values())

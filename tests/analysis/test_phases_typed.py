@@ -17,6 +17,7 @@ from analysis.phase_report import CURVE_POINTS, PhaseMark, Phases, SidePhases
 from analysis.vocabulary import GAIT_PHASES, SIDES
 from api.documents import gait_document, phases_from_gait_document
 from tests.analysis.treadmill_snapshot import FPS, FRAME_SIZE, HEIGHT_M, SNAPSHOT, WEIGHT_KG, differences, load_track
+from tests.engine_params import ENGINE_PARAMS
 
 REPO = Path(__file__).resolve().parents[2]
 #: The gait-analysis document's names (running-openapi.json), which the engine does not use.
@@ -43,7 +44,7 @@ def treadmill():
     from analysis.engine import RunnerProfile, analyze
 
     track = load_track()
-    return analyze(track.keypoints, FPS, RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG), frame_size=FRAME_SIZE)
+    return analyze(track.keypoints, FPS, RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG), frame_size=FRAME_SIZE, params=ENGINE_PARAMS)
 
 
 def test_marks_follow_their_stride(treadmill):

@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 
 from analysis.cleaning import swap_mask_for_pair
-from analysis.engine import EngineParams, RunnerProfile
+from analysis.engine import RunnerProfile
 from analysis.segments import analyze_segments
 from benchmarks.bench_events import synthetic_edit
+from tests.engine_params import ENGINE_PARAMS
 
 FPS = 60.0
 
@@ -32,7 +33,7 @@ def _edit(seed: int):
     s, pieces, edit, cuts = synthetic_edit(seed, FPS)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = analyze_segments(edit, FPS, cuts, RunnerProfile(), None, EngineParams())
+        sa = analyze_segments(edit, FPS, cuts, RunnerProfile(), None, params=ENGINE_PARAMS)
     return s, pieces, np.r_[0, cuts], sa
 
 
@@ -70,8 +71,8 @@ def test_events_and_contact_and_flight_within_one_frame(edits):
                         if a < f < b:          # its first frame and the frame before it are in the piece
                             hits[kind].append(bool(found.size) and np.min(np.abs(found - f)) <= 1)
         frame_ms = 1000.0 / FPS
-        assert abs(sa.summary["contact_time_s"] - s.truth["contact_time_s"]) * 1000 <= frame_ms
-        assert abs(sa.summary["flight_time_s"] - s.truth["flight_time_s"]) * 1000 <= frame_ms
+        assert abs(sa.summary.contact_time_s - s.truth["contact_time_s"]) * 1000 <= frame_ms
+        assert abs(sa.summary.flight_time_s - s.truth["flight_time_s"]) * 1000 <= frame_ms
     for kind, h in hits.items():
         assert np.mean(h) >= 0.9, f"{kind}: {np.mean(h):.0%} within one frame"
 

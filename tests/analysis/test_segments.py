@@ -19,6 +19,7 @@ from analysis.segments import analyze_segments, continuous_segments, cut_frames,
 from analysis.synthetic import slow_motion
 from analysis.tracking import select_runner
 from tests.analysis.conftest import DATA, load_detections
+from tests.engine_params import ENGINE_PARAMS
 
 VIDEOS = Path(__file__).resolve().parents[2].parent / "shared" / "videos"
 GARAGE_DETECTIONS = DATA / "treadmill-garage-30fps.detections.npz"
@@ -59,33 +60,33 @@ def test_no_step_stride_or_flight_spans_a_cut_and_cadence_is_the_within_segment_
     kp, cuts, truth_cadence = _edit(clips)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = analyze_segments(kp, 60.0, cuts)
-        whole = analyze(kp, 60.0)
+        sa = analyze_segments(kp, 60.0, cuts, params=ENGINE_PARAMS)
+        whole = analyze(kp, 60.0, params=ENGINE_PARAMS)
     q = sa.quality
-    assert q["segments"] == 4 and q["cuts"] == cuts.tolist()
+    assert q.segments == 4 and q.cuts == cuts.tolist()
     seg_of = lambda frames: np.searchsorted(cuts, frames, side="right")  # noqa: E731
     st = sa.strides
     assert len(st) >= 30
     assert (seg_of(st.ic_frame) == seg_of(st.next_ic_frame)).all()
     c = st.has_contralateral_ic
     assert (seg_of(st.contralateral_ic_frame[c]) == seg_of(st.ic_frame[c])).all()   # steps and flights
-    assert sa.summary["cadence_spm"] == pytest.approx(truth_cadence, rel=0.02)
+    assert sa.summary.cadence_spm == pytest.approx(truth_cadence, rel=0.02)
     # each segment answers for itself: the two runners' speeds differ (3.2 vs 2.2 m/s measured)
-    detail = q["segments_detail"]
+    detail = q.segments_detail
     assert [d["start_frame"] for d in detail] == [0, *cuts.tolist()]
     assert all(d["cadence_spm"] == pytest.approx(truth_cadence, rel=0.04) for d in detail)
     assert abs(detail[0]["speed_mps"] - detail[1]["speed_mps"]) > 0.5
     # before: one analysis over the edit paired events across the cuts
     assert (seg_of(whole.strides.ic_frame) != seg_of(whole.strides.next_ic_frame)).any()
-    assert abs(whole.summary["cadence_spm"] / truth_cadence - 1) > 2 * abs(sa.summary["cadence_spm"] / truth_cadence - 1)
+    assert abs(whole.summary.cadence_spm / truth_cadence - 1) > 2 * abs(sa.summary.cadence_spm / truth_cadence - 1)
 
 
 def test_a_clip_without_cuts_is_one_segment_and_unchanged(clips):
     kp = clips["side"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa, plain = analyze_segments(kp, 60.0, []), analyze(kp, 60.0)
-    assert sa.quality["segments"] == 1 and sa.quality["cuts"] == []
+        sa, plain = analyze_segments(kp, 60.0, [], params=ENGINE_PARAMS), analyze(kp, 60.0, params=ENGINE_PARAMS)
+    assert sa.quality.segments == 1 and sa.quality.cuts == []
     assert sa.summary == plain.summary and len(sa.events) == len(plain.events)
 
 
@@ -93,12 +94,12 @@ def test_too_short_segments_are_reported_not_analysed(clips):
     kp = np.concatenate([clips["side"][:20], clips["side"][100:388]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sa = analyze_segments(kp, 60.0, [20])
-    assert sa.quality["segments"] == 1
-    assert sa.quality["segments_detail"][0]["not_analysed"].startswith("shorter than")
+        sa = analyze_segments(kp, 60.0, [20], params=ENGINE_PARAMS)
+    assert sa.quality.segments == 1
+    assert sa.quality.segments_detail[0]["not_analysed"].startswith("shorter than")
     assert all(e.frame >= 20 for e in sa.events)
     with pytest.raises(AnalysisError):
-        analyze_segments(clips["side"][:30], 60.0, [10, 20])
+        analyze_segments(clips["side"][:30], 60.0, [10, 20], params=ENGINE_PARAMS)
 
 
 def test_cut_frames_from_frame_change():

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tests.engine_params import ENGINE_PARAMS
 
 DATA = Path(__file__).with_name("data")
 DETECTIONS = DATA / "treadmill-side-60fps.detections.npz"
@@ -80,7 +81,7 @@ def compute() -> dict[str, Any]:
 
     track = load_track()
     profile = RunnerProfile(height_m=HEIGHT_M, weight_kg=WEIGHT_KG)
-    result = analyze(track.keypoints, FPS, profile, frame_size=FRAME_SIZE)
+    result = analyze(track.keypoints, FPS, profile, frame_size=FRAME_SIZE, params=ENGINE_PARAMS)
     # as the writer lays the run out (the flow's meta gives the analysed rate as effective_fps)
     tables = session_tables({**META, "effective_fps": result.fps}, result, result.quality, track, FPS)
     lake = {name: _through_parquet(table) for name, table in tables.items()}

@@ -22,6 +22,7 @@ from api import documents
 from storage.catalog import SessionStatus
 from storage.lake_layout import LAYOUT, manifest_key
 from tasks.results import events_document, session_tables, sessions_table
+from tests.engine_params import ENGINE_PARAMS
 
 FPS = 60.0
 DETAILS = "/running/sessions/{}/"
@@ -38,7 +39,7 @@ def analysed():
     kp = synthetic.keypoints
     track = RunnerTrack(keypoints=kp, boxes=np.zeros((kp.shape[0], 5)), found=np.ones(kp.shape[0], dtype=bool),
                         n_tracks=1, track_scores={0: 1.0})
-    result = analyze(kp, FPS, RunnerProfile(height_m=1.75, weight_kg=70.0, incline_deg=1.0), frame_size=(1080, 1920))
+    result = analyze(kp, FPS, RunnerProfile(height_m=1.75, weight_kg=70.0, incline_deg=1.0), frame_size=(1080, 1920), params=ENGINE_PARAMS)
     return track, result
 
 
@@ -52,7 +53,7 @@ def _write(world, track, result, legacy: bool) -> str:
     if legacy:  # as layout 1 wrote it: the documents in the row, no joints, no statistics
         built = documents.from_analysis(result)
         stored = {**{k: built[k] for k in ("summary_doc", "details_doc", "form_doc")},
-                  "gait_doc": built["gait_doc"], "quality_doc": result.quality,
+                  "gait_doc": built["gait_doc"], "quality_doc": result.quality.to_dict(),
                   "events_doc": events_document(result.events)}
         tables["sessions"] = sessions_table(meta, result.summary, stored)
     manifest = world.lake.write_session(row.id, "v1", "cfg0", tables)
@@ -106,7 +107,7 @@ def test_documents_read_from_the_lake_are_the_engines(world, analysed):
     assert new["details"]["calculated_metrics"] == cm
     assert new["details"]["all_timestamps"] == built["details_doc"]["all_timestamps"]
     assert new["details"]["metrics"] == built["details_doc"]["metrics"]
-    assert new["summary"]["performance_metrics"]["speed"]["avg"] == result.summary["speed_mps"]
+    assert new["summary"]["performance_metrics"]["speed"]["avg"] == result.summary.speed_mps
     assert new["gait"] == documents.gait_document(result.phases)   # the typed phases, in the spec's names
 
 

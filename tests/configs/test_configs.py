@@ -1,6 +1,7 @@
 import re
 import tomllib
-from dataclasses import fields
+import inspect
+from dataclasses import MISSING, fields
 from typing import get_args
 
 import pytest
@@ -60,12 +61,24 @@ def test_analysis_hash_ignores_device_but_not_model():
 
 
 def test_engine_params_come_from_analysis_settings_with_the_engine_defaults():
-    """default.toml's [analysis] values are the engine's own defaults, and every key reaches it."""
-    assert load_settings({}).analysis.engine_params() == EngineParams()
+    """default.toml's [analysis] is the only place the engine's defaults live: ``EngineParams``
+    declares none (a default repeated there would be a second value to keep equal), and every
+    key of [analysis] but the profile's ``mode`` reaches it."""
+    assert all(f.default is MISSING and f.default_factory is MISSING for f in fields(EngineParams))
+    from analysis import geometry
+    assert inspect.signature(geometry.pixels_per_metre).parameters["default_height_m"].default is inspect.Parameter.empty
+    defaults = load_settings({}).analysis
+    assert defaults.engine_params() == EngineParams(min_keypoint_conf=defaults.min_keypoint_conf,
+                                                    lowpass_hz=defaults.lowpass_hz, max_gap_s=defaults.max_gap_s,
+                                                    default_height_m=defaults.default_height_cm / 100,
+                                                    event_method=defaults.event_method)
+    assert set(AnalysisSettings.model_fields) - {"mode"} == {
+        "default_height_cm" if f.name == "default_height_m" else f.name for f in fields(EngineParams)}
     params = load_settings({"GAITLAKE_ANALYSIS__MIN_KEYPOINT_CONF": "0.35", "GAITLAKE_ANALYSIS__LOWPASS_HZ": "6",
                             "GAITLAKE_ANALYSIS__MAX_GAP_S": "0.2",
                             "GAITLAKE_ANALYSIS__DEFAULT_HEIGHT_CM": "180"}).analysis.engine_params()
-    assert params == EngineParams(min_keypoint_conf=0.35, lowpass_hz=6.0, max_gap_s=0.2, default_height_m=1.8)
+    assert params == EngineParams(min_keypoint_conf=0.35, lowpass_hz=6.0, max_gap_s=0.2, default_height_m=1.8,
+                                  event_method=defaults.event_method)
     assert load_settings({"GAITLAKE_ANALYSIS__EVENT_METHOD": "zeni"}).analysis.engine_params().event_method == "zeni"
     with pytest.raises(SettingsError, match="analysis.event_method"):
         load_settings({"GAITLAKE_ANALYSIS__EVENT_METHOD": "magic"})

@@ -84,17 +84,17 @@ def test_edited_clip_is_three_segments_in_the_lake_and_the_api(settings, edit, t
     q = out.quality
     lengths = [len(range(388)[sl]) for _, sl in SHOTS]
     cuts = np.cumsum(lengths)[:-1].tolist()
-    assert q["segments"] == 3 and q["cuts"] == cuts
-    assert q["camera"] == "static" and q["mode"] == "treadmill"
-    assert any("belt speed" in r for r in q["reasons"])
+    assert q.segments == 3 and q.cuts == cuts
+    assert q.added["camera"] == "static" and q.mode == "treadmill"
+    assert any("belt speed" in r for r in q.reasons)
     seg_of = lambda f: int(np.searchsorted(cuts, f, side="right"))  # noqa: E731
     for s in out.strides:
         assert seg_of(s["ic_frame"]) == seg_of(s["next_ic_frame"])
         if s["contralateral_ic_frame"] is not None:
             assert seg_of(s["contralateral_ic_frame"]) == seg_of(s["ic_frame"])
-    for d in q["segments_detail"]:
+    for d in q.segments_detail:
         assert d["cadence_spm"] == pytest.approx(168.5, rel=0.04)        # both runners run at 168-169
-    assert out.summary["cadence_spm"] == pytest.approx(168.5, rel=0.02)
+    assert out.summary.cadence_spm == pytest.approx(168.5, rel=0.02)
     lake = Lake(store)
     written = lake.read_table(row.id, "sessions").to_pylist()[0]
     details = from_lake("details_doc", written, q, lambda table: lake.read_table(row.id, table))
@@ -119,8 +119,8 @@ def test_a_declared_capture_rate_times_slow_motion_and_says_so(settings):
             "packet_frames": detections.n_frames, "declared_capture_fps": 60.0}
     out = analyse_and_write(row.id, info, detections, key)
     q = out.quality
-    assert q["capture_fps_source"] == "container" and q["implausible_timing"] is False
-    assert q["fps_used"] == 60.0 and q["frame_times"] == "constant"
-    assert out.summary["cadence_spm"] == pytest.approx(168.6, abs=1.0)
-    assert any("declares it was filmed at 60 frames/s" in r for r in q["reasons"])
-    assert q["estimated_capture_fps"] == pytest.approx(60.0, rel=0.15)      # the cross-check agrees
+    assert q.added["capture_fps_source"] == "container" and q.implausible_timing is False
+    assert q.fps_used == 60.0 and q.added["frame_times"] == "constant"
+    assert out.summary.cadence_spm == pytest.approx(168.6, abs=1.0)
+    assert any("declares it was filmed at 60 frames/s" in r for r in q.reasons)
+    assert q.estimated_capture_fps == pytest.approx(60.0, rel=0.15)      # the cross-check agrees

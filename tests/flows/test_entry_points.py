@@ -26,7 +26,7 @@ def _run(code: str, data_dir: Path, **extra: str) -> subprocess.CompletedProcess
 def test_importing_the_flows_sets_nothing_and_reads_no_settings(tmp_path):
     # A setting out of range would be refused by anything that read the settings.
     code = ("import json, os; import flows.process, flows.ingest, flows.compact, flows.worker, flows.queue, "
-            f"flows.launch; print(json.dumps({{k: os.environ.get(k) for k in {PREPARED!r}}}))")
+            f"flows.launch, flows.reprocess; print(json.dumps({{k: os.environ.get(k) for k in {PREPARED!r}}}))")
     proc = _run(code, tmp_path / "data", GAITLAKE_RAY__NUM_ACTORS="-3")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {k: None for k in PREPARED}
@@ -34,7 +34,7 @@ def test_importing_the_flows_sets_nothing_and_reads_no_settings(tmp_path):
 
 
 @pytest.mark.parametrize("flow", ["flows.process:process_session", "flows.ingest:ingest_inbox",
-                                  "flows.compact:compact_lake"])
+                                  "flows.compact:compact_lake", "flows.reprocess:reprocess"])
 def test_each_flow_applies_the_environment_when_it_starts(tmp_path, flow):
     """A flow's body is a deployment run's entry point: it applies the settings first (then, called
     here outside a flow run, stops at Prefect's run logger), with the values the CLI would set."""

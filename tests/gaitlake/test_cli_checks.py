@@ -17,6 +17,7 @@ from api.errors import ApiError
 from configs import SettingsError, get_settings, install_log_masking, load_settings, mask_url, masked
 from flows import options
 from gaitlake.cli import build_parser, examples, main
+from tests.engine_params import ENGINE_PARAMS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -300,23 +301,24 @@ def test_process_prints_where_the_artifacts_are(settings, capsys):
     keys = artifact_keys("s1", "v1")
     images = {"video": keys["video"], "report": keys["report"], "gait": {"left": {"strike": keys["gait"]["left"]["strike"]}},
               "form": {"contact_angle": keys["form"]["contact_angle"]}}
-    _print_artifacts("s1", SessionOutcome("s1", "done", summary={}, artifacts=images), settings)
+    _print_artifacts("s1", SessionOutcome("s1", "done", summary=None, artifacts=images), settings)
     out = capsys.readouterr().out
     store = settings.data_path / "store"
     assert f"analysed video    {store / keys['video']}" in out
     assert f"report            {store / keys['report']}" in out
     assert f"snapshots         2 JPEGs under {store / 'artifacts/s1/v1'}/ (gait/, form/)" in out
     assert "gaitlake report s1" in out
-    _print_artifacts("s1", SessionOutcome("s1", "done", summary={}, artifacts=None), settings)
+    _print_artifacts("s1", SessionOutcome("s1", "done", summary=None, artifacts=None), settings)
     assert "artifacts         not rendered" in capsys.readouterr().out
 
 
 def test_the_summary_says_the_power_is_metabolic(capsys):
+    from analysis.session_report import Quality, Summary
     from flows.process import SessionOutcome
     from gaitlake.cli import _print_summary
 
-    _print_summary("s1", SessionOutcome("s1", "done", summary={"power_w": 830.4, "cadence_spm": 166.2},
-                                        quality={"decoded_frames": 388, "runner_share": 1.0}))
+    _print_summary("s1", SessionOutcome("s1", "done", summary=Summary(power_w=830.4, cadence_spm=166.2),
+                                        quality=Quality(runner_share=1.0).with_added(decoded_frames=388)))
     out = capsys.readouterr().out
     assert "  metabolic power   830 W (Minetti cost of running)" in out
     assert "  cadence           166.2 steps/min" in out
@@ -334,12 +336,12 @@ def test_the_summary_states_the_frame_time_next_to_contact_and_flight(capsys):
     from tests.analysis.conftest import TREADMILL_DETECTIONS, TREADMILL_FPS, load_detections
 
     keypoints = select_runner(*load_detections(TREADMILL_DETECTIONS)).keypoints.astype(float)
-    result = analyze(keypoints, TREADMILL_FPS, RunnerProfile())
-    quality = {**result.quality, "decoded_frames": keypoints.shape[0]}
+    result = analyze(keypoints, TREADMILL_FPS, RunnerProfile(), params=ENGINE_PARAMS)
+    quality = result.quality.with_added(decoded_frames=keypoints.shape[0])
     _print_summary("s1", SessionOutcome("s1", "done", summary=result.summary, quality=quality))
     out = capsys.readouterr().out
     for key, label in (("contact_time_s", "contact time"), ("flight_time_s", "flight time")):
-        value = result.summary[key]
+        value = result.summary.value(key)
         line = next(x for x in out.splitlines() if x.startswith(f"  {label}"))
         rel = (1 / 60) / value
         want = f"  {label:<17} {value:.3f} s  ±17 ms (1 frame at 60 fps)" + (f", ±{100 * rel:.0f} %" if rel > 0.10 else "")

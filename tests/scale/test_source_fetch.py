@@ -91,8 +91,29 @@ def test_a_replayed_session_measuring_its_feet_reads_one_copy(counted_s3, treadm
     holder["fs"].reads.clear()
     outcome = process_session(row.id)
     assert outcome.rows["frames"] == 388 and outcome.artifacts.get("video")
-    assert outcome.quality["footstrike_source"] == "measured"                # the second pass ran
+    assert outcome.quality.added["footstrike_source"] == "measured"                # the second pass ran
     assert store.exists(feet_key(row.id))
+    assert holder["fs"].reads[store.path(row.video_key)] == 1, holder["fs"].reads
+
+
+@pytest.mark.slow
+def test_reprocessing_a_session_on_s3_downloads_its_source_once(counted_s3, treadmill_video):
+    """``reprocess`` on the pose path (``ultralytics``): its probe-less pose run, the feet's
+    second pass and the render of the new version read one download of the source."""
+    from flows.intake import create_session_from_path
+    from flows.process import process_session
+    from flows.reprocess import reprocess
+    from storage.lake import Lake
+
+    settings, holder = counted_s3
+    store, catalog = ObjectStore.from_settings(settings), Catalog.from_settings(settings)
+    row = create_session_from_path(store, catalog, treadmill_video, title="reprocess fetch once")
+    process_session(row.id, max_frames=60)
+    holder["fs"].reads.clear()
+    out = reprocess(ids=[row.id], pipeline_version="v-fetch-once", older_only=False, switch=False)
+    assert out["done"] == [row.id] and not out["failed"], out
+    written = Lake(store).read_table(row.id, "sessions", manifest=Lake(store).manifest(row.id, "v-fetch-once"))
+    assert written.column("analyzed_video_key")[0].as_py() is not None        # the render read the source too
     assert holder["fs"].reads[store.path(row.video_key)] == 1, holder["fs"].reads
 
 

@@ -14,13 +14,14 @@ from analysis.tracking import RunnerTrack
 from storage.lake_layout import LakeError, conform, schema_problems
 from tasks.lake_schema import SCHEMAS, stats_columns
 from tasks.results import session_tables
+from tests.engine_params import ENGINE_PARAMS
 
 
 @pytest.fixture(scope="module")
 def tables():
     s = make_session(cadence_spm=172.0, contact_time_s=0.24, speed_mps=3.2, duration_s=5.0, seed=11, mode="treadmill")
     kp = s.keypoints
-    result = analyze(kp, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0))
+    result = analyze(kp, s.fps, RunnerProfile(height_m=1.75, weight_kg=70.0), params=ENGINE_PARAMS)
     track = RunnerTrack(keypoints=kp, boxes=np.zeros((kp.shape[0], 5)), found=np.ones(kp.shape[0], dtype=bool),
                         n_tracks=1, track_scores={0: 1.0})
     meta = {"title": "run", "user_id": "u1", "fps": s.fps, "effective_fps": result.fps, "n_frames": kp.shape[0]}

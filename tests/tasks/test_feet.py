@@ -2,11 +2,13 @@
 to the proxy, and (slow) the real model on the garage clip against the stored foot fixture."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from analysis.session_report import Quality
 from tasks import feet as T
 
 VIDEOS = Path(__file__).resolve().parents[3] / "shared" / "videos"
@@ -65,28 +67,22 @@ class _Settings:
         num_threads = 1
 
 
+@dataclass(frozen=True)
 class _Result:
-    quality = {"reasons": []}
+    """The part of a ``SessionAnalysis`` the proxy note reads and replaces."""
+
+    quality: Quality = field(default_factory=Quality)
 
 
-def _replace(result, **kw):
-    out = _Result()
-    out.quality = kw.get("quality", result.quality)
-    return out
-
-
-def test_without_the_model_the_proxy_is_kept_and_quality_says_why(monkeypatch, tmp_path):
-    import dataclasses
-
-    monkeypatch.setattr(dataclasses, "replace", _replace)
+def test_without_the_model_the_proxy_is_kept_and_quality_says_why(tmp_path):
     s = _Settings()
     s.feet.enabled = False
     out = T.apply_foot_stage(s, None, "sid", None, _Result(), np.zeros((3, 5)), (10, 10))
-    assert out.quality["footstrike_source"] == "proxy"
-    assert out.quality["foot_model_missing"] == "feet.enabled is false"
+    assert out.quality.added["footstrike_source"] == "proxy"
+    assert out.quality.added["foot_model_missing"] == "feet.enabled is false"
     s.feet.enabled, s.feet.model_path = True, str(tmp_path / "missing.tflite")
     out = T.apply_foot_stage(s, None, "sid", None, _Result(), np.zeros((3, 5)), (10, 10))
-    assert out.quality["footstrike_source"] == "proxy" and "not a file" in out.quality["foot_model_missing"]
+    assert out.quality.added["footstrike_source"] == "proxy" and "not a file" in out.quality.added["foot_model_missing"]
     s.feet.model_path = ""
 
 

@@ -10,6 +10,7 @@ from viewer_support import FPS, TRUTH, synthetic_analysis
 
 from api.viewer.exports import TRC_MARKERS, mot_text, parse_mot, parse_trc, report_pdf, trc_text
 from tasks.results import frames_table
+from tests.engine_params import ENGINE_PARAMS
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +159,7 @@ def test_trc_gains_heel_and_toe_and_puts_the_floor_at_the_sole():
     from tests.analysis.conftest import DATA, load_detections
 
     track = select_runner(*load_detections(DATA / "treadmill-side-60fps.detections.npz"))
-    result = analyze(track.keypoints.astype(float), 60.0, frame_size=(1080, 1920))
+    result = analyze(track.keypoints.astype(float), 60.0, frame_size=(1080, 1920), params=ENGINE_PARAMS)
     stored = FootTrack.from_bytes(Path(DATA / "treadmill-side-60fps.feet.npz").read_bytes())
     measured = feet.with_feet(result, stored.points, (1080, 1920), stored.model)
     table = frames_table(track, 60.0, measured.frame_series)

@@ -16,6 +16,7 @@ from api.reports import SessionRecord
 from api.viewer import view
 from tasks.results import frames_table
 from tests.api.viewer.viewer_support import synthetic_analysis
+from tests.engine_params import ENGINE_PARAMS
 
 FPS = 60.0
 
@@ -25,7 +26,7 @@ def ten_minutes():
     s = make_session(duration_s=600, fps=FPS, noise_px=1.0, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = analyze(s.keypoints, FPS, RunnerProfile(height_m=1.75, weight_kg=70.0))
+        result = analyze(s.keypoints, FPS, RunnerProfile(height_m=1.75, weight_kg=70.0), params=ENGINE_PARAMS)
     T = s.keypoints.shape[0]
     kp = s.keypoints
     boxes = np.stack([np.nanmin(kp[..., 0], 1), np.nanmin(kp[..., 1], 1),

@@ -10,11 +10,12 @@ from analysis.engine import RunnerProfile, analyze
 from analysis.synthetic import make_session
 from api.documents import from_analysis
 from api.viewer import view
+from tests.engine_params import ENGINE_PARAMS
 
 
 def notes_and_cards(fps_told: float, fps_filmed: float = 30.0, duration_s: float = 4.0, height_m: float | None = 1.75):
     syn = make_session(fps=fps_filmed, duration_s=duration_s, px_per_m=150.0)
-    result = analyze(syn.keypoints, fps_told, RunnerProfile(height_m=height_m, weight_kg=None), frame_size=(1920, 1080))
+    result = analyze(syn.keypoints, fps_told, RunnerProfile(height_m=height_m, weight_kg=None), frame_size=(1920, 1080), params=ENGINE_PARAMS)
     notes = view.quality_notes(result.quality)
     cards = {c["key"]: c for c in view.cards(result.summary, from_analysis(result)["summary_doc"], notes)}
     return notes, cards
@@ -62,7 +63,7 @@ def test_measured_feet_drop_the_proxy_label_and_note_and_show_the_angle_per_side
     from tests.analysis.conftest import DATA, load_detections
 
     track = select_runner(*load_detections(DATA / "treadmill-side-60fps.detections.npz"))
-    result = analyze(track.keypoints.astype(float), 60.0, frame_size=(1080, 1920))
+    result = analyze(track.keypoints.astype(float), 60.0, frame_size=(1080, 1920), params=ENGINE_PARAMS)
     stored = FootTrack.from_bytes(Path(DATA / "treadmill-side-60fps.feet.npz").read_bytes())
     measured = feet.with_feet(result, stored.points, (1080, 1920), stored.model)
     notes = view.quality_notes(measured.quality)

@@ -28,6 +28,7 @@ from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.render import render_lake_run
 from tasks.results import session_tables
+from tests.engine_params import ENGINE_PARAMS
 
 FPS = Fraction(30)
 SIZE = (640, 360)   # width, height of the synthetic clip
@@ -61,7 +62,7 @@ def synthetic_analysis(duration_s: float = 4.0, cadence: float = TRUTH["cadence_
     x, y = kp[..., 0], kp[..., 1]
     kp[..., 0] += SIZE[0] * 0.55 - (np.nanmin(x) + np.nanmax(x)) / 2   # centred, feet on the belt
     kp[..., 1] += (SIZE[1] - 32) - np.nanmax(y)
-    result = analyze(kp, float(FPS), RunnerProfile(height_m=1.75, weight_kg=70.0, joints=joints), frame_size=SIZE)
+    result = analyze(kp, float(FPS), RunnerProfile(height_m=1.75, weight_kg=70.0, joints=joints), frame_size=SIZE, params=ENGINE_PARAMS)
     T = kp.shape[0]
     xs, ys = kp[..., 0], kp[..., 1]
     boxes = np.stack([np.nanmin(xs, 1), np.nanmin(ys, 1), np.nanmax(xs, 1), np.nanmax(ys, 1), np.ones(T)], 1)

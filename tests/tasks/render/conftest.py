@@ -18,6 +18,7 @@ from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.results import frames_table, sessions_table, strides_table
 from tests.video_support import reformat
+from tests.engine_params import ENGINE_PARAMS
 
 RATE = Fraction(30000, 1001)
 SIZE = (480, 320)            # width, height
@@ -62,7 +63,7 @@ def build_session(data_dir: Path, publish: bool = False) -> SyntheticLakeSession
     kp[..., 0] += 330 - 960   # into the right half of a 480x320 frame, clear of the panel
     kp[..., 1] += 120 - 845
     T = kp.shape[0]
-    result = analyze(kp, float(RATE), RunnerProfile(height_m=1.75, weight_kg=70.0), frame_size=SIZE)
+    result = analyze(kp, float(RATE), RunnerProfile(height_m=1.75, weight_kg=70.0), frame_size=SIZE, params=ENGINE_PARAMS)
     x, y = kp[..., 0], kp[..., 1]
     boxes = np.stack([np.nanmin(x, 1), np.nanmin(y, 1), np.nanmax(x, 1), np.nanmax(y, 1), np.ones(T)], 1)
     track = RunnerTrack(keypoints=kp, boxes=boxes, found=np.ones(T, bool), n_tracks=1, track_scores={0: 1.0})
@@ -76,7 +77,7 @@ def build_session(data_dir: Path, publish: bool = False) -> SyntheticLakeSession
             "fps": float(RATE), "n_frames": T, "width": SIZE[0], "height": SIZE[1], "video_key": video_key,
             "analyzed_video_key": None}
     docs = {"summary_doc": from_analysis(result)["summary_doc"], "form_doc": from_analysis(result)["form_doc"],
-            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality}
+            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality.to_dict()}
     tables = {"sessions": sessions_table(meta, result.summary, docs),
               "frames": frames_table(track, float(RATE), result.frame_series),
               "strides": strides_table(result.strides)}

@@ -15,13 +15,14 @@ from storage.lake import Lake
 from storage.objectstore import ObjectStore
 from tasks.render import GAIT_PHASES, render_lake_run
 from tasks.results import frames_table, sessions_table, strides_table
+from tests.engine_params import ENGINE_PARAMS
 
 
 @pytest.mark.slow
 def test_treadmill_overlay_renders_fast_with_every_frame(treadmill_video, treadmill_keypoints, tmp_path):
     kp, fps = treadmill_keypoints
     T = kp.shape[0]
-    result = analyze(kp, fps, RunnerProfile(height_m=1.75, weight_kg=70.0), frame_size=(1080, 1920))
+    result = analyze(kp, fps, RunnerProfile(height_m=1.75, weight_kg=70.0), frame_size=(1080, 1920), params=ENGINE_PARAMS)
     boxes = np.zeros((T, 5))
     track = RunnerTrack(keypoints=kp, boxes=boxes, found=np.isfinite(kp[..., 0]).any(1), n_tracks=1, track_scores={})
     store = ObjectStore((tmp_path / "store").as_uri())
@@ -29,7 +30,7 @@ def test_treadmill_overlay_renders_fast_with_every_frame(treadmill_video, treadm
     store.put_file(treadmill_video, "videos/t/source.mp4")
     meta = {"title": "treadmill", "video_key": "videos/t/source.mp4"}
     docs = {"summary_doc": from_analysis(result)["summary_doc"], "form_doc": from_analysis(result)["form_doc"],
-            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality}
+            "gait_doc": from_analysis(result)["gait_doc"], "quality_doc": result.quality.to_dict()}
     lake.write_session("t", "pv", "cfg", {"sessions": sessions_table(meta, result.summary, docs),
                                           "frames": frames_table(track, fps, result.frame_series),
                                           "strides": strides_table(result.strides)}, publish=False)

@@ -18,10 +18,11 @@ from tasks.render.report import report_figure
 from tasks.render.snapshots import draw_form_snapshot, draw_phase_snapshot, snapshot_plan
 from tasks.results import frames_table, sessions_table, strides_table
 from tests.analysis.conftest import TREADMILL_DETECTIONS, TREADMILL_FPS, load_detections
+from tests.engine_params import ENGINE_PARAMS
 
 
 def _render_data(keypoints: np.ndarray, fps: float, joints: tuple[str, ...]):
-    result = analyze(keypoints, fps, RunnerProfile(joints=joints))
+    result = analyze(keypoints, fps, RunnerProfile(joints=joints), params=ENGINE_PARAMS)
     T = keypoints.shape[0]
     track = RunnerTrack(keypoints=keypoints, boxes=np.zeros((T, 5)), found=np.ones(T, bool), n_tracks=1,
                         track_scores={0: 1.0})
@@ -29,7 +30,7 @@ def _render_data(keypoints: np.ndarray, fps: float, joints: tuple[str, ...]):
     meta = {"title": "t", "user_id": "u", "created_at": "2025-01-01T00:00:00+00:00", "fps": fps, "n_frames": T,
             "width": 1080, "height": 1920, "video_key": "v", "analyzed_video_key": None}
     row_docs = {"summary_doc": docs["summary_doc"], "form_doc": docs["form_doc"], "gait_doc": docs["gait_doc"],
-                "quality_doc": result.quality}
+                "quality_doc": result.quality.to_dict()}
     data = RenderData.from_tables(frames_table(track, fps, result.frame_series),
                                   sessions_table(meta, result.summary, row_docs), strides_table(result.strides))
     return result, data
@@ -45,7 +46,7 @@ def no_hip():
 
 def test_commentary_says_not_selected_for_the_hip(no_hip):
     result, _ = no_hip
-    assert result.quality["strides_left"] >= 8 and result.quality["strides_right"] >= 8
+    assert result.quality.strides_left >= 8 and result.quality.strides_right >= 8
     facts = SessionFacts.from_results(result.summary, result.quality, result.phases, result.strides)
     for kind, block in (("form", "push_angle"), ("recommendation", "left_hip_angle"),
                         ("recommendation", "right_hip_angle")):

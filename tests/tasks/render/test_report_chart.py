@@ -29,7 +29,7 @@ def _panel(fig, title: str):
 
 def test_the_chart_names_the_near_leg(walking):
     result, _, fig = walking
-    near = result.quality["near_leg"]
+    near = result.quality.near_leg
     far = "left" if near == "right" else "right"
     assert near in ("left", "right")
     assert f"The {near} leg is near the camera" in fig._suptitle.get_text()
@@ -117,5 +117,5 @@ def test_a_range_clear_of_the_axis_is_named_not_squashed_into_view(walking):
     ax = _panel(fig, "cadence")
     assert ax.get_ylim()[1] < by_name("cadence_spm").reference.low
     assert "(above this axis)" in _band(ax, "cadence_spm").get_label()
-    assert result.summary["speed_mps"] < 2.8
+    assert result.summary.speed_mps < 2.8
     assert _band(_panel(fig, "contact"), "contact_time_s") is None
