@@ -508,3 +508,31 @@ def test_a_damaged_run_is_not_taken_for_done(tmp_path):
     settings = load_settings({"GAITLAKE_DATA_DIR": str(tmp_path / "data"), "GAITLAKE_PIPELINE__VERSION": "v1"})
     outcome = recover(settings, catalog)
     assert outcome == {healthy: "done", damaged: "queued"}
+
+
+@pytest.mark.slow
+def test_a_requeued_session_with_a_garbled_manifest_is_processed_again_not_marked_done(treadmill_video, tmp_path):
+    """Item 17's other door: ``sessions requeue ID`` on a run whose manifest is garbled, then the
+    queue worker. The worker's flow took the served pointer for a finished run and marked the
+    session ``done`` again with the damage still there; it must process it and publish a
+    readable run."""
+    env = {"GAITLAKE_DATA_DIR": str(tmp_path / "data")}
+    first, _ = run_cli(["process", str(treadmill_video), "--max-frames", "60"], env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    session_id = first.stdout.split()[1].rstrip(":")
+    manifest = next((tmp_path / "data" / "store" / "lake" / "_manifests" / session_id).glob("*.json"))
+    manifest.write_text(manifest.read_text()[:40])
+    assert run_cli(["lake", "check"], env)[0].returncode == 1
+    requeued, _ = run_cli(["sessions", "requeue", session_id], env)
+    assert requeued.returncode == 0 and f"{session_id}: requeued" in requeued.stdout, requeued.stdout + requeued.stderr
+    worker, _ = run_cli(["worker", "--max-sessions", "1", "--idle-exit-s", "30"], env, timeout=900)
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    check, _ = run_cli(["lake", "check"], env)
+    assert check.returncode == 0 and check.stdout.endswith("all readable\n"), check.stdout
+    status, _ = run_cli(["query", "--format", "json", "SELECT session_id FROM sessions"], env)
+    import json
+
+    assert [row["session_id"] for row in json.loads(status.stdout)] == [session_id]
+    listed, _ = run_cli(["sessions", "list"], env)
+    row = next(line for line in listed.stdout.splitlines() if line.startswith(session_id))
+    assert row.split()[1] == "done", row
