@@ -50,6 +50,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from analysis.foot_sides import FOOT_POINTS, MIN_POINT_CONF, FootSides, assign_feet
+from analysis.quality import PROXY_NOTE
 from analysis.session_report import Quality
 
 __all__ = [
@@ -67,6 +68,14 @@ FOREFOOT_BELOW_DEG = -1.6
 #: Shortest heel-toe distance (px) measured: with ~2 px error per point, a 40 px foot reads
 #: the angle to about +-4 deg (atan(2*sqrt(2)/40)), past which a pattern would be a guess.
 MIN_FOOT_PX = 40.0
+#: A contact left out, in words for the notes (the codes are ``analysis.quality.MISSING_REASONS``'s).
+LEFT_OUT_WORDS = {
+    "foot_undetected": "with no heel or toe found",
+    "foot_cut_off": "with the foot cut off by the frame edge",
+    "foot_hidden": "with the heel or toe hidden",
+    "foot_too_small": "with the foot too small in the image",
+    "floor_line_unknown": "with no flat-foot frames for the floor line",
+}
 #: Share of each stance where the foot is flat for every strike pattern (see module docs).
 FLAT_STANCE_WINDOW = (0.2, 0.5)
 #: Camera classes (``analysis.camera.classify_camera``) whose image floor turns during a shot: a
@@ -413,13 +422,13 @@ def _quality_with_feet(quality: Quality, strikes: list[ContactStrike], pattern: 
     contacts left out by reason (and why ``footstrike`` is missing when none was measured)."""
     # ankle_angle_deg (strides, summary) stays the shank angle at IC: the commentary's vertical-shin
     # advice reads it as such; the shank-foot angle is the series and the per-side value below
-    reasons = [r for r in quality.reasons if not r.startswith("footstrike and ankle_angle are proxies")]
-    reasons.append("ankle_angle_deg is the shank's angle to vertical at contact; the shank-foot ankle angle "
-                   "is in the angle series and quality.footstrike_<side>.ankle_at_ic_deg.")
+    reasons = [r for r in quality.reasons if r != PROXY_NOTE]
+    reasons.append("The ankle angle at contact on the cards is the shin's angle to vertical (the landing cue); "
+                   "the true ankle angle, shin to foot, is the one in the angle chart.")
     excluded = dict(Counter(c.reason for c in strikes if c.reason))
     if excluded:
-        reasons.append(f"Foot strike: {left_out} of {len(strikes)} contacts left out ("
-                       + ", ".join(f"{k} {v}" for k, v in sorted(excluded.items())) + ").")
+        reasons.append(f"Foot strike: {left_out} of {len(strikes)} contacts left out: "
+                       + ", ".join(f"{v} {LEFT_OUT_WORDS.get(k, k)}" for k, v in sorted(excluded.items())) + ".")
     missing = dict(quality.missing)
     if pattern is None:
         # the commonest reason a contact was left out (codes in analysis.quality.MISSING_REASONS)

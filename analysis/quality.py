@@ -33,6 +33,13 @@ MISSING_REASONS = {
 }
 
 
+#: Notes in plain words (a coach reads them on the page and in the PDF; no field names).
+EVERSION_NOTE = "Eversion velocity is not measured: it needs a view of the foot from behind or in front, not the side."
+#: The shank-angle foot strike; the foot stage (``analysis.feet``) replaces it when it measures the feet.
+PROXY_NOTE = ("Foot strike and ankle angle are proxies here, read from the shin's angle: the pose model has no "
+              "heel or toe points.")
+
+
 _LENGTH_KEYS = ("stride_length_m", "speed_mps", "pace_min_per_km", "power_w", "normalized_power_w_per_kg",
                 "total_distance_m", "com_oscillation_m", "mean_h_m")
 
@@ -103,9 +110,9 @@ def session_quality(summary: Summary, inp: CheckedInput, cl: CleanedKeypoints, g
     reasons = [*g.reasons, *_angle_reasons(g.reliable_share, g.near, inp.joints), *s.reasons, *mn.reasons,
                *tm.reasons]
     if profile.weight_kg is None:
-        reasons.append("Runner weight unknown: power_w is null (normalized power is still given).")
-    reasons.append("eversion_velocity needs a frontal/rear view of the foot: null in a side view.")
-    reasons.append("footstrike and ankle_angle are proxies from the shank angle (COCO-17 has no heel/toe).")
+        reasons.append("Runner weight unknown: power in watts is not given (power per kg still is).")
+    reasons.append(EVERSION_NOTE)
+    reasons.append(PROXY_NOTE)
     missing = missing_metrics(summary, enough=mn.enough, has_steps=mn.has_steps, low_fps=tm.low_fps,
                               scale_ok=bool(math.isfinite(g.ppm) and g.ppm > 0),
                               weight_known=profile.weight_kg is not None, side_view=g.side_view)

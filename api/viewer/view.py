@@ -112,7 +112,9 @@ def quality_notes(quality: Quality) -> list[dict[str, Any]]:
             applies, kind = (), "general"
         notes.append({"kind": kind, "text": str(text), "applies_to": list(applies)})
     near = quality.near_leg
-    if near in ("left", "right"):
+    # the engine's own far-leg note says it already; one fact, one note
+    far_said = any("far (" in n["text"] or "far leg" in n["text"] for n in notes)
+    if near in ("left", "right") and not far_said:
         notes.append({"kind": "near_far", "text": f"The {near} leg is nearer the camera; the far leg's keypoints "
                                                    "are drawn smaller and are less reliable.", "applies_to": []})
     return notes
