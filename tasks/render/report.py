@@ -30,6 +30,11 @@ MIN_ANGLE_SPAN_DEG = 10.0
 #: Smallest y range of the cadence axis (steps/min): 0.6 steps/min of quantisation noise
 #: must not fill the panel.
 MIN_CADENCE_SPAN_SPM = 10.0
+#: Smallest y range of the speed axis (m/s): a few cm/s of stride-to-stride noise must not read
+#: as dips across the whole panel.
+MIN_SPEED_SPAN_MPS = 1.0
+#: Share of each axis' range added on top of the cadence panel so its legend has room above the points.
+LEGEND_ROOM = 0.35
 LANDSCAPE_SIZE_IN = (15.0, 9.5)
 PORTRAIT_SIZE_IN = (8.27, 11.69)        # A4
 #: matplotlib settings under which every string is drawn as it is: a session name or a coach's note
@@ -248,6 +253,12 @@ def _cadence_panel(ax, data: RenderData, small: int) -> None:
         ax2.plot(t, spd, "s--", color="#2a9d8f", label="speed")
         ax2.set_ylabel("speed (m/s)", color="#2a9d8f", fontsize=small)
         ax2.tick_params(labelsize=small)
+        lo2, hi2 = ax2.get_ylim()
+        if hi2 - lo2 < MIN_SPEED_SPAN_MPS:                   # a steady speed reads steady
+            mid = 0.5 * (lo2 + hi2)
+            lo2, hi2 = mid - MIN_SPEED_SPAN_MPS / 2, mid + MIN_SPEED_SPAN_MPS / 2
+        for axis, (a, b) in ((ax, ax.get_ylim()), (ax2, (lo2, hi2))):
+            axis.set_ylim(a, b + LEGEND_ROOM * (b - a))      # the legend above both lines, not on them
         lines = ax.get_lines()[:1] + ax2.get_legend_handles_labels()[0] + ([band] if band else [])
         ax.legend(lines, ["cadence", "speed"] + ([band.get_label()] if band else []), fontsize=small, loc="upper right")
     else:

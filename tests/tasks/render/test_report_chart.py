@@ -119,3 +119,20 @@ def test_a_range_clear_of_the_axis_is_named_not_squashed_into_view(walking):
     assert "(above this axis)" in _band(ax, "cadence_spm").get_label()
     assert result.summary.speed_mps < 2.8
     assert _band(_panel(fig, "contact"), "contact_time_s") is None
+
+
+def test_a_steady_speed_reads_steady_and_the_legend_sits_above_the_lines(running):
+    """Issue 25 item 14 (a review of the PDF): the speed axis spanned 3.048-3.064 m/s, so a few
+    cm/s of noise read as deep dips, and the legend covered the points. The speed axis is at
+    least MIN_SPEED_SPAN_MPS tall and both lines stay below the room kept for the legend."""
+    from tasks.render.report import LEGEND_ROOM, MIN_SPEED_SPAN_MPS
+
+    _, fig = running
+    ax = _panel(fig, "cadence")
+    speed_ax = next(a for a in fig.axes if a is not ax and a.bbox.bounds == ax.bbox.bounds)
+    lo, hi = speed_ax.get_ylim()
+    assert hi - lo >= MIN_SPEED_SPAN_MPS
+    for axis in (ax, speed_ax):
+        lo, hi = axis.get_ylim()
+        y = np.concatenate([np.asarray(line.get_ydata(), float) for line in axis.get_lines()])
+        assert np.nanmax(y) <= lo + (hi - lo) / (1 + LEGEND_ROOM) + 1e-9
