@@ -71,7 +71,10 @@ def reframing_cuts(boxes: np.ndarray, ratio: float = REFRAME_RATIO) -> np.ndarra
     """Frames where the runner's box (``(T, >=4)`` x1, y1, x2, y2, NaN where not found)
     changes height by ``ratio`` or more from the previous frame where it was found, or
     jumps by more than its own height: a zoom or a new framing, not motion (a runner's
-    box changes a few percent per frame)."""
+    box changes a few percent per frame). A new framing lasts: a lone frame whose box
+    jumps away from both found neighbours while they agree with each other is a
+    detection glitch (e.g. YOLO's box cut at the knees for one frame: 587 -> 377 -> 531
+    px on the garage clip's frames 157-159), not two cuts; it is left out."""
     b = np.asarray(boxes, dtype=np.float64)
     if b.ndim != 2 or b.shape[0] < 2:
         return np.zeros(0, dtype=np.int64)
@@ -80,11 +83,17 @@ def reframing_cuts(boxes: np.ndarray, ratio: float = REFRAME_RATIO) -> np.ndarra
     seen = np.flatnonzero(np.isfinite(h) & (h > 0))
     if seen.size < 2:
         return np.zeros(0, dtype=np.int64)
-    prev, cur = seen[:-1], seen[1:]
-    size_jump = np.abs(np.log(h[cur] / h[prev])) >= math.log(ratio)
-    move = np.hypot(cx[cur] - cx[prev], cy[cur] - cy[prev]) / (cur - prev)
-    place_jump = move > np.minimum(h[cur], h[prev])
-    return cur[size_jump | place_jump].astype(np.int64)
+
+    def jump(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
+        size_jump = np.abs(np.log(h[cur] / h[prev])) >= math.log(ratio)
+        move = np.hypot(cx[cur] - cx[prev], cy[cur] - cy[prev]) / (cur - prev)
+        return size_jump | (move > np.minimum(h[cur], h[prev]))
+
+    if seen.size >= 3:
+        before, mid, after = seen[:-2], seen[1:-1], seen[2:]
+        lone = jump(before, mid) & jump(mid, after) & ~jump(before, after)
+        seen = np.r_[seen[0], mid[~lone], seen[-1]]
+    return seen[1:][jump(seen[:-1], seen[1:])].astype(np.int64)
 
 
 def continuous_segments(n_frames: int, cuts: np.ndarray) -> list[tuple[int, int]]:

@@ -117,3 +117,14 @@ def test_reframing_is_a_cut():
     boxes = np.stack([np.full(100, 100.0), 50 + np.zeros(100), np.full(100, 300.0), 50 + h], axis=1)
     boxes[60:63] = np.nan
     assert reframing_cuts(boxes).tolist() == [50]
+
+
+def test_a_lone_glitch_of_the_box_is_not_a_reframing():
+    """YOLO's box cut short on one frame and back on the next (the garage clip re-encoded: frame
+    158's box 377 px high between 587 and 531) made two cuts, a 1-frame segment and a last
+    0.7 s without events; a zoom that lasts is still a cut."""
+    h = np.full(100, 590.0)
+    h[58] = 377.0                                           # one frame's box ends at the knees
+    h[80:] = 400.0                                          # zoomed out at frame 80, and stays
+    boxes = np.stack([np.full(100, 180.0), np.full(100, 620.0), np.full(100, 380.0), 620 + h], axis=1)
+    assert reframing_cuts(boxes).tolist() == [80]
