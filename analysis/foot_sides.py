@@ -36,10 +36,11 @@ def assign_feet(points: np.ndarray, left_ankle_xy: np.ndarray, right_ankle_xy: n
 
     The pairing with the smaller summed *squared* ankle distance, which reduces to the
     sign of ``(model left - model right) . (engine left - engine right)``: it depends
-    only on each pair's left-to-right vector, so a common offset does not change it.
-    Under a moving camera the engine's ankles are in scene coordinates (the camera's
-    path removed, ``analysis.footage``) and the model's in the image's; summed plain
-    distances gave sides at random there once the offset grew past the ankles' spacing.
+    only on each pair's left-to-right vector, so a common offset does not change it
+    (summed plain distances gave sides at random once the engine's ankles were in scene
+    coordinates and the model's in the image's, before ``analysis.footage.on_image``).
+    Its limit: where YOLO puts both ankles on the stance foot at mid-stance (ankles a few
+    px apart), the sign is noise (``tests/gaitlake/test_moving_camera_e2e.py``).
     """
     p = np.asarray(points, dtype=np.float64)
     la, ra = np.asarray(left_ankle_xy, dtype=np.float64), np.asarray(right_ankle_xy, dtype=np.float64)
