@@ -31,6 +31,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from analysis.session_report import Quality
+
 MODEL_INPUT_PX = 256
 #: BlazePose landmark indices kept, in this order: the foot stage's points.
 BLAZEPOSE_FOOT = {"left_ankle": 27, "right_ankle": 28, "left_heel": 29, "right_heel": 30,
@@ -415,11 +417,11 @@ def apply_foot_stage(settings, store, session_id: str, video_key: str | None, re
                      shots=shot_cameras(result.quality))
 
 
-def shot_cameras(quality) -> list[tuple[int, int, str]] | None:
+def shot_cameras(quality: Quality) -> list[tuple[int, int, str]] | None:
     """``(first frame, last frame, camera)`` of each continuous shot, from the footage's
     ``quality.segments_detail`` (``analysis.footage``); None when the camera was not classified
     (the foot strike then takes one static shot). The one place the foot stage reads the camera."""
-    detail = quality.get("segments_detail") or []
+    detail = quality.segments_detail
     if not detail or any("camera" not in d for d in detail):
         return None
     return [(int(d["start_frame"]), int(d["end_frame"]), str(d["camera"])) for d in detail]

@@ -255,7 +255,7 @@ def test_the_foot_event_method_gets_the_foot_points_before_the_engine():
 def test_the_foot_stage_reads_each_shot_s_camera_from_the_footage_quality():
     detail = [{"start_frame": 0, "end_frame": 99, "camera": "static"},
               {"start_frame": 100, "end_frame": 359, "camera": "hand-held"}]
-    assert T.shot_cameras({"segments_detail": detail}) == [(0, 99, "static"), (100, 359, "hand-held")]
+    assert T.shot_cameras(Quality().with_added(segments_detail=detail)) == [(0, 99, "static"), (100, 359, "hand-held")]
     # the engine alone (no footage evidence) classifies no camera: one static shot
-    assert T.shot_cameras({"segments_detail": [{"start_frame": 0, "end_frame": 359}]}) is None
-    assert T.shot_cameras({}) is None
+    assert T.shot_cameras(Quality().with_added(segments_detail=[{"start_frame": 0, "end_frame": 359}])) is None
+    assert T.shot_cameras(Quality()) is None
