@@ -83,6 +83,12 @@ FLAT_STANCE_WINDOW = (0.2, 0.5)
 #: the floor of their own stance (:func:`floor_lines_deg`); ``static`` and ``unknown`` (no evidence
 #: of motion) keep one floor per foot and shot, which averages the landmarks' noise away.
 MOVING_CAMERAS = ("tracking", "hand-held")
+#: Under a moving camera a contact's floor is the median over its own stance and this many of
+#: the same foot's stances either side (about 0.7 s each way at 170 steps/min): one stance's
+#: 2-5 flat frames are too few where YOLO's ankles collapse at mid-stance and a swing foot's
+#: sole lands among them (tests/gaitlake/test_moving_camera_e2e.py); a hand-held roll of a
+#: few degrees changes little within that span (tests/analysis/test_feet_floor.py).
+NEIGHBOUR_STANCES = 1
 
 
 @dataclass(frozen=True)
@@ -135,9 +141,9 @@ def floor_lines_deg(sole_deg: np.ndarray, ic: np.ndarray, to: np.ndarray, shots:
     ``shots``: ``(first frame, last frame, camera)`` of each continuous shot; None is one static
     shot. A contact in a static (or ``unknown``) shot gets :func:`flat_foot_angle_deg` over that
     shot's stances of the foot; one in a shot of a :data:`MOVING_CAMERAS` camera gets the median
-    over ``window`` of its own stance, whose floor turned with the camera as the touchdown's did,
-    or, where that window has no angle, the foot's measured stance floors of the shot interpolated
-    to its IC frame. NaN where the shot has none.
+    over ``window`` of its own stance and :data:`NEIGHBOUR_STANCES` either side, whose floor
+    turned with the camera as the touchdown's did, or, where those windows have no angle, the
+    foot's measured floors of the shot interpolated to its IC frame. NaN where the shot has none.
     """
     sole = np.asarray(sole_deg, dtype=np.float64)
     ic, to = np.asarray(ic, dtype=np.int64), np.asarray(to, dtype=np.int64)
@@ -150,7 +156,9 @@ def floor_lines_deg(sole_deg: np.ndarray, ic: np.ndarray, to: np.ndarray, shots:
         if not moving:
             floors[mine] = flat_foot_angle_deg(sole, ic[mine], to[mine], window)
             continue
-        own = np.array([flat_foot_angle_deg(sole, ic[i:i + 1], to[i:i + 1], window) for i in np.flatnonzero(mine)])
+        idx = np.flatnonzero(mine)
+        near = [idx[max(0, j - NEIGHBOUR_STANCES):j + NEIGHBOUR_STANCES + 1] for j in range(len(idx))]
+        own = np.array([flat_foot_angle_deg(sole, ic[n], to[n], window) for n in near])
         known = np.isfinite(own)
         if known.any():
             floors[mine] = np.where(known, own, np.interp(ic[mine], ic[mine][known], own[known]))

@@ -41,9 +41,13 @@ def test_a_static_shot_takes_one_floor_per_foot_and_a_moving_one_each_stance_s_o
     static = F.floor_lines_deg(sole, ic, to, None)
     assert np.all(static == F.flat_foot_angle_deg(sole, ic, to))
     moving = F.floor_lines_deg(sole, ic, to, [(0, len(sole) - 1, "hand-held")])
-    # each stance's own flat window IC+2..IC+5: its median turn is that of IC+3.5
-    np.testing.assert_allclose(moving, 2.0 + 0.05 * (ic + 3.5))
-    touchdown = [F.touchdown_angle_deg(sole, a, f) for a, f in zip(ic, moving)]
+    # each stance's flat window IC+2..IC+5 and its neighbours' (NEIGHBOUR_STANCES = 1): a steady
+    # turn's median is that of the middle stance's IC+3.5; the first and last stances have one
+    # neighbour, so their median sits half a stance spacing (40 frames) towards it
+    assert F.NEIGHBOUR_STANCES == 1
+    np.testing.assert_allclose(moving[1:-1], 2.0 + 0.05 * (ic[1:-1] + 3.5))
+    np.testing.assert_allclose(moving[[0, -1]], 2.0 + 0.05 * (ic[[0, -1]] + 3.5 + np.array([20.0, -20.0])))
+    touchdown = [F.touchdown_angle_deg(sole, a, f) for a, f in zip(ic[1:-1], moving[1:-1])]
     np.testing.assert_allclose(touchdown, 20.0 - 0.05 * 4.0)      # the turn over 4 frames remains
     assert F.floor_lines_deg(sole, ic, to, [(0, len(sole) - 1, "tracking")]).tolist() == moving.tolist()
     assert F.floor_lines_deg(sole, ic, to, [(0, len(sole) - 1, "unknown")]).tolist() == static.tolist()
@@ -182,9 +186,11 @@ def _compare(name: str, camera, moving: str, against: str = "same rule") -> dict
     return out
 
 
-# Measured (per-stance floor vs one session floor, RMSE against the unmoved angles): the roll
-# 0.48 vs 2.12 deg (60 fps), 0.86 vs 3.08 deg (garage); the pan 0.30 vs 2.17, 0.70 vs 5.85 deg
-# (the feet lie well below the horizon). What the per-stance floor keeps is the turn between
+# Measured (per-stance floor, over each stance and one neighbour either side, vs one session
+# floor, RMSE against the unmoved angles): the roll 1.23 vs 2.12 deg (60 fps), 1.58 vs 3.07 deg
+# (garage); the pan 0.47 vs 2.17, 0.99 vs 6.05 deg (the feet lie well below the horizon); with
+# each stance's own window alone it was 0.48 / 0.86 and 0.30 / 0.70, but that rule read the swing
+# foot where YOLO's ankles collapse on real pixels (tests/gaitlake/test_moving_camera_e2e.py). What the per-stance floor keeps is the turn between
 # touchdown and its flat window (0.1 s: up to 0.6 deg of this roll), and on the garage clip the
 # stances whose window the stored points lack (5 of 17 per side, read under the static cap) take
 # their neighbours' floors.
@@ -194,18 +200,18 @@ def _compare(name: str, camera, moving: str, against: str = "same rule") -> dict
 def test_per_stance_floors_follow_a_moving_camera_and_one_session_floor_does_not(name, camera, moving):
     got = _compare(name, camera, moving)
     assert got["n"] >= 18
-    assert got["stance"] <= 1.0 < got["session"]
+    assert got["stance"] < 0.65 * got["session"] and got["session"] > 2.0
 
 
 # Against the static clip's own result (one floor per foot, unmoved), the per-stance floor also
-# carries each stance's landmark noise: RMSE 3.2 (60 fps) and 4.6 deg (garage) with no sway at all
-# (0.5 deg/s drift only: session 1.2, 2.1), flat as the sway grows (2.9-3.0, 4.4-4.5 deg for 3-8 deg),
-# while the session floor's grows with it (2.1 / 3.1 at 3 deg, 3.5 / 4.2 at 5, 5.7 / 6.0 at 8).
-# So it pays once the camera turns more than about 4-5 deg; below that it costs (docs/analysis.md).
+# carries the landmark noise of its three stances: RMSE 1.7 (60 fps) and 2.8 deg (garage) with no
+# sway at all (0.5 deg/s drift only: session 1.2, 2.1), 2.1 / 2.4 at 3 deg, 2.4 / 2.5 at 5, 3.5 /
+# 3.3 at 8, while the session floor's grows with the sway (2.1 / 3.1 at 3 deg, 3.5 / 4.2 at 5,
+# 5.7 / 6.0 at 8). So it pays once the camera turns more than about 3 deg (docs/analysis.md).
 # A strict xfail: it starts passing the day the per-stance floor gets quieter.
 @needs_videos
 @pytest.mark.parametrize("sway_deg", [8.0, pytest.param(3.0, marks=pytest.mark.xfail(
-    strict=True, reason="3 deg sway: per stance 3.0 / 4.4 deg vs session 2.1 / 3.1 (60 fps / garage)"))])
+    strict=True, reason="3 deg sway: per stance 2.1 / 2.4 deg vs session 2.1 / 3.1 (60 fps / garage)"))])
 @pytest.mark.parametrize("name", list(CLIPS))
 def test_against_the_unmoved_result_per_stance_floors_beat_one_session_floor(name, sway_deg):
     got = _compare(name, lambda T, fps, size: _roll(T, fps, size, sway_deg), "hand-held", "session")
