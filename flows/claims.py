@@ -14,7 +14,7 @@ import socket
 import threading
 import uuid
 
-from storage.catalog import Catalog
+from storage.catalog import Catalog, SessionStatus
 
 log = logging.getLogger("gaitlake.queue")
 
@@ -88,11 +88,24 @@ class Heartbeat:
             for session_id, owner in self.held().items():
                 try:
                     if not self.catalog.renew(session_id, owner, self.lease_s):
-                        log.warning("session %s: lease lost to another processor", session_id)
                         with self._lock:
                             self._lost.add(session_id)
+                        self._say_lost(session_id)
                 except Exception:  # noqa: BLE001 - a catalog hiccup; the next beat retries
                     log.warning("session %s: lease renewal failed; retrying", session_id, exc_info=True)
+
+    def _say_lost(self, session_id: str) -> None:
+        """Warn about a renewal that failed, unless the session has simply ended: the processor
+        finishes its row (done/failed) a moment before it drops the claim, and a beat in between
+        finds no processing row to renew (on a loaded machine a user saw "lease lost" after a
+        successful run)."""
+        row = self.catalog.get_session(session_id)
+        if row is not None and row.status in (SessionStatus.DONE, SessionStatus.FAILED):
+            log.debug("session %s ended (%s) before its claim was dropped", session_id, row.status)
+        elif row is not None and row.lease_owner:
+            log.warning("session %s: lease lost to another processor", session_id)
+        else:
+            log.warning("session %s: lease lapsed before it was renewed (the session was requeued)", session_id)
 
     def stop(self) -> None:
         self._stop.set()
