@@ -23,35 +23,67 @@ def _wait_lost(beat: Heartbeat, session_id: str, timeout_s: float = 60.0) -> Non
         time.sleep(0.02)
 
 
+def _wait_logged(records: list, timeout_s: float = 60.0) -> None:
+    """Until the heartbeat has logged about the failed renewal (it logs just after marking it lost)."""
+    deadline = time.monotonic() + timeout_s
+    while not records:
+        assert time.monotonic() < deadline, "the heartbeat logged nothing"
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def catalog(settings):
     return Catalog.from_settings(settings)
 
 
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture
+def queue_log():
+    """What the heartbeat logs (``gaitlake.queue``), read from a handler on that logger itself: an
+    in-process ``gaitlake`` command earlier in the suite reconfigures the root's handlers."""
+    logger, handler = logging.getLogger("gaitlake.queue"), _Records()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield handler.records
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
 @pytest.mark.parametrize("end", [SessionStatus.DONE, SessionStatus.FAILED])
-def test_a_session_that_ended_before_its_claim_was_dropped_is_not_a_lost_lease(catalog, caplog, end):
+def test_a_session_that_ended_before_its_claim_was_dropped_is_not_a_lost_lease(catalog, queue_log, end):
     row = catalog.create_session(title="run", status=SessionStatus.QUEUED)
     assert catalog.claim(row.id, "me", LEASE_S)
     beat = Heartbeat(catalog, LEASE_S)
     try:
         beat.hold(row.id, "me")
-        with caplog.at_level(logging.DEBUG, logger="flows.claims"):
-            assert catalog.finish(row.id, "me", status=end, error=None if end == SessionStatus.DONE else "x")
-            _wait_lost(beat, row.id)
-        assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+        assert catalog.finish(row.id, "me", status=end, error=None if end == SessionStatus.DONE else "x")
+        _wait_lost(beat, row.id)
+        _wait_logged(queue_log)
+        assert not [r.getMessage() for r in queue_log if r.levelno >= logging.WARNING]
+        assert any("ended" in r.getMessage() for r in queue_log)
     finally:
         beat.stop()
 
 
-def test_a_lease_taken_over_by_another_processor_is_reported(catalog, caplog):
+def test_a_lease_taken_over_by_another_processor_is_reported(catalog, queue_log):
     row = catalog.create_session(title="run", status=SessionStatus.QUEUED)
     assert catalog.claim(row.id, "me", LEASE_S)
     beat = Heartbeat(catalog, LEASE_S)
     try:
-        with caplog.at_level(logging.WARNING, logger="flows.claims"):
-            catalog.update_session(row.id, lease_owner="someone-else")      # its lease lapsed and was taken
-            beat.hold(row.id, "me")
-            _wait_lost(beat, row.id)
-        assert "lease lost to another processor" in caplog.text
+        catalog.update_session(row.id, lease_owner="someone-else")      # its lease lapsed and was taken
+        beat.hold(row.id, "me")
+        _wait_lost(beat, row.id)
+        _wait_logged(queue_log)
+        assert any("lease lost to another processor" in r.getMessage() and r.levelno == logging.WARNING
+                   for r in queue_log)
     finally:
         beat.stop()
