@@ -89,10 +89,11 @@ def test_compact_lake_flow_and_cli(settings, capsys):
 
 def _session_row(sid: str, footstrike: str | None) -> dict[str, pa.Table]:
     """One session as the pipeline lays it out (tasks.results), with or without a foot strike."""
+    from analysis.session_report import Summary
     from analysis.strides import StrideTable
     from tasks.results import sessions_table, strides_table
 
-    sessions = sessions_table({"title": f"run {sid}", "fps": 60.0}, {"cadence_spm": 170.0, "footstrike": footstrike},
+    sessions = sessions_table({"title": f"run {sid}", "fps": 60.0}, Summary(cadence_spm=170.0, footstrike=footstrike),
                               {"quality_doc": {"runner_share": 1.0}})
     frames = {"ic_frame": 0, "to_frame": 14, "next_ic_frame": 42}
     strides = strides_table(StrideTable.from_rows([

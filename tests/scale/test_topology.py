@@ -370,6 +370,7 @@ def test_reprocess_switches_the_served_version_and_keeps_the_analysed_video(topo
 
 def test_compaction_over_sessions_with_and_without_a_foot_strike(topology):
     # The nightly compact-lake deployment, run now on the worker.
+    from analysis.session_report import Summary
     from analysis.strides import StrideTable
     from tasks.results import sessions_table, strides_table
 
@@ -382,7 +383,7 @@ def test_compaction_over_sessions_with_and_without_a_foot_strike(topology):
     extra = {"synthetic-no-strike": None, "synthetic-rearfoot": "rearfoot"}
     for s, strike in extra.items():
         lake.write_session(s, "v1", "h", {
-            "sessions": sessions_table({"title": s}, {"cadence_spm": 170.0, "footstrike": strike}, {}),
+            "sessions": sessions_table({"title": s}, Summary(cadence_spm=170.0, footstrike=strike), {}),
             "strides": strides_table(StrideTable.from_rows([
                 {"side": "left", "ic_frame": 0, "to_frame": 14, "next_ic_frame": 42, "footstrike": strike}]))}, date=date)
     expected.update(extra)
