@@ -358,12 +358,10 @@ def with_feet(result, points: np.ndarray, frame_size: tuple[int, int] | None, mo
     """
     fs = dict(result.frame_series)
     facing = 1.0 if result.summary.facing == "+x" else -1.0
-    feet = assign_feet(points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], axis=1),
-                       np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], axis=1))
+    ankles = [np.stack([fs[f"{side}_ankle_x_px"], fs[f"{side}_ankle_y_px"]], axis=1) for side in ("left", "right")]
+    feet = assign_feet(points, *ankles)
     ics, tos = stance_pairs(result.events)
-    strike_feet = feet if strike_points is None else assign_feet(
-        strike_points, np.stack([fs["left_ankle_x_px"], fs["left_ankle_y_px"]], axis=1),
-        np.stack([fs["right_ankle_x_px"], fs["right_ankle_y_px"]], axis=1))
+    strike_feet = feet if strike_points is None else assign_feet(strike_points, *ankles)
     strikes = contact_strikes(strike_feet, ics, tos, facing, frame_size, shots)
     ankle = _foot_series(fs, feet, facing)
     strides = _strides_with_strikes(result.strides, strikes)

@@ -15,19 +15,11 @@ from storage.catalog import Catalog, SessionStatus
 LEASE_S = 0.3   # a beat every 0.1 s
 
 
-def _wait_lost(beat: Heartbeat, session_id: str, timeout_s: float = 60.0) -> None:
-    """Until the heartbeat has tried and failed to renew ``session_id`` (a state, not a sleep)."""
+def _wait_until(done, what: str, timeout_s: float = 60.0) -> None:
+    """Until ``done()`` holds (a state, not a sleep): the heartbeat marks a claim lost, then logs."""
     deadline = time.monotonic() + timeout_s
-    while session_id not in beat._lost:
-        assert time.monotonic() < deadline, "the heartbeat never tried to renew"
-        time.sleep(0.02)
-
-
-def _wait_logged(records: list, timeout_s: float = 60.0) -> None:
-    """Until the heartbeat has logged about the failed renewal (it logs just after marking it lost)."""
-    deadline = time.monotonic() + timeout_s
-    while not records:
-        assert time.monotonic() < deadline, "the heartbeat logged nothing"
+    while not done():
+        assert time.monotonic() < deadline, what
         time.sleep(0.02)
 
 
@@ -66,8 +58,7 @@ def test_a_session_that_ended_before_its_claim_was_dropped_is_not_a_lost_lease(c
     try:
         beat.hold(row.id, "me")
         assert catalog.finish(row.id, "me", status=end, error=None if end == SessionStatus.DONE else "x")
-        _wait_lost(beat, row.id)
-        _wait_logged(queue_log)
+        _wait_until(lambda: row.id in beat._lost and queue_log, "the heartbeat never renewed and logged")
         assert not [r.getMessage() for r in queue_log if r.levelno >= logging.WARNING]
         assert any("ended" in r.getMessage() for r in queue_log)
     finally:
@@ -81,8 +72,7 @@ def test_a_lease_taken_over_by_another_processor_is_reported(catalog, queue_log)
     try:
         catalog.update_session(row.id, lease_owner="someone-else")      # its lease lapsed and was taken
         beat.hold(row.id, "me")
-        _wait_lost(beat, row.id)
-        _wait_logged(queue_log)
+        _wait_until(lambda: row.id in beat._lost and queue_log, "the heartbeat never renewed and logged")
         assert any("lease lost to another processor" in r.getMessage() and r.levelno == logging.WARNING
                    for r in queue_log)
     finally:
